@@ -1,0 +1,25 @@
+"""Matching sector records to the population register (bounded blocking, explained decisions).
+
+Public API::
+
+    index = load_or_build_index(["data/population/ho_chi_minh.parquet"], "data/lake/population_index")
+    out = match_records(normalised_records, index)          # MatchOutput
+    out.results, out.review_queue, out.pass_counts, out.stats
+
+The engine is configured by YAML (``vietnam.yaml`` by default, ``febrl4.yaml`` for the FEBRL4 peer
+benchmark); this package never imports Dagster, Splink or recordlinkage.
+"""
+
+from rules.matching.config import MatchConfig
+from rules.matching.engine import MatchOutput, build_generic_index, match_records
+from rules.matching.index import RegisterError, build_population_index, load_or_build_index
+
+__all__ = [
+    "MatchConfig",
+    "MatchOutput",
+    "RegisterError",
+    "build_generic_index",
+    "build_population_index",
+    "load_or_build_index",
+    "match_records",
+]

@@ -1,0 +1,180 @@
+"""``match_records``: block, compare and decide for a frame of normalised records, chunk by chunk.
+
+Records are processed in chunks of ``config.chunk_size`` so that candidate pairs (bounded per record
+by the pass caps) stay bounded in memory at 10M x 1M; the index and its per-pass keys are prepared
+once and shared by all chunks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from rules.matching.blocking import generate_pairs, prepare_index
+from rules.matching.compare import compare
+from rules.matching.config import MatchConfig
+from rules.matching.decide import decide_chunk, same_person_groups
+from rules.matching.features import generic_features, record_features
+
+LINEAGE_COLUMNS: tuple[str, ...] = (
+    "file_name",
+    "file_sha256",
+    "sheet",
+    "row_number",
+    "excel_row",
+    "province",
+    "sector",
+    "unit",
+)
+RESULT_COLUMNS: tuple[str, ...] = (
+    "status",
+    "person_id",
+    "score",
+    "runner_up_score",
+    "reason",
+    "flags",
+    "proposed_id",
+    "same_person_group",
+)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class MatchOutput:
+    """What a match run returns: results (one row per input row, input order), the review queue
+    (one row per ambiguous row x candidate), candidate pairs per blocking pass, and run counts."""
+
+    results: pl.DataFrame
+    review_queue: pl.DataFrame
+    pass_counts: dict[str, int]
+    stats: dict[str, float | int] = field(default_factory=dict)
+
+
+def build_generic_index(df: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    """Index for a ``generic`` config: mapped features, ``pid`` and register counts for tf levels."""
+    id_source = config.raw.get("index_id_source", "person_id")
+    feats = generic_features(df, config.generic_fields).with_columns(
+        df[id_source].cast(pl.Utf8).alias(config.id_column)
+    )
+    return _with_tf_counts(feats, config)
+
+
+def _with_tf_counts(feats: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    for comp in config.comparisons:
+        for lv in comp.levels:
+            if lv.tf and lv.tf not in feats.columns and lv.column in feats.columns:
+                feats = feats.with_columns(pl.len().over(lv.column).cast(pl.UInt32).alias(lv.tf))
+    return feats
+
+
+def record_feature_frame(records: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
+    if config.prepare == "vietnam":
+        return record_features(records)
+    if config.prepare == "generic":
+        return generic_features(records, config.generic_fields)
+    raise ValueError(f"unknown prepare kind in matching config: {config.prepare!r}")
+
+
+def match_records(
+    records: pl.DataFrame,
+    index: pl.DataFrame,
+    config: MatchConfig | None = None,
+    progress: Progress | None = None,
+) -> MatchOutput:
+    """Match normalised records (contracts §4) against a population index.
+
+    Returns one result row per record in input order (contracts §6). ``progress(done, total)`` is
+    called after each chunk. No personal data is logged; ``stats`` holds counts and timings only.
+    """
+    config = config or MatchConfig.default()
+    t0 = time.perf_counter()
+    feats = record_feature_frame(records, config)
+    prepared = prepare_index(index, config)
+    t_prep = time.perf_counter() - t0
+    n = records.height
+    pass_counts = {p.name: 0 for p in config.passes}
+    decided: list[pl.DataFrame] = []
+    reviews: list[pl.DataFrame] = []
+    n_pairs = 0
+    for start in range(0, max(n, 1), config.chunk_size):
+        chunk = feats.slice(start, config.chunk_size)
+        if chunk.height == 0:
+            break
+        pairs, counts, cap_hit = generate_pairs(chunk, prepared, config)
+        for k, v in counts.items():
+            pass_counts[k] += v
+        n_pairs += pairs.height
+        rid = pairs["rid"].to_numpy()
+        pidx = pairs["pidx"].to_numpy()
+        lf = chunk[rid] if len(rid) else chunk.clear()
+        rf = index[pidx] if len(pidx) else index.clear()
+        comps = compare(lf, rf, config, index.height)
+        res, rev = decide_chunk(chunk, rid, pidx, rf, lf, comps, cap_hit, config)
+        res = res.with_columns((pl.col("_row") + start).alias("_row"))
+        rev = rev.with_columns((pl.col("_row") + start).alias("_row"))
+        decided.append(res)
+        reviews.append(rev)
+        if progress is not None:
+            progress(min(start + chunk.height, n), n)
+    results = (pl.concat(decided) if decided else _empty_results()).sort("_row")
+    review = pl.concat(reviews) if reviews else pl.DataFrame()
+    results = results.with_columns(same_person_groups(records, feats, results))
+    lineage = [c for c in LINEAGE_COLUMNS if c in records.columns]
+    lin = records.select(lineage).with_row_index("_row")
+    out = lin.join(results, on="_row", how="left").sort("_row")
+    review_out = (
+        lin.join(review, on="_row", how="inner").sort("_row", "candidate_rank")
+        if review.height
+        else _empty_review(lin)
+    )
+    stats: dict[str, float | int] = {
+        "records": n,
+        "index_rows": index.height,
+        "candidate_pairs": n_pairs,
+        "seconds_prepare": round(t_prep, 3),
+        "seconds_total": round(time.perf_counter() - t0, 3),
+    }
+    for status in ("matched", "ambiguous", "unmatched"):
+        stats[status] = int((out["status"] == status).sum())
+    stats["candidate_cap_hit"] = int(out["flags"].list.contains("candidate_cap_hit").sum())
+    return MatchOutput(
+        results=out.drop("_row").select(*lineage, *RESULT_COLUMNS),
+        review_queue=review_out.drop("_row"),
+        pass_counts=pass_counts,
+        stats=stats,
+    )
+
+
+def _empty_results() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "_row": pl.UInt32,
+            "status": pl.Utf8,
+            "person_id": pl.Utf8,
+            "score": pl.Float64,
+            "runner_up_score": pl.Float64,
+            "reason": pl.Utf8,
+            "flags": pl.List(pl.Utf8),
+            "proposed_id": pl.Utf8,
+        }
+    )
+
+
+def _empty_review(lin: pl.DataFrame) -> pl.DataFrame:
+    schema = dict(lin.schema)
+    schema.update(
+        {
+            "candidate_rank": pl.Int32,
+            "candidate_id": pl.Utf8,
+            "candidate_score": pl.Float64,
+            "candidate_reason": pl.Utf8,
+        }
+    )
+    return pl.DataFrame(schema=schema)
+
+
+__all__ = ["MatchOutput", "build_generic_index", "match_records"]

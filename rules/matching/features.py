@@ -1,0 +1,199 @@
+"""Feature columns the engine blocks and compares on, derived once per frame (vectorised).
+
+Both sides (sector records and the register index) get the same feature names so that a blocking
+pass or a comparison is just "column X on the left vs column X on the right". Text folding runs once
+per *unique* value (names repeat a lot), never per row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+from unidecode import unidecode
+
+from rules.provinces import slugify
+
+# Hán-Việt regional readings of one surname (domain README 3.4 item 9): near-equal for family names.
+FAMILY_VARIANTS: dict[str, str] = {"huynh": "hoang", "vo": "vu"}
+
+_NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+VIETNAM_FEATURES: tuple[str, ...] = (
+    "nk",
+    "fk",
+    "mk",
+    "gk",
+    "fkc",
+    "sk",
+    "tk",
+    "gt",
+    "dob",
+    "yr",
+    "mo",
+    "dy",
+    "prec",
+    "dobs",
+    "dob_sw",
+    "sex",
+    "idn",
+    "idn_s",
+    "cmnd",
+    "prov",
+)
+
+
+def fold_name(text: str | None) -> str | None:
+    """Diacritic-free lower-case key (đ->d), punctuation dropped, single spaces."""
+    if text is None:
+        return None
+    s = unidecode(unicodedata.normalize("NFC", text)).lower()
+    s = _SPACES.sub(" ", _NON_WORD.sub(" ", s)).strip()
+    return s or None
+
+
+def _canonical_tone_fn():
+    """The normaliser's canonical tone placement (old/new style made equal), when available."""
+    try:
+        from rules.normalise.syllable import canonical_tone
+    except ImportError:  # pragma: no cover - normaliser not installed: plain NFC comparison
+        return lambda s: s
+    return canonical_tone
+
+
+_CANON = _canonical_tone_fn()
+
+
+def tone_name(text: str | None) -> str | None:
+    """Lower-case toned form in one tone style, punctuation dropped, single spaces (Ð read as Đ)."""
+    if text is None:
+        return None
+    s = _CANON(unicodedata.normalize("NFC", text.replace("Ð", "Đ")).lower())
+    s = _SPACES.sub(" ", _NON_WORD.sub(" ", s)).strip()
+    return s or None
+
+
+def _map_unique(col: pl.Series, fn) -> pl.Series:
+    """Apply ``fn`` once per distinct value and broadcast back (names repeat heavily)."""
+    uniq = col.unique()
+    mapped = pl.Series(col.name, [fn(v) for v in uniq.to_list()], dtype=pl.Utf8)
+    lut = pl.DataFrame({"_k": uniq, "_v": mapped})
+    return pl.DataFrame({"_k": col}).join(lut, on="_k", how="left", maintain_order="left")["_v"]
+
+
+def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
+    toks = nk.str.split(" ")
+    n = toks.list.len()
+    return [
+        toks.list.first().alias("fk"),
+        pl.when(n > 2).then(toks.list.slice(1, n - 2).list.join(" ")).otherwise(pl.lit("")).alias("mk"),
+        pl.when(n > 1).then(toks.list.last()).otherwise(None).alias("gk"),
+        toks.list.sort().list.join(" ").alias("sk"),
+        pl.when(n > 1).then(tk.str.split(" ").list.last()).otherwise(None).alias("gt"),
+    ]
+
+
+def _with_name_features(df: pl.DataFrame, key_col: str | None, toned_col: str | None, raw_col: str):
+    nk = df[key_col] if key_col and key_col in df.columns else _map_unique(df[raw_col], fold_name)
+    tk = df[toned_col] if toned_col and toned_col in df.columns else _map_unique(df[raw_col], tone_name)
+    out = df.select(nk.alias("nk").str.strip_chars(), tk.alias("tk").str.strip_chars())
+    out = out.with_columns(
+        pl.when(pl.col("nk") == "").then(None).otherwise(pl.col("nk")).alias("nk"),
+    )
+    out = out.with_columns(_name_parts(pl.col("nk"), pl.col("tk")))
+    variants = pl.col("fk").replace(FAMILY_VARIANTS)
+    return out.with_columns(variants.alias("fkc"))
+
+
+def _date_features(dob: pl.Expr, yr: pl.Expr, mo: pl.Expr, dy: pl.Expr, prec: pl.Expr) -> list[pl.Expr]:
+    day_prec = prec == "day"
+    return [
+        pl.when(day_prec).then(dob).otherwise(None).alias("dob"),
+        yr.cast(pl.Int32).alias("yr"),
+        pl.when(prec.is_in(["day", "month"])).then(mo).otherwise(None).cast(pl.Int8).alias("mo"),
+        pl.when(day_prec).then(dy).otherwise(None).cast(pl.Int8).alias("dy"),
+        prec.cast(pl.Utf8).alias("prec"),
+        pl.when(day_prec).then(dob.dt.strftime("%Y%m%d")).otherwise(None).alias("dobs"),
+        # day and month swapped (only a different valid date when both are <= 12 and differ)
+        pl.when(day_prec & (dy <= 12) & (dy != mo)).then(pl.date(yr, dy, mo)).otherwise(None).alias("dob_sw"),
+    ]
+
+
+def _pad_id(digits: pl.Expr) -> pl.Expr:
+    """12-digit form of an all-digit ID that lost up to two leading zeros (Excel number cells)."""
+    n = digits.str.len_chars()
+    ok = digits.str.contains(r"^\d+$") & (n >= 10) & (n <= 12)
+    return pl.when(ok).then(digits.str.pad_start(12, "0")).otherwise(None)
+
+
+def record_features(records: pl.DataFrame) -> pl.DataFrame:
+    """Features of normalised sector records (contracts §4); missing optional columns become null."""
+
+    def col(name: str, dtype: pl.DataType = pl.Utf8) -> pl.Expr:
+        return pl.col(name) if name in records.columns else pl.lit(None, dtype=dtype).alias(name)
+
+    names = _with_name_features(
+        records
+        if "full_name" in records.columns
+        else records.with_columns(pl.lit(None, pl.Utf8).alias("full_name")),
+        "name_key",
+        "name_toned",
+        "name_clean" if "name_clean" in records.columns else "full_name",
+    )
+    id_kind = col("id_kind")
+    id_clean = col("id_clean")
+    base = records.select(
+        *_date_features(
+            col("dob", pl.Date),
+            col("dob_year", pl.Int32),
+            col("dob_month", pl.Int8),
+            col("dob_day", pl.Int8),
+            col("dob_precision"),
+        ),
+        col("gender_norm").alias("sex"),
+        pl.when(id_kind.is_in(["cccd", "cmnd12"]) | id_kind.is_null() | (id_kind == "invalid"))
+        .then(_pad_id(id_clean))
+        .otherwise(None)
+        .alias("idn_s"),
+        pl.when(id_kind == "cmnd9").then(id_clean).otherwise(col("old_id_clean")).alias("cmnd"),
+        col("province").alias("prov"),
+    )
+    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
+    return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
+
+
+def index_features(register: pl.DataFrame) -> pl.DataFrame:
+    """Features of the register (contract 1; normalised name columns are used when present)."""
+    names = _with_name_features(register, "name_key", "name_toned", "full_name")
+    dob = pl.col("date_of_birth").cast(pl.Date)
+    prov = _map_unique(register["province"].cast(pl.Utf8), lambda v: slugify(v) if v else None)
+    base = register.select(
+        *_date_features(dob, dob.dt.year(), dob.dt.month(), dob.dt.day(), pl.lit("day")),
+        pl.col("gender").alias("sex"),
+        _pad_id(pl.col("person_id").cast(pl.Utf8)).alias("idn_s"),
+        pl.col("old_id").cast(pl.Utf8).alias("cmnd")
+        if "old_id" in register.columns
+        else pl.lit(None, pl.Utf8).alias("cmnd"),
+    ).with_columns(prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"))
+    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
+    feats = pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
+    return feats
+
+
+def generic_features(df: pl.DataFrame, fields: dict[str, str]) -> pl.DataFrame:
+    """Generic preparation (e.g. FEBRL4): feature <- source column, cast to text, trimmed, lower-cased.
+
+    ``fields`` maps feature name -> source column; a source of the form ``fold:col`` is folded like a
+    name (diacritics removed), ``int:col`` keeps digits only.
+    """
+    exprs = []
+    for feat, src in fields.items():
+        kind, _, colname = src.rpartition(":")
+        e = pl.col(colname).cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+        if kind == "int":
+            e = e.str.replace_all(r"\D", "")
+        e = pl.when(e == "").then(None).otherwise(e)
+        exprs.append(e.alias(feat))
+    return df.select(exprs)

@@ -1,0 +1,125 @@
+"""Text encodings of CSV uploads: UTF-8 (with or without BOM), UTF-16, Windows-1258, legacy 8-bit.
+
+Order of decisions, cheapest and surest first: a BOM decides; NUL bytes in alternate positions mean
+UTF-16 without a BOM; bytes that decode as strict UTF-8 are UTF-8. Anything else is 8-bit: the
+text is read byte-for-byte (Latin-1) and handed to the normaliser's legacy detector
+(``rules.normalise.legacy.detect_legacy``: TCVN3/ABC, VNI, VISCII); when it names an encoding, its
+``to_unicode`` converts. Otherwise Windows-1258 (Vietnamese Windows, tone marks as combining
+characters, so the result is NFC-normalised). Output is always UTF-8 bytes, which polars reads
+without another copy.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from dataclasses import dataclass
+
+from rules.ingest.errors import UploadError
+
+# Characters that Windows-1258 puts on Vietnamese text: the five combining tone marks and the
+# precomposed base letters ă â ê ô ơ ư đ (both cases). Real Vietnamese in cp1258 is full of them.
+_CP1258_VIET = set("\u0300\u0301\u0303\u0309\u0323ăâêôơưđĂÂÊÔƠƯĐ")
+_SAMPLE = 1 << 16
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """UTF-8 bytes of the file and the name of the encoding they came from."""
+
+    data: bytes
+    encoding: str  # utf-8, utf-8-sig, utf-16, cp1258, tcvn3, vni, viscii
+    converted: bool  # True when a legacy 8-bit table was applied
+
+
+def _legacy_tools():
+    """The normaliser's legacy converter, when it is installed in this tree."""
+    try:
+        from rules.normalise.legacy import detect_legacy, to_unicode
+    except ImportError:  # pragma: no cover - depends on the other module having landed
+        return None, None
+    return detect_legacy, to_unicode
+
+
+def _looks_utf16(data: bytes) -> str | None:
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd > 0.3 * half and even < 0.05 * half:
+        return "utf-16-le"
+    if even > 0.3 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def _cp1258_score(text: str) -> float:
+    """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese."""
+    high = [c for c in text if ord(c) > 127]
+    if not high:
+        return 1.0
+    return sum(c in _CP1258_VIET for c in high) / len(high)
+
+
+def decode_bytes(data: bytes, *, file: str = "") -> Decoded:
+    """Turn the raw bytes of a text upload into UTF-8; raise UploadError when no encoding fits."""
+    if data.startswith(codecs.BOM_UTF8):
+        body = data[len(codecs.BOM_UTF8):]
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UploadError("unsupported_encoding", file=file) from exc
+        return Decoded(body, "utf-8-sig", False)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _recode(data, "utf-16", file)
+    guess = _looks_utf16(data)
+    if guess:
+        return _recode(data, guess, file)
+    try:
+        data.decode("utf-8")
+        return Decoded(data, "utf-8", False)
+    except UnicodeDecodeError:
+        pass
+    return _decode_8bit(data, file)
+
+
+def _recode(data: bytes, encoding: str, file: str) -> Decoded:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UploadError("unsupported_encoding", file=file) from exc
+    return Decoded(text.lstrip("\ufeff").encode("utf-8"), "utf-16", False)
+
+
+def _decode_8bit(data: bytes, file: str) -> Decoded:
+    try:
+        text = data.decode("cp1258")
+    except UnicodeDecodeError:
+        text = ""
+    if text and _cp1258_score(text[:_SAMPLE]) >= 0.6:
+        return Decoded(unicodedata.normalize("NFC", text).encode("utf-8"), "cp1258", False)
+    # Not Vietnamese Windows text: a legacy font encoding (never applied to text that passed above).
+    detect_legacy, to_unicode = _legacy_tools()
+    latin = data.decode("latin-1")
+    legacy = detect_legacy(latin[: _SAMPLE * 4]) if detect_legacy else None
+    if not legacy:
+        raise UploadError("legacy_encoding", file=file, encoding=_name_legacy_family(data))
+    try:
+        converted = to_unicode(latin, legacy)
+    except Exception as exc:  # the converter's failure is the file's problem, told plainly
+        raise UploadError("legacy_encoding", file=file, encoding=str(legacy).upper()) from exc
+    return Decoded(unicodedata.normalize("NFC", converted).encode("utf-8"), str(legacy).lower(), True)
+
+
+def _name_legacy_family(data: bytes) -> str:
+    """Rough name for the message only: VNI appends mark bytes to ASCII vowels, TCVN3 replaces them."""
+    high = [b for b in data[:_SAMPLE] if b > 127]
+    if not high:
+        return "8-bit"
+    # VNI marks are mostly 0xD8-0xF8 after an ASCII vowel; TCVN3 letters sit in 0xA1-0xFE alone.
+    after_vowel = sum(
+        1 for i in range(1, min(len(data), _SAMPLE)) if data[i] > 127 and chr(data[i - 1]) in "aeiouyAEIOUY"
+    )
+    return "VNI" if after_vowel > 0.6 * len(high) else "TCVN3 (ABC)"

@@ -1,0 +1,155 @@
+"""Structural upload failures, told to the person who made the file.
+
+Every problem that stops a whole file (empty file, garbage bytes, no header, no name column, an
+encoding we cannot read) becomes an :class:`UploadError`. Its ``str()`` is meant to be printed as
+is by the command line: it names the file (and sheet, row, column when known), says what is wrong
+in Vietnamese and English, and what to do. It never contains cell values (personal data), only
+headers, which are the uploader's own labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# code -> (Vietnamese, English) message; "{...}" placeholders are filled from UploadError fields.
+ERROR_CODES: dict[str, tuple[str, str]] = {
+    "file_not_found": (
+        "Không tìm thấy tệp. Kiểm tra lại đường dẫn.",
+        "File not found. Check the path.",
+    ),
+    "unsupported_format": (
+        "Định dạng tệp không được hỗ trợ. Hãy lưu tệp dưới dạng .xlsx hoặc .csv.",
+        "Unsupported file type. Save the file as .xlsx or .csv.",
+    ),
+    "empty_file": (
+        "Tệp rỗng (không có dữ liệu). Hãy kiểm tra lại tệp trước khi tải lên.",
+        "The file is empty. Check the file before uploading it.",
+    ),
+    "corrupt_file": (
+        "Không đọc được tệp: tệp bị hỏng hoặc không phải bảng tính Excel thật. "
+        "Hãy mở tệp bằng Excel, chọn 'Lưu thành' .xlsx rồi tải lên lại.",
+        "The file cannot be read: it is damaged or not a real Excel workbook. "
+        "Open it in Excel, 'Save As' .xlsx and upload it again.",
+    ),
+    "password_protected": (
+        "Tệp được đặt mật khẩu. Hãy gỡ mật khẩu (Tệp > Thông tin > Bảo vệ sổ làm việc) rồi tải lên lại.",
+        "The workbook is password-protected. Remove the password "
+        "(File > Info > Protect Workbook) and upload it again.",
+    ),
+    "sheet_not_found": (
+        "Không có trang tính được chỉ định. Các trang tính trong tệp: {found}.",
+        "The requested sheet does not exist. Sheets in the file: {found}.",
+    ),
+    "no_header": (
+        "Không tìm thấy dòng tiêu đề cột. Dòng tiêu đề cần có các cột như: {expected}. "
+        "Các ô tìm thấy ở đầu tệp: {found}.",
+        "No header row found. The header row needs columns such as: {expected}. "
+        "Cells found at the top of the file: {found}.",
+    ),
+    "missing_name_column": (
+        "Thiếu cột họ và tên. Hãy thêm cột có tiêu đề một trong: {expected}. Các cột tìm thấy: {found}.",
+        "No full-name column. Add a column headed one of: {expected}. Columns found: {found}.",
+    ),
+    "no_data_rows": (
+        "Tệp chỉ có dòng tiêu đề, không có dòng dữ liệu nào. Hãy nhập dữ liệu bên dưới dòng tiêu đề.",
+        "The file has a header row but no data rows. Enter the data below the header row.",
+    ),
+    "unsupported_encoding": (
+        "Không nhận ra bảng mã của tệp văn bản. Hãy lưu tệp CSV với bảng mã UTF-8.",
+        "The text encoding of the file is not recognised. Save the CSV file as UTF-8.",
+    ),
+    "legacy_encoding": (
+        "Tệp dùng bảng mã cũ {encoding}, chưa chuyển được sang Unicode. "
+        "Hãy chuyển sang Unicode (ví dụ bằng Unikey: Công cụ chuyển mã) rồi lưu CSV UTF-8.",
+        "The file uses the legacy {encoding} encoding, which could not be converted to Unicode. "
+        "Convert it to Unicode (e.g. Unikey's converter) and save it as UTF-8 CSV.",
+    ),
+    "mixed_delimiters": (
+        "Các dòng dùng dấu phân cách khác nhau (dấu '{found}' ở một số dòng, dấu '{expected}' ở dòng "
+        "tiêu đề). Hãy lưu lại tệp CSV với một loại dấu phân cách.",
+        "Lines use different delimiters ('{found}' on some lines, '{expected}' in the header). "
+        "Save the CSV again with a single delimiter.",
+    ),
+    "too_many_columns": (
+        "Tệp có quá nhiều cột ({found}). Hãy xoá các cột thừa.",
+        "The file has too many columns ({found}). Delete the unused columns.",
+    ),
+}
+
+
+def _fmt_list(items: Sequence[str] | None, limit: int = 12) -> str:
+    if not items:
+        return "(không có / none)"
+    shown = [f"'{h}'" for h in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"… (+{len(items) - limit})")
+    return ", ".join(shown)
+
+
+@dataclass(eq=False)
+class UploadError(Exception):
+    """A file that cannot be ingested at all; ``str()`` is the message to show the uploader."""
+
+    code: str
+    message_vi: str = ""
+    message_en: str = ""
+    file: str = ""
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    expected_headers: list[str] = field(default_factory=list)
+    found_headers: list[str] = field(default_factory=list)
+    encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in ERROR_CODES:
+            raise ValueError(f"unknown UploadError code {self.code!r}")
+        vi, en = ERROR_CODES[self.code]
+        values = {
+            "expected": _fmt_list(self.expected_headers),
+            "found": _fmt_list(self.found_headers),
+            "encoding": self.encoding or "?",
+        }
+        if self.code == "mixed_delimiters":  # single characters, shown bare
+            values = {"expected": "".join(self.expected_headers), "found": "".join(self.found_headers)}
+        if not self.message_vi:
+            self.message_vi = vi.format(**values)
+        if not self.message_en:
+            self.message_en = en.format(**values)
+        super().__init__(str(self))
+
+    def where(self) -> str:
+        """'file.xlsx, sheet 'DS', row 5, column 'Họ tên'' — the parts that are known."""
+        parts = [self.file or "(file)"]
+        if self.sheet:
+            parts.append(f"sheet '{self.sheet}'")
+        if self.row is not None:
+            parts.append(f"dòng/row {self.row}")
+        if self.column:
+            parts.append(f"cột/column '{self.column}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.where()}: {self.message_vi} | {self.message_en}"
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data form for metadata and the uploads table (no cell values inside)."""
+        return {
+            "code": self.code,
+            "message_vi": self.message_vi,
+            "message_en": self.message_en,
+            "file": self.file,
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "expected_headers": list(self.expected_headers),
+            "found_headers": list(self.found_headers),
+        }
+
+    def __reduce__(self):  # picklable across Dagster processes despite the dataclass __init__
+        return (_rebuild, (self.to_dict() | {"encoding": self.encoding},))
+
+
+def _rebuild(d: dict) -> UploadError:
+    return UploadError(**d)

@@ -1,0 +1,125 @@
+"""Header aliases as data: ``rules/headers/<sector>.yaml`` (+ ``common.yaml``) -> canonical fields.
+
+Matching is on a *folded* label: NFC, diacritics removed (đ -> d), lower case, punctuation and runs
+of spaces collapsed to one space, so "HỌ VÀ TÊN", "Ho va ten" and "Họ  và tên:" are one alias. A
+trailing hint in brackets ("Ngày sinh (dd/mm/yyyy)") or a required-field star is ignored when the
+full label is not an alias itself. Adding an alias is a YAML edit, never a code change.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from unidecode import unidecode
+
+from rules.sectors import check_sector
+
+HEADERS_DIR = Path(__file__).resolve().parent.parent / "headers"
+
+COMMON_FIELDS: tuple[str, ...] = ("full_name", "date_of_birth", "gender", "national_id", "old_id", "phone")
+SECTOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "students": ("student_code", "school", "class", "guardian_name", "guardian_phone"),
+    "vaccinations": ("vaccine", "dose", "vaccination_date"),
+    "insurance": ("insurance_code", "card_type"),
+}
+FAMILY_MIDDLE = "_family_middle"  # pseudo-field: first part of a name split over two columns
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_BRACKETS = re.compile(r"[\(\[].*?[\)\]]")
+
+
+def fold(label: object) -> str:
+    """Folded form of a header or text cell: ASCII, lower case, single spaces, no punctuation."""
+    if label is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(label)).replace("\u00d0", "Đ")
+    return _NON_ALNUM.sub(" ", unidecode(text).lower()).strip()
+
+
+def fold_variants(label: object) -> list[str]:
+    """The folded label, then the same without bracketed hints (most specific first)."""
+    if label is None:
+        return []
+    full = fold(label)
+    stripped = fold(_BRACKETS.sub(" ", str(label)))
+    return [v for v in dict.fromkeys((full, stripped)) if v]
+
+
+@dataclass(frozen=True)
+class HeaderSpec:
+    """Everything ingest needs to know about one sector's headers."""
+
+    sector: str
+    fields: tuple[str, ...]  # canonical fields of the raw frame, in contract order
+    aliases: dict[str, str]  # folded alias -> canonical field (or a name-part pseudo-field)
+    display: dict[str, list[str]]  # canonical field -> aliases as written in the YAML
+    required: tuple[str, ...]
+    given_labels: frozenset[str]  # folded headers of the second part of a split name ("Tên")
+    report_columns: frozenset[str]  # folded headers of our own error-report columns
+    title_words: tuple[str, ...]
+    footer_words: tuple[str, ...]
+
+    def lookup(self, label: object) -> str | None:
+        """Canonical field for a header label, or None when it is not a known alias."""
+        for variant in fold_variants(label):
+            if variant in self.aliases:
+                return self.aliases[variant]
+        return None
+
+    def expected_headers(self, field: str | None = None, limit: int = 4) -> list[str]:
+        """Human list of accepted headers, for error messages (one field, or a few per field)."""
+        if field is not None:
+            return list(self.display.get(field, []))
+        return [alias for f in self.fields for alias in self.display.get(f, [])[:1]] + [
+            self.display["full_name"][i] for i in range(1, min(limit, len(self.display["full_name"])))
+        ]
+
+
+def _load_yaml(name: str) -> dict:
+    path = HEADERS_DIR / name
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+@cache
+def header_spec(sector: str) -> HeaderSpec:
+    """Load and merge ``common.yaml`` and ``<sector>.yaml`` (cached; YAML edits need a new process)."""
+    check_sector(sector)
+    common = _load_yaml("common.yaml")
+    own = _load_yaml(f"{sector}.yaml")
+    display: dict[str, list[str]] = {}
+    for source in (common.get("fields", {}), own.get("fields", {})):
+        for field, names in source.items():
+            display.setdefault(field, []).extend(str(n) for n in names or [])
+    parts = common.get("name_parts", {})
+    fields = COMMON_FIELDS + SECTOR_FIELDS[sector]
+    unknown = set(display) - set(fields)
+    if unknown:
+        raise ValueError(f"header aliases for fields not in the {sector} contract: {sorted(unknown)}")
+    aliases: dict[str, str] = {}
+    # Sector fields first, so that e.g. "Họ tên phụ huynh" never falls back to a shorter common alias;
+    # within the folded namespace the first definition wins and clashes are reported.
+    for field in SECTOR_FIELDS[sector] + COMMON_FIELDS:
+        for name in display.get(field, []):
+            key = fold(name)
+            if key in aliases and aliases[key] != field:
+                raise ValueError(f"header alias {name!r} maps to both {aliases[key]} and {field}")
+            aliases.setdefault(key, field)
+    for name in parts.get("family_middle", []):
+        aliases.setdefault(fold(name), FAMILY_MIDDLE)
+    return HeaderSpec(
+        sector=sector,
+        fields=fields,
+        aliases=aliases,
+        display=display,
+        required=tuple(own.get("required", ["full_name"])),
+        given_labels=frozenset(fold(n) for n in parts.get("given", [])),
+        report_columns=frozenset(fold(c) for c in common.get("report_columns", [])),
+        title_words=tuple(fold(w) for w in common.get("title_words", [])),
+        footer_words=tuple(fold(w) for w in common.get("footer_words", [])),
+    )

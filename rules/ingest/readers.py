@@ -1,0 +1,231 @@
+"""Readers: a sheet or CSV file as a grid of text cells, never typed.
+
+Every cell comes out as Utf8 so that an ID is never turned into a float on the way in (calamine
+writes a numeric cell as its shortest text, ``79203100000``; a date cell as its Excel serial,
+``40301``, which the normaliser converts and flags). The reader finds no meaning in the cells: it
+only returns the first rows (for header detection) and then the body from a given row, with the
+row number as Excel or a text editor shows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from rules.ingest.encoding import Decoded, decode_bytes
+from rules.ingest.errors import UploadError
+from rules.ingest.layout import SCAN_ROWS
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
+DELIMITERS = (",", ";", "\t", "|")
+MAX_COLUMNS = 500
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_HEAD_BYTES = 1 << 18
+
+
+def col_names(width: int) -> list[str]:
+    return [f"c{i}" for i in range(width)]
+
+
+@dataclass
+class SheetHead:
+    """The first rows of one sheet (0-based grid) and its width."""
+
+    name: str
+    rows: list[list[str | None]]
+    width: int
+
+
+class ExcelSource:
+    """An xlsx/xls/xlsb/ods workbook read through fastexcel (calamine)."""
+
+    kind = "excel"
+    encoding = ""
+
+    def __init__(self, path: Path, data: bytes):
+        import fastexcel
+
+        self.path = path
+        if data.startswith(_OLE_MAGIC) and _ENCRYPTED in data:
+            raise UploadError("password_protected", file=path.name)
+        if not data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) and path.suffix.lower() != ".ods":
+            raise UploadError("corrupt_file", file=path.name)
+        try:
+            self._reader = fastexcel.read_excel(data)
+            self.sheet_names: list[str] = list(self._reader.sheet_names)
+        except Exception as exc:
+            raise _excel_error(exc, path.name) from exc
+
+    def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
+        try:
+            frame = self._reader.load_sheet(
+                sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string"
+            ).to_polars()
+        except Exception as exc:
+            raise _excel_error(exc, self.path.name, sheet) from exc
+        if frame.width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
+                              found_headers=[str(frame.width)])
+        return frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
+
+    def heads(self) -> Iterator[SheetHead]:
+        for name in self.sheet_names:
+            frame = self._load(name, SCAN_ROWS + 2)
+            yield SheetHead(name, [list(r) for r in frame.rows()], frame.width)
+
+    def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
+        """Rows from grid index ``start`` on, as c0..c{width-1} plus ``excel_row``."""
+        frame = self._load(sheet, None)
+        frame = frame.with_row_index("excel_row", offset=1).slice(start)
+        return _fit_width(frame, width).with_columns(pl.col("excel_row").cast(pl.Int64))
+
+
+def _excel_error(exc: Exception, file: str, sheet: str | None = None) -> UploadError:
+    text = str(exc).lower()
+    if "password" in text or "encrypt" in text:
+        return UploadError("password_protected", file=file, sheet=sheet)
+    return UploadError("corrupt_file", file=file, sheet=sheet)
+
+
+def _fit_width(frame: pl.DataFrame, width: int) -> pl.DataFrame:
+    have = [c for c in frame.columns if c != "excel_row"]
+    missing = [pl.lit(None, dtype=pl.String).alias(c) for c in col_names(width)[len(have):]]
+    return frame.with_columns(missing) if missing else frame
+
+
+class CsvSource:
+    """A delimited text file: encoding and delimiter sniffed, then read by polars as text."""
+
+    kind = "csv"
+
+    def __init__(self, path: Path, data: bytes):
+        self.path = path
+        if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+            raise UploadError("empty_file", file=path.name)
+        decoded: Decoded = decode_bytes(data, file=path.name)
+        self.data = decoded.data
+        self.encoding = decoded.encoding
+        self.sheet_names = [""]
+        head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
+        if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line
+            head_text = head_text[: head_text.rfind("\n") + 1] or head_text
+        self.delimiter = sniff_delimiter(head_text)
+        self._records, self._lines = _parse_head(head_text, self.delimiter)
+
+    def heads(self) -> Iterator[SheetHead]:
+        rows = self._records[: SCAN_ROWS + 2]
+        width = max((len(r) for r in self._records), default=0)
+        if width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=self.path.name, found_headers=[str(width)])
+        yield SheetHead("", [[c if c != "" else None for c in r] for r in rows], width)
+
+    def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
+        """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""
+        if start >= len(self._lines):
+            return pl.DataFrame(schema={**dict.fromkeys(col_names(width), pl.String), "excel_row": pl.Int64})
+        first_line = self._lines[start]  # 1-based physical line where the data starts
+        try:
+            frame = self._read(first_line - 1, width)
+        except pl.exceptions.ComputeError as exc:
+            if "more fields" not in str(exc):
+                raise UploadError("corrupt_file", file=self.path.name) from exc
+            width = _max_fields(self.data, self.delimiter)  # ragged rows: slow exact pass, rare
+            if width > MAX_COLUMNS:
+                raise UploadError(
+                    "too_many_columns", file=self.path.name, found_headers=[str(width)]
+                ) from exc
+            frame = self._read(first_line - 1, width)
+        cols = col_names(width)
+        if b'"' in self.data:  # a quoted field may span lines: count them to keep line numbers right
+            span = 1 + pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0)
+                                          for c in cols])
+            line = pl.lit(first_line, pl.Int64) + span.cum_sum().cast(pl.Int64) - span.cast(pl.Int64)
+        else:
+            line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
+        return frame.with_columns(line.alias("excel_row"))
+
+    def _read(self, skip_lines: int, width: int) -> pl.DataFrame:
+        try:
+            return pl.read_csv(
+                self.data,
+                has_header=False,
+                separator=self.delimiter,
+                skip_lines=skip_lines,
+                schema=dict.fromkeys(col_names(width), pl.String),
+                missing_columns="insert",
+                truncate_ragged_lines=False,
+                raise_if_empty=False,
+                quote_char='"',
+            )
+        except pl.exceptions.ComputeError:
+            raise
+        except Exception as exc:
+            raise UploadError("corrupt_file", file=self.path.name) from exc
+
+
+def sniff_delimiter(text: str) -> str:
+    """The candidate that splits most lines into the same number (>1) of fields.
+
+    Scored on parsed records (so quoted delimiters do not count): the number of records whose
+    field count equals the most common count, which rewards the delimiter of the table body over
+    stray ones in title rows.
+    """
+    best, best_score = ",", -1
+    for delim in DELIMITERS:
+        counts: dict[int, int] = {}
+        try:
+            for rec in csv.reader(io.StringIO(text[:_HEAD_BYTES // 4]), delimiter=delim):
+                if len(rec) > 1:
+                    counts[len(rec)] = counts.get(len(rec), 0) + 1
+        except csv.Error:
+            continue
+        score = max(counts.values(), default=0)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
+    """Records of the first part of the file and the 1-based line on which each starts."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    line = 1
+    try:
+        for rec in reader:
+            records.append(rec)
+            starts.append(line)
+            line = reader.line_num + 1
+            if len(records) >= SCAN_ROWS + 4:
+                break
+    except csv.Error:
+        pass  # a broken quote late in the head: what was parsed is enough to find the header
+    return records, starts
+
+
+def _max_fields(data: bytes, delimiter: str) -> int:
+    text = data.decode("utf-8", errors="replace")
+    return max((len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)), default=0)
+
+
+def open_source(path: Path) -> ExcelSource | CsvSource:
+    """Pick the reader by file content first (zip/OLE magic) and name second."""
+    if not path.is_file():
+        raise UploadError("file_not_found", file=str(path))
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if not data or (suffix in EXCEL_SUFFIXES and not data.strip(b"\x00 \t\r\n")):
+        raise UploadError("empty_file", file=path.name)
+    if data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) or suffix in EXCEL_SUFFIXES:
+        return ExcelSource(path, data)
+    if suffix in TEXT_SUFFIXES or suffix == "":
+        return CsvSource(path, data)
+    raise UploadError("unsupported_format", file=path.name)

@@ -1,0 +1,249 @@
+"""``read_upload``: one sector file -> raw records (contracts §3) with lineage, or an UploadError."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from rules.ingest.errors import UploadError
+from rules.ingest.headers import FAMILY_MIDDLE, HeaderSpec, fold, header_spec
+from rules.ingest.layout import HeaderLayout, find_header, footer_start
+from rules.ingest.readers import CsvSource, ExcelSource, SheetHead, col_names, open_source
+from rules.provinces import PROVINCE_SLUGS
+from rules.sectors import check_sector
+
+LINEAGE_COLUMNS: tuple[str, ...] = (
+    "file_name", "file_sha256", "sheet", "row_number", "excel_row", "province", "sector", "unit",
+)
+FOOTER_SCAN = 30  # trailing rows inspected for notes and signatures
+
+
+@dataclass
+class Upload:
+    """One file read: raw records plus what the reader decided, for reports and lineage."""
+
+    raw: pl.DataFrame
+    file_name: str
+    file_sha256: str
+    sheet: str
+    header_row: int  # 1-based row of the (first) header row, as Excel shows it
+    column_map: dict[str, str]  # original header -> canonical field
+    unknown_columns: list[str]  # original headers kept in `extra`
+    original_headers: list[str]  # every column's header, in file order (deduplicated labels)
+    blank_rows_skipped: int
+    encoding: str  # "" for workbooks
+    footer_rows_skipped: int = 0
+    header_rows: int = 1
+    delimiter: str = ""
+    ignored_columns: list[str] = field(default_factory=list)  # our own error-report columns
+
+    @property
+    def rows_read(self) -> int:
+        return self.raw.height
+
+    def meta(self) -> dict[str, object]:
+        """Plain data describing the upload (no cell values): a row of the lead's uploads table."""
+        return {
+            "file_name": self.file_name,
+            "file_sha256": self.file_sha256,
+            "sheet": self.sheet,
+            "header_row": self.header_row,
+            "rows_read": self.rows_read,
+            "blank_rows_skipped": self.blank_rows_skipped,
+            "footer_rows_skipped": self.footer_rows_skipped,
+            "encoding": self.encoding,
+            "original_headers": json.dumps(self.original_headers, ensure_ascii=False),
+            "column_map": json.dumps(self.column_map, ensure_ascii=False),
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_unit(path: Path) -> str:
+    """Unit from the inbox naming rule (contracts §0): the prefix before ``__``, else the stem."""
+    from rules.provinces import slugify
+
+    stem = path.stem
+    return slugify(stem.split("__", 1)[0] if "__" in stem else stem) or "unknown"
+
+
+def read_upload(
+    path: str | Path, *, province: str, sector: str, unit: str | None = None, sheet: str | int | None = None
+) -> Upload:
+    """Read a sector file into raw records. Structural problems raise :class:`UploadError`.
+
+    Every other failure on bad input is turned into an UploadError too, so a caller can print
+    ``str(err)`` and exit: the uploader never sees a traceback.
+    """
+    path = Path(path)
+    check_sector(sector)
+    if province not in PROVINCE_SLUGS:
+        raise ValueError(f"unknown province slug {province!r}")
+    try:
+        return _read(path, province, sector, unit or default_unit(path), sheet)
+    except UploadError:
+        raise
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # garbage input we did not foresee: still a message, never a traceback
+        raise UploadError("corrupt_file", file=path.name) from exc
+
+
+def _choose_sheet(
+    spec: HeaderSpec, source: ExcelSource | CsvSource, sheet: str | int | None, file: str
+) -> tuple[SheetHead, HeaderLayout]:
+    heads = list(source.heads()) if sheet is None else [_named_head(source, sheet, file)]
+    if all(not any(any(c is not None and str(c).strip() for c in r) for r in h.rows) for h in heads):
+        raise UploadError("empty_file", file=file, sheet=heads[0].name if sheet is not None else None)
+    for head in heads:
+        layout = find_header(spec, head.rows, head.width)
+        if layout is not None:
+            return head, layout
+    first = next(h for h in heads if any(any(r) for r in h.rows))
+    found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
+    raise UploadError(
+        "no_header", file=file, sheet=first.name or None,
+        expected_headers=spec.expected_headers(), found_headers=found[:20],
+    )
+
+
+def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) -> SheetHead:
+    names = source.sheet_names
+    if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
+        idx = int(sheet)
+        if not 0 <= idx < len(names):
+            raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+        sheet = names[idx]
+    if sheet not in names:
+        raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+    return next(h for h in source.heads() if h.name == sheet) if len(names) > 1 else next(source.heads())
+
+
+def _unique_labels(labels: list[str | None]) -> list[str]:
+    """Display header per column; blanks get 'Cột N', repeats get ' (2)', ' (3)'…"""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(labels):
+        base = lab if lab else f"Cột {i + 1}"
+        n = seen.get(base, 0) + 1
+        seen[base] = n
+        out.append(base if n == 1 else f"{base} ({n})")
+    return out
+
+
+def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None) -> Upload:
+    spec = header_spec(sector)
+    source = open_source(path)
+    head, layout = _choose_sheet(spec, source, sheet, path.name)
+    labels = _unique_labels(list(layout.labels))
+    fields = list(layout.fields)
+    # keep only columns that have a header or ever hold a value; trailing empty columns vanish
+    body = source.body(head.name, layout.data_start, head.width)
+    width = len([c for c in body.columns if c != "excel_row"])
+    labels += _unique_labels([None] * width)[len(labels):]
+    fields += [None] * (width - len(fields))
+
+    mapped = {f for f in fields if f}
+    if "full_name" not in mapped and FAMILY_MIDDLE not in mapped:
+        raise UploadError(
+            "missing_name_column", file=path.name, sheet=head.name or None, row=layout.header_row + 1,
+            expected_headers=spec.expected_headers("full_name")[:8],
+            found_headers=[lab for lab, f in zip(labels, layout.labels, strict=False) if f],
+        )
+
+    cols = col_names(width)
+    cell_text = [pl.col(c).str.strip_chars() for c in cols]
+    blank = pl.all_horizontal([t.is_null() | (t == "") for t in cell_text])
+    body = body.with_columns(blank.alias("_blank"))
+    footer_rows = 0
+    if body.height:
+        tail = body.tail(FOOTER_SCAN)
+        start = footer_start(spec, [list(r) for r in tail.select(cols).rows()])
+        if start is not None:
+            footer_rows = int((~tail["_blank"].slice(start)).sum())
+            body = body.head(body.height - (tail.height - start))
+    n_blank = int(body["_blank"].sum())
+    body = body.filter(~pl.col("_blank")).drop("_blank")
+    if body.height == 0:
+        raise UploadError("no_data_rows", file=path.name, sheet=head.name or None, row=layout.header_row + 1)
+
+    ignored = [
+        lab for lab, f in zip(labels, fields, strict=True) if f is None and fold(lab) in spec.report_columns
+    ]
+    column_map, unknown, exprs = _map_columns(spec, cols, labels, fields, ignored)
+    sha = file_sha256(path)
+    lineage = [
+        pl.lit(path.name).alias("file_name"),
+        pl.lit(sha).alias("file_sha256"),
+        pl.lit(head.name).alias("sheet"),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
+        pl.col("excel_row").cast(pl.Int64),
+        pl.lit(province).alias("province"),
+        pl.lit(sector).alias("sector"),
+        pl.lit(unit).alias("unit"),
+    ]
+    raw = body.select(lineage + exprs)
+    return Upload(
+        raw=raw,
+        file_name=path.name,
+        file_sha256=sha,
+        sheet=head.name,
+        header_row=layout.header_row + 1 if source.kind == "excel" else _csv_line(source, layout.header_row),
+        column_map=column_map,
+        unknown_columns=unknown,
+        original_headers=[lab for lab in labels if lab not in ignored],
+        blank_rows_skipped=n_blank,
+        encoding=source.encoding,
+        footer_rows_skipped=footer_rows,
+        header_rows=layout.n_header_rows,
+        delimiter=getattr(source, "delimiter", ""),
+        ignored_columns=ignored,
+    )
+
+
+def _csv_line(source: CsvSource, record: int) -> int:
+    return source._lines[record] if record < len(source._lines) else record + 1
+
+
+def _map_columns(
+    spec: HeaderSpec, cols: list[str], labels: list[str], fields: list[str | None], ignored: list[str]
+) -> tuple[dict[str, str], list[str], list[pl.Expr]]:
+    """Expressions for the canonical fields and the ``extra`` JSON; also the header map."""
+    by_field = {f: (c, lab) for c, lab, f in zip(cols, labels, fields, strict=True) if f}
+    column_map = {lab: f for f, (_, lab) in by_field.items()}
+    exprs: list[pl.Expr] = []
+    given_col = by_field.get("full_name")
+    split = FAMILY_MIDDLE in by_field and (given_col is None or fold(given_col[1]) in spec.given_labels)
+    for f in spec.fields:
+        if f == "full_name" and split:
+            fam = pl.col(by_field[FAMILY_MIDDLE][0]).str.strip_chars()
+            giv = pl.col(given_col[0]).str.strip_chars() if given_col else pl.lit(None, pl.String)
+            both = pl.concat_str([fam, giv], separator=" ", ignore_nulls=True)
+            exprs.append(pl.when(both == "").then(None).otherwise(both).alias(f))
+            column_map[by_field[FAMILY_MIDDLE][1]] = "full_name"
+        elif f in by_field:
+            exprs.append(pl.col(by_field[f][0]).alias(f))
+        else:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(f))
+    unknown = [lab for c, lab, f in zip(cols, labels, fields, strict=True)
+               if f is None and lab not in ignored and not lab.startswith("Cột ")]
+    # columns without a header are kept too ("Cột N"): nothing the uploader typed is dropped
+    extra_cols = [
+        (c, lab) for c, lab, f in zip(cols, labels, fields, strict=True) if f is None and lab not in ignored
+    ]
+    if extra_cols:
+        extra = pl.struct([pl.col(c).alias(lab) for c, lab in extra_cols]).struct.json_encode()
+        exprs.append(extra.alias("extra"))
+    else:
+        exprs.append(pl.lit("{}").alias("extra"))
+    return column_map, unknown + [lab for c, lab in extra_cols if lab.startswith("Cột ")], exprs

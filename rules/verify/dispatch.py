@@ -1,0 +1,379 @@
+"""Run one national day: allocate once, dispatch in batches, commit the ledger per batch.
+
+The steps of :func:`run_day`, each a short ``BEGIN IMMEDIATE`` transaction on the queue store:
+
+1. **Recover** batches left ``sending`` by a run that died (its process is gone or its lease ran
+   out): re-send them with the *same* batch id and request ids (idempotency keys), so the service
+   answers them from its record instead of verifying or charging them again; then commit.
+2. **Allocate** the day once: the first run computes the national allocation (``rules.quota``) over
+   the waiting backlog and persists it (``day_budget``, ``day_allocation``); every later or
+   concurrent run of that day reuses it. Waiting requests are marked ``allocated`` up to each unit's
+   allocation minus what the day already holds, oldest first, so the day's total never exceeds its
+   quota however many runs there are.
+3. **Dispatch**: claim up to ``batch_size`` allocated requests (-> ``sent``, ledger ``sending``),
+   call the service, commit the answers (ledger ``committed``). Concurrent runs share the claims.
+4. **Stop early** on :class:`QuotaExceeded` (429) or :class:`ServiceUnavailable` (outage, breaker):
+   the batch's and the day's unsent requests go back to waiting, and the unused capacity is stored
+   with its cause in ``day_budget`` and returned in the :class:`DayReport`. :class:`BadResponse`
+   marks the batch ``failed`` (retried later) and dispatch continues, up to ``max_bad_batches`` in a row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from rules.quota.allocate import allocate
+from rules.quota.policy import QuotaPolicy
+from rules.verify.model import (
+    Answer,
+    BadResponse,
+    QuotaExceeded,
+    Request,
+    ServiceUnavailable,
+    VerificationService,
+)
+from rules.verify.store import ANSWERED, WAITING, QueueStore
+
+_HOST = socket.gethostname()
+
+
+@dataclass
+class DayReport:
+    """What one run of a day did. ``unused`` = allocated but not answered, with ``stop_cause``."""
+
+    day: str
+    quota: int
+    backlog_at_allocation: int
+    allocated: int
+    answered_day: int  # all runs of the day so far
+    sent_this_run: int
+    answered_this_run: int
+    unused: int
+    idle_capacity: int  # quota the backlog could not use (backlog < quota)
+    stop_cause: str | None  # None | quota_exceeded | service_unavailable | bad_response | max_batches
+    stop_detail: str = ""
+    reused_allocation: bool = False
+    recovered_batches: int = 0
+    batches: int = 0
+    failed_batches: int = 0
+    per_unit: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def summary(self) -> dict:
+        """Counts only (safe for logs and Dagster metadata)."""
+        d = asdict(self)
+        d.pop("per_unit")
+        return d
+
+
+def today(policy: QuotaPolicy) -> date:
+    """The current day in the policy's time zone (Asia/Ho_Chi_Minh): the day a run belongs to."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(policy.timezone)).date()
+
+
+def run_day(
+    store: QueueStore,
+    day: date | str,
+    policy: QuotaPolicy,
+    service: VerificationService,
+    batch_size: int = 500,
+    max_batches: int | None = None,
+    max_bad_batches: int = 3,
+    lease_s: float = 600.0,
+) -> DayReport:
+    """Run (or resume) ``day``'s dispatch; safe to call again and from several processes at once."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    day = str(day)
+    owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    recovered = _recover(store, service, owner, lease_s)
+    reused = _allocate_day(store, day, policy)
+    sent = answered = batches = failed = bad_in_row = 0
+    cause: str | None = None
+    detail = ""
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            cause, detail = "max_batches", f"stopped after {batches} batches as asked"
+            break
+        claim = _claim(store, day, batch_size, owner, lease_s)
+        if claim is None:
+            break
+        batch_id, batch = claim
+        batches += 1
+        sent += len(batch)
+        try:
+            answers = service.verify(batch, idempotency_key=batch_id)
+        except QuotaExceeded as exc:
+            _fail(store, batch_id, "pending", "quota_exceeded")
+            cause, detail = "quota_exceeded", str(exc)
+            break
+        except ServiceUnavailable as exc:
+            _fail(store, batch_id, "failed", "service_unavailable")
+            cause, detail = "service_unavailable", str(exc)
+            break
+        except BadResponse as exc:
+            _fail(store, batch_id, "failed", "bad_response")
+            failed += 1
+            bad_in_row += 1
+            if bad_in_row >= max_bad_batches:
+                cause, detail = "bad_response", f"{bad_in_row} batches in a row answered badly: {exc}"
+                break
+            continue
+        except BaseException:
+            _fail(store, batch_id, "failed", "client_error")
+            raise
+        bad_in_row = 0
+        _commit(store, batch_id, answers)
+        answered += len(answers)
+    if cause is not None:
+        _release(store, day)
+    return _report(store, day, policy, cause, detail, reused, recovered, batches, failed, sent, answered)
+
+
+# -- steps -----------------------------------------------------------------------------------------
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _owner_alive(owner: str) -> bool:
+    host, pid, _ = owner.split(":", 2)
+    if host != _HOST:
+        return True  # cannot tell: rely on the lease
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover(store: QueueStore, service: VerificationService, owner: str, lease_s: float) -> int:
+    """Re-send batches whose sender died mid-flight, with their original idempotency keys."""
+    with store.transaction() as con:
+        rows = con.execute(
+            "SELECT batch_id, owner, lease_until FROM ledger WHERE state = 'sending'"
+        ).fetchall()
+        orphans = [b for b, o, lease in rows if lease < time.time() or not _owner_alive(o)]
+        for b in orphans:
+            con.execute(
+                "UPDATE ledger SET owner = ?, lease_until = ?, sends = sends + 1 WHERE batch_id = ?",
+                (owner, time.time() + lease_s, b),
+            )
+    done = 0
+    for batch_id in orphans:
+        batch = _batch_requests(store, batch_id)
+        try:
+            answers = service.verify(batch, idempotency_key=batch_id)
+        except (ServiceUnavailable, QuotaExceeded, BadResponse):
+            _fail(store, batch_id, "failed", "recovery_failed")
+            continue
+        _commit(store, batch_id, answers)
+        done += 1
+    return done
+
+
+def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
+    """Persist the day's allocation once; top up its claimable requests. Returns True if reused."""
+    with store.transaction() as con:
+        # allocations of other days that were never sent go back to waiting
+        con.execute(
+            "UPDATE requests SET state = 'pending', alloc_day = NULL "
+            "WHERE state = 'allocated' AND alloc_day <> ?",
+            (day,),
+        )
+        reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
+        if not reused:
+            cur = con.execute(
+                "SELECT unit_key, COUNT(*), "
+                "MAX(0.0, julianday(?) - julianday(substr(MIN(enqueued_at), 1, 10))) "
+                f"FROM requests WHERE state IN {WAITING} GROUP BY unit_key",
+                (day,),
+            )
+            backlog = pl.DataFrame(
+                cur.fetchall(),
+                schema={"unit": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
+                orient="row",
+            )
+            alloc = allocate(backlog, policy)
+            con.executemany(
+                "INSERT INTO day_allocation VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (day, *row)
+                    for row in alloc.select(
+                        "unit", "backlog", "oldest_wait_days", "floor", "allocated"
+                    ).iter_rows()
+                ),
+            )
+            con.execute(
+                "INSERT INTO day_budget (day, quota, allocated, created_at, policy) VALUES (?, ?, ?, ?, ?)",
+                (day, policy.quota, int(alloc["allocated"].sum()), _now(), json.dumps(asdict(policy))),
+            )
+        con.execute("UPDATE day_budget SET runs = runs + 1 WHERE day = ?", (day,))
+        con.execute(
+            f"""
+            WITH used AS (
+                SELECT unit_key, COUNT(*) AS n FROM requests WHERE alloc_day = ? GROUP BY unit_key
+            ), need AS (
+                SELECT a.unit_key, a.allocated - COALESCE(u.n, 0) AS need
+                FROM day_allocation a LEFT JOIN used u ON u.unit_key = a.unit_key
+                WHERE a.day = ? AND a.allocated - COALESCE(u.n, 0) > 0
+            ), ranked AS (
+                SELECT r.request_id, n.need,
+                       ROW_NUMBER() OVER (PARTITION BY r.unit_key ORDER BY r.enqueued_at, r.request_id) AS rn
+                FROM requests r JOIN need n ON n.unit_key = r.unit_key
+                WHERE r.state IN {WAITING}
+            )
+            UPDATE requests SET state = 'allocated', alloc_day = ?
+            WHERE request_id IN (SELECT request_id FROM ranked WHERE rn <= need)
+            """,
+            (day, day, day),
+        )
+    return reused
+
+
+def _claim(
+    store: QueueStore, day: str, batch_size: int, owner: str, lease_s: float
+) -> tuple[str, list[Request]] | None:
+    """Move up to ``batch_size`` allocated requests to ``sent`` under a new ledger row."""
+    batch_id = uuid.uuid4().hex
+    with store.transaction() as con:
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT request_id FROM requests WHERE alloc_day = ? AND state = 'allocated' "
+                "ORDER BY unit_key, enqueued_at, request_id LIMIT ?",
+                (day, batch_size),
+            ).fetchall()
+        ]
+        if not ids:
+            return None
+        con.executemany(
+            "UPDATE requests SET state = 'sent', batch_id = ?, attempts = attempts + 1 WHERE request_id = ?",
+            ((batch_id, i) for i in ids),
+        )
+        con.execute(
+            "INSERT INTO ledger (batch_id, day, n, state, owner, lease_until, created_at, sends) "
+            "VALUES (?, ?, ?, 'sending', ?, ?, ?, 1)",
+            (batch_id, day, len(ids), owner, time.time() + lease_s, _now()),
+        )
+    return batch_id, _batch_requests(store, batch_id)
+
+
+def _batch_requests(store: QueueStore, batch_id: str) -> list[Request]:
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT request_id, person_id, full_name, date_of_birth, gender FROM requests "
+            "WHERE batch_id = ? AND state = 'sent' ORDER BY request_id",
+            (batch_id,),
+        ).fetchall()
+    return [Request(*row) for row in rows]
+
+
+def _commit(store: QueueStore, batch_id: str, answers: list[Answer]) -> None:
+    """Write a batch's answers and mark its ledger row committed, in one transaction."""
+    with store.transaction() as con:
+        con.executemany(
+            "UPDATE requests SET state = ?, status = ?, differing_fields = ?, answered_at = ? "
+            "WHERE request_id = ? AND batch_id = ? AND state = 'sent'",
+            (
+                (a.status, a.status, a.differing_fields, a.answered_at, a.request_id, batch_id)
+                for a in answers
+            ),
+        )
+        con.execute(
+            "UPDATE ledger SET state = 'committed', finished_at = ? WHERE batch_id = ?", (_now(), batch_id)
+        )
+
+
+def _fail(store: QueueStore, batch_id: str, back_to: str, cause: str) -> None:
+    """Return an unanswered batch's requests to waiting (``pending`` or ``failed``); ledger ``failed``."""
+    with store.transaction() as con:
+        con.execute(
+            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL "
+            "WHERE batch_id = ? AND state = 'sent'",
+            (back_to, batch_id),
+        )
+        con.execute(
+            "UPDATE ledger SET state = 'failed', finished_at = ?, cause = ? WHERE batch_id = ?",
+            (_now(), cause, batch_id),
+        )
+
+
+def _release(store: QueueStore, day: str) -> None:
+    """The day stopped early: its allocated-but-unsent requests wait again (nothing is dropped)."""
+    with store.transaction() as con:
+        con.execute(
+            "UPDATE requests SET state = 'pending', alloc_day = NULL "
+            "WHERE state = 'allocated' AND alloc_day = ?",
+            (day,),
+        )
+
+
+def _report(
+    store: QueueStore,
+    day: str,
+    policy: QuotaPolicy,
+    cause: str | None,
+    detail: str,
+    reused: bool,
+    recovered: int,
+    batches: int,
+    failed: int,
+    sent: int,
+    answered: int,
+) -> DayReport:
+    with store.transaction() as con:
+        quota, allocated = con.execute(
+            "SELECT quota, allocated FROM day_budget WHERE day = ?", (day,)
+        ).fetchone()
+        backlog = con.execute(
+            "SELECT COALESCE(SUM(backlog), 0) FROM day_allocation WHERE day = ?", (day,)
+        ).fetchone()[0]
+        done = con.execute(
+            f"SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN {ANSWERED}", (day,)
+        ).fetchone()[0]
+        unused = allocated - done
+        in_flight = con.execute(
+            "SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN ('allocated', 'sent')", (day,)
+        ).fetchone()[0]
+        if cause is None and unused > in_flight:
+            cause = "not_enough_waiting"  # requests were answered or withdrawn between allocation and now
+        con.execute(
+            "UPDATE day_budget SET stop_cause = ?, unused = ? WHERE day = ?",
+            (cause if unused else None, unused, day),
+        )
+    per_unit = (
+        store.day_allocation(day)
+        .join(
+            store.unit_results(day).select("unit", "verified", "mismatch", "not_found"), on="unit", how="left"
+        )
+        .with_columns(pl.col("verified", "mismatch", "not_found").fill_null(0))
+    )
+    return DayReport(
+        day=day,
+        quota=quota,
+        backlog_at_allocation=int(backlog),
+        allocated=allocated,
+        answered_day=done,
+        sent_this_run=sent,
+        answered_this_run=answered,
+        unused=unused,
+        idle_capacity=max(0, quota - allocated),
+        stop_cause=cause if unused else None,
+        stop_detail=detail,
+        reused_allocation=reused,
+        recovered_batches=recovered,
+        batches=batches,
+        failed_batches=failed,
+        per_unit=per_unit,
+    )

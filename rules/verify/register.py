@@ -1,0 +1,89 @@
+"""Answer verification requests from a population register (contract 1), vectorised per batch.
+
+Shared by the in-process simulator and the local HTTP server so that both give the same answers.
+A field "differs" when it differs after the cosmetic normalisation any real service would apply
+(Unicode NFC, case, repeated spaces for names; ISO dates; ``Nam``/``Nữ`` for gender).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from rules.verify.model import CONFIRM_FIELDS, Answer, Request
+
+
+def _name_key(col: pl.Expr) -> pl.Expr:
+    return col.str.normalize("NFC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+class RegisterIndex:
+    """The register reduced to what verification compares, keyed by ``person_id``."""
+
+    def __init__(self, register: pl.DataFrame | str | Path) -> None:
+        if not isinstance(register, pl.DataFrame):
+            path = Path(register)
+            files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+            if not files or not all(f.is_file() for f in files):
+                raise FileNotFoundError(f"register not found at {path}; pass a Parquet file or folder")
+            register = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        missing = [c for c in ("person_id", *CONFIRM_FIELDS) if c not in register.columns]
+        if missing:
+            raise ValueError(f"register lacks column(s) {', '.join(missing)} (contract 1)")
+        self.frame = register.select(
+            pl.col("person_id").cast(pl.Utf8),
+            _name_key(pl.col("full_name").cast(pl.Utf8)).alias("reg_name"),
+            pl.col("date_of_birth").cast(pl.Utf8).alias("reg_dob"),
+            pl.col("gender").cast(pl.Utf8).str.strip_chars().alias("reg_gender"),
+        ).unique("person_id", keep="first")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def answer(self, batch: list[Request]) -> list[Answer]:
+        """One answer per request, in batch order."""
+        if not batch:
+            return []
+        req = pl.DataFrame(
+            [r.to_json() for r in batch],
+            schema={
+                "request_id": pl.Utf8,
+                "person_id": pl.Utf8,
+                "full_name": pl.Utf8,
+                "date_of_birth": pl.Utf8,
+                "gender": pl.Utf8,
+            },
+            orient="row",
+        )
+        joined = req.join(self.frame, on="person_id", how="left", maintain_order="left")
+        diffs = [
+            pl.when(_name_key(pl.col("full_name")).fill_null("") != pl.col("reg_name").fill_null("")).then(
+                pl.lit("full_name")
+            ),
+            pl.when(
+                pl.col("date_of_birth").fill_null("").str.slice(0, 10) != pl.col("reg_dob").fill_null("")
+            ).then(pl.lit("date_of_birth")),
+            pl.when(
+                pl.col("gender").fill_null("").str.strip_chars() != pl.col("reg_gender").fill_null("")
+            ).then(pl.lit("gender")),
+        ]
+        out = joined.select(
+            "request_id",
+            pl.col("reg_name").is_null().alias("missing"),
+            pl.concat_str(diffs, separator=",", ignore_nulls=True).fill_null("").alias("differing"),
+        ).with_columns(
+            pl.when(pl.col("missing"))
+            .then(pl.lit("not_found"))
+            .when(pl.col("differing") != "")
+            .then(pl.lit("mismatch"))
+            .otherwise(pl.lit("verified"))
+            .alias("status"),
+            pl.when(pl.col("missing")).then(pl.lit("")).otherwise(pl.col("differing")).alias("differing"),
+        )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return [
+            Answer(rid, status, diff, now)
+            for rid, status, diff in out.select("request_id", "status", "differing").iter_rows()
+        ]

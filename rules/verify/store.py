@@ -1,0 +1,292 @@
+"""The durable verification queue: one SQLite file holding requests, day budgets and the batch ledger.
+
+Why SQLite (stdlib) rather than DuckDB or Parquet: the queue's hard promises are about concurrent and
+interrupted writers. SQLite in WAL mode with ``BEGIN IMMEDIATE`` serialises writers *across
+processes*, so two runs of the same day that start at once take turns on the day's budget and can
+never both spend it; every batch claim and every batch result is one committed transaction, so a
+``kill -9`` loses at most an in-flight batch, which the ledger names and the next run re-sends with
+the same idempotency keys. DuckDB allows one writing process per file (a second run would fail to
+open it) and Parquet has no transactions. The store is small (counts and request fields); analysts
+get results through the lake/warehouse, never this file. Only the national daily job writes it.
+
+Tables: ``requests`` (one row per request, its state and answer), ``day_budget`` (one row per day:
+the quota and what was allocated, why capacity went unused), ``day_allocation`` (the persisted
+per-unit allocation of a day, so a re-run reuses it), ``ledger`` (one row per batch: ``sending`` ->
+``committed`` | ``failed``, with owner and lease for crash recovery), ``meta`` (schema version).
+
+Request states: ``pending -> allocated -> sent -> verified | mismatch | not_found``; a batch that
+could not be answered goes ``sent -> failed``, and ``failed`` requests wait like ``pending`` ones
+(they are retried by a later allocation). Messages never contain personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+SCHEMA_VERSION = "1"
+APP_ID = "doisoat-verification-queue"
+WAITING = ("pending", "failed")
+ANSWERED = ("verified", "mismatch", "not_found")
+REQUEST_COLUMNS = (
+    "request_id",
+    "province",
+    "sector",
+    "unit",
+    "person_id",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "enqueued_at",
+)
+LINEAGE_COLUMNS = ("file_sha256", "sheet", "row_number")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY, province TEXT NOT NULL, sector TEXT NOT NULL, unit TEXT NOT NULL,
+    unit_key TEXT NOT NULL, person_id TEXT NOT NULL, full_name TEXT, date_of_birth TEXT, gender TEXT,
+    enqueued_at TEXT NOT NULL, file_sha256 TEXT, sheet TEXT, row_number INTEGER,
+    state TEXT NOT NULL DEFAULT 'pending', alloc_day TEXT, batch_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, status TEXT, differing_fields TEXT, answered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_waiting ON requests (state, unit_key, enqueued_at);
+CREATE INDEX IF NOT EXISTS requests_day ON requests (alloc_day, state);
+CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id);
+CREATE TABLE IF NOT EXISTS day_budget (
+    day TEXT PRIMARY KEY, quota INTEGER NOT NULL, allocated INTEGER NOT NULL, created_at TEXT NOT NULL,
+    policy TEXT NOT NULL, runs INTEGER NOT NULL DEFAULT 0, stop_cause TEXT, unused INTEGER
+);
+CREATE TABLE IF NOT EXISTS day_allocation (
+    day TEXT NOT NULL, unit_key TEXT NOT NULL, backlog INTEGER NOT NULL, oldest_wait_days REAL NOT NULL,
+    floor INTEGER NOT NULL, allocated INTEGER NOT NULL, PRIMARY KEY (day, unit_key)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    batch_id TEXT PRIMARY KEY, day TEXT NOT NULL, n INTEGER NOT NULL, state TEXT NOT NULL,
+    owner TEXT NOT NULL, lease_until REAL NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
+    sends INTEGER NOT NULL DEFAULT 0, cause TEXT
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The queue store is missing, corrupt, of another kind, or busy; the message says what to do."""
+
+
+class QueueStore:
+    """Handle on the queue file. Cheap to create; every operation opens its own connection.
+
+    ``QueueStore(path, create=True)`` creates a new store; without ``create`` a missing file is an
+    error (a silently new, empty queue would hide lost state).
+    """
+
+    def __init__(self, path: str | Path, create: bool = False, busy_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        if not self.path.exists():
+            if not create:
+                raise StoreError(
+                    f"queue store {self.path} not found; create it (QueueStore(path, create=True) / run the "
+                    "daily job once) or point the configuration at the existing store"
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+                con.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('app', ?), ('schema', ?)", (APP_ID, SCHEMA_VERSION)
+                )
+        self._check()
+
+    # -- connections -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """An autocommit connection (transactions are explicit: see :meth:`transaction`)."""
+        try:
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open queue store {self.path}: {exc}; check the path and permissions"
+            ) from None
+        try:
+            con.execute("PRAGMA synchronous=NORMAL")
+            yield con
+        except sqlite3.DatabaseError as exc:
+            raise self._wrap(exc) from None
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: takes the write lock first, so writers never interleave."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _wrap(self, exc: sqlite3.DatabaseError) -> StoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"queue store {self.path} stayed locked by another run for "
+                f"{self.busy_timeout_s:.0f} s; wait for it to finish and run again"
+            )
+        if "not a database" in text or "malformed" in text or "no such table" in text:
+            return StoreError(
+                f"queue store {self.path} is corrupt or not a doisoat queue ({text}); "
+                "restore it from a backup or move it away and re-enqueue"
+            )
+        return StoreError(f"queue store {self.path}: {text}")
+
+    def _check(self) -> None:
+        try:
+            with self.connect() as con:
+                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        except StoreError:
+            raise
+        if meta.get("app") != APP_ID:
+            raise StoreError(
+                f"{self.path} is not a doisoat verification queue; point the job at the right file"
+            )
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise StoreError(
+                f"queue store {self.path} has schema {meta.get('schema')!r}, this code needs "
+                f"{SCHEMA_VERSION!r}; migrate it or use a matching doisoat version"
+            )
+
+    # -- writing -----------------------------------------------------------------------------------
+    def enqueue(self, requests: pl.DataFrame) -> int:
+        """Add requests (contract 7 columns, optional lineage); idempotent on ``request_id``.
+
+        Returns how many were new. A request already in the store, in any state, is left untouched.
+        """
+        missing = [c for c in REQUEST_COLUMNS if c not in requests.columns]
+        if missing:
+            raise ValueError(f"requests frame lacks column(s) {', '.join(missing)} (contract 7)")
+        if len(requests) == 0:
+            return 0
+        for col in ("request_id", "person_id", "province", "sector", "unit", "enqueued_at"):
+            if requests[col].null_count():
+                raise ValueError(f"requests frame has {requests[col].null_count()} null `{col}` value(s)")
+        frame = requests.select(
+            *[pl.col(c).cast(pl.Utf8) for c in REQUEST_COLUMNS],
+            *[
+                (pl.col(c) if c in requests.columns else pl.lit(None))
+                .cast(pl.Int64 if c == "row_number" else pl.Utf8)
+                .alias(c)
+                for c in LINEAGE_COLUMNS
+            ],
+        ).with_columns(unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"))
+        cols = [*REQUEST_COLUMNS, *LINEAGE_COLUMNS, "unit_key"]
+        sql = f"INSERT OR IGNORE INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self.transaction() as con:
+            before = con.total_changes
+            con.executemany(sql, frame.select(cols).iter_rows())
+            return con.total_changes - before
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _frame(self, sql: str, params: tuple = (), schema: dict | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            cur = con.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return pl.DataFrame(rows, schema=schema or names, orient="row")
+
+    def backlog_by_unit(self, day: date | str | None = None) -> pl.DataFrame:
+        """Waiting requests per unit: ``unit, backlog, oldest_wait_days`` (wait counted to ``day``)."""
+        ref = str(day or date.today())
+        return self._frame(
+            "SELECT unit_key AS unit, COUNT(*) AS backlog, "
+            "MAX(0.0, julianday(?) - julianday(substr(MIN(enqueued_at), 1, 10))) AS oldest_wait_days "
+            f"FROM requests WHERE state IN {WAITING} GROUP BY unit_key ORDER BY unit_key",
+            (ref,),
+            schema={"unit": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
+        )
+
+    def state_counts(self) -> dict[str, int]:
+        with self.connect() as con:
+            return dict(con.execute("SELECT state, COUNT(*) FROM requests GROUP BY state").fetchall())
+
+    def requests(self) -> pl.DataFrame:
+        """Every request with its state (operators and tests; holds personal data)."""
+        return self._frame("SELECT * FROM requests ORDER BY request_id")
+
+    def results(self, day: date | str | None = None) -> pl.DataFrame:
+        """Answered requests: ``request_id, province, sector, unit, person_id, status, differing_fields,
+        answered_at, file_sha256, sheet, row_number, day`` (optionally one allocation day)."""
+        where = f"state IN {ANSWERED}" + (" AND alloc_day = ?" if day else "")
+        return self._frame(
+            "SELECT request_id, province, sector, unit, person_id, status, COALESCE(differing_fields, '') "
+            "AS differing_fields, answered_at, file_sha256, sheet, row_number, alloc_day AS day "
+            f"FROM requests WHERE {where} ORDER BY request_id",
+            (str(day),) if day else (),
+            schema={
+                "request_id": pl.Utf8,
+                "province": pl.Utf8,
+                "sector": pl.Utf8,
+                "unit": pl.Utf8,
+                "person_id": pl.Utf8,
+                "status": pl.Utf8,
+                "differing_fields": pl.Utf8,
+                "answered_at": pl.Utf8,
+                "file_sha256": pl.Utf8,
+                "sheet": pl.Utf8,
+                "row_number": pl.Int64,
+                "day": pl.Utf8,
+            },
+        )
+
+    def unit_results(self, day: date | str | None = None) -> pl.DataFrame:
+        """Per-unit result counts: ``unit, verified, mismatch, not_found, waiting``."""
+        cond = "alloc_day = ?" if day else "1"
+        return self._frame(
+            "SELECT unit_key AS unit, "
+            f"SUM(state = 'verified' AND {cond}) AS verified, "
+            f"SUM(state = 'mismatch' AND {cond}) AS mismatch, "
+            f"SUM(state = 'not_found' AND {cond}) AS not_found, SUM(state IN {WAITING}) AS waiting "
+            "FROM requests GROUP BY unit_key ORDER BY unit_key",
+            (str(day),) * 3 if day else (),
+            schema={
+                "unit": pl.Utf8,
+                "verified": pl.Int64,
+                "mismatch": pl.Int64,
+                "not_found": pl.Int64,
+                "waiting": pl.Int64,
+            },
+        )
+
+    def ledger(self) -> pl.DataFrame:
+        """One row per batch ever sent: ``batch_id, day, n, state, owner, sends, cause, ...``."""
+        return self._frame("SELECT * FROM ledger ORDER BY created_at, batch_id")
+
+    def day_budgets(self) -> pl.DataFrame:
+        return self._frame("SELECT * FROM day_budget ORDER BY day")
+
+    def day_allocation(self, day: date | str) -> pl.DataFrame:
+        return self._frame(
+            "SELECT unit_key AS unit, backlog, oldest_wait_days, floor, allocated FROM day_allocation "
+            "WHERE day = ? ORDER BY unit_key",
+            (str(day),),
+            schema={
+                "unit": pl.Utf8,
+                "backlog": pl.Int64,
+                "oldest_wait_days": pl.Float64,
+                "floor": pl.Int64,
+                "allocated": pl.Int64,
+            },
+        )
+
+    def run_day(self, day: date | str, policy, service, batch_size: int = 500, **kwargs):
+        """Run one national day's dispatch; see :func:`rules.verify.dispatch.run_day`."""
+        from rules.verify.dispatch import run_day
+
+        return run_day(self, day, policy, service, batch_size=batch_size, **kwargs)

@@ -21,11 +21,11 @@ an outage in the middle of a batch), ``outage`` (every call is cut before proces
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 

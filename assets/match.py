@@ -1,0 +1,104 @@
+"""Match clean records of a province x sector to the province's population index.
+
+One result row per data row of the current uploads: the clean rows get a decision from
+``rules.matching``; the rows rejected by validation join as ``rejected`` so that every row read
+ends in exactly one place (asset check ``rows_accounted``).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from assets.lake import read_parquet, write_parquet
+from assets.partitions import province_of_province_sector, province_sector_of, province_sector_partitions
+from assets.resources import DataPaths
+from assets.register import population_index
+
+PAIR_BUDGET = "candidate_pair_budget"
+AMBIGUOUS_SHARE = "ambiguous_share"
+ROWS_ACCOUNTED = "rows_accounted"
+
+# Policy for the checks lives in rules/matching (YAML); these are only the check names.
+
+
+@dg.asset(
+    partitions_def=province_sector_partitions,
+    group_name="match",
+    kinds={"polars", "rapidfuzz", "parquet"},
+    owners=["team:provincial-data"],
+    deps=["clean_records", dg.AssetDep(population_index, partition_mapping=province_of_province_sector)],
+    check_specs=[
+        dg.AssetCheckSpec(ROWS_ACCOUNTED, asset="match_results", blocking=True),
+        dg.AssetCheckSpec(PAIR_BUDGET, asset="match_results"),
+        dg.AssetCheckSpec(AMBIGUOUS_SHARE, asset="match_results"),
+    ],
+)
+def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
+    """One decision per row (matched / ambiguous / unmatched / rejected) with score, reason and flags."""
+    from rules.matching import MatchConfig, combine_with_rejected, load_index, match_records
+
+    province, sector = province_sector_of(context)
+    clean = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
+    rejected = read_parquet(paths.lake("rejected_records", province, sector), what="rejected_records")
+    raw_rows = read_parquet(paths.lake("raw_records", province, sector), what="raw_records").height
+    config = MatchConfig.default()
+    index = load_index(paths.base / "lake" / "population_index" / province)
+    output = match_records(clean, index, config)
+    results = combine_with_rejected(output.results, rejected)
+    write_parquet(results, paths.lake("match_results", province, sector))
+    write_parquet(output.review_queue, paths.lake("review_queue", province, sector))
+
+    status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
+    flag_counts = (
+        results.select(pl.col("flags").explode().drop_nulls().value_counts(sort=True)).unnest("flags")
+        .to_dicts() if results.height else []
+    )
+    total_pairs = int(sum(output.pass_counts.values()))
+    budget = config.pair_budget(clean.height)
+    ambiguous = status_counts.get("ambiguous", 0)
+    max_share = config.max_ambiguous_share
+    yield dg.Output(
+        None,
+        metadata={
+            "rows": results.height,
+            **{f"status_{k}": int(v) for k, v in sorted(status_counts.items())},
+            "candidate_pairs": total_pairs,
+            "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
+            "flags": dg.MetadataValue.json(flag_counts),
+            "review_queue_rows": output.review_queue.height,
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name=ROWS_ACCOUNTED,
+        passed=results.height == raw_rows,
+        metadata={"rows_read": raw_rows, "result_rows": results.height},
+    )
+    yield dg.AssetCheckResult(
+        check_name=PAIR_BUDGET,
+        passed=total_pairs <= budget,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"candidate_pairs": total_pairs, "budget": budget},
+    )
+    share = ambiguous / max(clean.height, 1)
+    yield dg.AssetCheckResult(
+        check_name=AMBIGUOUS_SHARE,
+        passed=share <= max_share,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"ambiguous_share": round(share, 4), "max_share": max_share},
+    )
+
+
+@dg.asset(
+    partitions_def=province_sector_partitions,
+    group_name="match",
+    kinds={"polars", "parquet"},
+    owners=["team:provincial-data"],
+    deps=[match_results],
+)
+def review_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+    """Ambiguous rows with their candidate people and scores, for clerical review."""
+    province, sector = province_sector_of(context)
+    queue = read_parquet(paths.lake("review_queue", province, sector), what="review_queue")
+    rows = queue["row_number"].n_unique() if queue.height else 0
+    return dg.MaterializeResult(metadata={"rows_to_review": rows, "candidates": queue.height})

@@ -1,0 +1,112 @@
+"""The inbox folder of one province x sector: which files are there, which are current, their rows.
+
+Each file is read by ``rules.ingest.read_upload``; a structurally bad file does not stop the others
+(it is listed with its error code and message, and its error report explains what to fix). Which
+uploads are current follows ``rules.ingest.supersede`` (same unit and sector: the newest file
+supersedes the older ones; the same content twice counts once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+UPLOAD_COLUMNS = {
+    "province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
+    "file_sha256": pl.Utf8, "sheet": pl.Utf8, "uploaded_at": pl.Datetime("us", "UTC"),
+    "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "status": pl.Utf8,
+    "error_code": pl.Utf8, "error_message": pl.Utf8,
+}
+UPLOAD_SUFFIXES = {".xlsx", ".xls", ".csv", ".txt"}
+
+
+def unit_of(path: Path) -> str:
+    """The submitting unit: the file-name prefix before ``__``, else the file stem (slugified)."""
+    from rules.provinces import slugify
+
+    stem = path.stem
+    return slugify(stem.split("__", 1)[0]) if "__" in stem else slugify(stem)
+
+
+def is_upload(path: Path) -> bool:
+    """Uploads only: not our own error reports, not Excel lock files, not hidden files."""
+    name = path.name
+    return (
+        path.is_file()
+        and path.suffix.lower() in UPLOAD_SUFFIXES
+        and not name.startswith((".", "~$"))
+        and ".errors." not in name
+    )
+
+
+def error_report_path(upload: Path) -> Path:
+    return upload.with_name(f"{upload.stem}.errors.xlsx")
+
+
+@dataclass
+class Inbox:
+    uploads: pl.DataFrame  # one row per file, UPLOAD_COLUMNS
+    raws: dict[str, pl.DataFrame]  # file_sha256 -> raw rows (contracts §3)
+
+    def raw_for(self, current: pl.DataFrame) -> pl.DataFrame:
+        frames = [self.raws[h] for h in current["file_sha256"].to_list() if h in self.raws]
+        if not frames:
+            from rules.ingest import empty_raw_frame
+
+            return empty_raw_frame()
+        return pl.concat(frames, how="diagonal_relaxed")
+
+
+def read_inbox(folder: Path, *, province: str, sector: str) -> Inbox:
+    from rules.ingest import UploadError, read_upload
+
+    rows: list[dict] = []
+    raws: dict[str, pl.DataFrame] = {}
+    files = sorted(p for p in folder.iterdir() if is_upload(p)) if folder.is_dir() else []
+    for path in files:
+        meta = {
+            "province": province, "sector": sector, "unit": unit_of(path), "file_name": path.name,
+            "uploaded_at": datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
+            "file_sha256": None, "sheet": None, "rows_read": 0, "blank_rows_skipped": 0,
+            "status": "read", "error_code": None, "error_message": None,
+        }
+        try:
+            upload = read_upload(path, province=province, sector=sector, unit=meta["unit"])
+        except UploadError as exc:
+            from rules.ingest import write_structural_report
+
+            meta.update(status="failed", error_code=exc.code, error_message=str(exc),
+                        file_sha256=getattr(exc, "file_sha256", None))
+            write_structural_report(exc, error_report_path(path))
+        else:
+            meta.update(file_sha256=upload.file_sha256, sheet=upload.sheet, rows_read=upload.raw.height,
+                        blank_rows_skipped=upload.blank_rows_skipped)
+            raws[upload.file_sha256] = upload.raw
+        rows.append(meta)
+    return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws)
+
+
+def current_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
+    """Mark superseded/duplicate files in place (``status``) and return the current ones."""
+    from rules.ingest import supersede
+
+    marked = supersede(uploads)
+    uploads.replace_column(uploads.get_column_index("status"), marked["status"])
+    return marked.filter(pl.col("status") == "current")
+
+
+def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path) -> list[Path]:
+    """An error report beside every upload that has rejected rows (the uploader fixes it in Excel)."""
+    from rules.ingest import write_error_report
+
+    written: list[Path] = []
+    if quarantined.height == 0:
+        return written
+    for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):
+        upload = inbox / str(file_name)
+        rows = raw.filter(pl.col("file_name") == file_name)
+        written.append(write_error_report(rows, bad, error_report_path(upload)))
+    return written

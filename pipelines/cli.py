@@ -1,0 +1,118 @@
+"""The ``doisoat`` command line: everything runs without a Dagster daemon.
+
+Each sub-command imports what it needs when it runs, so ``doisoat --help`` is instant. Errors that a
+user can fix (a bad file, an unknown province, a malformed register or policy) print one clear
+message and exit 2; anything unexpected prints a short notice (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipelines import commands
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doisoat",
+        description="Đối soát: clean sector data and verify it against the population register.",
+    )
+    parser.add_argument("--data", type=Path, help="data folder (default: ./data of the repository)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", commands.demo, "generate a province and run every stage through Dagster")
+    p.add_argument("--province", default="ho_chi_minh")
+    p.add_argument("--size", type=int, default=None, help="people in the synthetic register")
+    p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--fresh", action="store_true", help="delete generated data first")
+
+    p = add("generate", commands.generate, "write a synthetic register, sector uploads and truth files")
+    p.add_argument("--province", required=True)
+    p.add_argument("--size", type=int, default=20_000, help="people in the register")
+    p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--out", type=Path, required=True, help="output folder (laid out like data/)")
+    p.add_argument("--students", type=int, help="student rows (default: by province size)")
+    p.add_argument("--vaccinations", type=int, help="vaccination rows")
+    p.add_argument("--insurance", type=int, help="insurance rows")
+
+    p = add("upload", commands.upload, "validate one sector file now and write its error report")
+    p.add_argument("file", type=Path)
+    p.add_argument("--province", required=True)
+    p.add_argument("--sector", required=True)
+    p.add_argument("--unit", help="submitting unit (default: from the file name)")
+    p.add_argument("--sheet", help="sheet to read (default: the first with a recognisable header)")
+    p.add_argument("--no-inbox", action="store_true", help="do not copy the file into the inbox")
+
+    p = add("match", commands.match, "match a sector file against a population register")
+    p.add_argument("--population", type=Path, required=True, help="register Parquet file or folder")
+    p.add_argument("--input", type=Path, required=True, help="sector file: xlsx, csv or parquet")
+    p.add_argument("--sector", required=True)
+    p.add_argument("--out", type=Path, required=True, help="output: .parquet or .csv")
+
+    p = add("run", commands.run, "materialise the province x sector assets of a province")
+    p.add_argument("--province", required=True)
+    p.add_argument("--sector", action="append", help="limit to these sectors (repeatable)")
+
+    p = add("verify-day", commands.verify_day, "run the national daily verification for one day")
+    p.add_argument("--date", help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
+
+    p = add("forecast", commands.forecast, "forecast when each unit's verification backlog clears")
+    p.add_argument("--quota", type=int, help="what-if national daily quota")
+    p.add_argument("--html", type=Path, help="also write a burn-down chart (HTML)")
+    p.add_argument("--top", type=int, default=20, help="units to list (largest backlog first)")
+
+    add("publish", commands.publish, "rebuild the analyst DuckDB file from the lake")
+
+    p = add("report", commands.report, "write a self-contained HTML report per province")
+    p.add_argument("--out", type=Path, help="output file (default: data/reports/doisoat.html)")
+
+    p = add("verify-server", commands.verify_server, "serve the verification API over a register")
+    p.add_argument("--population", type=Path, required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+
+    p = add("ui", commands.ui, "open the Dagster UI (dagster dev) on this project")
+    p.add_argument("--port", type=int, default=3000)
+
+    add("provinces", commands.provinces, "list province slugs and codes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from pipelines.environment import configure
+
+    configure(args.data)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
+        if args.debug:
+            raise
+        if commands.is_user_error(exc):
+            print(f"doisoat {args.command}: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        print(
+            f"doisoat {args.command}: unexpected {type(exc).__name__}: {exc}\n"
+            "Run again with --debug for details, and report it to the data team.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

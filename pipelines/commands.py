@@ -1,0 +1,164 @@
+"""Bodies of the ``doisoat`` sub-commands (argument parsing lives in ``pipelines.cli``).
+
+Heavy modules (Dagster, polars, the rules) are imported inside each command so that the help text
+and the quick commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipelines.environment import REPO_ROOT, data_root
+
+# Errors a user can fix: printed as one line, exit code 2. Matched by name so the CLI need not
+# import every module to recognise them.
+USER_ERROR_NAMES = frozenset(
+    {"UploadError", "RegisterError", "PolicyError", "StoreError", "ConfigError", "ServiceConfigError"}
+)
+
+GENERATED_FOLDERS = ("population", "inbox", "truth", "lake", "national", "warehouse", "reports", "operator")
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, ValueError | FileNotFoundError | NotADirectoryError | PermissionError)
+        or type(exc).__name__ in USER_ERROR_NAMES
+    )
+
+
+def provinces(args: argparse.Namespace) -> int:
+    from rules.provinces import provinces as all_provinces
+
+    for p in all_provinces():
+        print(f"{p.code}  {p.slug:<14} {p.name}  (CCCD codes {' '.join(p.cccd_codes)})")
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from rules.provinces import resolve_province
+    from rules.synth import write_province
+
+    province = resolve_province(args.province).slug
+    rows = {
+        s: n
+        for s, n in (("students", args.students), ("vaccinations", args.vaccinations),
+                     ("insurance", args.insurance))
+        if n is not None
+    }
+    started = time.perf_counter()
+    manifest = write_province(args.out, province, args.size, args.seed, rows_per_sector=rows or None)
+    print(f"generated {province}: {args.size:,} people, {_count_files(manifest)} upload files "
+          f"in {time.perf_counter() - started:.1f}s -> {args.out}")
+    return 0
+
+
+def _count_files(manifest: dict) -> int:
+    files = manifest.get("files") or []
+    return len(files)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Generate a small province (if absent) and run every stage through Dagster, then summarise."""
+    from rules.provinces import resolve_province
+
+    root = data_root()
+    province = resolve_province(args.province).slug
+    if args.fresh:
+        for name in GENERATED_FOLDERS:
+            shutil.rmtree(root / name, ignore_errors=True)
+    started = time.perf_counter()
+    if not (root / "population" / f"{province}.parquet").exists():
+        from rules.synth import write_province
+
+        from pipelines.demo import demo_rows_per_sector, demo_size
+
+        size = args.size or demo_size(province)
+        print(f"[1/4] generating a synthetic register of {size:,} people and sector uploads for {province}…")
+        write_province(root, province, size, args.seed, rows_per_sector=demo_rows_per_sector(province, size))
+    else:
+        print(f"[1/4] using the existing register and inbox under {root}")
+    from pipelines.demo import run_demo
+
+    summary = run_demo(province)
+    print(summary.render())
+    print(f"demo finished in {time.perf_counter() - started:.1f}s. "
+          f"Open the UI with `make ui` (or `doisoat ui`) to see the runs.")
+    return 0 if summary.ok else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from rules.provinces import resolve_province
+    from rules.sectors import SECTORS, check_sector
+
+    from pipelines.runner import run_province
+
+    province = resolve_province(args.province).slug
+    sectors = [check_sector(s) for s in args.sector] if args.sector else list(SECTORS)
+    ok = run_province(province, sectors)
+    return 0 if ok else 1
+
+
+def upload(args: argparse.Namespace) -> int:
+    from pipelines.upload import upload_file
+
+    return upload_file(args.file, args.province, args.sector, unit=args.unit, sheet=args.sheet,
+                       copy_to_inbox=not args.no_inbox)
+
+
+def match(args: argparse.Namespace) -> int:
+    from rules.matching import match_file
+    from rules.sectors import check_sector
+
+    out = match_file(args.population, args.input, check_sector(args.sector), args.out, progress=True)
+    counts = out.results["status"].value_counts(sort=True)
+    summary = ", ".join(f"{row['status']} {row['count']:,}" for row in counts.iter_rows(named=True))
+    print(f"{out.results.height:,} rows -> {args.out}: {summary}")
+    return 0
+
+
+def verify_day(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_national_day
+
+    ok = run_national_day(args.date)
+    return 0 if ok else 1
+
+
+def forecast(args: argparse.Namespace) -> int:
+    from pipelines.national import print_forecast
+
+    return print_forecast(quota=args.quota, html=args.html, top=args.top)
+
+
+def publish(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_publish
+
+    return 0 if run_publish() else 1
+
+
+def report(args: argparse.Namespace) -> int:
+    from pipelines.reporting import write_report
+
+    path = write_report(args.out)
+    print(f"report written: {path}")
+    return 0
+
+
+def verify_server(args: argparse.Namespace) -> int:
+    from rules.verify import serve_forever
+
+    serve_forever(args.population, host=args.host, port=args.port)
+    return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Start ``dagster dev`` on our code location against the persistent instance."""
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-m", "pipelines.definitions",
+           "-p", str(args.port), "-h", "127.0.0.1"]
+    print("starting:", " ".join(cmd), f"(open http://127.0.0.1:{args.port})")
+    return subprocess.call(cmd, cwd=REPO_ROOT)

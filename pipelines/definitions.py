@@ -1,0 +1,37 @@
+"""The one Dagster ``Definitions`` of doisoat: assets, resources, jobs, schedules and sensors.
+
+Loaded by ``dagster dev -m pipelines.definitions``, by ``dagster definitions validate`` and by the
+``doisoat`` command. Paths come from ``pipelines.environment`` so every process agrees on ``data/``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets import ingest, match, national, publish, register
+from assets.resources import DataPaths
+from pipelines.environment import configure
+from pipelines.jobs import JOBS
+from pipelines.schedules import SCHEDULES
+from pipelines.sensors import SENSORS
+
+
+def build_definitions() -> dg.Definitions:
+    root = configure()
+    paths = DataPaths(root=str(root))
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([register, ingest, match, national, publish]),
+        asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish]),
+        resources={
+            "paths": paths,
+            "warehouse": DuckDBResource(database=str(paths.warehouse())),
+        },
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,67 @@
+"""Run jobs in this process against the persistent instance: no daemon, and every run shows in the UI.
+
+This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use
+(research/dagster.md c.11: ``execute_in_process`` with ``DagsterInstance.get()``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from assets.partitions import partition_key
+
+TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _run_config() -> dict:
+    """Console logs at WARNING unless DOISOAT_LOG_LEVEL says otherwise (the event log keeps everything)."""
+    level = os.environ.get("DOISOAT_LOG_LEVEL", "WARNING").upper()
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def _execute(job_name: str, partition: str | None, label: str) -> bool:
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
+        partition_key=partition,
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        run_config=_run_config(),
+    )
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        detail = "; ".join(
+            f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else '?'}"
+            for e in failures
+        )
+        print(f"  ✗ {label} failed (run {result.run_id[:8]}): {detail}", file=sys.stderr)
+    return result.success
+
+
+def run_register(province: str) -> bool:
+    return _execute("register_job", province, f"register {province}")
+
+
+def run_province(province: str, sectors: list[str], *, with_register: bool = True) -> bool:
+    ok = run_register(province) if with_register else True
+    for sector in sectors:
+        ok = _execute("province_job", partition_key(province, sector), f"{province}/{sector}") and ok
+    return ok
+
+
+def today_vn() -> str:
+    return datetime.now(TIMEZONE).strftime("%Y-%m-%d")
+
+
+def run_national_day(day: str | None = None) -> bool:
+    return _execute("national_verification_job", day or today_vn(), f"national verification {day}")
+
+
+def run_publish() -> bool:
+    return _execute("publish_job", None, "publish")

@@ -1,0 +1,83 @@
+"""The upload inbox sensor: a file dropped into ``data/inbox/<province>/<sector>/`` starts a run.
+
+The run key holds the file's sha256, so the same file dropped twice runs once, and a corrected file
+(new content) runs again (research/dagster.md pitfall 5). The cursor remembers (mtime, size, hash)
+per file so unchanged files are not hashed again on every tick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from assets.partitions import partition_key
+from assets.resources import DataPaths
+from assets.uploads import is_upload
+from pipelines.jobs import province_job
+from rules.provinces import PROVINCE_SLUGS
+from rules.sectors import SECTORS
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], list[tuple[str, str, str]]]:
+    """Return the new cursor state and (province, sector, sha256) of new or changed uploads."""
+    state: dict[str, list] = {}
+    changed: list[tuple[str, str, str]] = []
+    for province in PROVINCE_SLUGS:
+        for sector in SECTORS:
+            folder = root / province / sector
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if not is_upload(path):
+                    continue
+                rel = f"{province}/{sector}/{path.name}"
+                stat = path.stat()
+                seen = previous.get(rel)
+                if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
+                    state[rel] = seen
+                    continue
+                digest = file_sha256(path)
+                state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
+                if not seen or seen[2] != digest:
+                    changed.append((province, sector, digest))
+    return state, changed
+
+
+@dg.sensor(
+    job=province_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts ingest -> clean -> match for a province x sector when a file lands in its inbox.",
+)
+def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
+    previous = json.loads(context.cursor) if context.cursor else {}
+    state, changed = scan_inbox(paths.base / "inbox", previous)
+    # One run per partition: it processes every current file of that inbox folder anyway.
+    by_partition: dict[tuple[str, str], list[str]] = {}
+    for province, sector, digest in changed:
+        by_partition.setdefault((province, sector), []).append(digest)
+    requests = [
+        dg.RunRequest(
+            run_key=f"{province}|{sector}|{'+'.join(sorted(digests))}",
+            partition_key=partition_key(province, sector),
+            tags={"upload_files": str(len(digests)), "province": province, "sector": sector},
+        )
+        for (province, sector), digests in by_partition.items()
+    ]
+    if not requests:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no new uploads in {len(state)} known files"),
+                               cursor=json.dumps(state))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
+
+
+SENSORS = [inbox_sensor]

@@ -1,0 +1,27 @@
+"""Shared fixtures: every test that touches Dagster or data/ gets its own temporary data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data/ folder and Dagster storage under tmp_path, set before definitions are built."""
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("DOISOAT_DATA", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(REPO))
+    monkeypatch.setenv("DOISOAT_DAGSTER_STORAGE", str(data / "dagster_home"))
+    monkeypatch.setenv("DOISOAT_COMPUTE_LOGS", str(data / "dagster_home" / "logs"))
+    (data / "dagster_home").mkdir()
+    return data
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -70,6 +70,15 @@ def _either_empty(lf, rf, lv, idx):
     return _bool((a == "") | (b == ""))
 
 
+def _token_subset(lf, rf, lv, idx):
+    """All tokens of one side occur on the other (a partly dropped middle name: "thi huyen" vs "huyen")."""
+    a, b = _pair(lf, rf, lv.column, idx)
+    ta, tb = a.str.split(" "), b.str.split(" ")
+    n_common = pl.DataFrame({"a": ta, "b": tb}).select(pl.col("a").list.set_intersection("b").list.len())
+    common = n_common.to_series()
+    return _bool((common == ta.list.len()) | (common == tb.list.len()))
+
+
 def _dob_swapped(lf, rf, lv, idx):
     return _bool(lf["dob_sw"].gather(idx) == rf["dob"].gather(idx))
 
@@ -118,6 +127,7 @@ PREDICATES: dict[str, Predicate] = {
     "osa": _fuzzy(OSA.distance, "low"),
     "hamming": _hamming,
     "either_empty": _either_empty,
+    "token_subset": _token_subset,
     "dob_swapped": _dob_swapped,
     "year_only": _year_only,
     "month_year": _month_year,

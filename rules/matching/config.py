@@ -148,6 +148,7 @@ class MatchConfig:
             "pair_fixups",
             "default_cap",
             "description",
+            "index_id_source",
         }
         unknown = set(data) - known
         if unknown:

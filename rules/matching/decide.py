@@ -59,20 +59,23 @@ def decide_chunk(
         np.where(p_best >= config.review_threshold, "ambiguous", "unmatched"),
     )
     best_pid = pid.gather(bpos) if len(bpos) else pl.Series([], dtype=pl.Utf8)
-    res = pl.DataFrame(
-        {
-            "_row": best["rid"],
-            "status": status,
-            "person_id": pl.Series(np.where(status == "matched", best_pid.to_numpy(), None), dtype=pl.Utf8),
-            "score": p_best,
-            "runner_up_score": pl.Series(p_second, dtype=pl.Float64).fill_nan(None),
-            "reason": reason_strings(comps, config, bpos),
-            "proposed_id": pl.Series(
-                np.where(status != "unmatched", best_pid.to_numpy(), None), dtype=pl.Utf8
-            ),
-            "_best_pos": bpos,
-        },
-        strict=False,
+    res = (
+        pl.DataFrame(
+            {
+                "_row": best["rid"],
+                "status": pl.Series(status, dtype=pl.Utf8),
+                "_pid": best_pid.cast(pl.Utf8),
+                "score": pl.Series(p_best, dtype=pl.Float64),
+                "runner_up_score": pl.Series(p_second, dtype=pl.Float64).fill_nan(None),
+                "reason": reason_strings(comps, config, bpos),
+                "_best_pos": pl.Series(bpos, dtype=pl.Int64),
+            }
+        )
+        .with_columns(
+            pl.when(pl.col("status") == "matched").then(pl.col("_pid")).alias("person_id"),
+            pl.when(pl.col("status") != "unmatched").then(pl.col("_pid")).alias("proposed_id"),
+        )
+        .drop("_pid")
     )
     # records with no candidate at all
     all_rows = pl.DataFrame({"_row": np.arange(n, dtype=np.uint32)})
@@ -108,9 +111,7 @@ def _flags(chunk, lf, rf, comps, res, rid, cap_hit, config) -> pl.Expr:
             bad = (matched & ~is_best) | (~matched & (h_p < config.review_threshold))
             other[h_rid[bad]] = True
         flags.append(("id_belongs_to_other_person", other))
-        file_id = chunk[col]
-        if "cmnd" in chunk.columns and col == "idn_s":
-            file_id = file_id.fill_null(chunk["cmnd"])
+        file_id = chunk["idf"] if "idf" in chunk.columns else chunk[col]
         corrected = (status == "matched") & _bool(file_id.is_not_null() & (file_id != res["person_id"]))
         flags.append(("id_corrected", corrected))
     frame = pl.DataFrame({name: arr for name, arr in flags})

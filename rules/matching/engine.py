@@ -124,7 +124,9 @@ def match_records(
     review = pl.concat(reviews) if reviews else pl.DataFrame()
     results = results.with_columns(same_person_groups(records, feats, results))
     lineage = [c for c in LINEAGE_COLUMNS if c in records.columns]
-    lin = records.select(lineage).with_row_index("_row")
+    lin = pl.DataFrame({"_row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+    if lineage:
+        lin = lin.hstack(records.select(lineage))
     out = lin.join(results, on="_row", how="left").sort("_row")
     review_out = (
         lin.join(review, on="_row", how="inner").sort("_row", "candidate_rank")

@@ -42,6 +42,7 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "idn_s",
     "cmnd",
     "prov",
+    "idf",
 )
 
 
@@ -159,6 +160,7 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         .alias("idn_s"),
         pl.when(id_kind == "cmnd9").then(id_clean).otherwise(col("old_id_clean")).alias("cmnd"),
         col("province").alias("prov"),
+        id_clean.alias("idf"),  # the ID as the file gave it (after cleaning), for `id_corrected`
     )
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
@@ -176,7 +178,9 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
         pl.col("old_id").cast(pl.Utf8).alias("cmnd")
         if "old_id" in register.columns
         else pl.lit(None, pl.Utf8).alias("cmnd"),
-    ).with_columns(prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"))
+    ).with_columns(
+        prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"), pl.lit(None, pl.Utf8).alias("idf")
+    )
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     feats = pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
     return feats

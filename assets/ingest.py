@@ -4,7 +4,6 @@ Thin on purpose: reading, header mapping, normalisation and validation are ``rul
 assets pick the files, apply the supersede rule, write the lake and report counts (never values).
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

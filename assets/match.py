@@ -5,13 +5,12 @@ One result row per data row of the current uploads: the clean rows get a decisio
 ends in exactly one place (asset check ``rows_accounted``).
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl
 
 from assets.lake import read_parquet, write_parquet
-from assets.partitions import province_of_province_sector, province_sector_of, province_sector_partitions
+from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from assets.register import population_index
 
@@ -27,7 +26,8 @@ ROWS_ACCOUNTED = "rows_accounted"
     group_name="match",
     kinds={"polars", "rapidfuzz", "parquet"},
     owners=["team:provincial-data"],
-    deps=["clean_records", dg.AssetDep(population_index, partition_mapping=province_of_province_sector)],
+    # population_index is per province: Dagster maps each province x sector to its province.
+    deps=["clean_records", population_index],
     check_specs=[
         dg.AssetCheckSpec(ROWS_ACCOUNTED, asset="match_results", blocking=True),
         dg.AssetCheckSpec(PAIR_BUDGET, asset="match_results"),

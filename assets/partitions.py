@@ -21,9 +21,6 @@ daily_partitions = dg.DailyPartitionsDefinition(
     start_date="2026-01-01", timezone="Asia/Ho_Chi_Minh", end_offset=1
 )
 
-# match_results (province x sector) reads population_index (province).
-province_of_province_sector = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="province")
-
 
 def province_sector_of(context: dg.AssetExecutionContext) -> tuple[str, str]:
     """(province, sector) of the running partition, whether the key arrived as str or MultiPartitionKey."""

@@ -4,7 +4,6 @@ The index is rebuilt only when the register's content changes (``rules.matching`
 content hash); the asset's data version is that hash, so Dagster shows when the register changed.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,0 +1,132 @@
+"""The national daily verification step (one run per day, Asia/Ho_Chi_Minh).
+
+``verification_queue`` turns every matched row of every province x sector into a request (idempotent:
+the request id is a hash of the row's lineage and proposed person); ``verification_results`` spends
+the day's quota through ``rules.verify.run_day`` (allocation persisted once per day, ledger committed
+per batch, unused capacity reported with its cause) and writes verified IDs back per partition;
+``clearance_forecast`` simulates the policy forward. Only this job writes the queue store.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.lake import write_parquet
+from assets.partitions import daily_partitions
+from assets.resources import DataPaths
+
+QUOTA_RESPECTED = "quota_respected"
+NOTHING_LOST = "requests_accounted"
+
+
+def queue_store_path(paths: DataPaths) -> Path:
+    return paths.national("verification_queue.sqlite")
+
+
+def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]]:
+    base = paths.base / "lake" / asset
+    return [(p.parent.name, p.stem, p) for p in sorted(base.glob("*/*.parquet"))] if base.is_dir() else []
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="verification",
+    kinds={"sqlite"},
+    owners=["team:national-verification"],
+    deps=[dg.AssetDep("match_results", partition_mapping=dg.AllPartitionMapping())],
+)
+def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+    """Every matched row of every province x sector, enqueued once as a verification request."""
+    from rules.verify import QueueStore, build_requests
+
+    store = QueueStore(queue_store_path(paths), create=True)
+    added = 0
+    for province, sector, path in _lake_partitions(paths, "match_results"):
+        matches = pl.read_parquet(path)
+        clean_path = paths.lake("clean_records", province, sector)
+        records = pl.read_parquet(clean_path) if clean_path.exists() else None
+        added += store.enqueue(build_requests(matches, records))
+    states = store.state_counts()
+    backlog = store.backlog_by_unit()
+    context.log.info(f"enqueued {added} new requests; {backlog.height} units have a backlog")
+    return dg.MaterializeResult(
+        metadata={
+            "new_requests": added,
+            "units_with_backlog": backlog.height,
+            "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
+            "requests_by_state": dg.MetadataValue.json(states),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="verification",
+    kinds={"sqlite", "parquet"},
+    owners=["team:national-verification"],
+    deps=[verification_queue],
+    check_specs=[
+        dg.AssetCheckSpec(QUOTA_RESPECTED, asset="verification_results", blocking=True),
+        dg.AssetCheckSpec(NOTHING_LOST, asset="verification_results", blocking=True),
+    ],
+)
+def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
+    """Spend the day's national quota: allocate, send in batches, record answers, write verified IDs back."""
+    from rules.quota import QuotaPolicy
+    from rules.verify import QueueStore, write_back
+
+    from assets.verification_service import build_service
+
+    day = str(context.partition_key)
+    store = QueueStore(queue_store_path(paths), create=True)
+    policy = QuotaPolicy.from_yaml()
+    before = sum(store.state_counts().values())
+    report = store.run_day(day, policy, build_service(paths))
+    results = store.results()
+    write_parquet(store.day_allocation(day), paths.national(f"allocation/{day}.parquet"))
+    write_parquet(results, paths.national("verification_results.parquet"))
+    for province, sector, path in _lake_partitions(paths, "clean_records"):
+        mine = results.filter((pl.col("province") == province) & (pl.col("sector") == sector))
+        write_parquet(write_back(pl.read_parquet(path), mine), paths.lake("verified_records", province, sector))
+    summary = report.summary()
+    after = sum(store.state_counts().values())
+    yield dg.Output(None, metadata={k: v for k, v in summary.items() if v is not None})
+    yield dg.AssetCheckResult(
+        check_name=QUOTA_RESPECTED,
+        passed=report.allocated <= report.quota and report.answered_day <= report.quota,
+        metadata={"quota": report.quota, "allocated": report.allocated, "answered_day": report.answered_day},
+    )
+    yield dg.AssetCheckResult(
+        check_name=NOTHING_LOST,
+        passed=before == after,
+        metadata={"requests_before": before, "requests_after": after},
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="verification",
+    kinds={"polars", "html"},
+    owners=["team:national-verification"],
+    deps=[verification_results],
+)
+def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+    """Days until each unit's verification backlog clears under the current policy and quota."""
+    from rules.quota import QuotaPolicy
+    from rules.quota.forecast import burn_down_html, forecast
+    from rules.verify import QueueStore
+
+    day = str(context.partition_key)
+    store = QueueStore(queue_store_path(paths), create=True)
+    result = forecast(store.backlog_by_unit(day), QuotaPolicy.from_yaml(), start_day=day)
+    write_parquet(result.units, paths.national("forecast.parquet"))
+    html = burn_down_html(result, paths.national("forecast.html"))
+    return dg.MaterializeResult(
+        metadata={
+            "units": result.units.height,
+            "national_clearance_day": str(result.national_clearance_day),
+            "chart": dg.MetadataValue.path(str(html)),
+        }
+    )

@@ -1,0 +1,258 @@
+"""Build the analyst DuckDB file from the lake and the national outputs, then swap it in atomically.
+
+The file is built under a temporary name and ``os.replace``d over ``warehouse/doisoat.duckdb``, so an
+analyst with an open session keeps reading the previous version and a new session sees the new one
+(research/dagster.md: DuckDB has one writer, and readers block writers of the same file).
+
+Privacy: only aggregates and masked row-level decisions go in. IDs are masked (``079*******34``),
+names never enter, birth dates are reduced to the year. ``tests/assets/test_warehouse_privacy.py``
+scans every text column of every table against the register.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from rules.privacy import mask_id
+
+# Minimal schemas of each source, so an empty lake still yields every table (with zero rows).
+SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "uploads": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
+                "file_sha256": pl.Utf8, "status": pl.Utf8, "uploaded_at": pl.Datetime("us", "UTC"),
+                "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "error_code": pl.Utf8},
+    "clean": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
+              "id_kind": pl.Utf8, "id_flags": pl.List(pl.Utf8), "dob_flags": pl.List(pl.Utf8),
+              "dob_precision": pl.Utf8, "name_flags": pl.List(pl.Utf8)},
+    "rejected": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
+                 "file_sha256": pl.Utf8, "reason_code": pl.Utf8, "message_vi": pl.Utf8,
+                 "message_en": pl.Utf8},
+    "matches": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
+                "row_number": pl.Int64, "status": pl.Utf8, "person_id": pl.Utf8, "proposed_id": pl.Utf8,
+                "score": pl.Float64, "reason": pl.Utf8, "flags": pl.List(pl.Utf8), "dob_year": pl.Int32,
+                "gender_norm": pl.Utf8},
+    "review": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "row_number": pl.Int64},
+    "requests": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "state": pl.Utf8,
+                 "status": pl.Utf8, "differing_fields": pl.Utf8, "enqueued_at": pl.Utf8,
+                 "answered_at": pl.Utf8},
+    "allocation": {"day": pl.Utf8, "unit_key": pl.Utf8, "backlog": pl.Int64, "floor": pl.Int64,
+                   "allocated": pl.Int64},
+    "budgets": {"day": pl.Utf8, "quota": pl.Int64, "allocated": pl.Int64, "stop_cause": pl.Utf8,
+                "unused": pl.Int64},
+    "forecast": {"unit_key": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
+                 "days_to_clear": pl.Int64},
+}
+
+
+@dataclass
+class WarehouseSources:
+    """The frames the warehouse is built from (any may be empty)."""
+
+    frames: dict[str, pl.DataFrame]
+
+    @classmethod
+    def from_dirs(cls, lake: Path, national: Path, queue: pl.DataFrame | None = None,
+                  budgets: pl.DataFrame | None = None) -> WarehouseSources:
+        frames = {
+            "uploads": _read_all(lake / "uploads"),
+            "clean": _read_all(lake / "clean_records"),
+            "rejected": _read_all(lake / "rejected_records"),
+            "matches": _read_all(lake / "match_results"),
+            "review": _read_all(lake / "review_queue"),
+            "allocation": _read_all(national / "allocation", add_day=True),
+            "forecast": _read_file(national / "forecast.parquet"),
+            "requests": queue,
+            "budgets": budgets,
+        }
+        return cls({k: _conform(v, SOURCE_SCHEMAS[k]) for k, v in frames.items()})
+
+
+def _read_all(folder: Path, add_day: bool = False) -> pl.DataFrame | None:
+    files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+    frames = []
+    for f in files:
+        df = pl.read_parquet(f)
+        frames.append(df.with_columns(day=pl.lit(f.stem)) if add_day else df)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def _read_file(path: Path) -> pl.DataFrame | None:
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def _conform(df: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Keep exactly the columns the warehouse uses, cast to their types; absent ones become null."""
+    if df is None:
+        return pl.DataFrame(schema=schema)
+    return df.select(
+        [(pl.col(c).cast(t, strict=False) if c in df.columns else pl.lit(None, t)).alias(c)
+         for c, t in schema.items()]
+    )
+
+
+TABLES: list[tuple[str, str, str]] = [
+    ("uploads", "One row per uploaded file: unit, status and rows read / accepted / rejected.", """
+        SELECT u.province, u.sector, u.unit, u.file_name, left(u.file_sha256, 12) AS file_id, u.status,
+               u.uploaded_at, u.error_code, u.rows_read, u.blank_rows_skipped,
+               coalesce(a.accepted, 0) AS accepted, coalesce(r.rejected, 0) AS rejected
+        FROM src_uploads u
+        LEFT JOIN (SELECT file_sha256, count(*) AS accepted FROM src_clean GROUP BY 1) a USING (file_sha256)
+        LEFT JOIN (SELECT file_sha256, count(*) AS rejected FROM src_rejected GROUP BY 1) r USING (file_sha256)
+    """),
+    ("rejections", "Rejected rows by unit, file and reason (Vietnamese and English message).", """
+        SELECT province, sector, unit, file_name, reason_code, any_value(message_vi) AS message_vi,
+               any_value(message_en) AS message_en, count(*) AS rows
+        FROM (SELECT province, sector, unit, file_name, unnest(string_split(reason_code, ';')) AS reason_code,
+                     message_vi, message_en FROM src_rejected)
+        GROUP BY ALL
+    """),
+    ("match_outcomes", "Match decisions by unit and sector: matched, ambiguous, unmatched, rejected.", """
+        SELECT province, sector, unit, status, count(*) AS rows, round(avg(score), 4) AS mean_score
+        FROM src_matches GROUP BY ALL
+    """),
+    ("match_flags", "Flags raised while matching (e.g. id_corrected, id_belongs_to_other_person).", """
+        SELECT province, sector, unit, flag, count(*) AS rows
+        FROM (SELECT province, sector, unit, unnest(flags) AS flag FROM src_matches) GROUP BY ALL
+    """),
+    ("match_decisions", "Row-level decisions, masked: IDs as 079*******34, birth year only, no names.", """
+        SELECT province, sector, unit, left(file_sha256, 12) AS file_id, row_number, status,
+               round(score, 4) AS score, reason, flags, person_id_masked, proposed_id_masked,
+               dob_year AS birth_year, gender_norm AS gender
+        FROM src_matches_masked
+    """),
+    ("review_queue_size", "Rows waiting for clerical review (ambiguous matches) per unit.", """
+        SELECT province, sector, unit, count(DISTINCT row_number) AS rows_to_review, count(*) AS candidates
+        FROM src_review GROUP BY ALL
+    """),
+    ("data_quality", "Data-quality indicators per unit: missing IDs, ID structure warnings, date problems.",
+     """
+        WITH c AS (
+            SELECT province, sector, unit, id_kind, dob_precision,
+                   coalesce(id_flags, []) AS id_flags, coalesce(dob_flags, []) AS dob_flags,
+                   coalesce(name_flags, []) AS name_flags
+            FROM src_clean)
+        SELECT province, sector, unit, count(*) AS accepted_rows,
+               count(*) FILTER (WHERE id_kind IS NULL OR id_kind = 'missing') AS missing_id,
+               count(*) FILTER (WHERE id_kind LIKE 'cmnd%') AS old_cmnd_only,
+               count(*) FILTER (WHERE list_contains(id_flags, 'leading_zero_restored')) AS id_leading_zero_restored,
+               count(*) FILTER (WHERE list_has_any(id_flags, ['province_code_unknown', 'century_digit_unusual',
+                                 'gender_digit_mismatch', 'birth_year_mismatch'])) AS id_structure_warnings,
+               count(*) FILTER (WHERE dob_precision IN ('year', 'month')) AS dob_not_full,
+               count(*) FILTER (WHERE len(dob_flags) > 0) AS dob_flagged,
+               count(*) FILTER (WHERE len(name_flags) > 0) AS names_repaired
+        FROM c GROUP BY ALL
+    """),
+    ("verification_backlog", "Verification requests per unit and state (pending, sent, verified, …).", """
+        SELECT province, sector, unit, province || '/' || sector || '/' || unit AS unit_key,
+               count(*) FILTER (WHERE state IN ('pending', 'failed')) AS waiting,
+               count(*) FILTER (WHERE state IN ('allocated', 'sent')) AS in_flight,
+               count(*) FILTER (WHERE status = 'verified') AS verified,
+               count(*) FILTER (WHERE status = 'mismatch') AS mismatch,
+               count(*) FILTER (WHERE status = 'not_found') AS not_found,
+               count(*) AS requests
+        FROM src_requests GROUP BY ALL
+    """),
+    ("daily_allocation", "The national quota's allocation per day and unit (floor + weighted share).", """
+        SELECT day, unit_key, backlog, floor, allocated FROM src_allocation
+    """),
+    ("quota_usage", "Per day: national quota, allocated, capacity left unused and why.", """
+        SELECT day, quota, allocated, unused, stop_cause FROM src_budgets
+    """),
+    ("verification_outcomes", "Verification answers by province and sector.", """
+        SELECT province, sector, status, count(*) AS rows FROM src_requests WHERE status IS NOT NULL GROUP BY ALL
+    """),
+    ("mismatch_fields", "Which fields differ when the population database answers mismatch.", """
+        SELECT province, sector, field, count(*) AS rows
+        FROM (SELECT province, sector, unnest(string_split(differing_fields, ',')) AS field
+              FROM src_requests WHERE status = 'mismatch' AND differing_fields IS NOT NULL)
+        GROUP BY ALL
+    """),
+    ("forecast", "Forecast clearance day of each unit's backlog under the current policy and quota.", """
+        SELECT unit_key, split_part(unit_key, '/', 1) AS province, split_part(unit_key, '/', 2) AS sector,
+               split_part(unit_key, '/', 3) AS unit, backlog, clearance_day, days_to_clear
+        FROM src_forecast
+    """),
+]
+
+VIEWS: list[tuple[str, str, str]] = [
+    ("largest_backlogs", "Units by verification backlog, largest first.", """
+        SELECT unit_key, province, sector, unit, waiting, in_flight, verified FROM verification_backlog
+        ORDER BY waiting DESC, unit_key
+    """),
+    ("unit_scorecard", "Per unit: rows accepted and rejected, matched share, review queue, backlog.", """
+        SELECT m.province, m.sector, m.unit,
+               sum(rows) AS rows,
+               sum(rows) FILTER (WHERE status = 'matched') AS matched,
+               sum(rows) FILTER (WHERE status = 'rejected') AS rejected,
+               round(sum(rows) FILTER (WHERE status = 'matched') / sum(rows), 4) AS matched_share
+        FROM match_outcomes m GROUP BY ALL
+    """),
+]
+
+COLUMN_DOCS = {
+    "province": "2025 province slug (34 units since 1 July 2025), e.g. ho_chi_minh",
+    "sector": "students | vaccinations | insurance",
+    "unit": "submitting unit (school, health unit) as a slug",
+    "unit_key": "province/sector/unit: the unit the national quota is allocated to",
+    "file_id": "first 12 hex digits of the upload's sha256",
+    "status": "outcome: for matches matched/ambiguous/unmatched/rejected; for uploads current/superseded/failed",
+    "rows": "number of rows",
+    "reason_code": "machine-readable rejection reason (see rules/reasons.yaml)",
+    "person_id_masked": "personal ID proposed by the match, masked (first 3 and last 2 digits)",
+    "proposed_id_masked": "the ID the match proposes for the row, masked",
+    "birth_year": "year of birth only (no full date of birth in this file)",
+    "score": "match score 0-1",
+    "flags": "match flags, e.g. id_corrected, id_belongs_to_other_person",
+    "waiting": "requests pending or failed (waiting for quota)",
+    "allocated": "verifications allocated to the unit on that day",
+    "floor": "part of the allocation guaranteed as a floor",
+    "clearance_day": "forecast day the backlog reaches zero",
+}
+
+
+def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
+    """Write every table and view into a new file and swap it over ``target``. Returns row counts."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.building")
+    tmp.unlink(missing_ok=True)
+    frames = dict(sources.frames)
+    matches = frames["matches"]
+    frames["matches_masked"] = matches.with_columns(
+        mask_id(pl.col("person_id")).alias("person_id_masked"),
+        mask_id(pl.col("proposed_id")).alias("proposed_id_masked"),
+    ).drop("person_id", "proposed_id")
+    counts: dict[str, int] = {}
+    con = duckdb.connect(str(tmp))
+    try:
+        for name, frame in frames.items():
+            con.register(f"src_{name}", frame)
+        for name, doc, sql in TABLES:
+            con.execute(f"CREATE TABLE {name} AS {sql}")
+            con.execute(f"COMMENT ON TABLE {name} IS '{_quote(doc)}'")
+            counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            _comment_columns(con, name)
+        for name, doc, sql in VIEWS:
+            con.execute(f"CREATE VIEW {name} AS {sql}")
+            con.execute(f"COMMENT ON VIEW {name} IS '{_quote(doc)}'")
+        for name in frames:
+            con.unregister(f"src_{name}")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, target)
+    return counts
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    for column in columns:
+        if column in COLUMN_DOCS:
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{_quote(COLUMN_DOCS[column])}'")
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")

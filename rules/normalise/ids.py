@@ -1,0 +1,153 @@
+"""Vectorised cleaning and classification of ID numbers (contract docs/contracts.md §4, national_id).
+
+Rules (domain README §1.4), in order:
+- trim; strip an Excel text-prefix quote; empty -> kind ``missing``.
+- scientific notation (``7.92031E+10``): if the mantissa still holds every digit (as many
+  decimals as the exponent) the number is rebuilt (``float_repaired``); if digits were lost it is
+  kind ``unusable`` with ``id_scientific_notation`` - never guessed.
+- a float cell (``79203001234.0``) -> its integer digits (``float_repaired``).
+- spaces, dots, dashes, underscores and slashes removed (``separators_removed``).
+- anything but ASCII digits left -> ``invalid`` / ``id_not_digits``.
+- length, for a ``national_id`` column: 12 -> ``cccd``; 11 or 10 -> left-padded with zeros to 12
+  when the padded prefix is one of the 63 CCCD province codes (every code starts with 0, Excel
+  drops it) -> ``cccd`` + ``leading_zero_restored``, else ``invalid``; 9 -> ``cmnd9``; 8 ->
+  ``cmnd9`` after restoring one leading zero (CMND prefixes 01-09 exist); other -> ``invalid`` /
+  ``id_wrong_length``.
+- for an ``old_id`` column the same, except that a 12-digit value is ``cmnd12`` (a 12-digit CMND
+  and a CCCD cannot be told apart by their digits; the column says which one was meant).
+
+Structural checks of a 12-digit number are *warnings* (README 1.1: numbers re-established after
+July 2024 may differ): ``province_code_unknown`` here; ``century_digit_unusual``,
+``gender_digit_mismatch`` and ``birth_year_mismatch`` in :func:`id_structure_flags`, which needs
+the normalised gender and birth year.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+import polars as pl
+
+from rules.provinces import cccd_codes
+
+ID_COLUMNS: tuple[str, ...] = ("id_clean", "id_kind", "id_error", "id_flags")
+IdRole = Literal["national_id", "old_id"]
+
+
+@cache
+def province_codes() -> tuple[str, ...]:
+    """The 63 three-digit CCCD province codes (Circular 07/2016 Appendix 1)."""
+    return tuple(sorted(cccd_codes()))
+
+
+def normalise_ids(values: pl.Series, role: IdRole = "national_id") -> pl.DataFrame:
+    """Clean and classify ID cells; returns ``id_clean``, ``id_kind``, ``id_error``, ``id_flags``."""
+    if role not in ("national_id", "old_id"):
+        raise ValueError(f"unknown id role {role!r}; use 'national_id' or 'old_id'")
+    codes = list(province_codes())
+    c = pl.col
+    df = pl.DataFrame({"raw": values.cast(pl.Utf8)})
+    t = c("raw").str.strip_chars().str.strip_chars("'\"`’‘")
+    df = df.with_columns(t=t)
+    sci = c("t").str.extract_groups(r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
+    df = df.with_columns(
+        sci_int=sci.struct[0],
+        sci_frac=sci.struct[1].fill_null(""),
+        sci_exp=sci.struct[2].cast(pl.Int32, strict=False),
+        flt=c("t").str.extract(r"^(\d+)[.,]0+$", 1),
+        sep=c("t").str.replace_all(r"[\s.\-_/]", ""),
+    )
+    is_sci = c("sci_int").is_not_null()
+    frac_len = c("sci_frac").str.len_chars().cast(pl.Int32)
+    sci_exact = is_sci & (frac_len == c("sci_exp"))
+    sci_lost = is_sci & (frac_len < c("sci_exp"))
+    digits = (
+        pl.when(sci_exact)
+        .then((c("sci_int") + c("sci_frac")).str.strip_chars_start("0"))
+        .when(is_sci)
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(c("flt").is_not_null())
+        .then(c("flt"))
+        .otherwise(c("sep"))
+    )
+    df = df.with_columns(
+        digits=digits,
+        missing=c("t").is_null() | (c("t") == ""),
+        sci_lost=sci_lost,
+        sci_bad=is_sci & ~sci_exact & ~sci_lost,
+        float_fixed=sci_exact | c("flt").is_not_null(),
+        sep_fixed=~is_sci & c("flt").is_null() & (c("sep") != c("t")),
+    )
+    d = c("digits")
+    all_digits = d.str.contains(r"^[0-9]+$").fill_null(False)
+    n = d.str.len_chars()
+    pad12 = d.str.zfill(12)
+    pad_ok = pad12.str.slice(0, 3).is_in(codes)
+    twelve = "cccd" if role == "national_id" else "cmnd12"
+    kind = (
+        pl.when(c("missing"))
+        .then(pl.lit("missing"))
+        .when(c("sci_lost"))
+        .then(pl.lit("unusable"))
+        .when(~all_digits)
+        .then(pl.lit("invalid"))
+        .when(n == 12)
+        .then(pl.lit(twelve))
+        .when(n.is_in([10, 11]) & pad_ok)
+        .then(pl.lit(twelve))
+        .when(n == 9)
+        .then(pl.lit("cmnd9"))
+        .when(n == 8)
+        .then(pl.lit("cmnd9"))
+        .otherwise(pl.lit("invalid"))
+    )
+    df = df.with_columns(id_kind=kind, _restored=all_digits & (n.is_in([8, 10, 11])))
+    k = c("id_kind")
+    restored = c("_restored") & k.is_in(["cccd", "cmnd12", "cmnd9"])
+    clean = (
+        pl.when(k.is_in(["cccd", "cmnd12"]))
+        .then(pad12)
+        .when(k == "cmnd9")
+        .then(d.str.zfill(9))
+        .when(k == "invalid")
+        .then(pl.when(all_digits).then(d))
+    )
+    error = (
+        pl.when(k == "unusable")
+        .then(pl.lit("id_scientific_notation"))
+        .when((k == "invalid") & (~all_digits | c("sci_bad")))
+        .then(pl.lit("id_not_digits"))
+        .when(k == "invalid")
+        .then(pl.lit("id_wrong_length"))
+    )
+    flags = pl.concat_list(
+        pl.when(restored).then(pl.lit("leading_zero_restored")),
+        pl.when(c("float_fixed") & ~c("missing")).then(pl.lit("float_repaired")),
+        pl.when(c("sep_fixed") & ~c("missing")).then(pl.lit("separators_removed")),
+        pl.when((k == "cccd") & ~pad12.str.slice(0, 3).is_in(codes)).then(pl.lit("province_code_unknown")),
+    ).list.drop_nulls()
+    return df.select(
+        clean.alias("id_clean"),
+        k,
+        error.alias("id_error"),
+        flags.alias("id_flags"),
+    )
+
+
+def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:
+    """Warnings from digits 4-6 of a 12-digit personal ID (Circular 07/2016 Art. 7), as a list.
+
+    digit 4: even = Nam, odd = Nữ; century = 1900 + 100 * (d4 // 2); digits 5-6 = year % 100.
+    Only 0-3 occur for living people (``century_digit_unusual`` otherwise).
+    """
+    is_cccd = id_kind == "cccd"
+    d4 = id_clean.str.slice(3, 1).cast(pl.Int32, strict=False)
+    yy = id_clean.str.slice(4, 2).cast(pl.Int32, strict=False)
+    id_gender = pl.when(d4 % 2 == 0).then(pl.lit("Nam")).otherwise(pl.lit("Nữ"))
+    id_year = 1900 + 100 * (d4 // 2) + yy
+    return pl.concat_list(
+        pl.when(is_cccd & (d4 > 3)).then(pl.lit("century_digit_unusual")),
+        pl.when(is_cccd & gender.is_not_null() & (id_gender != gender)).then(pl.lit("gender_digit_mismatch")),
+        pl.when(is_cccd & dob_year.is_not_null() & (id_year != dob_year)).then(pl.lit("birth_year_mismatch")),
+    ).list.drop_nulls()

@@ -1,0 +1,67 @@
+"""Repair of garbled text fragments: mojibake and legacy 8-bit encodings (one value at a time).
+
+Callers run :func:`repair_text` only on the *unique* values that :data:`SUSPICIOUS` selects, so
+the Python cost is per distinct garbled value, never per row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rules.normalise.legacy import _cp1252_char_to_byte, detect_legacy, to_unicode
+
+MOJIBAKE = "mojibake_repaired"
+LEGACY = "legacy_encoding_repaired"
+
+# Rows worth a look (polars/Rust regex): a Latin-1/CP1252 character that is not a Vietnamese
+# letter, or an upper-case Latin-1 letter right after a lower-case letter (TCVN3 "NguyÔn"), or a
+# vowel followed by a Latin-1 accented vowel (VNI "Vaên", "Nguyeãn"), or C1 controls.
+_NON_VIET_LATIN1 = (
+    "\u0080-\u00bf\u00c4-\u00c7\u00cb\u00ce-\u00d1\u00d6-\u00d8\u00db\u00dc\u00de\u00df"
+    "\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff"
+    "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122"
+)
+SUSPICIOUS = (
+    f"[{_NON_VIET_LATIN1}]"
+    r"|\p{Ll}[\u00c0-\u00de]"
+    r"|[aeiouyAEIOUY][\u00c0-\u00c3\u00c8-\u00ca\u00cc\u00cd\u00d2-\u00d5\u00d9\u00da\u00e0-\u00e3\u00e8-\u00ea\u00ec\u00ed\u00f2-\u00f5\u00f9\u00fa]"
+)
+_SUSPICIOUS_PY = re.compile(SUSPICIOUS.replace(r"\p{Ll}", "[a-zà-ÿ]"))
+
+
+def _undo_mojibake(text: str) -> str | None:
+    """If ``text`` is UTF-8 bytes that were decoded as CP1252/Latin-1, return the real text."""
+    table = _cp1252_char_to_byte()
+    buf = bytearray()
+    for ch in text:
+        o = ord(ch)
+        if o < 0x80:
+            buf.append(o)
+        elif ch in table:
+            buf.append(table[ch])
+        else:
+            return None
+    try:
+        fixed = buf.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return fixed if fixed != text else None
+
+
+def repair_text(text: str) -> tuple[str, str | None]:
+    """Return (repaired NFC text, flag) with flag ``mojibake_repaired``, ``legacy_encoding_repaired`` or None.
+
+    Mojibake is tried first (it is exact: the bytes must be valid UTF-8), at most twice for text
+    that was mis-decoded twice; then legacy-encoding detection on the whole value.
+    """
+    if not text or not _SUSPICIOUS_PY.search(text):
+        return text, None
+    fixed = _undo_mojibake(text)
+    if fixed is not None:
+        again = _undo_mojibake(fixed)
+        return unicodedata.normalize("NFC", again if again is not None else fixed), MOJIBAKE
+    enc = detect_legacy(text)
+    if enc is not None:
+        return to_unicode(text, enc), LEGACY
+    return text, None

@@ -66,10 +66,9 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     """Normalised, validated rows; failing rows go to quarantine with a reason and an error report per file."""
+    from assets.uploads import write_error_reports
     from rules.normalise import normalise_records, summarise_flags
     from rules.validate import validate_records
-
-    from assets.uploads import write_error_reports
 
     province, sector = province_sector_of(context)
     raw = read_parquet(paths.lake("raw_records", province, sector), what="raw_records")

@@ -11,8 +11,8 @@ import polars as pl
 
 from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
-from assets.resources import DataPaths
 from assets.register import population_index
+from assets.resources import DataPaths
 
 PAIR_BUDGET = "candidate_pair_budget"
 AMBIGUOUS_SHARE = "ambiguous_share"

@@ -74,10 +74,9 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
 )
 def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     """Spend the day's national quota: allocate, send in batches, record answers, write verified IDs back."""
+    from assets.verification_service import build_service
     from rules.quota import QuotaPolicy
     from rules.verify import QueueStore, write_back
-
-    from assets.verification_service import build_service
 
     day = str(context.partition_key)
     store = QueueStore(queue_store_path(paths), create=True)
@@ -114,8 +113,9 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Days until each unit's verification backlog clears under the current policy and quota."""
-    from rules.quota import QuotaPolicy
     from rules.quota.forecast import burn_down_html, forecast
+
+    from rules.quota import QuotaPolicy
     from rules.verify import QueueStore
 
     day = str(context.partition_key)

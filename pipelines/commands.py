@@ -73,9 +73,8 @@ def demo(args: argparse.Namespace) -> int:
             shutil.rmtree(root / name, ignore_errors=True)
     started = time.perf_counter()
     if not (root / "population" / f"{province}.parquet").exists():
-        from rules.synth import write_province
-
         from pipelines.demo import demo_rows_per_sector, demo_size
+        from rules.synth import write_province
 
         size = args.size or demo_size(province)
         print(f"[1/4] generating a synthetic register of {size:,} people and sector uploads for {province}…")
@@ -92,10 +91,9 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_province
     from rules.provinces import resolve_province
     from rules.sectors import SECTORS, check_sector
-
-    from pipelines.runner import run_province
 
     province = resolve_province(args.province).slug
     sectors = [check_sector(s) for s in args.sector] if args.sector else list(SECTORS)

@@ -20,6 +20,7 @@ from pipelines.jobs import province_job
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
 
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

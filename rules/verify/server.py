@@ -91,7 +91,9 @@ class VerifyServer:
         return f"http://{host}:{port}{API_PATH}"
 
     def start(self) -> VerifyServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="verify-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="verify-server", daemon=True
+        )
         self._thread.start()
         return self
 

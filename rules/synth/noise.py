@@ -1,0 +1,297 @@
+"""Data-entry noise for synthetic records: names, dates and ID numbers, each with a truth label.
+
+Rates live in ``noise_rates.yaml`` (probability per *eligible* row, exclusive groups drawn once per
+row). A label is recorded only when the noise changed the value, so the truth never claims noise
+that is not visible in the cell. All work is polars expressions over per-row random numbers drawn
+with numpy, so 1M rows take seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+from rules.synth.text import strip_diacritics, toggle_style
+
+RATES_FILE = Path(__file__).with_name("noise_rates.yaml")
+
+#: Every truth label, in the order of docs/contracts.md §2.
+NOISE_LABELS: tuple[str, ...] = (
+    "no_diacritics",
+    "partial_diacritics",
+    "nfd",
+    "tone_style",
+    "upper_case",
+    "extra_spaces",
+    "name_typo",
+    "dropped_middle",
+    "swapped_order",
+    "day_month_swapped",
+    "year_only",
+    "excel_serial",
+    "id_lost_leading_zero",
+    "id_separators",
+    "id_wrong_digit",
+    "id_transposed",
+    "old_cmnd",
+    "parent_id",
+    "id_missing",
+    "duplicate_row",
+    "not_in_register",
+    "clean",
+)
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 61+ in the 1900 date system (domain README §5)
+_TYPO_LETTERS = "aeiouynhtcgmdlrs"
+
+
+@cache
+def noise_config() -> dict[str, dict]:
+    with open(RATES_FILE, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def noise_rates() -> dict[str, float]:
+    """Label -> documented rate (probability per eligible row)."""
+    return {k: float(v["rate"]) for k, v in noise_config().items()}
+
+
+def pick_series(values: list[str], idx: np.ndarray) -> pl.Series:
+    """``values[idx]`` as a polars Series (no numpy string arrays: they are slow to convert)."""
+    return pl.Series(values, dtype=pl.Utf8).gather(idx)
+
+
+def _group_draw(rng: np.random.Generator, n: int, group: str) -> pl.Series:
+    """One exclusive choice per row among the group's labels ('' = none)."""
+    cfg = noise_config()
+    labels = [k for k, v in cfg.items() if v["group"] == group]
+    p = np.array([cfg[k]["rate"] for k in labels])
+    u = rng.random(n)
+    edges = np.cumsum(p)
+    idx = np.searchsorted(edges, u, side="right")
+    return pick_series([*labels, ""], idx)
+
+
+def _typo(s: pl.Expr, pos: pl.Expr, kind: pl.Expr, letter: pl.Expr) -> pl.Expr:
+    """One character edit at ``pos``: 0 delete, 1 double, 2 swap with next, 3 substitute."""
+    head, ch, nxt = s.str.slice(0, pos), s.str.slice(pos, 1), s.str.slice(pos + 1, 1)
+    return (
+        pl.when(kind == 0)
+        .then(head + s.str.slice(pos + 1))
+        .when(kind == 1)
+        .then(head + ch + s.str.slice(pos))
+        .when((kind == 2) & (nxt != " ") & (nxt != ""))
+        .then(head + nxt + ch + s.str.slice(pos + 2))
+        .otherwise(head + letter + s.str.slice(pos + 1))
+    )
+
+
+def _typo_position(s: pl.Expr, u: pl.Expr) -> pl.Expr:
+    """A character position inside a word (never on a space)."""
+    n = s.str.len_chars()
+    pos = (u * n).floor().cast(pl.Int64).clip(0, pl.max_horizontal(n - 1, 0))
+    return pl.when(s.str.slice(pos, 1) == " ").then(pos - 1).otherwise(pos)
+
+
+def noisy_names(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Adds ``name_out`` and one boolean column per name label, from ``full_name`` (NFC)."""
+    r = noise_rates()
+    n = df.height
+    rnd = pl.DataFrame(
+        {
+            "_u_drop": rng.random(n),
+            "_u_swap": rng.random(n),
+            "_u_typo": rng.random(n),
+            "_u_typo2": rng.random(n),
+            "_tp1": rng.random(n),
+            "_tp2": rng.random(n),
+            "_tk1": rng.integers(0, 4, n),
+            "_tk2": rng.integers(0, 4, n),
+            "_tl1": pick_series(list(_TYPO_LETTERS), rng.integers(0, len(_TYPO_LETTERS), n)),
+            "_tl2": pick_series(list(_TYPO_LETTERS), rng.integers(0, len(_TYPO_LETTERS), n)),
+            "_script": _group_draw(rng, n, "script"),
+            "_partial": rng.integers(0, 3, n),
+            "_u_upper": rng.random(n),
+            "_u_space": rng.random(n),
+            "_space_kind": rng.integers(0, 4, n),
+        }
+    )
+    d = pl.concat([df, rnd], how="horizontal")
+    name = pl.col("full_name")
+    words = name.str.split(" ")
+    dropped = (
+        pl.when((pl.col("_u_drop") < r["dropped_middle"]) & (words.list.len() >= 3))
+        .then(pl.concat_str([words.list.first(), words.list.last()], separator=" "))
+        .otherwise(name)
+    )
+    d = d.with_columns(_n0=name, _n1=dropped)
+    w1 = pl.col("_n1").str.split(" ")
+    swapped = pl.concat_str([w1.list.last(), w1.list.head(w1.list.len() - 1).list.join(" ")], separator=" ")
+    d = d.with_columns(_n2=pl.when(pl.col("_u_swap") < r["swapped_order"]).then(swapped).otherwise(pl.col("_n1")))
+    s2 = pl.col("_n2")
+    typo1 = _typo(s2, _typo_position(s2, pl.col("_tp1")), pl.col("_tk1"), pl.col("_tl1"))
+    d = d.with_columns(_n3=pl.when(pl.col("_u_typo") < r["name_typo"]).then(typo1).otherwise(s2))
+    s3 = pl.col("_n3")
+    typo2 = _typo(s3, _typo_position(s3, pl.col("_tp2")), pl.col("_tk2"), pl.col("_tl2"))
+    d = d.with_columns(
+        _n4=pl.when((pl.col("_u_typo") < r["name_typo"]) & (pl.col("_u_typo2") < 0.3)).then(typo2).otherwise(s3)
+    )
+    s4 = pl.col("_n4")
+    first = s4.str.extract(r"^(\S+)", 1)
+    rest = s4.str.extract(r"^\S+ (.*)$", 1)
+    but_last = s4.str.extract(r"^(.*) \S+$", 1)
+    last = s4.str.extract(r"(\S+)$", 1)
+    partial = (
+        pl.when(pl.col("_partial") == 0)
+        .then(pl.concat_str([strip_diacritics(first), rest], separator=" "))
+        .when(pl.col("_partial") == 1)
+        .then(pl.concat_str([first, strip_diacritics(rest)], separator=" "))
+        .otherwise(pl.concat_str([but_last, strip_diacritics(last)], separator=" "))
+    )
+    script = pl.col("_script")
+    d = d.with_columns(
+        _n5=pl.when(script == "tone_style")
+        .then(toggle_style(s4))
+        .when(script == "no_diacritics")
+        .then(strip_diacritics(s4))
+        .when((script == "partial_diacritics") & rest.is_not_null())
+        .then(partial)
+        .otherwise(s4)
+    )
+    s5 = pl.col("_n5")
+    d = d.with_columns(_n6=pl.when(pl.col("_u_upper") < r["upper_case"]).then(s5.str.to_uppercase()).otherwise(s5))
+    s6 = pl.col("_n6")
+    k = pl.col("_space_kind")
+    spaced = (
+        pl.when(k == 0)
+        .then(s6.str.replace(" ", "  ", literal=True))
+        .when(k == 1)
+        .then(" " + s6)
+        .when(k == 2)
+        .then(s6 + "  ")
+        .otherwise(s6.str.replace(" ", "\u00a0", literal=True))
+    )
+    d = d.with_columns(_n7=pl.when(pl.col("_u_space") < r["extra_spaces"]).then(spaced).otherwise(s6))
+    s7 = pl.col("_n7")
+    # NFD last: the other transforms work on NFC code points
+    d = d.with_columns(_n8=pl.when(script == "nfd").then(s7.str.normalize("NFD")).otherwise(s7))
+    d = d.with_columns(
+        name_out=pl.col("_n8"),
+        dropped_middle=pl.col("_n1") != pl.col("_n0"),
+        swapped_order=pl.col("_n2") != pl.col("_n1"),
+        name_typo=pl.col("_n4") != pl.col("_n2"),
+        tone_style=(script == "tone_style") & (pl.col("_n5") != s4),
+        no_diacritics=(script == "no_diacritics") & (pl.col("_n5") != s4),
+        partial_diacritics=(script == "partial_diacritics") & (pl.col("_n5") != s4),
+        upper_case=pl.col("_n6") != s5,
+        extra_spaces=pl.col("_n7") != s6,
+        nfd=pl.col("_n8") != s7,
+    )
+    return d.drop([c for c in d.columns if c.startswith("_")])
+
+
+def format_dates(dob: pl.Expr, style: pl.Expr) -> pl.Expr:
+    """Clean written forms: 0 dd/mm/yyyy, 1 d/m/yyyy, 2 dd-mm-yyyy, 3 dd.mm.yyyy."""
+    return (
+        pl.when(style == 1)
+        .then(dob.dt.strftime("%-d/%-m/%Y"))
+        .when(style == 2)
+        .then(dob.dt.strftime("%d-%m-%Y"))
+        .when(style == 3)
+        .then(dob.dt.strftime("%d.%m.%Y"))
+        .otherwise(dob.dt.strftime("%d/%m/%Y"))
+    )
+
+
+def noisy_dates(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Adds ``dob_out`` (text) and the date labels, from ``dob`` (Date)."""
+    n = df.height
+    style = rng.choice(4, size=n, p=[0.8, 0.1, 0.05, 0.05])
+    group = _group_draw(rng, n, "date")
+    dob = pl.col("dob")
+    serial = (dob - pl.lit(EXCEL_EPOCH)).dt.total_days()
+    d = df.with_columns(_style=pl.Series(style), _g=group)
+    g = pl.col("_g")
+    eligible_swap = dob.dt.day() != dob.dt.month()
+    d = d.with_columns(
+        dob_out=pl.when((g == "day_month_swapped") & eligible_swap)
+        .then(dob.dt.strftime("%m/%d/%Y"))
+        .when(g == "year_only")
+        .then(dob.dt.year().cast(pl.Utf8))
+        .when(g == "excel_serial")
+        .then(serial.cast(pl.Utf8))
+        .otherwise(format_dates(dob, pl.col("_style"))),
+        day_month_swapped=(g == "day_month_swapped") & eligible_swap,
+        year_only=g == "year_only",
+        excel_serial=g == "excel_serial",
+    )
+    return d.drop("_style", "_g")
+
+
+def noisy_ids(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Adds ``id_out`` and the ID labels from ``true_id``, ``old_id``, ``parent_id``, ``age``."""
+    n = df.height
+    d = df.with_columns(
+        _g=_group_draw(rng, n, "id"),
+        _f=_group_draw(rng, n, "idfmt"),
+        _p=pl.Series(rng.integers(0, 12, n)),
+        _k=pl.Series(rng.integers(1, 10, n)),
+        _t=pl.Series(rng.integers(0, 11, n)),
+        _sep=pick_series([" ", "."], rng.integers(0, 2, n)),
+    )
+    g, s = pl.col("_g"), pl.col("true_id")
+    p, t = pl.col("_p"), pl.col("_t")
+    new_digit = ((s.str.slice(p, 1).cast(pl.Int64) + pl.col("_k")) % 10).cast(pl.Utf8)
+    wrong = s.str.slice(0, p) + new_digit + s.str.slice(p + 1)
+    transposed = s.str.slice(0, t) + s.str.slice(t + 1, 1) + s.str.slice(t, 1) + s.str.slice(t + 2)
+    can_parent = pl.col("parent_id").is_not_null() & (pl.col("age") < 18)
+    d = d.with_columns(
+        _id1=pl.when(g == "id_missing")
+        .then(pl.lit(None, pl.Utf8))
+        .when((g == "old_cmnd") & pl.col("old_id").is_not_null())
+        .then(pl.col("old_id"))
+        .when((g == "parent_id") & can_parent)
+        .then(pl.col("parent_id"))
+        .when(g == "id_wrong_digit")
+        .then(wrong)
+        .when(g == "id_transposed")
+        .then(transposed)
+        .otherwise(s)
+    )
+    i1, f = pl.col("_id1"), pl.col("_f")
+    sep = pl.col("_sep")
+    grouped = pl.concat_str([i1.str.slice(0, 3), sep, i1.str.slice(3, 3), sep, i1.str.slice(6, 3)]) + pl.when(
+        i1.str.len_chars() > 9
+    ).then(sep + i1.str.slice(9)).otherwise(pl.lit(""))
+    d = d.with_columns(
+        id_out=pl.when(f == "id_lost_leading_zero")
+        .then(i1.str.strip_chars_start("0"))
+        .when(f == "id_separators")
+        .then(grouped)
+        .otherwise(i1)
+    )
+    changed = i1 != s
+    d = d.with_columns(
+        id_missing=g == "id_missing",
+        old_cmnd=(g == "old_cmnd") & changed.fill_null(False),
+        parent_id=(g == "parent_id") & changed.fill_null(False),
+        id_wrong_digit=(g == "id_wrong_digit") & changed.fill_null(False),
+        id_transposed=(g == "id_transposed") & changed.fill_null(False),
+        id_lost_leading_zero=(pl.col("id_out") != i1).fill_null(False) & (f == "id_lost_leading_zero"),
+        id_separators=(pl.col("id_out") != i1).fill_null(False) & (f == "id_separators"),
+    )
+    return d.drop([c for c in d.columns if c.startswith("_")])
+
+
+def label_list(flag_columns: list[str]) -> pl.Expr:
+    """List[Utf8] of the labels whose flag column is true; ``["clean"]`` when none is.
+
+    Built as a comma-joined string then split: ``concat_list`` + ``drop_nulls`` is ~30x slower.
+    """
+    joined = pl.concat_str([pl.when(pl.col(c)).then(pl.lit(c + ",")).otherwise(pl.lit("")) for c in flag_columns])
+    return pl.when(joined == "").then(pl.lit("clean")).otherwise(joined.str.strip_suffix(",")).str.split(",")

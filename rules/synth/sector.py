@@ -1,0 +1,375 @@
+"""Synthetic sector records (raw text cells, contracts §3) with their ground truth (contracts §2).
+
+People are drawn from the register by the sector's age profile (pupils 3-18 by school-year age,
+vaccinations all ages with children weighted, insurance all ages); ``absent_share`` of the rows are
+new people who are not in the register (drawn from a second register with a derived seed, minus any
+ID that exists in the real one). Noise is applied by ``rules.synth.noise`` and every label written
+to the truth is visible in the row. Everything is vectorised; 1M rows take seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from rules.provinces import Province, resolve_province
+from rules.sectors import SECTORS, check_sector
+from rules.synth.names import build_full_names, sample_name_parts
+from rules.synth.noise import label_list, noise_rates, noisy_dates, noisy_ids, noisy_names, pick_series
+from rules.synth.register import REFERENCE_DATE, generate_register
+from rules.synth.units import LEVELS, make_units
+
+SCHOOL_YEAR = 2025  # school year 2025-2026: school age = SCHOOL_YEAR - birth year
+NAME_LABELS = (
+    "no_diacritics",
+    "partial_diacritics",
+    "nfd",
+    "tone_style",
+    "upper_case",
+    "extra_spaces",
+    "name_typo",
+    "dropped_middle",
+    "swapped_order",
+)
+DATE_LABELS = ("day_month_swapped", "year_only", "excel_serial")
+ID_LABELS = (
+    "id_lost_leading_zero",
+    "id_separators",
+    "id_wrong_digit",
+    "id_transposed",
+    "old_cmnd",
+    "parent_id",
+    "id_missing",
+)
+MOBILE_PREFIXES = (
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "056",
+    "058",
+    "059",
+    "070",
+    "076",
+    "077",
+    "078",
+    "079",
+    "081",
+    "082",
+    "083",
+    "084",
+    "085",
+    "086",
+    "088",
+    "089",
+    "090",
+    "091",
+    "093",
+    "094",
+    "096",
+    "097",
+    "098",
+)
+SECTOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "students": ("student_code", "school", "class", "guardian_name", "guardian_phone"),
+    "vaccinations": ("vaccine", "dose", "vaccination_date"),
+    "insurance": ("insurance_code", "card_type"),
+}
+COMMON_FIELDS = ("full_name", "date_of_birth", "gender", "national_id", "old_id", "phone")
+TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.Utf8(),
+    "sheet": pl.Utf8(),
+    "row_number": pl.Int64(),
+    "excel_row": pl.Int64(),
+    "person_id": pl.Utf8(),
+    "noise": pl.List(pl.Utf8()),
+}
+#: (vaccine, doses, min age, max age) — the expanded programme plus common adult vaccines.
+VACCINES: tuple[tuple[str, int, int, int], ...] = (
+    ("BCG", 1, 0, 1),
+    ("Viêm gan B sơ sinh", 1, 0, 1),
+    ("DPT-VGB-Hib (5 trong 1)", 3, 0, 2),
+    ("Bại liệt (OPV)", 3, 0, 2),
+    ("IPV", 2, 0, 2),
+    ("Sởi", 1, 0, 2),
+    ("MR (Sởi - Rubella)", 1, 1, 6),
+    ("Viêm não Nhật Bản", 3, 1, 6),
+    ("DPT nhắc lại", 1, 1, 6),
+    ("Cúm", 2, 0, 100),
+    ("COVID-19 (Pfizer)", 3, 5, 100),
+    ("COVID-19 (AstraZeneca)", 3, 18, 100),
+    ("Uốn ván (VAT)", 2, 15, 49),
+    ("HPV", 2, 9, 26),
+)
+
+VACCINE_NAMES = tuple(v[0] for v in VACCINES)
+#: BHYT beneficiary group -> benefit level digit (domain README §2.1); DN..GD are working-age groups.
+CARD_GROUPS: dict[str, str] = {
+    "TE": "1",
+    "HS": "4",
+    "SV": "4",
+    "HT": "3",
+    "DN": "4",
+    "HC": "4",
+    "TN": "4",
+    "HN": "1",
+    "CN": "2",
+    "GD": "4",
+}
+
+
+def _age_weights(sector: str, school_age: np.ndarray, age: np.ndarray) -> np.ndarray:
+    if sector == "students":
+        return ((school_age >= 3) & (school_age <= 18)).astype(np.float64)
+    if sector == "vaccinations":
+        return np.select([age < 2, age < 6, age < 18, age < 60], [6.0, 4.0, 1.5, 0.6], 1.0)
+    return np.ones(age.shape[0], dtype=np.float64)
+
+
+def _frame_for(register: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    ref = pl.lit(REFERENCE_DATE)
+    df = register.with_columns(
+        age=((ref - pl.col("date_of_birth")).dt.total_days() / 365.2425).floor().cast(pl.Int64),
+        school_age=(SCHOOL_YEAR - pl.col("date_of_birth").dt.year()).cast(pl.Int64),
+    )
+    return df, df["age"].to_numpy(), df["school_age"].to_numpy()
+
+
+def _weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> np.ndarray:
+    """k indices without replacement, P proportional to weight (Efraimidis-Spirakis keys)."""
+    ok = np.flatnonzero(weights > 0)
+    if k > ok.size:
+        raise ValueError(f"asked for {k} rows but only {ok.size} eligible people in the register")
+    keys = np.log(rng.random(ok.size)) / weights[ok]
+    top = np.argpartition(-keys, k - 1)[:k] if k > 0 else np.empty(0, dtype=np.int64)
+    return np.sort(ok[top])
+
+
+def _people(register: pl.DataFrame, idx: np.ndarray, in_register: bool, rng: np.random.Generator) -> pl.DataFrame:
+    """The chosen people with the columns the noise and sector steps need."""
+    sel = register[idx]
+    pick_father = rng.random(sel.height) < 0.4
+    parents = register.select(pl.col("person_id").alias("_pid"), pl.col("full_name").alias("_pname"))
+    df = sel.with_columns(
+        parent_id=pl.when(pl.Series(pick_father) & pl.col("father_id").is_not_null())
+        .then(pl.col("father_id"))
+        .otherwise(pl.coalesce("mother_id", "father_id")),
+    )
+    df = df.join(parents, left_on="parent_id", right_on="_pid", how="left", maintain_order="left")
+    return df.select(
+        pl.col("person_id").alias("true_id"),
+        pl.col("person_id") if in_register else pl.lit(None, pl.Utf8).alias("person_id"),
+        "full_name",
+        pl.col("date_of_birth").alias("dob"),
+        "gender",
+        "old_id",
+        "parent_id",
+        pl.col("_pname").alias("parent_name"),
+        "age",
+        "school_age",
+        pl.lit(not in_register).alias("not_in_register"),
+    )
+
+
+def _absent_people(
+    register: pl.DataFrame, prov: Province, sector: str, k: int, seed: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    if k == 0:
+        return pl.DataFrame()
+    share = 0.22 if sector == "students" else 1.0
+    size = int(k / share * 1.3) + 200
+    other = generate_register(prov.slug, size, seed + 7_919)
+    other = other.filter(~pl.col("person_id").is_in(register["person_id"].implode()))
+    other = other.with_columns(
+        old_id=pl.when(pl.col("old_id").is_in(register["old_id"].drop_nulls().implode()))
+        .then(None)
+        .otherwise(pl.col("old_id"))
+    )
+    df, age, school_age = _frame_for(other)
+    idx = _weighted_sample(rng, _age_weights(sector, school_age, age), k)
+    return _people(df, idx, in_register=False, rng=rng)
+
+
+def _phones(rng: np.random.Generator, n: int) -> pl.Series:
+    prefix = pick_series(list(MOBILE_PREFIXES), rng.integers(0, len(MOBILE_PREFIXES), n))
+    return prefix + pl.Series(rng.integers(0, 10**7, n)).cast(pl.Utf8).str.zfill(7)
+
+
+def _digits(rng: np.random.Generator, n: int, width: int) -> pl.Series:
+    return pl.Series(rng.integers(0, 10**width, n, dtype=np.int64)).cast(pl.Utf8).str.zfill(width)
+
+
+def _student_fields(df: pl.DataFrame, prov: Province, rng: np.random.Generator, n_units: int) -> pl.DataFrame:
+    n = df.height
+    units = make_units("students", max(n_units, len(LEVELS)), rng)
+    level_of_age = np.digitize(df["school_age"].to_numpy(), [6, 11, 15])  # 0 mn, 1 th, 2 thcs, 3 thpt
+    unit_idx = np.zeros(n, dtype=np.int64)
+    for li, (key, *_rest) in enumerate(LEVELS):
+        choices = np.array([i for i, u in enumerate(units) if u.level == key])
+        sel = level_of_age == li
+        unit_idx[sel] = choices[rng.integers(0, choices.size, int(sel.sum()))]
+    grade = np.clip(df["school_age"].to_numpy() - 5, -2, 12)
+    section = rng.integers(1, 5, n)
+    kinder = pick_series(["Mầm", "Chồi", "Lá"], np.clip(grade + 2, 0, 2))
+    sec = pl.Series(section).cast(pl.Utf8)
+    cls = pl.select(
+        pl.when(pl.Series(grade >= 1)).then(pl.Series(grade).cast(pl.Utf8) + "A" + sec).otherwise(kinder + " " + sec)
+    ).to_series()
+    # guardians not in the register get a made-up parent sharing the pupil's family name
+    female = rng.random(n) < 0.6
+    fam, mid, marked, giv = sample_name_parts(rng, np.full(n, 1985), female)
+    made_up = build_full_names(fam, mid, marked, giv, female, np.zeros(n, dtype=bool))
+    family = df["full_name"].str.extract(r"^(\S+)", 1)
+    made_up = pl.concat_str([family, made_up.str.extract(r"^\S+ (.*)$", 1)], separator=" ")
+    return df.with_columns(
+        unit=pl.Series([u.slug for u in units]).gather(unit_idx),
+        student_code=prov.code + _digits(rng, n, 8),
+        school=pl.Series([u.name for u in units]).gather(unit_idx),
+        **{"class": cls},
+        guardian_name=pl.coalesce(pl.col("parent_name"), made_up),
+        guardian_phone=_phones(rng, n),
+    )
+
+
+def _vaccination_fields(df: pl.DataFrame, rng: np.random.Generator, n_units: int) -> pl.DataFrame:
+    n = df.height
+    units = make_units("vaccinations", n_units, rng)
+    age = df["age"].to_numpy()
+    vaccine = np.full(n, VACCINE_NAMES.index("Cúm"), dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    dose = np.ones(n, dtype=np.int64)
+    for i, (_name, doses, lo, hi) in enumerate(VACCINES):  # later fits overwrite earlier ones at 30 %
+        sel = (age >= lo) & (age <= hi) & (~seen | (rng.random(n) < 0.3))
+        vaccine[sel] = i
+        seen |= sel
+        dose[sel] = rng.integers(1, doses + 1, int(sel.sum()))
+    dob_days = df["dob"].cast(pl.Int32).to_numpy().astype(np.int64)
+    start = np.maximum(dob_days, (dt.date(2021, 1, 1) - dt.date(1970, 1, 1)).days)
+    end = (REFERENCE_DATE - dt.date(1970, 1, 1)).days - 1
+    when = start + (rng.random(n) * np.maximum(end - start, 0)).astype(np.int64)
+    return df.with_columns(
+        unit=pl.Series([x.slug for x in units]).gather(rng.integers(0, len(units), n)),
+        phone=_phones(rng, n),
+        vaccine=pick_series(list(VACCINE_NAMES), vaccine),
+        dose=pl.Series(dose).cast(pl.Utf8),
+        vaccination_date=pl.Series(when.astype(np.int32)).cast(pl.Date).dt.strftime("%d/%m/%Y"),
+    )
+
+
+def _insurance_fields(df: pl.DataFrame, prov: Province, rng: np.random.Generator, n_units: int) -> pl.DataFrame:
+    n = df.height
+    units = make_units("insurance", n_units, rng)
+    age = df["age"].to_numpy()
+    groups = list(CARD_GROUPS)
+    working = rng.integers(groups.index("DN"), len(groups), n)  # DN HC TN HN CN GD
+    group = np.select(
+        [age < 6, age < 18, (age < 23) & (rng.random(n) < 0.5), age < 60, rng.random(n) < 0.5],
+        [groups.index("TE"), groups.index("HS"), groups.index("SV"), working, groups.index("HT")],
+        working,
+    )
+    level = pick_series([CARD_GROUPS[g] for g in groups], group)
+    code = prov.code + _digits(rng, n, 8)
+    has_cmnd_col = rng.random(n) < 0.5
+    return df.with_columns(
+        unit=pl.Series([x.slug for x in units]).gather(rng.integers(0, len(units), n)),
+        insurance_code=code,
+        card_type=pick_series(groups, group) + level + prov.code + code,
+        phone=pl.when(pl.Series(rng.random(n) < 0.6)).then(_phones(rng, n)),
+        old_id=pl.when(pl.Series(has_cmnd_col)).then(pl.col("old_id")),
+    )
+
+
+def generate_sector_records(
+    register: pl.DataFrame,
+    sector: str,
+    n_rows: int,
+    seed: int,
+    absent_share: float = 0.07,
+    n_units: int | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``n_rows`` raw records of one sector drawn from ``register``, and their truth.
+
+    records: lineage (``row_number``, ``province`` slug, ``sector``, ``unit``) + the canonical text
+    fields of contracts §3 for the sector. truth: contracts §2 columns (``file``/``sheet``/
+    ``excel_row`` are null until the rows are written to a file). Raises ValueError when the
+    register has too few eligible people.
+    """
+    check_sector(sector)
+    if register.height == 0:
+        raise ValueError("the register is empty")
+    if not 0.0 <= absent_share < 1.0:
+        raise ValueError("absent_share must be in [0, 1)")
+    prov = resolve_province(register["province"][0])
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 2, SECTORS.index(sector)]).spawn(8)]
+    n_dup = round(noise_rates()["duplicate_row"] * n_rows)
+    n_base = n_rows - n_dup
+    n_absent = round(absent_share * n_base)
+    n_present = n_base - n_absent
+    n_units = n_units or max(3, min(40, n_rows // 300))
+
+    reg, age, school_age = _frame_for(register)
+    idx = _weighted_sample(streams[0], _age_weights(sector, school_age, age), n_present)
+    present = _people(reg, idx, in_register=True, rng=streams[0])
+    absent = _absent_people(register, prov, sector, n_absent, seed, streams[1])
+    base = pl.concat([present, absent]) if absent.height else present
+    base = base[streams[1].permutation(base.height)]
+
+    base = noisy_names(base, streams[2])
+    base = noisy_dates(base, streams[3])
+    base = noisy_ids(base, streams[4])
+    if sector == "students":
+        base = _student_fields(base, prov, streams[5], n_units)
+    elif sector == "vaccinations":
+        base = _vaccination_fields(base, streams[5], n_units)
+    else:
+        base = _insurance_fields(base, prov, streams[5], n_units)
+
+    rng = streams[6]
+    src = rng.choice(n_base, size=n_dup, replace=False) if n_dup else np.empty(0, dtype=np.int64)
+    adjacent = rng.random(n_dup) < 0.5
+    key = np.concatenate(
+        [np.arange(n_base, dtype=np.float64), np.where(adjacent, src + 0.5, rng.random(n_dup) * n_base)]
+    )
+    full = pl.concat(
+        [base.with_columns(duplicate_row=pl.lit(False)), base[src].with_columns(duplicate_row=pl.lit(True))]
+    )
+    full = full.with_columns(_key=pl.Series(key)).sort("_key").drop("_key")
+    if sector == "students":  # class lists come grouped by school and class
+        full = full.sort(["unit", "class"], maintain_order=True)
+
+    gender = pl.col("gender")
+    if sector == "insurance":  # health-insurance exports code gender as 1 = Nam, 2 = Nữ
+        gender = pl.when(gender == "Nam").then(pl.lit("1")).otherwise(pl.lit("2"))
+    fields = [f for f in COMMON_FIELDS if f != "phone" or sector != "students"] + list(SECTOR_FIELDS[sector])
+    full = full.with_columns(row_number=pl.int_range(1, full.height + 1, dtype=pl.Int64))
+    records = full.select(
+        "row_number",
+        pl.lit(prov.slug).alias("province"),
+        pl.lit(sector).alias("sector"),
+        "unit",
+        pl.col("name_out").alias("full_name"),
+        pl.col("dob_out").alias("date_of_birth"),
+        gender.alias("gender"),
+        pl.col("id_out").alias("national_id"),
+        *[
+            pl.col(f) if f in full.columns else pl.lit(None, pl.Utf8).alias(f)
+            for f in fields
+            if f not in ("full_name", "date_of_birth", "gender", "national_id")
+        ],
+    )
+    flags = [*NAME_LABELS, *DATE_LABELS, *ID_LABELS, "duplicate_row", "not_in_register"]
+    truth = full.select(
+        pl.lit(None, pl.Utf8).alias("file"),
+        pl.lit(None, pl.Utf8).alias("sheet"),
+        "row_number",
+        pl.lit(None, pl.Int64).alias("excel_row"),
+        "person_id",
+        label_list(flags).alias("noise"),
+    )
+    return records, truth.cast(TRUTH_SCHEMA)

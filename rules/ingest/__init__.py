@@ -1,10 +1,36 @@
-"""Sector file ingestion: read (xlsx/csv) -> header detection and mapping -> raw records.
+"""Sector file ingestion: read (xlsx/csv) -> header detection and mapping -> raw records ->
+normalise -> validate, with error reports and the supersede rule. No Dagster import.
 
-Public API (Dagster-free): ``read_upload``, ``process_upload``, ``write_error_report``,
-``supersede``, ``Upload``, ``UploadResult``, ``UploadError``.
+Public API::
+
+    read_upload(path, *, province, sector, unit=None, sheet=None) -> Upload
+    process_upload(path, *, province, sector, unit=None, sheet=None, today=None) -> UploadResult
+    write_error_report(result, path=None) -> Path      # always written; <stem>.loi.xlsx by default
+    supersede(uploads: pl.DataFrame) -> pl.DataFrame    # status current/superseded/duplicate/failed
+    UploadError                                         # str() is the message for the uploader
 """
 
-from rules.ingest.errors import UploadError
-from rules.ingest.upload import LINEAGE_COLUMNS, Upload, read_upload
+from rules.ingest.errors import ERROR_CODES, UploadError
+from rules.ingest.lineage import current_shas, supersede
+from rules.ingest.process import UploadResult, count_upload, process_upload
+from rules.ingest.report import error_report_path, is_error_report, write_error_report, write_error_report_frames
+from rules.ingest.upload import LINEAGE_COLUMNS, Upload, default_unit, file_sha256, read_upload
 
-__all__ = ["LINEAGE_COLUMNS", "Upload", "UploadError", "read_upload"]
+__all__ = [
+    "ERROR_CODES",
+    "LINEAGE_COLUMNS",
+    "Upload",
+    "UploadError",
+    "UploadResult",
+    "count_upload",
+    "current_shas",
+    "default_unit",
+    "error_report_path",
+    "file_sha256",
+    "is_error_report",
+    "process_upload",
+    "read_upload",
+    "supersede",
+    "write_error_report",
+    "write_error_report_frames",
+]

@@ -241,6 +241,9 @@ def _map_columns(
     extra_cols = [
         (c, lab) for c, lab, f in zip(cols, labels, fields, strict=True) if f is None and lab not in ignored
     ]
+    if split:  # the two parts stay visible as typed, for the error report
+        parts = [by_field[FAMILY_MIDDLE]] + ([given_col] if given_col else [])
+        extra_cols = sorted(extra_cols + parts, key=lambda cl: cols.index(cl[0]))
     if extra_cols:
         extra = pl.struct([pl.col(c).alias(lab) for c, lab in extra_cols]).struct.json_encode()
         exprs.append(extra.alias("extra"))

@@ -1,0 +1,139 @@
+"""Error report: the uploader's own sheet back, with the problems marked, ready to fix and re-upload.
+
+One workbook per upload, written **always** (with no rejected rows it says so on the instructions
+sheet), so that the uploader always gets an answer. Sheet 1 "Dữ liệu" holds every data row in file
+order, under the uploader's own headers in their own order, plus the error columns; rejected rows
+are highlighted by one conditional format on the error-code column (no per-row styling), the
+header row is frozen and filtered. Sheet 2 "Hướng dẫn" says in Vietnamese what to do. Cells are
+written as text so that IDs keep their leading zeros when the file comes back. The whole file,
+good rows included, is meant to be uploaded again: it then supersedes the earlier upload of the
+same unit and sector (see ``rules.ingest.lineage``), so the good rows must stay in it. Our own
+error columns are recognised and dropped when the report is uploaded again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+REPORT_SUFFIX = ".loi.xlsx"
+ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
+INSTRUCTIONS = [
+    "HƯỚNG DẪN SỬA LỖI",
+    "",
+    "1. Mở trang 'Dữ liệu'. Các dòng tô màu đỏ là các dòng bị loại; cột 'Lỗi (tiếng Việt)' cho biết lý do.",
+    "2. Sửa trực tiếp các ô bị lỗi (họ tên, ngày sinh, số định danh/CCCD, giới tính …).",
+    "3. Giữ nguyên các dòng không tô màu: tệp tải lên lại sẽ thay thế toàn bộ tệp trước.",
+    "4. Không cần xoá các cột lỗi: hệ thống tự bỏ qua chúng khi đọc lại.",
+    "5. Ngày sinh ghi dạng ngày/tháng/năm, ví dụ 05/09/2012. Số định danh gồm 12 chữ số, giữ số 0 ở đầu.",
+    "6. Lưu tệp (.xlsx) và tải lên lại đúng đơn vị và lĩnh vực như lần trước.",
+]
+
+
+def error_report_path(upload_path: str | Path) -> Path:
+    """Where the report of an upload goes: beside it, ``<stem>.loi.xlsx``."""
+    p = Path(upload_path)
+    return p.with_name(p.stem + REPORT_SUFFIX)
+
+
+def is_error_report(path: str | Path) -> bool:
+    """True for files this module wrote: the inbox sensor must not treat them as uploads."""
+    return Path(path).name.endswith(REPORT_SUFFIX)
+
+
+def original_columns(raw: pl.DataFrame, original_headers: list[str], column_map: dict[str, str]) -> pl.DataFrame:
+    """The uploader's columns rebuilt from raw records: canonical fields and the ``extra`` JSON."""
+    extra_keys: list[str] = []
+    if raw.height and "extra" in raw.columns:
+        extra_keys = list(json.loads(raw["extra"][0] or "{}").keys())
+    extra = pl.DataFrame()
+    if extra_keys:
+        dtype = pl.Struct([pl.Field(k, pl.String) for k in extra_keys])
+        extra = raw.select(pl.col("extra").str.json_decode(dtype)).unnest("extra")
+    cols: list[pl.Series] = []
+    for header in original_headers:
+        if header in extra_keys:
+            series = extra[header]
+        elif header in column_map and column_map[header] in raw.columns:
+            series = raw[column_map[header]]
+        else:
+            series = pl.Series(header, [None] * raw.height, dtype=pl.String)
+        cols.append(series.cast(pl.String).alias(header))
+    return pl.DataFrame(cols)
+
+
+def write_error_report(result, path: str | Path | None = None) -> Path:
+    """Write the report of an :class:`~rules.ingest.process.UploadResult`; returns its path."""
+    up = result.upload
+    return write_error_report_frames(
+        result.raw, result.quarantined, up.original_headers, up.column_map,
+        path or error_report_path(up.file_name), sheet_title=up.sheet or "Dữ liệu",
+    )
+
+
+def write_error_report_frames(
+    raw: pl.DataFrame,
+    quarantined: pl.DataFrame,
+    original_headers: list[str],
+    column_map: dict[str, str],
+    path: str | Path,
+    *,
+    sheet_title: str = "Dữ liệu",
+) -> Path:
+    """Same as :func:`write_error_report` from frames of one file (for the multi-file asset)."""
+    import xlsxwriter
+
+    path = Path(path)
+    table = original_columns(raw, original_headers, column_map)
+    errors = raw.select("row_number", "excel_row").join(
+        quarantined.select("row_number", "reason_code", "message_vi", "message_en"), on="row_number", how="left"
+    )
+    table = pl.concat(
+        [table, errors.select(
+            pl.col("reason_code").alias(ERROR_HEADERS[0]),
+            pl.col("message_vi").alias(ERROR_HEADERS[1]),
+            pl.col("message_en").alias(ERROR_HEADERS[2]),
+            pl.col("excel_row").cast(pl.String).alias(ERROR_HEADERS[3]),
+        )],
+        how="horizontal",
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    try:
+        head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True})
+        err_head = wb.add_format({"bold": True, "bg_color": "#F8CBAD", "border": 1, "text_wrap": True})
+        text = wb.add_format({"num_format": "@"})
+        bad = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        ws = wb.add_worksheet(_sheet_name(sheet_title))
+        n_orig = len(original_headers)
+        for j, name in enumerate(table.columns):
+            ws.write_string(0, j, name, err_head if j >= n_orig else head)
+            values = ["" if v is None else v for v in table[name].to_list()]
+            ws.write_column(1, j, values, text)
+            ws.set_column(j, j, 40 if name in ERROR_HEADERS[1:3] else 18, text)
+        last_row, last_col = table.height, table.width - 1
+        if table.height:
+            code_col = xlsxwriter.utility.xl_col_to_name(n_orig)
+            ws.conditional_format(1, 0, last_row, last_col, {
+                "type": "formula", "criteria": f'=${code_col}2<>""', "format": bad,
+            })
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, last_row, last_col)
+        guide = wb.add_worksheet("Hướng dẫn")
+        n_bad = quarantined.height
+        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {raw.height} dòng." if n_bad
+                  else f"Không có lỗi: cả {raw.height} dòng đều hợp lệ.")
+        for i, line in enumerate([*INSTRUCTIONS[:2], status, "", *INSTRUCTIONS[2:]]):
+            guide.write_string(i, 0, line)
+        guide.set_column(0, 0, 110)
+    finally:
+        wb.close()
+    return path
+
+
+def _sheet_name(title: str) -> str:
+    bad = set("[]:*?/\\")
+    name = "".join("_" if ch in bad else ch for ch in title).strip("'") or "Dữ liệu"
+    return name[:31]

@@ -26,7 +26,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rules.matching import MatchConfig, build_generic_index, build_population_index, match_records  # noqa: E402
+from rules.matching import build_population_index, match_records  # noqa: E402
 from rules.sectors import SECTORS  # noqa: E402
 
 PROVINCE = "ho_chi_minh"

@@ -79,17 +79,22 @@ def id_variants(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(rows), np.concatenate(vals)
 
 
-def generate_pairs(
-    feats: pl.DataFrame, prepared: PreparedIndex, config: MatchConfig
-) -> tuple[pl.DataFrame, dict[str, int], np.ndarray]:
-    """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``).
+@dataclass
+class Candidates:
+    """Candidate pairs of a chunk and what the passes saw."""
 
-    Returns the de-duplicated pairs, the pair count of each pass (before de-duplication) and a
-    boolean array: which records had at least one pass skipped because its block exceeded the cap.
-    """
+    pairs: pl.DataFrame  # (rid, pidx), de-duplicated, sorted
+    pass_counts: dict[str, int]  # pairs per pass before de-duplication
+    cap_hit: np.ndarray  # bool per record: some pass skipped because its block exceeded the cap
+    hit: dict[str, np.ndarray]  # pass -> bool per record: the pass produced at least one pair
+
+
+def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchConfig) -> Candidates:
+    """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``)."""
     recs = feats.with_row_index("rid")
     counts: dict[str, int] = {}
     found: dict[str, pl.Series] = {}
+    hit: dict[str, np.ndarray] = {}
     cap_hit = np.zeros(feats.height, dtype=bool)
     parts: list[pl.DataFrame] = []
     for spec in config.passes:
@@ -101,18 +106,18 @@ def generate_pairs(
                 cap_hit[over.to_numpy()] = True
         counts[spec.name] = pairs.height
         found[spec.name] = pairs["rid"].unique()
+        mask = np.zeros(feats.height, dtype=bool)
+        mask[found[spec.name].to_numpy()] = True
+        hit[spec.name] = mask
         parts.append(pairs)
-    all_pairs = (
-        pl.concat(parts).unique(maintain_order=False)
-        if parts
-        else pl.DataFrame({"rid": [], "pidx": []}, schema={"rid": pl.UInt32, "pidx": pl.UInt32})
-    )
-    return all_pairs.sort("rid", "pidx"), counts, cap_hit
+    if parts:
+        all_pairs = pl.concat(parts).unique()
+    else:
+        all_pairs = pl.DataFrame(schema={"rid": pl.UInt32, "pidx": pl.UInt32})
+    return Candidates(all_pairs.sort("rid", "pidx"), counts, cap_hit, hit)
 
 
-def _exact_pass(
-    recs: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex
-) -> tuple[pl.DataFrame, pl.Series]:
+def _exact_pass(recs: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex) -> tuple[pl.DataFrame, pl.Series]:
     rk = recs.filter(_not_null(spec.record_keys)).select("rid", _key(spec.record_keys).alias("_key"))
     rk = rk.join(prepared.sizes[spec.name], on="_key", how="inner")
     over = rk.filter(pl.col("_n") > spec.cap)["rid"]

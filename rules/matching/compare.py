@@ -58,9 +58,7 @@ def _hamming(lf, rf, lv, idx):
     out = np.zeros(len(idx), dtype=bool)
     if same_len.any():
         m = pl.Series(same_len)
-        vals = process.cpdist(
-            a.filter(m).to_list(), b.filter(m).to_list(), scorer=Hamming.distance, workers=1
-        )
+        vals = process.cpdist(a.filter(m).to_list(), b.filter(m).to_list(), scorer=Hamming.distance, workers=1)
         out[same_len] = vals <= lv.arg
     return out
 
@@ -102,10 +100,38 @@ def _year_near(lf, rf, lv, idx):
     return _bool(d <= (lv.arg or 1))
 
 
+def swapped_mask(lf: pl.DataFrame, rf: pl.DataFrame) -> pl.Series:
+    """The record's name is the register's with the given name moved first ("Vinh Nguyễn Duy"),
+    possibly without the middle ("Vinh Nguyễn"), or fully reversed ("Vinh Duy Nguyễn")."""
+    df = pl.DataFrame({"nk": lf["nk"], "rnk": rf["nk"], "fk": rf["fk"], "mk": rf["mk"], "gk": rf["gk"]})
+    rot = pl.concat_str([pl.col("gk"), pl.col("fk"), pl.col("mk").fill_null("")], separator=" ")
+    rot2 = pl.concat_str([pl.col("gk"), pl.col("fk")], separator=" ")
+    rev = pl.col("rnk").str.split(" ").list.reverse().list.join(" ")
+    nk = pl.col("nk")
+    expr = ((nk == rot.str.strip_chars()) | (nk == rot2) | (nk == rev)) & (nk != pl.col("rnk"))
+    return df.select(expr.alias("swapped")).to_series()
+
+
 def _name_swapped(lf, rf, lv, idx):
-    return _bool(
-        (lf["sk"].gather(idx) == rf["sk"].gather(idx)) & (lf["nk"].gather(idx) != rf["nk"].gather(idx))
-    )
+    return _bool(swapped_mask(lf[idx], rf[idx]))
+
+
+def _parent_of(lf, rf, lv, idx):
+    """The record's ID is the ID of this person's mother or father (register links)."""
+    a = lf[lv.column].gather(idx)
+    return _bool((a == rf["par1"].gather(idx)) | (a == rf["par2"].gather(idx)))
+
+
+def _id_unknown(lf, rf, lv, idx):
+    """The record's ID is not the ID of anyone in the register (``idk`` set by the blocking)."""
+    if "idk" not in lf.columns:
+        return np.zeros(len(idx), dtype=bool)
+    return _bool(lf["idk"].gather(idx).not_())
+
+
+def _year_far(lf, rf, lv, idx):
+    d = (lf["yr"].gather(idx).cast(pl.Int32) - rf["yr"].gather(idx).cast(pl.Int32)).abs()
+    return _bool(d >= (lv.arg or 10))
 
 
 def _exact_toned_or_untoned(lf, rf, lv, idx):
@@ -134,6 +160,9 @@ PREDICATES: dict[str, Predicate] = {
     "year_equal": _year_equal,
     "year_near": _year_near,
     "name_swapped": _name_swapped,
+    "parent_of": _parent_of,
+    "id_unknown": _id_unknown,
+    "year_far": _year_far,
     "always": _always,
 }
 
@@ -150,13 +179,11 @@ class Comparisons:
 def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) -> pl.DataFrame:
     """Pair-level repairs before comparing; ``name_order_swap``: if the two names hold the same tokens
     in another order, compare the record's parts as the register orders them (penalty via a level)."""
-    if "name_order_swap" in fixups and "sk" in lf.columns:
-        swapped = (lf["sk"] == rf["sk"]) & (lf["nk"] != rf["nk"])
+    if "name_order_swap" in fixups and "sk" in lf.columns and lf.height:
+        swapped = swapped_mask(lf, rf).fill_null(False)
         if swapped.any():
-            lf = lf.with_columns(
-                pl.when(swapped).then(rf[c]).otherwise(lf[c]).alias(c)
-                for c in ("fk", "mk", "gk", "fkc", "gt")
-            )
+            cols = ("fk", "mk", "gk", "fkc", "gt")
+            lf = lf.with_columns(pl.when(swapped).then(rf[c]).otherwise(lf[c]).alias(c) for c in cols)
     return lf
 
 

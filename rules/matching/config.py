@@ -95,6 +95,9 @@ class MatchConfig:
     record_id_column: str | None = "idn_s"  # record column compared with id_column for flags
     generic_fields: dict[str, str] = field(default_factory=dict)  # generic prepare: feature <- column
     pair_fixups: tuple[str, ...] = ()
+    id_known_pass: str = "id_exact"  # records with a hit in this pass have an ID known to the register
+    pair_budget_per_record: float = 20.0  # asset check: candidate pairs per record above this is a warning
+    max_ambiguous_share: float = 0.05  # asset check: share of ambiguous rows above this is a warning
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -149,6 +152,9 @@ class MatchConfig:
             "default_cap",
             "description",
             "index_id_source",
+            "id_known_pass",
+            "pair_budget_per_record",
+            "max_ambiguous_share",
         }
         unknown = set(data) - known
         if unknown:
@@ -168,8 +174,15 @@ class MatchConfig:
             record_id_column=data.get("record_id_column", "idn_s"),
             generic_fields=dict(data.get("generic_fields", {})),
             pair_fixups=tuple(data.get("pair_fixups", ())),
+            id_known_pass=data.get("id_known_pass", "id_exact"),
+            pair_budget_per_record=float(data.get("pair_budget_per_record", 20.0)),
+            max_ambiguous_share=float(data.get("max_ambiguous_share", 0.05)),
             raw=data,
         )
+
+    def pair_budget(self, n_records: int) -> int:
+        """Candidate-pair budget for ``n_records`` records (the asset check compares the pass totals)."""
+        return max(1000, int(self.pair_budget_per_record * n_records))
 
     @classmethod
     def default(cls) -> MatchConfig:

@@ -96,11 +96,7 @@ def _flags(chunk, lf, rf, comps, res, rid, cap_hit, config) -> pl.Expr:
     status = res["status"].to_numpy()
     col = config.record_id_column
     if col and col in chunk.columns and col in rf.columns:
-        holder = (
-            np.flatnonzero((lf[col] == rf[col]).fill_null(False).to_numpy())
-            if rf.height
-            else np.array([], int)
-        )
+        holder = np.flatnonzero((lf[col] == rf[col]).fill_null(False).to_numpy()) if rf.height else np.array([], int)
         other = np.zeros(n, dtype=bool)
         if holder.size:
             h_rid = rid[holder]
@@ -172,9 +168,7 @@ def same_person_groups(records: pl.DataFrame, feats: pl.DataFrame, results: pl.D
         [records.select(upload), feats.select(key_cols), res.select("_row", "person_id")], how="horizontal"
     )
     if not key_cols:
-        person = pl.coalesce(
-            pl.col("person_id"), pl.concat_str([pl.lit("row:"), pl.col("_row").cast(pl.Utf8)])
-        )
+        person = pl.coalesce(pl.col("person_id"), pl.concat_str([pl.lit("row:"), pl.col("_row").cast(pl.Utf8)]))
     grp = frame.with_columns(person.alias("_p")).select(
         (pl.col("_row").first().over([*upload, "_p"]).cast(pl.Int64) + 1).alias("same_person_group")
     )["same_person_group"]

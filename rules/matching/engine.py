@@ -104,9 +104,13 @@ def match_records(
         chunk = feats.slice(start, config.chunk_size)
         if chunk.height == 0:
             break
-        pairs, counts, cap_hit = generate_pairs(chunk, prepared, config)
-        for k, v in counts.items():
+        cands = generate_pairs(chunk, prepared, config)
+        pairs, cap_hit = cands.pairs, cands.cap_hit
+        for k, v in cands.pass_counts.items():
             pass_counts[k] += v
+        if config.id_known_pass in cands.hit and config.record_id_column in chunk.columns:
+            known = pl.Series("idk", cands.hit[config.id_known_pass])
+            chunk = chunk.with_columns(pl.when(pl.col(config.record_id_column).is_not_null()).then(known).alias("idk"))
         n_pairs += pairs.height
         rid = pairs["rid"].to_numpy()
         pidx = pairs["pidx"].to_numpy()
@@ -129,9 +133,7 @@ def match_records(
         lin = lin.hstack(records.select(lineage))
     out = lin.join(results, on="_row", how="left").sort("_row")
     review_out = (
-        lin.join(review, on="_row", how="inner").sort("_row", "candidate_rank")
-        if review.height
-        else _empty_review(lin)
+        lin.join(review, on="_row", how="inner").sort("_row", "candidate_rank") if review.height else _empty_review(lin)
     )
     stats: dict[str, float | int] = {
         "records": n,

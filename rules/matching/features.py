@@ -43,6 +43,9 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "cmnd",
     "prov",
     "idf",
+    "ini",
+    "par1",
+    "par2",
 )
 
 
@@ -92,6 +95,7 @@ def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
         pl.when(n > 2).then(toks.list.slice(1, n - 2).list.join(" ")).otherwise(pl.lit("")).alias("mk"),
         pl.when(n > 1).then(toks.list.last()).otherwise(None).alias("gk"),
         toks.list.sort().list.join(" ").alias("sk"),
+        toks.list.eval(pl.element().str.slice(0, 1)).list.join("").alias("ini"),
         pl.when(n > 1).then(tk.str.split(" ").list.last()).otherwise(None).alias("gt"),
     ]
 
@@ -136,9 +140,7 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         return pl.col(name) if name in records.columns else pl.lit(None, dtype=dtype).alias(name)
 
     names = _with_name_features(
-        records
-        if "full_name" in records.columns
-        else records.with_columns(pl.lit(None, pl.Utf8).alias("full_name")),
+        records if "full_name" in records.columns else records.with_columns(pl.lit(None, pl.Utf8).alias("full_name")),
         "name_key",
         "name_toned",
         "name_clean" if "name_clean" in records.columns else "full_name",
@@ -161,6 +163,8 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.when(id_kind == "cmnd9").then(id_clean).otherwise(col("old_id_clean")).alias("cmnd"),
         col("province").alias("prov"),
         id_clean.alias("idf"),  # the ID as the file gave it (after cleaning), for `id_corrected`
+        pl.lit(None, pl.Utf8).alias("par1"),
+        pl.lit(None, pl.Utf8).alias("par2"),
     )
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
@@ -178,9 +182,15 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
         pl.col("old_id").cast(pl.Utf8).alias("cmnd")
         if "old_id" in register.columns
         else pl.lit(None, pl.Utf8).alias("cmnd"),
-    ).with_columns(
-        prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"), pl.lit(None, pl.Utf8).alias("idf")
-    )
+        # optional parent links (the register's mother_id / father_id): a parent's ID on a child's row
+        # then counts as evidence *for* the child instead of against it
+        *[
+            _pad_id(pl.col(src).cast(pl.Utf8)).alias(dst)
+            if src in register.columns
+            else pl.lit(None, pl.Utf8).alias(dst)
+            for src, dst in (("mother_id", "par1"), ("father_id", "par2"))
+        ],
+    ).with_columns(prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"), pl.lit(None, pl.Utf8).alias("idf"))
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     feats = pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
     return feats

@@ -45,9 +45,7 @@ def build_population_index(register: pl.DataFrame) -> pl.DataFrame:
     check_register(register)
     feats = index_features(register)
     feats = feats.with_columns(register["person_id"].cast(pl.Utf8).alias("pid"))
-    feats = feats.with_columns(
-        pl.len().over(src).cast(pl.UInt32).alias(dst) for src, dst in FREQUENCY_COLUMNS.items()
-    )
+    feats = feats.with_columns(pl.len().over(src).cast(pl.UInt32).alias(dst) for src, dst in FREQUENCY_COLUMNS.items())
     return feats
 
 
@@ -71,13 +69,9 @@ def read_register(paths: Sequence[str | Path]) -> pl.DataFrame:
         try:
             df = pl.read_parquet(path)
         except Exception as exc:
-            raise RegisterError(
-                f"population register is not readable Parquet: {path} ({type(exc).__name__})"
-            ) from None
+            raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
         check_register(df, str(path))
-        frames.append(
-            df.select([c for c in df.columns if c in (*REQUIRED_REGISTER_COLUMNS, "old_id", "province")])
-        )
+        frames.append(df.select([c for c in df.columns if c in (*REQUIRED_REGISTER_COLUMNS, "old_id", "province")]))
     if not frames:
         raise RegisterError("no population register files given")
     return pl.concat(frames, how="diagonal_relaxed")
@@ -94,9 +88,7 @@ def register_paths_of(population: str | Path) -> list[Path]:
     return [p]
 
 
-def load_or_build_index(
-    register_paths: Sequence[str | Path] | str | Path, index_dir: str | Path
-) -> pl.DataFrame:
+def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index_dir: str | Path) -> pl.DataFrame:
     """Return the cached index for these register files, building and caching it if absent."""
     if isinstance(register_paths, (str, Path)):
         register_paths = register_paths_of(register_paths)

@@ -77,7 +77,7 @@ def test_parent_id_on_child_row_is_flagged_and_corrected(index):
     r = one(index, record(**p(CHILD), national_id=PARENT["person_id"]))
     assert r["status"] == "matched" and r["person_id"] == CHILD["person_id"]
     assert "id_belongs_to_other_person" in r["flags"] and "id_corrected" in r["flags"]
-    assert "id=disagree" in r["reason"]
+    assert "id=other_person" in r["reason"]
 
 
 def test_id_with_lost_leading_zeros_is_restored(index):

@@ -1,0 +1,45 @@
+"""``doisoat upload FILE``: validate a sector file at once, report, and drop it into the inbox.
+
+What an education department needs from one command: counts (rows read / accepted / rejected by
+reason), an Excel error report beside the file to fix and upload again, and a clear one-line error
+(exit code 2, from the CLI) when the file cannot be read at all. Accepted files are copied into
+``data/inbox/<province>/<sector>/`` where the sensor and the province job pick them up.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from assets.uploads import error_report_path, unit_of
+from pipelines.environment import data_root
+
+
+def upload_file(path: Path, province: str, sector: str, *, unit: str | None = None, sheet: str | None = None,
+                copy_to_inbox: bool = True) -> int:
+    from rules.ingest import process_upload, write_error_report
+    from rules.provinces import resolve_province
+    from rules.sectors import check_sector
+
+    slug = resolve_province(province).slug
+    check_sector(sector)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
+    unit = unit or unit_of(path)
+    result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
+    for line in result.summary_lines():
+        print(line)
+    report = error_report_path(path)
+    if result.quarantined.height:
+        write_error_report(result, report)
+        print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted rows "
+              "and upload again)")
+    else:
+        report.unlink(missing_ok=True)  # an old report would now be misleading
+    if copy_to_inbox:
+        target = data_root() / "inbox" / slug / sector / (path.name if "__" in path.stem else f"{unit}__{path.name}")
+        if target.resolve() != path.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            print(f"copied to the inbox: {target}")
+    return 0

@@ -1,0 +1,74 @@
+"""The inbox sensor and the schedules, evaluated with Dagster's test contexts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+
+def _sensor_tick(data_dir, cursor=None):
+    from pipelines.definitions import build_definitions
+    from pipelines.sensors import inbox_sensor
+
+    defs = build_definitions()
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"paths": defs.resources["paths"]})
+        return inbox_sensor(ctx)
+
+
+def test_inbox_sensor_requests_one_run_per_new_upload_and_never_repeats(data_dir):
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    (inbox / "thpt_a__ds.csv").write_text("Họ và tên,Ngày sinh\nA,01/01/2010\n", encoding="utf-8")
+    (inbox / "thpt_a__ds.errors.xlsx").write_bytes(b"not an upload")  # our own error report: ignored
+    (inbox / "~$lock.xlsx").write_bytes(b"excel lock file")  # ignored
+
+    first = _sensor_tick(data_dir)
+    assert len(first.run_requests) == 1
+    request = first.run_requests[0]
+    assert request.partition_key == "ho_chi_minh|students"
+    assert request.run_key.startswith("ho_chi_minh|students|")
+
+    again = _sensor_tick(data_dir, cursor=first.cursor)
+    assert again.run_requests == []
+    assert again.skip_reason is not None
+
+    # A corrected file (new content) runs again, with a new run key.
+    (inbox / "thpt_a__ds.csv").write_text("Họ và tên,Ngày sinh\nB,02/02/2010\n", encoding="utf-8")
+    corrected = _sensor_tick(data_dir, cursor=first.cursor)
+    assert len(corrected.run_requests) == 1
+    assert corrected.run_requests[0].run_key != request.run_key
+    assert set(json.loads(corrected.cursor)) == {"ho_chi_minh/students/thpt_a__ds.csv"}
+
+
+def test_province_schedules_are_off_by_default_and_request_every_sector(data_dir):
+    from pipelines.definitions import build_definitions
+    from rules.sectors import SECTORS
+
+    defs = build_definitions()
+    schedule = defs.resolve_schedule_def("nightly_ho_chi_minh")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    when = datetime(2026, 11, 23, 1, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                        repository_def=defs.get_repository_def())
+        requests = schedule.evaluate_tick(ctx).run_requests
+    assert sorted(r.partition_key for r in requests) == sorted(f"ho_chi_minh|{s}" for s in SECTORS)
+    assert all(r.run_key.endswith("2026-11-23") for r in requests)
+
+
+def test_national_schedule_spends_the_quota_of_the_vietnamese_day_it_runs_in(data_dir):
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    schedule = defs.resolve_schedule_def("national_verification_daily")
+    # 03:00 on 23 Nov in Hanoi is still 22 Nov in UTC: the partition must follow Vietnamese time.
+    when = datetime(2026, 11, 23, 3, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                        repository_def=defs.get_repository_def())
+        requests = schedule.evaluate_tick(ctx).run_requests
+    assert [r.partition_key for r in requests] == ["2026-11-23"]

@@ -5,7 +5,9 @@ Public API::
 
     read_upload(path, *, province, sector, unit=None, sheet=None) -> Upload
     process_upload(path, *, province, sector, unit=None, sheet=None, today=None) -> UploadResult
-    write_error_report(result, path=None) -> Path      # always written; <stem>.loi.xlsx by default
+    write_error_report(result, path=None) -> Path      # always written; <stem>.errors.xlsx by default
+    write_error_report(raw, quarantined, path) -> Path # one file's rows, as the multi-file asset has them
+    write_structural_report(upload_error, path) -> Path
     supersede(uploads: pl.DataFrame) -> pl.DataFrame    # status current/superseded/duplicate/failed
     UploadError                                         # str() is the message for the uploader
 """
@@ -13,8 +15,22 @@ Public API::
 from rules.ingest.errors import ERROR_CODES, UploadError
 from rules.ingest.lineage import current_shas, supersede
 from rules.ingest.process import UploadResult, count_upload, process_upload
-from rules.ingest.report import error_report_path, is_error_report, write_error_report, write_error_report_frames
-from rules.ingest.upload import LINEAGE_COLUMNS, Upload, default_unit, file_sha256, read_upload
+from rules.ingest.report import (
+    error_report_path,
+    is_error_report,
+    write_error_report,
+    write_error_report_frames,
+    write_structural_report,
+)
+from rules.ingest.upload import (
+    LINEAGE_COLUMNS,
+    Upload,
+    default_unit,
+    empty_raw_frame,
+    file_sha256,
+    header_info,
+    read_upload,
+)
 
 __all__ = [
     "ERROR_CODES",
@@ -25,12 +41,15 @@ __all__ = [
     "count_upload",
     "current_shas",
     "default_unit",
+    "empty_raw_frame",
     "error_report_path",
     "file_sha256",
+    "header_info",
     "is_error_report",
     "process_upload",
     "read_upload",
     "supersede",
     "write_error_report",
     "write_error_report_frames",
+    "write_structural_report",
 ]

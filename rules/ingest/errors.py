@@ -101,6 +101,7 @@ class UploadError(Exception):
     expected_headers: list[str] = field(default_factory=list)
     found_headers: list[str] = field(default_factory=list)
     encoding: str | None = None
+    file_sha256: str | None = None  # set by read_upload when the file could be hashed
 
     def __post_init__(self) -> None:
         if self.code not in ERROR_CODES:
@@ -145,6 +146,7 @@ class UploadError(Exception):
             "column": self.column,
             "expected_headers": list(self.expected_headers),
             "found_headers": list(self.found_headers),
+            "file_sha256": self.file_sha256,
         }
 
     def __reduce__(self):  # picklable across Dagster processes despite the dataclass __init__

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-REPORT_SUFFIX = ".loi.xlsx"
+REPORT_SUFFIX = ".errors.xlsx"
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
 INSTRUCTIONS = [
     "HƯỚNG DẪN SỬA LỖI",
@@ -33,7 +33,7 @@ INSTRUCTIONS = [
 
 
 def error_report_path(upload_path: str | Path) -> Path:
-    """Where the report of an upload goes: beside it, ``<stem>.loi.xlsx``."""
+    """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx``."""
     p = Path(upload_path)
     return p.with_name(p.stem + REPORT_SUFFIX)
 
@@ -64,13 +64,82 @@ def original_columns(raw: pl.DataFrame, original_headers: list[str], column_map:
     return pl.DataFrame(cols)
 
 
-def write_error_report(result, path: str | Path | None = None) -> Path:
-    """Write the report of an :class:`~rules.ingest.process.UploadResult`; returns its path."""
+def write_error_report(result, path=None, out: str | Path | None = None) -> Path:
+    """Write the error report; returns its path. Two call forms:
+
+    * ``write_error_report(result, path=None)`` with an :class:`~rules.ingest.process.UploadResult`
+      (``path`` defaults to ``<upload stem>.errors.xlsx`` in the current folder);
+    * ``write_error_report(raw, quarantined, path)`` with the raw and quarantined rows of **one**
+      file, as the multi-file asset holds them: the uploader's headers are then read again from the
+      upload itself, found beside ``path`` under ``raw["file_name"]`` (only its first rows).
+    """
+    if isinstance(result, pl.DataFrame):
+        raw, quarantined, target = result, path, Path(out) if out is not None else None
+        if target is None or quarantined is None:
+            raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
+        headers, column_map = _headers_for(raw, target)
+        sheet = raw["sheet"][0] if raw.height and "sheet" in raw.columns else ""
+        return write_error_report_frames(raw, quarantined, headers, column_map, target,
+                                         sheet_title=sheet or "Dữ liệu")
     up = result.upload
     return write_error_report_frames(
         result.raw, result.quarantined, up.original_headers, up.column_map,
         path or error_report_path(up.file_name), sheet_title=up.sheet or "Dữ liệu",
     )
+
+
+def _headers_for(raw: pl.DataFrame, report: Path) -> tuple[list[str], dict[str, str]]:
+    """Uploader headers for raw rows of one file: from the file beside the report, else canonical."""
+    from rules.ingest.errors import UploadError
+    from rules.ingest.upload import header_info
+
+    if raw.height:
+        source = report.parent / str(raw["file_name"][0])
+        if source.is_file():
+            try:
+                return header_info(source, sector=str(raw["sector"][0]), sheet=raw["sheet"][0] or None)
+            except UploadError:
+                pass
+    fields = [c for c in raw.columns if c not in _NOT_UPLOADER and raw[c].null_count() < raw.height]
+    extra_keys = list(json.loads(raw["extra"][0] or "{}").keys()) if raw.height and "extra" in raw.columns else []
+    return fields + extra_keys, {f: f for f in fields}
+
+
+_NOT_UPLOADER = {"file_name", "file_sha256", "sheet", "row_number", "excel_row", "province", "sector", "unit",
+                 "extra"}
+
+
+def write_structural_report(error, path: str | Path) -> Path:
+    """A one-sheet workbook explaining why a whole file was refused (an :class:`UploadError`)."""
+    import xlsxwriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    try:
+        bold = wb.add_format({"bold": True})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        ws = wb.add_worksheet("Lỗi tệp")
+        rows = [
+            ("Tệp / File", error.file),
+            ("Mã lỗi / Error code", error.code),
+            ("Vị trí / Where", error.where()),
+            ("Lỗi (tiếng Việt)", error.message_vi),
+            ("Error (English)", error.message_en),
+            ("Tiêu đề cần có / Expected headers", "; ".join(error.expected_headers)),
+            ("Tiêu đề tìm thấy / Headers found", "; ".join(error.found_headers)),
+            ("", ""),
+            ("Cách làm / What to do", "Sửa tệp theo hướng dẫn trên rồi tải lên lại. / Fix the file as described "
+             "above and upload it again."),
+        ]
+        for i, (k, v) in enumerate(rows):
+            ws.write_string(i, 0, k, bold)
+            ws.write_string(i, 1, v or "", wrap)
+        ws.set_column(0, 0, 34)
+        ws.set_column(1, 1, 100)
+    finally:
+        wb.close()
+    return path
 
 
 def write_error_report_frames(

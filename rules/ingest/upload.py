@@ -12,7 +12,7 @@ import polars as pl
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, HeaderSpec, fold, header_spec
 from rules.ingest.layout import HeaderLayout, find_header, footer_start
-from rules.ingest.readers import CsvSource, ExcelSource, SheetHead, col_names, open_source
+from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import check_sector
 
@@ -91,12 +91,53 @@ def read_upload(
         raise ValueError(f"unknown province slug {province!r}")
     try:
         return _read(path, province, sector, unit or default_unit(path), sheet)
-    except UploadError:
+    except UploadError as exc:
+        _attach_sha(exc, path)
         raise
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # garbage input we did not foresee: still a message, never a traceback
-        raise UploadError("corrupt_file", file=path.name) from exc
+        err = UploadError("corrupt_file", file=path.name)
+        _attach_sha(err, path)
+        raise err from exc
+
+
+def _attach_sha(exc: UploadError, path: Path) -> None:
+    """Failed uploads are identified by content too, so a re-sent broken file counts once."""
+    if exc.file_sha256 is None and path.is_file():
+        exc.file_sha256 = file_sha256(path)
+
+
+def empty_raw_frame(sector: str | None = None) -> pl.DataFrame:
+    """A raw-records frame with no rows (contracts §3 columns; common fields only without sector)."""
+    from rules.ingest.headers import COMMON_FIELDS
+
+    fields = header_spec(sector).fields if sector else COMMON_FIELDS
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in LINEAGE_COLUMNS}
+    schema["row_number"] = pl.Int64()
+    schema["excel_row"] = pl.Int64()
+    schema.update({f: pl.String() for f in fields})
+    schema["extra"] = pl.String()
+    return pl.DataFrame(schema=schema)
+
+
+def header_info(
+    path: str | Path, *, sector: str, sheet: str | int | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """(original headers in file order, header -> canonical field) without reading the body.
+
+    For callers that hold raw records but not the :class:`Upload` (the multi-file asset writing
+    error reports): only the first rows are read again.
+    """
+    path = Path(path)
+    spec = header_spec(sector)
+    source = open_source(path)
+    _, layout = _choose_sheet(spec, source, sheet if sheet not in ("", None) else None, path.name)
+    labels = _unique_labels(list(layout.labels))
+    fields = list(layout.fields)
+    ignored = {lab for lab, f in zip(labels, fields, strict=False) if f is None and fold(lab) in spec.report_columns}
+    column_map = {lab: f for lab, f in zip(labels, fields, strict=False) if f and f != FAMILY_MIDDLE}
+    return [lab for lab in labels if lab not in ignored], column_map
 
 
 def _choose_sheet(
@@ -162,6 +203,8 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         )
 
     cols = col_names(width)
+    if isinstance(source, CsvSource):
+        _check_delimiters(body, cols, source.delimiter, path.name)
     cell_text = [pl.col(c).str.strip_chars() for c in cols]
     blank = pl.all_horizontal([t.is_null() | (t == "") for t in cell_text])
     body = body.with_columns(blank.alias("_blank"))
@@ -209,6 +252,24 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         delimiter=getattr(source, "delimiter", ""),
         ignored_columns=ignored,
     )
+
+
+def _check_delimiters(body: pl.DataFrame, cols: list[str], delimiter: str, file: str) -> None:
+    """Refuse a CSV whose lines use two delimiters: such a line lands whole in the first column.
+
+    Checked on every row, vectorised: only the first cell filled and it holds another candidate
+    delimiter at least twice (a name never does).
+    """
+    if len(cols) < 3 or body.height == 0:
+        return
+    only_first = pl.col(cols[0]).is_not_null() & pl.all_horizontal([pl.col(c).is_null() for c in cols[1:]])
+    for other in (d for d in DELIMITERS if d != delimiter):
+        bad = body.filter(only_first & (pl.col(cols[0]).str.count_matches(other, literal=True) >= 2))
+        if bad.height:
+            raise UploadError(
+                "mixed_delimiters", file=file, row=int(bad["excel_row"][0]),
+                expected_headers=[delimiter], found_headers=[other],
+            )
 
 
 def _csv_line(source: CsvSource, record: int) -> int:

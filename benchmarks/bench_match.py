@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; figures measured on a shared machine (other jobs running)")
     paths = generate(args.data_dir, args.register, args.rows)
-    ours = run_doisoat(*paths, f"{args.register:,} x {args.rows:,}")
+    run_doisoat(*paths, f"{args.register:,} x {args.rows:,}")
     return 0
 
 

@@ -110,10 +110,8 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
         mask[found[spec.name].to_numpy()] = True
         hit[spec.name] = mask
         parts.append(pairs)
-    if parts:
-        all_pairs = pl.concat(parts).unique()
-    else:
-        all_pairs = pl.DataFrame(schema={"rid": pl.UInt32, "pidx": pl.UInt32})
+    empty = pl.DataFrame(schema={"rid": pl.UInt32, "pidx": pl.UInt32})
+    all_pairs = pl.concat(parts).unique() if parts else empty
     return Candidates(all_pairs.sort("rid", "pidx"), counts, cap_hit, hit)
 
 

@@ -100,11 +100,15 @@ def match_records(
     decided: list[pl.DataFrame] = []
     reviews: list[pl.DataFrame] = []
     n_pairs = 0
+    timing = {"blocking": 0.0, "gather": 0.0, "compare": 0.0, "decide": 0.0}
     for start in range(0, max(n, 1), config.chunk_size):
         chunk = feats.slice(start, config.chunk_size)
         if chunk.height == 0:
             break
+        t1 = time.perf_counter()
         cands = generate_pairs(chunk, prepared, config)
+        t2 = time.perf_counter()
+        timing["blocking"] += t2 - t1
         pairs, cap_hit = cands.pairs, cands.cap_hit
         for k, v in cands.pass_counts.items():
             pass_counts[k] += v
@@ -116,10 +120,15 @@ def match_records(
         pidx = pairs["pidx"].to_numpy()
         lf = chunk[rid] if len(rid) else chunk.clear()
         rf = index[pidx] if len(pidx) else index.clear()
+        t3 = time.perf_counter()
+        timing["gather"] += t3 - t2
         comps = compare(lf, rf, config, index.height)
+        t4 = time.perf_counter()
+        timing["compare"] += t4 - t3
         res, rev = decide_chunk(chunk, rid, pidx, rf, lf, comps, cap_hit, config)
         res = res.with_columns((pl.col("_row") + start).alias("_row"))
         rev = rev.with_columns((pl.col("_row") + start).alias("_row"))
+        timing["decide"] += time.perf_counter() - t4
         decided.append(res)
         reviews.append(rev)
         if progress is not None:
@@ -140,6 +149,7 @@ def match_records(
         "index_rows": index.height,
         "candidate_pairs": n_pairs,
         "seconds_prepare": round(t_prep, 3),
+        **{f"seconds_{k}": round(v, 3) for k, v in timing.items()},
         "seconds_total": round(time.perf_counter() - t0, 3),
     }
     for status in ("matched", "ambiguous", "unmatched"):

@@ -144,14 +144,14 @@ def _link_parents(
     return mother, father
 
 
-def _plant_pairs(rng: np.random.Generator, candidates: np.ndarray, year: np.ndarray, n_pairs: int) -> np.ndarray:
-    """Disjoint (a, b) pairs of candidates born in the same year, shape (k, 2)."""
+def _plant_pairs(rng: np.random.Generator, candidates: np.ndarray, group: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Disjoint (a, b) pairs of candidates with the same ``group`` value (e.g. birth year), shape (k, 2)."""
     if candidates.size < 2 or n_pairs <= 0:
         return np.empty((0, 2), dtype=np.int64)
-    c = candidates[np.lexsort((rng.random(candidates.size), year[candidates]))]
+    c = candidates[np.lexsort((rng.random(candidates.size), group[candidates]))]
     m = c.size // 2
     pairs = np.stack([c[0 : 2 * m : 2], c[1 : 2 * m : 2]], axis=1)
-    pairs = pairs[year[pairs[:, 0]] == year[pairs[:, 1]]]
+    pairs = pairs[group[pairs[:, 0]] == group[pairs[:, 1]]]
     keep = rng.permutation(pairs.shape[0])[:n_pairs]
     return pairs[np.sort(keep)]
 
@@ -199,8 +199,7 @@ def generate_register(province: str, size: int, seed: int) -> pl.DataFrame:
     in_twins = np.zeros(size, dtype=bool)
     in_twins[twins.ravel()] = True
     pool = np.flatnonzero(~in_twins)
-    namesakes = _plant_pairs(rng, pool, year, round(size * NAMESAKE_SHARE))
-    namesakes = namesakes[female[namesakes[:, 0]] == female[namesakes[:, 1]]]
+    namesakes = _plant_pairs(rng, pool, year * 2 + female, round(size * NAMESAKE_SHARE))
     d, r = namesakes[:, 0], namesakes[:, 1]
     fam[r], mid[r], marked[r], giv[r], dob[r], new_style[r] = (
         fam[d],

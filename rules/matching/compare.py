@@ -100,20 +100,45 @@ def _year_near(lf, rf, lv, idx):
     return _bool(d <= (lv.arg or 1))
 
 
-def swapped_mask(lf: pl.DataFrame, rf: pl.DataFrame) -> pl.Series:
+def swapped_mask(lf: pl.DataFrame, rf: pl.DataFrame, idx: np.ndarray | None = None) -> np.ndarray:
     """The record's name is the register's with the given name moved first ("Vinh Nguyễn Duy"),
-    possibly without the middle ("Vinh Nguyễn"), or fully reversed ("Vinh Duy Nguyễn")."""
-    df = pl.DataFrame({"nk": lf["nk"], "rnk": rf["nk"], "fk": rf["fk"], "mk": rf["mk"], "gk": rf["gk"]})
+    possibly without the middle ("Vinh Nguyễn"), or fully reversed ("Vinh Duy Nguyễn").
+
+    Only pairs whose token multisets could match (same sorted key, or one token fewer) are examined,
+    so the string work runs on a small share of the pairs.
+    """
+    if idx is None:
+        idx = np.arange(lf.height)
+    out = np.zeros(len(idx), dtype=bool)
+    if len(idx) == 0:
+        return out
+    lnk, rnk = lf["nk"].gather(idx), rf["nk"].gather(idx)
+    n_l = lnk.str.count_matches(" ")
+    n_r = rnk.str.count_matches(" ")
+    maybe = _bool(((lf["sk"].gather(idx) == rf["sk"].gather(idx)) | (n_l < n_r)) & (lnk != rnk))
+    sub = idx[maybe]
+    if sub.size == 0:
+        return out
+    df = pl.DataFrame(
+        {
+            "nk": lf["nk"].gather(sub),
+            "rnk": rf["nk"].gather(sub),
+            "fk": rf["fk"].gather(sub),
+            "mk": rf["mk"].gather(sub),
+            "gk": rf["gk"].gather(sub),
+        }
+    )
     rot = pl.concat_str([pl.col("gk"), pl.col("fk"), pl.col("mk").fill_null("")], separator=" ")
     rot2 = pl.concat_str([pl.col("gk"), pl.col("fk")], separator=" ")
     rev = pl.col("rnk").str.split(" ").list.reverse().list.join(" ")
     nk = pl.col("nk")
-    expr = ((nk == rot.str.strip_chars()) | (nk == rot2) | (nk == rev)) & (nk != pl.col("rnk"))
-    return df.select(expr.alias("swapped")).to_series()
+    expr = (nk == rot.str.strip_chars()) | (nk == rot2) | (nk == rev)
+    out[maybe] = _bool(df.select(expr.alias("swapped")).to_series())
+    return out
 
 
 def _name_swapped(lf, rf, lv, idx):
-    return _bool(swapped_mask(lf[idx], rf[idx]))
+    return swapped_mask(lf, rf, idx)
 
 
 def _parent_of(lf, rf, lv, idx):
@@ -180,10 +205,11 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
     """Pair-level repairs before comparing; ``name_order_swap``: if the two names hold the same tokens
     in another order, compare the record's parts as the register orders them (penalty via a level)."""
     if "name_order_swap" in fixups and "sk" in lf.columns and lf.height:
-        swapped = swapped_mask(lf, rf).fill_null(False)
+        swapped = swapped_mask(lf, rf)
         if swapped.any():
+            pos = np.flatnonzero(swapped)
             cols = ("fk", "mk", "gk", "fkc", "gt")
-            lf = lf.with_columns(pl.when(swapped).then(rf[c]).otherwise(lf[c]).alias(c) for c in cols)
+            lf = lf.with_columns(lf[c].scatter(pos, rf[c].gather(pos)) for c in cols)
     return lf
 
 

@@ -92,8 +92,9 @@ def decide_chunk(
 def _flags(chunk, lf, rf, comps, res, rid, cap_hit, config) -> pl.Expr:
     """Flags per record: id_belongs_to_other_person, id_corrected, candidate_cap_hit."""
     n = chunk.height
-    flags: list[tuple[str, np.ndarray]] = [("candidate_cap_hit", cap_hit)]
     status = res["status"].to_numpy()
+    # a truncated block only matters when the record did not find its person
+    flags: list[tuple[str, np.ndarray]] = [("candidate_cap_hit", cap_hit & (status != "matched"))]
     col = config.record_id_column
     if col and col in chunk.columns and col in rf.columns:
         holder = np.flatnonzero((lf[col] == rf[col]).fill_null(False).to_numpy()) if rf.height else np.array([], int)

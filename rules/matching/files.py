@@ -1,0 +1,173 @@
+"""``match_file``: what ``doisoat match`` runs: one input file against a register, one output file.
+
+The input goes through the same reader, normaliser and validator as uploads; rows rejected by
+validation are kept as ``rejected`` so that the output has exactly one row per input data row, in
+input order. Errors name files and columns, never cell values.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from rules.matching.config import MatchConfig
+from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
+from rules.matching.index import RegisterError, load_or_build_index, register_paths_of
+
+UPLOAD_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
+ORDER_COLUMNS = ("file_sha256", "sheet", "row_number")
+
+
+def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
+    """Append validation rejects (contracts §5) as ``status='rejected'``, ``reason=<reason_code>``.
+
+    The combined frame is in input order: files in order of first appearance, then sheet and data
+    row number, so every row read appears exactly once.
+    """
+    if rejected is None or rejected.height == 0:
+        return results
+    lineage = [c for c in results.columns if c not in RESULT_COLUMNS and c in rejected.columns]
+    rej = rejected.select(
+        *lineage,
+        pl.lit("rejected").alias("status"),
+        pl.lit(None, pl.Utf8).alias("person_id"),
+        pl.lit(None, pl.Float64).alias("score"),
+        pl.lit(None, pl.Float64).alias("runner_up_score"),
+        pl.col("reason_code").cast(pl.Utf8).alias("reason"),
+        pl.lit([], pl.List(pl.Utf8)).alias("flags"),
+        pl.lit(None, pl.Utf8).alias("proposed_id"),
+        pl.lit(None, pl.Int64).alias("same_person_group"),
+    )
+    both = pl.concat([results, rej], how="diagonal_relaxed")
+    keys = [c for c in ORDER_COLUMNS if c in both.columns]
+    if not keys:
+        return both
+    if "file_sha256" in keys:
+        both = both.with_columns(
+            pl.int_range(pl.len()).min().over("file_sha256").alias("_file_order")
+        )  # first appearance of each file
+        keys = ["_file_order", *keys[1:]]
+    return both.sort(keys, maintain_order=True).drop("_file_order", strict=False)
+
+
+def load_index(index_dir: str | Path) -> pl.DataFrame:
+    """The most recently built population index in ``index_dir`` (written by load_or_build_index)."""
+    files = sorted(Path(index_dir).glob("population_index_*.parquet"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise RegisterError(f"no population index in {index_dir}: build it from the register first")
+    return pl.read_parquet(files[-1])
+
+
+def _normalise_and_validate(raw: pl.DataFrame, sector: str, headers=None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from rules.normalise import normalise_records
+    from rules.validate import validate_records
+
+    normalised = normalise_records(raw, sector)
+    return validate_records(normalised, sector, headers=headers)
+
+
+def read_input(path: str | Path, sector: str, province: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(valid normalised records, rejected rows) of one input file (xlsx/csv/parquet)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        df = pl.read_parquet(path)
+        if "name_key" in df.columns and "dob_precision" in df.columns:  # already normalised
+            return df, df.head(0)
+        if "row_number" not in df.columns:
+            df = df.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+        return _normalise_and_validate(df, sector)
+    if suffix in UPLOAD_SUFFIXES:
+        from rules.ingest import read_upload
+
+        upload = read_upload(path, province=province or "ho_chi_minh", sector=sector)
+        return _normalise_and_validate(upload.raw, sector, headers=_field_headers(upload.column_map))
+    raise ValueError(f"unsupported input type {suffix!r} for {path.name}: use .xlsx, .csv or .parquet")
+
+
+def _field_headers(column_map: dict[str, str]) -> dict[str, str]:
+    """canonical field -> the uploader's header (for rejection messages)."""
+    return {field: header for header, field in column_map.items()}
+
+
+def write_output(results: pl.DataFrame, out: str | Path) -> None:
+    """Parquet or CSV by extension; in CSV the ``flags`` list is written as ``a;b``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        results.write_parquet(out)
+    elif suffix == ".csv":
+        flat = results.with_columns(
+            pl.col(c).list.join(";") for c, t in results.schema.items() if isinstance(t, pl.List)
+        )
+        flat.write_csv(out)
+    else:
+        raise ValueError(f"unsupported output type {suffix!r}: use .parquet or .csv")
+
+
+def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A stderr progress callback (tqdm when installed) and a function that closes it."""
+    if not enabled:
+        return None, lambda: None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is normally installed
+
+        def simple(done: int, total: int) -> None:
+            print(f"\rmatching {done:,}/{total:,} rows", end="", file=sys.stderr, flush=True)
+
+        return simple, lambda: print(file=sys.stderr)
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total: int) -> None:
+        if "b" not in bar:
+            bar["b"] = tqdm(total=total, unit="rows", desc="matching", file=sys.stderr, leave=False)
+        bar["b"].n = done
+        bar["b"].refresh()
+
+    return update, lambda: bar["b"].close() if "b" in bar else None
+
+
+def match_file(
+    population: str | Path,
+    input: str | Path,  # the CLI calls it --input
+    sector: str,
+    out: str | Path,
+    progress: bool = True,
+    index_dir: str | Path | None = None,
+    config: MatchConfig | None = None,
+) -> MatchOutput:
+    """Match one sector file against a register and write one output row per input data row.
+
+    ``population``: a register Parquet file or a folder of them; its index is cached in
+    ``index_dir`` (default: ``.doisoat_index`` beside the register) and rebuilt when it changes.
+    """
+    paths = register_paths_of(population)
+    pop = Path(population)
+    index_dir = Path(index_dir) if index_dir else (pop if pop.is_dir() else pop.parent) / ".doisoat_index"
+    index = load_or_build_index(paths, index_dir)
+    province = _main_province(index)
+    valid, rejected = read_input(input, sector, province)
+    callback, close = _progress_bar(progress)
+    try:
+        output = match_records(valid, index, config, progress=callback)
+    finally:
+        close()
+    output.results = combine_with_rejected(output.results, rejected)
+    output.stats["rejected"] = rejected.height
+    write_output(output.results, out)
+    return output
+
+
+def _main_province(index: pl.DataFrame) -> str | None:
+    """Slug of the register's most common province (the uploads' province for the reader)."""
+    prov = index["prov"].drop_nulls() if "prov" in index.columns else pl.Series([], dtype=pl.Utf8)
+    if prov.len() == 0:
+        return None
+    return prov.mode().sort()[0]

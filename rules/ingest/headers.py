@@ -28,6 +28,9 @@ SECTOR_FIELDS: dict[str, tuple[str, ...]] = {
     "insurance": ("insurance_code", "card_type"),
 }
 FAMILY_MIDDLE = "_family_middle"  # pseudo-field: first part of a name split over two columns
+FEMALE_MARK = "_female_mark"  # pseudo-fields: "Nữ" / "Nam" tick columns standing for gender
+MALE_MARK = "_male_mark"
+PSEUDO_FIELDS = frozenset({FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK})
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _BRACKETS = re.compile(r"[\(\[].*?[\)\]]")
@@ -110,8 +113,11 @@ def header_spec(sector: str) -> HeaderSpec:
             if key in aliases and aliases[key] != field:
                 raise ValueError(f"header alias {name!r} maps to both {aliases[key]} and {field}")
             aliases.setdefault(key, field)
-    for name in parts.get("family_middle", []):
-        aliases.setdefault(fold(name), FAMILY_MIDDLE)
+    marks = common.get("gender_marks", {})
+    for pseudo, names in ((FAMILY_MIDDLE, parts.get("family_middle", [])),
+                          (FEMALE_MARK, marks.get("female", [])), (MALE_MARK, marks.get("male", []))):
+        for name in names:
+            aliases.setdefault(fold(name), pseudo)
     return HeaderSpec(
         sector=sector,
         fields=fields,

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.ingest.errors import UploadError
-from rules.ingest.headers import FAMILY_MIDDLE, HeaderSpec, fold, header_spec
+from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
 from rules.ingest.layout import HeaderLayout, find_header, footer_start
 from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
@@ -136,7 +136,7 @@ def header_info(
     labels = _unique_labels(list(layout.labels))
     fields = list(layout.fields)
     ignored = {lab for lab, f in zip(labels, fields, strict=False) if f is None and fold(lab) in spec.report_columns}
-    column_map = {lab: f for lab, f in zip(labels, fields, strict=False) if f and f != FAMILY_MIDDLE}
+    column_map = {lab: f for lab, f in zip(labels, fields, strict=False) if f and f not in PSEUDO_FIELDS}
     return [lab for lab in labels if lab not in ignored], column_map
 
 
@@ -254,6 +254,27 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
     )
 
 
+def _gender_from_marks(by_field: dict[str, tuple[str, str]]) -> pl.Expr:
+    """Raw gender text from tick columns: a mark in "Nữ" -> "Nữ", in "Nam" -> "Nam".
+
+    With only one of the two columns, a blank cell means the other gender (that is how such lists
+    are filled in). Both ticked gives "Nam, Nữ", left for the normaliser to reject as unknown.
+    """
+
+    def ticked(pseudo: str) -> pl.Expr:
+        col = pl.col(by_field[pseudo][0]).str.strip_chars()
+        return col.is_not_null() & (col != "")
+
+    has_f, has_m = FEMALE_MARK in by_field, MALE_MARK in by_field
+    if has_f and has_m:
+        f, m = ticked(FEMALE_MARK), ticked(MALE_MARK)
+        return (pl.when(f & m).then(pl.lit("Nam, Nữ")).when(f).then(pl.lit("Nữ"))
+                .when(m).then(pl.lit("Nam")).otherwise(pl.lit(None, pl.String)))
+    if has_f:
+        return pl.when(ticked(FEMALE_MARK)).then(pl.lit("Nữ")).otherwise(pl.lit("Nam"))
+    return pl.when(ticked(MALE_MARK)).then(pl.lit("Nam")).otherwise(pl.lit("Nữ"))
+
+
 def _check_delimiters(body: pl.DataFrame, cols: list[str], delimiter: str, file: str) -> None:
     """Refuse a CSV whose lines use two delimiters: such a line lands whole in the first column.
 
@@ -281,7 +302,7 @@ def _map_columns(
 ) -> tuple[dict[str, str], list[str], list[pl.Expr]]:
     """Expressions for the canonical fields and the ``extra`` JSON; also the header map."""
     by_field = {f: (c, lab) for c, lab, f in zip(cols, labels, fields, strict=True) if f}
-    column_map = {lab: f for f, (_, lab) in by_field.items()}
+    column_map = {lab: f for f, (_, lab) in by_field.items() if f not in PSEUDO_FIELDS}
     exprs: list[pl.Expr] = []
     given_col = by_field.get("full_name")
     split = FAMILY_MIDDLE in by_field and (given_col is None or fold(given_col[1]) in spec.given_labels)
@@ -292,6 +313,11 @@ def _map_columns(
             both = pl.concat_str([fam, giv], separator=" ", ignore_nulls=True)
             exprs.append(pl.when(both == "").then(None).otherwise(both).alias(f))
             column_map[by_field[FAMILY_MIDDLE][1]] = "full_name"
+        elif f == "gender" and f not in by_field and (FEMALE_MARK in by_field or MALE_MARK in by_field):
+            exprs.append(_gender_from_marks(by_field).alias(f))
+            for pseudo in (FEMALE_MARK, MALE_MARK):
+                if pseudo in by_field:
+                    column_map[by_field[pseudo][1]] = "gender"
         elif f in by_field:
             exprs.append(pl.col(by_field[f][0]).alias(f))
         else:
@@ -302,9 +328,11 @@ def _map_columns(
     extra_cols = [
         (c, lab) for c, lab, f in zip(cols, labels, fields, strict=True) if f is None and lab not in ignored
     ]
-    if split:  # the two parts stay visible as typed, for the error report
-        parts = [by_field[FAMILY_MIDDLE]] + ([given_col] if given_col else [])
-        extra_cols = sorted(extra_cols + parts, key=lambda cl: cols.index(cl[0]))
+    # columns folded into a canonical field stay visible as typed, for the error report
+    extra_cols += [by_field[p] for p in PSEUDO_FIELDS if p in by_field]
+    if split and given_col:
+        extra_cols.append(given_col)
+    extra_cols = sorted(set(extra_cols), key=lambda cl: cols.index(cl[0]))
     if extra_cols:
         extra = pl.struct([pl.col(c).alias(lab) for c, lab in extra_cols]).struct.json_encode()
         exprs.append(extra.alias("extra"))

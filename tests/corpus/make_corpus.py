@@ -1,0 +1,308 @@
+"""Build the bad-files corpus under tests/corpus/files/ (deterministic; the files are committed).
+
+Run ``.venv/bin/python tests/corpus/make_corpus.py`` after changing a case; ``expected.yaml``
+beside this script holds each file's asserted outcome. The password-protected workbook needs
+``msoffcrypto-tool`` (a dev-only tool, not a runtime dependency): without it the committed copy
+is kept. All people are invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sys
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import xlsxwriter
+import yaml
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "files"
+ROOT = HERE.parents[1]
+
+HEADER = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Lớp"]
+PEOPLE = [
+    ["1", "Nguyễn Văn An", "05/09/2012", "Nam", "079212000123", "6A1"],
+    ["2", "Trần Thị Bình", "12/01/2011", "Nữ", "001311004567", "7A2"],
+    ["3", "Lê Hoàng Cường", "23/11/2010", "Nam", "048210001234", "8A3"],
+    ["4", "Phạm Thị Dung", "30/04/2012", "Nữ", "079312009876", "6A1"],
+]
+TITLE = ["UBND TỈNH LÂM ĐỒNG", "TRƯỜNG THCS NGUYỄN DU", "DANH SÁCH HỌC SINH NĂM HỌC 2025-2026"]
+
+
+def _csv(rows: list[list[str]], delim: str = ",") -> str:
+    out = io.StringIO()
+    import csv
+
+    writer = csv.writer(out, delimiter=delim, lineterminator="\r\n")
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _write(name: str, data: bytes | str, encoding: str = "utf-8") -> None:
+    path = OUT / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode(encoding))
+
+
+def _xlsx(name: str, build) -> None:
+    wb = xlsxwriter.Workbook(str(OUT / name), {"strings_to_numbers": False})
+    wb.set_properties({"created": dt.datetime(2025, 9, 5)})  # same bytes on every build
+    build(wb)
+    wb.close()
+
+
+def _sheet(ws, rows, start: int = 0) -> None:
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if v is not None:
+                ws.write(start + i, j, v)
+
+
+def cp1258_bytes(text: str) -> bytes:
+    """Windows-1258: base letters precomposed (ă â ê ô ơ ư đ), tone marks as combining bytes."""
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        d = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(c for c in d if c not in tones))
+        out.append(base + "".join(c for c in d if c in tones))
+    return "".join(out).encode("cp1258")
+
+
+def legacy_bytes(text: str, encoding: str) -> bytes:
+    """Encode with the normaliser's own tables (inverted), checked by a round trip."""
+    from rules.normalise.legacy import _tables, to_unicode
+
+    table = _tables()[encoding]
+    inverse = {uni: b for b, uni in table.items() if len(uni) == 1}
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        if ord(ch) < 128:
+            out.append(ord(ch))
+        elif ch in inverse:
+            out.append(inverse[ch])
+        elif ord(ch) < 256 and ord(ch) not in table:  # VISCII lists only bytes that differ from Latin-1
+            out.append(ord(ch))
+        else:
+            raise ValueError(f"{encoding} cannot encode {ch!r}")
+    assert to_unicode(out.decode("latin-1"), encoding) == unicodedata.normalize("NFC", text), encoding
+    return bytes(out)
+
+
+def build() -> None:
+    OUT.mkdir(exist_ok=True)
+    table = [HEADER, *PEOPLE]
+
+    # --- structurally bad files -------------------------------------------------------------
+    _write("empty.csv", b"")
+    _write("empty.xlsx", b"")
+    _write("whitespace_only.csv", "\r\n  \r\n,,,\r\n")
+    _write("header_only.csv", _csv([HEADER]))
+    _xlsx("header_only.xlsx", lambda wb: _sheet(wb.add_worksheet("DS"), [[t] for t in TITLE] + [HEADER]))
+    _xlsx("empty_sheet.xlsx", lambda wb: wb.add_worksheet("Sheet1"))
+    _write("garbage.xlsx", bytes((i * 7919 + 13) % 256 for i in range(4096)))
+    good = io.BytesIO()
+    wb = xlsxwriter.Workbook(good, {"in_memory": True})
+    _sheet(wb.add_worksheet("DS"), table)
+    wb.close()
+    _write("truncated.xlsx", good.getvalue()[:1500])
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    _write("zip_not_xlsx.xlsx", zbuf.getvalue())
+    _write("html_saved_as.xls", "<html><body><table><tr><td>Họ và tên</td></tr></table></body></html>")
+    _write("report.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    try:
+        from msoffcrypto.format.ooxml import OOXMLFile
+
+        enc = io.BytesIO()
+        OOXMLFile(io.BytesIO(good.getvalue())).encrypt("matkhau123", enc)
+        _write("password.xlsx", enc.getvalue())
+    except ImportError:
+        print("msoffcrypto-tool not installed: keeping the committed password.xlsx", file=sys.stderr)
+    _write("no_header.csv", _csv([["a", "b", "c"], ["1", "2", "3"], ["4", "5", "6"]]))
+    _write("no_name_column.csv", _csv([["Ngày sinh", "Giới tính", "Số CCCD"],
+                                       ["05/09/2012", "Nam", "079212000123"]]))
+    mixed = _csv(table[:3]) + "3;Lê Hoàng Cường;23/11/2010;Nam;048210001234;8A3\r\n"
+    _write("mixed_delimiters.csv", mixed)
+
+    # --- readable files with awkward layouts ----------------------------------------------------
+    def wrong_sheet_first(wb):
+        notes = wb.add_worksheet("Hướng dẫn")
+        _sheet(notes, [["Nhập danh sách ở trang DS"], ["Ngày sinh ghi dd/mm/yyyy"]])
+        _sheet(wb.add_worksheet("DS"), table)
+
+    _xlsx("wrong_sheet_first.xlsx", wrong_sheet_first)
+
+    def title_rows(wb):
+        ws = wb.add_worksheet("DS")
+        big = wb.add_format({"bold": True, "align": "center"})
+        for i, t in enumerate(TITLE):
+            ws.merge_range(i, 0, i, 5, t, big)
+        _sheet(ws, table, start=5)  # rows 4-5 blank, header on Excel row 6
+
+    _xlsx("title_rows.xlsx", title_rows)
+
+    def merged_header(wb):
+        ws = wb.add_worksheet("DS")
+        fmt = wb.add_format({"bold": True, "align": "center", "valign": "vcenter", "border": 1})
+        ws.merge_range(0, 0, 0, 6, "DANH SÁCH HỌC SINH", fmt)
+        ws.merge_range(2, 0, 3, 0, "STT", fmt)
+        ws.merge_range(2, 1, 3, 1, "Họ và tên", fmt)
+        ws.merge_range(2, 2, 3, 2, "Ngày sinh", fmt)
+        ws.merge_range(2, 3, 3, 3, "Số định danh cá nhân", fmt)
+        ws.merge_range(2, 4, 2, 5, "Phụ huynh", fmt)
+        ws.write(3, 4, "Họ tên", fmt)
+        ws.write(3, 5, "SĐT", fmt)
+        ws.merge_range(2, 6, 3, 6, "Ghi chú", fmt)
+        rows = [[p[0], p[1], p[2], p[4], "Nguyễn Văn Bố", "0912345678", None] for p in PEOPLE]
+        _sheet(ws, rows, start=4)
+
+    _xlsx("merged_header.xlsx", merged_header)
+
+    _write("duplicate_headers.csv", _csv([
+        ["Họ và tên", "Ngày sinh", "Ghi chú", "Họ tên", "Ghi chú", "Số CCCD"],
+        *[[p[1], p[2], "x", p[1].upper(), "y", p[4]] for p in PEOPLE],
+    ]))
+    ragged = _csv([HEADER[1:5]]) + "".join(
+        [
+            "Nguyễn Văn An,05/09/2012,Nam,079212000123\r\n",
+            "Trần Thị Bình,12/01/2011\r\n",
+            "Lê Hoàng Cường,23/11/2010,Nam,048210001234,thừa,thừa nữa\r\n",
+        ]
+    )
+    _write("ragged_rows.csv", ragged)
+    _write("quoted_newlines.csv", _csv([
+        ["Họ và tên", "Ngày sinh", "Ghi chú", "Số CCCD"],
+        ["Nguyễn Văn An", "05/09/2012", "dòng 1\ndòng 2\ndòng 3", "079212000123"],
+        ["Trần Thị Bình", "12/01/2011", "", "001311004567"],
+        ["Lê Hoàng, Cường", "23/11/2010", 'nói "chào"', "048210001234"],
+    ]))
+    _write("bom_utf8.csv", b"\xef\xbb\xbf" + _csv(table).encode("utf-8"))
+    _write("utf16_tab.txt", "\ufeff" + _csv(table, "\t"), "utf-16-le")
+    _write("semicolon.csv", _csv([[t] for t in TITLE[1:]] + [[]] + table, ";"))
+    _write("windows1258.csv", cp1258_bytes(_csv(table)))
+    _write("tcvn3.csv", legacy_bytes(_csv([HEADER[1:4], *[p[1:4] for p in PEOPLE]]).replace("Nữ", "nữ"), "tcvn3"))
+    _write("viscii.csv", legacy_bytes(_csv(table), "viscii"))
+    _write("blank_rows.csv", _csv([HEADER, PEOPLE[0], [], PEOPLE[1], ["", "", "", "", "", ""], PEOPLE[2], [], []]))
+
+    def formulas(wb):
+        ws = wb.add_worksheet("DS")
+        _sheet(ws, [HEADER[:5]])
+        for i, p in enumerate(PEOPLE, start=1):
+            ws.write_formula(i, 0, "=ROW()-1", None, i)
+            ws.write_formula(i, 1, f'=PROPER("{p[1]}")', None, p[1])
+            ws.write(i, 2, p[2])
+            ws.write(i, 3, p[3])
+            ws.write_formula(i, 4, f'="{p[4][:6]}"&"{p[4][6:]}"', None, p[4])
+
+    _xlsx("formulas.xlsx", formulas)
+
+    def dates(wb):
+        ws = wb.add_worksheet("DS")
+        datefmt = wb.add_format({"num_format": "dd/mm/yyyy"})
+        _sheet(ws, [HEADER[1:5]])
+        names = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Cường", "Phạm Thị Dung", "Võ Minh Em", "Đỗ Thu Hà"]
+        for i, name in enumerate(names, start=1):
+            ws.write(i, 0, name)
+            ws.write(i, 2, "Nam" if i % 2 else "Nữ")
+        ws.write_string(1, 1, "05/09/2012")                       # text
+        ws.write_number(2, 1, 40920, datefmt)                     # serial with a date format
+        ws.write_datetime(3, 1, dt.datetime(2010, 11, 23), datefmt)  # a real date cell
+        ws.write_string(4, 1, "2012")                             # year only
+        ws.write_string(5, 1, "31/02/2012")                       # impossible
+        ws.write_string(6, 1, "không rõ")                         # unparseable
+
+    _xlsx("dates_mixed.xlsx", dates)
+
+    def ids(wb):
+        ws = wb.add_worksheet("DS")
+        _sheet(ws, [["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD"]])
+        rows = [
+            ("Nguyễn Văn An", 79212000123),       # number: leading zero lost, restored
+            ("Trần Thị Bình", "001311004567"),    # text, fine
+            ("Lê Hoàng Cường", "7.92031E+10"),    # scientific notation as text: digits lost
+            ("Phạm Thị Dung", 7.92031e10),        # number shown in scientific format
+            ("Võ Minh Em", "0792 1200 0124"),     # separators
+            ("Đỗ Thu Hà", "12345"),               # wrong length
+        ]
+        for i, (name, id_) in enumerate(rows, start=1):
+            ws.write(i, 0, name)
+            ws.write_string(i, 1, "01/01/2012")
+            ws.write_string(i, 2, "Nam" if i % 2 else "Nữ")
+            if isinstance(id_, str):
+                ws.write_string(i, 3, id_)
+            else:
+                ws.write_number(i, 3, id_)
+
+    _xlsx("ids_numbers.xlsx", ids)
+
+    def footer(wb):
+        ws = wb.add_worksheet("DS")
+        _sheet(ws, table)
+        _sheet(ws, [
+            [None, "Tổng cộng: 4 học sinh"],
+            [],
+            [None, None, None, "Lâm Đồng, ngày 05 tháng 09 năm 2025"],
+            [None, "Người lập biểu", None, "Hiệu trưởng"],
+            [None, "(Ký, ghi rõ họ tên)", None, "(Ký tên, đóng dấu)"],
+            [],
+            [None, "Trần Văn Lập", None, "Ngô Thị Hiệu"],
+        ], start=len(table))
+
+    _xlsx("footer_signature.xlsx", footer)
+
+    def split_name(wb):
+        ws = wb.add_worksheet("DS")
+        _sheet(ws, [["STT", "Họ và tên đệm", "Tên", "Ngày sinh", "Giới tính"],
+                    ["1", "Nguyễn Văn", "An", "05/09/2012", "Nam"],
+                    ["2", "Trần Thị", "Bình", "12/01/2011", "Nữ"]])
+
+    _xlsx("split_name.xlsx", split_name)
+    _write("bad_rows.csv", _csv([
+        HEADER,
+        PEOPLE[0],
+        ["2", "", "12/01/2011", "Nữ", "001311004567", "7A2"],             # missing name
+        ["3", "Lê Hoàng Cường", "ngày xưa", "Nam", "048210001234", "8A3"],  # unparseable date
+        ["4", "Phạm Thị Dung", "31/02/2012", "Nữ", "079312009876", "6A1"],  # impossible date
+        ["5", "Võ Minh Em", "01/01/2012", "Nam", "12345", "6A1"],           # id wrong length
+        ["6", "Đỗ Thu Hà", "01/01/2012", "xyz", "079312009877", "6A1"],     # unknown gender
+        ["7", "", "", "Nam", "079212009878", "6A1"],                        # two reasons
+        ["8", "Bùi Văn Giang", "", "Nam", "079212009879", "6A1"],           # missing date
+    ]))
+    _write("gender_female_x.csv", _csv([
+        ["Họ và tên", "Ngày sinh", "Nữ (x)", "Số CCCD"],
+        *[[p[1], p[2], "x" if p[3] == "Nữ" else "", p[4]] for p in PEOPLE],
+    ]))
+
+    def gender_pair(wb):
+        ws = wb.add_worksheet("DS")
+        ws.merge_range(0, 2, 0, 3, "Giới tính")  # group label over the Nam | Nữ pair
+        _sheet(ws, [["Họ và tên", "Ngày sinh", None, None, "Số CCCD"], [None, None, "Nam", "Nữ", None]])
+        rows = [[p[1], p[2], "x" if p[3] == "Nam" else None, "x" if p[3] == "Nữ" else None, p[4]] for p in PEOPLE]
+        rows[3][2] = "x"  # both ticked: unknown gender
+        _sheet(ws, rows, start=2)
+
+    _xlsx("gender_pair_x.xlsx", gender_pair)
+    _write("english_headers.csv", _csv([["Full name", "DOB", "Sex", "National ID", "Phone"],
+                                        ["Nguyen Van An", "2012-09-05", "M", "079212000123", "0912345678"]]))
+    _write("vaccinations.csv", _csv([
+        ["Họ và tên người được tiêm", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Tên vắc xin",
+         "Mũi tiêm", "Ngày tiêm"],
+        ["Nguyễn Văn An", "05/09/2012", "Nam", "079212000123", "0912345678", "Sởi", "1", "01/03/2025"],
+    ]))
+    _write("insurance.csv", _csv([
+        ["HO_TEN", "NGAY_SINH", "GIOI_TINH", "SO_CCCD", "MA_THE_BHYT", "Loại thẻ"],
+        ["Nguyễn Văn An", "20120905", "1", "079212000123", "HS4797912345678", "HS"],
+        ["Trần Thị Bình", "2011", "2", "001311004567", "HS4797912345679", "HS"],
+    ]))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    build()
+    expected = yaml.safe_load((HERE / "expected.yaml").read_text(encoding="utf-8"))
+    missing = sorted({p.name for p in OUT.iterdir()} - set(expected["cases"]))
+    print(f"{len(list(OUT.iterdir()))} files in {OUT}; without expectation: {missing or 'none'}")

@@ -28,9 +28,12 @@ unknown day), ``future_date``, ``age_over_120``, plus the form flags above.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
+
+from rules.normalise.flaglist import flag_list
 
 DATE_COLUMNS: tuple[str, ...] = (
     "dob",
@@ -41,159 +44,140 @@ DATE_COLUMNS: tuple[str, ...] = (
     "dob_error",
     "dob_flags",
 )
-_SEP = r"[/\-.]"
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
 def _days_in_month(y: pl.Expr, m: pl.Expr) -> pl.Expr:
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     return (
-        pl.when(m == 2)
-        .then(pl.when(leap).then(29).otherwise(28))
-        .when(m.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
+        pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28)).when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31)
     )
-
-
-def _int(group: pl.Expr) -> pl.Expr:
-    return group.cast(pl.Int32, strict=False)
 
 
 def parse_dates(values: pl.Series, today: date | None = None) -> pl.DataFrame:
-    """Parse a Series of date cells (Utf8, Date or Datetime) into the contract's date columns."""
+    """Parse a Series of date cells (Utf8, Date or Datetime) into the contract's date columns.
+
+    Text cells are parsed once per distinct value (birth dates repeat a lot).
+    """
     today = today or date.today()
     if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
         return _from_dates(values.cast(pl.Date), today)
-    s = values.cast(pl.Utf8).str.strip_chars()
-    df = pl.DataFrame({"s": s})
-    yy_now = today.year % 100
-    x = pl.col("s")
-    dmy = x.str.extract_groups(rf"^(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{4}})$")
-    ymd = x.str.extract_groups(rf"^(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})$")
-    dt = x.str.extract_groups(
-        r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})?$"
-    )
-    d8 = x.str.extract_groups(r"^(\d{4})(\d{2})(\d{2})$")
-    dmy2 = x.str.extract_groups(rf"^(\d{{1,2}}){_SEP}(\d{{1,2}}){_SEP}(\d{{2}})$")
-    my = x.str.extract_groups(rf"^(\d{{1,2}}){_SEP}(\d{{4}})$")
-    ym = x.str.extract_groups(rf"^(\d{{4}}){_SEP}(\d{{1,2}})$")
-    yonly = x.str.extract(r"^(\d{4})(?:\.0+)?$", 1)
-    serial = x.str.extract(r"^(\d{1,5})(?:\.\d+)?$", 1)
-    words = x.str.to_lowercase().str.extract_groups(
-        r"^(?:ngày\s*)?(\d{1,2})\s*tháng\s*(\d{1,2})\s*(?:năm\s*)?(\d{4})$"
-    )
-    df = df.with_columns(
-        dmy_d=_int(dmy.struct[0]),
-        dmy_m=_int(dmy.struct[1]),
-        dmy_y=_int(dmy.struct[2]),
-        ymd_y=_int(ymd.struct[0]),
-        ymd_m=_int(ymd.struct[1]),
-        ymd_d=_int(ymd.struct[2]),
-        dt_y=_int(dt.struct[0]),
-        dt_m=_int(dt.struct[1]),
-        dt_d=_int(dt.struct[2]),
-        d8_a=_int(d8.struct[0]),
-        d8_b=_int(d8.struct[1]),
-        d8_c=_int(d8.struct[2]),
-        d2_d=_int(dmy2.struct[0]),
-        d2_m=_int(dmy2.struct[1]),
-        d2_y=_int(dmy2.struct[2]),
-        my_m=_int(my.struct[0]),
-        my_y=_int(my.struct[1]),
-        ym_y=_int(ym.struct[0]),
-        ym_m=_int(ym.struct[1]),
-        yo=_int(yonly),
-        ser=_int(serial),
-        w_d=_int(words.struct[0]),
-        w_m=_int(words.struct[1]),
-        w_y=_int(words.struct[2]),
-    )
+    from rules.normalise.names import unique_apply  # local: names imports nothing from here
+
+    return unique_apply(values.cast(pl.Utf8), lambda u: _parse_text(u, today))
+
+
+# One pass: up to three digit groups with one separator kind, an optional time part.
+_NUMERIC = re.compile(
+    r"^(\d{1,8})(?:([/.\-])(\d{1,4})(?:[/.\-](\d{1,4}))?)?"
+    r"((?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})?)?$"
+).pattern
+_WORDS = r"^(?:ngày\s*)?(\d{1,2})\s*tháng\s*(\d{1,2})\s*(?:năm\s*)?(\d{4})$"
+
+
+def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
     c = pl.col
-    # yyyymmdd when that is a valid date, else ddmmyyyy (the CCCD QR form).
-    d8_ymd_ok = (
-        c("d8_b").is_between(1, 12)
-        & c("d8_c").is_between(1, 31)
-        & (c("d8_c") <= _days_in_month(c("d8_a"), c("d8_b")))
-    )
-    d8_raw = x.str.extract(r"^(\d{8})$", 1)
-    d8_dd = _int(d8_raw.str.slice(0, 2))
-    d8_mm = _int(d8_raw.str.slice(2, 2))
-    d8_yy = _int(d8_raw.str.slice(4, 4))
-    century_yy = pl.when(c("d2_y") <= yy_now).then(2000 + c("d2_y")).otherwise(1900 + c("d2_y"))
-    # Day-first forms: pick (day, month, year) and whether the order was swapped.
-    dayfirst_d = pl.coalesce(c("dmy_d"), c("d2_d"), c("w_d"))
-    dayfirst_m = pl.coalesce(c("dmy_m"), c("d2_m"), c("w_m"))
-    dayfirst_y = pl.coalesce(c("dmy_y"), century_yy, c("w_y"))
-    swapped = (dayfirst_m > 12) & dayfirst_d.is_between(1, 12)
+    yy_now = today.year % 100
+    df = pl.DataFrame({"s": values.str.strip_chars()})
+    g = c("s").str.extract_groups(_NUMERIC)
+    w = c("s").str.to_lowercase().str.extract_groups(_WORDS)
     df = df.with_columns(
-        form=pl.when(c("s").is_null() | (c("s") == ""))
-        .then(pl.lit("missing"))
-        .when(c("dmy_d").is_not_null() | c("w_d").is_not_null())
-        .then(pl.lit("dmy"))
-        .when(c("d2_d").is_not_null())
-        .then(pl.lit("dmy2"))
-        .when(c("ymd_y").is_not_null())
-        .then(pl.lit("ymd"))
-        .when(c("dt_y").is_not_null())
-        .then(pl.lit("datetime"))
-        .when(c("d8_a").is_not_null())
-        .then(pl.when(d8_ymd_ok).then(pl.lit("yyyymmdd")).otherwise(pl.lit("ddmmyyyy")))
-        .when(c("yo").is_between(1800, 2199))
-        .then(pl.lit("year"))
-        .when(c("my_m").is_not_null() | c("ym_y").is_not_null())
-        .then(pl.lit("month"))
-        .when(c("ser").is_not_null())
-        .then(pl.lit("serial"))
-        .otherwise(pl.lit("unparseable")),
-        swapped=swapped,
+        a=g.struct[0],
+        sep=g.struct[1],
+        b=g.struct[2],
+        cc=g.struct[3],
+        time=g.struct[4],
+        w_d=w.struct[0].cast(pl.Int32, strict=False),
+        w_m=w.struct[1].cast(pl.Int32, strict=False),
+        w_y=w.struct[2].cast(pl.Int32, strict=False),
     )
-    form = c("form")
-    is_dayfirst = form.is_in(["dmy", "dmy2"])
+    la, lb, lc = c("a").str.len_chars(), c("b").str.len_chars(), c("cc").str.len_chars()
+    a_i, b_i, c_i = (x.cast(pl.Int32, strict=False) for x in (c("a"), c("b"), c("cc")))
+    three = c("cc").is_not_null()
+    two = c("b").is_not_null() & ~three
+    one = c("a").is_not_null() & c("b").is_null()
+    has_time = c("time").is_not_null()
+    # yyyymmdd when valid, else ddmmyyyy (the CCCD QR form).
+    a8y, a8m, a8d = (c("a").str.slice(k, n).cast(pl.Int32, strict=False) for k, n in ((0, 4), (4, 2), (6, 2)))
+    ymd8_ok = a8m.is_between(1, 12) & a8d.is_between(1, 31) & (a8d <= _days_in_month(a8y, a8m))
+    form = (
+        pl.when(c("s").is_null() | (c("s") == ""))
+        .then(pl.lit("missing"))
+        .when(c("w_d").is_not_null())
+        .then(pl.lit("dmy"))
+        .when(has_time & three & (la == 4) & (c("sep") == "-"))
+        .then(pl.lit("datetime"))
+        .when(has_time)
+        .then(pl.lit("unparseable"))
+        .when(three & (la <= 2) & (lb <= 2) & (lc == 4))
+        .then(pl.lit("dmy"))
+        .when(three & (la <= 2) & (lb <= 2) & (lc == 2))
+        .then(pl.lit("dmy2"))
+        .when(three & (la == 4) & (lb <= 2) & (lc <= 2))
+        .then(pl.lit("ymd"))
+        .when(two & (c("sep") == ".") & c("b").str.contains(r"^0+$") & (la <= 5))
+        .then(pl.when((la == 4) & a_i.is_between(1800, 2199)).then(pl.lit("year")).otherwise(pl.lit("serial")))
+        .when(two & (c("sep") == ".") & (la <= 5) & (lb > 2))
+        .then(pl.lit("serial"))  # a serial with a time fraction, e.g. 38426.5
+        .when(two & (la <= 2) & (lb == 4))
+        .then(pl.lit("month_my"))
+        .when(two & (la == 4) & (lb <= 2))
+        .then(pl.lit("month_ym"))
+        .when(one & (la == 8))
+        .then(pl.when(ymd8_ok).then(pl.lit("yyyymmdd")).otherwise(pl.lit("ddmmyyyy")))
+        .when(one & (la == 4) & a_i.is_between(1800, 2199))
+        .then(pl.lit("year"))
+        .when(one & (la <= 5))
+        .then(pl.lit("serial"))
+        .otherwise(pl.lit("unparseable"))
+    )
+    df = df.with_columns(form=form)
+    f = c("form")
+    century_yy = pl.when(c_i <= yy_now).then(2000 + c_i).otherwise(1900 + c_i)
+    # Day-first forms: (day, month, year); US order when the month cannot be a month.
+    df_d = pl.coalesce(c("w_d"), a_i)
+    df_m = pl.coalesce(c("w_m"), b_i)
+    swapped = f.is_in(["dmy", "dmy2"]) & (df_m > 12) & df_d.is_between(1, 12)
+    df = df.with_columns(swapped=swapped.fill_null(False))
+    sw = c("swapped")
     y = (
-        pl.when(is_dayfirst)
-        .then(dayfirst_y)
-        .when(form == "ymd")
-        .then(c("ymd_y"))
-        .when(form == "datetime")
-        .then(c("dt_y"))
-        .when(form == "yyyymmdd")
-        .then(c("d8_a"))
-        .when(form == "ddmmyyyy")
-        .then(d8_yy)
-        .when(form == "month")
-        .then(pl.coalesce(c("my_y"), c("ym_y")))
-        .when(form == "year")
-        .then(c("yo"))
+        pl.when(f == "dmy")
+        .then(pl.coalesce(c("w_y"), c_i))
+        .when(f == "dmy2")
+        .then(century_yy)
+        .when(f.is_in(["ymd", "datetime", "month_ym", "year"]))
+        .then(a_i)
+        .when(f == "month_my")
+        .then(b_i)
+        .when(f == "yyyymmdd")
+        .then(a8y)
+        .when(f == "ddmmyyyy")
+        .then(c("a").str.slice(4, 4).cast(pl.Int32, strict=False))
     )
     m = (
-        pl.when(is_dayfirst)
-        .then(pl.when(c("swapped")).then(dayfirst_d).otherwise(dayfirst_m))
-        .when(form == "ymd")
-        .then(c("ymd_m"))
-        .when(form == "datetime")
-        .then(c("dt_m"))
-        .when(form == "yyyymmdd")
-        .then(c("d8_b"))
-        .when(form == "ddmmyyyy")
-        .then(d8_mm)
-        .when(form == "month")
-        .then(pl.coalesce(c("my_m"), c("ym_m")))
+        pl.when(f.is_in(["dmy", "dmy2"]))
+        .then(pl.when(sw).then(df_d).otherwise(df_m))
+        .when(f.is_in(["ymd", "datetime", "month_ym"]))
+        .then(b_i)
+        .when(f == "month_my")
+        .then(a_i)
+        .when(f == "yyyymmdd")
+        .then(a8m)
+        .when(f == "ddmmyyyy")
+        .then(c("a").str.slice(2, 2).cast(pl.Int32, strict=False))
     )
     d = (
-        pl.when(is_dayfirst)
-        .then(pl.when(c("swapped")).then(dayfirst_m).otherwise(dayfirst_d))
-        .when(form == "ymd")
-        .then(c("ymd_d"))
-        .when(form == "datetime")
-        .then(c("dt_d"))
-        .when(form == "yyyymmdd")
-        .then(c("d8_c"))
-        .when(form == "ddmmyyyy")
-        .then(d8_dd)
+        pl.when(f.is_in(["dmy", "dmy2"]))
+        .then(pl.when(sw).then(df_m).otherwise(df_d))
+        .when(f.is_in(["ymd", "datetime"]))
+        .then(c_i)
+        .when(f == "yyyymmdd")
+        .then(a8d)
+        .when(f == "ddmmyyyy")
+        .then(c("a").str.slice(0, 2).cast(pl.Int32, strict=False))
     )
     # Excel serial -> date (1900 system with the 1900 leap-year bug).
-    ser = c("ser")
+    ser = pl.when(f == "serial").then(a_i)
     serial_date = (
         pl.when(ser >= 61)
         .then(pl.lit(_EXCEL_EPOCH) + pl.duration(days=ser))
@@ -202,9 +186,10 @@ def parse_dates(values: pl.Series, today: date | None = None) -> pl.DataFrame:
     )
     df = df.with_columns(y=y, m=m, d=d, serial_date=serial_date.cast(pl.Date))
     df = df.with_columns(
-        y=pl.when(form == "serial").then(c("serial_date").dt.year()).otherwise(c("y")),
-        m=pl.when(form == "serial").then(c("serial_date").dt.month().cast(pl.Int32)).otherwise(c("m")),
-        d=pl.when(form == "serial").then(c("serial_date").dt.day().cast(pl.Int32)).otherwise(c("d")),
+        form=pl.when(f.str.starts_with("month")).then(pl.lit("month")).otherwise(f),
+        y=pl.when(f == "serial").then(c("serial_date").dt.year().cast(pl.Int32)).otherwise(c("y")),
+        m=pl.when(f == "serial").then(c("serial_date").dt.month().cast(pl.Int32)).otherwise(c("m")),
+        d=pl.when(f == "serial").then(c("serial_date").dt.day().cast(pl.Int32)).otherwise(c("d")),
     )
     return _finish(df, today)
 
@@ -244,20 +229,24 @@ def _finish(df: pl.DataFrame, today: date) -> pl.DataFrame:
     dob = pl.when(ok).then(pl.date(safe_y, safe_m, safe_d))
     df = df.with_columns(dob=dob)
     age_limit = date(today.year - 120, today.month, min(today.day, 28))
-    flags = pl.concat_list(
-        pl.when(c("swapped") & (form.is_in(["dmy", "dmy2"]))).then(pl.lit("day_month_swapped")),
-        pl.when(ok & form.is_in(["dmy", "dmy2"]) & ~c("swapped") & (d <= 12) & (m <= 12) & (d != m)).then(
-            pl.lit("ambiguous_day_month")
-        ),
-        pl.when(ok & (prec == "day") & (d == 1) & (m == 1)).then(pl.lit("possible_year_only")),
-        pl.when(form == "serial").then(pl.lit("excel_serial")),
-        pl.when(form == "dmy2").then(pl.lit("two_digit_year")),
-        pl.when(form == "datetime").then(pl.lit("datetime_cell")),
-        pl.when(ok & (c("dob") > pl.lit(today))).then(pl.lit("future_date")),
-        pl.when(
-            ok & (pl.when(prec == "day").then(c("dob") < pl.lit(age_limit)).otherwise(y < today.year - 120))
-        ).then(pl.lit("age_over_120")),
-    ).list.drop_nulls()
+    flags = flag_list(
+        [
+            ("day_month_swapped", c("swapped") & form.is_in(["dmy", "dmy2"])),
+            (
+                "ambiguous_day_month",
+                ok & form.is_in(["dmy", "dmy2"]) & ~c("swapped") & (d <= 12) & (m <= 12) & (d != m),
+            ),
+            ("possible_year_only", ok & (prec == "day") & (d == 1) & (m == 1)),
+            ("excel_serial", form == "serial"),
+            ("two_digit_year", form == "dmy2"),
+            ("datetime_cell", form == "datetime"),
+            ("future_date", ok & (c("dob") > pl.lit(today))),
+            (
+                "age_over_120",
+                ok & pl.when(prec == "day").then(c("dob") < pl.lit(age_limit)).otherwise(y < today.year - 120),
+            ),
+        ]
+    )
     return df.select(
         c("dob"),
         pl.when(ok).then(y).cast(pl.Int32).alias("dob_year"),
@@ -281,10 +270,5 @@ def _from_dates(values: pl.Series, today: date) -> pl.DataFrame:
         dob.dt.day().cast(pl.Int8).alias("dob_day"),
         pl.when(dob.is_not_null()).then(pl.lit("day")).alias("dob_precision"),
         pl.when(dob.is_null()).then(pl.lit("missing_date")).alias("dob_error"),
-        pl.concat_list(
-            pl.when(dob > pl.lit(today)).then(pl.lit("future_date")),
-            pl.when(dob < pl.lit(age_limit)).then(pl.lit("age_over_120")),
-        )
-        .list.drop_nulls()
-        .alias("dob_flags"),
+        flag_list([("future_date", dob > pl.lit(today)), ("age_over_120", dob < pl.lit(age_limit))]).alias("dob_flags"),
     )

@@ -29,6 +29,7 @@ from typing import Literal
 
 import polars as pl
 
+from rules.normalise.flaglist import flag_list
 from rules.provinces import cccd_codes
 
 ID_COLUMNS: tuple[str, ...] = ("id_clean", "id_kind", "id_error", "id_flags")
@@ -41,44 +42,38 @@ def province_codes() -> tuple[str, ...]:
     return tuple(sorted(cccd_codes()))
 
 
-def normalise_ids(values: pl.Series, role: IdRole = "national_id") -> pl.DataFrame:
-    """Clean and classify ID cells; returns ``id_clean``, ``id_kind``, ``id_error``, ``id_flags``."""
+def normalise_ids(
+    values: pl.Series,
+    role: IdRole = "national_id",
+    gender: pl.Series | None = None,
+    dob_year: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Clean and classify ID cells; returns ``id_clean``, ``id_kind``, ``id_error``, ``id_flags``.
+
+    With ``gender`` (Nam/Nữ) and ``dob_year`` (same length) the structural checks of digits 4-6
+    are added to ``id_flags``.
+    """
     if role not in ("national_id", "old_id"):
         raise ValueError(f"unknown id role {role!r}; use 'national_id' or 'old_id'")
     codes = list(province_codes())
     c = pl.col
-    df = pl.DataFrame({"raw": values.cast(pl.Utf8)})
-    t = c("raw").str.strip_chars().str.strip_chars("'\"`’‘")
-    df = df.with_columns(t=t)
-    sci = c("t").str.extract_groups(r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
-    df = df.with_columns(
-        sci_int=sci.struct[0],
-        sci_frac=sci.struct[1].fill_null(""),
-        sci_exp=sci.struct[2].cast(pl.Int32, strict=False),
-        flt=c("t").str.extract(r"^(\d+)[.,]0+$", 1),
-        sep=c("t").str.replace_all(r"[\s.\-_/]", ""),
+    raw = values.cast(pl.Utf8)
+    # Fast path: cells that are already bare digits (the vast majority) skip the repair regexes.
+    plain = raw.str.contains(r"^[0-9]+$").fill_null(False)
+    df = pl.DataFrame(
+        {
+            "digits": pl.select(pl.when(plain).then(raw)).to_series(),
+            "missing": raw.is_null(),
+            "sci_lost": pl.repeat(False, len(raw), eager=True),
+            "sci_bad": pl.repeat(False, len(raw), eager=True),
+            "float_fixed": pl.repeat(False, len(raw), eager=True),
+            "sep_fixed": pl.repeat(False, len(raw), eager=True),
+        }
     )
-    is_sci = c("sci_int").is_not_null()
-    frac_len = c("sci_frac").str.len_chars().cast(pl.Int32)
-    sci_exact = is_sci & (frac_len == c("sci_exp"))
-    sci_lost = is_sci & (frac_len < c("sci_exp"))
-    digits = (
-        pl.when(sci_exact)
-        .then((c("sci_int") + c("sci_frac")).str.strip_chars_start("0"))
-        .when(is_sci)
-        .then(pl.lit(None, dtype=pl.Utf8))
-        .when(c("flt").is_not_null())
-        .then(c("flt"))
-        .otherwise(c("sep"))
-    )
-    df = df.with_columns(
-        digits=digits,
-        missing=c("t").is_null() | (c("t") == ""),
-        sci_lost=sci_lost,
-        sci_bad=is_sci & ~sci_exact & ~sci_lost,
-        float_fixed=sci_exact | c("flt").is_not_null(),
-        sep_fixed=~is_sci & c("flt").is_null() & (c("sep") != c("t")),
-    )
+    idx = (~plain & raw.is_not_null()).arg_true()
+    if idx.len():
+        fixed = _repair_cells(raw.gather(idx))
+        df = df.with_columns(df.get_column(col).scatter(idx, fixed.get_column(col)) for col in fixed.columns)
     d = c("digits")
     all_digits = d.str.contains(r"^[0-9]+$").fill_null(False)
     n = d.str.len_chars()
@@ -121,22 +116,64 @@ def normalise_ids(values: pl.Series, role: IdRole = "national_id") -> pl.DataFra
         .when(k == "invalid")
         .then(pl.lit("id_wrong_length"))
     )
-    flags = pl.concat_list(
-        pl.when(restored).then(pl.lit("leading_zero_restored")),
-        pl.when(c("float_fixed") & ~c("missing")).then(pl.lit("float_repaired")),
-        pl.when(c("sep_fixed") & ~c("missing")).then(pl.lit("separators_removed")),
-        pl.when((k == "cccd") & ~pad12.str.slice(0, 3).is_in(codes)).then(pl.lit("province_code_unknown")),
-    ).list.drop_nulls()
+    df = df.with_columns(
+        id_clean=clean,
+        id_error=error,
+        _g=gender if gender is not None else pl.repeat(None, len(raw), dtype=pl.Utf8, eager=True),
+        _y=dob_year if dob_year is not None else pl.repeat(None, len(raw), dtype=pl.Int32, eager=True),
+    )
+    flags = flag_list(
+        [
+            ("leading_zero_restored", restored),
+            ("float_repaired", c("float_fixed")),
+            ("separators_removed", c("sep_fixed")),
+            ("province_code_unknown", (k == "cccd") & ~c("id_clean").str.slice(0, 3).is_in(codes)),
+            *_structure_checks(c("id_clean"), k, c("_g"), c("_y")),
+        ]
+    )
+    return df.select("id_clean", "id_kind", "id_error", flags.alias("id_flags"))
+
+
+def _repair_cells(raw: pl.Series) -> pl.DataFrame:
+    """Digits and repair flags for cells that are not bare digits (quotes, floats, separators)."""
+    c = pl.col
+    df = pl.DataFrame({"raw": raw}).with_columns(t=c("raw").str.strip_chars().str.strip_chars("'\"`’‘"))
+    sci = c("t").str.extract_groups(r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
+    df = df.with_columns(
+        sci_int=sci.struct[0],
+        sci_frac=sci.struct[1].fill_null(""),
+        sci_exp=sci.struct[2].cast(pl.Int32, strict=False),
+        flt=c("t").str.extract(r"^(\d+)[.,]0+$", 1),
+        sep=c("t").str.replace_all(r"[\s.\-_/]", ""),
+    )
+    is_sci = c("sci_int").is_not_null()
+    frac_len = c("sci_frac").str.len_chars().cast(pl.Int32)
+    sci_exact = is_sci & (frac_len == c("sci_exp"))
+    sci_lost = is_sci & (frac_len < c("sci_exp"))
+    digits = (
+        pl.when(sci_exact)
+        .then((c("sci_int") + c("sci_frac")).str.strip_chars_start("0"))
+        .when(is_sci)
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(c("flt").is_not_null())
+        .then(c("flt"))
+        .otherwise(c("sep"))
+    )
+    missing = c("t").is_null() | (c("t") == "")
     return df.select(
-        clean.alias("id_clean"),
-        k,
-        error.alias("id_error"),
-        flags.alias("id_flags"),
+        digits.alias("digits"),
+        missing.alias("missing"),
+        sci_lost.alias("sci_lost"),
+        (is_sci & ~sci_exact & ~sci_lost).alias("sci_bad"),
+        ((sci_exact | c("flt").is_not_null()) & ~missing).alias("float_fixed"),
+        (~is_sci & c("flt").is_null() & (c("sep") != c("t")) & ~missing).alias("sep_fixed"),
     )
 
 
-def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:
-    """Warnings from digits 4-6 of a 12-digit personal ID (Circular 07/2016 Art. 7), as a list.
+def _structure_checks(
+    id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr
+) -> list[tuple[str, pl.Expr]]:
+    """Warnings from digits 4-6 of a 12-digit personal ID (Circular 07/2016 Art. 7).
 
     digit 4: even = Nam, odd = Nữ; century = 1900 + 100 * (d4 // 2); digits 5-6 = year % 100.
     Only 0-3 occur for living people (``century_digit_unusual`` otherwise).
@@ -146,8 +183,13 @@ def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob
     yy = id_clean.str.slice(4, 2).cast(pl.Int32, strict=False)
     id_gender = pl.when(d4 % 2 == 0).then(pl.lit("Nam")).otherwise(pl.lit("Nữ"))
     id_year = 1900 + 100 * (d4 // 2) + yy
-    return pl.concat_list(
-        pl.when(is_cccd & (d4 > 3)).then(pl.lit("century_digit_unusual")),
-        pl.when(is_cccd & gender.is_not_null() & (id_gender != gender)).then(pl.lit("gender_digit_mismatch")),
-        pl.when(is_cccd & dob_year.is_not_null() & (id_year != dob_year)).then(pl.lit("birth_year_mismatch")),
-    ).list.drop_nulls()
+    return [
+        ("century_digit_unusual", is_cccd & (d4 > 3)),
+        ("gender_digit_mismatch", is_cccd & gender.is_not_null() & (id_gender != gender)),
+        ("birth_year_mismatch", is_cccd & dob_year.is_not_null() & (id_year != dob_year)),
+    ]
+
+
+def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:
+    """The structural warnings alone, as a List[Utf8] expression (for callers with their own frame)."""
+    return flag_list(_structure_checks(id_clean, id_kind, gender, dob_year))

@@ -17,10 +17,13 @@ write one word usually write what the person is called.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
-from rules.normalise.repair import SUSPICIOUS, repair_text
-from rules.normalise.syllable import canonical_syllable
+from rules.normalise.flaglist import flag_list
+from rules.normalise.repair import LEGACY, MOJIBAKE, SUSPICIOUS, repair_text
+from rules.normalise.syllable import canonical_syllable, fold
 
 NAME_COLUMNS: tuple[str, ...] = (
     "name_clean",
@@ -36,6 +39,18 @@ _VIET_UNICODE_ONLY = "ăđơưĩũ\u1ea0-\u1ef9"
 _TONED = "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 _VOWEL = "aăâeêioôơuưy" + _TONED
 _MAYBE_OFF = f"[{_TONED}][{_VOWEL}]|[{_VOWEL}][{_TONED}]"
+# Lower-case Vietnamese letters with diacritics and their base letters, for the folded key.
+_VIET_LOWER = [c for c in "àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ"]
+_VIET_BASE = [fold(c) for c in _VIET_LOWER]
+
+
+def _strip_punctuation(text: pl.Series) -> pl.Series:
+    """Non-letters (except inner apostrophes/hyphens) -> space; orphan marks dropped."""
+    return (
+        text.str.replace_all(r"[^\p{L}\p{M}\s'\-]", " ")
+        .str.replace_all(r"(^|\s)['\-]+|['\-]+(\s|$)", " ")
+        .str.replace_all(r"(^|[^\p{L}\p{M}])\p{M}+", "$1")
+    )
 
 
 def _repair(nfc: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -43,11 +58,11 @@ def _repair(nfc: pl.Series) -> tuple[pl.Series, pl.Series]:
     suspicious = nfc.str.contains(SUSPICIOUS).fill_null(False)
     uniq = nfc.filter(suspicious).unique().to_list()
     if not uniq:
-        return nfc, pl.Series(nfc.name, [None] * len(nfc), dtype=pl.Utf8)
+        return nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
     fixed = [repair_text(v) for v in uniq]
     changed = [(v, f) for v, f in zip(uniq, fixed, strict=True) if f[1] is not None]
     if not changed:
-        return nfc, pl.Series(nfc.name, [None] * len(nfc), dtype=pl.Utf8)
+        return nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
     old = [v for v, _ in changed]
     text = nfc.replace(old, [f[0] for _, f in changed])
     flag = nfc.replace_strict(old, [f[1] for _, f in changed], default=None, return_dtype=pl.Utf8)
@@ -71,39 +86,85 @@ def _canonical_tones(lower: pl.Series) -> pl.Series:
     return out.scatter(needs.arg_true(), replaced)
 
 
+def unique_apply(values: pl.Series, fn: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """Run the frame-returning ``fn`` on the distinct values only and spread the result to every row.
+
+    Sector and register columns repeat a lot (names, dates), so this removes most string work;
+    the join back costs one hash pass.
+    """
+    uniq = values.unique()
+    if uniq.len() > 0.8 * values.len():
+        return fn(values)
+    out = fn(uniq).with_columns(uniq.alias("__value"))
+    return (
+        values.alias("__value")
+        .to_frame()
+        .join(out, on="__value", how="left", maintain_order="left", nulls_equal=True)
+        .drop("__value")
+    )
+
+
 def normalise_names(names: pl.Series, repair: bool = True) -> pl.DataFrame:
     """Normalise a Utf8 Series of full names into the contract's name columns (same length/order).
 
     ``repair=False`` skips mojibake/legacy repair (the population register is clean NFC and
     repair is the only step whose cost grows with the number of distinct accented names).
+    Work is done once per distinct name.
     """
+    return unique_apply(names.cast(pl.Utf8), lambda u: _normalise_unique_names(u, repair))
+
+
+def _patch(base: pl.Series, mask: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``fn`` applied only to the rows where ``mask`` holds (fast path for the clean majority)."""
+    idx = mask.fill_null(False).arg_true()
+    if idx.len() == 0:
+        return base
+    return base.clone().scatter(idx, fn(base.gather(idx)))
+
+
+def _fold_lower(lower: pl.Series) -> pl.Series:
+    """Diacritic-free key of lower-case text: one Aho-Corasick pass over the Vietnamese letters,
+    then the general NFD route only for values that still hold other non-ASCII letters."""
+    key = lower.str.replace_many(_VIET_LOWER, _VIET_BASE)
+    return _patch(
+        key,
+        key.str.contains(r"[^\x00-\x7F]"),
+        lambda s: (
+            s.str.replace_all("đ", "d", literal=True)
+            .str.normalize("NFD")
+            .str.replace_all(r"\p{M}", "")
+            .str.normalize("NFC")
+        ),
+    )
+
+
+def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     raw = names.cast(pl.Utf8)
     nfc = raw.str.normalize("NFC")
     nfd_fixed = (raw != nfc).fill_null(False)
     if repair:
         text, repair_flag = _repair(nfc)
     else:
-        text, repair_flag = nfc, pl.Series([None] * len(nfc), dtype=pl.Utf8)
-    text = text.str.replace_all("\u00d0", "Đ", literal=True).str.replace_all("\u00f0", "đ", literal=True)
-    no_punct = (
-        text.str.replace_all(r"[^\p{L}\p{M}\s'\-]", " ")
-        .str.replace_all(r"(^|\s)['\-]+|['\-]+(\s|$)", " ")
-        .str.replace_all(r"(^|[^\p{L}\p{M}])\p{M}+", "$1")
+        text, repair_flag = nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
+    # Ð/ð (Latin eth) look like Đ/đ and slip into typed data (domain README 3.4/3).
+    text = _patch(
+        text,
+        text.str.contains_any(["\u00d0", "\u00f0"]),
+        lambda s: s.str.replace_many(["\u00d0", "\u00f0"], ["Đ", "đ"]),
     )
-    punct = (no_punct != text).fill_null(False)
-    spaces = text.str.contains(r"^\s|\s$|\s\s|[^\S ]").fill_null(False)
-    squeezed = no_punct.str.replace_all(r"\s+", " ").str.strip_chars(" ")
+    # Fast path: letters in single-space-separated words need no punctuation/space work.
+    idx = (~text.str.contains(r"^\p{L}+(?: \p{L}+)*$")).fill_null(True).arg_true()
+    sub = text.gather(idx)
+    stripped = _strip_punctuation(sub)
+    no = pl.repeat(False, len(text), eager=True)
+    punct = no.clone().scatter(idx, (stripped != sub).fill_null(False))
+    spaces = no.clone().scatter(idx, sub.str.contains(r"^\s|\s$|\s\s|[^\S ]").fill_null(False))
+    squeezed = text.clone().scatter(idx, stripped.str.replace_all(r"\s+", " ").str.strip_chars(" "))
     lower = squeezed.str.to_lowercase()
     toned = _canonical_tones(lower)
     tone_fixed = (toned != lower).fill_null(False)
     toned = pl.select(pl.when(toned.str.len_bytes() > 0).then(toned)).to_series().alias("name_toned")
-    key = (
-        toned.str.replace_all("đ", "d", literal=True)
-        .str.normalize("NFD")
-        .str.replace_all(r"\p{M}", "")
-        .str.normalize("NFC")
-        .alias("name_key")
-    )
+    key = _fold_lower(toned).alias("name_key")
     df = pl.DataFrame(
         {
             "name_toned": toned,
@@ -123,19 +184,16 @@ def normalise_names(names: pl.Series, repair: bool = True) -> pl.DataFrame:
         "name_toned",
         "name_key",
         pl.when(n > 1).then(parts.list.first()).when(n == 1).then(flag("")).alias("family_key"),
-        pl.when(n > 2)
-        .then(parts.list.slice(1, n - 2).list.join(" "))
-        .when(n >= 1)
-        .then(flag(""))
-        .alias("middle_key"),
+        pl.when(n > 2).then(parts.list.slice(1, n - 2).list.join(" ")).when(n >= 1).then(flag("")).alias("middle_key"),
         parts.list.last().alias("given_key"),
-        pl.concat_list(
-            pl.col("_rep"),
-            pl.when(pl.col("_nfd")).then(flag("nfd_fixed")),
-            pl.when(pl.col("_tone")).then(flag("tone_style_fixed")),
-            pl.when(pl.col("_punct")).then(flag("punctuation_removed")),
-            pl.when(pl.col("_spaces")).then(flag("spaces_fixed")),
-        )
-        .list.drop_nulls()
-        .alias("name_flags"),
+        flag_list(
+            [
+                ("mojibake_repaired", pl.col("_rep") == MOJIBAKE),
+                ("legacy_encoding_repaired", pl.col("_rep") == LEGACY),
+                ("nfd_fixed", pl.col("_nfd")),
+                ("tone_style_fixed", pl.col("_tone")),
+                ("punctuation_removed", pl.col("_punct")),
+                ("spaces_fixed", pl.col("_spaces")),
+            ]
+        ).alias("name_flags"),
     )

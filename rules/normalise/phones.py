@@ -26,6 +26,24 @@ def _policy() -> dict:
 
 def normalise_phones(values: pl.Series) -> pl.DataFrame:
     """Return ``phone_clean`` (10 digits or null) and ``phone_error`` (null | ``phone_invalid``)."""
+    raw = values.cast(pl.Utf8)
+    second = "".join(_policy()["valid_second_digit"])
+    # Fast path: cells already in the 10-digit form skip the repair expressions.
+    ok = raw.str.contains(rf"^0[{second}][0-9]{{8}}$").fill_null(False)
+    out = pl.DataFrame(
+        {
+            "phone_clean": pl.select(pl.when(ok).then(raw)).to_series(),
+            "phone_error": pl.repeat(None, len(raw), dtype=pl.Utf8, eager=True),
+        }
+    )
+    idx = (~ok & raw.is_not_null()).arg_true()
+    if idx.len():
+        fixed = _repair_phones(raw.gather(idx))
+        out = out.with_columns(out.get_column(col).scatter(idx, fixed.get_column(col)) for col in out.columns)
+    return out
+
+
+def _repair_phones(values: pl.Series) -> pl.DataFrame:
     policy = _policy()
     old = {str(k): str(v) for k, v in policy["old_mobile_prefixes"].items()}
     second = "".join(policy["valid_second_digit"])

@@ -13,7 +13,7 @@ import polars as pl
 
 from rules.normalise.dates import parse_dates
 from rules.normalise.gender import normalise_genders
-from rules.normalise.ids import id_structure_flags, normalise_ids
+from rules.normalise.ids import normalise_ids
 from rules.normalise.names import normalise_names
 from rules.normalise.phones import normalise_phones
 from rules.sectors import check_sector
@@ -25,16 +25,7 @@ def _column(df: pl.DataFrame, name: str) -> pl.Series:
     """The column, or an all-null Utf8 column when the file had none."""
     if name in df.columns:
         return df.get_column(name)
-    return pl.Series(name, [None] * df.height, dtype=pl.Utf8)
-
-
-def _with_id_structure(ids: pl.DataFrame, gender: pl.Series, dob_year: pl.Series) -> pl.DataFrame:
-    frame = ids.with_columns(_g=gender, _y=dob_year)
-    return frame.with_columns(
-        pl.col("id_flags")
-        .list.concat(id_structure_flags(pl.col("id_clean"), pl.col("id_kind"), pl.col("_g"), pl.col("_y")))
-        .alias("id_flags")
-    ).drop("_g", "_y")
+    return pl.repeat(None, df.height, dtype=pl.Utf8, eager=True).alias(name)
 
 
 def normalise_records(df: pl.DataFrame, sector: str, today: date | None = None) -> pl.DataFrame:
@@ -48,8 +39,9 @@ def normalise_records(df: pl.DataFrame, sector: str, today: date | None = None) 
     names = normalise_names(_column(df, "full_name"))
     dates = parse_dates(_column(df, "date_of_birth"), today=today)
     genders = normalise_genders(_column(df, "gender"), sector)
-    ids = normalise_ids(_column(df, "national_id"), role="national_id")
-    ids = _with_id_structure(ids, genders.get_column("gender_norm"), dates.get_column("dob_year"))
+    ids = normalise_ids(
+        _column(df, "national_id"), "national_id", genders.get_column("gender_norm"), dates.get_column("dob_year")
+    )
     old = normalise_ids(_column(df, "old_id"), role="old_id").select(
         pl.col("id_clean").alias("old_id_clean"), pl.col("id_kind").alias("old_id_kind")
     )
@@ -69,8 +61,9 @@ def normalise_register(df: pl.DataFrame, today: date | None = None) -> pl.DataFr
     names = normalise_names(_column(df, "full_name"), repair=False)
     dates = parse_dates(_column(df, "date_of_birth"), today=today)
     genders = normalise_genders(_column(df, "gender"), None).select("gender_norm")
-    ids = normalise_ids(_column(df, "person_id"), role="national_id")
-    ids = _with_id_structure(ids, genders.get_column("gender_norm"), dates.get_column("dob_year"))
+    ids = normalise_ids(
+        _column(df, "person_id"), "national_id", genders.get_column("gender_norm"), dates.get_column("dob_year")
+    )
     old = normalise_ids(_column(df, "old_id"), role="old_id").select(
         pl.col("id_clean").alias("old_id_clean"), pl.col("id_kind").alias("old_id_kind")
     )

@@ -134,9 +134,7 @@ def _largest_remainder(
 def _checked(backlogs: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in ("unit", "backlog") if c not in backlogs.columns]
     if missing:
-        raise AllocationInputError(
-            f"backlog frame lacks column(s) {', '.join(missing)}; need {INPUT_COLUMNS}"
-        )
+        raise AllocationInputError(f"backlog frame lacks column(s) {', '.join(missing)}; need {INPUT_COLUMNS}")
     if "oldest_wait_days" not in backlogs.columns:
         backlogs = backlogs.with_columns(pl.lit(0.0).alias("oldest_wait_days"))
     frame = backlogs.select(

@@ -43,9 +43,7 @@ class QuotaPolicy:
     def __post_init__(self) -> None:
         _check_int("national_daily_quota", self.quota)
         if self.policy not in POLICIES:
-            raise PolicyError(
-                f"unknown policy {self.policy!r}; set `policy:` to one of: {', '.join(POLICIES)}"
-            )
+            raise PolicyError(f"unknown policy {self.policy!r}; set `policy:` to one of: {', '.join(POLICIES)}")
         if not isinstance(self.alpha, int | float) or isinstance(self.alpha, bool) or not self.alpha > 0:
             raise PolicyError(f"`alpha` must be a number > 0 (got {self.alpha!r}); 1 = proportional")
         _check_int("floor_per_unit", self.floor_per_unit)
@@ -56,9 +54,7 @@ class QuotaPolicy:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-            raise PolicyError(
-                f"unknown timezone {self.timezone!r}; use an IANA name such as Asia/Ho_Chi_Minh"
-            ) from exc
+            raise PolicyError(f"unknown timezone {self.timezone!r}; use an IANA name such as Asia/Ho_Chi_Minh") from exc
 
     @property
     def effective_alpha(self) -> float:
@@ -76,13 +72,18 @@ class QuotaPolicy:
             raise PolicyError(f"{source}: expected a YAML mapping with `national_daily_quota:` at the top")
         if "national_daily_quota" not in data or data["national_daily_quota"] is None:
             raise PolicyError(f"{source}: `national_daily_quota` is missing; set it, e.g. 200000")
-        known = {"national_daily_quota", "policy", "alpha", "floor_per_unit", "ageing", "timezone",
-                 "verification"}
+        known = {
+            "national_daily_quota",
+            "policy",
+            "alpha",
+            "floor_per_unit",
+            "ageing",
+            "timezone",
+            "verification",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
-            raise PolicyError(
-                f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
+            raise PolicyError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
         ageing = data.get("ageing") or {}
         if not isinstance(ageing, dict) or set(ageing) - {"per_day", "max_days"}:
             raise PolicyError(f"{source}: `ageing` must be a mapping with `per_day` and `max_days`")
@@ -110,9 +111,7 @@ def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file, turning a missing file or a syntax error into :class:`PolicyError`."""
     p = Path(path)
     if not p.is_file():
-        raise PolicyError(
-            f"policy file {p} not found; pass an existing quota.yaml (default: {DEFAULT_POLICY_PATH})"
-        )
+        raise PolicyError(f"policy file {p} not found; pass an existing quota.yaml (default: {DEFAULT_POLICY_PATH})")
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

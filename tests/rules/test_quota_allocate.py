@@ -9,9 +9,7 @@ from hypothesis import strategies as st
 
 from rules.quota import AllocationInputError, QuotaPolicy, allocate
 
-units = st.lists(
-    st.tuples(st.integers(0, 5_000), st.integers(0, 120)), min_size=1, max_size=60
-)
+units = st.lists(st.tuples(st.integers(0, 5_000), st.integers(0, 120)), min_size=1, max_size=60)
 policies = st.builds(
     QuotaPolicy,
     quota=st.integers(0, 40_000),
@@ -92,9 +90,7 @@ def test_deterministic_and_independent_of_row_order(rows, policy, rnd):
 
 def test_large_backlogs_get_more_and_ageing_helps_waiting_work():
     policy = QuotaPolicy(quota=1_000, floor_per_unit=10, alpha=1.0, ageing_per_day=0.1, ageing_max_days=30)
-    df = pl.DataFrame(
-        {"unit": ["a", "b", "c"], "backlog": [10_000, 1_000, 1_000], "oldest_wait_days": [0, 0, 20]}
-    )
+    df = pl.DataFrame({"unit": ["a", "b", "c"], "backlog": [10_000, 1_000, 1_000], "oldest_wait_days": [0, 0, 20]})
     out = dict(allocate(df, policy).select("unit", "allocated").iter_rows())
     assert out["a"] > out["c"] > out["b"] >= 10
     assert sum(out.values()) == 1_000
@@ -126,8 +122,10 @@ def test_everything_fits_when_backlog_below_quota():
         (pl.DataFrame({"unit": ["a"]}), "lacks column"),
         (pl.DataFrame({"unit": ["a", "a"], "backlog": [1, 2]}), "more than once"),
         (pl.DataFrame({"unit": ["a"], "backlog": [-1]}), "negative"),
-        (pl.DataFrame({"unit": ["a"], "backlog": [None]}, schema={"unit": pl.Utf8, "backlog": pl.Int64}),
-         "null"),
+        (
+            pl.DataFrame({"unit": ["a"], "backlog": [None]}, schema={"unit": pl.Utf8, "backlog": pl.Int64}),
+            "null",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_message(df, needle):

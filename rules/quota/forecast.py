@@ -1,0 +1,169 @@
+"""Forecast: how many days until each unit's backlog (and the country's) is cleared.
+
+The forecast replays the real allocation (:func:`rules.quota.allocate.allocate_arrays`) day by day
+on counts, so it answers "what if the quota were 300,000?" with the same rules the daily job uses
+(floor, weighting, ageing, largest remainder). Assumptions, stated because they shape the answer:
+every allocated request is answered the same day (no outages), ``daily_inflow`` new requests per
+unit arrive after each day's dispatch, and a unit's oldest waiting request ages by one day each day
+its backlog is not cleared (a backlog enqueued at once is served oldest-first, so its oldest item
+keeps ageing until the unit is clear). The horizon is capped (``horizon_days``); a unit not cleared
+by then is reported as "not within N days", never as a made-up date.
+
+    fc = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), date(2026, 11, 24), quota=300_000)
+    print(render_table(fc))
+    burn_down_html(fc, "data/reports/burn_down.html")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from rules.quota.allocate import _checked, allocate_arrays
+from rules.quota.policy import QuotaPolicy
+
+TOP_SERIES = 6  # units drawn individually in the burn-down chart (largest backlogs)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Result of :func:`forecast`.
+
+    ``units``: ``unit, backlog, oldest_wait_days, first_day_allocated, days_to_clear`` (Int64, null
+    when not within the horizon), ``clearance_date`` (Date, null likewise). ``daily``: one row per
+    simulated day and series (``date, series, remaining``; series ``national`` plus the largest
+    units). ``national_days`` / ``national_date``: when the whole country is clear (None if not
+    within the horizon).
+    """
+
+    start_day: date
+    quota: int
+    horizon_days: int
+    total_backlog: int
+    units: pl.DataFrame
+    daily: pl.DataFrame
+    national_days: int | None
+    national_date: date | None
+
+
+def forecast(
+    backlogs: pl.DataFrame,
+    policy: QuotaPolicy,
+    start_day: date,
+    quota: int | None = None,
+    daily_inflow: pl.DataFrame | None = None,
+    horizon_days: int = 730,
+) -> Forecast:
+    """Simulate the allocation from ``start_day`` until every backlog is cleared or the horizon ends.
+
+    ``quota`` overrides the policy's national quota (what-if). ``daily_inflow``: optional frame
+    ``unit, daily_inflow`` of new requests per unit per day (units absent get 0).
+    """
+    if horizon_days < 1:
+        raise ValueError("horizon_days must be >= 1")
+    if quota is not None:
+        policy = policy.with_quota(quota)  # validates (negative quota -> PolicyError)
+    frame = _checked(backlogs).sort("unit")
+    n = frame.height
+    backlog = frame["backlog"].to_numpy().astype(np.int64).copy()
+    wait = frame["oldest_wait_days"].to_numpy().astype(np.float64).copy()
+    inflow = _inflow(frame, daily_inflow)
+    rank = np.arange(n, dtype=np.int64)
+    top = np.argsort(-backlog, kind="stable")[: min(TOP_SERIES, n)]
+    cleared = np.where(backlog == 0, 0, -1).astype(np.int64)  # day index (1-based days) or -1
+    first_alloc = np.full(n, -1, dtype=np.int64)
+    national: int | None = 0 if backlog.sum() == 0 else None
+    rows_date: list[date] = [start_day - timedelta(days=1)]
+    rows_total: list[int] = [int(backlog.sum())]
+    rows_top: list[np.ndarray] = [backlog[top].copy()]
+    for day in range(1, horizon_days + 1):
+        _, alloc = allocate_arrays(backlog, wait, rank, policy)
+        first_alloc = np.where((first_alloc < 0) & (alloc > 0), day, first_alloc)
+        backlog -= alloc
+        cleared = np.where((cleared < 0) & (backlog == 0), day, cleared)
+        total = int(backlog.sum())
+        rows_date.append(start_day + timedelta(days=day - 1))
+        rows_total.append(total)
+        rows_top.append(backlog[top].copy())
+        if national is None and total == 0:
+            national = day
+        if national is not None and not inflow.any():
+            break
+        backlog += inflow
+        wait = np.where(backlog == 0, 0.0, wait + 1.0)
+    units = frame.with_columns(
+        pl.Series("first_day_allocated", first_alloc).replace(-1, None).cast(pl.Int64),
+        pl.Series("days_to_clear", cleared).replace(-1, None).cast(pl.Int64),
+    ).with_columns(
+        (pl.lit(start_day) + pl.duration(days=pl.col("days_to_clear").clip(lower_bound=1) - 1))
+        .cast(pl.Date)
+        .alias("clearance_date")
+    )
+    daily = _daily_frame(rows_date, rows_total, rows_top, frame["unit"].gather(top).to_list())
+    return Forecast(
+        start_day=start_day,
+        quota=policy.quota,
+        horizon_days=horizon_days,
+        total_backlog=int(frame["backlog"].sum()),
+        units=units,
+        daily=daily,
+        national_days=national,
+        national_date=None if national is None else start_day + timedelta(days=max(national, 1) - 1),
+    )
+
+
+def _inflow(frame: pl.DataFrame, daily_inflow: pl.DataFrame | None) -> np.ndarray:
+    if daily_inflow is None:
+        return np.zeros(frame.height, dtype=np.int64)
+    if not {"unit", "daily_inflow"} <= set(daily_inflow.columns):
+        raise ValueError("daily_inflow needs columns unit, daily_inflow")
+    joined = frame.select("unit").join(
+        daily_inflow.select(pl.col("unit").cast(pl.Utf8), pl.col("daily_inflow").cast(pl.Int64)),
+        on="unit",
+        how="left",
+        maintain_order="left",
+    )
+    values = joined["daily_inflow"].fill_null(0).to_numpy().astype(np.int64)
+    if (values < 0).any():
+        raise ValueError("daily_inflow must be >= 0")
+    return values
+
+
+def _daily_frame(dates: list[date], totals: list[int], tops: list[np.ndarray], names: list[str]) -> pl.DataFrame:
+    nat = pl.DataFrame({"date": dates, "series": "national", "remaining": totals})
+    parts = [nat]
+    matrix = np.vstack(tops) if names else np.zeros((len(dates), 0), dtype=np.int64)
+    for j, name in enumerate(names):
+        parts.append(pl.DataFrame({"date": dates, "series": name, "remaining": matrix[:, j]}))
+    return pl.concat(parts).with_columns(pl.col("remaining").cast(pl.Int64))
+
+
+def render_table(fc: Forecast, max_units: int = 25) -> str:
+    """Plain-text table for the CLI: the country first, then units (longest to clear first)."""
+
+    def when(days: int | None, day: date | None) -> str:
+        return (
+            f"{day.isoformat()}  ({days} d)"
+            if days is not None and day is not None
+            else f"not within {fc.horizon_days} days"
+        )
+
+    lines = [
+        f"Forecast from {fc.start_day.isoformat()} with a national quota of {fc.quota:,}/day",
+        f"Country: backlog {fc.total_backlog:,} over {fc.units.height:,} units, clear by "
+        f"{when(fc.national_days, fc.national_date)}",
+        "",
+        f"{'unit':<52} {'backlog':>9} {'first day':>9}  clearance",
+    ]
+    worst = fc.units.sort(["days_to_clear", "backlog", "unit"], descending=[True, True, False], nulls_last=False)
+    for row in worst.head(max_units).iter_rows(named=True):
+        lines.append(
+            f"{row['unit'][:52]:<52} {row['backlog']:>9,} {row['first_day_allocated'] or '-':>9}  "
+            f"{when(row['days_to_clear'], row['clearance_date'])}"
+        )
+    if fc.units.height > max_units:
+        lines.append(f"... {fc.units.height - max_units:,} more units (see the published table)")
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""Forecast (day-by-day replay of the allocation), its text table, the HTML burn-down and demo data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.quota import (
+    HCMC_STUDENT_BACKLOG,
+    PolicyError,
+    QuotaPolicy,
+    allocate,
+    burn_down_html,
+    demo_backlogs,
+    forecast,
+    render_table,
+)
+
+START = dt.date(2026, 11, 24)
+
+
+def small() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "unit": ["hcm/students/big", "hn/students/mid", "hue/insurance/tiny"],
+            "backlog": [1_000, 300, 5],
+            "oldest_wait_days": [0, 0, 0],
+        }
+    )
+
+
+def test_clearance_days_match_a_manual_replay_of_the_allocation():
+    policy = QuotaPolicy(quota=200, floor_per_unit=10)
+    fc = forecast(small(), policy, START)
+    backlog = small()
+    day, cleared = 0, {}
+    while backlog["backlog"].sum() > 0:
+        day += 1
+        alloc = allocate(backlog, policy)
+        backlog = alloc.select(
+            "unit",
+            (pl.col("backlog") - pl.col("allocated")).alias("backlog"),
+            (pl.col("oldest_wait_days") + 1).alias("oldest_wait_days"),
+        )
+        for unit, left in backlog.select("unit", "backlog").iter_rows():
+            if left == 0:
+                cleared.setdefault(unit, day)
+        backlog = backlog.with_columns(
+            pl.when(pl.col("backlog") == 0).then(0.0).otherwise(pl.col("oldest_wait_days")).alias("oldest_wait_days")
+        )
+    assert dict(fc.units.select("unit", "days_to_clear").iter_rows()) == cleared
+    assert fc.national_days == day == 7  # 1,305 at 200/day
+    assert fc.national_date == START + dt.timedelta(days=6)
+    tiny = fc.units.filter(pl.col("unit") == "hue/insurance/tiny")
+    assert tiny["days_to_clear"].item() == 1 and tiny["clearance_date"].item() == START
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3_000), min_size=1, max_size=30), st.integers(1, 2_000), st.integers(1, 2_000))
+def test_a_larger_quota_never_clears_later(sizes, q1, q2):
+    df = pl.DataFrame({"unit": [f"u{i:02d}" for i in range(len(sizes))], "backlog": sizes})
+    policy = QuotaPolicy(quota=1, floor_per_unit=5)
+    lo, hi = sorted((q1, q2))
+    a = forecast(df, policy, START, quota=lo, horizon_days=5_000)
+    b = forecast(df, policy, START, quota=hi, horizon_days=5_000)
+    assert b.national_days <= a.national_days
+    assert a.national_days == -(-sum(sizes) // lo)  # the whole quota is spent every day
+
+
+def test_horizon_and_inflow_give_not_within_n_days():
+    inflow = pl.DataFrame({"unit": ["hcm/students/big"], "daily_inflow": [500]})
+    fc = forecast(small(), QuotaPolicy(quota=200, floor_per_unit=10), START, daily_inflow=inflow, horizon_days=30)
+    big = fc.units.filter(pl.col("unit") == "hcm/students/big")
+    assert big["days_to_clear"].item() is None and big["clearance_date"].item() is None
+    assert fc.national_days is None
+    assert "not within 30 days" in render_table(fc)
+    assert fc.units.filter(pl.col("unit") == "hue/insurance/tiny")["days_to_clear"].item() == 1
+
+
+def test_what_if_quota_is_validated():
+    with pytest.raises(PolicyError, match=">= 0"):
+        forecast(small(), QuotaPolicy(), START, quota=-1)
+
+
+def test_render_table_lists_country_and_units():
+    text = render_table(forecast(small(), QuotaPolicy(quota=300), START))
+    assert "national quota of 300/day" in text
+    assert re.search(r"Country: backlog 1,305 over 3 units, clear by 2026-11-28", text)
+    assert text.index("hcm/students/big") < text.index("hue/insurance/tiny")
+
+
+def test_burn_down_html_is_self_contained(tmp_path):
+    fc = forecast(demo_backlogs(3), QuotaPolicy(), START, quota=50_000)
+    path = burn_down_html(fc, tmp_path / "out" / "burn.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<polyline" in page
+    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count("<tr><td>") == fc.units.height
+    assert "so_gddt_tp_hcm" in page
+
+
+def test_demo_backlogs_have_hcmc_students_many_units_and_visible_floor():
+    df = demo_backlogs(0)
+    assert df.equals(demo_backlogs(0)) and not df.equals(demo_backlogs(1))
+    assert df.height > 500 and df["unit"].n_unique() == df.height
+    hcm = df.filter(pl.col("unit").str.starts_with("ho_chi_minh/students/"))
+    assert hcm["backlog"].sum() == HCMC_STUDENT_BACKLOG
+    assert df["unit"].str.split("/").list.first().n_unique() == 34
+    policy = QuotaPolicy.from_yaml()
+    alloc = allocate(df, policy)
+    assert df["backlog"].sum() > policy.quota  # the quota binds, so the weighting shows
+    assert (
+        alloc.filter(pl.col("backlog") < policy.floor_per_unit)["allocated"]
+        .eq(alloc.filter(pl.col("backlog") < policy.floor_per_unit)["backlog"])
+        .all()
+    )

@@ -92,7 +92,12 @@ def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
     n = toks.list.len()
     return [
         toks.list.first().alias("fk"),
-        pl.when(n > 2).then(toks.list.slice(1, n - 2).list.join(" ")).otherwise(pl.lit("")).alias("mk"),
+        pl.when(nk.is_null())
+        .then(None)
+        .when(n > 2)
+        .then(toks.list.slice(1, n - 2).list.join(" "))
+        .otherwise(pl.lit(""))
+        .alias("mk"),
         pl.when(n > 1).then(toks.list.last()).otherwise(None).alias("gk"),
         toks.list.sort().list.join(" ").alias("sk"),
         toks.list.eval(pl.element().str.slice(0, 1)).list.join("").alias("ini"),

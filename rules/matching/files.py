@@ -46,11 +46,10 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
     if not keys:
         return both
     if "file_sha256" in keys:
-        both = both.with_columns(
-            pl.int_range(pl.len()).min().over("file_sha256").alias("_file_order")
-        )  # first appearance of each file
+        # files in order of first appearance
+        both = both.with_row_index("_i").with_columns(pl.col("_i").min().over("file_sha256").alias("_file_order"))
         keys = ["_file_order", *keys[1:]]
-    return both.sort(keys, maintain_order=True).drop("_file_order", strict=False)
+    return both.sort(keys, maintain_order=True).drop("_file_order", "_i", strict=False)
 
 
 def load_index(index_dir: str | Path) -> pl.DataFrame:

@@ -1,0 +1,88 @@
+"""Population index: features, register frequencies, content-hash cache, clear register errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from rules.matching import RegisterError, build_population_index, load_index, load_or_build_index
+from tests.rules.matching_helpers import person, register
+
+D = dt.date
+
+
+def small() -> pl.DataFrame:
+    return register(
+        [
+            person("079190000001", "Nguyễn Văn An", D(1990, 1, 2), "Nam"),
+            person("079190000002", "Nguyễn Thị Hòa", D(1991, 3, 4), "Nữ"),
+            person("079190000003", "Trần Thị Hoà", D(1992, 5, 6), "Nữ"),
+        ],
+        with_filler=False,
+    )
+
+
+def test_index_features_and_frequencies():
+    idx = build_population_index(small())
+    assert idx.height == 3
+    assert idx["pid"].to_list() == ["079190000001", "079190000002", "079190000003"]
+    assert idx["nk"].to_list() == ["nguyen van an", "nguyen thi hoa", "tran thi hoa"]
+    assert idx["fk_n"].to_list() == [2, 2, 1]  # two Nguyễn
+    assert idx["gk_n"].to_list() == [1, 2, 2]  # "hoa" folded, whatever the tone style
+    assert idx["gt"][1] == idx["gt"][2]  # old "Hòa" and new "Hoà" tone placement agree
+    assert idx["idn"].to_list() == [79190000001, 79190000002, 79190000003]
+    assert idx["prov"].unique().to_list() == ["ho_chi_minh"]
+
+
+def test_cache_is_reused_and_rebuilt_when_the_register_changes(tmp_path):
+    reg_path = tmp_path / "pop.parquet"
+    small().write_parquet(reg_path)
+    cache = tmp_path / "cache"
+    a = load_or_build_index([reg_path], cache)
+    files = list(cache.glob("*.parquet"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    b = load_or_build_index(reg_path, cache)  # a single path works too
+    assert b.equals(a) and files[0].stat().st_mtime_ns == mtime  # read back, not rebuilt
+    small().head(2).write_parquet(reg_path)
+    c = load_or_build_index([reg_path], cache)
+    assert c.height == 2 and len(list(cache.glob("*.parquet"))) == 2
+    assert load_index(cache).height in (2, 3)
+
+
+def test_register_folder(tmp_path):
+    small().head(1).write_parquet(tmp_path / "a.parquet")
+    small().tail(2).write_parquet(tmp_path / "b.parquet")
+    idx = load_or_build_index(tmp_path, tmp_path / "cache")
+    assert idx.height == 3
+
+
+def test_missing_register_file_is_named(tmp_path):
+    with pytest.raises(RegisterError, match=r"not found: .*nowhere\.parquet"):
+        load_or_build_index([tmp_path / "nowhere.parquet"], tmp_path / "cache")
+
+
+def test_missing_columns_are_named_without_data(tmp_path):
+    p = tmp_path / "bad.parquet"
+    small().drop("gender", "date_of_birth").write_parquet(p)
+    with pytest.raises(RegisterError) as err:
+        load_or_build_index([p], tmp_path / "cache")
+    msg = str(err.value)
+    assert "bad.parquet" in msg and "date_of_birth" in msg and "gender" in msg
+    assert "Nguyễn" not in msg and "079190000001" not in msg
+
+
+def test_not_parquet_and_wrong_date_type(tmp_path):
+    p = tmp_path / "pop.parquet"
+    p.write_text("person_id,full_name\n1,x\n")
+    with pytest.raises(RegisterError, match="not readable Parquet"):
+        load_or_build_index([p], tmp_path / "cache")
+    with pytest.raises(RegisterError, match="date_of_birth must be a Date"):
+        build_population_index(small().with_columns(pl.col("date_of_birth").cast(pl.Utf8)))
+
+
+def test_load_index_without_index(tmp_path):
+    with pytest.raises(RegisterError, match="no population index"):
+        load_index(tmp_path)

@@ -9,6 +9,7 @@ filled rightwards before the labels are joined ("Phụ huynh Họ tên").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -103,24 +104,38 @@ def find_header(spec: HeaderSpec, grid: Grid, width: int) -> HeaderLayout | None
     best: HeaderLayout | None = None
     n = min(len(grid), SCAN_ROWS)
     rows = [_row(grid, i, width) for i in range(n + 1)]
+    singles = [_dedupe(_map_labels(spec, r)) if any(r) else [None] * width for r in rows]
     for i in range(n):
         if not any(rows[i]):
             continue
-        fields = _dedupe(_map_labels(spec, rows[i]))
-        candidates = [(1, list(rows[i]), fields)]
+        candidates = [(1, list(rows[i]), singles[i])]
         if i + 1 < len(rows) and any(rows[i + 1]):
             labels2, fields2 = _two_row(spec, rows[i], rows[i + 1])
-            candidates.append((2, labels2, _dedupe(fields2)))
+            fields2 = _dedupe(fields2)
+            # a pair must say more than either of its rows alone (a title above the header does not)
+            if _score(fields2) > max(_score(singles[i]), _score(singles[i + 1])):
+                candidates.append((2, labels2, fields2))
         for n_rows, labels, flds in candidates:
             score = _score(flds)
             if best is None or score > best.score:
                 best = HeaderLayout(i, n_rows, tuple(labels), tuple(flds), score)
+    if best is not None and _is_numbering_row(rows[best.data_start] if best.data_start < len(rows) else []):
+        best = HeaderLayout(best.header_row, best.n_header_rows + 1, best.labels, best.fields, best.score)
     if best is None:
         return None
     mapped = {f for f in best.fields if f}
     if "full_name" not in mapped and FAMILY_MIDDLE not in mapped and len(mapped) < 2:
         return None
     return best
+
+
+_NUMBERING = re.compile(r"^[\(\[]?(\d{1,2}|[A-Z])[\)\]]?$")
+
+
+def _is_numbering_row(cells: Sequence[str | None]) -> bool:
+    """The column-number row that official forms put under the header: (1) (2) (3) … or A B C."""
+    filled = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    return len(filled) >= 3 and all(_NUMBERING.match(c) for c in filled)
 
 
 def is_footer_row(spec: HeaderSpec, cells: Sequence[str | None]) -> bool:

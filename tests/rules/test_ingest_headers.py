@@ -1,0 +1,160 @@
+"""Header aliases (YAML), header detection below titles, two-row headers, footers, encodings."""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from unidecode import unidecode
+
+from rules.ingest import UploadError
+from rules.ingest.encoding import decode_bytes
+from rules.ingest.headers import FEMALE_MARK, MALE_MARK, SECTOR_FIELDS, fold, header_spec
+from rules.ingest.layout import find_header, footer_start
+from rules.ingest.readers import sniff_delimiter
+from rules.sectors import SECTORS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("sector", SECTORS)
+def test_every_yaml_alias_maps_to_its_field(sector: str):
+    spec = header_spec(sector)
+    for field, names in spec.display.items():
+        for name in names:
+            assert spec.lookup(name) == field, (sector, name)
+    assert set(spec.fields) >= {"full_name", "date_of_birth", "gender", "national_id", "old_id", "phone"}
+    assert set(SECTOR_FIELDS[sector]) <= set(spec.fields)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sector=st.sampled_from(SECTORS), data=st.data())
+def test_alias_matching_ignores_case_diacritics_spacing(sector: str, data):
+    spec = header_spec(sector)
+    field = data.draw(st.sampled_from(sorted(spec.display)))
+    alias = data.draw(st.sampled_from(spec.display[field]))
+    variant = alias
+    if data.draw(st.booleans()):
+        variant = unidecode(variant)
+    variant = data.draw(st.sampled_from([variant.upper(), variant.lower(), variant.title(), variant]))
+    if data.draw(st.booleans()):
+        variant = unicodedata.normalize("NFD", variant)
+    pad = data.draw(st.sampled_from(["", " ", "  ", "\u00a0"]))
+    variant = pad + variant.replace(" ", data.draw(st.sampled_from([" ", "  ", " \t"]))) + pad
+    if data.draw(st.booleans()):
+        variant += data.draw(st.sampled_from([" (dd/mm/yyyy)", ":", " *", " (*)"]))
+    assert spec.lookup(variant) == field, (alias, variant)
+
+
+def test_header_variants_of_the_synthetic_writer_are_all_recognised():
+    """rules/synth/header_variants.yaml lists how the generated uploads write headers."""
+    variants = yaml.safe_load((ROOT / "rules" / "synth" / "header_variants.yaml").read_text(encoding="utf-8"))
+    expected_field = {"stt": None, "gender_female_x": FEMALE_MARK}
+    for sector in SECTORS:
+        spec = header_spec(sector)
+        fields = {**variants["common"], **variants.get(sector, {})}
+        for field, names in fields.items():
+            for name in names:
+                if isinstance(name, list):  # a Nam | Nữ pair of tick columns
+                    assert [spec.lookup(n) for n in name] == [MALE_MARK, FEMALE_MARK]
+                    continue
+                assert spec.lookup(name) == expected_field.get(field, field), (sector, field, name)
+
+
+def test_fold():
+    assert fold("  HỌ VÀ  TÊN: ") == "ho va ten"
+    assert fold("Số ĐDCN/CCCD") == "so ddcn cccd"
+    assert fold("\u00d0ỗ") == "do"  # the look-alike ETH folds like Đ
+
+
+def test_header_found_below_titles_and_blank_rows():
+    spec = header_spec("students")
+    grid = [["UBND TỈNH LÂM ĐỒNG", None, None], [None, None, None], ["DANH SÁCH HỌC SINH", None, None],
+            ["Họ và tên", "Ngày sinh", "Số CCCD"], ["Nguyễn Văn An", "05/09/2012", "079212000123"]]
+    layout = find_header(spec, grid, 3)
+    assert (layout.header_row, layout.n_header_rows, layout.data_start) == (3, 1, 4)
+    assert layout.fields == ("full_name", "date_of_birth", "national_id")
+
+
+def test_two_row_header_with_merged_group_cells():
+    spec = header_spec("students")
+    grid = [["STT", "Họ và tên", "Phụ huynh", None, "Ghi chú"],
+            [None, None, "Họ tên", "SĐT", None],
+            ["1", "Nguyễn Văn An", "Nguyễn Văn Bố", "0912345678", None]]
+    layout = find_header(spec, grid, 5)
+    assert (layout.header_row, layout.n_header_rows) == (0, 2)
+    assert layout.fields == (None, "full_name", "guardian_name", "guardian_phone", None)
+    assert layout.labels[2] == "Phụ huynh - Họ tên"
+
+
+def test_column_number_row_under_the_header_is_skipped():
+    spec = header_spec("students")
+    grid = [["STT", "Họ và tên", "Ngày sinh", "Giới tính"], ["(1)", "(2)", "(3)", "(4)"],
+            ["1", "Nguyễn Văn An", "05/09/2012", "Nam"]]
+    layout = find_header(spec, grid, 4)
+    assert (layout.header_row, layout.data_start) == (0, 2)
+
+
+def test_duplicated_field_maps_from_first_column_only():
+    spec = header_spec("students")
+    layout = find_header(spec, [["Họ và tên", "Ngày sinh", "Họ tên"]], 3)
+    assert layout.fields == ("full_name", "date_of_birth", None)
+
+
+def test_no_header_in_data_only_grid():
+    assert find_header(header_spec("students"), [["a", "b"], ["1", "2"]], 2) is None
+
+
+def test_footer_block_starts_at_the_topmost_note():
+    spec = header_spec("students")
+    tail = [["1", "Nguyễn Văn An", "05/09/2012", "Nam"],
+            [None, "Trần Thị Bình", None, None],  # sparse but a person: stays data
+            [None, "Tổng cộng: 2 học sinh", None, None],
+            [None, None, None, None],
+            [None, "Người lập biểu", None, "Hiệu trưởng"],
+            [None, "Trần Văn Lập", None, None]]
+    assert footer_start(spec, tail) == 2
+    assert footer_start(spec, tail[:2]) is None
+
+
+VIET = st.text(alphabet=st.sampled_from(list("aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệ"
+                                              "ìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ ,")), min_size=1, max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=VIET)
+def test_unicode_encodings_round_trip(text: str):
+    nfc = unicodedata.normalize("NFC", text)
+    for data in (nfc.encode("utf-8"), codecs.BOM_UTF8 + nfc.encode("utf-8"), nfc.encode("utf-16"),
+                 unicodedata.normalize("NFD", nfc).encode("utf-8")):
+        decoded = decode_bytes(data)
+        assert unicodedata.normalize("NFC", decoded.data.decode("utf-8")) == nfc
+
+
+def test_windows_1258_and_undecodable_bytes():
+    from tests.corpus.make_corpus import cp1258_bytes
+
+    text = "Họ và tên,Ngày sinh\nNguyễn Thị Thuỷ,05/09/2012\nTrần Văn Đức,01/01/2011\n"
+    decoded = decode_bytes(cp1258_bytes(text))
+    assert decoded.encoding == "cp1258" and decoded.data.decode("utf-8") == unicodedata.normalize("NFC", text)
+    with pytest.raises(UploadError) as info:
+        decode_bytes(bytes(range(0x80, 0x100)) * 4, file="x.csv")
+    assert info.value.code == "legacy_encoding" and "x.csv" in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(delim=st.sampled_from([",", ";", "\t", "|"]),
+       rows=st.lists(st.lists(st.text(alphabet="abc xyz,;|", min_size=0, max_size=6), min_size=3, max_size=3),
+                     min_size=3, max_size=8))
+def test_delimiter_sniffing(delim: str, rows):
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delim, quoting=csv.QUOTE_ALL).writerows([["Họ và tên", "Ngày sinh", "CCCD"], *rows])
+    assert sniff_delimiter(out.getvalue()) == delim

@@ -145,7 +145,11 @@ def _weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> n
     """k indices without replacement, P proportional to weight (Efraimidis-Spirakis keys)."""
     ok = np.flatnonzero(weights > 0)
     if k > ok.size:
-        raise ValueError(f"asked for {k} rows but only {ok.size} eligible people in the register")
+        need = int(np.ceil(weights.size * k / max(ok.size, 1) * 1.05))
+        raise ValueError(
+            f"asked for {k} rows but only {ok.size} eligible people in the register; "
+            f"use a register of at least ~{need} people"
+        )
     keys = np.log(rng.random(ok.size)) / weights[ok]
     top = np.argpartition(-keys, k - 1)[:k] if k > 0 else np.empty(0, dtype=np.int64)
     return np.sort(ok[top])

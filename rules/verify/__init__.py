@@ -34,6 +34,7 @@ from rules.verify.model import (
 from rules.verify.register import RegisterIndex
 from rules.verify.results import build_requests, write_back
 from rules.verify.server import Faults, VerifyServer, serve, serve_forever
+from rules.verify.service import make_service
 from rules.verify.simulator import SimulatedService
 from rules.verify.store import QueueStore, StoreError
 
@@ -59,6 +60,7 @@ __all__ = [
     "VerificationService",
     "VerifyServer",
     "build_requests",
+    "make_service",
     "run_day",
     "serve",
     "serve_forever",

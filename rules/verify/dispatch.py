@@ -160,9 +160,7 @@ def _owner_alive(owner: str) -> bool:
 def _recover(store: QueueStore, service: VerificationService, owner: str, lease_s: float) -> int:
     """Re-send batches whose sender died mid-flight, with their original idempotency keys."""
     with store.transaction() as con:
-        rows = con.execute(
-            "SELECT batch_id, owner, lease_until FROM ledger WHERE state = 'sending'"
-        ).fetchall()
+        rows = con.execute("SELECT batch_id, owner, lease_until FROM ledger WHERE state = 'sending'").fetchall()
         orphans = [b for b, o, lease in rows if lease < time.time() or not _owner_alive(o)]
         for b in orphans:
             con.execute(
@@ -187,8 +185,7 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
     with store.transaction() as con:
         # allocations of other days that were never sent go back to waiting
         con.execute(
-            "UPDATE requests SET state = 'pending', alloc_day = NULL "
-            "WHERE state = 'allocated' AND alloc_day <> ?",
+            "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE state = 'allocated' AND alloc_day <> ?",
             (day,),
         )
         reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
@@ -209,9 +206,7 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
                 "INSERT INTO day_allocation VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     (day, *row)
-                    for row in alloc.select(
-                        "unit", "backlog", "oldest_wait_days", "floor", "allocated"
-                    ).iter_rows()
+                    for row in alloc.select("unit", "backlog", "oldest_wait_days", "floor", "allocated").iter_rows()
                 ),
             )
             con.execute(
@@ -285,22 +280,16 @@ def _commit(store: QueueStore, batch_id: str, answers: list[Answer]) -> None:
         con.executemany(
             "UPDATE requests SET state = ?, status = ?, differing_fields = ?, answered_at = ? "
             "WHERE request_id = ? AND batch_id = ? AND state = 'sent'",
-            (
-                (a.status, a.status, a.differing_fields, a.answered_at, a.request_id, batch_id)
-                for a in answers
-            ),
+            ((a.status, a.status, a.differing_fields, a.answered_at, a.request_id, batch_id) for a in answers),
         )
-        con.execute(
-            "UPDATE ledger SET state = 'committed', finished_at = ? WHERE batch_id = ?", (_now(), batch_id)
-        )
+        con.execute("UPDATE ledger SET state = 'committed', finished_at = ? WHERE batch_id = ?", (_now(), batch_id))
 
 
 def _fail(store: QueueStore, batch_id: str, back_to: str, cause: str) -> None:
     """Return an unanswered batch's requests to waiting (``pending`` or ``failed``); ledger ``failed``."""
     with store.transaction() as con:
         con.execute(
-            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL "
-            "WHERE batch_id = ? AND state = 'sent'",
+            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL WHERE batch_id = ? AND state = 'sent'",
             (back_to, batch_id),
         )
         con.execute(
@@ -313,8 +302,7 @@ def _release(store: QueueStore, day: str) -> None:
     """The day stopped early: its allocated-but-unsent requests wait again (nothing is dropped)."""
     with store.transaction() as con:
         con.execute(
-            "UPDATE requests SET state = 'pending', alloc_day = NULL "
-            "WHERE state = 'allocated' AND alloc_day = ?",
+            "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE state = 'allocated' AND alloc_day = ?",
             (day,),
         )
 
@@ -333,12 +321,10 @@ def _report(
     answered: int,
 ) -> DayReport:
     with store.transaction() as con:
-        quota, allocated = con.execute(
-            "SELECT quota, allocated FROM day_budget WHERE day = ?", (day,)
-        ).fetchone()
-        backlog = con.execute(
-            "SELECT COALESCE(SUM(backlog), 0) FROM day_allocation WHERE day = ?", (day,)
-        ).fetchone()[0]
+        quota, allocated = con.execute("SELECT quota, allocated FROM day_budget WHERE day = ?", (day,)).fetchone()
+        backlog = con.execute("SELECT COALESCE(SUM(backlog), 0) FROM day_allocation WHERE day = ?", (day,)).fetchone()[
+            0
+        ]
         done = con.execute(
             f"SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN {ANSWERED}", (day,)
         ).fetchone()[0]
@@ -354,9 +340,7 @@ def _report(
         )
     per_unit = (
         store.day_allocation(day)
-        .join(
-            store.unit_results(day).select("unit", "verified", "mismatch", "not_found"), on="unit", how="left"
-        )
+        .join(store.unit_results(day).select("unit", "verified", "mismatch", "not_found"), on="unit", how="left")
         .with_columns(pl.col("verified", "mismatch", "not_found").fill_null(0))
     )
     return DayReport(

@@ -90,9 +90,7 @@ class HttpConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
         try:
             return cls(**data)
         except ConfigError as exc:
@@ -127,9 +125,7 @@ class VerificationConfig:
             raise ConfigError(f"{path}: `verification:` section is missing; add service and batch_size")
         service = section.get("service", "simulator")
         if service not in SERVICES:
-            raise ConfigError(
-                f"{path}: verification.service {service!r} unknown; use one of: {', '.join(SERVICES)}"
-            )
+            raise ConfigError(f"{path}: verification.service {service!r} unknown; use one of: {', '.join(SERVICES)}")
         batch = section.get("batch_size", 500)
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError(f"{path}: verification.batch_size must be a whole number >= 1 (got {batch!r})")
@@ -160,9 +156,7 @@ class CircuitBreaker:
         with self._lock:
             if self.state == "open":
                 wait = self.reset_s - (self.clock() - self._opened_at)  # type: ignore[operator]
-                raise CircuitOpen(
-                    f"circuit breaker open after {self._in_row} failed calls; next try in {wait:.0f} s"
-                )
+                raise CircuitOpen(f"circuit breaker open after {self._in_row} failed calls; next try in {wait:.0f} s")
 
     def record_success(self) -> None:
         with self._lock:
@@ -241,9 +235,7 @@ class HttpVerificationService:
         message = f"{self._where()} failed {self.config.max_attempts} attempts, last: {problem}"
         if malformed:
             raise BadResponse(message)
-        raise ServiceUnavailable(
-            f"{message}; check that the endpoint is reachable (verification.http.endpoint)"
-        )
+        raise ServiceUnavailable(f"{message}; check that the endpoint is reachable (verification.http.endpoint)")
 
     def _where(self) -> str:
         return f"{self._url.scheme}://{self._url.netloc}{self._url.path}"

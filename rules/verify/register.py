@@ -47,7 +47,7 @@ class RegisterIndex:
         if not batch:
             return []
         req = pl.DataFrame(
-            [r.to_json() for r in batch],
+            [(r.request_id, r.person_id, r.full_name, r.date_of_birth, r.gender) for r in batch],
             schema={
                 "request_id": pl.Utf8,
                 "person_id": pl.Utf8,
@@ -62,12 +62,12 @@ class RegisterIndex:
             pl.when(_name_key(pl.col("full_name")).fill_null("") != pl.col("reg_name").fill_null("")).then(
                 pl.lit("full_name")
             ),
-            pl.when(
-                pl.col("date_of_birth").fill_null("").str.slice(0, 10) != pl.col("reg_dob").fill_null("")
-            ).then(pl.lit("date_of_birth")),
-            pl.when(
-                pl.col("gender").fill_null("").str.strip_chars() != pl.col("reg_gender").fill_null("")
-            ).then(pl.lit("gender")),
+            pl.when(pl.col("date_of_birth").fill_null("").str.slice(0, 10) != pl.col("reg_dob").fill_null("")).then(
+                pl.lit("date_of_birth")
+            ),
+            pl.when(pl.col("gender").fill_null("").str.strip_chars() != pl.col("reg_gender").fill_null("")).then(
+                pl.lit("gender")
+            ),
         ]
         out = joined.select(
             "request_id",

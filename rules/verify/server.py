@@ -141,9 +141,7 @@ def serve(
     return VerifyServer(register, host, port, faults, token).start()
 
 
-def serve_forever(
-    register: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None
-) -> None:
+def serve_forever(register: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
     """Run in the foreground until interrupted (for ``doisoat verify-server``)."""
     server = VerifyServer(register, host, port, token=token)
     try:

@@ -129,9 +129,7 @@ def test_unreachable_endpoint_is_a_clear_service_unavailable():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     c = client(f"http://127.0.0.1:{port}/v1/verify", max_attempts=2)
-    with pytest.raises(
-        ServiceUnavailable, match="ConnectionRefusedError; check that the endpoint is reachable"
-    ):
+    with pytest.raises(ServiceUnavailable, match="ConnectionRefusedError; check that the endpoint is reachable"):
         c.verify(batch(), "x")
 
 
@@ -152,9 +150,7 @@ def test_day_dispatch_over_http_stops_on_429_and_keeps_the_rest_pending(reg, tmp
     store = QueueStore(tmp_path / "q.sqlite", create=True)
     store.enqueue(requests())
     with serve(reg, faults=Faults(quota_limit=50)) as srv:
-        report = store.run_day(
-            "2026-11-23", QuotaPolicy(quota=120, floor_per_unit=5), client(srv.url), batch_size=20
-        )
+        report = store.run_day("2026-11-23", QuotaPolicy(quota=120, floor_per_unit=5), client(srv.url), batch_size=20)
         assert report.stop_cause == "quota_exceeded"
         assert report.answered_day == 40 and report.unused == 80
         assert sum(srv.stats.processed.values()) == 40
@@ -176,9 +172,7 @@ def test_bad_http_configuration_is_refused(tmp_path, http, needle):
     import yaml
 
     path = tmp_path / "quota.yaml"
-    path.write_text(
-        yaml.safe_dump({"national_daily_quota": 10, "verification": {"service": "http", "http": http}})
-    )
+    path.write_text(yaml.safe_dump({"national_daily_quota": 10, "verification": {"service": "http", "http": http}}))
     with pytest.raises(ConfigError, match=needle):
         VerificationConfig.from_yaml(path)
 
@@ -186,3 +180,13 @@ def test_bad_http_configuration_is_refused(tmp_path, http, needle):
 def test_shipped_verification_config_loads():
     cfg = VerificationConfig.from_yaml()
     assert cfg.service == "simulator" and cfg.batch_size > 0 and cfg.http is not None
+
+
+def test_make_service_builds_the_configured_service(reg):
+    from rules.verify import SimulatedService, make_service
+
+    assert isinstance(make_service(VerificationConfig(), reg), SimulatedService)
+    with pytest.raises(ConfigError, match="needs the population register"):
+        make_service(VerificationConfig())
+    http_cfg = VerificationConfig(service="http", http=HttpConfig(endpoint="http://127.0.0.1:9/v1/verify"))
+    assert isinstance(make_service(http_cfg), HttpVerificationService)

@@ -81,9 +81,7 @@ def test_day_spends_its_allocation_and_a_rerun_spends_nothing_more(store):
     first = store.run_day(DAY, policy(100), svc, batch_size=16)
     assert first.allocated == 100 and first.answered_day == 100 and first.unused == 0
     assert first.per_unit["allocated"].sum() == 100
-    assert (
-        int(first.per_unit.select(pl.sum_horizontal("verified", "mismatch", "not_found")).sum().item()) == 100
-    )
+    assert int(first.per_unit.select(pl.sum_horizontal("verified", "mismatch", "not_found")).sum().item()) == 100
     second = store.run_day(DAY, policy(100), svc, batch_size=16)
     assert second.reused_allocation and second.sent_this_run == 0 and second.answered_day == 100
     assert svc.answered == 100
@@ -108,9 +106,7 @@ def test_results_carry_statuses_and_differing_fields_and_write_back(store):
     assert back.height == cleaned.height
     verified = back.filter(pl.col("verification_status") == "verified")
     assert verified["verified_person_id"].null_count() == 0
-    assert back.filter(pl.col("verification_status") == "mismatch")["verified_person_id"].null_count() == len(
-        mism
-    )
+    assert back.filter(pl.col("verification_status") == "mismatch")["verified_person_id"].null_count() == len(mism)
     assert back.filter(pl.col("row_number") == 8)["verification_status"].item() is None  # unmatched row
 
 

@@ -64,6 +64,9 @@ def original_columns(raw: pl.DataFrame, original_headers: list[str], column_map:
     return pl.DataFrame(cols)
 
 
+SheetHeaders = tuple[str, list[str], dict[str, str]]  # (sheet, original headers, header -> field)
+
+
 def write_error_report(result, path=None, out: str | Path | None = None) -> Path:
     """Write the error report; returns its path. Two call forms:
 
@@ -77,36 +80,102 @@ def write_error_report(result, path=None, out: str | Path | None = None) -> Path
         raw, quarantined, target = result, path, Path(out) if out is not None else None
         if target is None or quarantined is None:
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
-        headers, column_map = _headers_for(raw, target)
-        sheet = raw["sheet"][0] if raw.height and "sheet" in raw.columns else ""
-        return write_error_report_frames(raw, quarantined, headers, column_map, target,
-                                         sheet_title=sheet or "Dữ liệu")
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, target), target)
     up = result.upload
-    return write_error_report_frames(
-        result.raw, result.quarantined, up.original_headers, up.column_map,
-        path or error_report_path(up.file_name), sheet_title=up.sheet or "Dữ liệu",
-    )
+    sheets = [(s.sheet, s.original_headers, s.column_map) for s in up.sheets] or [
+        (up.sheet, up.original_headers, up.column_map)]
+    return write_error_report_frames(result.raw, result.quarantined, sheets, path or error_report_path(up.file_name))
 
 
-def _headers_for(raw: pl.DataFrame, report: Path) -> tuple[list[str], dict[str, str]]:
-    """Uploader headers for raw rows of one file: from the file beside the report, else canonical."""
+def _headers_for(raw: pl.DataFrame, report: Path) -> list[SheetHeaders]:
+    """Uploader headers per sheet for raw rows of one file: from the file beside the report, else canonical."""
     from rules.ingest.errors import UploadError
     from rules.ingest.upload import header_info
 
-    if raw.height:
-        source = report.parent / str(raw["file_name"][0])
-        if source.is_file():
+    out: list[SheetHeaders] = []
+    source = report.parent / str(raw["file_name"][0]) if raw.height else None
+    for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
+        if source is not None and source.is_file():
             try:
-                return header_info(source, sector=str(raw["sector"][0]), sheet=raw["sheet"][0] or None)
+                headers, column_map = header_info(source, sector=str(raw["sector"][0]), sheet=sheet or None)
+                out.append((sheet, headers, column_map))
+                continue
             except UploadError:
                 pass
-    fields = [c for c in raw.columns if c not in _NOT_UPLOADER and raw[c].null_count() < raw.height]
-    extra_keys = list(json.loads(raw["extra"][0] or "{}").keys()) if raw.height and "extra" in raw.columns else []
-    return fields + extra_keys, {f: f for f in fields}
+        rows = raw.filter(pl.col("sheet") == sheet)
+        fields = [c for c in rows.columns if c not in _NOT_UPLOADER and rows[c].null_count() < rows.height]
+        extra_keys = list(json.loads(rows["extra"][0] or "{}").keys()) if "extra" in rows.columns else []
+        out.append((sheet, fields + extra_keys, {f: f for f in fields}))
+    return out
 
 
 _NOT_UPLOADER = {"file_name", "file_sha256", "sheet", "row_number", "excel_row", "province", "sector", "unit",
                  "extra"}
+
+
+def write_error_report_frames(
+    raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[SheetHeaders], path: str | Path
+) -> Path:
+    """The report from frames of one file: one worksheet per data sheet, then the instructions."""
+    import xlsxwriter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = ["sheet", "row_number"]
+    errors = raw.select(*keys, "excel_row").join(
+        quarantined.select(*keys, "reason_code", "message_vi", "message_en"), on=keys, how="left"
+    )
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    try:
+        fmt = {
+            "head": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True}),
+            "err_head": wb.add_format({"bold": True, "bg_color": "#F8CBAD", "border": 1, "text_wrap": True}),
+            "text": wb.add_format({"num_format": "@"}),
+            "bad": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+        }
+        used: set[str] = set()
+        for sheet, headers, column_map in sheets:
+            mask = pl.col("sheet") == sheet
+            _write_sheet(wb, fmt, _sheet_name(sheet or "Dữ liệu", used), raw.filter(mask), errors.filter(mask),
+                         headers, column_map)
+        guide = wb.add_worksheet("Hướng dẫn")
+        n_bad = quarantined.height
+        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {raw.height} dòng." if n_bad
+                  else f"Không có lỗi: cả {raw.height} dòng đều hợp lệ.")
+        for i, line in enumerate([*INSTRUCTIONS[:2], status, "", *INSTRUCTIONS[2:]]):
+            guide.write_string(i, 0, line)
+        guide.set_column(0, 0, 110)
+    finally:
+        wb.close()
+    return path
+
+
+def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
+                 column_map: dict[str, str]) -> None:
+    import xlsxwriter
+
+    table = pl.concat(
+        [original_columns(raw, headers, column_map), errors.select(
+            pl.col("reason_code").alias(ERROR_HEADERS[0]),
+            pl.col("message_vi").alias(ERROR_HEADERS[1]),
+            pl.col("message_en").alias(ERROR_HEADERS[2]),
+            pl.col("excel_row").cast(pl.String).alias(ERROR_HEADERS[3]),
+        )],
+        how="horizontal",
+    )
+    ws = wb.add_worksheet(name)
+    n_orig = len(headers)
+    for j, col in enumerate(table.columns):
+        ws.write_string(0, j, col, fmt["err_head"] if j >= n_orig else fmt["head"])
+        ws.write_column(1, j, ["" if v is None else v for v in table[col].to_list()], fmt["text"])
+        ws.set_column(j, j, 40 if col in ERROR_HEADERS[1:3] else 18, fmt["text"])
+    last_row, last_col = table.height, table.width - 1
+    if table.height:
+        code_col = xlsxwriter.utility.xl_col_to_name(n_orig)
+        ws.conditional_format(1, 0, last_row, last_col,
+                              {"type": "formula", "criteria": f'=${code_col}2<>""', "format": fmt["bad"]})
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, last_row, last_col)
 
 
 def write_structural_report(error, path: str | Path) -> Path:
@@ -142,67 +211,13 @@ def write_structural_report(error, path: str | Path) -> Path:
     return path
 
 
-def write_error_report_frames(
-    raw: pl.DataFrame,
-    quarantined: pl.DataFrame,
-    original_headers: list[str],
-    column_map: dict[str, str],
-    path: str | Path,
-    *,
-    sheet_title: str = "Dữ liệu",
-) -> Path:
-    """Same as :func:`write_error_report` from frames of one file (for the multi-file asset)."""
-    import xlsxwriter
-
-    path = Path(path)
-    table = original_columns(raw, original_headers, column_map)
-    errors = raw.select("row_number", "excel_row").join(
-        quarantined.select("row_number", "reason_code", "message_vi", "message_en"), on="row_number", how="left"
-    )
-    table = pl.concat(
-        [table, errors.select(
-            pl.col("reason_code").alias(ERROR_HEADERS[0]),
-            pl.col("message_vi").alias(ERROR_HEADERS[1]),
-            pl.col("message_en").alias(ERROR_HEADERS[2]),
-            pl.col("excel_row").cast(pl.String).alias(ERROR_HEADERS[3]),
-        )],
-        how="horizontal",
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
-    try:
-        head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True})
-        err_head = wb.add_format({"bold": True, "bg_color": "#F8CBAD", "border": 1, "text_wrap": True})
-        text = wb.add_format({"num_format": "@"})
-        bad = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        ws = wb.add_worksheet(_sheet_name(sheet_title))
-        n_orig = len(original_headers)
-        for j, name in enumerate(table.columns):
-            ws.write_string(0, j, name, err_head if j >= n_orig else head)
-            values = ["" if v is None else v for v in table[name].to_list()]
-            ws.write_column(1, j, values, text)
-            ws.set_column(j, j, 40 if name in ERROR_HEADERS[1:3] else 18, text)
-        last_row, last_col = table.height, table.width - 1
-        if table.height:
-            code_col = xlsxwriter.utility.xl_col_to_name(n_orig)
-            ws.conditional_format(1, 0, last_row, last_col, {
-                "type": "formula", "criteria": f'=${code_col}2<>""', "format": bad,
-            })
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, last_row, last_col)
-        guide = wb.add_worksheet("Hướng dẫn")
-        n_bad = quarantined.height
-        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {raw.height} dòng." if n_bad
-                  else f"Không có lỗi: cả {raw.height} dòng đều hợp lệ.")
-        for i, line in enumerate([*INSTRUCTIONS[:2], status, "", *INSTRUCTIONS[2:]]):
-            guide.write_string(i, 0, line)
-        guide.set_column(0, 0, 110)
-    finally:
-        wb.close()
-    return path
-
-
-def _sheet_name(title: str) -> str:
+def _sheet_name(title: str, used: set[str]) -> str:
+    """A legal, unique worksheet name (31 characters, no []:*?/\\)."""
     bad = set("[]:*?/\\")
-    name = "".join("_" if ch in bad else ch for ch in title).strip("'") or "Dữ liệu"
-    return name[:31]
+    base = ("".join("_" if ch in bad else ch for ch in title).strip("'") or "Dữ liệu")[:31]
+    name, k = base, 2
+    while name.lower() in used or name.lower() == "hướng dẫn":
+        name = f"{base[:27]} ({k})"
+        k += 1
+    used.add(name.lower())
+    return name

@@ -24,7 +24,13 @@ FOOTER_SCAN = 30  # trailing rows inspected for notes and signatures
 
 @dataclass
 class Upload:
-    """One file read: raw records plus what the reader decided, for reports and lineage."""
+    """One file read: raw records plus what the reader decided, for reports and lineage.
+
+    A workbook may hold several data sheets (one per class): all sheets with a recognisable header
+    are read unless ``sheet`` names one; ``row_number`` counts data rows within each sheet, so
+    (file_sha256, sheet, row_number) identifies a row. The single-sheet fields (``sheet``,
+    ``header_row``, ``column_map``, …) describe the first data sheet; ``sheets`` has them all.
+    """
 
     raw: pl.DataFrame
     file_name: str
@@ -40,6 +46,7 @@ class Upload:
     header_rows: int = 1
     delimiter: str = ""
     ignored_columns: list[str] = field(default_factory=list)  # our own error-report columns
+    sheets: list[SheetLayout] = field(default_factory=list)  # every data sheet read, in file order
 
     @property
     def rows_read(self) -> int:
@@ -124,7 +131,7 @@ def empty_raw_frame(sector: str | None = None) -> pl.DataFrame:
 def header_info(
     path: str | Path, *, sector: str, sheet: str | int | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    """(original headers in file order, header -> canonical field) without reading the body.
+    """(original headers in file order, header -> canonical field) of one sheet, without its body.
 
     For callers that hold raw records but not the :class:`Upload` (the multi-file asset writing
     error reports): only the first rows are read again.
@@ -136,14 +143,16 @@ def header_info(
     labels = _unique_labels(list(layout.labels))
     fields = list(layout.fields)
     ignored = {lab for lab, f in zip(labels, fields, strict=False) if f is None and fold(lab) in spec.report_columns}
-    column_map = {lab: f for lab, f in zip(labels, fields, strict=False) if f and f not in PSEUDO_FIELDS}
+    column_map, _, _ = _map_columns(spec, col_names(len(labels)), labels, fields, sorted(ignored))
     return [lab for lab in labels if lab not in ignored], column_map
 
 
 def _choose_sheet(
-    spec: HeaderSpec, source: ExcelSource | CsvSource, sheet: str | int | None, file: str
+    spec: HeaderSpec, source: ExcelSource | CsvSource, sheet: str | int | None, file: str,
+    heads: list[SheetHead] | None = None,
 ) -> tuple[SheetHead, HeaderLayout]:
-    heads = list(source.heads()) if sheet is None else [_named_head(source, sheet, file)]
+    if heads is None:
+        heads = list(source.heads()) if sheet is None else [_named_head(source, sheet, file)]
     if all(not any(any(c is not None and str(c).strip() for c in r) for r in h.rows) for h in heads):
         raise UploadError("empty_file", file=file, sheet=heads[0].name if sheet is not None else None)
     for head in heads:
@@ -182,29 +191,112 @@ def _unique_labels(labels: list[str | None]) -> list[str]:
     return out
 
 
+@dataclass
+class SheetLayout:
+    """What the reader decided for one data sheet (a CSV has one, named "")."""
+
+    sheet: str
+    header_row: int  # 1-based, as Excel or a text editor shows it
+    header_rows: int
+    original_headers: list[str]
+    column_map: dict[str, str]
+    unknown_columns: list[str]
+    ignored_columns: list[str]
+    blank_rows_skipped: int
+    footer_rows_skipped: int
+    rows: int
+
+
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None) -> Upload:
+    """All data sheets of the file (or the one asked for) -> one raw frame, sheet by sheet."""
     spec = header_spec(sector)
     source = open_source(path)
-    head, layout = _choose_sheet(spec, source, sheet, path.name)
+    found = _data_sheets(spec, source, sheet, path.name)
+    sha = file_sha256(path)
+    frames: list[pl.DataFrame] = []
+    layouts: list[SheetLayout] = []
+    for head, layout in found:
+        raw, info = _read_sheet(spec, source, head, layout, path.name)
+        layouts.append(info)
+        if raw.height:
+            frames.append(raw)
+    if not frames:
+        first = layouts[0]
+        raise UploadError("no_data_rows", file=path.name, sheet=first.sheet or None, row=first.header_row)
+    lineage = [
+        pl.lit(path.name).alias("file_name"),
+        pl.lit(sha).alias("file_sha256"),
+        pl.col("sheet"),
+        pl.col("row_number"),
+        pl.col("excel_row"),
+        pl.lit(province).alias("province"),
+        pl.lit(sector).alias("sector"),
+        pl.lit(unit).alias("unit"),
+    ]
+    raw = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+    raw = raw.select(lineage + [pl.col(c) for c in raw.columns if c not in ("sheet", "row_number", "excel_row")])
+    data_layouts = [lay for lay in layouts if lay.rows]
+    first = data_layouts[0]
+    return Upload(
+        raw=raw,
+        file_name=path.name,
+        file_sha256=sha,
+        sheet=first.sheet,
+        header_row=first.header_row,
+        column_map=first.column_map,
+        unknown_columns=first.unknown_columns,
+        original_headers=first.original_headers,
+        blank_rows_skipped=sum(lay.blank_rows_skipped for lay in layouts),
+        encoding=source.encoding,
+        footer_rows_skipped=sum(lay.footer_rows_skipped for lay in layouts),
+        header_rows=first.header_rows,
+        delimiter=getattr(source, "delimiter", ""),
+        ignored_columns=first.ignored_columns,
+        sheets=data_layouts,
+    )
+
+
+def _data_sheets(
+    spec: HeaderSpec, source: ExcelSource | CsvSource, sheet: str | int | None, file: str
+) -> list[tuple[SheetHead, HeaderLayout]]:
+    """The sheets to read: the one asked for, else every sheet with a recognisable header.
+
+    Sheets without a header (instructions, notes, pivot tables) are skipped; when no sheet has
+    one, the first non-empty sheet is named in a ``no_header`` error.
+    """
+    if sheet is not None:
+        return [_choose_sheet(spec, source, sheet, file)]
+    heads = list(source.heads())
+    found = []
+    for head in heads:
+        layout = find_header(spec, head.rows, head.width)
+        if layout is not None:
+            found.append((head, layout))
+    return found or [_choose_sheet(spec, source, None, file, heads=heads)]
+
+
+def _read_sheet(
+    spec: HeaderSpec, source: ExcelSource | CsvSource, head: SheetHead, layout: HeaderLayout, file: str
+) -> tuple[pl.DataFrame, SheetLayout]:
     labels = _unique_labels(list(layout.labels))
     fields = list(layout.fields)
-    # keep only columns that have a header or ever hold a value; trailing empty columns vanish
     body = source.body(head.name, layout.data_start, head.width)
     width = len([c for c in body.columns if c != "excel_row"])
     labels += _unique_labels([None] * width)[len(labels):]
     fields += [None] * (width - len(fields))
+    header_row = layout.header_row + 1 if source.kind == "excel" else _csv_line(source, layout.header_row)
 
     mapped = {f for f in fields if f}
     if "full_name" not in mapped and FAMILY_MIDDLE not in mapped:
         raise UploadError(
-            "missing_name_column", file=path.name, sheet=head.name or None, row=layout.header_row + 1,
+            "missing_name_column", file=file, sheet=head.name or None, row=header_row,
             expected_headers=spec.expected_headers("full_name")[:8],
             found_headers=[lab for lab, f in zip(labels, layout.labels, strict=False) if f],
         )
 
     cols = col_names(width)
     if isinstance(source, CsvSource):
-        _check_delimiters(body, cols, source.delimiter, path.name)
+        _check_delimiters(body, cols, source.delimiter, file)
     cell_text = [pl.col(c).str.strip_chars() for c in cols]
     blank = pl.all_horizontal([t.is_null() | (t == "") for t in cell_text])
     body = body.with_columns(blank.alias("_blank"))
@@ -217,41 +309,24 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
             body = body.head(body.height - (tail.height - start))
     n_blank = int(body["_blank"].sum())
     body = body.filter(~pl.col("_blank")).drop("_blank")
-    if body.height == 0:
-        raise UploadError("no_data_rows", file=path.name, sheet=head.name or None, row=layout.header_row + 1)
 
     ignored = [
         lab for lab, f in zip(labels, fields, strict=True) if f is None and fold(lab) in spec.report_columns
     ]
     column_map, unknown, exprs = _map_columns(spec, cols, labels, fields, ignored)
-    sha = file_sha256(path)
-    lineage = [
-        pl.lit(path.name).alias("file_name"),
-        pl.lit(sha).alias("file_sha256"),
+    raw = body.select(
         pl.lit(head.name).alias("sheet"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
         pl.col("excel_row").cast(pl.Int64),
-        pl.lit(province).alias("province"),
-        pl.lit(sector).alias("sector"),
-        pl.lit(unit).alias("unit"),
-    ]
-    raw = body.select(lineage + exprs)
-    return Upload(
-        raw=raw,
-        file_name=path.name,
-        file_sha256=sha,
-        sheet=head.name,
-        header_row=layout.header_row + 1 if source.kind == "excel" else _csv_line(source, layout.header_row),
-        column_map=column_map,
-        unknown_columns=unknown,
-        original_headers=[lab for lab in labels if lab not in ignored],
-        blank_rows_skipped=n_blank,
-        encoding=source.encoding,
-        footer_rows_skipped=footer_rows,
-        header_rows=layout.n_header_rows,
-        delimiter=getattr(source, "delimiter", ""),
-        ignored_columns=ignored,
+        *exprs,
     )
+    info = SheetLayout(
+        sheet=head.name, header_row=header_row, header_rows=layout.n_header_rows,
+        original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
+        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
+        footer_rows_skipped=footer_rows, rows=raw.height,
+    )
+    return raw, info
 
 
 def _gender_from_marks(by_field: dict[str, tuple[str, str]]) -> pl.Expr:

@@ -136,6 +136,15 @@ def build() -> None:
 
     _xlsx("wrong_sheet_first.xlsx", wrong_sheet_first)
 
+    def multi_sheet(wb):
+        _sheet(wb.add_worksheet("Hướng dẫn"), [["Mỗi lớp một trang"]])
+        _sheet(wb.add_worksheet("6A1"), [["DANH SÁCH LỚP 6A1"], [], HEADER[:5], *[p[:5] for p in PEOPLE[:2]]])
+        _sheet(wb.add_worksheet("6A2"), [["HỌ TÊN", "SỐ CCCD", "NGÀY SINH"],
+                                          *[[p[1], p[4], p[2]] for p in PEOPLE[2:]]])
+        _sheet(wb.add_worksheet("6A3"), [HEADER[:5]])  # header, no pupils yet
+
+    _xlsx("multi_sheet.xlsx", multi_sheet)
+
     def title_rows(wb):
         ws = wb.add_worksheet("DS")
         big = wb.add_format({"bold": True, "align": "center"})

@@ -55,7 +55,10 @@ def test_corpus_case(name: str):
     assert sorted(set(up.column_map.values())) == case["fields"]
     assert up.unknown_columns == case.get("unknown_columns", [])
     assert result.raw["excel_row"].to_list() == case["excel_rows"]
-    assert result.raw["row_number"].to_list() == list(range(1, counts["rows_read"] + 1))
+    assert [s.sheet for s in up.sheets] == case.get("sheets", [case["sheet"]])
+    for sheet in up.sheets:  # row_number counts data rows within each sheet
+        numbers = result.raw.filter(pl.col("sheet") == sheet.sheet)["row_number"].to_list()
+        assert numbers == list(range(1, sheet.rows + 1))
     assert result.raw["full_name"][0] == case["first_name"]
 
 

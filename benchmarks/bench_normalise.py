@@ -27,17 +27,22 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rules.normalise import normalise_records, normalise_register, summarise_flags  # noqa: E402
-from rules.normalise.syllable import strip_diacritics  # noqa: E402
-from rules.provinces import cccd_codes  # noqa: E402
+from rules.normalise import normalise_records, normalise_register, summarise_flags
+from rules.normalise.syllable import strip_diacritics
+from rules.provinces import cccd_codes
 
-FAMILY = "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Trương Đinh".split()
-MIDDLE = "Văn Thị Ngọc Minh Thanh Hữu Đức Quốc Thu Kim Mỹ Hoàng Gia Bảo Xuân Thùy Anh".split()
-GIVEN = (
+
+def _w(text: str) -> list[str]:
+    return text.split()
+
+
+FAMILY = _w("Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Trương Đinh")
+MIDDLE = _w("Văn Thị Ngọc Minh Thanh Hữu Đức Quốc Thu Kim Mỹ Hoàng Gia Bảo Xuân Thùy Anh")
+GIVEN = _w(
     "An Anh Bình Chi Dũng Hòa Hóa Khỏe Thủy Túy Lũy Hùng Hương Lan Linh Long Mai Nam Ngọc Nhung "
     "Phúc Phương Quân Quý Sơn Tâm Thảo Thắng Trang Trung Tuấn Uyên Vân Việt Xuân Yến Hoài Khoa "
     "Thoa Loan Quỳnh Giang Huy Khánh Toàn Thịnh Đạt Duy Hiếu Nguyên"
-).split()
+)
 NEW_STYLE = {"Hòa": "Hoà", "Hóa": "Hoá", "Khỏe": "Khoẻ", "Thủy": "Thuỷ", "Túy": "Tuý", "Lũy": "Luỹ", "Thùy": "Thuỳ"}
 
 
@@ -47,8 +52,13 @@ def _pick(rng: np.random.Generator, words: list[str], n: int) -> pl.Series:
 
 def _names(rng: np.random.Generator, n: int, noisy: bool) -> pl.Series:
     """Vietnamese full names; with ``noisy`` a mix of the usual data-entry variants."""
-    words = pl.DataFrame({"f": _pick(rng, FAMILY, n), "m": _pick(rng, MIDDLE, n), "g": _pick(rng, GIVEN, n)})
-    full = words.select(pl.concat_str("f", "m", "g", separator=" ")).to_series()
+    # A second middle name on 40 % of rows gives ~260k distinct clean names, in the range of a
+    # province's sector file (names repeat: normalisation works once per distinct value).
+    second = pl.select(pl.when(pl.Series(rng.random(n) < 0.4)).then(_pick(rng, MIDDLE, n))).to_series()
+    words = pl.DataFrame(
+        {"f": _pick(rng, FAMILY, n), "m": _pick(rng, MIDDLE, n), "m2": second, "g": _pick(rng, GIVEN, n)}
+    )
+    full = words.select(pl.concat_str("f", "m", "m2", "g", separator=" ", ignore_nulls=True)).to_series()
     if not noisy:
         return full
     u = rng.random(n)
@@ -82,7 +92,10 @@ def _ids(rng: np.random.Generator, n: int, years: np.ndarray, female: np.ndarray
     df = pl.DataFrame({"p": prov, "d4": d4, "yy": years % 100, "r": rand})
     return df.select(
         pl.concat_str(
-            "p", pl.col("d4").cast(pl.Utf8), pl.col("yy").cast(pl.Utf8).str.zfill(2), pl.col("r").cast(pl.Utf8).str.zfill(6)
+            "p",
+            pl.col("d4").cast(pl.Utf8),
+            pl.col("yy").cast(pl.Utf8).str.zfill(2),
+            pl.col("r").cast(pl.Utf8).str.zfill(6),
         )
     ).to_series()
 
@@ -90,7 +103,6 @@ def _ids(rng: np.random.Generator, n: int, years: np.ndarray, female: np.ndarray
 def build_sector(n: int, seed: int = 1) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     days = rng.integers(date(1950, 1, 1).toordinal(), date(2020, 12, 31).toordinal(), n)
-    dob = pl.Series([date.fromordinal(int(o)) for o in days[: min(n, 1)]])  # type anchor
     dob = pl.Series(days - date(1970, 1, 1).toordinal(), dtype=pl.Int32).cast(pl.Date)
     years = dob.dt.year().to_numpy()
     female = rng.random(n) < 0.5
@@ -131,7 +143,17 @@ def build_sector(n: int, seed: int = 1) -> pl.DataFrame:
     g = rng.random(n)
     gender_words[g < 0.1] = np.where(female[g < 0.1], "nu", "NAM")
     gender_words[(g >= 0.1) & (g < 0.15)] = np.where(female[(g >= 0.1) & (g < 0.15)], "2", "1")
-    phone = pl.Series(rng.integers(10_000_000, 99_999_999, n)).cast(pl.Utf8)
+    local = "09" + pl.Series(rng.integers(10_000_000, 99_999_999, n)).cast(pl.Utf8)
+    p = rng.random(n)
+    phone = pl.select(
+        pl.when(pl.Series(p < 0.5))
+        .then(local)
+        .when(pl.Series(p < 0.75))
+        .then(local.str.slice(1))  # leading zero lost by Excel
+        .when(pl.Series(p < 0.9))
+        .then("+84 " + local.str.slice(1, 3) + " " + local.str.slice(4))
+        .otherwise(local.str.slice(0, 4) + "." + local.str.slice(4, 3) + "." + local.str.slice(7))
+    ).to_series()
     return pl.DataFrame(
         {
             "full_name": _names(rng, n, noisy=True),
@@ -139,7 +161,7 @@ def build_sector(n: int, seed: int = 1) -> pl.DataFrame:
             "gender": pl.Series(gender_words, dtype=pl.Utf8),
             "national_id": id_txt,
             "old_id": pl.select(pl.when(pl.Series(rng.random(n) < 0.2)).then(pid.str.slice(3, 9))).to_series(),
-            "phone": "+84 9" + phone,
+            "phone": phone,
         }
     )
 
@@ -188,9 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         sector = build_sector(args.sector_rows)
         print(f"generated {sector.height:,} sector rows in {time.perf_counter() - t0:.1f} s")
-        out = _run(
-            "normalise_records", lambda d: normalise_records(d, "insurance", today=today), sector, 2.0
-        )
+        out = _run("normalise_records", lambda d: normalise_records(d, "insurance", today=today), sector, 2.0)
         print("  flag counts:", summarise_flags(out))
         del sector, out
     if args.register_rows:

@@ -34,6 +34,7 @@ from datetime import date
 import polars as pl
 
 from rules.normalise.flaglist import flag_list
+from rules.normalise.unique import unique_apply
 
 DATE_COLUMNS: tuple[str, ...] = (
     "dob",
@@ -62,8 +63,6 @@ def parse_dates(values: pl.Series, today: date | None = None) -> pl.DataFrame:
     today = today or date.today()
     if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
         return _from_dates(values.cast(pl.Date), today)
-    from rules.normalise.names import unique_apply  # local: names imports nothing from here
-
     return unique_apply(values.cast(pl.Utf8), lambda u: _parse_text(u, today))
 
 

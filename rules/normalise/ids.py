@@ -63,6 +63,7 @@ def normalise_ids(
     df = pl.DataFrame(
         {
             "digits": pl.select(pl.when(plain).then(raw)).to_series(),
+            "all_digits": plain,
             "missing": raw.is_null(),
             "sci_lost": pl.repeat(False, len(raw), eager=True),
             "sci_bad": pl.repeat(False, len(raw), eager=True),
@@ -75,60 +76,60 @@ def normalise_ids(
         fixed = _repair_cells(raw.gather(idx))
         df = df.with_columns(df.get_column(col).scatter(idx, fixed.get_column(col)) for col in fixed.columns)
     d = c("digits")
-    all_digits = d.str.contains(r"^[0-9]+$").fill_null(False)
     n = d.str.len_chars()
-    pad12 = d.str.zfill(12)
-    pad_ok = pad12.str.slice(0, 3).is_in(codes)
-    twelve = "cccd" if role == "national_id" else "cmnd12"
+    # Kinds as small integers while computing (integer compares are far cheaper than strings).
+    missing, unusable, invalid, twelve, cmnd9 = range(5)
+    short = n.is_in([10, 11])
+    pad_ok = pl.when(short).then(d.str.zfill(12).str.slice(0, 3).is_in(codes))
     kind = (
         pl.when(c("missing"))
-        .then(pl.lit("missing"))
+        .then(missing)
         .when(c("sci_lost"))
-        .then(pl.lit("unusable"))
-        .when(~all_digits)
-        .then(pl.lit("invalid"))
-        .when(n == 12)
-        .then(pl.lit(twelve))
-        .when(n.is_in([10, 11]) & pad_ok)
-        .then(pl.lit(twelve))
-        .when(n == 9)
-        .then(pl.lit("cmnd9"))
-        .when(n == 8)
-        .then(pl.lit("cmnd9"))
-        .otherwise(pl.lit("invalid"))
+        .then(unusable)
+        .when(~c("all_digits"))
+        .then(invalid)
+        .when((n == 12) | (short & pad_ok))
+        .then(twelve)
+        .when(n.is_in([8, 9]))
+        .then(cmnd9)
+        .otherwise(invalid)
+        .cast(pl.UInt8)
     )
-    df = df.with_columns(id_kind=kind, _restored=all_digits & (n.is_in([8, 10, 11])))
-    k = c("id_kind")
-    restored = c("_restored") & k.is_in(["cccd", "cmnd12", "cmnd9"])
+    df = df.with_columns(_k=kind, _n=n)
+    k, n = c("_k"), c("_n")
     clean = (
-        pl.when(k.is_in(["cccd", "cmnd12"]))
-        .then(pad12)
-        .when(k == "cmnd9")
+        pl.when((k == twelve) & (n == 12))
+        .then(d)
+        .when(k == twelve)
+        .then(d.str.zfill(12))
+        .when((k == cmnd9) & (n == 8))
         .then(d.str.zfill(9))
-        .when(k == "invalid")
-        .then(pl.when(all_digits).then(d))
+        .when((k == cmnd9) | ((k == invalid) & c("all_digits")))
+        .then(d)
     )
+    error_codes = pl.Series([None, "id_scientific_notation", "id_wrong_length", None, None], dtype=pl.Utf8)
     error = (
-        pl.when(k == "unusable")
-        .then(pl.lit("id_scientific_notation"))
-        .when((k == "invalid") & (~all_digits | c("sci_bad")))
+        pl.when((k == invalid) & (~c("all_digits") | c("sci_bad")))
         .then(pl.lit("id_not_digits"))
-        .when(k == "invalid")
-        .then(pl.lit("id_wrong_length"))
+        .otherwise(pl.lit(error_codes).gather(k))
     )
+    twelve_name = "cccd" if role == "national_id" else "cmnd12"
+    kind_names = pl.Series(["missing", "unusable", "invalid", twelve_name, "cmnd9"], dtype=pl.Utf8)
     df = df.with_columns(
         id_clean=clean,
+        id_kind=pl.lit(kind_names).gather(k),
         id_error=error,
         _g=gender if gender is not None else pl.repeat(None, len(raw), dtype=pl.Utf8, eager=True),
         _y=dob_year if dob_year is not None else pl.repeat(None, len(raw), dtype=pl.Int32, eager=True),
     )
+    is_cccd = (k == twelve) if role == "national_id" else pl.repeat(False, len(raw))
     flags = flag_list(
         [
-            ("leading_zero_restored", restored),
+            ("leading_zero_restored", (k.is_in([twelve, cmnd9])) & (n < pl.when(k == twelve).then(12).otherwise(9))),
             ("float_repaired", c("float_fixed")),
             ("separators_removed", c("sep_fixed")),
-            ("province_code_unknown", (k == "cccd") & ~c("id_clean").str.slice(0, 3).is_in(codes)),
-            *_structure_checks(c("id_clean"), k, c("_g"), c("_y")),
+            ("province_code_unknown", is_cccd & ~c("id_clean").str.slice(0, 3).is_in(codes)),
+            *_structure_checks(c("id_clean"), is_cccd, c("_g"), c("_y")),
         ]
     )
     return df.select("id_clean", "id_kind", "id_error", flags.alias("id_flags"))
@@ -160,8 +161,9 @@ def _repair_cells(raw: pl.Series) -> pl.DataFrame:
         .otherwise(c("sep"))
     )
     missing = c("t").is_null() | (c("t") == "")
-    return df.select(
-        digits.alias("digits"),
+    return df.with_columns(digits=digits).select(
+        "digits",
+        c("digits").str.contains(r"^[0-9]+$").fill_null(False).alias("all_digits"),
         missing.alias("missing"),
         sci_lost.alias("sci_lost"),
         (is_sci & ~sci_exact & ~sci_lost).alias("sci_bad"),
@@ -171,14 +173,13 @@ def _repair_cells(raw: pl.Series) -> pl.DataFrame:
 
 
 def _structure_checks(
-    id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr
+    id_clean: pl.Expr, is_cccd: pl.Expr, gender: pl.Expr, dob_year: pl.Expr
 ) -> list[tuple[str, pl.Expr]]:
     """Warnings from digits 4-6 of a 12-digit personal ID (Circular 07/2016 Art. 7).
 
     digit 4: even = Nam, odd = Nữ; century = 1900 + 100 * (d4 // 2); digits 5-6 = year % 100.
     Only 0-3 occur for living people (``century_digit_unusual`` otherwise).
     """
-    is_cccd = id_kind == "cccd"
     d4 = id_clean.str.slice(3, 1).cast(pl.Int32, strict=False)
     yy = id_clean.str.slice(4, 2).cast(pl.Int32, strict=False)
     id_gender = pl.when(d4 % 2 == 0).then(pl.lit("Nam")).otherwise(pl.lit("Nữ"))
@@ -192,4 +193,4 @@ def _structure_checks(
 
 def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:
     """The structural warnings alone, as a List[Utf8] expression (for callers with their own frame)."""
-    return flag_list(_structure_checks(id_clean, id_kind, gender, dob_year))
+    return flag_list(_structure_checks(id_clean, id_kind == "cccd", gender, dob_year))

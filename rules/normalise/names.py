@@ -24,6 +24,7 @@ import polars as pl
 from rules.normalise.flaglist import flag_list
 from rules.normalise.repair import LEGACY, MOJIBAKE, SUSPICIOUS, repair_text
 from rules.normalise.syllable import canonical_syllable, fold
+from rules.normalise.unique import unique_apply
 
 NAME_COLUMNS: tuple[str, ...] = (
     "name_clean",
@@ -84,24 +85,6 @@ def _canonical_tones(lower: pl.Series) -> pl.Series:
     replaced = lower.filter(needs).str.split(" ").list.eval(pl.element().replace(old, new)).list.join(" ")
     out = lower.clone()
     return out.scatter(needs.arg_true(), replaced)
-
-
-def unique_apply(values: pl.Series, fn: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
-    """Run the frame-returning ``fn`` on the distinct values only and spread the result to every row.
-
-    Sector and register columns repeat a lot (names, dates), so this removes most string work;
-    the join back costs one hash pass.
-    """
-    uniq = values.unique()
-    if uniq.len() > 0.8 * values.len():
-        return fn(values)
-    out = fn(uniq).with_columns(uniq.alias("__value"))
-    return (
-        values.alias("__value")
-        .to_frame()
-        .join(out, on="__value", how="left", maintain_order="left", nulls_equal=True)
-        .drop("__value")
-    )
 
 
 def normalise_names(names: pl.Series, repair: bool = True) -> pl.DataFrame:
@@ -176,16 +159,16 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
             "_spaces": spaces,
         }
     )
-    parts = pl.col("name_key").str.split(" ")
-    n = parts.list.len()
-    flag = pl.lit  # shorthand
+    # Token split by three anchored regexes (cheaper than split + list ops): first / between / last.
+    k = pl.col("name_key")
+    has = k.is_not_null()
     return df.select(
         pl.col("name_toned").str.to_titlecase().alias("name_clean"),
         "name_toned",
         "name_key",
-        pl.when(n > 1).then(parts.list.first()).when(n == 1).then(flag("")).alias("family_key"),
-        pl.when(n > 2).then(parts.list.slice(1, n - 2).list.join(" ")).when(n >= 1).then(flag("")).alias("middle_key"),
-        parts.list.last().alias("given_key"),
+        pl.when(has).then(k.str.extract(r"^(\S+) ", 1).fill_null("")).alias("family_key"),
+        pl.when(has).then(k.str.extract(r"^\S+ (.+) \S+$", 1).fill_null("")).alias("middle_key"),
+        k.str.extract(r"(\S+)$", 1).alias("given_key"),
         flag_list(
             [
                 ("mojibake_repaired", pl.col("_rep") == MOJIBAKE),

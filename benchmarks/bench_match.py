@@ -76,7 +76,11 @@ def generate(data_dir: Path, n_register: int, n_rows: int, seed: int = 20261123)
     per = [n_rows // len(SECTORS) + (1 if i < n_rows % len(SECTORS) else 0) for i in range(len(SECTORS))]
     for i, (sector, n) in enumerate(zip(SECTORS, per, strict=True)):
         raw, truth = generate_sector_records(reg, sector, n, seed + 1 + i)
-        norm = normalise(raw, sector)
+        # normalised in slices: bounded memory, and the same per-row result
+        norm = pl.concat(
+            [normalise(raw.slice(i, 250_000), sector) for i in range(0, raw.height, 250_000)],
+            how="diagonal_relaxed",
+        )
         keep = [c for c in norm.columns if c in KEEP]
         recs.append(norm.select(keep))
         truths.append(truth.select("row_number", "person_id", "noise").with_columns(pl.lit(sector).alias("sector")))

@@ -17,6 +17,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 
 from rules.matching.config import ComparisonSpec, LevelSpec, MatchConfig
+from rules.matching.features import FAMILY_VARIANTS
 
 MISSING = -2
 ELSE = -1
@@ -100,45 +101,11 @@ def _year_near(lf, rf, lv, idx):
     return _bool(d <= (lv.arg or 1))
 
 
-def swapped_mask(lf: pl.DataFrame, rf: pl.DataFrame, idx: np.ndarray | None = None) -> np.ndarray:
-    """The record's name is the register's with the given name moved first ("Vinh Nguyễn Duy"),
-    possibly without the middle ("Vinh Nguyễn"), or fully reversed ("Vinh Duy Nguyễn").
-
-    Only pairs whose token multisets could match (same sorted key, or one token fewer) are examined,
-    so the string work runs on a small share of the pairs.
-    """
-    if idx is None:
-        idx = np.arange(lf.height)
-    out = np.zeros(len(idx), dtype=bool)
-    if len(idx) == 0:
-        return out
-    lnk, rnk = lf["nk"].gather(idx), rf["nk"].gather(idx)
-    n_l = lnk.str.count_matches(" ")
-    n_r = rnk.str.count_matches(" ")
-    maybe = _bool(((lf["sk"].gather(idx) == rf["sk"].gather(idx)) | (n_l < n_r)) & (lnk != rnk))
-    sub = idx[maybe]
-    if sub.size == 0:
-        return out
-    df = pl.DataFrame(
-        {
-            "nk": lf["nk"].gather(sub),
-            "rnk": rf["nk"].gather(sub),
-            "fk": rf["fk"].gather(sub),
-            "mk": rf["mk"].gather(sub),
-            "gk": rf["gk"].gather(sub),
-        }
-    )
-    rot = pl.concat_str([pl.col("gk"), pl.col("fk"), pl.col("mk").fill_null("")], separator=" ")
-    rot2 = pl.concat_str([pl.col("gk"), pl.col("fk")], separator=" ")
-    rev = pl.col("rnk").str.split(" ").list.reverse().list.join(" ")
-    nk = pl.col("nk")
-    expr = (nk == rot.str.strip_chars()) | (nk == rot2) | (nk == rev)
-    out[maybe] = _bool(df.select(expr.alias("swapped")).to_series())
-    return out
-
-
 def _name_swapped(lf, rf, lv, idx):
-    return swapped_mask(lf, rf, idx)
+    """The record's name tokens were re-ordered for this pair (see ``apply_fixups``)."""
+    if "_swapped" not in lf.columns:
+        return np.zeros(len(idx), dtype=bool)
+    return _bool(lf["_swapped"].gather(idx))
 
 
 def _parent_of(lf, rf, lv, idx):
@@ -202,15 +169,58 @@ class Comparisons:
 
 
 def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) -> pl.DataFrame:
-    """Pair-level repairs before comparing; ``name_order_swap``: if the two names hold the same tokens
-    in another order, compare the record's parts as the register orders them (penalty via a level)."""
-    if "name_order_swap" in fixups and "sk" in lf.columns and lf.height:
-        swapped = swapped_mask(lf, rf)
-        if swapped.any():
-            pos = np.flatnonzero(swapped)
-            cols = ("fk", "mk", "gk", "fkc", "gt")
-            lf = lf.with_columns(lf[c].scatter(pos, rf[c].gather(pos)) for c in cols)
-    return lf
+    """Pair-level repairs before comparing.
+
+    ``name_order_swap``: when family and given name both disagree in place, try the record's tokens
+    with the given name moved back to the end ("Vinh Nguyễn Duy" -> "Nguyễn Duy Vinh") and fully
+    reversed; if either reads like the register's name (Jaro-Winkler >= 0.85 and clearly better than
+    as written), compare the parts in that order, so typos still show as typos. ``_swapped`` marks
+    those pairs for the ``order`` comparison. Only the few pairs where both parts disagree are examined.
+    """
+    if "name_order_swap" not in fixups or "nk" not in lf.columns or lf.height == 0:
+        return lf
+    swapped = np.zeros(lf.height, dtype=bool)
+    both_differ = _bool((lf["fk"] != rf["fk"]) & (lf["gk"] != rf["gk"]) & (lf["nk"].str.contains(" ")))
+    sub = np.flatnonzero(both_differ)
+    if sub.size:
+        df = pl.DataFrame(
+            {"l": lf["nk"].gather(sub), "t": lf["tk"].gather(sub), "r": rf["nk"].gather(sub)}
+        ).with_columns(pl.col("l").str.split(" ").alias("lt"), pl.col("t").str.split(" ").alias("tt"))
+        rot = pl.concat_list(pl.col("lt").list.slice(1), pl.col("lt").list.first())
+        rot_t = pl.concat_list(pl.col("tt").list.slice(1), pl.col("tt").list.first())
+        df = df.with_columns(
+            rot.alias("rot"),
+            pl.col("lt").list.reverse().alias("rev"),
+            rot_t.alias("rot_t"),
+            pl.col("tt").list.reverse().alias("rev_t"),
+        )
+        r = df["r"].to_list()
+        sims = {
+            k: process.cpdist(df[k].list.join(" ").to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
+            for k in ("lt", "rot", "rev")
+        }
+        use_rot = (sims["rot"] >= 0.85) & (sims["rot"] >= sims["rev"]) & (sims["rot"] > sims["lt"] + 0.05)
+        use_rev = ~use_rot & (sims["rev"] >= 0.85) & (sims["rev"] > sims["lt"] + 0.05)
+        chosen = df.select(
+            pl.when(pl.Series(use_rot)).then(pl.col("rot")).otherwise(pl.col("rev")).alias("k"),
+            pl.when(pl.Series(use_rot)).then(pl.col("rot_t")).otherwise(pl.col("rev_t")).alias("t"),
+        )
+        hit = use_rot | use_rev
+        if hit.any():
+            pos = sub[hit]
+            parts = chosen.filter(pl.Series(hit)).select(
+                pl.col("k").list.first().alias("fk"),
+                pl.when(pl.col("k").list.len() > 2)
+                .then(pl.col("k").list.slice(1, pl.col("k").list.len() - 2).list.join(" "))
+                .otherwise(pl.lit(""))
+                .alias("mk"),
+                pl.col("k").list.last().alias("gk"),
+                pl.col("t").list.last().alias("gt"),
+            )
+            parts = parts.with_columns(pl.col("fk").replace(FAMILY_VARIANTS).alias("fkc"))
+            lf = lf.with_columns(lf[c].scatter(pos, parts[c]) for c in ("fk", "mk", "gk", "gt", "fkc"))
+            swapped[pos] = True
+    return lf.with_columns(pl.Series("_swapped", swapped))
 
 
 def compare(lf: pl.DataFrame, rf: pl.DataFrame, config: MatchConfig, n_index: int) -> Comparisons:

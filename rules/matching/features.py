@@ -210,7 +210,12 @@ def generic_features(df: pl.DataFrame, fields: dict[str, str]) -> pl.DataFrame:
     exprs = []
     for feat, src in fields.items():
         kind, _, colname = src.rpartition(":")
-        e = pl.col(colname).cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+        if kind not in ("", "int", "fold"):
+            raise ValueError(f"unknown field transform {kind!r} for {feat!r} (use fold: or int:)")
+        col = df[colname].cast(pl.Utf8)
+        if kind == "fold":
+            col = _map_unique(col, fold_name)
+        e = pl.lit(col).str.strip_chars().str.to_lowercase()
         if kind == "int":
             e = e.str.replace_all(r"\D", "")
         e = pl.when(e == "").then(None).otherwise(e)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rules.matching import MatchConfig, build_population_index, match_records
 from tests.rules.matching_helpers import person, record, records, register
@@ -222,3 +224,27 @@ def test_progress_callback_reports_chunks(index):
     out = match_records(records(rows), index, cfg, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(3, 10), (6, 10), (9, 10), (10, 10)]
     assert out.results.height == 10
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations(list(range(len(PEOPLE)))), st.integers(min_value=1, max_value=12))
+def test_results_follow_input_order_and_do_not_depend_on_chunking(index, order, chunk):
+    rows = [record(**p(PEOPLE[i]), national_id=PEOPLE[i]["person_id"] if i % 2 else None) for i in order]
+    whole = match_records(records(rows), index).results
+    cfg = MatchConfig.from_dict(MatchConfig.default().raw | {"chunk_size": chunk})
+    chunked = match_records(records(rows), index, cfg).results
+    assert whole.height == len(rows) and whole["row_number"].to_list() == list(range(1, len(rows) + 1))
+    assert whole.equals(chunked)
+    # each row's decision depends on the row alone, not on its neighbours
+    by_pid = {r["person_id"] for r in whole.iter_rows(named=True) if r["status"] == "matched"}
+    assert by_pid <= {x["person_id"] for x in PEOPLE}
+
+
+def test_generic_field_transforms():
+    from rules.matching.features import generic_features
+
+    df = pl.DataFrame({"a": [" Đặng ", ""], "b": ["12-3", None]})
+    out = generic_features(df, {"x": "fold:a", "y": "int:b", "z": "a"})
+    assert out.to_dict(as_series=False) == {"x": ["dang", None], "y": ["123", None], "z": ["đặng", None]}
+    with pytest.raises(ValueError, match="unknown field transform"):
+        generic_features(df, {"x": "upper:a"})

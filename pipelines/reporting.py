@@ -193,13 +193,22 @@ def svg_bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str,
     return "".join(parts)
 
 
+def nice_ceiling(value: float, steps: int = 4) -> float:
+    """Top of a y axis with ``steps`` round steps (1, 2 or 5 x 10^k each) that is not below ``value``."""
+    raw = max(value / steps, 1.0)
+    magnitude = 10 ** np.floor(np.log10(raw))
+    multipliers = (1, 2, 2.5, 5, 10) if magnitude >= 10 else (1, 2, 5, 10)  # integer ticks only
+    step = next(m * magnitude for m in multipliers if m * magnitude >= raw)
+    return float(step * steps)
+
+
 def svg_line_chart(title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]],
                    width: int = 760, height: int = 300) -> str:
     """Lines over a shared x axis (e.g. days); the first series is drawn thicker (the total)."""
     left, right, top, bottom = 70, 200, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(x_labels), 1)
-    vmax = max([float(v or 0) for _, values, _ in series for v in values] + [1.0])
+    vmax = nice_ceiling(max([float(v or 0) for _, values, _ in series for v in values] + [0.0]))
 
     def x(i: int) -> float:
         return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
@@ -269,6 +278,8 @@ def _burn_down_chart(db: _Warehouse, province: str, fallback_start: date) -> str
     starts = [r[2] - timedelta(days=int(r[3])) for r in rows if r[2] is not None and r[3] is not None]
     start = min(starts) if starts else fallback_start
     horizon = int(np.nanmax(to_clear)) if np.isfinite(to_clear).any() else 30
+    if backlog.sum() == 0:
+        return '<p class="empty">Không còn tồn đọng <small>No verification backlog left</small></p>'
     days, remaining = burn_down(backlog, to_clear, horizon)
     labels = [(start + timedelta(days=int(d))).isoformat() for d in days]
     series = [("Toàn tỉnh / province", remaining.sum(axis=1).round().tolist(), PALETTE[0])]

@@ -98,17 +98,20 @@ def _sources() -> dict[str, pl.DataFrame]:
     ]
     budgets = [{"day": DAY, "quota": 200_000, "allocated": 50_900, "stop_cause": "backlog_empty",
                 "unused": 149_100}]
-    forecast = [
-        {"unit_key": "ho_chi_minh/students/thpt_le_quy_don", "backlog": 16_000,
-         "clearance_day": date(2026, 11, 25), "days_to_clear": 2},
-        {"unit_key": "ho_chi_minh/vaccinations/tyt_quan_1", "backlog": 2_000, "clearance_day": None,
-         "days_to_clear": None},
-        {"unit_key": "ha_noi/students/thcs_<b>&co", "backlog": 0, "clearance_day": date(2026, 11, 23),
-         "days_to_clear": 0},
-    ]
+    forecast = [_forecast_row(*r) for r in (
+        ("ho_chi_minh/students/thpt_le_quy_don", 16_000, date(2026, 11, 25), 2),
+        ("ho_chi_minh/vaccinations/tyt_quan_1", 2_000, None, None),
+        ("ha_noi/students/thcs_<b>&co", 0, date(2026, 11, 23), 0),
+    )]
     rows = {"uploads": uploads, "clean": clean, "rejected": rejected, "matches": matches, "review": review,
             "requests": requests, "allocation": allocation, "budgets": budgets, "forecast": forecast}
     return {name: _frame(name, r) for name, r in rows.items()}
+
+
+def _forecast_row(unit: str, backlog: int, clearance: date | None, days: int | None) -> dict:
+    """A forecast source row under both spellings: rules.quota's (unit, clearance_date) and the older one."""
+    return {"unit": unit, "unit_key": unit, "backlog": backlog, "clearance_date": clearance,
+            "clearance_day": clearance, "days_to_clear": days}
 
 
 class _StrictParser(HTMLParser):

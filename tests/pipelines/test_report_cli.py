@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 
 from assets.warehouse import SOURCE_SCHEMAS, WarehouseSources, build_warehouse
 from pipelines.cli import EXIT_USER_ERROR, main
-from pipelines.reporting import burn_down, default_report_path, svg_bar_chart, svg_line_chart, write_report
+from pipelines.reporting import (
+    burn_down,
+    default_report_path,
+    nice_ceiling,
+    svg_bar_chart,
+    svg_line_chart,
+    write_report,
+)
 
 
 def _empty_sources() -> WarehouseSources:
@@ -84,3 +91,13 @@ def test_charts_escape_labels_and_show_values() -> None:
     assert line.count("<polyline") == 1 and "d0" in line
     single = svg_line_chart("L", ["d0"], [("total", [5], "#000")])
     assert "<circle" in single and "<polyline" not in single
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0, 1e9, allow_nan=False))
+def test_y_axis_top_is_round_and_close(value: float) -> None:
+    top = nice_ceiling(value)
+    step = top / 4
+    assert top >= value and top >= 4
+    assert step == int(step)  # four whole-number steps
+    assert top <= 2.5 * max(value, 4) + 1e-6

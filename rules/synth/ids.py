@@ -40,19 +40,37 @@ CMND_PREFIX: dict[str, str] = {
 }
 
 
+def _members(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if sorted_values.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_values, values), sorted_values.size - 1)
+    return sorted_values[pos] == values
+
+
 def unique_random_block(rng: np.random.Generator, prefix: np.ndarray, width: int) -> np.ndarray:
-    """Random ``width``-digit blocks such that ``prefix * 10**width + block`` is unique."""
+    """Random ``width``-digit blocks such that ``prefix * 10**width + block`` is unique.
+
+    One full sort finds the first collisions; redrawn blocks are then checked against that sorted
+    array, against the values accepted so far and among themselves, so 10M IDs need a single sort.
+    """
     scale = 10**width
     block = rng.integers(0, scale, size=prefix.shape[0], dtype=np.int64)
+    full = prefix * scale + block
+    order = np.argsort(full)
+    ordered = full[order]
+    dup = order[1:][ordered[1:] == ordered[:-1]]
+    accepted = np.empty(0, dtype=np.int64)
     for _ in range(64):
-        full = prefix * scale + block
-        order = np.argsort(full, kind="stable")
-        dup_sorted = np.zeros(full.shape[0], dtype=bool)
-        dup_sorted[1:] = full[order[1:]] == full[order[:-1]]
-        dup = order[dup_sorted]
         if dup.size == 0:
             return block
         block[dup] = rng.integers(0, scale, size=dup.size, dtype=np.int64)
+        new = prefix[dup] * scale + block[dup]
+        o = np.argsort(new, kind="stable")
+        self_dup = np.zeros(new.size, dtype=bool)
+        self_dup[o[1:]] = new[o][1:] == new[o][:-1]
+        bad = self_dup | _members(ordered, new) | _members(accepted, new)
+        accepted = np.sort(np.concatenate([accepted, new[~bad]]))
+        dup = dup[bad]
     raise RuntimeError("could not draw unique identifiers; a prefix group is too full")
 
 

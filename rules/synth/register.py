@@ -135,7 +135,9 @@ def _link_parents(
     women = np.flatnonzero(female & (age >= 18))
     mother = np.full(n, -1, dtype=np.int64)
     mother[linked] = _pick_in_year(rng, women, year[women], year[linked] - gap)
-    mothers = np.unique(mother[mother >= 0])
+    is_mother = np.zeros(n, dtype=bool)
+    is_mother[mother[mother >= 0]] = True
+    mothers = np.flatnonzero(is_mother)
     hgap = np.clip(np.rint(rng.normal(3, 3, size=mothers.size)), -5, 15).astype(np.int64)
     men = np.flatnonzero(~female & (age >= 18))
     husband_of = np.full(n, -1, dtype=np.int64)
@@ -148,6 +150,9 @@ def _plant_pairs(rng: np.random.Generator, candidates: np.ndarray, group: np.nda
     """Disjoint (a, b) pairs of candidates with the same ``group`` value (e.g. birth year), shape (k, 2)."""
     if candidates.size < 2 or n_pairs <= 0:
         return np.empty((0, 2), dtype=np.int64)
+    # pairs are rare: sort only a random sample of candidates large enough to pair up within groups
+    if candidates.size > 64 * n_pairs:
+        candidates = candidates[rng.random(candidates.size) < 64 * n_pairs / candidates.size]
     c = candidates[np.lexsort((rng.random(candidates.size), group[candidates]))]
     m = c.size // 2
     pairs = np.stack([c[0 : 2 * m : 2], c[1 : 2 * m : 2]], axis=1)
@@ -226,8 +231,7 @@ def generate_register(province: str, size: int, seed: int) -> pl.DataFrame:
     wife_of[father[father >= 0]] = mother[father >= 0]
     own = np.where(wife_of >= 0, wife_of, np.arange(size))
     dependant = (mother >= 0) & ((age < 18) | ((age < 30) & ~is_mother & (wife_of < 0)))
-    household = np.where(dependant, own[np.maximum(mother, 0)], own)
-    _, household = np.unique(household, return_inverse=True)
+    household = np.where(dependant, own[np.maximum(mother, 0)], own)  # row index of the household key
 
     pid_list = pid.to_frame()
     return pl.DataFrame(

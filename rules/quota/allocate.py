@@ -38,10 +38,13 @@ class AllocationInputError(ValueError):
 def allocate(backlogs: pl.DataFrame, policy: QuotaPolicy) -> pl.DataFrame:
     """Allocate one day's national quota.
 
-    ``backlogs``: ``unit`` (Utf8, unique), ``backlog`` (int >= 0), ``oldest_wait_days`` (number >= 0;
-    null counts as 0; the column may be absent). Returns ``unit, backlog, oldest_wait_days, floor,
-    allocated`` (Int64) sorted by unit; ``floor`` is the part of ``allocated`` given by rule 2.
+    ``backlogs``: ``unit`` (Utf8, unique; the column may also be called ``unit_key``, as the queue
+    store names the national ``province/sector/unit`` key), ``backlog`` (int >= 0),
+    ``oldest_wait_days`` (number >= 0; null counts as 0; the column may be absent). Returns ``unit,
+    backlog, oldest_wait_days, floor, allocated`` (Int64; the key keeps the input's column name)
+    sorted by unit; ``floor`` is the part of ``allocated`` given by rule 2.
     """
+    key = key_column(backlogs)
     frame = _checked(backlogs).sort("unit")
     backlog = frame["backlog"].to_numpy().astype(np.int64)
     wait = frame["oldest_wait_days"].to_numpy().astype(np.float64)
@@ -49,7 +52,12 @@ def allocate(backlogs: pl.DataFrame, policy: QuotaPolicy) -> pl.DataFrame:
     floor, allocated = allocate_arrays(backlog, wait, rank, policy)
     return frame.with_columns(
         pl.Series("floor", floor, dtype=pl.Int64), pl.Series("allocated", allocated, dtype=pl.Int64)
-    )
+    ).rename({"unit": key})
+
+
+def key_column(backlogs: pl.DataFrame) -> str:
+    """``unit`` or, when only that is present, ``unit_key`` (the store's name for the same key)."""
+    return "unit_key" if "unit" not in backlogs.columns and "unit_key" in backlogs.columns else "unit"
 
 
 def allocate_arrays(
@@ -132,6 +140,9 @@ def _largest_remainder(
 
 
 def _checked(backlogs: pl.DataFrame) -> pl.DataFrame:
+    """Validated ``unit, backlog, oldest_wait_days`` (the key renamed to ``unit``)."""
+    if key_column(backlogs) == "unit_key":
+        backlogs = backlogs.rename({"unit_key": "unit"})
     missing = [c for c in ("unit", "backlog") if c not in backlogs.columns]
     if missing:
         raise AllocationInputError(f"backlog frame lacks column(s) {', '.join(missing)}; need {INPUT_COLUMNS}")

@@ -78,9 +78,9 @@ def burn_down_html(fc: Forecast, path: str | Path, title: str = "Verification ba
     rows = []
     ordered = fc.units.sort(["days_to_clear", "backlog"], descending=[True, True], nulls_last=False)
     for r in ordered.iter_rows(named=True):
-        when = r["clearance_date"].isoformat() if r["clearance_date"] else f"not within {fc.horizon_days} days"
+        when = r["clearance_day"].isoformat() if r["clearance_day"] else f"not within {fc.horizon_days} days"
         rows.append(
-            f"<tr><td>{html.escape(r['unit'])}</td><td>{r['backlog']:,}</td>"
+            f"<tr><td>{html.escape(r[fc.key])}</td><td>{r['backlog']:,}</td>"
             f"<td>{r['days_to_clear'] if r['days_to_clear'] is not None else '-'}</td><td>{when}</td></tr>"
         )
     page = f"""<!DOCTYPE html>

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from rules.quota.allocate import _checked, allocate_arrays
+from rules.quota.allocate import _checked, allocate_arrays, key_column
 from rules.quota.policy import QuotaPolicy
 
 TOP_SERIES = 6  # units drawn individually in the burn-down chart (largest backlogs)
@@ -32,8 +32,9 @@ TOP_SERIES = 6  # units drawn individually in the burn-down chart (largest backl
 class Forecast:
     """Result of :func:`forecast`.
 
-    ``units``: ``unit, backlog, oldest_wait_days, first_day_allocated, days_to_clear`` (Int64, null
-    when not within the horizon), ``clearance_date`` (Date, null likewise). ``daily``: one row per
+    ``units``: ``unit`` (or ``unit_key`` if the input used that name), ``backlog, oldest_wait_days,
+    first_day_allocated, days_to_clear`` (Int64, null when not within the horizon), ``clearance_day``
+    (Date, null likewise). ``daily``: one row per
     simulated day and series (``date, series, remaining``; series ``national`` plus the largest
     units). ``national_days`` / ``national_date``: when the whole country is clear (None if not
     within the horizon).
@@ -48,11 +49,21 @@ class Forecast:
     national_days: int | None
     national_date: date | None
 
+    @property
+    def national_clearance_day(self) -> date | None:
+        """Alias of ``national_date`` (the day the whole country's backlog is cleared)."""
+        return self.national_date
+
+    @property
+    def key(self) -> str:
+        """The unit key column of ``units`` (``unit`` or ``unit_key``)."""
+        return "unit_key" if "unit_key" in self.units.columns else "unit"
+
 
 def forecast(
     backlogs: pl.DataFrame,
     policy: QuotaPolicy,
-    start_day: date,
+    start_day: date | str,
     quota: int | None = None,
     daily_inflow: pl.DataFrame | None = None,
     horizon_days: int = 730,
@@ -64,6 +75,8 @@ def forecast(
     """
     if horizon_days < 1:
         raise ValueError("horizon_days must be >= 1")
+    start_day = start_day if isinstance(start_day, date) else date.fromisoformat(str(start_day))
+    key = key_column(backlogs)
     if quota is not None:
         policy = policy.with_quota(quota)  # validates (negative quota -> PolicyError)
     frame = _checked(backlogs).sort("unit")
@@ -94,13 +107,17 @@ def forecast(
             break
         backlog += inflow
         wait = np.where(backlog == 0, 0.0, wait + 1.0)
-    units = frame.with_columns(
-        pl.Series("first_day_allocated", first_alloc).replace(-1, None).cast(pl.Int64),
-        pl.Series("days_to_clear", cleared).replace(-1, None).cast(pl.Int64),
-    ).with_columns(
-        (pl.lit(start_day) + pl.duration(days=pl.col("days_to_clear").clip(lower_bound=1) - 1))
-        .cast(pl.Date)
-        .alias("clearance_date")
+    units = (
+        frame.with_columns(
+            pl.Series("first_day_allocated", first_alloc).replace(-1, None).cast(pl.Int64),
+            pl.Series("days_to_clear", cleared).replace(-1, None).cast(pl.Int64),
+        )
+        .with_columns(
+            (pl.lit(start_day) + pl.duration(days=pl.col("days_to_clear").clip(lower_bound=1) - 1))
+            .cast(pl.Date)
+            .alias("clearance_day")
+        )
+        .rename({"unit": key})
     )
     daily = _daily_frame(rows_date, rows_total, rows_top, frame["unit"].gather(top).to_list())
     return Forecast(
@@ -118,8 +135,10 @@ def forecast(
 def _inflow(frame: pl.DataFrame, daily_inflow: pl.DataFrame | None) -> np.ndarray:
     if daily_inflow is None:
         return np.zeros(frame.height, dtype=np.int64)
+    if key_column(daily_inflow) == "unit_key":
+        daily_inflow = daily_inflow.rename({"unit_key": "unit"})
     if not {"unit", "daily_inflow"} <= set(daily_inflow.columns):
-        raise ValueError("daily_inflow needs columns unit, daily_inflow")
+        raise ValueError("daily_inflow needs columns unit (or unit_key), daily_inflow")
     joined = frame.select("unit").join(
         daily_inflow.select(pl.col("unit").cast(pl.Utf8), pl.col("daily_inflow").cast(pl.Int64)),
         on="unit",
@@ -158,11 +177,11 @@ def render_table(fc: Forecast, max_units: int = 25) -> str:
         "",
         f"{'unit':<52} {'backlog':>9} {'first day':>9}  clearance",
     ]
-    worst = fc.units.sort(["days_to_clear", "backlog", "unit"], descending=[True, True, False], nulls_last=False)
+    worst = fc.units.sort(["days_to_clear", "backlog", fc.key], descending=[True, True, False], nulls_last=False)
     for row in worst.head(max_units).iter_rows(named=True):
         lines.append(
-            f"{row['unit'][:52]:<52} {row['backlog']:>9,} {row['first_day_allocated'] or '-':>9}  "
-            f"{when(row['days_to_clear'], row['clearance_date'])}"
+            f"{row[fc.key][:52]:<52} {row['backlog']:>9,} {row['first_day_allocated'] or '-':>9}  "
+            f"{when(row['days_to_clear'], row['clearance_day'])}"
         )
     if fc.units.height > max_units:
         lines.append(f"... {fc.units.height - max_units:,} more units (see the published table)")

@@ -340,7 +340,9 @@ def _report(
         )
     per_unit = (
         store.day_allocation(day)
-        .join(store.unit_results(day).select("unit", "verified", "mismatch", "not_found"), on="unit", how="left")
+        .join(
+            store.unit_results(day).select("unit_key", "verified", "mismatch", "not_found"), on="unit_key", how="left"
+        )
         .with_columns(pl.col("verified", "mismatch", "not_found").fill_null(0))
     )
     return DayReport(

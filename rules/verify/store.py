@@ -215,14 +215,17 @@ class QueueStore:
         return pl.DataFrame(rows, schema=schema or names, orient="row")
 
     def backlog_by_unit(self, day: date | str | None = None) -> pl.DataFrame:
-        """Waiting requests per unit: ``unit, backlog, oldest_wait_days`` (wait counted to ``day``)."""
+        """Waiting requests per unit: ``unit_key, backlog, oldest_wait_days`` (wait counted to ``day``).
+
+        ``unit_key`` is ``province/sector/unit``; the frame goes straight into ``allocate``/``forecast``.
+        """
         ref = str(day or date.today())
         return self._frame(
-            "SELECT unit_key AS unit, COUNT(*) AS backlog, "
+            "SELECT unit_key, COUNT(*) AS backlog, "
             "MAX(0.0, julianday(?) - julianday(substr(MIN(enqueued_at), 1, 10))) AS oldest_wait_days "
             f"FROM requests WHERE state IN {WAITING} GROUP BY unit_key ORDER BY unit_key",
             (ref,),
-            schema={"unit": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
+            schema={"unit_key": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
         )
 
     def state_counts(self) -> dict[str, int]:
@@ -259,17 +262,17 @@ class QueueStore:
         )
 
     def unit_results(self, day: date | str | None = None) -> pl.DataFrame:
-        """Per-unit result counts: ``unit, verified, mismatch, not_found, waiting``."""
+        """Per-unit result counts: ``unit_key, verified, mismatch, not_found, waiting``."""
         cond = "alloc_day = ?" if day else "1"
         return self._frame(
-            "SELECT unit_key AS unit, "
+            "SELECT unit_key, "
             f"SUM(state = 'verified' AND {cond}) AS verified, "
             f"SUM(state = 'mismatch' AND {cond}) AS mismatch, "
             f"SUM(state = 'not_found' AND {cond}) AS not_found, SUM(state IN {WAITING}) AS waiting "
             "FROM requests GROUP BY unit_key ORDER BY unit_key",
             (str(day),) * 3 if day else (),
             schema={
-                "unit": pl.Utf8,
+                "unit_key": pl.Utf8,
                 "verified": pl.Int64,
                 "mismatch": pl.Int64,
                 "not_found": pl.Int64,
@@ -285,12 +288,13 @@ class QueueStore:
         return self._frame("SELECT * FROM day_budget ORDER BY day")
 
     def day_allocation(self, day: date | str) -> pl.DataFrame:
+        """The persisted allocation of ``day``: ``unit_key, backlog, oldest_wait_days, floor, allocated``."""
         return self._frame(
-            "SELECT unit_key AS unit, backlog, oldest_wait_days, floor, allocated FROM day_allocation "
+            "SELECT unit_key, backlog, oldest_wait_days, floor, allocated FROM day_allocation "
             "WHERE day = ? ORDER BY unit_key",
             (str(day),),
             schema={
-                "unit": pl.Utf8,
+                "unit_key": pl.Utf8,
                 "backlog": pl.Int64,
                 "oldest_wait_days": pl.Float64,
                 "floor": pl.Int64,

@@ -57,7 +57,7 @@ def test_clearance_days_match_a_manual_replay_of_the_allocation():
     assert fc.national_days == day == 7  # 1,305 at 200/day
     assert fc.national_date == START + dt.timedelta(days=6)
     tiny = fc.units.filter(pl.col("unit") == "hue/insurance/tiny")
-    assert tiny["days_to_clear"].item() == 1 and tiny["clearance_date"].item() == START
+    assert tiny["days_to_clear"].item() == 1 and tiny["clearance_day"].item() == START
 
 
 @settings(max_examples=40, deadline=None)
@@ -76,7 +76,7 @@ def test_horizon_and_inflow_give_not_within_n_days():
     inflow = pl.DataFrame({"unit": ["hcm/students/big"], "daily_inflow": [500]})
     fc = forecast(small(), QuotaPolicy(quota=200, floor_per_unit=10), START, daily_inflow=inflow, horizon_days=30)
     big = fc.units.filter(pl.col("unit") == "hcm/students/big")
-    assert big["days_to_clear"].item() is None and big["clearance_date"].item() is None
+    assert big["days_to_clear"].item() is None and big["clearance_day"].item() is None
     assert fc.national_days is None
     assert "not within 30 days" in render_table(fc)
     assert fc.units.filter(pl.col("unit") == "hue/insurance/tiny")["days_to_clear"].item() == 1

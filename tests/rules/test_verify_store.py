@@ -190,3 +190,22 @@ def test_simulator_failure_rate_and_daily_limit():
     assert len(limited.verify(batch[:5], "k")) == 5
     assert limited.verify(batch[:5], "k") == limited.verify(batch[:5], "k")  # replay, not counted again
     assert limited.answered == 5
+
+
+def test_store_frames_feed_allocation_and_forecast_under_unit_key(store):
+    from rules.quota import allocate, forecast
+
+    backlog = store.backlog_by_unit(DAY)
+    assert backlog.columns == ["unit_key", "backlog", "oldest_wait_days"]
+    req = requests()
+    expected = req.select(pl.concat_str(["province", "sector", "unit"], separator="/")).to_series()
+    assert set(backlog["unit_key"]) == set(expected)
+    assert backlog["backlog"].sum() == len(req)
+    assert backlog["oldest_wait_days"].unique().to_list() == [3.0]  # enqueued 2026-11-20
+    assert allocate(backlog, policy(50)).columns[0] == "unit_key"
+    fc = forecast(backlog, policy(50), start_day=DAY)  # an ISO string, as a partition key
+    assert {"unit_key", "clearance_day", "days_to_clear"} <= set(fc.units.columns)
+    assert fc.national_clearance_day == fc.national_date is not None
+    report = store.run_day(DAY, policy(50), SimulatedService(register()), batch_size=25)
+    assert report.per_unit.columns[0] == "unit_key"
+    assert store.day_allocation(DAY)["allocated"].sum() == 50

@@ -8,6 +8,7 @@ per batch, unused capacity reported with its cause) and writes verified IDs back
 """
 
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -113,20 +114,22 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Days until each unit's verification backlog clears under the current policy and quota."""
-    from rules.quota.forecast import burn_down_html, forecast
-
     from rules.quota import QuotaPolicy
+    from rules.quota.chart import burn_down_html
+    from rules.quota.forecast import forecast
     from rules.verify import QueueStore
 
-    day = str(context.partition_key)
+    day = date.fromisoformat(str(context.partition_key))
     store = QueueStore(queue_store_path(paths), create=True)
-    result = forecast(store.backlog_by_unit(day), QuotaPolicy.from_yaml(), start_day=day)
+    # The day's dispatch has run: forecast from the next day on.
+    result = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), start_day=day + timedelta(days=1))
     write_parquet(result.units, paths.national("forecast.parquet"))
     html = burn_down_html(result, paths.national("forecast.html"))
     return dg.MaterializeResult(
         metadata={
-            "units": result.units.height,
-            "national_clearance_day": str(result.national_clearance_day),
+            "units_with_backlog": result.units.height,
+            "total_backlog": result.total_backlog,
+            "national_clearance_date": str(result.national_date or f"not within {result.horizon_days} days"),
             "chart": dg.MetadataValue.path(str(html)),
         }
     )

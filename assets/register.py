@@ -28,10 +28,10 @@ def population_index(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
             f"no population register for {province}: put it at {paths.population_dir() / province}.parquet "
             "(contract: person_id, full_name, date_of_birth, gender, old_id, province)"
         )
+    from rules.matching.index import register_fingerprint
+
     index = load_or_build_index(files, paths.base / "lake" / "population_index" / province)
-    content_hash = index.content_hash if hasattr(index, "content_hash") else None
-    frame = index.frame if hasattr(index, "frame") else index
     return dg.MaterializeResult(
-        metadata={"people": frame.height, "register_files": len(files)},
-        data_version=dg.DataVersion(content_hash) if content_hash else None,
+        metadata={"people": index.height, "register_files": len(files)},
+        data_version=dg.DataVersion(register_fingerprint(files)[:20]),
     )

@@ -50,13 +50,14 @@ def error_report_path(upload: Path) -> Path:
 class Inbox:
     uploads: pl.DataFrame  # one row per file, UPLOAD_COLUMNS
     raws: dict[str, pl.DataFrame]  # file_sha256 -> raw rows (contracts §3)
+    sector: str
 
     def raw_for(self, current: pl.DataFrame) -> pl.DataFrame:
         frames = [self.raws[h] for h in current["file_sha256"].to_list() if h in self.raws]
         if not frames:
-            from rules.ingest import empty_raw_frame
+            from rules.ingest.upload import empty_raw_frame
 
-            return empty_raw_frame()
+            return empty_raw_frame(self.sector)
         return pl.concat(frames, how="diagonal_relaxed")
 
 
@@ -76,7 +77,7 @@ def read_inbox(folder: Path, *, province: str, sector: str) -> Inbox:
         try:
             upload = read_upload(path, province=province, sector=sector, unit=meta["unit"])
         except UploadError as exc:
-            from rules.ingest import write_structural_report
+            from rules.ingest.report import write_structural_report
 
             meta.update(status="failed", error_code=exc.code, error_message=str(exc),
                         file_sha256=getattr(exc, "file_sha256", None))
@@ -86,12 +87,12 @@ def read_inbox(folder: Path, *, province: str, sector: str) -> Inbox:
                         blank_rows_skipped=upload.blank_rows_skipped)
             raws[upload.file_sha256] = upload.raw
         rows.append(meta)
-    return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws)
+    return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector)
 
 
 def current_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
     """Mark superseded/duplicate files in place (``status``) and return the current ones."""
-    from rules.ingest import supersede
+    from rules.ingest.lineage import supersede
 
     marked = supersede(uploads)
     uploads.replace_column(uploads.get_column_index("status"), marked["status"])
@@ -100,7 +101,7 @@ def current_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path) -> list[Path]:
     """An error report beside every upload that has rejected rows (the uploader fixes it in Excel)."""
-    from rules.ingest import write_error_report
+    from rules.ingest.report import write_error_report
 
     written: list[Path] = []
     if quarantined.height == 0:

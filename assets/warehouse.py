@@ -43,7 +43,7 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
                    "allocated": pl.Int64},
     "budgets": {"day": pl.Utf8, "quota": pl.Int64, "allocated": pl.Int64, "stop_cause": pl.Utf8,
                 "unused": pl.Int64},
-    "forecast": {"unit_key": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
+    "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_date": pl.Date,
                  "days_to_clear": pl.Int64},
 }
 
@@ -172,8 +172,8 @@ TABLES: list[tuple[str, str, str]] = [
         GROUP BY ALL
     """),
     ("forecast", "Forecast clearance day of each unit's backlog under the current policy and quota.", """
-        SELECT unit_key, split_part(unit_key, '/', 1) AS province, split_part(unit_key, '/', 2) AS sector,
-               split_part(unit_key, '/', 3) AS unit, backlog, clearance_day, days_to_clear
+        SELECT unit AS unit_key, split_part(unit, '/', 1) AS province, split_part(unit, '/', 2) AS sector,
+               split_part(unit, '/', 3) AS unit, backlog, clearance_date AS clearance_day, days_to_clear
         FROM src_forecast
     """),
 ]

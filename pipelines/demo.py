@@ -52,7 +52,9 @@ def run_demo(province: str, day: str | None = None) -> DemoSummary:
     print("[4/4] publishing the analyst warehouse…")
     stages.append(("publish", run_publish()))
     summary = DemoSummary(ok=all(ok for _, ok in stages), stages=stages)
-    summary.lines = summary_lines(day)
+    from pipelines.national import national_view_lines
+
+    summary.lines = summary_lines(day) + national_view_lines(day)
     return summary
 
 

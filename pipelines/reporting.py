@@ -272,6 +272,10 @@ def _burn_down_chart(db: _Warehouse, province: str, fallback_start: date) -> str
         SELECT unit_key, coalesce(backlog, 0), clearance_day, days_to_clear FROM forecast
         WHERE province = ? ORDER BY backlog DESC NULLS LAST, unit_key""", [province])
     if not rows:
+        waiting = db.rows("SELECT coalesce(sum(waiting + in_flight), 0) FROM verification_backlog "
+                          "WHERE province = ?", [province])[0][0] if db.has("verification_backlog") else None
+        if waiting == 0:
+            return '<p class="empty">Không còn tồn đọng <small>No verification backlog left</small></p>'
         return '<p class="empty">Chưa có dự báo <small>No forecast yet</small></p>'
     backlog = np.array([float(r[1]) for r in rows])
     to_clear = np.array([np.nan if r[3] is None else float(r[3]) for r in rows])

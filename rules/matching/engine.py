@@ -101,6 +101,8 @@ def match_records(
     reviews: list[pl.DataFrame] = []
     n_pairs = 0
     timing = {"blocking": 0.0, "gather": 0.0, "compare": 0.0, "decide": 0.0}
+    if progress is not None:
+        progress(0, n)
     for start in range(0, max(n, 1), config.chunk_size):
         chunk = feats.slice(start, config.chunk_size)
         if chunk.height == 0:

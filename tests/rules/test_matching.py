@@ -222,7 +222,7 @@ def test_progress_callback_reports_chunks(index):
     rows = [record(**p(x)) for x in PEOPLE]
     cfg = MatchConfig.from_dict(MatchConfig.default().raw | {"chunk_size": 3})
     out = match_records(records(rows), index, cfg, progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(3, 10), (6, 10), (9, 10), (10, 10)]
+    assert seen == [(0, 10), (3, 10), (6, 10), (9, 10), (10, 10)]
     assert out.results.height == 10
 
 

@@ -9,6 +9,7 @@ ends in exactly one place (asset check ``rows_accounted``).
 import dagster as dg
 import polars as pl
 
+from assets.audit import MATCH_AUDIT_COLUMNS, record
 from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
@@ -19,6 +20,15 @@ AMBIGUOUS_SHARE = "ambiguous_share"
 ROWS_ACCOUNTED = "rows_accounted"
 
 # Policy for the checks lives in rules/matching (YAML); these are only the check names.
+ROW_KEY = ["file_sha256", "sheet", "row_number"]
+ATTRIBUTES = ["dob_year", "gender_norm"]  # what analysts may see of a row (birth year, gender)
+
+
+def with_record_attributes(results: pl.DataFrame, clean: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
+    """Birth year and gender of each row beside its decision, for masked analyst views."""
+    attrs = pl.concat([f.select(ROW_KEY + [c for c in ATTRIBUTES if c in f.columns]) for f in (clean, rejected)],
+                      how="diagonal_relaxed")
+    return results.join(attrs, on=ROW_KEY, how="left", maintain_order="left", nulls_equal=True)
 
 
 @dg.asset(
@@ -45,9 +55,10 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     config = MatchConfig.default()
     index = load_index(paths.base / "lake" / "population_index" / province)
     output = match_records(clean, index, config)
-    results = combine_with_rejected(output.results, rejected)
+    results = with_record_attributes(combine_with_rejected(output.results, rejected), clean, rejected)
     write_parquet(results, paths.lake("match_results", province, sector))
     write_parquet(output.review_queue, paths.lake("review_queue", province, sector))
+    record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
     flag_counts = (

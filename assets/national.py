@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.audit import REQUEST_AUDIT_COLUMNS, record
 from assets.lake import write_parquet
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
@@ -85,6 +86,8 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     before = sum(store.state_counts().values())
     report = store.run_day(day, policy, build_service(paths))
     results = store.results()
+    sent_today = store.requests().filter(pl.col("alloc_day") == day)
+    record(paths, "verification_requests", day, context.run_id, sent_today, REQUEST_AUDIT_COLUMNS)
     write_parquet(store.day_allocation(day), paths.national(f"allocation/{day}.parquet"))
     write_parquet(results, paths.national("verification_results.parquet"))
     for province, sector, path in _lake_partitions(paths, "clean_records"):

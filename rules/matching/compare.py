@@ -19,6 +19,25 @@ from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 from rules.matching.config import ComparisonSpec, LevelSpec, MatchConfig
 from rules.matching.features import FAMILY_VARIANTS
 
+# columns the predicates and fix-ups read besides the ones a level names
+PREDICATE_COLUMNS: tuple[str, ...] = (
+    "nk",
+    "tk",
+    "fk",
+    "mk",
+    "gk",
+    "gt",
+    "fkc",
+    "dob",
+    "dob_sw",
+    "yr",
+    "mo",
+    "prec",
+    "par1",
+    "par2",
+    "idk",
+)
+
 MISSING = -2
 ELSE = -1
 

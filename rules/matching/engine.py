@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from rules.matching.blocking import generate_pairs, prepare_index
-from rules.matching.compare import compare
+from rules.matching.compare import PREDICATE_COLUMNS, compare
 from rules.matching.config import MatchConfig
 from rules.matching.decide import decide_chunk, same_person_groups
 from rules.matching.features import generic_features, record_features
@@ -71,6 +71,18 @@ def _with_tf_counts(feats: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     return feats
 
 
+def comparison_columns(config: MatchConfig) -> set[str]:
+    """Columns read by the comparisons, fix-ups, decisions and flags of ``config``."""
+    cols = set(PREDICATE_COLUMNS) | {config.id_column}
+    if config.record_id_column:
+        cols.add(config.record_id_column)
+    for comp in config.comparisons:
+        cols.update(comp.null_columns)
+        for lv in comp.levels:
+            cols.update(c for c in (lv.column, lv.tf) if c)
+    return cols
+
+
 def record_feature_frame(records: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     if config.prepare == "vietnam":
         return record_features(records)
@@ -94,6 +106,9 @@ def match_records(
     t0 = time.perf_counter()
     feats = record_feature_frame(records, config)
     prepared = prepare_index(index, config)
+    # only the columns the comparisons read are gathered per pair
+    needed = comparison_columns(config)
+    index_cmp = index.select([c for c in index.columns if c in needed])
     t_prep = time.perf_counter() - t0
     n = records.height
     pass_counts = {p.name: 0 for p in config.passes}
@@ -121,7 +136,7 @@ def match_records(
         rid = pairs["rid"].to_numpy()
         pidx = pairs["pidx"].to_numpy()
         lf = chunk[rid] if len(rid) else chunk.clear()
-        rf = index[pidx] if len(pidx) else index.clear()
+        rf = index_cmp[pidx] if len(pidx) else index_cmp.clear()
         t3 = time.perf_counter()
         timing["gather"] += t3 - t2
         comps = compare(lf, rf, config, index.height)

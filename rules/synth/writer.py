@@ -207,7 +207,7 @@ def _write_xlsx(path: Path, sheets: list[Sheet]) -> list[list[int]]:
     wb = xlsxwriter.Workbook(
         str(path),
         {
-            "constant_memory": True,
+            "constant_memory": True,  # rows are written in order; lower memory and CPU than shared strings
             "strings_to_numbers": False,
             "strings_to_formulas": False,
             "strings_to_urls": False,
@@ -422,5 +422,6 @@ def write_province(
             "files": files_meta,
             "noise_counts": dict(zip(counts["noise"].to_list(), counts["count"].to_list(), strict=True)),
         }
+    manifest["files"] = [{"sector": sec, **f} for sec, v in manifest["sectors"].items() for f in v["files"]]
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return manifest

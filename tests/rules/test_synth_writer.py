@@ -58,6 +58,7 @@ def test_layout_and_manifest(out: Path) -> None:
             assert Path(f["file"]).parts[:3] == ("inbox", "da_nang", sector)
             assert name.startswith(f["unit"] + "__")
             assert (out / f["truth"]).name == name + ".truth.parquet"
+    assert [(f["sector"], f["file"]) for f in m["files"]] == [(s, f["file"]) for s, f in _files(out)]
     formats = {f["format"] for _, f in _files(out)}
     assert formats == {"xlsx", "csv"}
 

@@ -9,9 +9,10 @@ The rules, in order (each is a hypothesis-tested invariant in ``tests/rules/test
 1. **Spend exactly** ``min(quota, total backlog)``; **cap** every unit at its backlog.
 2. **Floor**: every unit with work first gets ``min(backlog, floor_per_unit)``, so a small school is
    never starved by HCMC's 56,000 students. If even the floors exceed the quota (more units than
-   quota/floor), floors go to the units whose oldest request has waited longest (then larger
-   backlog, then unit name); those served see their wait fall while the others' grows, so every unit
-   is reached within a bounded number of days.
+   quota/floor), floors go first to the units that have gone longest without being served
+   (``days_since_served``; then oldest wait, larger backlog, unit name). A served unit drops to the
+   back and every unserved one moves up, so with k = quota // floor units served a day, every unit
+   with work is served within ceil(units / k) + 1 days (a hypothesis test checks this bound).
 3. **The rest** is shared in proportion to ``weight = backlog^alpha * (1 + per_day * min(wait,
    max_days))`` (``alpha = 1`` for the ``proportional`` policy): large backlogs get more, and waiting
    work gains weight (ageing). Shares are capped at what is left of each backlog by water-filling
@@ -40,16 +41,19 @@ def allocate(backlogs: pl.DataFrame, policy: QuotaPolicy) -> pl.DataFrame:
 
     ``backlogs``: ``unit`` (Utf8, unique; the column may also be called ``unit_key``, as the queue
     store names the national ``province/sector/unit`` key), ``backlog`` (int >= 0),
-    ``oldest_wait_days`` (number >= 0; null counts as 0; the column may be absent). Returns ``unit,
-    backlog, oldest_wait_days, floor, allocated`` (Int64; the key keeps the input's column name)
-    sorted by unit; ``floor`` is the part of ``allocated`` given by rule 2.
+    ``oldest_wait_days`` (number >= 0; null counts as 0; the column may be absent), optional
+    ``days_since_served`` (null or absent: ``oldest_wait_days``; only orders floors when the floors
+    alone exceed the quota). Returns ``unit, backlog, oldest_wait_days, days_since_served, floor,
+    allocated`` (Int64; the key keeps the input's column name) sorted by unit; ``floor`` is the part
+    of ``allocated`` given by rule 2.
     """
     key = key_column(backlogs)
     frame = _checked(backlogs).sort("unit")
     backlog = frame["backlog"].to_numpy().astype(np.int64)
     wait = frame["oldest_wait_days"].to_numpy().astype(np.float64)
     rank = np.arange(len(frame), dtype=np.int64)  # already sorted by unit: position is the name order
-    floor, allocated = allocate_arrays(backlog, wait, rank, policy)
+    since = frame["days_since_served"].to_numpy().astype(np.float64)
+    floor, allocated = allocate_arrays(backlog, wait, rank, policy, since)
     return frame.with_columns(
         pl.Series("floor", floor, dtype=pl.Int64), pl.Series("allocated", allocated, dtype=pl.Int64)
     ).rename({"unit": key})
@@ -61,11 +65,16 @@ def key_column(backlogs: pl.DataFrame) -> str:
 
 
 def allocate_arrays(
-    backlog: np.ndarray, wait: np.ndarray, unit_rank: np.ndarray, policy: QuotaPolicy
+    backlog: np.ndarray,
+    wait: np.ndarray,
+    unit_rank: np.ndarray,
+    policy: QuotaPolicy,
+    since_served: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The allocation on plain arrays (used per simulated day by the forecast).
 
-    ``unit_rank`` orders units by name for tie-breaking (0 = first). Returns ``(floor, allocated)``.
+    ``unit_rank`` orders units by name for tie-breaking (0 = first); ``since_served`` defaults to
+    ``wait``. Returns ``(floor, allocated)``.
     """
     backlog = np.asarray(backlog, dtype=np.int64)
     wait = np.nan_to_num(np.asarray(wait, dtype=np.float64), nan=0.0)
@@ -74,7 +83,8 @@ def allocate_arrays(
     if int(backlog.sum()) <= quota:
         return floor, backlog.copy()
     if int(floor.sum()) >= quota:
-        floor = _floors_by_priority(floor, backlog, wait, unit_rank, quota)
+        since = wait if since_served is None else np.nan_to_num(np.asarray(since_served, np.float64), nan=0.0)
+        floor = _floors_by_priority(floor, backlog, wait, since, unit_rank, quota)
         return floor, floor.copy()
     rest = quota - int(floor.sum())
     room = backlog - floor
@@ -86,10 +96,10 @@ def allocate_arrays(
 
 
 def _floors_by_priority(
-    floor: np.ndarray, backlog: np.ndarray, wait: np.ndarray, unit_rank: np.ndarray, quota: int
+    floor: np.ndarray, backlog: np.ndarray, wait: np.ndarray, since: np.ndarray, unit_rank: np.ndarray, quota: int
 ) -> np.ndarray:
-    """Hand out floors oldest-wait first until the quota is spent (more units than the quota covers)."""
-    order = np.lexsort((unit_rank, -backlog, -wait))  # last key is the primary one
+    """Hand out floors longest-unserved first until the quota is spent (more units than it covers)."""
+    order = np.lexsort((unit_rank, -backlog, -wait, -since))  # last key is the primary one
     wanted = floor[order]
     before = np.cumsum(wanted) - wanted
     given = np.clip(quota - before, 0, wanted)
@@ -148,17 +158,25 @@ def _checked(backlogs: pl.DataFrame) -> pl.DataFrame:
         raise AllocationInputError(f"backlog frame lacks column(s) {', '.join(missing)}; need {INPUT_COLUMNS}")
     if "oldest_wait_days" not in backlogs.columns:
         backlogs = backlogs.with_columns(pl.lit(0.0).alias("oldest_wait_days"))
+    if "days_since_served" not in backlogs.columns:
+        backlogs = backlogs.with_columns(pl.lit(None, pl.Float64).alias("days_since_served"))
     frame = backlogs.select(
         pl.col("unit").cast(pl.Utf8),
         pl.col("backlog").cast(pl.Int64),
         pl.col("oldest_wait_days").cast(pl.Float64).fill_null(0.0),
+    ).with_columns(
+        backlogs["days_since_served"]
+        .cast(pl.Float64)
+        .fill_null(backlogs["oldest_wait_days"].cast(pl.Float64))
+        .fill_null(0.0)
+        .alias("days_since_served")
     )
     if frame["unit"].null_count() or frame["backlog"].null_count():
         raise AllocationInputError("backlog frame has null unit or backlog values; drop or fill them")
     if len(frame) and int(frame["backlog"].min()) < 0:
         raise AllocationInputError("backlog frame has negative backlogs; a backlog is a count >= 0")
-    if len(frame) and float(frame["oldest_wait_days"].min()) < 0:
-        raise AllocationInputError("oldest_wait_days must be >= 0")
+    if len(frame) and min(float(frame["oldest_wait_days"].min()), float(frame["days_since_served"].min())) < 0:
+        raise AllocationInputError("oldest_wait_days and days_since_served must be >= 0")
     if frame["unit"].n_unique() != len(frame):
         raise AllocationInputError("backlog frame lists a unit more than once; aggregate per unit first")
     return frame

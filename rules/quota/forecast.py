@@ -6,8 +6,10 @@ on counts, so it answers "what if the quota were 300,000?" with the same rules t
 every allocated request is answered the same day (no outages), ``daily_inflow`` new requests per
 unit arrive after each day's dispatch, and a unit's oldest waiting request ages by one day each day
 its backlog is not cleared (a backlog enqueued at once is served oldest-first, so its oldest item
-keeps ageing until the unit is clear). The horizon is capped (``horizon_days``); a unit not cleared
-by then is reported as "not within N days", never as a made-up date.
+keeps ageing until the unit is clear); ``days_since_served`` (which orders floors when the floors
+alone exceed the quota) is 1 the day after a unit was allocated something. The horizon is capped
+(``horizon_days``); a unit not cleared by then is reported as "not within N days", never as a
+made-up date.
 
     fc = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), date(2026, 11, 24), quota=300_000)
     print(render_table(fc))
@@ -83,6 +85,7 @@ def forecast(
     n = frame.height
     backlog = frame["backlog"].to_numpy().astype(np.int64).copy()
     wait = frame["oldest_wait_days"].to_numpy().astype(np.float64).copy()
+    since = frame["days_since_served"].to_numpy().astype(np.float64).copy()
     inflow = _inflow(frame, daily_inflow)
     rank = np.arange(n, dtype=np.int64)
     top = np.argsort(-backlog, kind="stable")[: min(TOP_SERIES, n)]
@@ -93,7 +96,7 @@ def forecast(
     rows_total: list[int] = [int(backlog.sum())]
     rows_top: list[np.ndarray] = [backlog[top].copy()]
     for day in range(1, horizon_days + 1):
-        _, alloc = allocate_arrays(backlog, wait, rank, policy)
+        _, alloc = allocate_arrays(backlog, wait, rank, policy, since)
         first_alloc = np.where((first_alloc < 0) & (alloc > 0), day, first_alloc)
         backlog -= alloc
         cleared = np.where((cleared < 0) & (backlog == 0), day, cleared)
@@ -107,6 +110,7 @@ def forecast(
             break
         backlog += inflow
         wait = np.where(backlog == 0, 0.0, wait + 1.0)
+        since = np.where(alloc > 0, 1.0, since + 1.0)
     units = (
         frame.with_columns(
             pl.Series("first_day_allocated", first_alloc).replace(-1, None).cast(pl.Int64),

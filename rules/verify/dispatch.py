@@ -40,7 +40,7 @@ from rules.verify.model import (
     ServiceUnavailable,
     VerificationService,
 )
-from rules.verify.store import ANSWERED, WAITING, QueueStore
+from rules.verify.store import ANSWERED, WAITING, QueueStore, backlog_frame
 
 _HOST = socket.gethostname()
 
@@ -190,23 +190,12 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
         )
         reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
         if not reused:
-            cur = con.execute(
-                "SELECT unit_key, COUNT(*), "
-                "MAX(0.0, julianday(?) - julianday(substr(MIN(enqueued_at), 1, 10))) "
-                f"FROM requests WHERE state IN {WAITING} GROUP BY unit_key",
-                (day,),
-            )
-            backlog = pl.DataFrame(
-                cur.fetchall(),
-                schema={"unit": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
-                orient="row",
-            )
-            alloc = allocate(backlog, policy)
+            alloc = allocate(backlog_frame(con, day), policy)
             con.executemany(
                 "INSERT INTO day_allocation VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     (day, *row)
-                    for row in alloc.select("unit", "backlog", "oldest_wait_days", "floor", "allocated").iter_rows()
+                    for row in alloc.select("unit_key", "backlog", "oldest_wait_days", "floor", "allocated").iter_rows()
                 ),
             )
             con.execute(

@@ -68,12 +68,34 @@ CREATE TABLE IF NOT EXISTS day_allocation (
     day TEXT NOT NULL, unit_key TEXT NOT NULL, backlog INTEGER NOT NULL, oldest_wait_days REAL NOT NULL,
     floor INTEGER NOT NULL, allocated INTEGER NOT NULL, PRIMARY KEY (day, unit_key)
 );
+CREATE INDEX IF NOT EXISTS day_allocation_unit ON day_allocation (unit_key, day);
 CREATE TABLE IF NOT EXISTS ledger (
     batch_id TEXT PRIMARY KEY, day TEXT NOT NULL, n INTEGER NOT NULL, state TEXT NOT NULL,
     owner TEXT NOT NULL, lease_until REAL NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
     sends INTEGER NOT NULL DEFAULT 0, cause TEXT
 );
 """
+
+
+BACKLOG_SCHEMA = {
+    "unit_key": pl.Utf8,
+    "backlog": pl.Int64,
+    "oldest_wait_days": pl.Float64,
+    "days_since_served": pl.Float64,
+}
+
+
+def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
+    """The waiting backlog per unit as of ``day`` (shared by the store and the dispatcher's allocation)."""
+    rows = con.execute(
+        "SELECT r.unit_key, COUNT(*), "
+        "MAX(0.0, julianday(?) - julianday(substr(MIN(r.enqueued_at), 1, 10))), "
+        "(SELECT MAX(0.0, julianday(?) - julianday(MAX(a.day))) FROM day_allocation a "
+        " WHERE a.unit_key = r.unit_key AND a.allocated > 0 AND a.day < ?) "
+        f"FROM requests r WHERE r.state IN {WAITING} GROUP BY r.unit_key ORDER BY r.unit_key",
+        (day, day, day),
+    ).fetchall()
+    return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
 
 
 class StoreError(RuntimeError):
@@ -215,18 +237,13 @@ class QueueStore:
         return pl.DataFrame(rows, schema=schema or names, orient="row")
 
     def backlog_by_unit(self, day: date | str | None = None) -> pl.DataFrame:
-        """Waiting requests per unit: ``unit_key, backlog, oldest_wait_days`` (wait counted to ``day``).
+        """Waiting requests per unit as of ``day``: ``unit_key, backlog, oldest_wait_days,
+        days_since_served`` (null if the unit was never allocated anything before ``day``).
 
         ``unit_key`` is ``province/sector/unit``; the frame goes straight into ``allocate``/``forecast``.
         """
-        ref = str(day or date.today())
-        return self._frame(
-            "SELECT unit_key, COUNT(*) AS backlog, "
-            "MAX(0.0, julianday(?) - julianday(substr(MIN(enqueued_at), 1, 10))) AS oldest_wait_days "
-            f"FROM requests WHERE state IN {WAITING} GROUP BY unit_key ORDER BY unit_key",
-            (ref,),
-            schema={"unit_key": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64},
-        )
+        with self.connect() as con:
+            return backlog_frame(con, str(day or date.today()))
 
     def state_counts(self) -> dict[str, int]:
         with self.connect() as con:

@@ -119,3 +119,26 @@ def test_demo_backlogs_have_hcmc_students_many_units_and_visible_floor():
         .eq(alloc.filter(pl.col("backlog") < policy.floor_per_unit)["backlog"])
         .all()
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 400), st.integers(0, 40)), min_size=2, max_size=80),
+    st.integers(1, 25),
+    st.data(),
+)
+def test_no_unit_waits_for_ever_when_floors_exceed_the_quota(rows, floor, data):
+    """With more units than quota/floor, every unit is still served within ceil(n / k) + 1 days."""
+    n = len(rows)
+    quota = data.draw(st.integers(1, max(1, n * floor - 1)))
+    df = pl.DataFrame(
+        {
+            "unit": [f"u{i:03d}" for i in range(n)],
+            "backlog": [b for b, _ in rows],
+            "oldest_wait_days": [w for _, w in rows],
+        }
+    )
+    fc = forecast(df, QuotaPolicy(quota=quota, floor_per_unit=floor), START, horizon_days=400)
+    per_day = max(1, quota // floor)
+    bound = -(-n // per_day) + 1
+    assert fc.units["first_day_allocated"].max() <= bound

@@ -196,7 +196,8 @@ def test_store_frames_feed_allocation_and_forecast_under_unit_key(store):
     from rules.quota import allocate, forecast
 
     backlog = store.backlog_by_unit(DAY)
-    assert backlog.columns == ["unit_key", "backlog", "oldest_wait_days"]
+    assert backlog.columns == ["unit_key", "backlog", "oldest_wait_days", "days_since_served"]
+    assert backlog["days_since_served"].null_count() == backlog.height  # nothing served yet
     req = requests()
     expected = req.select(pl.concat_str(["province", "sector", "unit"], separator="/")).to_series()
     assert set(backlog["unit_key"]) == set(expected)
@@ -209,3 +210,11 @@ def test_store_frames_feed_allocation_and_forecast_under_unit_key(store):
     report = store.run_day(DAY, policy(50), SimulatedService(register()), batch_size=25)
     assert report.per_unit.columns[0] == "unit_key"
     assert store.day_allocation(DAY)["allocated"].sum() == 50
+
+
+def test_days_since_served_counts_from_the_last_day_with_an_allocation(store):
+    store.run_day(DAY, policy(30), SimulatedService(register()), batch_size=10)
+    served = set(store.day_allocation(DAY).filter(pl.col("allocated") > 0)["unit_key"])
+    later = store.backlog_by_unit("2026-11-26")
+    assert set(later.filter(pl.col("days_since_served") == 3.0)["unit_key"]) == served & set(later["unit_key"])
+    assert (later["oldest_wait_days"] == 6.0).all()

@@ -14,6 +14,7 @@ import polars as pl
 import yaml
 
 from rules.normalise.syllable import fold
+from rules.normalise.unique import unique_apply
 from rules.sectors import check_sector
 
 GENDER_COLUMNS: tuple[str, ...] = ("gender_norm", "gender_error")
@@ -42,9 +43,11 @@ def _fold_cell(cell: str) -> str:
 
 
 def normalise_genders(values: pl.Series, sector: str | None) -> pl.DataFrame:
-    """Map gender cells to ``gender_norm`` (Nam | Nữ | null) and ``gender_error``."""
-    table = gender_table(sector)
-    s = values.cast(pl.Utf8)
+    """Map gender cells to ``gender_norm`` (Nam | Nữ | null) and ``gender_error`` (per distinct cell)."""
+    return unique_apply(values, lambda s: _map_genders(s, gender_table(sector)))
+
+
+def _map_genders(s: pl.Series, table: dict[str, str]) -> pl.DataFrame:
     uniq = s.drop_nulls().unique().to_list()
     mapped = {u: table.get(_fold_cell(u)) for u in uniq}
     keys = [k for k, v in mapped.items() if v is not None]

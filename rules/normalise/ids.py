@@ -17,9 +17,9 @@ Rules (domain README §1.4), in order:
   and a CCCD cannot be told apart by their digits; the column says which one was meant).
 
 Structural checks of a 12-digit number are *warnings* (README 1.1: numbers re-established after
-July 2024 may differ): ``province_code_unknown`` here; ``century_digit_unusual``,
-``gender_digit_mismatch`` and ``birth_year_mismatch`` in :func:`id_structure_flags`, which needs
-the normalised gender and birth year.
+July 2024 may differ): ``province_code_unknown``, ``century_digit_unusual``,
+``gender_digit_mismatch`` and ``birth_year_mismatch`` (the last two need the normalised gender and
+birth year; :func:`id_structure_flags` gives the digit-4-6 checks as an expression).
 """
 
 from __future__ import annotations
@@ -128,7 +128,6 @@ def normalise_ids(
             ("leading_zero_restored", (k.is_in([twelve, cmnd9])) & (n < pl.when(k == twelve).then(12).otherwise(9))),
             ("float_repaired", c("float_fixed")),
             ("separators_removed", c("sep_fixed")),
-            ("province_code_unknown", is_cccd & ~c("id_clean").str.slice(0, 3).is_in(codes)),
             *_structure_checks(c("id_clean"), is_cccd, c("_g"), c("_y")),
         ]
     )
@@ -175,22 +174,26 @@ def _repair_cells(raw: pl.Series) -> pl.DataFrame:
 def _structure_checks(
     id_clean: pl.Expr, is_cccd: pl.Expr, gender: pl.Expr, dob_year: pl.Expr
 ) -> list[tuple[str, pl.Expr]]:
-    """Warnings from digits 4-6 of a 12-digit personal ID (Circular 07/2016 Art. 7).
+    """Warnings from digits 1-6 of a 12-digit personal ID (Circular 07/2016 Art. 7).
 
-    digit 4: even = Nam, odd = Nữ; century = 1900 + 100 * (d4 // 2); digits 5-6 = year % 100.
-    Only 0-3 occur for living people (``century_digit_unusual`` otherwise).
+    digits 1-3: one of the 63 province codes; digit 4: even = Nam, odd = Nữ, century =
+    1900 + 100 * (d4 // 2); digits 5-6 = year % 100. Only 0-3 occur for living people
+    (``century_digit_unusual`` otherwise). Computed on the number as an integer: one parse per
+    row instead of several substrings.
     """
-    d4 = id_clean.str.slice(3, 1).cast(pl.Int32, strict=False)
-    yy = id_clean.str.slice(4, 2).cast(pl.Int32, strict=False)
-    id_gender = pl.when(d4 % 2 == 0).then(pl.lit("Nam")).otherwise(pl.lit("Nữ"))
-    id_year = 1900 + 100 * (d4 // 2) + yy
+    number = pl.when(is_cccd).then(id_clean.cast(pl.Int64, strict=False))
+    province = number // 1_000_000_000
+    d4 = (number // 100_000_000) % 10
+    id_year = 1900 + 100 * (d4 // 2) + (number // 1_000_000) % 100
+    codes = [int(code) for code in province_codes()]
     return [
+        ("province_code_unknown", is_cccd & ~province.is_in(codes)),
         ("century_digit_unusual", is_cccd & (d4 > 3)),
-        ("gender_digit_mismatch", is_cccd & gender.is_not_null() & (id_gender != gender)),
+        ("gender_digit_mismatch", is_cccd & gender.is_not_null() & ((d4 % 2 == 1) != (gender == "Nữ"))),
         ("birth_year_mismatch", is_cccd & dob_year.is_not_null() & (id_year != dob_year)),
     ]
 
 
 def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:
     """The structural warnings alone, as a List[Utf8] expression (for callers with their own frame)."""
-    return flag_list(_structure_checks(id_clean, id_kind == "cccd", gender, dob_year))
+    return flag_list(_structure_checks(id_clean, id_kind == "cccd", gender, dob_year)[1:])

@@ -34,6 +34,8 @@ from rules.synth.sector import generate_sector_records
 VARIANTS_FILE = Path(__file__).with_name("header_variants.yaml")
 #: Default rows per sector as a share of the register size (demo scale).
 DEFAULT_ROWS_SHARE: dict[str, float] = {"students": 0.10, "vaccinations": 0.06, "insurance": 0.05}
+#: Share of xlsx files whose whole ID column is numeric (every 0-led ID loses its zero; labelled).
+NUMERIC_ID_COLUMN_SHARE = 0.1
 FIXED_CREATED = dt.datetime(2025, 10, 15, 8, 0, 0)  # workbook metadata, so bytes do not depend on the clock
 
 
@@ -119,7 +121,23 @@ def _build_sheet(
     titles: list[str],
     right_titles: list[str],
     real_dates: bool,
+    numeric_id_column: bool = False,
 ) -> Sheet:
+    # some workbooks format the whole ID column as Number: every 0-led ID loses its zero, and the
+    # truth of those rows says so
+    numeric_ids = pl.Series([False] * df.height)
+    if numeric_id_column:
+        numeric_ids = df["national_id"].str.contains(r"^0\d+$").fill_null(False)
+        truth = truth.with_columns(
+            noise=pl.when(pl.Series(numeric_ids) & ~pl.col("noise").list.contains("id_lost_leading_zero"))
+            .then(
+                pl.concat_list(
+                    pl.col("noise").list.set_difference(pl.lit(["clean"], pl.List(pl.Utf8))),
+                    pl.lit(["id_lost_leading_zero"], pl.List(pl.Utf8)),
+                )
+            )
+            .otherwise(pl.col("noise"))
+        )
     noise = truth["noise"]
     cols: list[tuple[str, list[Any]]] = [(_pick(rng, _variants(sector, "stt")), list(range(1, df.height + 1)))]
     if sector == "students" and rng.random() < 0.7:
@@ -135,7 +153,7 @@ def _build_sheet(
     cols.append(
         (
             _pick(rng, _variants(sector, "national_id")),
-            _typed_ids(df["national_id"], noise.list.contains("id_lost_leading_zero")),
+            _typed_ids(df["national_id"], noise.list.contains("id_lost_leading_zero") | numeric_ids),
         )
     )
     if df["old_id"].drop_nulls().len() and sector == "insurance":
@@ -308,6 +326,7 @@ def _unit_files(
         fmt = "csv" if rng.random() < 0.3 else "xlsx"
         stem = base_stem + (f"_dot_{k + 1}" if parts > 1 else "")
         real_dates = fmt == "xlsx" and rng.random() < 0.3
+        numeric_id_column = fmt == "xlsx" and rng.random() < NUMERIC_ID_COLUMN_SHARE
         if fmt == "xlsx" and rng.random() > 0.15:
             titles = [a.format(province_title=prov_title) for a in t["authority"]]
             titles += [unit_name.upper(), "", _pick(rng, t["heading"]), ""]
@@ -327,7 +346,7 @@ def _unit_files(
             groups = [(_pick(rng, ["Sheet1", "DS", "Danh sách", "Trang tính1", "Data"]), part, ptruth)]
         sheets = []
         for sheet_name, g, gt in groups:
-            sh = _build_sheet(sector, g, gt, rng, sheet_name, titles, right, real_dates)
+            sh = _build_sheet(sector, g, gt, rng, sheet_name, titles, right, real_dates, numeric_id_column)
             if fmt == "xlsx" or rng.random() < 0.2:
                 sh.trailer = _trailer(sector, g.height, rng, len(sh.headers))
             if fmt == "csv":
@@ -415,7 +434,8 @@ def write_province(
                         **({"delimiter": opts["sep"], "bom": opts["bom"]} if fmt == "csv" else {}),
                     }
                 )
-        counts = truth["noise"].explode().value_counts().sort("noise")
+        written = pl.concat([pl.read_parquet(out / f["truth"], columns=["noise"]) for f in files_meta])
+        counts = written["noise"].explode().value_counts().sort("noise")
         manifest["sectors"][sector] = {
             "rows": records.height,
             "units": records["unit"].n_unique(),

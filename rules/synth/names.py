@@ -93,8 +93,25 @@ def marker_probability(birth_year: np.ndarray, female: np.ndarray) -> np.ndarray
     return p
 
 
+#: Hoàng/Huỳnh and Vũ/Võ are one Hán character read differently by region (domain README §3.2): the
+#: table's split is southern (the source list is from HCMC); northern provinces swap each pair.
+REGIONAL_PAIRS: tuple[tuple[str, str], ...] = (("Hoàng", "Huỳnh"), ("Vũ", "Võ"))
+
+
+def family_shares(northern: bool) -> np.ndarray:
+    """Family-name probabilities for a region (assumption: the north mirrors the south's split)."""
+    t = name_tables()
+    p = t.family_p.copy()
+    if northern:
+        names = t.family.to_list()
+        for a, b in REGIONAL_PAIRS:
+            i, j = names.index(a), names.index(b)
+            p[i], p[j] = max(p[i], p[j]), min(p[i], p[j])
+    return p
+
+
 def sample_name_parts(
-    rng: np.random.Generator, birth_year: np.ndarray, female: np.ndarray
+    rng: np.random.Generator, birth_year: np.ndarray, female: np.ndarray, northern: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Indices into the tables: family, middle (marked or other), a marked flag, given.
 
@@ -102,7 +119,7 @@ def sample_name_parts(
     """
     t = name_tables()
     n = birth_year.shape[0]
-    fam = rng.choice(len(t.family), size=n, p=t.family_p)
+    fam = rng.choice(len(t.family), size=n, p=family_shares(northern))
     marked = rng.random(n) < marker_probability(birth_year, female)
     mid = np.zeros(n, dtype=np.int64)
     giv = np.zeros(n, dtype=np.int64)

@@ -19,7 +19,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from rules.provinces import resolve_province
+from rules.provinces import Province, resolve_province
 from rules.synth.ids import birth_codes, cccd_numbers, cmnd_numbers, format_digits
 from rules.synth.names import build_full_names, name_tables, sample_name_parts
 
@@ -161,6 +161,11 @@ def _plant_pairs(rng: np.random.Generator, candidates: np.ndarray, group: np.nda
     return pairs[np.sort(keep)]
 
 
+def is_northern(prov: Province) -> bool:
+    """North and north-central units (2025 codes up to Hà Tĩnh, 42), for regional surname readings."""
+    return int(prov.code) <= 42
+
+
 def generate_register(province: str, size: int, seed: int) -> pl.DataFrame:
     """A register of ``size`` people living in ``province`` (slug, code or name), deterministic per seed.
 
@@ -177,7 +182,7 @@ def generate_register(province: str, size: int, seed: int) -> pl.DataFrame:
     year = dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     mother, father = _link_parents(streams[2], age, year, female)
 
-    fam, mid, marked, giv = sample_name_parts(streams[3], year, female)
+    fam, mid, marked, giv = sample_name_parts(streams[3], year, female, northern=is_northern(prov))
     new_style = streams[3].random(size) < NEW_TONE_STYLE_SHARE
     # children carry the father's family name (the mother's when no father is known); chains of
     # grandparents resolve in at most ~6 passes because each generation is 18+ years apart

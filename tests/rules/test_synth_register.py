@@ -160,3 +160,11 @@ def test_tone_style_round_trip(words: list[str]) -> None:
     for w, wn, wo in zip(words, new.split(" "), old.split(" "), strict=True):
         if w in ("Quý", "Quỳnh", "Hoàn", "Toàn", "Nguyễn", "Xoài"):  # no choice of style for these
             assert w == wn == wo
+
+
+def test_regional_surname_readings() -> None:
+    """Hoàng/Vũ dominate in the north, Huỳnh/Võ in the south (one Hán character, two readings)."""
+    north = generate_register("ha_noi", 10_000, seed=4)["full_name"].str.extract(r"^(\S+)", 1)
+    south = generate_register("can_tho", 10_000, seed=4)["full_name"].str.extract(r"^(\S+)", 1)
+    assert (north == "Hoàng").sum() > (north == "Huỳnh").sum() and (north == "Vũ").sum() > (north == "Võ").sum()
+    assert (south == "Huỳnh").sum() > (south == "Hoàng").sum() and (south == "Võ").sum() > (south == "Vũ").sum()

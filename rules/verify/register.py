@@ -2,7 +2,8 @@
 
 Shared by the in-process simulator and the local HTTP server so that both give the same answers.
 A field "differs" when it differs after the cosmetic normalisation any real service would apply
-(Unicode NFC, case, repeated spaces for names; ISO dates; ``Nam``/``Nữ`` for gender).
+(Unicode NFC, case, repeated spaces for names; ISO dates; ``Nam``/``Nữ`` for gender). A field the
+request leaves null is not asked about, so it never differs.
 """
 
 from __future__ import annotations
@@ -59,15 +60,17 @@ class RegisterIndex:
         )
         joined = req.join(self.frame, on="person_id", how="left", maintain_order="left")
         diffs = [
-            pl.when(_name_key(pl.col("full_name")).fill_null("") != pl.col("reg_name").fill_null("")).then(
-                pl.lit("full_name")
-            ),
-            pl.when(pl.col("date_of_birth").fill_null("").str.slice(0, 10) != pl.col("reg_dob").fill_null("")).then(
-                pl.lit("date_of_birth")
-            ),
-            pl.when(pl.col("gender").fill_null("").str.strip_chars() != pl.col("reg_gender").fill_null("")).then(
-                pl.lit("gender")
-            ),
+            pl.when(
+                pl.col("full_name").is_not_null() & (_name_key(pl.col("full_name")) != pl.col("reg_name").fill_null(""))
+            ).then(pl.lit("full_name")),
+            pl.when(
+                pl.col("date_of_birth").is_not_null()
+                & (pl.col("date_of_birth").str.slice(0, 10) != pl.col("reg_dob").fill_null(""))
+            ).then(pl.lit("date_of_birth")),
+            pl.when(
+                pl.col("gender").is_not_null()
+                & (pl.col("gender").str.strip_chars() != pl.col("reg_gender").fill_null(""))
+            ).then(pl.lit("gender")),
         ]
         out = joined.select(
             "request_id",

@@ -2,7 +2,9 @@
 
 Both are pure functions on frames (no store, no I/O), so the assets can call them per partition.
 
-- :func:`build_requests`: every ``matched`` row (contract 6) becomes one request (contract 7). The
+- :func:`build_requests`: every ``matched`` row (contract 6) becomes one request (contract 7). A
+  field that is null (or a birth date known only to the month/year) is sent as null and not
+  compared by the service. The
   ``request_id`` is ``sha256(file_sha256|sheet|row_number|person_id)``, computed vectorised by
   DuckDB, so the same row proposed for the same person always has the same idempotency key and
   re-enqueueing a re-processed file adds nothing.
@@ -39,23 +41,28 @@ def build_requests(
     missing = [c for c in need if c not in matches.columns]
     if missing:
         raise ValueError(f"match results lack column(s) {', '.join(missing)} (contract 6)")
-    rows = matches.filter(pl.col("status") == "matched")
+    rows = matches.filter(pl.col("status") == "matched").with_columns(pl.col("sheet").fill_null(""))
     source = rows
     if records is not None:
         rows = rows.select(need)
-        fields = [c for c in (*_NAME_SOURCES, *_DOB_SOURCES, *_GENDER_SOURCES) if c in records.columns]
+        extra = ("dob_precision",) if "dob_precision" in records.columns else ()
+        fields = [c for c in (*_NAME_SOURCES, *_DOB_SOURCES, *_GENDER_SOURCES, *extra) if c in records.columns]
         source = rows.join(
-            records.select(*LINEAGE_COLUMNS, *fields).unique(list(LINEAGE_COLUMNS), keep="first"),
+            records.select(*LINEAGE_COLUMNS, *fields)
+            .with_columns(pl.col("sheet").fill_null(""))
+            .unique(list(LINEAGE_COLUMNS), keep="first"),
             on=list(LINEAGE_COLUMNS),
             how="left",
         )
     stamp = (enqueued_at or datetime.now(UTC)).isoformat(timespec="seconds")
+    # a birth date known only to the month or year is not sent: comparing its stand-in first day
+    # would report a mismatch the register cannot explain
+    day_precise = pl.col("dob_precision").fill_null("day") == "day" if "dob_precision" in source.columns else True
     out = source.with_columns(
         full_name=_first(source, _NAME_SOURCES).cast(pl.Utf8),
-        date_of_birth=_first(source, _DOB_SOURCES).cast(pl.Utf8).str.slice(0, 10),
+        date_of_birth=pl.when(day_precise).then(_first(source, _DOB_SOURCES).cast(pl.Utf8).str.slice(0, 10)),
         gender=_first(source, _GENDER_SOURCES).cast(pl.Utf8),
         enqueued_at=pl.lit(stamp),
-        sheet=pl.col("sheet").fill_null(""),
     )
     ids = duckdb.sql(
         "SELECT sha256(concat_ws('|', file_sha256, sheet, CAST(row_number AS VARCHAR), person_id)) "

@@ -218,3 +218,25 @@ def test_days_since_served_counts_from_the_last_day_with_an_allocation(store):
     later = store.backlog_by_unit("2026-11-26")
     assert set(later.filter(pl.col("days_since_served") == 3.0)["unit_key"]) == served & set(later["unit_key"])
     assert (later["oldest_wait_days"] == 6.0).all()
+
+
+def test_fields_left_null_or_imprecise_are_not_compared():
+    from rules.verify import RegisterIndex, Request
+
+    m = matches(4)
+    records = m.select(
+        "file_sha256",
+        pl.lit(None, pl.Utf8).alias("sheet"),  # a null sheet still joins (csv uploads use "")
+        "row_number",
+        pl.col("full_name").alias("name_clean"),
+        pl.col("date_of_birth").str.to_date().alias("dob"),
+        pl.Series("dob_precision", ["day", "year", "month", None]),
+        pl.col("gender").alias("gender_norm"),
+    )
+    req = build_requests(m.drop("full_name", "date_of_birth", "gender"), records)
+    assert req["date_of_birth"].to_list()[:3] == ["2008-01-01", None, None]
+    assert req["full_name"].null_count() == 0
+    index = RegisterIndex(register())
+    pid = register()["person_id"][1]
+    answers = index.answer([Request("a", pid, None, None, None), Request("b", pid, None, "1999-01-01", None)])
+    assert [(a.status, a.differing_fields) for a in answers] == [("verified", ""), ("mismatch", "date_of_birth")]

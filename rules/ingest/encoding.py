@@ -30,6 +30,7 @@ class Decoded:
     data: bytes
     encoding: str  # utf-8, utf-8-sig, utf-16, cp1258, tcvn3, vni, viscii
     converted: bool  # True when a legacy 8-bit table was applied
+    checked: bool = True  # False: only the head was verified as UTF-8 (the reader verifies the rest)
 
 
 def _legacy_tools():
@@ -63,8 +64,23 @@ def _cp1258_score(text: str) -> float:
     return sum(c in _CP1258_VIET for c in high) / len(high)
 
 
-def decode_bytes(data: bytes, *, file: str = "") -> Decoded:
-    """Turn the raw bytes of a text upload into UTF-8; raise UploadError when no encoding fits."""
+def _utf8_head(data: bytes) -> bool:
+    """True when the first ``_SAMPLE * 4`` bytes are UTF-8 (a cut multi-byte character is allowed)."""
+    head = data[: _SAMPLE * 4]
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return len(head) == _SAMPLE * 4 and exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+
+
+def decode_bytes(data: bytes, *, file: str = "", check_all: bool = True) -> Decoded:
+    """Turn the raw bytes of a text upload into UTF-8; raise UploadError when no encoding fits.
+
+    With ``check_all=False`` a file whose head is UTF-8 is passed on unchecked (``checked=False``):
+    polars validates UTF-8 while parsing at no extra cost, and the reader comes back with
+    ``check_all=True`` when it finds an invalid byte later in the file.
+    """
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8):]
         try:
@@ -77,6 +93,8 @@ def decode_bytes(data: bytes, *, file: str = "") -> Decoded:
     guess = _looks_utf16(data)
     if guess:
         return _recode(data, guess, file)
+    if not check_all and _utf8_head(data):
+        return Decoded(data, "utf-8", False, checked=False)
     try:
         data.decode("utf-8")
         return Decoded(data, "utf-8", False)

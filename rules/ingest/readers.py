@@ -54,6 +54,7 @@ class ExcelSource:
         import fastexcel
 
         self.path = path
+        self._frames: dict[str, pl.DataFrame] = {}
         if data.startswith(_OLE_MAGIC) and _ENCRYPTED in data:
             raise UploadError("password_protected", file=path.name)
         if not data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) and path.suffix.lower() != ".ods":
@@ -76,14 +77,24 @@ class ExcelSource:
                               found_headers=[str(frame.width)])
         return frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
 
+    def head(self, name: str) -> SheetHead:
+        """The first rows of one sheet (loaded in full and kept for body())."""
+        frame = self._frames.get(name)
+        if frame is None:
+            frame = self._frames[name] = self._load(name, None)
+        return SheetHead(name, [list(r) for r in frame.head(SCAN_ROWS + 2).rows()], frame.width)
+
     def heads(self) -> Iterator[SheetHead]:
+        # calamine parses a whole sheet even for a few rows, so each sheet is loaded once, in full,
+        # and kept for body(): one parse per sheet instead of two
         for name in self.sheet_names:
-            frame = self._load(name, SCAN_ROWS + 2)
-            yield SheetHead(name, [list(r) for r in frame.rows()], frame.width)
+            yield self.head(name)
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Rows from grid index ``start`` on, as c0..c{width-1} plus ``excel_row``."""
-        frame = self._load(sheet, None)
+        frame = self._frames.pop(sheet, None)
+        if frame is None:
+            frame = self._load(sheet, None)
         frame = frame.with_row_index("excel_row", offset=1).slice(start)
         return _fit_width(frame, width).with_columns(pl.col("excel_row").cast(pl.Int64))
 
@@ -110,7 +121,9 @@ class CsvSource:
         self.path = path
         if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
             raise UploadError("empty_file", file=path.name)
-        decoded: Decoded = decode_bytes(data, file=path.name)
+        decoded: Decoded = decode_bytes(data, file=path.name, check_all=False)
+        self._original = data
+        self._checked = decoded.checked
         self.data = decoded.data
         self.encoding = decoded.encoding
         self.sheet_names = [""]
@@ -126,6 +139,9 @@ class CsvSource:
         if width > MAX_COLUMNS:
             raise UploadError("too_many_columns", file=self.path.name, found_headers=[str(width)])
         yield SheetHead("", [[c if c != "" else None for c in r] for r in rows], width)
+
+    def head(self, name: str) -> SheetHead:
+        return next(self.heads())
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""
@@ -144,7 +160,11 @@ class CsvSource:
                 ) from exc
             frame = self._read(first_line - 1, width)
         cols = col_names(width)
-        if b'"' in self.data:  # a quoted field may span lines: count them to keep line numbers right
+        # A quoted field may span lines; then each record's lines are counted to keep line numbers
+        # right. Cheap test first: as many line breaks after the data start as records means none.
+        breaks = self.data.count(b"\n", self._offset(first_line))
+        spans = breaks > frame.height or (breaks == frame.height - 1 and not self.data.endswith(b"\n"))
+        if b'"' in self.data and spans:
             span = 1 + pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0)
                                           for c in cols])
             line = pl.lit(first_line, pl.Int64) + span.cum_sum().cast(pl.Int64) - span.cast(pl.Int64)
@@ -152,7 +172,27 @@ class CsvSource:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
         return frame.with_columns(line.alias("excel_row"))
 
+    def _offset(self, line: int) -> int:
+        """Byte offset where 1-based physical ``line`` starts."""
+        pos = 0
+        for _ in range(line - 1):
+            pos = self.data.index(b"\n", pos) + 1
+        return pos
+
     def _read(self, skip_lines: int, width: int) -> pl.DataFrame:
+        try:
+            return self._parse(skip_lines, width)
+        except pl.exceptions.ComputeError as exc:
+            if self._checked or "utf-8" not in str(exc).lower():
+                raise
+        # UTF-8 at the top, something else further down: decode the whole file properly and retry.
+        # The head is unchanged for every 8-bit decoding of ASCII-only headers; a Vietnamese header
+        # that was valid UTF-8 makes the whole file fail as mixed, which decode_bytes reports.
+        decoded = decode_bytes(self._original, file=self.path.name)
+        self.data, self.encoding, self._checked = decoded.data, decoded.encoding, True
+        return self._parse(skip_lines, width)
+
+    def _parse(self, skip_lines: int, width: int) -> pl.DataFrame:
         try:
             return pl.read_csv(
                 self.data,

@@ -176,7 +176,7 @@ def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) ->
         sheet = names[idx]
     if sheet not in names:
         raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
-    return next(h for h in source.heads() if h.name == sheet) if len(names) > 1 else next(source.heads())
+    return source.head(sheet)
 
 
 def _unique_labels(labels: list[str | None]) -> list[str]:
@@ -297,9 +297,7 @@ def _read_sheet(
     cols = col_names(width)
     if isinstance(source, CsvSource):
         _check_delimiters(body, cols, source.delimiter, file)
-    cell_text = [pl.col(c).str.strip_chars() for c in cols]
-    blank = pl.all_horizontal([t.is_null() | (t == "") for t in cell_text])
-    body = body.with_columns(blank.alias("_blank"))
+    body = body.with_columns(_blank_rows(body, cols).alias("_blank"))
     footer_rows = 0
     if body.height:
         tail = body.tail(FOOTER_SCAN)
@@ -327,6 +325,23 @@ def _read_sheet(
         footer_rows_skipped=footer_rows, rows=raw.height,
     )
     return raw, info
+
+
+def _blank_rows(body: pl.DataFrame, cols: list[str]) -> pl.Series:
+    """Rows whose cells are all empty or whitespace.
+
+    Stripping every cell of a big file is the costly part, so only rows whose every cell is empty
+    or starts with whitespace (the few that could be whitespace-only) are stripped.
+    """
+    empty = body.select(pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.len_bytes() == 0) for c in cols]))
+    empty = empty.to_series()
+    maybe = pl.all_horizontal([pl.col(c).is_null() | pl.col(c).str.contains(r"^(?:\s|$)") for c in cols])
+    candidates = body.with_row_index("_i").filter(maybe & ~empty)
+    if candidates.height == 0:
+        return empty
+    spaces = candidates.filter(pl.all_horizontal(
+        [pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "") for c in cols]))["_i"]
+    return empty | pl.int_range(0, body.height, eager=True).is_in(spaces.implode())
 
 
 def _gender_from_marks(by_field: dict[str, tuple[str, str]]) -> pl.Expr:
@@ -359,8 +374,9 @@ def _check_delimiters(body: pl.DataFrame, cols: list[str], delimiter: str, file:
     if len(cols) < 3 or body.height == 0:
         return
     only_first = pl.col(cols[0]).is_not_null() & pl.all_horizontal([pl.col(c).is_null() for c in cols[1:]])
+    lonely = body.filter(only_first)  # usually empty: the delimiter checks then cost nothing
     for other in (d for d in DELIMITERS if d != delimiter):
-        bad = body.filter(only_first & (pl.col(cols[0]).str.count_matches(other, literal=True) >= 2))
+        bad = lonely.filter(pl.col(cols[0]).str.count_matches(other, literal=True) >= 2)
         if bad.height:
             raise UploadError(
                 "mixed_delimiters", file=file, row=int(bad["excel_row"][0]),

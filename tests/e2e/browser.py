@@ -6,8 +6,10 @@ loading before the DOM is printed, so plain text checks on the result see what a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -41,9 +43,19 @@ class Browser:
         self.binary, self.profile, self.window = binary, profile, window
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run Chromium in its own process group so a hung browser is killed with all its helpers."""
         cmd = [str(self.binary), *FLAGS, f"--user-data-dir={self.profile}",
                f"--window-size={self.window[0]},{self.window[1]}", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
     def dump_dom(self, url: str, budget_ms: int = 15_000) -> str:
         done = self._run(f"--virtual-time-budget={budget_ms}", "--dump-dom", url)

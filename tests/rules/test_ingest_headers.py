@@ -158,3 +158,16 @@ def test_delimiter_sniffing(delim: str, rows):
     out = io.StringIO()
     csv.writer(out, delimiter=delim, quoting=csv.QUOTE_ALL).writerows([["Họ và tên", "Ngày sinh", "CCCD"], *rows])
     assert sniff_delimiter(out.getvalue()) == delim
+
+
+def test_invalid_utf8_far_below_the_head_is_decoded_as_8bit(tmp_path: Path):
+    """The head looks like UTF-8, a Windows-1258 name comes after the first 256 KB: still read right."""
+    from rules.ingest import read_upload
+    from tests.corpus.make_corpus import cp1258_bytes
+
+    filler = "".join(f"Nguyen Van A{i},05/09/2012\n" for i in range(12_000)).encode("ascii")
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"Ho va ten,Ngay sinh\n" + filler + cp1258_bytes("Trần Thị Thuỷ,12/01/2011\n"))
+    up = read_upload(path, province="lam_dong", sector="students")
+    assert len(filler) > 256 * 1024 and up.encoding == "cp1258"
+    assert up.raw.height == 12_001 and up.raw["full_name"][-1] == "Trần Thị Thuỷ"

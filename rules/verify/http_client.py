@@ -238,7 +238,9 @@ class HttpVerificationService:
         raise ServiceUnavailable(f"{message}; check that the endpoint is reachable (verification.http.endpoint)")
 
     def _where(self) -> str:
-        return f"{self._url.scheme}://{self._url.netloc}{self._url.path}"
+        """The endpoint for messages, without any user:password@ part."""
+        port = f":{self._url.port}" if self._url.port else ""
+        return f"{self._url.scheme}://{self._url.hostname}{port}{self._url.path}"
 
     def _post(self, body: bytes, key: str | None) -> tuple[int, dict[str, str], bytes]:
         self.attempts += 1

@@ -190,3 +190,13 @@ def test_make_service_builds_the_configured_service(reg):
         make_service(VerificationConfig())
     http_cfg = VerificationConfig(service="http", http=HttpConfig(endpoint="http://127.0.0.1:9/v1/verify"))
     assert isinstance(make_service(http_cfg), HttpVerificationService)
+
+
+def test_messages_never_carry_credentials_from_the_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = client(f"http://user:hunter2@127.0.0.1:{port}/v1/verify", max_attempts=1)
+    with pytest.raises(ServiceUnavailable) as info:
+        c.verify(batch(), "x")
+    assert "hunter2" not in str(info.value) and f"127.0.0.1:{port}/v1/verify" in str(info.value)

@@ -136,14 +136,16 @@ def validate_records(
         )
     present = set(fails["reason_code"].unique().to_list())
     codes = [c for c in table if c in present] + sorted(present - set(table))
-    indexed = df_normalised.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
-    # one boolean per reason code present (a handful), then joined strings per row: no per-row groups
-    flags = [
-        pl.col("_row").is_in(fails.filter(pl.col("reason_code") == c)["_row"].implode()).alias(f"_f{i}")
+    # One boolean per reason code present (a handful), computed on a narrow frame; the wide
+    # normalised frame is only filtered once each way, and reason strings are built for the failed
+    # rows only (no per-row groups, no strings for the valid majority).
+    n = df_normalised.height
+    flags = pl.DataFrame([
+        pl.int_range(0, n, eager=True, dtype=pl.Int64)
+        .is_in(fails.filter(pl.col("reason_code") == c)["_row"].implode()).alias(f"_f{i}")
         for i, c in enumerate(codes)
-    ]
-    indexed = indexed.with_columns(flags)
-    failed = pl.any_horizontal([pl.col(f"_f{i}") for i in range(len(codes))])
+    ])
+    failed = flags.select(pl.any_horizontal(pl.all())).to_series()
     header = _header_lookup(headers, table)
 
     def joined(values: list[pl.Expr], sep: str) -> pl.Expr:
@@ -153,15 +155,17 @@ def validate_records(
     def text(c: str, attr: str) -> str:
         return getattr(table[c], attr) if c in table else c
 
-    out = indexed.with_columns(
+    bad = df_normalised.filter(failed)
+    context = pl.concat([flags.filter(failed), bad.select("file_sha256")], how="horizontal") if (
+        "file_sha256" in bad.columns) else flags.filter(failed)
+    reasons_of_bad = context.select(
         joined([pl.lit(c) for c in codes], ";").alias("reason_code"),
         joined([header(c) for c in codes], ";").alias("reason_column"),
         joined([pl.lit(text(c, "vi")) for c in codes], " ; ").alias("message_vi"),
         joined([pl.lit(text(c, "en")) for c in codes], " ; ").alias("message_en"),
     )
-    drop = ["_row"] + [f"_f{i}" for i in range(len(codes))]
-    quarantined = out.filter(failed).drop(drop)
-    valid = indexed.filter(~failed).drop(drop)
+    quarantined = pl.concat([bad, reasons_of_bad], how="horizontal")
+    valid = df_normalised.filter(~failed)
     return valid, quarantined
 
 

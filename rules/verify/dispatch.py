@@ -58,7 +58,8 @@ class DayReport:
     answered_this_run: int
     unused: int
     idle_capacity: int  # quota the backlog could not use (backlog < quota)
-    stop_cause: str | None  # None | quota_exceeded | service_unavailable | bad_response | max_batches
+    # None | quota_exceeded | service_unavailable | bad_response | max_batches | failed_requests
+    stop_cause: str | None
     stop_detail: str = ""
     reused_allocation: bool = False
     recovered_batches: int = 0
@@ -114,10 +115,12 @@ def run_day(
             answers = service.verify(batch, idempotency_key=batch_id)
         except QuotaExceeded as exc:
             _fail(store, batch_id, "pending", "quota_exceeded")
+            failed += 1
             cause, detail = "quota_exceeded", str(exc)
             break
         except ServiceUnavailable as exc:
             _fail(store, batch_id, "failed", "service_unavailable")
+            failed += 1
             cause, detail = "service_unavailable", str(exc)
             break
         except BadResponse as exc:
@@ -264,14 +267,26 @@ def _batch_requests(store: QueueStore, batch_id: str) -> list[Request]:
 
 
 def _commit(store: QueueStore, batch_id: str, answers: list[Answer]) -> None:
-    """Write a batch's answers and mark its ledger row committed, in one transaction."""
+    """Write a batch's answers and mark its ledger row committed, in one transaction.
+
+    A request the service left unanswered (a service that answers only part of a batch) goes back
+    to ``failed`` rather than staying ``sent`` for ever.
+    """
     with store.transaction() as con:
         con.executemany(
             "UPDATE requests SET state = ?, status = ?, differing_fields = ?, answered_at = ? "
             "WHERE request_id = ? AND batch_id = ? AND state = 'sent'",
             ((a.status, a.status, a.differing_fields, a.answered_at, a.request_id, batch_id) for a in answers),
         )
-        con.execute("UPDATE ledger SET state = 'committed', finished_at = ? WHERE batch_id = ?", (_now(), batch_id))
+        left = con.execute(
+            "UPDATE requests SET state = 'failed', alloc_day = NULL, batch_id = NULL "
+            "WHERE batch_id = ? AND state = 'sent'",
+            (batch_id,),
+        ).rowcount
+        con.execute(
+            "UPDATE ledger SET state = 'committed', finished_at = ?, cause = ? WHERE batch_id = ?",
+            (_now(), f"{left} unanswered" if left else None, batch_id),
+        )
 
 
 def _fail(store: QueueStore, batch_id: str, back_to: str, cause: str) -> None:
@@ -322,7 +337,10 @@ def _report(
             "SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN ('allocated', 'sent')", (day,)
         ).fetchone()[0]
         if cause is None and unused > in_flight:
-            cause = "not_enough_waiting"  # requests were answered or withdrawn between allocation and now
+            # badly answered or unanswered requests went back to waiting: a re-run of the day (or the
+            # next day) sends them again
+            cause = "failed_requests"
+            detail = detail or f"{unused - in_flight} allocated requests failed and wait for a re-run"
         con.execute(
             "UPDATE day_budget SET stop_cause = ?, unused = ? WHERE day = ?",
             (cause if unused else None, unused, day),

@@ -240,3 +240,17 @@ def test_fields_left_null_or_imprecise_are_not_compared():
     pid = register()["person_id"][1]
     answers = index.answer([Request("a", pid, None, None, None), Request("b", pid, None, "1999-01-01", None)])
     assert [(a.status, a.differing_fields) for a in answers] == [("verified", ""), ("mismatch", "date_of_birth")]
+
+
+def test_a_partly_answered_batch_leaves_nothing_stuck_in_sent(store):
+    class Partial:
+        def verify(self, batch, idempotency_key=None):
+            return SimulatedService(register()).verify(batch[: len(batch) // 2])
+
+    report = store.run_day(DAY, policy(40), Partial(), batch_size=10)
+    counts = store.state_counts()
+    assert counts.get("sent", 0) == 0 and counts["failed"] == 20
+    assert report.answered_day == 20 and report.unused == 20 and report.stop_cause == "failed_requests"
+    again = store.run_day(DAY, policy(40), SimulatedService(register()), batch_size=10)
+    assert again.answered_day == 40 and again.unused == 0 and again.stop_cause is None
+    assert store.ledger()["cause"].to_list() == ["5 unanswered"] * 4

@@ -299,19 +299,31 @@ def _burn_down_chart(db: _Warehouse, province: str, fallback_start: date) -> str
 
 # ------------------------------------------------------------------------------------------- sections
 def _national_section(db: _Warehouse) -> str:
+    """The national quota per day: answered, allocated but not answered (with why), and quota not needed.
+
+    ``unused`` in the warehouse is the part of the day's allocation that got no answer (outage, rate
+    limit), so the three segments add up to the quota.
+    """
     out = [heading(2, "Hạn mức xác thực quốc gia", "National verification quota", "national")]
     if not db.has("quota_usage"):
         return "".join(out)
-    rows = db.rows("SELECT day, quota, allocated, unused, stop_cause FROM quota_usage ORDER BY day")
+    rows = db.rows("""
+        SELECT day, quota, allocated, coalesce(unused, 0), coalesce(stop_cause, ''),
+               greatest(coalesce(allocated, 0) - coalesce(unused, 0), 0) AS answered,
+               greatest(coalesce(quota, 0) - coalesce(allocated, 0), 0) AS headroom
+        FROM quota_usage ORDER BY day""")
     if rows:
         recent = rows[-30:]
         out.append(svg_bar_chart(
-            "Sử dụng hạn mức theo ngày / Quota used per day", [str(r[0]) for r in recent],
-            [("đã phân bổ / allocated", [r[2] or 0 for r in recent], PALETTE[0]),
-             ("không dùng / unused", [r[3] or 0 for r in recent], "#cfd8dc")]))
+            "Sử dụng hạn mức theo ngày / Quota use per day", [str(r[0]) for r in recent],
+            [("đã gửi và trả lời / answered", [r[5] for r in recent], PALETTE[0]),
+             ("phân bổ, chưa trả lời / allocated, no answer", [r[3] for r in recent],
+              STATUS_COLOURS["rejected"]),
+             ("không cần dùng / not needed", [r[6] for r in recent], "#cfd8dc")]))
     out.append(table([("Ngày", "Day"), ("Hạn mức", "Quota"), ("Đã phân bổ", "Allocated"),
-                      ("Không dùng", "Unused"), ("Lý do dừng", "Stop cause")],
-                     [(*r[:4], r[4] or "") for r in reversed(rows)]))
+                      ("Phân bổ chưa trả lời", "Allocated, no answer"), ("Lý do", "Stop cause"),
+                      ("Tỷ lệ dùng", "Share of quota")],
+                     [(*r[:5], pct(r[2], r[1])) for r in reversed(rows)]))
     return "".join(out)
 
 

@@ -4,7 +4,8 @@ Steps: run the tiny demo through the real CLI in a temporary data folder, start 
 on that instance, then check (1) GraphQL lists every asset of our definitions and the materialisations
 of the demo, and (2) Chromium renders the asset catalogue with our asset names, an asset page that
 links the run which materialised it, and the runs page with that successful run; a screenshot of the
-catalogue is saved under the test's tmp_path for a human to look at.
+catalogue is saved under the test's tmp_path for a human to look at. Finally ``doisoat report`` is run
+on the demo's warehouse and the HTML is opened in the same browser (screenshot ``doisoat_report.png``).
 
 The instance config is a copy of the repository's ``dagster.yaml`` in a temporary DAGSTER_HOME (with
 the "join the community" pop-up turned off unless the file already does), so the test never writes
@@ -117,6 +118,15 @@ def test_dagster_ui_shows_our_assets_and_the_demo_run(data_dir: Path, tmp_path: 
         shot = browser.screenshot(f"{base}/assets", tmp_path / "dagster_assets.png", budget_ms=10_000)
         assert png_size(shot) == (1400, 900)
         assert shot.stat().st_size > 30_000, "screenshot is nearly empty (blank page?)"
+
+    # --- the provincial HTML report of the same demo opens in the browser ---------------------------
+    done = subprocess.run([sys.executable, "-m", "pipelines", "report"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = data_dir / "reports" / "doisoat.html"
+    rendered = PageText(browser.dump_dom(report.as_uri(), budget_ms=1_000))
+    assert "Hà Nội" in rendered.text and "Match outcomes per sector" in rendered.text, rendered.text[:1500]
+    assert png_size(browser.screenshot(report.as_uri(), tmp_path / "doisoat_report.png", budget_ms=1_000))
 
 
 def _dump_until(browser: Browser, url: str, needles: list[str], attempts: int = 3) -> str:

@@ -96,8 +96,8 @@ def _sources() -> dict[str, pl.DataFrame]:
         {"day": DAY, "unit_key": "ha_noi/students/thcs_<b>&co", "backlog": 900, "floor": 100,
          "allocated": 900},
     ]
-    budgets = [{"day": DAY, "quota": 200_000, "allocated": 50_900, "stop_cause": "backlog_empty",
-                "unused": 149_100}]
+    budgets = [{"day": DAY, "quota": 200_000, "allocated": 50_900, "stop_cause": "service_unavailable",
+                "unused": 900}]  # unused: allocated but not answered
     forecast = [_forecast_row(*r) for r in (
         ("ho_chi_minh/students/thpt_le_quy_don", 16_000, date(2026, 11, 25), 2),
         ("ho_chi_minh/vaccinations/tyt_quan_1", 2_000, None, None),
@@ -243,7 +243,10 @@ def test_verification_backlog_allocation_and_quota(page: str) -> None:
     assert f"<td>{DAY}</td>{cells}<td>25.0%</td>" in hcm
     assert "0.5%" in _section(page, "ha_noi")  # 900 / 200 000 -> 0.45% -> "0.5%"
     national = page[page.index('id="national"'):page.index('<section class="province">')]
-    assert fmt(149_100) in national and "backlog_empty" in national
+    assert _row(DAY, 200_000, 50_900, 900, "service_unavailable", "25.4%") in national
+    # the chart's three segments add up to the quota: answered, allocated without answer, not needed
+    assert f"answered: {fmt(50_000)}<" in national and f"no answer: {fmt(900)}<" in national
+    assert f"not needed: {fmt(149_100)}<" in national
 
 
 def test_forecast_chart_and_units(page: str) -> None:

@@ -251,6 +251,6 @@ def test_a_partly_answered_batch_leaves_nothing_stuck_in_sent(store):
     counts = store.state_counts()
     assert counts.get("sent", 0) == 0 and counts["failed"] == 20
     assert report.answered_day == 20 and report.unused == 20 and report.stop_cause == "failed_requests"
+    assert store.ledger()["cause"].to_list() == ["5 unanswered"] * 4
     again = store.run_day(DAY, policy(40), SimulatedService(register()), batch_size=10)
     assert again.answered_day == 40 and again.unused == 0 and again.stop_cause is None
-    assert store.ledger()["cause"].to_list() == ["5 unanswered"] * 4

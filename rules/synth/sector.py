@@ -155,17 +155,30 @@ def _weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> n
     return np.sort(ok[top])
 
 
-def _people(register: pl.DataFrame, idx: np.ndarray, in_register: bool, rng: np.random.Generator) -> pl.DataFrame:
+def _as_int(ids: pl.Series) -> pl.Series:
+    """Digit-string IDs as Int64 (joins and membership tests on 10M ints are far cheaper than on strings)."""
+    return ids.cast(pl.Int64, strict=False)
+
+
+def _names_of(register: pl.DataFrame, register_ids: pl.Series, wanted: pl.Series) -> pl.Series:
+    """Full name of the register person with each wanted ID (null when absent)."""
+    keys = pl.DataFrame({"k": register_ids, "i": pl.int_range(register.height, dtype=pl.Int64, eager=True)})
+    hit = pl.DataFrame({"k": _as_int(wanted)}).join(keys, on="k", how="left", maintain_order="left")
+    return register["full_name"].gather(hit["i"])
+
+
+def _people(
+    register: pl.DataFrame, register_ids: pl.Series, idx: np.ndarray, in_register: bool, rng: np.random.Generator
+) -> pl.DataFrame:
     """The chosen people with the columns the noise and sector steps need."""
     sel = register[idx]
     pick_father = rng.random(sel.height) < 0.4
-    parents = register.select(pl.col("person_id").alias("_pid"), pl.col("full_name").alias("_pname"))
     df = sel.with_columns(
         parent_id=pl.when(pl.Series(pick_father) & pl.col("father_id").is_not_null())
         .then(pl.col("father_id"))
         .otherwise(pl.coalesce("mother_id", "father_id")),
     )
-    df = df.join(parents, left_on="parent_id", right_on="_pid", how="left", maintain_order="left")
+    df = df.with_columns(_pname=_names_of(register, register_ids, df["parent_id"]))
     return df.select(
         pl.col("person_id").alias("true_id"),
         pl.col("person_id") if in_register else pl.lit(None, pl.Utf8).alias("person_id"),
@@ -182,22 +195,29 @@ def _people(register: pl.DataFrame, idx: np.ndarray, in_register: bool, rng: np.
 
 
 def _absent_people(
-    register: pl.DataFrame, prov: Province, sector: str, k: int, seed: int, rng: np.random.Generator
+    register: pl.DataFrame,
+    register_ids: pl.Series,
+    prov: Province,
+    sector: str,
+    k: int,
+    seed: int,
+    rng: np.random.Generator,
 ) -> pl.DataFrame:
     if k == 0:
         return pl.DataFrame()
     share = 0.22 if sector == "students" else 1.0
     size = int(k / share * 1.3) + 200
     other = generate_register(prov.slug, size, seed + 7_919)
-    other = other.filter(~pl.col("person_id").is_in(register["person_id"].implode()))
+    other = other.filter(~_as_int(other["person_id"]).is_in(register_ids.implode()))
+    taken = _as_int(register["old_id"].drop_nulls()).implode()
     other = other.with_columns(
-        old_id=pl.when(pl.col("old_id").is_in(register["old_id"].drop_nulls().implode()))
+        old_id=pl.when(pl.col("old_id").cast(pl.Int64, strict=False).is_in(taken))
         .then(None)
         .otherwise(pl.col("old_id"))
     )
     df, age, school_age = _frame_for(other)
     idx = _weighted_sample(rng, _age_weights(sector, school_age, age), k)
-    return _people(df, idx, in_register=False, rng=rng)
+    return _people(df, _as_int(df["person_id"]), idx, in_register=False, rng=rng)
 
 
 def _phones(rng: np.random.Generator, n: int) -> pl.Series:
@@ -319,8 +339,9 @@ def generate_sector_records(
 
     reg, age, school_age = _frame_for(register)
     idx = _weighted_sample(streams[0], _age_weights(sector, school_age, age), n_present)
-    present = _people(reg, idx, in_register=True, rng=streams[0])
-    absent = _absent_people(register, prov, sector, n_absent, seed, streams[1])
+    register_ids = _as_int(register["person_id"])
+    present = _people(reg, register_ids, idx, in_register=True, rng=streams[0])
+    absent = _absent_people(register, register_ids, prov, sector, n_absent, seed, streams[1])
     base = pl.concat([present, absent]) if absent.height else present
     base = base[streams[1].permutation(base.height)]
 

@@ -44,10 +44,14 @@ def default_report_path() -> Path:
     return data_root() / "reports" / "doisoat.html"
 
 
-def write_report(out: Path | None = None, *, warehouse: Path | None = None) -> Path:
+def write_report(out: Path | None = None, *, warehouse: Path | None = None,
+                 provinces: Sequence[str] | None = None) -> Path:
     """Render the report from the analyst warehouse and write it (atomically) to ``out``; return the path.
 
-    Raises ``FileNotFoundError`` when the warehouse file has not been built yet.
+    ``provinces`` (slugs) limits the report to those provinces, e.g. the one a team emails (the whole
+    country is several MB); by default every province in the file is included. Raises
+    ``FileNotFoundError`` when the warehouse file has not been built yet and ``ValueError`` for a
+    province that has no data in it.
     """
     source = warehouse or warehouse_path()
     if not source.exists():
@@ -57,7 +61,7 @@ def write_report(out: Path | None = None, *, warehouse: Path | None = None) -> P
     target = Path(out) if out is not None else default_report_path()
     con = duckdb.connect(str(source), read_only=True)
     try:
-        page = render_report(_Warehouse(con), source_name=source.name)
+        page = render_report(_Warehouse(con), source_name=source.name, only=provinces)
     finally:
         con.close()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -522,9 +526,16 @@ details{margin:.5rem 0}@media print{details{display:block}nav{display:none}}
 """
 
 
-def render_report(db: _Warehouse, source_name: str = "doisoat.duckdb") -> str:
-    """The whole HTML document as a string."""
+def render_report(db: _Warehouse, source_name: str = "doisoat.duckdb",
+                  only: Sequence[str] | None = None) -> str:
+    """The whole HTML document as a string (all provinces, or those in ``only``)."""
     provinces = db.provinces()
+    if only is not None:
+        absent = sorted(set(only) - set(provinces))
+        if absent:
+            raise ValueError(f"no data for province(s) {', '.join(absent)} in the warehouse; "
+                             f"present: {', '.join(provinces) or 'none'}")
+        provinces = [p for p in provinces if p in set(only)]
     fallback = _fallback_start(db)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = " ".join(f'<a href="#p-{html.escape(p, quote=True)}">{html.escape(_province_name(p))}</a>'

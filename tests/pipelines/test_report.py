@@ -270,3 +270,12 @@ def test_report_reads_the_warehouse_without_changing_it(warehouse: Path, tmp_pat
     write_report(tmp_path / "again.html", warehouse=warehouse)
     assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
     assert [p.name for p in tmp_path.iterdir()] == ["again.html"]  # no temp file left behind
+
+
+def test_report_limited_to_one_province(warehouse: Path, tmp_path: Path) -> None:
+    page = write_report(tmp_path / "hn.html", warehouse=warehouse, provinces=["ha_noi"]).read_text("utf-8")
+    assert 'id="p-ha_noi"' in page and 'id="p-ho_chi_minh"' not in page and "thpt_le_quy_don" not in page
+    assert 'id="national"' in page  # the national quota stays: it is shared by every province
+    with pytest.raises(ValueError, match=r"da_nang.*present: ha_noi, ho_chi_minh"):
+        write_report(tmp_path / "x.html", warehouse=warehouse, provinces=["da_nang"])
+    assert not (tmp_path / "x.html").exists()

@@ -27,7 +27,8 @@ ALL_FILES_READABLE = "all_files_readable"
 def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
     """Every data row of the current uploads in the inbox, as text, with lineage (file hash, sheet, row)."""
     province, sector = province_sector_of(context)
-    inbox = read_inbox(paths.inbox(province, sector), province=province, sector=sector)
+    inbox = read_inbox(paths.inbox(province, sector), province=province, sector=sector,
+                       reports_dir=paths.error_reports(province, sector))
     current = current_uploads(inbox.uploads)
     raw = inbox.raw_for(current)
     write_parquet(raw, paths.lake("raw_records", province, sector))
@@ -76,7 +77,8 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     valid, quarantined = validate_records(normalised, sector)
     write_parquet(valid, paths.lake("clean_records", province, sector))
     write_parquet(quarantined, paths.lake("rejected_records", province, sector))
-    reports = write_error_reports(raw, quarantined, paths.inbox(province, sector))
+    reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
+                                  paths.error_reports(province, sector))
     reasons = quarantined["reason_code"].value_counts(sort=True).to_dicts() if quarantined.height else []
     yield dg.Output(
         None,

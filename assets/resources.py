@@ -52,6 +52,10 @@ class DataPaths(dg.ConfigurableResource):
     def reports(self) -> Path:
         return self.base / "reports"
 
+    def error_reports(self, province: str, sector: str) -> Path:
+        """Error reports of inbox uploads (kept out of the inbox so they never count as uploads)."""
+        return self.base / "reports" / "errors" / province / sector
+
     def operator_db(self) -> Path:
         """Operator-only audit DuckDB (never the analyst file)."""
         return self.base / "operator" / "audit.duckdb"

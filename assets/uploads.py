@@ -23,27 +23,16 @@ UPLOAD_COLUMNS = {
 UPLOAD_SUFFIXES = {".xlsx", ".xls", ".csv", ".txt"}
 
 
-def unit_of(path: Path) -> str:
-    """The submitting unit: the file-name prefix before ``__``, else the file stem (slugified)."""
-    from rules.provinces import slugify
-
-    stem = path.stem
-    return slugify(stem.split("__", 1)[0]) if "__" in stem else slugify(stem)
-
-
 def is_upload(path: Path) -> bool:
-    """Uploads only: not our own error reports, not Excel lock files, not hidden files."""
-    name = path.name
-    return (
-        path.is_file()
-        and path.suffix.lower() in UPLOAD_SUFFIXES
-        and not name.startswith((".", "~$"))
-        and ".errors." not in name
-    )
+    """Uploads only: not Excel lock files, not hidden files. An error report sent back after fixing
+    (``<stem>.errors.xlsx``) is an upload: it supersedes the file it reports on (rules.ingest.lineage)."""
+    return path.is_file() and path.suffix.lower() in UPLOAD_SUFFIXES and not path.name.startswith((".", "~$"))
 
 
-def error_report_path(upload: Path) -> Path:
-    return upload.with_name(f"{upload.stem}.errors.xlsx")
+def error_report_path(upload: Path, reports_dir: Path | None = None) -> Path:
+    """``<stem>.errors.xlsx`` beside the upload, or in ``reports_dir`` for inbox files (so that our own
+    reports never land in the inbox, where they would count as uploads)."""
+    return (reports_dir or upload.parent) / f"{upload.stem}.errors.xlsx"
 
 
 @dataclass
@@ -61,15 +50,16 @@ class Inbox:
         return pl.concat(frames, how="diagonal_relaxed")
 
 
-def read_inbox(folder: Path, *, province: str, sector: str) -> Inbox:
+def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -> Inbox:
     from rules.ingest import UploadError, read_upload
+    from rules.ingest.upload import default_unit
 
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
     files = sorted(p for p in folder.iterdir() if is_upload(p)) if folder.is_dir() else []
     for path in files:
         meta = {
-            "province": province, "sector": sector, "unit": unit_of(path), "file_name": path.name,
+            "province": province, "sector": sector, "unit": default_unit(path), "file_name": path.name,
             "uploaded_at": datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
             "file_sha256": None, "sheet": None, "rows_read": 0, "blank_rows_skipped": 0,
             "status": "read", "error_code": None, "error_message": None,
@@ -81,7 +71,7 @@ def read_inbox(folder: Path, *, province: str, sector: str) -> Inbox:
 
             meta.update(status="failed", error_code=exc.code, error_message=str(exc),
                         file_sha256=getattr(exc, "file_sha256", None))
-            write_structural_report(exc, error_report_path(path))
+            write_structural_report(exc, error_report_path(path, reports_dir))
         else:
             meta.update(file_sha256=upload.file_sha256, sheet=upload.sheet, rows_read=upload.raw.height,
                         blank_rows_skipped=upload.blank_rows_skipped)
@@ -99,15 +89,17 @@ def current_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
     return marked.filter(pl.col("status") == "current")
 
 
-def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path) -> list[Path]:
-    """An error report beside every upload that has rejected rows (the uploader fixes it in Excel)."""
+def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
+    """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
+    it back); older reports of files that are now clean are removed so none misleads."""
     from rules.ingest.report import write_error_report
 
     written: list[Path] = []
-    if quarantined.height == 0:
-        return written
     for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):
-        upload = inbox / str(file_name)
         rows = raw.filter(pl.col("file_name") == file_name)
-        written.append(write_error_report(rows, bad, error_report_path(upload)))
+        target = error_report_path(inbox / str(file_name), reports_dir)
+        written.append(write_error_report(rows, bad, target, source_dir=inbox))
+    if reports_dir.is_dir():
+        for stale in set(reports_dir.glob("*.errors.xlsx")) - set(written):
+            stale.unlink()
     return written

@@ -30,7 +30,7 @@ PALETTE = ("#1f3b73", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6cab", "#6
 MATCH_STATUSES = ("matched", "ambiguous", "unmatched", "rejected")
 BURN_DOWN_UNITS = 5  # units drawn individually beside the province total (largest backlogs)
 MAX_CHART_DAYS = 120  # burn-down points; longer horizons are sampled, not truncated
-MAX_TABLE_ROWS = 200  # per table; the rest is summarised as "… n more rows"
+MAX_TABLE_ROWS = 1_000  # per table (a province's units fit); the rest is summarised as "… n more rows"
 
 Row = tuple[object, ...]
 
@@ -61,7 +61,7 @@ def write_report(out: Path | None = None, *, warehouse: Path | None = None,
     target = Path(out) if out is not None else default_report_path()
     con = duckdb.connect(str(source), read_only=True)
     try:
-        page = render_report(_Warehouse(con), source_name=source.name, only=provinces)
+        page = render_report(con, source_name=source.name, only=provinces)
     finally:
         con.close()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -526,9 +526,10 @@ details{margin:.5rem 0}@media print{details{display:block}nav{display:none}}
 """
 
 
-def render_report(db: _Warehouse, source_name: str = "doisoat.duckdb",
+def render_report(con: duckdb.DuckDBPyConnection, source_name: str = "doisoat.duckdb",
                   only: Sequence[str] | None = None) -> str:
-    """The whole HTML document as a string (all provinces, or those in ``only``)."""
+    """The whole HTML document as a string (all provinces, or those in ``only``) from an open warehouse."""
+    db = _Warehouse(con)
     provinces = db.provinces()
     if only is not None:
         absent = sorted(set(only) - set(provinces))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from assets.uploads import error_report_path, unit_of
+from assets.uploads import error_report_path
 from pipelines.environment import data_root
 
 
 def upload_file(path: Path, province: str, sector: str, *, unit: str | None = None, sheet: str | None = None,
                 copy_to_inbox: bool = True) -> int:
     from rules.ingest import process_upload, write_error_report
+    from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
 
@@ -25,7 +26,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     check_sector(sector)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
-    unit = unit or unit_of(path)
+    unit = unit or default_unit(path)
     result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
     for line in result.summary_lines():
         print(line)

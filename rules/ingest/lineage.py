@@ -5,22 +5,47 @@ The rule (documented for uploaders and operators):
 1. **Same content, no change.** Uploads are identified by the SHA-256 of the file bytes. A file
    whose hash was seen before (any name, any unit) is a ``duplicate``: only the earliest copy
    counts, so uploading the same file twice changes nothing.
-2. **Newest wins per unit and sector.** Among the remaining readable uploads of one
-   (province, sector, unit), the one with the latest ``uploaded_at`` is ``current`` and every
+2. **Newest wins per unit, sector and list.** A unit may send several lists (batches "đợt 1",
+   "đợt 2", one per class). A list is named by the file name after the unit prefix, folded to
+   ASCII lower case, without the ``.errors`` of our error report and without trailing correction
+   markers (``v2``, ``sua``, ``sua_lai``, ``da_sua``, ``ban_sua``, ``lan_2``, ``moi``,
+   ``corrected``, ``fixed``, ``final``, ``copy``): so ``thpt_x__ds_dot_1_sua.xlsx`` and the error
+   report ``thpt_x__ds_dot_1.errors.xlsx`` sent back both correct ``thpt_x__ds_dot_1.xlsx``, while
+   ``thpt_x__ds_dot_2.xlsx`` is another list. Among the remaining readable uploads of one
+   (province, sector, unit, list), the one with the latest ``uploaded_at`` is ``current`` and every
    earlier one is ``superseded`` (its rows leave the clean data on the next run). Ties on time go
-   to the larger file name, then the larger hash, so the choice is deterministic. A corrected
-   file or the error report sent back therefore replaces the whole earlier file: it must contain
-   all rows, not only the fixed ones. A unit that sends several lists (one per class) uses a
-   distinct unit prefix per list (``thpt_lqd_10a__…``).
+   to the larger file name, then the larger hash, so the choice is deterministic. A corrected file
+   replaces the whole earlier file of its list: it must contain all rows, not only the fixed ones.
 3. **A broken file replaces nothing.** Uploads that failed to read (``error_code`` not null) are
    ``failed`` and never supersede a readable upload.
 """
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
-UPLOAD_KEY = ("province", "sector", "unit")
+UPLOAD_KEY = ("province", "sector", "unit", "list_name")
+_CORRECTION = re.compile(
+    r"(?:^|_)(?:v\d+|ver\d+|sua|sua_lai|sua_loi|da_sua|ban_sua|lan_\d+|moi|corrected|fixed|final|copy|errors)$"
+)
+
+
+def list_name(file_name: str) -> str:
+    """The list a file belongs to (rule 2): ``thpt_x__DS dot 1 (sửa).xlsx`` -> ``ds_dot_1``."""
+    from rules.provinces import slugify
+
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
+    stem = stem.split("__", 1)[1] if "__" in stem else ""
+    name = slugify(stem)
+    while True:
+        shorter = _CORRECTION.sub("", name).strip("_")
+        if shorter == name:
+            return name
+        name = shorter
+
+
 STATUSES = ("current", "superseded", "duplicate", "failed")
 
 
@@ -30,7 +55,11 @@ def supersede(uploads: pl.DataFrame) -> pl.DataFrame:
     Needs ``file_sha256``, ``file_name``, ``uploaded_at`` and ``province``, ``sector``, ``unit``;
     ``error_code`` (null when the file read fine) is optional. Row order is kept.
     """
-    df = uploads.with_row_index("_i")
+    names = uploads["file_name"].unique().to_list()  # Python per distinct file name, not per row
+    lists = {n: list_name(n) for n in names}
+    df = uploads.with_row_index("_i").with_columns(
+        pl.col("file_name").replace_strict(lists, return_dtype=pl.Utf8).alias("list_name")
+    )
     failed = pl.col("error_code").is_not_null() if "error_code" in df.columns else pl.lit(False)
     df = df.with_columns(failed.alias("_failed"))
     first_seen = (
@@ -58,7 +87,7 @@ def supersede(uploads: pl.DataFrame) -> pl.DataFrame:
         status.alias("status"),
         pl.when(status == "superseded").then(pl.col("_current")).otherwise(None).alias("superseded_by"),
     )
-    return out.sort("_i").drop("_i", "_failed", "_first", "_dup", "_current")
+    return out.sort("_i").drop("_i", "_failed", "_first", "_dup", "_current", "list_name")
 
 
 def current_shas(uploads: pl.DataFrame) -> list[str]:

@@ -67,33 +67,35 @@ def original_columns(raw: pl.DataFrame, original_headers: list[str], column_map:
 SheetHeaders = tuple[str, list[str], dict[str, str]]  # (sheet, original headers, header -> field)
 
 
-def write_error_report(result, path=None, out: str | Path | None = None) -> Path:
+def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None) -> Path:
     """Write the error report; returns its path. Two call forms:
 
     * ``write_error_report(result, path=None)`` with an :class:`~rules.ingest.process.UploadResult`
       (``path`` defaults to ``<upload stem>.errors.xlsx`` in the current folder);
     * ``write_error_report(raw, quarantined, path)`` with the raw and quarantined rows of **one**
       file, as the multi-file asset holds them: the uploader's headers are then read again from the
-      upload itself, found beside ``path`` under ``raw["file_name"]`` (only its first rows).
+      upload itself, found in ``source_dir`` (default: beside ``path``) under ``raw["file_name"]``
+      (only its first rows).
     """
     if isinstance(result, pl.DataFrame):
         raw, quarantined, target = result, path, Path(out) if out is not None else None
         if target is None or quarantined is None:
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
-        return write_error_report_frames(raw, quarantined, _headers_for(raw, target), target)
+        folder = Path(source_dir) if source_dir is not None else target.parent
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target)
     up = result.upload
     sheets = [(s.sheet, s.original_headers, s.column_map) for s in up.sheets] or [
         (up.sheet, up.original_headers, up.column_map)]
     return write_error_report_frames(result.raw, result.quarantined, sheets, path or error_report_path(up.file_name))
 
 
-def _headers_for(raw: pl.DataFrame, report: Path) -> list[SheetHeaders]:
-    """Uploader headers per sheet for raw rows of one file: from the file beside the report, else canonical."""
+def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
+    """Uploader headers per sheet for raw rows of one file: from the upload in ``folder``, else canonical."""
     from rules.ingest.errors import UploadError
     from rules.ingest.upload import header_info
 
     out: list[SheetHeaders] = []
-    source = report.parent / str(raw["file_name"][0]) if raw.height else None
+    source = folder / str(raw["file_name"][0]) if raw.height else None
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
         if source is not None and source.is_file():
             try:

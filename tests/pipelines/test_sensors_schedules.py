@@ -23,8 +23,8 @@ def test_inbox_sensor_requests_one_run_per_new_upload_and_never_repeats(data_dir
     inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
     inbox.mkdir(parents=True)
     (inbox / "thpt_a__ds.csv").write_text("Họ và tên,Ngày sinh\nA,01/01/2010\n", encoding="utf-8")
-    (inbox / "thpt_a__ds.errors.xlsx").write_bytes(b"not an upload")  # our own error report: ignored
     (inbox / "~$lock.xlsx").write_bytes(b"excel lock file")  # ignored
+    (inbox / ".hidden.csv").write_bytes(b"x")  # ignored
 
     first = _sensor_tick(data_dir)
     assert len(first.run_requests) == 1

@@ -25,6 +25,7 @@ from rules.ingest import (
     write_error_report,
     write_structural_report,
 )
+from rules.ingest.lineage import list_name
 from rules.ingest.report import ERROR_HEADERS
 
 FILES = Path(__file__).resolve().parents[1] / "corpus" / "files"
@@ -137,6 +138,20 @@ def test_supersede_rule():
     assert out["superseded_by"].to_list() == ["b", None, None, None, None]
 
 
+def test_supersede_keeps_separate_lists_of_one_unit():
+    """Batches (đợt 1, đợt 2) are separate lists; a corrected batch or the returned error report
+    supersedes only its own list."""
+    out = supersede(_uploads([
+        ("a", "u1__ds_dot_1.xlsx", 0, "u1", None),
+        ("b", "u1__ds_dot_2.xlsx", 1, "u1", None),
+        ("c", "u1__ds_dot_1_sua.xlsx", 2, "u1", None),
+        ("d", "u1__ds_dot_2.errors.xlsx", 3, "u1", None),
+    ]))
+    assert out["status"].to_list() == ["superseded", "superseded", "current", "current"]
+    assert out["superseded_by"].to_list() == ["c", "d", None, None]
+    assert list_name("u1__DS đợt 1 (sửa lại).xlsx") == "ds_dot_1"
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 5), st.sampled_from(["u1", "u2", "u3"])),
                 min_size=1, max_size=12))
@@ -146,10 +161,11 @@ def test_supersede_invariants(rows):
                         for sha, h, unit in rows])
     out = supersede(uploads)
     assert out.height == uploads.height and out.drop("status", "superseded_by").equals(uploads)
-    current = out.filter(pl.col("status") == "current")
-    assert current["unit"].is_unique().all()  # at most one current file per unit and sector
-    live = out.filter(~pl.col("status").is_in(["failed", "duplicate"]))
-    assert set(current["unit"]) == set(live["unit"])  # every unit with a readable new file has one
+    lists = out.with_columns(pl.col("file_name").map_elements(list_name, return_dtype=pl.Utf8).alias("list"))
+    current = lists.filter(pl.col("status") == "current")
+    assert not current.select("unit", "list").is_duplicated().any()  # at most one current file per list
+    live = lists.filter(~pl.col("status").is_in(["failed", "duplicate"]))
+    assert set(current.select("unit", "list").iter_rows()) == set(live.select("unit", "list").iter_rows())
     readable = uploads.filter(pl.col("error_code").is_null())
     n_dup = readable.height - readable["file_sha256"].n_unique()
     assert out.filter(pl.col("status") == "duplicate").height == n_dup
@@ -169,3 +185,22 @@ def test_garbage_never_escapes_as_a_traceback(tmp_path: Path, data: bytes, suffi
         assert "fuzz" in str(err)
     else:
         assert up.raw.height >= 1
+
+
+def test_files_of_the_synthetic_writer_read_exactly_as_their_truth(tmp_path: Path):
+    """Uploads as rules.synth writes them (titles, header variants, class sheets, numbering rows,
+    blank rows, footers, CSV with BOM / ; ): every data row found, with the truth's sheet,
+    row_number and excel_row, and counts that reconcile."""
+    from rules.synth.writer import write_province
+
+    manifest = write_province(tmp_path, "lam_dong", 3000, 11)
+    n_files = 0
+    for sector, meta in manifest["sectors"].items():
+        for f in meta["files"]:
+            truth = pl.read_parquet(tmp_path / f["truth"]).select("sheet", "row_number", "excel_row")
+            result = process_upload(tmp_path / f["file"], province="lam_dong", sector=sector, today=TODAY)
+            assert result.raw.select("sheet", "row_number", "excel_row").equals(truth), f["file"]
+            c = result.counts
+            assert c["rows_read"] == truth.height == c["accepted"] + c["rejected"]
+            n_files += 1
+    assert n_files >= 10

@@ -9,7 +9,7 @@ an aggregate. Every value taken from the file is HTML-escaped.
 
     from pipelines.reporting import write_report
     path = write_report()                       # data/reports/doisoat.html from data/warehouse/doisoat.duckdb
-    write_report(Path("/tmp/hcm.html"), warehouse=Path("/backup/doisoat.duckdb"))
+    write_report(Path("/tmp/hcm.html"), provinces=["ho_chi_minh"])   # one province, to email
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assets.warehouse import SOURCE_SCHEMAS, WarehouseSources, build_warehouse
+from pipelines import reporting
 from pipelines.cli import EXIT_USER_ERROR, main
 from pipelines.reporting import (
     burn_down,
@@ -101,3 +102,11 @@ def test_y_axis_top_is_round_and_close(value: float) -> None:
     assert top >= value and top >= 4
     assert step == int(step)  # four whole-number steps
     assert top <= 2.5 * max(value, 4) + 1e-6
+
+
+def test_long_tables_are_cut_with_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reporting, "MAX_TABLE_ROWS", 2)
+    out = reporting.table([("Đơn vị", "Unit"), ("Số dòng", "Rows")], [("a", 1), ("b", 2), ("c", 3), ("d", 4)])
+    assert out.count("<tr>") == 1 + 2 + 1  # header, two rows, the "more rows" line
+    assert "… 2 dòng nữa" in out and "<td>c</td>" not in out
+    assert reporting.table([("A", "A")], []).startswith('<p class="empty">')

@@ -253,6 +253,7 @@ def _student_fields(df: pl.DataFrame, prov: Province, rng: np.random.Generator, 
     made_up = pl.concat_str([family, made_up.str.extract(r"^\S+ (.*)$", 1)], separator=" ")
     return df.with_columns(
         unit=pl.Series([u.slug for u in units]).gather(unit_idx),
+        unit_name=pl.Series([u.name for u in units]).gather(unit_idx),
         student_code=prov.code + _digits(rng, n, 8),
         school=pl.Series([u.name for u in units]).gather(unit_idx),
         **{"class": cls},
@@ -278,7 +279,8 @@ def _vaccination_fields(df: pl.DataFrame, rng: np.random.Generator, n_units: int
     end = (REFERENCE_DATE - dt.date(1970, 1, 1)).days - 1
     when = start + (rng.random(n) * np.maximum(end - start, 0)).astype(np.int64)
     return df.with_columns(
-        unit=pl.Series([x.slug for x in units]).gather(rng.integers(0, len(units), n)),
+        unit=pl.Series([x.slug for x in units]).gather(pick := rng.integers(0, len(units), n)),
+        unit_name=pl.Series([x.name for x in units]).gather(pick),
         phone=_phones(rng, n),
         vaccine=pick_series(list(VACCINE_NAMES), vaccine),
         dose=pl.Series(dose).cast(pl.Utf8),
@@ -301,7 +303,8 @@ def _insurance_fields(df: pl.DataFrame, prov: Province, rng: np.random.Generator
     code = prov.code + _digits(rng, n, 8)
     has_cmnd_col = rng.random(n) < 0.5
     return df.with_columns(
-        unit=pl.Series([x.slug for x in units]).gather(rng.integers(0, len(units), n)),
+        unit=pl.Series([x.slug for x in units]).gather(pick := rng.integers(0, len(units), n)),
+        unit_name=pl.Series([x.name for x in units]).gather(pick),
         insurance_code=code,
         card_type=pick_series(groups, group) + level + prov.code + code,
         phone=pl.when(pl.Series(rng.random(n) < 0.6)).then(_phones(rng, n)),
@@ -322,8 +325,21 @@ def generate_sector_records(
     records: lineage (``row_number``, ``province`` slug, ``sector``, ``unit``) + the canonical text
     fields of contracts §3 for the sector. truth: contracts §2 columns (``file``/``sheet``/
     ``excel_row`` are null until the rows are written to a file). Raises ValueError when the
-    register has too few eligible people.
+    register has too few eligible people. ``n_units`` defaults to one unit per ~300 rows (3-40).
     """
+    records, truth, _ = sector_records_with_units(register, sector, n_rows, seed, absent_share, n_units)
+    return records, truth
+
+
+def sector_records_with_units(
+    register: pl.DataFrame,
+    sector: str,
+    n_rows: int,
+    seed: int,
+    absent_share: float = 0.07,
+    n_units: int | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+    """``generate_sector_records`` plus the display name of each unit slug (for file titles)."""
     check_sector(sector)
     if register.height == 0:
         raise ValueError("the register is empty")
@@ -397,4 +413,5 @@ def generate_sector_records(
         "person_id",
         label_list(flags).alias("noise"),
     )
-    return records, truth.cast(TRUTH_SCHEMA)
+    names = full.select("unit", "unit_name").unique("unit")
+    return records, truth.cast(TRUTH_SCHEMA), dict(zip(names["unit"], names["unit_name"], strict=True))

@@ -89,10 +89,3 @@ def strip_diacritics(s: pl.Expr) -> pl.Expr:
     """ASCII fold of NFC Vietnamese text (``Nguyễn Thị Thủy`` -> ``Nguyen Thi Thuy``)."""
     src, dst = _strip_table()
     return s.str.replace_many(src, dst)
-
-
-def strip_one(word: str) -> str:
-    """Scalar fold for a single word (used when building tables, not per row)."""
-    src, dst = _strip_table()
-    table = dict(zip(src, dst, strict=True))
-    return "".join(table.get(c, c) for c in unicodedata.normalize("NFC", word))

@@ -29,7 +29,7 @@ from rules.provinces import resolve_province
 from rules.sectors import SECTORS, check_sector
 from rules.synth.noise import noise_rates
 from rules.synth.register import REFERENCE_DATE, generate_register
-from rules.synth.sector import generate_sector_records
+from rules.synth.sector import sector_records_with_units
 
 VARIANTS_FILE = Path(__file__).with_name("header_variants.yaml")
 #: Default rows per sector as a share of the register size (demo scale).
@@ -392,14 +392,12 @@ def write_province(
     for sector, n_rows in rows.items():
         check_sector(sector)
         n_units = units_per_sector.get(sector) or max(3, min(40, n_rows // 250))
-        records, truth = generate_sector_records(register, sector, n_rows, seed, n_units=n_units)
+        records, truth, names = sector_records_with_units(register, sector, n_rows, seed, n_units=n_units)
         inbox = out / "inbox" / prov.slug / sector
         truth_dir = out / "truth" / prov.slug / sector
         inbox.mkdir(parents=True, exist_ok=True)
         truth_dir.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng([seed, 3, SECTORS.index(sector)])
-        school = records["school"] if "school" in records.columns else records["unit"]
-        names = dict(zip(records["unit"].to_list(), school.to_list(), strict=True))
         files_meta = []
         for unit in records["unit"].unique(maintain_order=True).to_list():
             mask = records["unit"] == unit

@@ -13,7 +13,7 @@ Public API::
 """
 
 from rules.ingest.errors import ERROR_CODES, UploadError
-from rules.ingest.lineage import current_shas, supersede
+from rules.ingest.lineage import current_shas, list_name, supersede
 from rules.ingest.process import UploadResult, count_upload, process_upload
 from rules.ingest.report import (
     error_report_path,
@@ -46,6 +46,7 @@ __all__ = [
     "file_sha256",
     "header_info",
     "is_error_report",
+    "list_name",
     "process_upload",
     "read_upload",
     "supersede",

@@ -96,6 +96,7 @@ def run_day(
         raise ValueError("batch_size must be >= 1")
     day = str(day)
     owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    store.check_integrity()
     recovered = _recover(store, service, owner, lease_s)
     reused = _allocate_day(store, day, policy)
     sent = answered = batches = failed = bad_in_row = 0

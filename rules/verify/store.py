@@ -28,8 +28,14 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from rules.quota.policy import QuotaPolicy
+    from rules.verify.dispatch import DayReport
+    from rules.verify.model import VerificationService
 
 SCHEMA_VERSION = "1"
 APP_ID = "doisoat-verification-queue"
@@ -198,6 +204,16 @@ class QueueStore:
                 f"{SCHEMA_VERSION!r}; migrate it or use a matching doisoat version"
             )
 
+    def check_integrity(self) -> None:
+        """``PRAGMA quick_check``: refuse a damaged file before anything is sent from it."""
+        with self.connect() as con:
+            problems = [r[0] for r in con.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(
+                f"queue store {self.path} is corrupt ({len(problems)} problem(s) found by quick_check); "
+                "restore it from a backup or move it away and re-enqueue"
+            )
+
     # -- writing -----------------------------------------------------------------------------------
     def enqueue(self, requests: pl.DataFrame) -> int:
         """Add requests (contract 7 columns, optional lineage); idempotent on ``request_id``.
@@ -319,7 +335,14 @@ class QueueStore:
             },
         )
 
-    def run_day(self, day: date | str, policy, service, batch_size: int = 500, **kwargs):
+    def run_day(
+        self,
+        day: date | str,
+        policy: QuotaPolicy,
+        service: VerificationService,
+        batch_size: int = 500,
+        **kwargs: Any,
+    ) -> DayReport:
         """Run one national day's dispatch; see :func:`rules.verify.dispatch.run_day`."""
         from rules.verify.dispatch import run_day
 

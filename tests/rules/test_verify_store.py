@@ -254,3 +254,19 @@ def test_a_partly_answered_batch_leaves_nothing_stuck_in_sent(store):
     assert store.ledger()["cause"].to_list() == ["5 unanswered"] * 4
     again = store.run_day(DAY, policy(40), SimulatedService(register()), batch_size=10)
     assert again.answered_day == 40 and again.unused == 0 and again.stop_cause is None
+
+
+def test_a_store_damaged_inside_is_refused_before_dispatch(tmp_path):
+    path = tmp_path / "q.sqlite"
+    store = QueueStore(path, create=True)
+    store.enqueue(requests())
+    with store.connect() as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    data[3 * page : 6 * page] = b"\xff" * (3 * page)  # wreck a few b-tree pages, keep the header
+    path.write_bytes(bytes(data))
+    damaged = QueueStore(path)
+    with pytest.raises(StoreError, match="corrupt"):
+        damaged.run_day(DAY, policy(10), SimulatedService(register()))

@@ -122,6 +122,8 @@ def detect_legacy(text: str, min_score: float = 0.6) -> str | None:
     if not words:
         return None
     baseline = _score(words)
+    if baseline + 0.3 > 1.0:  # already mostly real syllables: no table can win by the margin
+        return None
     best, best_score = None, 0.0
     for enc in ENCODINGS:
         converted = [to_unicode(w, enc) for w in words]

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import polars as pl
 
 from rules.normalise.flaglist import flag_list
-from rules.normalise.repair import LEGACY, MOJIBAKE, SUSPICIOUS, repair_text
+from rules.normalise.repair import LEGACY, MOJIBAKE, NOT_CP1252, SUSPICIOUS, repair_text
 from rules.normalise.syllable import canonical_syllable, fold
 from rules.normalise.unique import unique_apply
 
@@ -49,14 +49,17 @@ def _strip_punctuation(text: pl.Series) -> pl.Series:
     """Non-letters (except inner apostrophes/hyphens) -> space; orphan marks dropped."""
     return (
         text.str.replace_all(r"[^\p{L}\p{M}\s'\-]", " ")
-        .str.replace_all(r"(^|\s)['\-]+|['\-]+(\s|$)", " ")
         .str.replace_all(r"(^|[^\p{L}\p{M}])\p{M}+", "$1")
+        .str.replace_all(r"(^|\s)['\-]+", "$1")
+        .str.replace_all(r"['\-]+(\s|$)", "$1")
     )
 
 
 def _repair(nfc: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Repair garbled values; returns (text, flag-or-null). Python runs per unique suspicious value."""
-    suspicious = nfc.str.contains(SUSPICIOUS).fill_null(False)
+    # Garbled text is made of Latin-1/CP1252 characters only (every byte became one of them), so a
+    # value holding any other character (ơ, ư, ễ...) is real Unicode and is never "repaired".
+    suspicious = (nfc.str.contains(SUSPICIOUS) & ~nfc.str.contains(NOT_CP1252)).fill_null(False)
     uniq = nfc.filter(suspicious).unique().to_list()
     if not uniq:
         return nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from rules.normalise.legacy import _cp1252_char_to_byte, detect_legacy, to_unicode
+from rules.normalise.legacy import _affected_words, _cp1252_char_to_byte, detect_legacy, to_unicode
 
 MOJIBAKE = "mojibake_repaired"
 LEGACY = "legacy_encoding_repaired"
@@ -27,7 +27,13 @@ SUSPICIOUS = (
     r"|\p{Ll}[\u00c0-\u00de]"
     r"|[aeiouyAEIOUY][\u00c0-\u00c3\u00c8-\u00ca\u00cc\u00cd\u00d2-\u00d5\u00d9\u00da\u00e0-\u00e3\u00e8-\u00ea\u00ec\u00ed\u00f2-\u00f5\u00f9\u00fa]"
 )
+# A character that no CP1252/Latin-1 byte decodes to: its presence rules out mojibake and legacy text.
+NOT_CP1252 = "[^\u0000-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
 _SUSPICIOUS_PY = re.compile(SUSPICIOUS.replace(r"\p{Ll}", "[a-zà-ÿ]"))
+
+
+_NOT_CP1252_PY = re.compile(NOT_CP1252)
+_STRONG_PY = re.compile(f"[{_NON_VIET_LATIN1}]")
 
 
 def _undo_mojibake(text: str) -> str | None:
@@ -55,13 +61,15 @@ def repair_text(text: str) -> tuple[str, str | None]:
     Mojibake is tried first (it is exact: the bytes must be valid UTF-8), at most twice for text
     that was mis-decoded twice; then legacy-encoding detection on the whole value.
     """
-    if not text or not _SUSPICIOUS_PY.search(text):
+    if not text or not _SUSPICIOUS_PY.search(text) or _NOT_CP1252_PY.search(text):
         return text, None
     fixed = _undo_mojibake(text)
     if fixed is not None:
         again = _undo_mojibake(fixed)
         return unicodedata.normalize("NFC", again if again is not None else fixed), MOJIBAKE
+    # A short value is weak evidence (README 3.4/7: "score a phrase, not a single word"): convert
+    # only with a byte that no Vietnamese Unicode letter uses (¸ µ ® ¨ ø ...) or two garbled words.
     enc = detect_legacy(text)
-    if enc is not None:
+    if enc is not None and (_STRONG_PY.search(text) or len(_affected_words(text)) >= 2):
         return to_unicode(text, enc), LEGACY
     return text, None

@@ -125,6 +125,7 @@ def strip_diacritics(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(c for c in nfd if not unicodedata.combining(c)))
 
 
+@lru_cache(maxsize=200_000)
 def is_syllable(token: str) -> bool:
     """True when ``token`` (any case, any tone style) is one well-formed Vietnamese syllable."""
     base, _tone, n_tones = split_tone(token)

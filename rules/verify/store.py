@@ -53,6 +53,7 @@ REQUEST_COLUMNS = (
     "enqueued_at",
 )
 LINEAGE_COLUMNS = ("file_sha256", "sheet", "row_number")
+PERSONAL_COLUMNS = ("person_id", "full_name", "date_of_birth", "gender")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -265,9 +266,15 @@ class QueueStore:
         with self.connect() as con:
             return dict(con.execute("SELECT state, COUNT(*) FROM requests GROUP BY state").fetchall())
 
-    def requests(self) -> pl.DataFrame:
-        """Every request with its state (operators and tests; holds personal data)."""
-        return self._frame("SELECT * FROM requests ORDER BY request_id")
+    def requests(self, personal_data: bool = True) -> pl.DataFrame:
+        """Every request with its state. With ``personal_data=False`` the person's id, name, birth
+        date and gender are left out (for aggregates such as the analyst warehouse)."""
+        if personal_data:
+            return self._frame("SELECT * FROM requests ORDER BY request_id")
+        with self.connect() as con:
+            names = [r[1] for r in con.execute("PRAGMA table_info(requests)").fetchall()]
+        keep = [n for n in names if n not in PERSONAL_COLUMNS]
+        return self._frame(f"SELECT {', '.join(keep)} FROM requests ORDER BY request_id")
 
     def results(self, day: date | str | None = None) -> pl.DataFrame:
         """Answered requests: ``request_id, province, sector, unit, person_id, status, differing_fields,

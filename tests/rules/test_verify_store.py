@@ -270,3 +270,10 @@ def test_a_store_damaged_inside_is_refused_before_dispatch(tmp_path):
     damaged = QueueStore(path)
     with pytest.raises(StoreError, match="corrupt"):
         damaged.run_day(DAY, policy(10), SimulatedService(register()))
+
+
+def test_requests_without_personal_data(store):
+    frame = store.requests(personal_data=False)
+    assert frame.height == len(requests())
+    assert not {"person_id", "full_name", "date_of_birth", "gender"} & set(frame.columns)
+    assert {"request_id", "province", "sector", "unit", "state", "status", "differing_fields"} <= set(frame.columns)

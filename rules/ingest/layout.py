@@ -138,13 +138,21 @@ def _is_numbering_row(cells: Sequence[str | None]) -> bool:
     return len(filled) >= 3 and all(_NUMBERING.match(c) for c in filled)
 
 
+_PLACE_DATE = re.compile(r"\bngay\b.*\bthang\b.*\bnam\b")
+
+
 def is_footer_row(spec: HeaderSpec, cells: Sequence[str | None]) -> bool:
-    """A note, total or signature line ("Người lập biểu", "Hiệu trưởng", "Ngày … tháng … năm")."""
-    texts = [c for c in cells if c is not None and str(c).strip()]
-    if not texts or len(texts) > 3:
+    """A note, total or signature line ("Người lập biểu", "Tổng cộng: 35", "…, ngày … tháng … năm").
+
+    At most two filled cells, one of which *starts* with a footer word (or is a place-and-date
+    line): a data row that merely mentions "ghi chú" in a note column is not a footer.
+    """
+    texts = [fold(c) for c in cells if c is not None and str(c).strip()]
+    if not texts or len(texts) > 2:
         return False
-    joined = " ".join(fold(t) for t in texts)
-    return any(word in joined for word in spec.footer_words)
+    return any(
+        _PLACE_DATE.search(t) or any(t == w or t.startswith(w + " ") for w in spec.footer_words) for t in texts
+    )
 
 
 def footer_start(spec: HeaderSpec, tail: Sequence[Sequence[str | None]]) -> int | None:
@@ -157,7 +165,7 @@ def footer_start(spec: HeaderSpec, tail: Sequence[Sequence[str | None]]) -> int 
     top_note = None
     for k in range(len(tail) - 1, -1, -1):
         filled = [c for c in tail[k] if c is not None and str(c).strip()]
-        if len(filled) > 3 or (len(filled) == 3 and not is_footer_row(spec, tail[k])):
+        if len(filled) > 2:
             break
         if is_footer_row(spec, tail[k]):
             top_note = k

@@ -307,6 +307,13 @@ def _read_sheet(
             body = body.head(body.height - (tail.height - start))
     n_blank = int(body["_blank"].sum())
     body = body.filter(~pl.col("_blank")).drop("_blank")
+    # columns with neither a header nor any value (formatting left in the sheet) are not columns
+    had_label = list(layout.labels) + [None] * (width - len(layout.labels))
+    keep = [
+        i for i, c in enumerate(cols)
+        if had_label[i] is not None or fields[i] or body[c].null_count() < body.height
+    ]
+    cols, labels, fields = [cols[i] for i in keep], [labels[i] for i in keep], [fields[i] for i in keep]
 
     ignored = [
         lab for lab, f in zip(labels, fields, strict=True) if f is None and fold(lab) in spec.report_columns

@@ -123,3 +123,22 @@ def test_million_row_csv(tmp_path: Path):
     assert up.raw["excel_row"][0] == 4 and up.raw["excel_row"][-1] == n + 3
     assert up.raw["national_id"][-1] == f"{n - 1:012d}"
     assert (up.raw["full_name"].fill_null("") == "").sum() == (body["Họ và tên"] == "").sum()
+
+
+def test_empty_unlabelled_columns_are_dropped_but_unlabelled_values_kept(tmp_path: Path):
+    import xlsxwriter
+
+    path = tmp_path / "fmt.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("DS")
+    ws.write_row(0, 0, ["Họ và tên", "Ngày sinh"])
+    ws.write_row(1, 0, ["Nguyễn Văn An", "05/09/2012"])
+    ws.write_row(2, 0, ["Trần Thị Bình", "12/01/2011", None, "ghi chú lạc"])
+    ws.write_blank(3, 6, None, wb.add_format({"bg_color": "yellow"}))  # formatting only, far right
+    ws.write(4, 5, 1.5)  # a value in a column without a header
+    ws.write(4, 0, "Lê Hoàng Cường")
+    wb.close()
+    up = read_upload(path, province="lam_dong", sector="students")
+    assert up.raw.height == 3
+    assert up.unknown_columns == ["Cột 4", "Cột 6"]
+    assert up.raw["extra"].to_list()[1] == '{"Cột 4":"ghi chú lạc","Cột 6":null}'

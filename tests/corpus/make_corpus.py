@@ -91,6 +91,42 @@ def legacy_bytes(text: str, encoding: str) -> bytes:
     return bytes(out)
 
 
+def vni_bytes(text: str) -> bytes:
+    """VNI-Windows: a base letter then mark bytes, from the normaliser's table, checked by round trip."""
+    from rules.normalise.legacy import _tables, to_unicode
+
+    table = _tables()["vni"]
+    letters = {uni: ch for ch, uni in table["letters"].items()}
+    marks: dict[tuple[str, bool], str] = {}
+    for ch, uni in table["marks"].items():
+        marks.setdefault((uni, ch.isupper()), ch)
+    tones = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        if ord(ch) < 128:
+            out.append(ch)
+            continue
+        if ch in letters:
+            out.append(letters[ch])
+            continue
+        d = unicodedata.normalize("NFD", ch)
+        base, extra = d[0], d[1:]
+        tone = "".join(c for c in extra if c in tones)
+        shape = "".join(c for c in extra if c not in tones)
+        upper = base.isupper()
+        if shape == "\u031b":  # horn: ơ ư are letters of their own
+            out.append(letters[unicodedata.normalize("NFC", base + shape)] + (marks[(tone, upper)] if tone else ""))
+        elif shape:
+            out.append(base + marks[(shape + tone, upper)])
+        elif unicodedata.normalize("NFC", base + tone) in letters:
+            out.append(letters[unicodedata.normalize("NFC", base + tone)])
+        else:
+            out.append(base + marks[(tone, upper)])
+    encoded = "".join(out)
+    assert to_unicode(encoded, "vni") == unicodedata.normalize("NFC", text), "vni"
+    return encoded.encode("cp1252")
+
+
 def build() -> None:
     OUT.mkdir(exist_ok=True)
     table = [HEADER, *PEOPLE]
@@ -195,6 +231,7 @@ def build() -> None:
     _write("windows1258.csv", cp1258_bytes(_csv(table)))
     _write("tcvn3.csv", legacy_bytes(_csv([HEADER[1:4], *[p[1:4] for p in PEOPLE]]).replace("Nữ", "nữ"), "tcvn3"))
     _write("viscii.csv", legacy_bytes(_csv(table), "viscii"))
+    _write("vni.csv", vni_bytes(_csv(table)))
     _write("blank_rows.csv", _csv([HEADER, PEOPLE[0], [], PEOPLE[1], ["", "", "", "", "", ""], PEOPLE[2], [], []]))
 
     def formulas(wb):

@@ -79,7 +79,7 @@ def test_quoted_newline_keeps_text_and_line_numbers():
 
 
 def test_legacy_and_windows_encodings_give_nfc_unicode():
-    for name in ("tcvn3.csv", "viscii.csv", "windows1258.csv"):
+    for name in ("tcvn3.csv", "vni.csv", "viscii.csv", "windows1258.csv"):
         up = read_upload(CORPUS / "files" / name, province="lam_dong", sector="students")
         assert up.raw["full_name"].to_list()[:2] == ["Nguyễn Văn An", "Trần Thị Bình"], name
 

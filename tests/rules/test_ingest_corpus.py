@@ -142,3 +142,10 @@ def test_empty_unlabelled_columns_are_dropped_but_unlabelled_values_kept(tmp_pat
     assert up.raw.height == 3
     assert up.unknown_columns == ["Cột 4", "Cột 6"]
     assert up.raw["extra"].to_list()[1] == '{"Cột 4":"ghi chú lạc","Cột 6":null}'
+
+
+def test_missing_path_and_folder_are_upload_errors(tmp_path: Path):
+    for path in (tmp_path / "không_có.xlsx", tmp_path):
+        with pytest.raises(UploadError) as info:
+            read_upload(path, province="lam_dong", sector="students")
+        assert info.value.code == "file_not_found" and str(path) in str(info.value)

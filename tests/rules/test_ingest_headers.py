@@ -171,3 +171,22 @@ def test_invalid_utf8_far_below_the_head_is_decoded_as_8bit(tmp_path: Path):
     up = read_upload(path, province="lam_dong", sector="students")
     assert len(filler) > 256 * 1024 and up.encoding == "cp1258"
     assert up.raw.height == 12_001 and up.raw["full_name"][-1] == "Trần Thị Thuỷ"
+
+
+TITLE_LINES = ["UBND TỈNH LÂM ĐỒNG", "SỞ GIÁO DỤC VÀ ĐÀO TẠO", "TRƯỜNG THCS NGUYỄN DU", "DANH SÁCH HỌC SINH",
+               "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Năm học 2025 - 2026"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(titles=st.lists(st.one_of(st.none(), st.sampled_from(TITLE_LINES)), max_size=8),
+       headers=st.permutations(["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "STT", "Ghi chú"]),
+       n_data=st.integers(1, 5))
+def test_header_found_under_any_title_block(titles, headers, n_data):
+    spec = header_spec("students")
+    width = len(headers)
+    grid = [[t] + [None] * (width - 1) if t else [None] * width for t in titles]
+    grid.append(list(headers))
+    grid += [["Nguyễn Văn An" if h == "Họ và tên" else "1" for h in headers] for _ in range(n_data)]
+    layout = find_header(spec, grid, width)
+    assert layout is not None and layout.header_row == len(titles) and layout.data_start == len(titles) + 1
+    assert dict(zip(headers, layout.fields, strict=True))["Họ và tên"] == "full_name"

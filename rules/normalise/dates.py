@@ -79,7 +79,10 @@ def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
     yy_now = today.year % 100
     df = pl.DataFrame({"s": values.str.strip_chars()})
     g = c("s").str.extract_groups(_NUMERIC)
-    w = c("s").str.to_lowercase().str.extract_groups(_WORDS)
+    if values.str.contains("th", literal=True).any():  # written-out form ("ngày ... tháng ...")
+        w = c("s").str.to_lowercase().str.extract_groups(_WORDS)
+    else:
+        w = pl.lit(None, dtype=pl.Struct({"1": pl.Utf8, "2": pl.Utf8, "3": pl.Utf8}))
     df = df.with_columns(
         a=g.struct[0],
         sep=g.struct[1],

@@ -162,16 +162,22 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
             "_spaces": spaces,
         }
     )
-    # Token split by three anchored regexes (cheaper than split + list ops): first / between / last.
+    # Token split without regexes: first token, last token (via reversal), and what lies between.
     k = pl.col("name_key")
-    has = k.is_not_null()
+    first = k.str.splitn(" ", 2).struct[0]
+    last = k.str.reverse().str.splitn(" ", 2).struct[0].str.reverse()
+    n_first, n_last, n_all = first.str.len_chars(), last.str.len_chars(), k.str.len_chars()
+    single = n_first == n_all
     return df.select(
         pl.col("name_toned").str.to_titlecase().alias("name_clean"),
         "name_toned",
         "name_key",
-        pl.when(has).then(k.str.extract(r"^(\S+) ", 1).fill_null("")).alias("family_key"),
-        pl.when(has).then(k.str.extract(r"^\S+ (.+) \S+$", 1).fill_null("")).alias("middle_key"),
-        k.str.extract(r"(\S+)$", 1).alias("given_key"),
+        pl.when(single).then(pl.lit("")).otherwise(first).alias("family_key"),
+        pl.when(single | (n_first + n_last + 1 >= n_all))
+        .then(pl.lit(""))
+        .otherwise(k.str.slice(n_first + 1, n_all - n_first - n_last - 2))
+        .alias("middle_key"),
+        last.alias("given_key"),
         flag_list(
             [
                 ("mojibake_repaired", pl.col("_rep") == MOJIBAKE),

@@ -65,6 +65,7 @@ class Upload:
             "encoding": self.encoding,
             "original_headers": json.dumps(self.original_headers, ensure_ascii=False),
             "column_map": json.dumps(self.column_map, ensure_ascii=False),
+            "sheets": json.dumps([s.sheet for s in self.sheets], ensure_ascii=False),
         }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,51 +76,18 @@ def test_dagster_ui_shows_our_assets_and_the_demo_run(data_dir: Path, tmp_path: 
         pytest.skip(why)
     env = {**os.environ, "DAGSTER_HOME": str(_instance_home(tmp_path)), "DAGSTER_DISABLE_TELEMETRY": "1",
            "PYTHONUNBUFFERED": "1"}
-    _run_demo(env, tmp_path / "demo.log")
     expected = _our_asset_names()
     browser = Browser(chromium, tmp_path / "chromium-profile")
 
-    with webserver(env, REPO, tmp_path / "webserver.log") as base:
-        # --- GraphQL: the robust view of the same instance --------------------------------------
-        data = graphql(base, ASSETS_QUERY)["assetsOrError"]
-        assert data["__typename"] == "AssetConnection", data
-        nodes = {"/".join(n["key"]["path"]): n for n in data["nodes"]}
-        assert expected <= set(nodes), f"assets missing from the UI: {sorted(expected - set(nodes))}"
-        latest: dict[str, dict] = {}
-        for name in DEMO_ASSETS:
-            events = nodes[name]["assetMaterializations"]
-            assert events, f"{name} has no materialisation after the demo"
-            latest[name] = events[0]
-            run = graphql(base, RUN_QUERY, {"id": events[0]["runId"]})["runOrError"]
-            assert run["__typename"] == "Run" and run["status"] == "SUCCESS", run
-        assert graphql(base, NUX_QUERY)["shouldShowNux"] is False
+    # The demo runs while the webserver starts (as with `make ui` open during `make demo`): both take
+    # tens of seconds, and the UI reads the instance live, so nothing is missed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        demo = pool.submit(_run_demo, env, tmp_path / "demo.log")
+        with webserver(env, REPO, tmp_path / "webserver.log") as base:
+            demo.result()
+            _check_ui(base, browser, expected, tmp_path)
 
-        # --- Chromium: the catalogue lists every asset ------------------------------------------
-        catalogue = PageText(_dump_until(browser, f"{base}/assets", sorted(expected)))
-        missing = sorted(name for name in expected if name not in catalogue.text)
-        assert not missing, f"asset catalogue does not show {missing}; page text: {catalogue.text[:1500]}"
-        assert "Something went wrong" not in catalogue.text
-
-        # --- an asset page links the run that materialised it -----------------------------------
-        for name in DEMO_ASSETS:
-            run_id = latest[name]["runId"]
-            page = PageText(_dump_until(browser, f"{base}/assets/{name}", [f"/runs/{run_id}"]))
-            assert "Latest materialization" in page.text, page.text[:1500]
-            assert any(link.startswith(f"/runs/{run_id}") for link in page.links), (
-                f"{name} page has no link to run {run_id[:8]}; links: {page.links[:40]}")
-
-        # --- the runs page shows the demo's publish run as a success ----------------------------
-        publish_run = latest["analyst_warehouse"]["runId"]
-        runs = PageText(_dump_until(browser, f"{base}/runs", [publish_run[:8]]))
-        assert f"/runs/{publish_run}" in runs.links and publish_run[:8] in runs.text
-        assert "publish_job" in runs.text and "Success" in runs.text, runs.text[:1500]
-
-        # --- a screenshot of the catalogue for a human ------------------------------------------
-        shot = browser.screenshot(f"{base}/assets", tmp_path / "dagster_assets.png", budget_ms=10_000)
-        assert png_size(shot) == (1400, 900)
-        assert shot.stat().st_size > 30_000, "screenshot is nearly empty (blank page?)"
-
-    # --- the provincial HTML report of the same demo opens in the browser ---------------------------
+    # --- the provincial HTML report of the same demo opens in the browser
     done = subprocess.run([sys.executable, "-m", "pipelines", "report"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -127,6 +95,48 @@ def test_dagster_ui_shows_our_assets_and_the_demo_run(data_dir: Path, tmp_path: 
     rendered = PageText(browser.dump_dom(report.as_uri(), budget_ms=1_000))
     assert "Hà Nội" in rendered.text and "Match outcomes per sector" in rendered.text, rendered.text[:1500]
     assert png_size(browser.screenshot(report.as_uri(), tmp_path / "doisoat_report.png", budget_ms=1_000))
+
+
+def _check_ui(base: str, browser: Browser, expected: set[str], tmp_path: Path) -> None:
+    """GraphQL first (robust), then what Chromium renders, then a screenshot of the catalogue."""
+    # --- GraphQL: the robust view of the same instance
+    data = graphql(base, ASSETS_QUERY)["assetsOrError"]
+    assert data["__typename"] == "AssetConnection", data
+    nodes = {"/".join(n["key"]["path"]): n for n in data["nodes"]}
+    assert expected <= set(nodes), f"assets missing from the UI: {sorted(expected - set(nodes))}"
+    latest: dict[str, dict] = {}
+    for name in DEMO_ASSETS:
+        events = nodes[name]["assetMaterializations"]
+        assert events, f"{name} has no materialisation after the demo"
+        latest[name] = events[0]
+        run = graphql(base, RUN_QUERY, {"id": events[0]["runId"]})["runOrError"]
+        assert run["__typename"] == "Run" and run["status"] == "SUCCESS", run
+    assert graphql(base, NUX_QUERY)["shouldShowNux"] is False
+
+    # --- Chromium: the catalogue lists every asset
+    catalogue = PageText(_dump_until(browser, f"{base}/assets", sorted(expected)))
+    missing = sorted(name for name in expected if name not in catalogue.text)
+    assert not missing, f"asset catalogue does not show {missing}; page text: {catalogue.text[:1500]}"
+    assert "Something went wrong" not in catalogue.text
+
+    # --- an asset page links the run that materialised it
+    for name in DEMO_ASSETS:
+        run_id = latest[name]["runId"]
+        page = PageText(_dump_until(browser, f"{base}/assets/{name}", [f"/runs/{run_id}"]))
+        assert "Latest materialization" in page.text, page.text[:1500]
+        assert any(link.startswith(f"/runs/{run_id}") for link in page.links), (
+            f"{name} page has no link to run {run_id[:8]}; links: {page.links[:40]}")
+
+    # --- the runs page shows the demo's publish run as a success
+    publish_run = latest["analyst_warehouse"]["runId"]
+    runs = PageText(_dump_until(browser, f"{base}/runs", [publish_run[:8]]))
+    assert f"/runs/{publish_run}" in runs.links and publish_run[:8] in runs.text
+    assert "publish_job" in runs.text and "Success" in runs.text, runs.text[:1500]
+
+    # --- a screenshot of the catalogue for a human
+    shot = browser.screenshot(f"{base}/assets", tmp_path / "dagster_assets.png", budget_ms=10_000)
+    assert png_size(shot) == (1400, 900)
+    assert shot.stat().st_size > 30_000, "screenshot is nearly empty (blank page?)"
 
 
 def _dump_until(browser: Browser, url: str, needles: list[str], attempts: int = 3) -> str:

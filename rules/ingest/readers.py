@@ -10,6 +10,7 @@ row number as Excel or a text editor shows it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class ExcelSource:
 
     kind = "excel"
     encoding = ""
+    sha256 = ""
 
     def __init__(self, path: Path, data: bytes):
         import fastexcel
@@ -116,10 +118,11 @@ class CsvSource:
     """A delimited text file: encoding and delimiter sniffed, then read by polars as text."""
 
     kind = "csv"
+    sha256 = ""
 
     def __init__(self, path: Path, data: bytes):
         self.path = path
-        if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        if _blank_bytes(data):
             raise UploadError("empty_file", file=path.name)
         decoded: Decoded = decode_bytes(data, file=path.name, check_all=False)
         self._original = data
@@ -256,16 +259,27 @@ def _max_fields(data: bytes, delimiter: str) -> int:
     return max((len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)), default=0)
 
 
+_WHITESPACE = b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"
+
+
+def _blank_bytes(data: bytes) -> bool:
+    """Only whitespace, NULs and BOM bytes (checked on the head first: no copy of a big file)."""
+    return not data[: 1 << 16].strip(_WHITESPACE) and not data.strip(_WHITESPACE)
+
+
 def open_source(path: Path) -> ExcelSource | CsvSource:
     """Pick the reader by file content first (zip/OLE magic) and name second."""
     if not path.is_file():
         raise UploadError("file_not_found", file=str(path))
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    if not data or (suffix in EXCEL_SUFFIXES and not data.strip(b"\x00 \t\r\n")):
+    if not data or (suffix in EXCEL_SUFFIXES and _blank_bytes(data)):
         raise UploadError("empty_file", file=path.name)
     if data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) or suffix in EXCEL_SUFFIXES:
-        return ExcelSource(path, data)
-    if suffix in TEXT_SUFFIXES or suffix == "":
-        return CsvSource(path, data)
-    raise UploadError("unsupported_format", file=path.name)
+        source: ExcelSource | CsvSource = ExcelSource(path, data)
+    elif suffix in TEXT_SUFFIXES or suffix == "":
+        source = CsvSource(path, data)
+    else:
+        raise UploadError("unsupported_format", file=path.name)
+    source.sha256 = hashlib.sha256(data).hexdigest()  # the bytes are in memory: hash them once here
+    return source

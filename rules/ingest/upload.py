@@ -213,7 +213,7 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
     spec = header_spec(sector)
     source = open_source(path)
     found = _data_sheets(spec, source, sheet, path.name)
-    sha = file_sha256(path)
+    sha = source.sha256 or file_sha256(path)
     frames: list[pl.DataFrame] = []
     layouts: list[SheetLayout] = []
     for head, layout in found:
@@ -307,7 +307,7 @@ def _read_sheet(
             footer_rows = int((~tail["_blank"].slice(start)).sum())
             body = body.head(body.height - (tail.height - start))
     n_blank = int(body["_blank"].sum())
-    body = body.filter(~pl.col("_blank")).drop("_blank")
+    body = (body.filter(~pl.col("_blank")) if n_blank else body).drop("_blank")
     # columns with neither a header nor any value (formatting left in the sheet) are not columns
     had_label = list(layout.labels) + [None] * (width - len(layout.labels))
     keep = [

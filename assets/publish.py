@@ -24,7 +24,7 @@ def analyst_warehouse(context: dg.AssetExecutionContext, paths: DataPaths) -> dg
     queue = budgets = None
     if store_path.exists():
         store = QueueStore(store_path)
-        queue, budgets = store.requests(), store.day_budgets()
+        queue, budgets = store.requests(personal_data=False), store.day_budgets()
     sources = WarehouseSources.from_dirs(paths.base / "lake", paths.base / "national", queue, budgets)
     counts = build_warehouse(sources, paths.warehouse())
     return dg.MaterializeResult(

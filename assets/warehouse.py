@@ -43,7 +43,7 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
                    "allocated": pl.Int64},
     "budgets": {"day": pl.Utf8, "quota": pl.Int64, "allocated": pl.Int64, "stop_cause": pl.Utf8,
                 "unused": pl.Int64},
-    "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_date": pl.Date,
+    "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
                  "days_to_clear": pl.Int64},
 }
 
@@ -64,7 +64,7 @@ class WarehouseSources:
             "matches": _read_all(lake / "match_results"),
             "review": _read_all(lake / "review_queue"),
             "allocation": _read_all(national / "allocation", add_day=True),
-            "forecast": _read_file(national / "forecast.parquet"),
+            "forecast": _unit_named(_read_file(national / "forecast.parquet")),
             "requests": queue,
             "budgets": budgets,
         }
@@ -78,6 +78,13 @@ def _read_all(folder: Path, add_day: bool = False) -> pl.DataFrame | None:
         df = pl.read_parquet(f)
         frames.append(df.with_columns(day=pl.lit(f.stem)) if add_day else df)
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def _unit_named(df: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The forecast keys units by the national ``unit_key``; the warehouse splits it from ``unit``."""
+    if df is not None and "unit_key" in df.columns and "unit" not in df.columns:
+        return df.rename({"unit_key": "unit"})
+    return df
 
 
 def _read_file(path: Path) -> pl.DataFrame | None:
@@ -173,7 +180,7 @@ TABLES: list[tuple[str, str, str]] = [
     """),
     ("forecast", "Forecast clearance day of each unit's backlog under the current policy and quota.", """
         SELECT unit AS unit_key, split_part(unit, '/', 1) AS province, split_part(unit, '/', 2) AS sector,
-               split_part(unit, '/', 3) AS unit, backlog, clearance_date AS clearance_day, days_to_clear
+               split_part(unit, '/', 3) AS unit, backlog, clearance_day, days_to_clear
         FROM src_forecast
     """),
 ]

@@ -10,6 +10,18 @@ Public API::
     write_structural_report(upload_error, path) -> Path
     supersede(uploads: pl.DataFrame) -> pl.DataFrame    # status current/superseded/duplicate/failed
     UploadError                                         # str() is the message for the uploader
+
+Decisions worth knowing:
+
+* Every cell is text. Numeric cells come as calamine's shortest text (``79212000123``), date cells
+  as their Excel serial (``40301``, ``40301.5208`` with a time): the normaliser converts them.
+* A workbook is read sheet by sheet: every sheet with a recognisable header (``sheet=`` reads one);
+  ``row_number`` counts non-blank data rows within a sheet, ``excel_row`` is the row Excel shows.
+* Title rows, blank rows, a column-numbering row under the header, two-row headers with merged
+  group cells, and trailing notes/signatures are recognised; blank rows and footer rows are
+  counted (``blank_rows_skipped``, ``footer_rows_skipped``), never silently lost.
+* Unknown columns (and columns without a header that hold values) are kept in ``extra`` (JSON).
+* Any failure on bad input is an :class:`UploadError`; nothing else escapes ``read_upload``.
 """
 
 from rules.ingest.errors import ERROR_CODES, UploadError

@@ -110,3 +110,18 @@ def test_long_tables_are_cut_with_a_count(monkeypatch: pytest.MonkeyPatch) -> No
     assert out.count("<tr>") == 1 + 2 + 1  # header, two rows, the "more rows" line
     assert "… 2 dòng nữa" in out and "<td>c</td>" not in out
     assert reporting.table([("A", "A")], []).startswith('<p class="empty">')
+
+
+def test_a_warehouse_from_an_older_build_still_renders(tmp_path: Path) -> None:
+    """Tables added later (forecast, quota_usage, …) may be missing: their sections are left out."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE uploads AS SELECT 'ha_noi' AS province, 'students' AS sector, 'u1' AS unit, "
+                "'u1__a.xlsx' AS file_name, 'current' AS status, 4 AS rows_read, 3 AS accepted, "
+                "1 AS rejected, NULL::VARCHAR AS error_code")
+    con.close()
+    page = write_report(tmp_path / "r.html", warehouse=path).read_text(encoding="utf-8")
+    assert 'id="p-ha_noi"' in page and "u1__a.xlsx" in page
+    assert "Backlog forecast" not in page and "Match outcomes" not in page

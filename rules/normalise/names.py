@@ -35,7 +35,6 @@ NAME_COLUMNS: tuple[str, ...] = (
     "given_key",
     "name_flags",
 )
-_VIET_UNICODE_ONLY = "ăđơưĩũ\u1ea0-\u1ef9"
 # Tokens whose tone might sit off the canonical vowel: a toned vowel next to another vowel.
 _TONED = "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
 _VOWEL = "aăâeêioôơuưy" + _TONED

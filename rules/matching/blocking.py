@@ -1,9 +1,10 @@
 """Candidate generation: several exact-key passes, each bounded by a per-record cap.
 
-A pass joins records to the index on a key (hashed to one UInt64 so multi-column keys join fast).
-Block sizes on the index side are counted once; a record whose block exceeds the pass's cap gets no
-pairs from that pass (flag ``candidate_cap_hit``) instead of thousands, so the number of pairs, and
-the memory they take, is bounded by records x sum(caps) whatever the data.
+A pass looks records up in the index on a key (column hashes combined into one uint64). The index's
+keys are sorted once per pass, so a block is a slice found by binary search (no hash table rebuilt per
+chunk, no join against the whole register). A record whose block exceeds the pass's cap gets no pairs
+from that pass (flag ``candidate_cap_hit``) instead of thousands, so the number of pairs, and the
+memory they take, is bounded by records x sum(caps) whatever the data.
 """
 
 from __future__ import annotations
@@ -16,41 +17,90 @@ import polars as pl
 from rules.matching.config import MatchConfig, PassSpec
 
 _POW10 = 10 ** np.arange(12, dtype=np.int64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _key(cols: tuple[str, ...]) -> pl.Expr:
-    if len(cols) == 1:
-        return pl.col(cols[0]).hash(seed=7)
-    return pl.struct([pl.col(c) for c in cols]).hash(seed=7)
+def column_hashes(df: pl.DataFrame, cols: set[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per column: (uint64 hash of each value, not-null mask); each column is hashed once."""
+    out = {}
+    for c in cols:
+        s = df[c]
+        out[c] = (s.hash(seed=7).to_numpy().astype(np.uint64), s.is_not_null().to_numpy())
+    return out
 
 
-def _not_null(cols: tuple[str, ...]) -> pl.Expr:
-    return pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
+def combine(hashes: dict[str, tuple[np.ndarray, np.ndarray]], cols: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One uint64 key per row for a multi-column key (wrapping multiply-add), and where it is defined."""
+    key, ok = hashes[cols[0]][0].copy(), hashes[cols[0]][1].copy()
+    with np.errstate(over="ignore"):
+        for c in cols[1:]:
+            h, m = hashes[c]
+            key = key * _MIX + h
+            ok &= m
+    return key, ok
+
+
+@dataclass
+class SortedKeys:
+    """A pass's index keys sorted, so that a block is a slice found by binary search."""
+
+    keys: np.ndarray  # uint64, sorted
+    pidx: np.ndarray  # uint32, index row of each sorted key
 
 
 @dataclass
 class PreparedIndex:
-    """Per-pass index keys and block sizes, computed once per index and reused for every chunk."""
+    """Per-pass sorted index keys, computed once per index and reused for every chunk."""
 
-    keys: dict[str, pl.DataFrame]  # pass -> (key, pidx)
-    sizes: dict[str, pl.DataFrame]  # pass -> (key, n)
-    id_table: pl.DataFrame | None  # (idn, pidx) for id_variants passes
+    passes: dict[str, SortedKeys]
+    id_table: SortedKeys | None  # sorted 12-digit IDs for id_variants passes
+
+
+def _argsort(values: np.ndarray) -> np.ndarray:
+    """Argsort of uint64 keys with polars (multi-threaded; numpy sorts on one core)."""
+    return pl.Series(values).arg_sort().to_numpy()
 
 
 def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
-    keys: dict[str, pl.DataFrame] = {}
-    sizes: dict[str, pl.DataFrame] = {}
+    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.index_keys}
+    hashes = column_hashes(index, cols)
+    passes: dict[str, SortedKeys] = {}
     id_table = None
-    base = index.with_row_index("pidx")
     for spec in config.passes:
         if spec.kind == "id_variants":
-            col = spec.index_keys[0]
-            id_table = base.filter(pl.col(col).is_not_null()).select(pl.col(col).alias("_id"), "pidx")
+            ids = index[spec.index_keys[0]]
+            ok = np.flatnonzero(ids.is_not_null().to_numpy())
+            vals = ids.to_numpy()[ok].astype(np.int64).view(np.uint64)
+            order = _argsort(vals)
+            id_table = SortedKeys(vals[order], ok[order].astype(np.uint32))
             continue
-        k = base.filter(_not_null(spec.index_keys)).select(_key(spec.index_keys).alias("_key"), "pidx")
-        keys[spec.name] = k
-        sizes[spec.name] = k.group_by("_key").agg(pl.len().alias("_n"))
-    return PreparedIndex(keys, sizes, id_table)
+        key, ok = combine(hashes, spec.index_keys)
+        rows = np.flatnonzero(ok)
+        key = key[rows]
+        order = _argsort(key)
+        passes[spec.name] = SortedKeys(key[order], rows[order].astype(np.uint32))
+    return PreparedIndex(passes, id_table)
+
+
+def lookup(
+    table: SortedKeys, rids: np.ndarray, keys: np.ndarray, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (rid, pidx) of every record whose block has 1..cap people, and the rids over the cap."""
+    # queries sorted first: binary searches then walk the index keys in order (cache friendly)
+    q = _argsort(keys)
+    keys, rids = keys[q], rids[q]
+    lo = np.searchsorted(table.keys, keys, side="left")
+    hi = np.searchsorted(table.keys, keys, side="right")
+    n = hi - lo
+    over = rids[n > cap]
+    keep = (n > 0) & (n <= cap)
+    lo, n, rids = lo[keep], n[keep], rids[keep]
+    total = int(n.sum())
+    if total == 0:
+        return np.empty(0, np.uint32), np.empty(0, np.uint32), over
+    ends = np.cumsum(n)
+    pos = np.repeat(lo - (ends - n), n) + np.arange(total)  # lo..hi-1 for each record, flattened
+    return np.repeat(rids, n).astype(np.uint32), table.pidx[pos], over
 
 
 def id_variants(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +133,7 @@ def id_variants(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class Candidates:
     """Candidate pairs of a chunk and what the passes saw."""
 
-    pairs: pl.DataFrame  # (rid, pidx), de-duplicated, sorted
+    pairs: pl.DataFrame  # (rid, pidx), de-duplicated, sorted by record
     pass_counts: dict[str, int]  # pairs per pass before de-duplication
     cap_hit: np.ndarray  # bool per record: some pass skipped because its block exceeded the cap
     hit: dict[str, np.ndarray]  # pass -> bool per record: the pass produced at least one pair
@@ -91,53 +141,57 @@ class Candidates:
 
 def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchConfig) -> Candidates:
     """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``)."""
-    recs = feats.with_row_index("rid")
+    n = feats.height
+    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.record_keys}
+    hashes = column_hashes(feats, cols)
     counts: dict[str, int] = {}
-    found: dict[str, pl.Series] = {}
     hit: dict[str, np.ndarray] = {}
-    cap_hit = np.zeros(feats.height, dtype=bool)
-    parts: list[pl.DataFrame] = []
+    cap_hit = np.zeros(n, dtype=bool)
+    rid_parts: list[np.ndarray] = []
+    pidx_parts: list[np.ndarray] = []
     for spec in config.passes:
         if spec.kind == "id_variants":
-            pairs = _id_variant_pass(recs, spec, prepared, found)
+            skip = hit.get(spec.only_if_no_hit_in) if spec.only_if_no_hit_in else None
+            rid, pidx = _id_variant_pass(feats, spec, prepared, skip)
         else:
-            pairs, over = _exact_pass(recs, spec, prepared)
-            if over.len():
-                cap_hit[over.to_numpy()] = True
-        counts[spec.name] = pairs.height
-        found[spec.name] = pairs["rid"].unique()
-        mask = np.zeros(feats.height, dtype=bool)
-        mask[found[spec.name].to_numpy()] = True
+            key, ok = combine(hashes, spec.record_keys)
+            rows = np.flatnonzero(ok)
+            rid, pidx, over = lookup(prepared.passes[spec.name], rows, key[rows], spec.cap)
+            cap_hit[over] = True
+        counts[spec.name] = len(rid)
+        mask = np.zeros(n, dtype=bool)
+        mask[rid] = True
         hit[spec.name] = mask
-        parts.append(pairs)
-    empty = pl.DataFrame(schema={"rid": pl.UInt32, "pidx": pl.UInt32})
-    all_pairs = pl.concat(parts).unique() if parts else empty
-    return Candidates(all_pairs.sort("rid", "pidx"), counts, cap_hit, hit)
-
-
-def _exact_pass(recs: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex) -> tuple[pl.DataFrame, pl.Series]:
-    rk = recs.filter(_not_null(spec.record_keys)).select("rid", _key(spec.record_keys).alias("_key"))
-    rk = rk.join(prepared.sizes[spec.name], on="_key", how="inner")
-    over = rk.filter(pl.col("_n") > spec.cap)["rid"]
-    rk = rk.filter(pl.col("_n") <= spec.cap).drop("_n")
-    pairs = rk.join(prepared.keys[spec.name], on="_key", how="inner").select("rid", "pidx")
-    return pairs, over
+        rid_parts.append(rid)
+        pidx_parts.append(pidx)
+    rid = np.concatenate(rid_parts) if rid_parts else np.empty(0, np.uint32)
+    pidx = np.concatenate(pidx_parts) if pidx_parts else np.empty(0, np.uint32)
+    # de-duplicate (rid, pidx) through one uint64 code, which also sorts by record
+    code = pl.Series((rid.astype(np.uint64) << np.uint64(32)) | pidx.astype(np.uint64)).unique().sort().to_numpy()
+    pairs = pl.DataFrame(
+        {
+            "rid": (code >> np.uint64(32)).astype(np.uint32),
+            "pidx": (code & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+        }
+    )
+    return Candidates(pairs, counts, cap_hit, hit)
 
 
 def _id_variant_pass(
-    recs: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex, found: dict[str, pl.Series]
-) -> pl.DataFrame:
-    col = spec.record_keys[0]
-    todo = recs.filter(pl.col(col).is_not_null())
-    if spec.only_if_no_hit_in and spec.only_if_no_hit_in in found:
-        todo = todo.filter(~pl.col("rid").is_in(found[spec.only_if_no_hit_in].implode()))
-    empty = pl.DataFrame(schema={"rid": pl.UInt32, "pidx": pl.UInt32})
-    if todo.height == 0 or prepared.id_table is None:
+    feats: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex, skip: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Records (without a hit in ``skip``) paired with everyone one digit edit away from their ID."""
+    empty = (np.empty(0, np.uint32), np.empty(0, np.uint32))
+    ids = feats[spec.record_keys[0]]
+    todo = ids.is_not_null().to_numpy()
+    if skip is not None:
+        todo &= ~skip
+    rows = np.flatnonzero(todo)
+    if rows.size == 0 or prepared.id_table is None:
         return empty
-    pos, var = id_variants(todo[col].to_numpy())
-    cand = pl.DataFrame({"rid": todo["rid"].to_numpy()[pos], "_id": var})
-    pairs = cand.join(prepared.id_table, on="_id", how="inner").select("rid", "pidx")
-    # a record close to many IDs is not informative: apply the same cap
-    n = pairs.group_by("rid").agg(pl.len().alias("_n"))
-    keep = n.filter(pl.col("_n") <= spec.cap)["rid"]
-    return pairs.filter(pl.col("rid").is_in(keep.implode()))
+    pos, var = id_variants(ids.to_numpy()[rows])
+    rid, pidx, _ = lookup(prepared.id_table, rows[pos], var.astype(np.int64).view(np.uint64), spec.cap)
+    # a record close to many IDs is not informative: apply the same cap per record
+    per = np.bincount(rid, minlength=feats.height)
+    keep = per[rid] <= spec.cap
+    return rid[keep], pidx[keep]

@@ -71,6 +71,10 @@ def _with_tf_counts(feats: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     return feats
 
 
+# read on the record side only (the register's values are constant or absent)
+INDEX_UNUSED = frozenset({"tk", "prec", "dob_sw", "idk", "idf"})
+
+
 def comparison_columns(config: MatchConfig) -> set[str]:
     """Columns read by the comparisons, fix-ups, decisions and flags of ``config``."""
     cols = set(PREDICATE_COLUMNS) | {config.id_column}
@@ -108,7 +112,7 @@ def match_records(
     prepared = prepare_index(index, config)
     # only the columns the comparisons read are gathered per pair
     needed = comparison_columns(config)
-    index_cmp = index.select([c for c in index.columns if c in needed])
+    index_cmp = index.select([c for c in index.columns if c in needed - INDEX_UNUSED])
     t_prep = time.perf_counter() - t0
     n = records.height
     pass_counts = {p.name: 0 for p in config.passes}

@@ -46,7 +46,14 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "ini",
     "par1",
     "par2",
+    "nk_rot",
+    "nk_rev",
 )
+
+
+# record-side helpers the register does not need (the index stays smaller and its cache stays valid)
+RECORD_ONLY_FEATURES: tuple[str, ...] = ("dob_sw", "idf", "nk_rot", "nk_rev")
+INDEX_FEATURES: tuple[str, ...] = tuple(f for f in VIETNAM_FEATURES if f not in RECORD_ONLY_FEATURES)
 
 
 def fold_name(text: str | None) -> str | None:
@@ -171,6 +178,16 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, pl.Utf8).alias("par1"),
         pl.lit(None, pl.Utf8).alias("par2"),
     )
+    # the record's name read back in register order, for the name-order passes: given name moved
+    # from the front to the end ("Vinh Nguyễn Duy" -> "nguyen duy vinh"), or all tokens reversed
+    nk_toks = pl.col("nk").str.split(" ")
+    orders = names.select(
+        pl.when(pl.col("nk").str.contains(" "))
+        .then(pl.concat_list(nk_toks.list.slice(1), nk_toks.list.first()).list.join(" "))
+        .alias("nk_rot"),
+        pl.when(pl.col("nk").str.contains(" ")).then(nk_toks.list.reverse().list.join(" ")).alias("nk_rev"),
+    )
+    base = base.with_columns(orders.get_columns())
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
 
@@ -195,10 +212,9 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
             else pl.lit(None, pl.Utf8).alias(dst)
             for src, dst in (("mother_id", "par1"), ("father_id", "par2"))
         ],
-    ).with_columns(prov.alias("prov"), pl.lit(None, pl.Date).alias("dob_sw"), pl.lit(None, pl.Utf8).alias("idf"))
+    ).with_columns(prov.alias("prov"))
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
-    feats = pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
-    return feats
+    return pl.concat([names, base], how="horizontal").select(INDEX_FEATURES)
 
 
 def generic_features(df: pl.DataFrame, fields: dict[str, str]) -> pl.DataFrame:

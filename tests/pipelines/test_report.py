@@ -109,9 +109,7 @@ def _sources() -> dict[str, pl.DataFrame]:
 
 
 def _forecast_row(unit: str, backlog: int, clearance: date | None, days: int | None) -> dict:
-    """A forecast source row under both spellings: rules.quota's (unit, clearance_date) and the older one."""
-    return {"unit": unit, "unit_key": unit, "backlog": backlog, "clearance_date": clearance,
-            "clearance_day": clearance, "days_to_clear": days}
+    return {"unit": unit, "backlog": backlog, "clearance_day": clearance, "days_to_clear": days}
 
 
 class _StrictParser(HTMLParser):

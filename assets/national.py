@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import REQUEST_AUDIT_COLUMNS, record
-from assets.lake import write_parquet
+from assets.lake import read_parquet, write_parquet
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
 
@@ -41,14 +41,22 @@ def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]
 )
 def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Every matched row of every province x sector, enqueued once as a verification request."""
+    from rules.corrections import FLAG, adopt_register_spelling
     from rules.verify import QueueStore, build_requests
 
     store = QueueStore(queue_store_path(paths), create=True)
-    added = 0
+    added = corrected = 0
+    registers: dict[str, pl.DataFrame] = {}
     for province, sector, path in _lake_partitions(paths, "match_results"):
         matches = pl.read_parquet(path)
-        clean_path = paths.lake("clean_records", province, sector)
-        records = pl.read_parquet(clean_path) if clean_path.exists() else None
+        records = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
+        if province not in registers:
+            files = paths.population_files(province)
+            registers[province] = pl.concat([pl.read_parquet(f, columns=["person_id", "full_name"]) for f in files])
+        # Cosmetic name differences are fixed from the register before any quota is spent.
+        records = adopt_register_spelling(records, matches, registers[province])
+        corrected += int(records[FLAG].sum())
+        write_parquet(records, paths.lake("corrected_records", province, sector))
         added += store.enqueue(build_requests(matches, records))
     states = store.state_counts()
     backlog = store.backlog_by_unit()
@@ -56,6 +64,7 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     return dg.MaterializeResult(
         metadata={
             "new_requests": added,
+            "names_spelled_from_register": corrected,
             "units_with_backlog": backlog.height,
             "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
             "requests_by_state": dg.MetadataValue.json(states),
@@ -90,7 +99,7 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     record(paths, "verification_requests", day, context.run_id, sent_today, REQUEST_AUDIT_COLUMNS)
     write_parquet(store.day_allocation(day), paths.national(f"allocation/{day}.parquet"))
     write_parquet(results, paths.national("verification_results.parquet"))
-    for province, sector, path in _lake_partitions(paths, "clean_records"):
+    for province, sector, path in _lake_partitions(paths, "corrected_records"):
         mine = results.filter((pl.col("province") == province) & (pl.col("sector") == sector))
         write_parquet(write_back(pl.read_parquet(path), mine), paths.lake("verified_records", province, sector))
     summary = report.summary()

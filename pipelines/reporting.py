@@ -30,6 +30,7 @@ PALETTE = ("#1f3b73", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6cab", "#6
 MATCH_STATUSES = ("matched", "ambiguous", "unmatched", "rejected")
 BURN_DOWN_UNITS = 5  # units drawn individually beside the province total (largest backlogs)
 MAX_CHART_DAYS = 120  # burn-down points; longer horizons are sampled, not truncated
+LEGEND_CHARS = 60  # legend labels longer than this are cut with "…" (full text in the table)
 MAX_TABLE_ROWS = 1_000  # per table (a province's units fit); the rest is summarised as "… n more rows"
 
 Row = tuple[object, ...]
@@ -164,8 +165,8 @@ def svg_bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str,
     tooltip with its exact value.
     """
     left, right, top, row_h = 200, 70, 30, 22
-    legend_h = 24
-    height = top + row_h * max(len(labels), 1) + legend_h + 10
+    legend, lines = _legend_layout([name for name, _, _ in series], left, width)
+    height = top + row_h * max(len(labels), 1) + 18 * lines + 12
     plot_w = width - left - right
     totals = [sum(float(s[1][i] or 0) for s in series) for i in range(len(labels))]
     vmax = max([*totals, 1.0])
@@ -187,14 +188,25 @@ def svg_bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str,
                              f'fill="{colour}"><title>{tip}</title></rect>')
             x += w
         parts.append(f'<text x="{x + 4:.1f}" y="{y + 15}">{fmt(int(totals[i]))}</text>')
-    ly = top + row_h * max(len(labels), 1) + 16
-    lx = float(left)
-    for name, _, colour in series:
-        parts.append(f'<rect x="{lx:.0f}" y="{ly - 10}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{lx + 16:.0f}" y="{ly}">{_label(name, 40)}</text>')
-        lx += 24 + 7 * min(len(name), 40)
+    base = top + row_h * max(len(labels), 1) + 16
+    for (name, _, colour), (lx, line) in zip(series, legend, strict=True):
+        ly = base + 18 * line
+        parts.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{colour}"/>')
+        parts.append(f'<text x="{lx + 16}" y="{ly}">{_label(name, LEGEND_CHARS)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend_layout(names: Sequence[str], left: int, width: int) -> tuple[list[tuple[int, int]], int]:
+    """(x, line) of each legend key, wrapping to a new line before the chart's right edge; and the lines."""
+    placed, x, line = [], left, 0
+    for name in names:
+        item = 24 + 7 * min(len(name), LEGEND_CHARS)  # ~7 px per character at font-size 12
+        if x + item > width and x > left:
+            x, line = left, line + 1
+        placed.append((x, line))
+        x += item
+    return placed, line + 1
 
 
 def nice_ceiling(value: float, steps: int = 4) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,14 @@ def test_a_warehouse_from_an_older_build_still_renders(tmp_path: Path) -> None:
     page = write_report(tmp_path / "r.html", warehouse=path).read_text(encoding="utf-8")
     assert 'id="p-ha_noi"' in page and "u1__a.xlsx" in page
     assert "Backlog forecast" not in page and "Match outcomes" not in page
+
+
+def test_bar_chart_legend_wraps_inside_the_chart() -> None:
+    names = [f"series {i} with a long bilingual label / nhãn rất dài {i}" for i in range(4)]
+    svg = svg_bar_chart("T", ["a"], [(n, [1], "#000") for n in names], width=1300)
+    height = int(re.search(r'height="(\d+)"', svg).group(1))
+    keys = [(float(x), float(y)) for x, y in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="12"', svg)]
+    item = 24 + 7 * len(names[0])
+    assert len(keys) == 4 and len({y for _, y in keys}) == 2  # two keys per line at this width
+    assert all(x + item <= 1300 and y + 12 <= height for x, y in keys)
+    assert all(n in svg for n in names)  # short enough not to be cut

@@ -51,7 +51,7 @@ def _repair_phones(values: pl.Series) -> pl.DataFrame:
     df = pl.DataFrame({"raw": values.cast(pl.Utf8)})
     t = c("raw").str.strip_chars()
     # Only digits and a leading + matter; a float cell "912345678.0" loses its ".0" first.
-    digits = t.str.replace(r"\.0+$", "").str.replace_all(r"[^0-9+]", "")
+    digits = t.str.replace(r"^([0-9]+)\.0+$", "$1").str.replace_all(r"[^0-9+]", "")
     df = df.with_columns(t=t, digits=digits)
     d = c("digits")
     local = (

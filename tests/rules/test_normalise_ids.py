@@ -141,6 +141,7 @@ def test_gender_table_is_data_and_checks_the_sector() -> None:
         ("0912345678", "0912345678", None),
         ("091 234 5678", "0912345678", None),
         ("0912.345.678", "0912345678", None),
+        ("0975.806.000", "0975806000", None),  # dotted groups ending in zeros are not a float cell
         ("+84 912 345 678", "0912345678", None),
         ("+84912345678", "0912345678", None),
         ("84912345678", "0912345678", None),

@@ -38,7 +38,8 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     else:
         report.unlink(missing_ok=True)  # an old report would now be misleading
     if copy_to_inbox:
-        target = data_root() / "inbox" / slug / sector / (path.name if "__" in path.stem else f"{unit}__{path.name}")
+        listed = path.name.split("__", 1)[1] if "__" in path.stem else path.name
+        target = data_root() / "inbox" / slug / sector / f"{unit}__{listed}"  # the inbox naming rule
         if target.resolve() != path.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)

@@ -1,0 +1,132 @@
+"""The ``doisoat`` command line on real files, as users run it (in process, through ``main``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.cli import main
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated province (register, uploads, truth) shared by the tests below."""
+    out = tmp_path_factory.mktemp("gen")
+    assert main(["generate", "--province", "da_nang", "--size", "4000", "--seed", "3", "--out", str(out),
+                 "--students", "600", "--vaccinations", "200", "--insurance", "200"]) == 0
+    return out
+
+
+def _inbox_files(root: Path, sector: str) -> list[Path]:
+    return sorted((root / "inbox" / "da_nang" / sector).iterdir())
+
+
+def test_generate_lays_out_a_data_folder(province: Path):
+    assert (province / "population" / "da_nang.parquet").exists()
+    assert (province / "manifest.json").exists()
+    for sector in ("students", "vaccinations", "insurance"):
+        files = _inbox_files(province, sector)
+        assert files and {f.suffix for f in files} <= {".xlsx", ".csv"}
+        assert len(list((province / "truth" / "da_nang" / sector).glob("*.truth.parquet"))) == len(files)
+
+
+def _school_list(path: Path) -> Path:
+    """A list as a school secretary makes it: title rows, a header, one row without a name and one
+    impossible birth date among good rows."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("DS")
+    ws.write_row(0, 0, ["UBND THÀNH PHỐ ĐÀ NẴNG"])
+    ws.write_row(1, 0, ["DANH SÁCH HỌC SINH NĂM HỌC 2025-2026"])
+    ws.write_row(3, 0, ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Lớp"])
+    rows = [
+        ["1", "Nguyễn Văn An", "12/03/2012", "Nam", "048212000123", "8A"],
+        ["2", "", "01/05/2012", "Nữ", "048312000456", "8A"],
+        ["3", "Trần Thị Bình", "31/02/2012", "Nữ", "048312000789", "8A"],
+        ["4", "Lê Hoàng Cường", "07/11/2012", "Nam", "048212000999", "8A"],
+    ]
+    for i, row in enumerate(rows):
+        ws.write_row(4 + i, 0, row)
+    wb.close()
+    return path
+
+
+def test_upload_prints_counts_writes_the_report_and_fills_the_inbox(data_dir, tmp_path, capsys):
+    upload = _school_list(tmp_path / "DS hoc sinh 8A.xlsx")
+    assert main(["upload", str(upload), "--province", "Đà Nẵng", "--sector", "students", "--unit", "thcs_x"]) == 0
+    out = capsys.readouterr().out
+    assert "read 4" in out and "accepted 2" in out and "rejected 2" in out
+    assert "missing_name" in out and "impossible_date" in out
+    report = tmp_path / "DS hoc sinh 8A.errors.xlsx"
+    assert report.exists()
+    inbox = data_dir / "inbox" / "da_nang" / "students"
+    assert [p.name for p in inbox.iterdir()] == ["thcs_x__DS hoc sinh 8A.xlsx"]
+    # The secretary fixes the report and sends it back: it is accepted in full.
+    import openpyxl
+
+    wb = openpyxl.load_workbook(report)
+    ws = wb.worksheets[0]
+    cells = {c.value: c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    cells["31/02/2012"].value = "28/02/2012"
+    header = cells["Họ và tên"]
+    blank = next(r for r in range(header.row + 1, ws.max_row + 1) if not ws.cell(r, header.column).value)
+    ws.cell(blank, header.column).value = "Phạm Thị Dung"
+    wb.save(report)
+    assert main(["upload", str(report), "--province", "da_nang", "--sector", "students", "--unit", "thcs_x"]) == 0
+    assert "rejected 0" in capsys.readouterr().out
+
+
+def test_upload_of_a_structurally_bad_file_is_one_clear_line_and_exit_2(data_dir, tmp_path, capsys):
+    bad = tmp_path / "danh_sach.xlsx"
+    bad.write_bytes(b"this is not a spreadsheet at all")
+    assert main(["upload", str(bad), "--province", "da_nang", "--sector", "students"]) == 2
+    err = capsys.readouterr().err
+    assert "danh_sach.xlsx" in err and "Traceback" not in err
+    assert not (data_dir / "inbox" / "da_nang" / "students").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["upload", "nope.xlsx", "--province", "da_nang", "--sector", "students"], "nope.xlsx"),
+    (["upload", "x.csv", "--province", "atlantis", "--sector", "students"], "unknown province"),
+    (["upload", "x.csv", "--province", "da_nang", "--sector", "taxes"], "unknown sector"),
+])
+def test_user_mistakes_are_explained_without_traceback(data_dir, capsys, args, needle):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_match_writes_one_row_per_input_row_in_order(province, data_dir, tmp_path):
+    source = next(p for p in _inbox_files(province, "students") if p.suffix == ".csv")
+    out = tmp_path / "decisions.csv"
+    assert main(["match", "--population", str(province / "population" / "da_nang.parquet"),
+                 "--input", str(source), "--sector", "students", "--out", str(out)]) == 0
+    result = pl.read_csv(out, schema_overrides={"person_id": pl.Utf8})  # IDs keep their leading zero
+    truth = pl.read_parquet(province / "truth" / "da_nang" / "students" / f"{source.name}.truth.parquet")
+    assert result.height == truth.height
+    assert result["row_number"].to_list() == sorted(truth["row_number"].to_list())
+    assert {"row_number", "status", "person_id", "score", "reason"} <= set(result.columns)
+    matched = result.filter(pl.col("status") == "matched").join(
+        truth.select("row_number", pl.col("person_id").alias("true_id")), on="row_number")
+    assert matched.height > 0.8 * truth.height
+    assert (matched["person_id"].cast(pl.Utf8) == matched["true_id"]).mean() > 0.99
+
+
+def test_match_refuses_a_missing_register(data_dir, tmp_path, capsys):
+    source = tmp_path / "x.csv"
+    source.write_text("Họ và tên,Ngày sinh\nA,01/01/2010\n", encoding="utf-8")
+    assert main(["match", "--population", str(tmp_path / "none.parquet"), "--input", str(source),
+                 "--sector", "students", "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "none.parquet" in capsys.readouterr().err
+
+
+def test_help_and_python_dash_m_work():
+    proc = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    for command in ("demo", "generate", "upload", "match", "forecast", "report", "ui"):
+        assert command in proc.stdout

@@ -25,5 +25,13 @@ lint: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/doisoat ui
 
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench_quota.py
+	$(BIN)/python benchmarks/bench_normalise.py
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_match.py
+	$(BIN)/python benchmarks/bench_generate.py --sizes 1000000
+
 clean:
 	rm -rf data/population data/inbox data/lake data/warehouse data/dagster_home data/truth data/reports

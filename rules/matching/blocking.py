@@ -25,7 +25,7 @@ def column_hashes(df: pl.DataFrame, cols: set[str]) -> dict[str, tuple[np.ndarra
     out = {}
     for c in cols:
         s = df[c]
-        out[c] = (s.hash(seed=7).to_numpy().astype(np.uint64), s.is_not_null().to_numpy())
+        out[c] = (s.hash(seed=7).to_numpy().astype(np.uint64, copy=False), s.is_not_null().to_numpy())
     return out
 
 
@@ -61,6 +61,15 @@ def _argsort(values: np.ndarray) -> np.ndarray:
     return pl.Series(values).arg_sort().to_numpy()
 
 
+def _sorted(keys: np.ndarray, ok: np.ndarray) -> SortedKeys:
+    """Keys where ``ok``, sorted, with their index rows (one multi-threaded polars sort)."""
+    df = pl.DataFrame({"k": keys, "p": np.arange(len(keys), dtype=np.uint32)})
+    if not ok.all():
+        df = df.filter(pl.Series(ok))
+    df = df.sort("k")
+    return SortedKeys(df["k"].to_numpy(), df["p"].to_numpy())
+
+
 def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
     cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.index_keys}
     hashes = column_hashes(index, cols)
@@ -69,16 +78,11 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
     for spec in config.passes:
         if spec.kind == "id_variants":
             ids = index[spec.index_keys[0]]
-            ok = np.flatnonzero(ids.is_not_null().to_numpy())
-            vals = ids.to_numpy()[ok].astype(np.int64).view(np.uint64)
-            order = _argsort(vals)
-            id_table = SortedKeys(vals[order], ok[order].astype(np.uint32))
+            ok = ids.is_not_null().to_numpy()
+            vals = ids.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64)
+            id_table = _sorted(vals, ok)
             continue
-        key, ok = combine(hashes, spec.index_keys)
-        rows = np.flatnonzero(ok)
-        key = key[rows]
-        order = _argsort(key)
-        passes[spec.name] = SortedKeys(key[order], rows[order].astype(np.uint32))
+        passes[spec.name] = _sorted(*combine(hashes, spec.index_keys))
     return PreparedIndex(passes, id_table)
 
 

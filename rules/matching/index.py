@@ -16,8 +16,10 @@ import polars as pl
 
 from rules.matching.features import index_features
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 REQUIRED_REGISTER_COLUMNS: tuple[str, ...] = ("person_id", "full_name", "date_of_birth", "gender")
+# used when present: old CMND, current province, and parent links (a parent's ID on a child's row)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id")
 FREQUENCY_COLUMNS: dict[str, str] = {"gk": "gk_n", "fk": "fk_n", "mk": "mk_n", "nk": "nk_n"}
 
 
@@ -71,7 +73,7 @@ def read_register(paths: Sequence[str | Path]) -> pl.DataFrame:
         except Exception as exc:
             raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
         check_register(df, str(path))
-        frames.append(df.select([c for c in df.columns if c in (*REQUIRED_REGISTER_COLUMNS, "old_id", "province")]))
+        frames.append(df.select([c for c in df.columns if c in (*REQUIRED_REGISTER_COLUMNS, *OPTIONAL_COLUMNS)]))
     if not frames:
         raise RegisterError("no population register files given")
     return pl.concat(frames, how="diagonal_relaxed")

@@ -86,3 +86,10 @@ def test_not_parquet_and_wrong_date_type(tmp_path):
 def test_load_index_without_index(tmp_path):
     with pytest.raises(RegisterError, match="no population index"):
         load_index(tmp_path)
+
+
+def test_parent_links_are_kept_through_the_cache(tmp_path):
+    reg = small().with_columns(pl.Series("mother_id", [None, "079190000001", None], dtype=pl.Utf8))
+    reg.write_parquet(tmp_path / "pop.parquet")
+    idx = load_or_build_index([tmp_path / "pop.parquet"], tmp_path / "cache")
+    assert idx["par1"].to_list() == [None, "079190000001", None]

@@ -136,6 +136,7 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     # The day's dispatch has run: forecast from the next day on.
     result = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), start_day=day + timedelta(days=1))
     write_parquet(result.units, paths.national("forecast.parquet"))
+    write_parquet(result.daily, paths.national("forecast_daily.parquet"))
     html = burn_down_html(result, paths.national("forecast.html"))
     return dg.MaterializeResult(
         metadata={

@@ -45,6 +45,7 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
                 "unused": pl.Int64},
     "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
                  "days_to_clear": pl.Int64},
+    "forecast_daily": {"date": pl.Date, "series": pl.Utf8, "remaining": pl.Int64},
 }
 
 
@@ -65,6 +66,7 @@ class WarehouseSources:
             "review": _read_all(lake / "review_queue"),
             "allocation": _read_all(national / "allocation", add_day=True),
             "forecast": _unit_named(_read_file(national / "forecast.parquet")),
+            "forecast_daily": _read_file(national / "forecast_daily.parquet"),
             "requests": queue,
             "budgets": budgets,
         }
@@ -113,9 +115,11 @@ TABLES: list[tuple[str, str, str]] = [
     ("rejections", "Rejected rows by unit, file and reason (Vietnamese and English message).", """
         SELECT province, sector, unit, file_name, reason_code, any_value(message_vi) AS message_vi,
                any_value(message_en) AS message_en, count(*) AS rows
+        -- a row with several reasons counts once under each; codes and messages split in step
         FROM (SELECT province, sector, unit, file_name, unnest(string_split(reason_code, ';')) AS reason_code,
-                     message_vi, message_en FROM src_rejected)
-        GROUP BY ALL
+                     unnest(string_split(message_vi, ' ; ')) AS message_vi,
+                     unnest(string_split(message_en, ' ; ')) AS message_en FROM src_rejected)
+        GROUP BY province, sector, unit, file_name, reason_code
     """),
     ("match_outcomes", "Match decisions by unit and sector: matched, ambiguous, unmatched, rejected.", """
         SELECT province, sector, unit, status, count(*) AS rows, round(avg(score), 4) AS mean_score
@@ -183,6 +187,10 @@ TABLES: list[tuple[str, str, str]] = [
                split_part(unit, '/', 3) AS unit, backlog, clearance_day, days_to_clear
         FROM src_forecast
     """),
+    ("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, for the country "
+     "('national') and the largest units.", """
+        SELECT date, series, remaining FROM src_forecast_daily
+    """),
 ]
 
 VIEWS: list[tuple[str, str, str]] = [
@@ -226,7 +234,7 @@ def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.building")
     tmp.unlink(missing_ok=True)
-    frames = dict(sources.frames)
+    frames = {name: _conform(sources.frames.get(name), schema) for name, schema in SOURCE_SCHEMAS.items()}
     matches = frames["matches"]
     frames["matches_masked"] = matches.with_columns(
         mask_id(pl.col("person_id")).alias("person_id_masked"),

@@ -141,8 +141,10 @@ def publish(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from pipelines.reporting import write_report
+    from rules.provinces import resolve_province
 
-    path = write_report(args.out)
+    provinces = [resolve_province(p).slug for p in args.province] if args.province else None
+    path = write_report(args.out, provinces=provinces)
     print(f"report written: {path}")
     return 0
 

@@ -72,6 +72,19 @@ def _repair(nfc: pl.Series) -> tuple[pl.Series, pl.Series]:
     return text, flag
 
 
+def _repair_cleaned(
+    titled: pl.Series, squeezed: pl.Series, flag: pl.Series, idx: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    """Repair pass over the title-cased clean values at ``idx``; repaired values are cleaned again."""
+    fixed, sub_flag = _repair(titled.gather(idx))
+    changed = sub_flag.is_not_null()
+    if not changed.any():
+        return squeezed, flag
+    rows = idx.filter(changed)
+    again = _strip_punctuation(fixed.filter(changed)).str.replace_all(r"\s+", " ").str.strip_chars(" ")
+    return squeezed.clone().scatter(rows, again), flag.clone().scatter(rows, sub_flag.filter(changed))
+
+
 def _canonical_tones(lower: pl.Series) -> pl.Series:
     """Canonical tone placement; Python only on the unique tokens that could change."""
     candidates = lower.filter(lower.str.contains(_MAYBE_OFF).fill_null(False))
@@ -145,13 +158,27 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     punct = no.clone().scatter(idx, (stripped != sub).fill_null(False))
     spaces = no.clone().scatter(idx, sub.str.contains(r"^\s|\s$|\s\s|[^\S ]").fill_null(False))
     squeezed = text.clone().scatter(idx, stripped.str.replace_all(r"\s+", " ").str.strip_chars(" "))
+    if repair:
+        # Cleaning and title case change what the garbling detector sees (a stray symbol glued to
+        # a word; legacy byte tables are case-sensitive). The output is the title-cased clean
+        # value, so that value gets one more repair pass: normalising twice then equals once.
+        titled = squeezed.str.to_titlecase()
+        again = (titled != text).fill_null(False).arg_true()
+        if again.len():
+            squeezed, repair_flag = _repair_cleaned(titled, squeezed, repair_flag, again)
     lower = squeezed.str.to_lowercase()
     toned = _canonical_tones(lower)
     tone_fixed = (toned != lower).fill_null(False)
+    clean = pl.select(pl.when(toned.str.len_bytes() > 0).then(toned)).to_series().str.to_titlecase()
+    # Lower-casing the display form again makes the case mapping round-trip for letters whose
+    # title case is another code point (µ -> Μ -> μ, ß -> Ss), so that normalising twice equals once.
+    relowered = clean.str.to_lowercase()
+    toned = pl.select(pl.when(relowered != toned).then(relowered).otherwise(toned)).to_series()
     toned = pl.select(pl.when(toned.str.len_bytes() > 0).then(toned)).to_series().alias("name_toned")
     key = _fold_lower(toned).alias("name_key")
     df = pl.DataFrame(
         {
+            "name_clean": clean,
             "name_toned": toned,
             "name_key": key,
             "_rep": repair_flag,
@@ -168,7 +195,7 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     n_first, n_last, n_all = first.str.len_chars(), last.str.len_chars(), k.str.len_chars()
     single = n_first == n_all
     return df.select(
-        pl.col("name_toned").str.to_titlecase().alias("name_clean"),
+        "name_clean",
         "name_toned",
         "name_key",
         pl.when(single).then(pl.lit("")).otherwise(first).alias("family_key"),

@@ -34,6 +34,11 @@ _SUSPICIOUS_PY = re.compile(SUSPICIOUS.replace(r"\p{Ll}", "[a-zà-ÿ]"))
 
 _NOT_CP1252_PY = re.compile(NOT_CP1252)
 _STRONG_PY = re.compile(f"[{_NON_VIET_LATIN1}]")
+_VIET_LETTERS = (
+    "a-zA-Zàáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ"
+    "ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬÈÉẺẼẸÊỀẾỂỄỆÌÍỈĨỊÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢÙÚỦŨỤƯỪỨỬỮỰỲÝỶỸỴĐ"
+)
+_VIETNAMESE_TEXT = re.compile(f"[{_VIET_LETTERS}0-9\\s.,'()/-]*")
 
 
 def _undo_mojibake(text: str) -> str | None:
@@ -66,7 +71,11 @@ def repair_text(text: str) -> tuple[str, str | None]:
     fixed = _undo_mojibake(text)
     if fixed is not None:
         again = _undo_mojibake(fixed)
-        return unicodedata.normalize("NFC", again if again is not None else fixed), MOJIBAKE
+        fixed = unicodedata.normalize("NFC", again if again is not None else fixed)
+        # Accept only a result written in the Vietnamese alphabet: "Âµ" is also UTF-8 for "µ", but
+        # that is a case-changed "âµ", not a name.
+        if _VIETNAMESE_TEXT.fullmatch(fixed):
+            return fixed, MOJIBAKE
     # A short value is weak evidence (README 3.4/7: "score a phrase, not a single word"): convert
     # only with a byte that no Vietnamese Unicode letter uses (¸ µ ® ¨ ø ...) or two garbled words.
     enc = detect_legacy(text)

@@ -275,3 +275,12 @@ def test_serials_are_consecutive_days() -> None:
     serials = [61, 100, 1000, *range(2200, 60_000, 37)]
     out = parse_dates(pl.Series([str(s) for s in serials]), today=TODAY)["dob"].to_list()
     assert out == [date(1900, 3, 1) + timedelta(days=s - 61) for s in serials]
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.text(max_size=25)), min_size=1, max_size=25))
+def test_names_idempotent_on_arbitrary_text(names: list[str | None]) -> None:
+    """Even garbage (control characters, Latin-1 symbols, other scripts) reaches a fixed point."""
+    once = _names(names)
+    twice = _names(once["name_clean"].to_list())
+    assert twice.drop("name_flags").equals(once.drop("name_flags"))

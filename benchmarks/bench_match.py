@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rules.matching import load_or_build_index, match_records  # noqa: E402
+from rules.matching.index import register_fingerprint  # noqa: E402
 from rules.sectors import SECTORS  # noqa: E402
 
 PROVINCE = "ho_chi_minh"
@@ -166,7 +167,8 @@ def in_child(fn, *args):
 
 def index_phase(reg_p: Path, index_dir: Path) -> dict:
     """Build (or read back) the cached population index, as the population_index asset does."""
-    cached = index_dir.exists() and any(index_dir.glob("population_index_*.parquet"))
+    key = register_fingerprint([reg_p])[:20]
+    cached = (index_dir / f"population_index_{key}.parquet").exists()
     t = time.perf_counter()
     index = load_or_build_index([reg_p], index_dir)
     return {"seconds": time.perf_counter() - t, "rss": peak_rss_gb(), "rows": index.height, "cached": cached}

@@ -27,7 +27,6 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "mk",
     "gk",
     "fkc",
-    "sk",
     "tk",
     "gt",
     "dob",
@@ -106,7 +105,6 @@ def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
         .otherwise(pl.lit(""))
         .alias("mk"),
         pl.when(n > 1).then(toks.list.last()).otherwise(None).alias("gk"),
-        toks.list.sort().list.join(" ").alias("sk"),
         toks.list.eval(pl.element().str.slice(0, 1)).list.join("").alias("ini"),
         pl.when(n > 1).then(tk.str.split(" ").list.last()).otherwise(None).alias("gt"),
     ]

@@ -7,7 +7,6 @@ per file so unchanged files are not hashed again on every tick.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,16 +16,9 @@ from assets.partitions import partition_key
 from assets.resources import DataPaths
 from assets.uploads import is_upload
 from pipelines.jobs import province_job
+from rules.ingest.upload import file_sha256
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], list[tuple[str, str, str]]]:

@@ -21,8 +21,8 @@ from rules.synth.text import strip_diacritics, toggle_style
 
 RATES_FILE = Path(__file__).with_name("noise_rates.yaml")
 
-#: Every truth label, in the order of docs/contracts.md §2.
-NOISE_LABELS: tuple[str, ...] = (
+#: Noise labels by the field they damage, and every truth label in the order of docs/contracts.md §2.
+NAME_LABELS: tuple[str, ...] = (
     "no_diacritics",
     "partial_diacritics",
     "nfd",
@@ -32,9 +32,9 @@ NOISE_LABELS: tuple[str, ...] = (
     "name_typo",
     "dropped_middle",
     "swapped_order",
-    "day_month_swapped",
-    "year_only",
-    "excel_serial",
+)
+DATE_LABELS: tuple[str, ...] = ("day_month_swapped", "year_only", "excel_serial")
+ID_LABELS: tuple[str, ...] = (
     "id_lost_leading_zero",
     "id_separators",
     "id_wrong_digit",
@@ -42,10 +42,8 @@ NOISE_LABELS: tuple[str, ...] = (
     "old_cmnd",
     "parent_id",
     "id_missing",
-    "duplicate_row",
-    "not_in_register",
-    "clean",
 )
+NOISE_LABELS: tuple[str, ...] = (*NAME_LABELS, *DATE_LABELS, *ID_LABELS, "duplicate_row", "not_in_register", "clean")
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 61+ in the 1900 date system (domain README §5)
 _TYPO_LETTERS = "aeiouynhtcgmdlrs"

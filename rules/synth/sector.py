@@ -17,32 +17,21 @@ import polars as pl
 from rules.provinces import Province, resolve_province
 from rules.sectors import SECTORS, check_sector
 from rules.synth.names import build_full_names, sample_name_parts
-from rules.synth.noise import label_list, noise_rates, noisy_dates, noisy_ids, noisy_names, pick_series
+from rules.synth.noise import (
+    DATE_LABELS,
+    ID_LABELS,
+    NAME_LABELS,
+    label_list,
+    noise_rates,
+    noisy_dates,
+    noisy_ids,
+    noisy_names,
+    pick_series,
+)
 from rules.synth.register import REFERENCE_DATE, generate_register
 from rules.synth.units import LEVELS, make_units
 
 SCHOOL_YEAR = 2025  # school year 2025-2026: school age = SCHOOL_YEAR - birth year
-NAME_LABELS = (
-    "no_diacritics",
-    "partial_diacritics",
-    "nfd",
-    "tone_style",
-    "upper_case",
-    "extra_spaces",
-    "name_typo",
-    "dropped_middle",
-    "swapped_order",
-)
-DATE_LABELS = ("day_month_swapped", "year_only", "excel_serial")
-ID_LABELS = (
-    "id_lost_leading_zero",
-    "id_separators",
-    "id_wrong_digit",
-    "id_transposed",
-    "old_cmnd",
-    "parent_id",
-    "id_missing",
-)
 MOBILE_PREFIXES = (
     "032",
     "033",

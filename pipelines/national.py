@@ -85,6 +85,15 @@ def national_view_lines(day: str, top: int = 6) -> list[str]:
     biggest = allocation.sort("allocated", descending=True).head(top)
     lines += [f"  {r[key]:<46} backlog {r['backlog']:>7,} -> allocated {r['allocated']:>6,} (floor {r['floor']})"
               for r in biggest.iter_rows(named=True)]
+    real = {p.stem for p in (data_root() / "population").glob("*.parquet")}
+    mine = (
+        allocation.with_columns(pl.col(key).str.split("/").list.slice(0, 2).list.join("/").alias("group"))
+        .filter(pl.col("group").str.split("/").list.first().is_in(list(real)))
+        .group_by("group").agg(pl.len().alias("units"), pl.col("backlog").sum(), pl.col("allocated").sum())
+        .sort("backlog", descending=True)
+    )
+    lines += [f"  {r['group']:<46} backlog {r['backlog']:>7,} in {r['units']} units -> allocated {r['allocated']:>6,}"
+              " today (this installation)" for r in mine.iter_rows(named=True)]
     small = allocation.filter(pl.col("backlog") <= policy.floor_per_unit).height
     lines.append(f"  {small:,} small units (backlog <= floor) are cleared in full today")
     fc = forecast(backlogs, policy, start_day=date.fromisoformat(day))

@@ -93,6 +93,9 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     store = QueueStore(queue_store_path(paths), create=True)
     policy = QuotaPolicy.from_yaml()
     before = sum(store.state_counts().values())
+    external = paths.national("external_backlog.parquet")
+    if external.exists():  # other installations' backlogs (counts) share the national quota
+        store.set_external_backlogs(day, pl.read_parquet(external))
     report = store.run_day(day, policy, build_service(paths))
     results = store.results()
     sent_today = store.requests().filter(pl.col("alloc_day") == day)
@@ -126,6 +129,7 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Days until each unit's verification backlog clears under the current policy and quota."""
+    from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast
@@ -133,8 +137,8 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
 
     day = date.fromisoformat(str(context.partition_key))
     store = QueueStore(queue_store_path(paths), create=True)
-    # The day's dispatch has run: forecast from the next day on.
-    result = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), start_day=day + timedelta(days=1))
+    # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
+    result = forecast(national_backlog(store, str(day)), QuotaPolicy.from_yaml(), start_day=day + timedelta(days=1))
     write_parquet(result.units, paths.national("forecast.parquet"))
     write_parquet(result.daily, paths.national("forecast_daily.parquet"))
     html = burn_down_html(result, paths.national("forecast.html"))

@@ -72,8 +72,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quota", type=int, help="what-if national daily quota")
     p.add_argument("--html", type=Path, help="also write a burn-down chart (HTML)")
     p.add_argument("--top", type=int, default=20, help="units to list (slowest to clear first)")
-    p.add_argument("--with-simulated-provinces", action="store_true",
-                   help="add simulated backlogs of the other provinces (the national picture of the demo)")
 
     add("publish", commands.publish, "rebuild the analyst DuckDB file from the lake")
 

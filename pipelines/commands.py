@@ -129,8 +129,7 @@ def verify_day(args: argparse.Namespace) -> int:
 def forecast(args: argparse.Namespace) -> int:
     from pipelines.national import print_forecast
 
-    return print_forecast(quota=args.quota, html=args.html, top=args.top,
-                          with_simulated=args.with_simulated_provinces)
+    return print_forecast(quota=args.quota, html=args.html, top=args.top)
 
 
 def publish(args: argparse.Namespace) -> int:

@@ -46,14 +46,16 @@ def run_demo(province: str, day: str | None = None) -> DemoSummary:
     stages: list[tuple[str, bool]] = []
     print(f"[2/4] ingest, clean and match {province} ({', '.join(SECTORS)}) through Dagster…")
     stages.append(("register+ingest+match", run_province(province, list(SECTORS))))
-    print(f"[3/4] national daily verification for {day}…")
+    from pipelines.national import write_simulated_external_backlog
+
+    # The quota is national: the other 33 provinces' backlogs (simulated counts) share it.
+    write_simulated_external_backlog({province})
+    print(f"[3/4] national daily verification for {day} (other provinces' backlogs simulated as counts)…")
     stages.append(("verification", run_national_day(day)))
     print("[4/4] publishing the analyst warehouse…")
     stages.append(("publish", run_publish()))
     summary = DemoSummary(ok=all(ok for _, ok in stages), stages=stages)
-    from pipelines.national import national_view_lines
-
-    summary.lines = summary_lines(day) + national_view_lines(day)
+    summary.lines = summary_lines(day)
     return summary
 
 
@@ -84,24 +86,44 @@ def summary_lines(day: str) -> list[str]:
             lines.append("match flags: " + ", ".join(f"{f} {_n(n)}" for f, n in flags))
         usage = con.execute("SELECT quota, allocated, unused, stop_cause FROM quota_usage WHERE day = ?",
                             [day]).fetchall()
-        if usage:
+        national = con.execute("SELECT count(*), sum(backlog), sum(allocated), sum(floor) FROM daily_allocation "
+                               "WHERE day = ?", [day]).fetchall()
+        if usage and national:
             quota, allocated, unused, cause = usage[0]
-            lines.append(f"verification {day}: quota {_n(quota)}, allocated {_n(allocated)}, "
-                         f"unused {_n(unused)}{f' ({cause})' if cause else ''}")
+            units, backlog, spent, floors = national[0]
+            lines += [
+                "",
+                f"verification {day}: national quota {_n(quota)} shared by {_n(units)} units with "
+                f"{_n(backlog)} waiting (floor {_n(floors)}, the rest by backlog^alpha with ageing)",
+                f"  this installation: allocated {_n(allocated)}, unused {_n(unused)}{f' ({cause})' if cause else ''}; "
+                f"the other provinces (simulated counts) got {_n(spent - allocated)}",
+            ]
+        here = con.execute("""
+            SELECT split_part(unit_key, '/', 1) || '/' || split_part(unit_key, '/', 2) AS grp, count(*) AS units,
+                   sum(backlog), sum(allocated) FROM daily_allocation
+            WHERE day = ? AND unit_key IN (SELECT unit_key FROM verification_backlog) GROUP BY 1 ORDER BY 3 DESC
+        """, [day]).fetchall()
+        lines += [f"  {g:<30} {u:>4} units, backlog {_n(b):>7} -> allocated {_n(a):>7} today" for g, u, b, a in here]
         outcomes = con.execute(
             "SELECT status, sum(rows) FROM verification_outcomes GROUP BY 1 ORDER BY 2 DESC").fetchall()
         if outcomes:
-            lines.append("verification answers: " + ", ".join(f"{s} {_n(n)}" for s, n in outcomes))
-        top = con.execute("SELECT day, unit_key, backlog, floor, allocated FROM daily_allocation "
-                          "WHERE day = ? ORDER BY allocated DESC LIMIT 8", [day]).fetchall()
+            lines.append("  verification answers: " + ", ".join(f"{s} {_n(n)}" for s, n in outcomes))
+        top = con.execute("SELECT unit_key, backlog, floor, allocated FROM daily_allocation "
+                          "WHERE day = ? ORDER BY allocated DESC, unit_key LIMIT 6", [day]).fetchall()
         if top:
-            lines.append("largest allocations today (unit: backlog -> floor + share = allocated):")
-            lines += [f"  {u:<48} {_n(b):>8} -> {_n(f):>5} + {_n(a - f):>7} = {_n(a):>7}" for _, u, b, f, a in top]
-        fc = con.execute("SELECT unit_key, backlog, clearance_day, days_to_clear FROM forecast "
-                         "ORDER BY days_to_clear DESC NULLS FIRST, backlog DESC LIMIT 5").fetchall()
-        if fc:
-            lines.append("forecast (slowest units to clear):")
-            lines += [f"  {u:<48} backlog {_n(b):>8}, clear by {c} ({d} days)" for u, b, c, d in fc]
+            lines.append("  largest allocations (unit: backlog -> floor + share = allocated):")
+            lines += [f"    {u:<46} {_n(b):>7} -> {_n(f):>3} + {_n(a - f):>6} = {_n(a):>6}" for u, b, f, a in top]
+        small = con.execute("SELECT count(*) FROM daily_allocation WHERE day = ? AND allocated = backlog "
+                            "AND backlog <= floor", [day]).fetchone()[0]
+        lines.append(f"  {_n(small)} small units are cleared in full by the floor alone")
+        fc = con.execute("""
+            SELECT max(clearance_day) FILTER (WHERE province = 'ho_chi_minh' AND sector = 'students'),
+                   max(clearance_day), count(*) FILTER (WHERE clearance_day IS NULL)
+            FROM forecast""").fetchall()
+        if fc and fc[0][1] is not None:
+            hcmc, country, never = fc[0]
+            lines.append(f"forecast: HCMC students clear by {hcmc or 'today'}; the whole country by {country}"
+                         + (f"; {never} units not within the horizon" if never else ""))
         lines.append(f"analyst file: {path}")
         return lines
     finally:

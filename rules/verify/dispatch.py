@@ -40,7 +40,7 @@ from rules.verify.model import (
     ServiceUnavailable,
     VerificationService,
 )
-from rules.verify.store import ANSWERED, WAITING, QueueStore, backlog_frame
+from rules.verify.store import ANSWERED, WAITING, QueueStore, backlog_frame, external_frame
 
 _HOST = socket.gethostname()
 
@@ -194,7 +194,10 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
         )
         reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
         if not reused:
-            alloc = allocate(backlog_frame(con, day), policy)
+            # National: this store's units and the other installations' backlogs (counts) share the quota.
+            external = external_frame(con, day)
+            national = pl.concat([backlog_frame(con, day), external]) if external.height else backlog_frame(con, day)
+            alloc = allocate(national, policy)
             con.executemany(
                 "INSERT INTO day_allocation VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -202,9 +205,11 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
                     for row in alloc.select("unit_key", "backlog", "oldest_wait_days", "floor", "allocated").iter_rows()
                 ),
             )
+            # ``allocated`` is what this installation may spend; the external units' shares are theirs.
+            local = alloc.filter(~pl.col("unit_key").is_in(external["unit_key"].to_list()))
             con.execute(
                 "INSERT INTO day_budget (day, quota, allocated, created_at, policy) VALUES (?, ?, ?, ?, ?)",
-                (day, policy.quota, int(alloc["allocated"].sum()), _now(), json.dumps(asdict(policy))),
+                (day, policy.quota, int(local["allocated"].sum()), _now(), json.dumps(asdict(policy))),
             )
         con.execute("UPDATE day_budget SET runs = runs + 1 WHERE day = ?", (day,))
         con.execute(
@@ -327,9 +332,16 @@ def _report(
 ) -> DayReport:
     with store.transaction() as con:
         quota, allocated = con.execute("SELECT quota, allocated FROM day_budget WHERE day = ?", (day,)).fetchone()
-        backlog = con.execute("SELECT COALESCE(SUM(backlog), 0) FROM day_allocation WHERE day = ?", (day,)).fetchone()[
-            0
-        ]
+        backlog, national_allocated = con.execute(
+            "SELECT COALESCE(SUM(backlog), 0), COALESCE(SUM(allocated), 0) FROM day_allocation WHERE day = ? "
+            "AND unit_key NOT IN (SELECT unit_key FROM external_backlog WHERE day = ?)",
+            (day, day),
+        ).fetchone()
+        national_allocated += con.execute(
+            "SELECT COALESCE(SUM(a.allocated), 0) FROM day_allocation a JOIN external_backlog e "
+            "ON e.day = a.day AND e.unit_key = a.unit_key WHERE a.day = ?",
+            (day,),
+        ).fetchone()[0]
         done = con.execute(
             f"SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN {ANSWERED}", (day,)
         ).fetchone()[0]
@@ -362,7 +374,7 @@ def _report(
         sent_this_run=sent,
         answered_this_run=answered,
         unused=unused,
-        idle_capacity=max(0, quota - allocated),
+        idle_capacity=max(0, quota - national_allocated),
         stop_cause=cause if unused else None,
         stop_detail=detail,
         reused_allocation=reused,

@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS day_allocation (
     floor INTEGER NOT NULL, allocated INTEGER NOT NULL, PRIMARY KEY (day, unit_key)
 );
 CREATE INDEX IF NOT EXISTS day_allocation_unit ON day_allocation (unit_key, day);
+CREATE TABLE IF NOT EXISTS external_backlog (
+    day TEXT NOT NULL, unit_key TEXT NOT NULL, backlog INTEGER NOT NULL, oldest_wait_days REAL NOT NULL,
+    PRIMARY KEY (day, unit_key)
+);
 CREATE TABLE IF NOT EXISTS ledger (
     batch_id TEXT PRIMARY KEY, day TEXT NOT NULL, n INTEGER NOT NULL, state TEXT NOT NULL,
     owner TEXT NOT NULL, lease_until REAL NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
@@ -83,6 +87,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 """
 
+
+_EXTERNAL_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS external_backlog") :].split(";")[0]
 
 BACKLOG_SCHEMA = {
     "unit_key": pl.Utf8,
@@ -101,6 +107,16 @@ def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
         " WHERE a.unit_key = r.unit_key AND a.allocated > 0 AND a.day < ?) "
         f"FROM requests r WHERE r.state IN {WAITING} GROUP BY r.unit_key ORDER BY r.unit_key",
         (day, day, day),
+    ).fetchall()
+    return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
+
+
+def external_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
+    """Backlogs of units dispatched by other installations, as counts, for ``day``'s national allocation."""
+    rows = con.execute(
+        "SELECT unit_key, backlog, oldest_wait_days, NULL FROM external_backlog WHERE day = ? AND backlog > 0 "
+        "ORDER BY unit_key",
+        (day,),
     ).fetchall()
     return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
 
@@ -132,6 +148,8 @@ class QueueStore:
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('app', ?), ('schema', ?)", (APP_ID, SCHEMA_VERSION))
         self._check()
+        with self.connect() as con:  # stores created before external backlogs existed
+            con.execute(_EXTERNAL_SCHEMA)
 
     # -- connections -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -261,6 +279,46 @@ class QueueStore:
         """
         with self.connect() as con:
             return backlog_frame(con, str(day or date.today()))
+
+    def set_external_backlogs(self, day: date | str, backlogs: pl.DataFrame) -> bool:
+        """Record ``day``'s backlogs of units whose requests other installations send (counts only).
+
+        The quota is national: the day's allocation is computed over this store's units *and* these,
+        and only this store's share is dispatched here. ``backlogs``: ``unit_key`` (or ``unit``),
+        ``backlog``, ``oldest_wait_days``. Units that have requests in this store are ignored (this
+        store knows them better). Once the day is allocated the allocation is fixed: returns False and
+        changes nothing.
+        """
+        key = "unit_key" if "unit_key" in backlogs.columns else "unit"
+        frame = backlogs.select(
+            pl.col(key).cast(pl.Utf8).alias("unit_key"),
+            pl.col("backlog").cast(pl.Int64),
+            pl.col("oldest_wait_days").cast(pl.Float64).fill_null(0.0)
+            if "oldest_wait_days" in backlogs.columns else pl.lit(0.0).alias("oldest_wait_days"),
+        )
+        if frame["backlog"].lt(0).any() or frame["unit_key"].is_duplicated().any():
+            raise ValueError("external backlogs need unique unit keys and backlogs >= 0")
+        day = str(day)
+        with self.transaction() as con:
+            if con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone():
+                return False
+            local = {r[0] for r in con.execute("SELECT DISTINCT unit_key FROM requests").fetchall()}
+            con.execute("DELETE FROM external_backlog WHERE day = ?", (day,))
+            con.executemany(
+                "INSERT INTO external_backlog VALUES (?, ?, ?, ?)",
+                ((day, *row) for row in frame.filter(~pl.col("unit_key").is_in(list(local))).iter_rows()),
+            )
+        return True
+
+    def external_units(self, day: date | str) -> pl.DataFrame:
+        """``day``'s external backlogs with what the national allocation gave them."""
+        return self._frame(
+            "SELECT e.unit_key, e.backlog, e.oldest_wait_days, COALESCE(a.allocated, 0) AS allocated "
+            "FROM external_backlog e LEFT JOIN day_allocation a ON a.day = e.day AND a.unit_key = e.unit_key "
+            "WHERE e.day = ? ORDER BY e.unit_key",
+            (str(day),),
+            schema={"unit_key": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64, "allocated": pl.Int64},
+        )
 
     def state_counts(self) -> dict[str, int]:
         with self.connect() as con:

@@ -51,7 +51,7 @@ def test_demo_succeeds_and_prints_counts_per_stage(demo):
     out = proc.stdout
     assert "✓ register+ingest+match" in out and "✓ verification" in out and "✓ publish" in out
     assert re.search(r"students\s+\d+\s+[\d,]+", out), out
-    assert "national view" in out and "floor" in out
+    assert "national quota 200,000" in out and "floor" in out and "forecast:" in out
     assert (data / "warehouse" / "doisoat.duckdb").exists()
     assert "Traceback" not in proc.stderr
 
@@ -163,7 +163,13 @@ def test_audit_log_records_decisions_and_requests_with_run_ids(demo):
     results = pl.concat([pl.read_parquet(p) for p in (data / "lake" / "match_results").rglob("*.parquet")])
     assert decisions.height == results.height
     assert decisions["run_id"].null_count() == 0 and decisions["recorded_at"].null_count() == 0
-    assert requests.height == results.filter(pl.col("status") == "matched").height
+    con = duckdb.connect(str(data / "warehouse" / "doisoat.duckdb"), read_only=True)
+    try:
+        allocated = con.execute("SELECT sum(allocated) FROM quota_usage").fetchone()[0]
+    finally:
+        con.close()
+    # Every request sent today is in the audit log: this installation's share of the national quota.
+    assert 0 < requests.height == allocated <= results.filter(pl.col("status") == "matched").height
     assert set(requests["status"].drop_nulls().unique()) <= {"verified", "mismatch", "not_found"}
 
 

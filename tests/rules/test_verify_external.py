@@ -1,0 +1,38 @@
+"""The quota is national: other installations' backlogs (counts only) take part in the allocation,
+and this store dispatches only its own share."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rules.quota import QuotaPolicy
+from rules.verify import QueueStore, SimulatedService
+from tests.rules.test_verify_support import register, requests
+
+DAY = "2026-11-23"
+
+
+def test_external_backlogs_share_the_national_quota_and_only_local_requests_are_sent(tmp_path):
+    store = QueueStore(tmp_path / "queue.sqlite", create=True)
+    local_waiting = store.enqueue(requests())  # 3 local units
+    external = pl.DataFrame({"unit": ["ha_noi/students/x", "da_nang/insurance/y", "ha_noi/students/thpt_a"],
+                             "backlog": [5_000, 3, 7], "oldest_wait_days": [10.0, 0.0, 0.0]})
+    assert store.set_external_backlogs(DAY, external)
+    policy = QuotaPolicy(quota=1_000, floor_per_unit=10)
+    report = store.run_day(DAY, policy, SimulatedService(register()))
+
+    allocation = store.day_allocation(DAY)
+    outside = store.external_units(DAY)
+    local_keys = set(store.backlog_by_unit(DAY)["unit_key"]) | set(
+        store.requests()["unit_key"].unique().to_list())
+    assert int(allocation["allocated"].sum()) == policy.quota  # the national quota is spent exactly
+    assert set(outside["unit_key"]) == {"ha_noi/students/x", "da_nang/insurance/y"}  # local keys never external
+    assert outside.filter(pl.col("unit_key") == "da_nang/insurance/y")["allocated"].item() == 3  # floor
+    local_share = int(allocation.filter(pl.col("unit_key").is_in(list(local_keys)))["allocated"].sum())
+    assert 0 < local_share < local_waiting
+    assert report.allocated == local_share == report.answered_day  # only this store's share is sent
+    assert report.unused == 0 and report.idle_capacity == 0
+    # The day's allocation is fixed: new external figures change nothing, and a re-run sends nothing more.
+    assert not store.set_external_backlogs(DAY, external.with_columns(pl.col("backlog") * 2))
+    again = store.run_day(DAY, policy, SimulatedService(register()))
+    assert again.sent_this_run == 0 and again.answered_day == report.answered_day

@@ -46,6 +46,18 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
     return state, changed
 
 
+def misplaced_folders(root: Path) -> list[str]:
+    """Inbox folders that match no province slug or sector: files there would never be picked up."""
+    if not root.is_dir():
+        return []
+    wrong = [p.name for p in root.iterdir() if p.is_dir() and p.name not in PROVINCE_SLUGS]
+    for province in PROVINCE_SLUGS:
+        folder = root / province
+        if folder.is_dir():
+            wrong += [f"{province}/{p.name}" for p in folder.iterdir() if p.is_dir() and p.name not in SECTORS]
+    return sorted(wrong)
+
+
 @dg.sensor(
     job=province_job,
     minimum_interval_seconds=30,
@@ -55,6 +67,12 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
 def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
     previous = json.loads(context.cursor) if context.cursor else {}
     state, changed = scan_inbox(paths.base / "inbox", previous)
+    wrong = misplaced_folders(paths.base / "inbox")
+    if wrong:  # folder names only: an uploader put files where no run will ever look
+        context.log.warning(
+            f"inbox folders ignored (unknown province or sector): {', '.join(wrong[:10])}; use "
+            f"inbox/<province>/<sector>/ with a province from `doisoat provinces` and a sector of {', '.join(SECTORS)}"
+        )
     # One run per partition: it processes every current file of that inbox folder anyway.
     by_partition: dict[tuple[str, str], list[str]] = {}
     for province, sector, digest in changed:

@@ -44,6 +44,16 @@ def test_inbox_sensor_requests_one_run_per_new_upload_and_never_repeats(data_dir
     assert set(json.loads(corrected.cursor)) == {"ho_chi_minh/students/thpt_a__ds.csv"}
 
 
+def test_misplaced_inbox_folders_are_named(data_dir):
+    from pipelines.sensors import misplaced_folders
+
+    (data_dir / "inbox" / "HCM" / "students").mkdir(parents=True)
+    (data_dir / "inbox" / "ho_chi_minh" / "hoc_sinh").mkdir(parents=True)
+    (data_dir / "inbox" / "ho_chi_minh" / "students").mkdir(parents=True)
+    assert misplaced_folders(data_dir / "inbox") == ["HCM", "ho_chi_minh/hoc_sinh"]
+    assert _sensor_tick(data_dir).run_requests == []
+
+
 def test_province_schedules_are_off_by_default_and_request_every_sector(data_dir):
     from pipelines.definitions import build_definitions
     from rules.sectors import SECTORS

@@ -46,14 +46,16 @@ def with_record_attributes(results: pl.DataFrame, clean: pl.DataFrame, rejected:
 )
 def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     """One decision per row (matched / ambiguous / unmatched / rejected) with score, reason and flags."""
-    from rules.matching import MatchConfig, combine_with_rejected, load_index, match_records
+    from rules.matching import MatchConfig, combine_with_rejected, load_or_build_index, match_records
 
     province, sector = province_sector_of(context)
     clean = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
     rejected = read_parquet(paths.lake("rejected_records", province, sector), what="rejected_records")
     raw_rows = read_parquet(paths.lake("raw_records", province, sector), what="raw_records").height
     config = MatchConfig.default()
-    index = load_index(paths.base / "lake" / "population_index" / province)
+    # Keyed by the register's content hash: a register that changed since population_index last ran
+    # is re-indexed here rather than matched against a stale index.
+    index = load_or_build_index(paths.population_files(province), paths.base / "lake" / "population_index" / province)
     output = match_records(clean, index, config)
     results = with_record_attributes(combine_with_rejected(output.results, rejected), clean, rejected)
     write_parquet(results, paths.lake("match_results", province, sector))

@@ -12,7 +12,7 @@ benchmark); this package never imports Dagster, Splink or recordlinkage.
 
 from rules.matching.config import MatchConfig
 from rules.matching.engine import MatchOutput, build_generic_index, match_records
-from rules.matching.files import combine_with_rejected, load_index, match_file
+from rules.matching.files import combine_with_rejected, match_file
 from rules.matching.index import RegisterError, build_population_index, load_or_build_index
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "build_generic_index",
     "build_population_index",
     "combine_with_rejected",
-    "load_index",
     "load_or_build_index",
     "match_file",
     "match_records",

@@ -15,7 +15,7 @@ import polars as pl
 
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
-from rules.matching.index import RegisterError, load_or_build_index, register_paths_of
+from rules.matching.index import load_or_build_index, register_paths_of
 
 UPLOAD_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
 ORDER_COLUMNS = ("file_sha256", "sheet", "row_number")
@@ -50,14 +50,6 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
         both = both.with_row_index("_i").with_columns(pl.col("_i").min().over("file_sha256").alias("_file_order"))
         keys = ["_file_order", *keys[1:]]
     return both.sort(keys, maintain_order=True).drop("_file_order", "_i", strict=False)
-
-
-def load_index(index_dir: str | Path) -> pl.DataFrame:
-    """The most recently built population index in ``index_dir`` (written by load_or_build_index)."""
-    files = sorted(Path(index_dir).glob("population_index_*.parquet"), key=lambda p: p.stat().st_mtime)
-    if not files:
-        raise RegisterError(f"no population index in {index_dir}: build it from the register first")
-    return pl.read_parquet(files[-1])
 
 
 def _normalise_and_validate(raw: pl.DataFrame, sector: str, headers=None) -> tuple[pl.DataFrame, pl.DataFrame]:

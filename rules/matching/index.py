@@ -107,4 +107,7 @@ def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     index.write_parquet(tmp, compression="lz4")
     os.replace(tmp, target)
+    for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
+        if stale != target:
+            stale.unlink(missing_ok=True)
     return index

@@ -11,7 +11,7 @@ import polars as pl
 from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
-from assets.uploads import current_uploads, read_inbox
+from assets.uploads import mark_uploads, read_inbox
 
 ROWS_RECONCILE = "rows_reconcile"
 ALL_FILES_READABLE = "all_files_readable"
@@ -29,23 +29,23 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
     province, sector = province_sector_of(context)
     inbox = read_inbox(paths.inbox(province, sector), province=province, sector=sector,
                        reports_dir=paths.error_reports(province, sector))
-    current = current_uploads(inbox.uploads)
+    uploads = mark_uploads(inbox.uploads)
+    current = uploads.filter(pl.col("status") == "current")
     raw = inbox.raw_for(current)
     write_parquet(raw, paths.lake("raw_records", province, sector))
-    write_parquet(inbox.uploads, paths.lake("uploads", province, sector))
-    failed = inbox.uploads.filter(pl.col("status") == "failed")
-    context.log.info(
-        f"{province}/{sector}: {inbox.uploads.height} files, {raw.height} rows from {current.height} current"
-    )
+    write_parquet(uploads, paths.lake("uploads", province, sector))
+    failed = uploads.filter(pl.col("status") == "failed")
+    context.log.info(f"{province}/{sector}: {uploads.height} files, {raw.height} rows from {current.height} current")
     yield dg.Output(
         None,
         metadata={
-            "files": inbox.uploads.height,
+            "files": uploads.height,
             "files_current": current.height,
-            "files_superseded": int((inbox.uploads["status"] == "superseded").sum()),
+            "files_superseded": int((uploads["status"] == "superseded").sum()),
+            "files_duplicate": int((uploads["status"] == "duplicate").sum()),
             "files_failed": failed.height,
             "rows_read": raw.height,
-            "blank_rows_skipped": int(inbox.uploads["blank_rows_skipped"].sum() or 0),
+            "blank_rows_skipped": int(uploads["blank_rows_skipped"].sum() or 0),
         },
     )
     yield dg.AssetCheckResult(

@@ -80,13 +80,11 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector)
 
 
-def current_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
-    """Mark superseded/duplicate files in place (``status``) and return the current ones."""
+def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
+    """``uploads`` with ``status`` (current / superseded / duplicate / failed) and ``superseded_by``."""
     from rules.ingest.lineage import supersede
 
-    marked = supersede(uploads)
-    uploads.replace_column(uploads.get_column_index("status"), marked["status"])
-    return marked.filter(pl.col("status") == "current")
+    return supersede(uploads.drop("status")).select(*uploads.columns, "superseded_by")
 
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:

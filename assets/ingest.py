@@ -36,8 +36,7 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
     write_parquet(uploads, paths.lake("uploads", province, sector))
     failed = uploads.filter(pl.col("status") == "failed")
     context.log.info(f"{province}/{sector}: {uploads.height} files, {raw.height} rows from {current.height} current")
-    yield dg.Output(
-        None,
+    return dg.MaterializeResult(
         metadata={
             "files": uploads.height,
             "files_current": current.height,
@@ -47,13 +46,13 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "rows_read": raw.height,
             "blank_rows_skipped": int(uploads["blank_rows_skipped"].sum() or 0),
         },
-    )
-    yield dg.AssetCheckResult(
-        check_name=ALL_FILES_READABLE,
-        passed=failed.height == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"failed_files": failed.height,
-                  "error_codes": dg.MetadataValue.json(failed["error_code"].value_counts().to_dicts())},
+        check_results=[dg.AssetCheckResult(
+            check_name=ALL_FILES_READABLE,
+            passed=failed.height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed_files": failed.height,
+                      "error_codes": dg.MetadataValue.json(failed["error_code"].value_counts().to_dicts())},
+        )],
     )
 
 
@@ -80,8 +79,7 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
                                   paths.error_reports(province, sector))
     reasons = quarantined["reason_code"].value_counts(sort=True).to_dicts() if quarantined.height else []
-    yield dg.Output(
-        None,
+    return dg.MaterializeResult(
         metadata={
             "rows_read": raw.height,
             "accepted": valid.height,
@@ -90,9 +88,9 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "warnings_and_flags": dg.MetadataValue.json(summarise_flags(normalised)),
             "error_reports": len(reports),
         },
-    )
-    yield dg.AssetCheckResult(
-        check_name=ROWS_RECONCILE,
-        passed=raw.height == valid.height + quarantined.height,
-        metadata={"rows_read": raw.height, "accepted": valid.height, "rejected": quarantined.height},
+        check_results=[dg.AssetCheckResult(
+            check_name=ROWS_RECONCILE,
+            passed=raw.height == valid.height + quarantined.height,
+            metadata={"rows_read": raw.height, "accepted": valid.height, "rejected": quarantined.height},
+        )],
     )

@@ -71,8 +71,8 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     budget = config.pair_budget(clean.height)
     ambiguous = status_counts.get("ambiguous", 0)
     max_share = config.max_ambiguous_share
-    yield dg.Output(
-        None,
+    share = ambiguous / max(clean.height, 1)
+    return dg.MaterializeResult(
         metadata={
             "rows": results.height,
             **{f"status_{k}": int(v) for k, v in sorted(status_counts.items())},
@@ -81,24 +81,25 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
             "flags": dg.MetadataValue.json(flag_counts),
             "review_queue_rows": output.review_queue.height,
         },
-    )
-    yield dg.AssetCheckResult(
-        check_name=ROWS_ACCOUNTED,
-        passed=results.height == raw_rows,
-        metadata={"rows_read": raw_rows, "result_rows": results.height},
-    )
-    yield dg.AssetCheckResult(
-        check_name=PAIR_BUDGET,
-        passed=total_pairs <= budget,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"candidate_pairs": total_pairs, "budget": budget},
-    )
-    share = ambiguous / max(clean.height, 1)
-    yield dg.AssetCheckResult(
-        check_name=AMBIGUOUS_SHARE,
-        passed=share <= max_share,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"ambiguous_share": round(share, 4), "max_share": max_share},
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=ROWS_ACCOUNTED,
+                passed=results.height == raw_rows,
+                metadata={"rows_read": raw_rows, "result_rows": results.height},
+            ),
+            dg.AssetCheckResult(
+                check_name=PAIR_BUDGET,
+                passed=total_pairs <= budget,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"candidate_pairs": total_pairs, "budget": budget},
+            ),
+            dg.AssetCheckResult(
+                check_name=AMBIGUOUS_SHARE,
+                passed=share <= max_share,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"ambiguous_share": round(share, 4), "max_share": max_share},
+            ),
+        ],
     )
 
 

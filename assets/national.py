@@ -107,16 +107,20 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
         write_parquet(write_back(pl.read_parquet(path), mine), paths.lake("verified_records", province, sector))
     summary = report.summary()
     after = sum(store.state_counts().values())
-    yield dg.Output(None, metadata={k: v for k, v in summary.items() if v is not None})
-    yield dg.AssetCheckResult(
-        check_name=QUOTA_RESPECTED,
-        passed=report.allocated <= report.quota and report.answered_day <= report.quota,
-        metadata={"quota": report.quota, "allocated": report.allocated, "answered_day": report.answered_day},
-    )
-    yield dg.AssetCheckResult(
-        check_name=NOTHING_LOST,
-        passed=before == after,
-        metadata={"requests_before": before, "requests_after": after},
+    return dg.MaterializeResult(
+        metadata={k: v for k, v in summary.items() if v is not None},
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=QUOTA_RESPECTED,
+                passed=report.allocated <= report.quota and report.answered_day <= report.quota,
+                metadata={"quota": report.quota, "allocated": report.allocated, "answered_day": report.answered_day},
+            ),
+            dg.AssetCheckResult(
+                check_name=NOTHING_LOST,
+                passed=before == after,
+                metadata={"requests_before": before, "requests_after": after},
+            ),
+        ],
     )
 
 

@@ -57,6 +57,9 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
     files = sorted(p for p in folder.iterdir() if is_upload(p)) if folder.is_dir() else []
+    # Reports are rebuilt on every run: one of a file that is now fine would only mislead.
+    for stale in reports_dir.glob("*.errors.xlsx") if reports_dir.is_dir() else []:
+        stale.unlink()
     for path in files:
         meta = {
             "province": province, "sector": sector, "unit": default_unit(path), "file_name": path.name,
@@ -89,7 +92,7 @@ def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
     """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
-    it back); older reports of files that are now clean are removed so none misleads."""
+    it back)."""
     from rules.ingest.report import write_error_report
 
     written: list[Path] = []
@@ -97,7 +100,4 @@ def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Pat
         rows = raw.filter(pl.col("file_name") == file_name)
         target = error_report_path(inbox / str(file_name), reports_dir)
         written.append(write_error_report(rows, bad, target, source_dir=inbox))
-    if reports_dir.is_dir():
-        for stale in set(reports_dir.glob("*.errors.xlsx")) - set(written):
-            stale.unlink()
     return written

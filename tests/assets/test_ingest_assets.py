@@ -1,0 +1,60 @@
+"""raw_records and clean_records through Dagster (materialize) on a small inbox: supersede rule,
+reconciling counts, error reports outside the inbox, asset checks."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.ingest import clean_records, raw_records
+from assets.partitions import partition_key
+from assets.resources import DataPaths
+
+HEADER = "STT,Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
+
+
+def _write(path: Path, rows: list[str], mtime: float) -> None:
+    path.write_text(HEADER + "".join(f"{i},{r}\n" for i, r in enumerate(rows, 1)), encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+
+
+def test_lists_corrections_and_counts(data_dir: Path):
+    inbox = data_dir / "inbox" / "ha_noi" / "students"
+    inbox.mkdir(parents=True)
+    t0 = time.time() - 3600
+    _write(inbox / "thcs_a__ds_dot_1.csv", ["Nguyễn Văn An,01/02/2012,Nam,001212000001",
+                                             ",02/02/2012,Nữ,001312000002"], t0)           # one row has no name
+    _write(inbox / "thcs_a__ds_dot_2.csv", ["Trần Thị Bình,03/02/2012,Nữ,001312000003"], t0 + 10)
+    _write(inbox / "thcs_a__ds_dot_1_sua.csv", ["Nguyễn Văn An,01/02/2012,Nam,001212000001",
+                                                 "Lê Thị Cúc,02/02/2012,Nữ,001312000002",
+                                                 "Phạm Văn Dũng,31/02/2012,Nam,001212000004"], t0 + 20)
+    (inbox / "thcs_b__ds.csv").write_bytes((inbox / "thcs_a__ds_dot_2.csv").read_bytes())  # same bytes again
+    (inbox / "thcs_c__ds.xlsx").write_bytes(b"not a workbook")
+
+    result = dg.materialize(
+        [raw_records, clean_records],
+        partition_key=partition_key("ha_noi", "students"),
+        resources={"paths": DataPaths(root=str(data_dir))},
+    )
+    assert result.success
+    uploads = pl.read_parquet(data_dir / "lake" / "uploads" / "ha_noi" / "students.parquet")
+    status = dict(zip(uploads["file_name"], uploads["status"], strict=True))
+    assert status == {"thcs_a__ds_dot_1.csv": "superseded", "thcs_a__ds_dot_2.csv": "current",
+                      "thcs_a__ds_dot_1_sua.csv": "current", "thcs_b__ds.csv": "duplicate",
+                      "thcs_c__ds.xlsx": "failed"}
+    raw = pl.read_parquet(data_dir / "lake" / "raw_records" / "ha_noi" / "students.parquet")
+    clean = pl.read_parquet(data_dir / "lake" / "clean_records" / "ha_noi" / "students.parquet")
+    rejected = pl.read_parquet(data_dir / "lake" / "rejected_records" / "ha_noi" / "students.parquet")
+    assert (raw.height, clean.height, rejected.height) == (4, 3, 1)
+    assert rejected["reason_code"].to_list() == ["impossible_date"]
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"all_files_readable": False, "rows_reconcile": True}
+    reports = data_dir / "reports" / "errors" / "ha_noi" / "students"
+    assert sorted(p.name for p in reports.iterdir()) == ["thcs_a__ds_dot_1_sua.errors.xlsx", "thcs_c__ds.errors.xlsx"]
+    assert not list(inbox.glob("*.errors.xlsx"))
+    meta = result.asset_materializations_for_node("clean_records")[0].metadata
+    assert meta["rows_read"].value == 4 and meta["rejected"].value == 1

@@ -91,7 +91,7 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 
     day = str(context.partition_key)
     store = QueueStore(queue_store_path(paths), create=True)
-    policy = QuotaPolicy.from_yaml()
+    policy = QuotaPolicy.from_yaml(paths.policy_path())
     before = sum(store.state_counts().values())
     external = paths.national("external_backlog.parquet")
     if external.exists():  # other installations' backlogs (counts) share the national quota
@@ -142,7 +142,8 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     day = date.fromisoformat(str(context.partition_key))
     store = QueueStore(queue_store_path(paths), create=True)
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
-    result = forecast(national_backlog(store, str(day)), QuotaPolicy.from_yaml(), start_day=day + timedelta(days=1))
+    policy = QuotaPolicy.from_yaml(paths.policy_path())
+    result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))
     write_parquet(result.units, paths.national("forecast.parquet"))
     write_parquet(result.daily, paths.national("forecast_daily.parquet"))
     html = burn_down_html(result, paths.national("forecast.html"))

@@ -15,10 +15,17 @@ class DataPaths(dg.ConfigurableResource):
     """
 
     root: str
+    # The quota policy and verification settings (default: rules/quota/quota.yaml beside the code).
+    policy_file: str = ""
 
     @property
     def base(self) -> Path:
         return Path(self.root)
+
+    def policy_path(self) -> Path:
+        from rules.quota import DEFAULT_POLICY_PATH
+
+        return Path(self.policy_file) if self.policy_file else DEFAULT_POLICY_PATH
 
     def inbox(self, province: str, sector: str) -> Path:
         return self.base / "inbox" / province / sector

@@ -14,7 +14,7 @@ from assets.resources import DataPaths
 def build_service(paths: DataPaths):
     from rules.verify import HttpVerificationService, SimulatedService, VerificationConfig
 
-    config = VerificationConfig.from_yaml()
+    config = VerificationConfig.from_yaml(paths.policy_path())
     if config.service == "http":
         return HttpVerificationService(config.http)
     return SimulatedService(paths.population_dir())

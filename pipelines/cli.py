@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quota", type=int, help="what-if national daily quota")
     p.add_argument("--html", type=Path, help="also write a burn-down chart (HTML)")
     p.add_argument("--top", type=int, default=20, help="units to list (slowest to clear first)")
+    p.add_argument("--policy", type=Path, help="quota policy YAML (default: rules/quota/quota.yaml)")
 
     add("publish", commands.publish, "rebuild the analyst DuckDB file from the lake")
 

@@ -129,7 +129,7 @@ def verify_day(args: argparse.Namespace) -> int:
 def forecast(args: argparse.Namespace) -> int:
     from pipelines.national import print_forecast
 
-    return print_forecast(quota=args.quota, html=args.html, top=args.top)
+    return print_forecast(quota=args.quota, html=args.html, top=args.top, policy=args.policy)
 
 
 def publish(args: argparse.Namespace) -> int:

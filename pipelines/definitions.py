@@ -6,6 +6,8 @@ Loaded by ``dagster dev -m pipelines.definitions``, by ``dagster definitions val
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -19,7 +21,7 @@ from pipelines.sensors import SENSORS
 
 def build_definitions() -> dg.Definitions:
     root = configure()
-    paths = DataPaths(root=str(root))
+    paths = DataPaths(root=str(root), policy_file=os.environ.get("DOISOAT_POLICY", ""))
     return dg.Definitions(
         assets=dg.load_assets_from_modules([register, ingest, match, national, publish]),
         asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish]),

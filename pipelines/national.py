@@ -30,13 +30,14 @@ def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
     return path
 
 
-def print_forecast(quota: int | None, html: Path | None, top: int) -> int:
+def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path | None = None) -> int:
     from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast, render_table
     from rules.verify import QueueStore
 
+    rules_policy = QuotaPolicy.from_yaml(policy) if policy else QuotaPolicy.from_yaml()  # refuse a bad file first
     path = data_root() / "national" / "verification_queue.sqlite"
     if not path.exists():
         print("no verification queue yet: run `doisoat demo` (or the national daily job) first")
@@ -49,7 +50,7 @@ def print_forecast(quota: int | None, html: Path | None, top: int) -> int:
         print("no verification backlog left: every request has been answered")
         return 0
     start = date.fromisoformat(last) + timedelta(days=1) if last else date.today()
-    fc = forecast(backlogs, QuotaPolicy.from_yaml(), start_day=start, quota=quota)
+    fc = forecast(backlogs, rules_policy, start_day=start, quota=quota)
     print(render_table(fc, max_units=top))
     if html:
         print(f"burn-down chart: {burn_down_html(fc, html)}")

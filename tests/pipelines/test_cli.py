@@ -130,3 +130,21 @@ def test_help_and_python_dash_m_work():
     assert proc.returncode == 0
     for command in ("demo", "generate", "upload", "match", "forecast", "report", "ui"):
         assert command in proc.stdout
+
+
+@pytest.mark.parametrize(("policy", "needle"), [
+    ("national_daily_quota: -5\n", "national_daily_quota"),
+    ("national_daily_quota: 200000\npolicy: lottery\n", "unknown policy"),
+    ("national_daily_quota: [unclosed\n", "quota"),
+])
+def test_forecast_refuses_a_bad_policy_with_a_clear_message(data_dir, tmp_path, capsys, policy, needle):
+    path = tmp_path / "quota.yaml"
+    path.write_text(policy, encoding="utf-8")
+    assert main(["forecast", "--policy", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_forecast_what_if_quota_on_an_empty_installation(data_dir, capsys):
+    assert main(["forecast", "--quota", "300000"]) == 0
+    assert "no verification queue yet" in capsys.readouterr().out

@@ -35,11 +35,13 @@ def test_lists_corrections_and_counts(data_dir: Path):
     (inbox / "thcs_b__ds.csv").write_bytes((inbox / "thcs_a__ds_dot_2.csv").read_bytes())  # same bytes again
     (inbox / "thcs_c__ds.xlsx").write_bytes(b"not a workbook")
 
-    result = dg.materialize(
-        [raw_records, clean_records],
-        partition_key=partition_key("ha_noi", "students"),
-        resources={"paths": DataPaths(root=str(data_dir))},
-    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [raw_records, clean_records],
+            partition_key=partition_key("ha_noi", "students"),
+            resources={"paths": DataPaths(root=str(data_dir))},
+            instance=instance,
+        )
     assert result.success
     uploads = pl.read_parquet(data_dir / "lake" / "uploads" / "ha_noi" / "students.parquet")
     status = dict(zip(uploads["file_name"], uploads["status"], strict=True))

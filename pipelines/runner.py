@@ -60,7 +60,21 @@ def today_vn() -> str:
 
 
 def run_national_day(day: str | None = None) -> bool:
-    return _execute("national_verification_job", day or today_vn(), f"national verification {day}")
+    """Run one day's national verification; only days from the partitions' start up to today exist."""
+    from datetime import date
+
+    from assets.partitions import daily_partitions
+
+    day = day or today_vn()
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
+    first = daily_partitions.start.date()
+    if not first <= wanted <= date.fromisoformat(today_vn()):
+        raise ValueError(f"--date {day}: the national job runs for days from {first} to today "
+                         f"({today_vn()}, Asia/Ho_Chi_Minh); a future day has no quota yet")
+    return _execute("national_verification_job", day, f"national verification {day}")
 
 
 def run_publish() -> bool:

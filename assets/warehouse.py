@@ -170,8 +170,12 @@ TABLES: list[tuple[str, str, str]] = [
     ("daily_allocation", "The national quota's allocation per day and unit (floor + weighted share).", """
         SELECT day, unit_key, backlog, floor, allocated FROM src_allocation
     """),
-    ("quota_usage", "Per day: national quota, allocated, capacity left unused and why.", """
-        SELECT day, quota, allocated, unused, stop_cause FROM src_budgets
+    ("quota_usage", "Per day: national quota, this installation's allocation, what the other provinces got, "
+     "capacity left unused and why.", """
+        SELECT b.day, b.quota, b.allocated, greatest(coalesce(a.total, 0) - b.allocated, 0) AS allocated_elsewhere,
+               b.unused, b.stop_cause
+        FROM src_budgets b LEFT JOIN (SELECT day, sum(allocated) AS total FROM src_allocation GROUP BY day) a
+        USING (day)
     """),
     ("verification_outcomes", "Verification answers by province and sector.", """
         SELECT province, sector, status, count(*) AS rows FROM src_requests WHERE status IS NOT NULL GROUP BY ALL
@@ -223,7 +227,8 @@ COLUMN_DOCS = {
     "score": "match score 0-1",
     "flags": "match flags, e.g. id_corrected, id_belongs_to_other_person",
     "waiting": "requests pending or failed (waiting for quota)",
-    "allocated": "verifications allocated to the unit on that day",
+    "allocated": "verifications allocated (to the unit, or to this installation) on that day",
+    "allocated_elsewhere": "the national quota's share that went to provinces processed by other installations",
     "floor": "part of the allocation guaranteed as a floor",
     "clearance_day": "forecast day the backlog reaches zero",
 }

@@ -84,6 +84,11 @@ class _Warehouse:
     def has(self, *tables: str) -> bool:
         return all(t in self.tables for t in tables)
 
+    def has_column(self, table: str, column: str) -> bool:
+        return self.has(table) and bool(self.con.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+            [table, column]).fetchall())
+
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return self.con.execute(sql, list(params)).fetchall()
 
@@ -323,10 +328,12 @@ def _national_section(db: _Warehouse) -> str:
     out = [heading(2, "Hạn mức xác thực quốc gia", "National verification quota", "national")]
     if not db.has("quota_usage"):
         return "".join(out)
-    rows = db.rows("""
+    elsewhere = "coalesce(allocated_elsewhere, 0)" if db.has_column("quota_usage", "allocated_elsewhere") else "0"
+    rows = db.rows(f"""
         SELECT day, quota, allocated, coalesce(unused, 0), coalesce(stop_cause, ''),
                greatest(coalesce(allocated, 0) - coalesce(unused, 0), 0) AS answered,
-               greatest(coalesce(quota, 0) - coalesce(allocated, 0), 0) AS headroom
+               greatest(coalesce(quota, 0) - coalesce(allocated, 0) - {elsewhere}, 0) AS headroom,
+               {elsewhere} AS elsewhere
         FROM quota_usage ORDER BY day""")
     if rows:
         recent = rows[-30:]
@@ -335,6 +342,7 @@ def _national_section(db: _Warehouse) -> str:
             [("đã gửi và trả lời / answered", [r[5] for r in recent], PALETTE[0]),
              ("phân bổ, chưa trả lời / allocated, no answer", [r[3] for r in recent],
               STATUS_COLOURS["rejected"]),
+             ("tỉnh khác / other provinces", [r[7] for r in recent], "#90a4ae"),
              ("không cần dùng / not needed", [r[6] for r in recent], "#cfd8dc")]))
     out.append(table([("Ngày", "Day"), ("Hạn mức", "Quota"), ("Đã phân bổ", "Allocated"),
                       ("Phân bổ chưa trả lời", "Allocated, no answer"), ("Lý do", "Stop cause"),

@@ -2,8 +2,8 @@
 
 Run ``.venv/bin/python tests/corpus/make_corpus.py`` after changing a case; ``expected.yaml``
 beside this script holds each file's asserted outcome. The password-protected workbook needs
-``msoffcrypto-tool`` (a dev-only tool, not a runtime dependency): without it the committed copy
-is kept. All people are invented.
+``msoffcrypto-tool`` and the ``.xls`` workbook ``xlwt`` (dev-only tools, not runtime dependencies):
+without them the committed copies are kept. All people are invented.
 """
 
 from __future__ import annotations
@@ -158,6 +158,20 @@ def build() -> None:
         _write("password.xlsx", enc.getvalue())
     except ImportError:
         print("msoffcrypto-tool not installed: keeping the committed password.xlsx", file=sys.stderr)
+    try:  # a real Excel 97-2003 workbook, as old school software still exports (xlwt: dev-only tool)
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        ws = book.add_sheet("DS")
+        for r, line in enumerate([[TITLE[2]], [], HEADER, *PEOPLE[:3]]):
+            for c, value in enumerate(line):
+                # the ID column as a number, as Excel stores it when nobody formats it as text
+                ws.write(r, c, int(value) if c == 4 and r > 2 else value)
+        buf = io.BytesIO()
+        book.save(buf)
+        _write("legacy_97_2003.xls", buf.getvalue())
+    except ImportError:
+        print("xlwt not installed: keeping the committed legacy_97_2003.xls", file=sys.stderr)
     _write("no_header.csv", _csv([["a", "b", "c"], ["1", "2", "3"], ["4", "5", "6"]]))
     _write("no_name_column.csv", _csv([["Ngày sinh", "Giới tính", "Số CCCD"],
                                        ["05/09/2012", "Nam", "079212000123"]]))

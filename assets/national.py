@@ -58,6 +58,10 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
         corrected += int(records[FLAG].sum())
         write_parquet(records, paths.lake("corrected_records", province, sector))
         added += store.enqueue(build_requests(matches, records))
+    # Rows of superseded uploads are no longer in any match_results file: withdraw what still waits.
+    current = {sha for _, _, path in _lake_partitions(paths, "match_results")
+               for sha in pl.read_parquet(path, columns=["file_sha256"])["file_sha256"].unique().to_list()}
+    withdrawn = store.withdraw_superseded(current)
     states = store.state_counts()
     backlog = store.backlog_by_unit()
     context.log.info(f"enqueued {added} new requests; {backlog.height} units have a backlog")
@@ -65,6 +69,7 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
         metadata={
             "new_requests": added,
             "names_spelled_from_register": corrected,
+            "withdrawn_superseded": withdrawn,
             "units_with_backlog": backlog.height,
             "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
             "requests_by_state": dg.MetadataValue.json(states),

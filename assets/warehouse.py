@@ -164,6 +164,7 @@ TABLES: list[tuple[str, str, str]] = [
                count(*) FILTER (WHERE status = 'verified') AS verified,
                count(*) FILTER (WHERE status = 'mismatch') AS mismatch,
                count(*) FILTER (WHERE status = 'not_found') AS not_found,
+               count(*) FILTER (WHERE state = 'withdrawn') AS withdrawn,
                count(*) AS requests
         FROM src_requests GROUP BY ALL
     """),
@@ -227,6 +228,7 @@ COLUMN_DOCS = {
     "score": "match score 0-1",
     "flags": "match flags, e.g. id_corrected, id_belongs_to_other_person",
     "waiting": "requests pending or failed (waiting for quota)",
+    "withdrawn": "requests of uploads superseded by a corrected file before they were sent (never sent)",
     "allocated": "verifications allocated (to the unit, or to this installation) on that day",
     "allocated_elsewhere": "the national quota's share that went to provinces processed by other installations",
     "floor": "part of the allocation guaranteed as a floor",

@@ -16,7 +16,8 @@ per-unit allocation of a day, so a re-run reuses it), ``ledger`` (one row per ba
 
 Request states: ``pending -> allocated -> sent -> verified | mismatch | not_found``; a batch that
 could not be answered goes ``sent -> failed``, and ``failed`` requests wait like ``pending`` ones
-(they are retried by a later allocation). Messages never contain personal data.
+(they are retried by a later allocation). A waiting request whose upload was superseded by a
+corrected file becomes ``withdrawn`` (kept, never sent). Messages never contain personal data.
 """
 
 from __future__ import annotations
@@ -279,6 +280,19 @@ class QueueStore:
         """
         with self.connect() as con:
             return backlog_frame(con, str(day or date.today()))
+
+    def withdraw_superseded(self, current_files: set[str]) -> int:
+        """Requests still waiting whose upload is no longer current (a corrected file superseded it)
+        become ``withdrawn``: never sent, so no quota is spent twice on one person, and kept for the
+        record (nothing is deleted). Returns how many were withdrawn."""
+        with self.transaction() as con:
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY)")
+            con.execute("DELETE FROM current_files")
+            con.executemany("INSERT OR IGNORE INTO current_files VALUES (?)", ((sha,) for sha in current_files))
+            return con.execute(
+                f"UPDATE requests SET state = 'withdrawn' WHERE state IN {WAITING} AND file_sha256 IS NOT NULL "
+                "AND file_sha256 NOT IN (SELECT sha FROM current_files)"
+            ).rowcount
 
     def set_external_backlogs(self, day: date | str, backlogs: pl.DataFrame) -> bool:
         """Record ``day``'s backlogs of units whose requests other installations send (counts only).

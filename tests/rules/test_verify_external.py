@@ -36,3 +36,17 @@ def test_external_backlogs_share_the_national_quota_and_only_local_requests_are_
     assert not store.set_external_backlogs(DAY, external.with_columns(pl.col("backlog") * 2))
     again = store.run_day(DAY, policy, SimulatedService(register()))
     assert again.sent_this_run == 0 and again.answered_day == report.answered_day
+
+
+def test_requests_of_a_superseded_upload_are_withdrawn_not_sent(tmp_path):
+    store = QueueStore(tmp_path / "queue.sqlite", create=True)
+    old = requests(30)  # file "f"*64
+    new = requests(30, file_sha="e" * 64)  # the corrected file: same people, new lineage
+    store.enqueue(old)
+    store.enqueue(new)
+    assert store.withdraw_superseded({"e" * 64}) == old.height
+    assert store.withdraw_superseded({"e" * 64}) == 0  # idempotent
+    report = store.run_day(DAY, QuotaPolicy(quota=1_000, floor_per_unit=10), SimulatedService(register()))
+    sent = store.requests().filter(pl.col("state") != "withdrawn")
+    assert report.answered_day == new.height == sent.height
+    assert store.state_counts()["withdrawn"] == old.height  # kept for the record, nothing deleted

@@ -17,7 +17,9 @@ per-unit allocation of a day, so a re-run reuses it), ``ledger`` (one row per ba
 Request states: ``pending -> allocated -> sent -> verified | mismatch | not_found``; a batch that
 could not be answered goes ``sent -> failed``, and ``failed`` requests wait like ``pending`` ones
 (they are retried by a later allocation). A waiting request whose upload was superseded by a
-corrected file becomes ``withdrawn`` (kept, never sent). Messages never contain personal data.
+corrected file becomes ``withdrawn`` (kept, never sent), and one that asks exactly what an answered
+request asked takes that answer without being sent (``batch_id = 'reused'``). Messages never contain
+personal data.
 """
 
 from __future__ import annotations
@@ -110,6 +112,30 @@ def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
         (day, day, day),
     ).fetchall()
     return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
+
+
+def _reuse_answers(con: sqlite3.Connection) -> int:
+    """Waiting requests that ask exactly what an answered request already asked (same person, name,
+    birth date and gender: a corrected file's unchanged rows, a re-sent list) take that answer at once
+    (``batch_id = 'reused'``, no allocation day): the national quota is never spent twice on it."""
+    return con.execute(
+        f"""
+        UPDATE requests SET
+            state = twin.state, status = twin.status, differing_fields = twin.differing_fields,
+            answered_at = twin.answered_at, batch_id = 'reused'
+        FROM (
+            SELECT person_id, full_name, date_of_birth, gender, state, status, differing_fields, answered_at,
+                   ROW_NUMBER() OVER (PARTITION BY person_id, full_name, date_of_birth, gender
+                                      ORDER BY answered_at DESC, request_id) AS rn
+            FROM requests WHERE state IN {ANSWERED}
+        ) AS twin
+        WHERE twin.rn = 1 AND requests.state IN {WAITING}
+          AND requests.person_id = twin.person_id
+          AND requests.full_name IS twin.full_name
+          AND requests.date_of_birth IS twin.date_of_birth
+          AND requests.gender IS twin.gender
+        """
+    ).rowcount
 
 
 def external_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
@@ -262,7 +288,9 @@ class QueueStore:
         with self.transaction() as con:
             before = con.total_changes
             con.executemany(sql, frame.select(cols).iter_rows())
-            return con.total_changes - before
+            added = con.total_changes - before
+            _reuse_answers(con)
+            return added
 
     # -- reading -----------------------------------------------------------------------------------
     def _frame(self, sql: str, params: tuple = (), schema: dict | None = None) -> pl.DataFrame:
@@ -281,6 +309,11 @@ class QueueStore:
         with self.connect() as con:
             return backlog_frame(con, str(day or date.today()))
 
+    def reused_answers(self) -> int:
+        """Requests answered from an earlier identical request (no quota spent)."""
+        with self.connect() as con:
+            return con.execute("SELECT COUNT(*) FROM requests WHERE batch_id = 'reused'").fetchone()[0]
+
     def withdraw_superseded(self, current_files: set[str]) -> int:
         """Requests still waiting whose upload is no longer current (a corrected file superseded it)
         become ``withdrawn``: never sent, so no quota is spent twice on one person, and kept for the
@@ -289,10 +322,17 @@ class QueueStore:
             con.execute("CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY)")
             con.execute("DELETE FROM current_files")
             con.executemany("INSERT OR IGNORE INTO current_files VALUES (?)", ((sha,) for sha in current_files))
-            return con.execute(
+            withdrawn = con.execute(
                 f"UPDATE requests SET state = 'withdrawn' WHERE state IN {WAITING} AND file_sha256 IS NOT NULL "
                 "AND file_sha256 NOT IN (SELECT sha FROM current_files)"
             ).rowcount
+            # A file that is current again (its correction was taken back) waits again.
+            con.execute(
+                "UPDATE requests SET state = 'pending' WHERE state = 'withdrawn' "
+                "AND file_sha256 IN (SELECT sha FROM current_files)"
+            )
+            _reuse_answers(con)
+            return withdrawn
 
     def set_external_backlogs(self, day: date | str, backlogs: pl.DataFrame) -> bool:
         """Record ``day``'s backlogs of units whose requests other installations send (counts only).

@@ -50,3 +50,30 @@ def test_requests_of_a_superseded_upload_are_withdrawn_not_sent(tmp_path):
     sent = store.requests().filter(pl.col("state") != "withdrawn")
     assert report.answered_day == new.height == sent.height
     assert store.state_counts()["withdrawn"] == old.height  # kept for the record, nothing deleted
+
+
+def test_a_corrected_file_reuses_answers_and_a_withdrawn_file_can_come_back(tmp_path):
+    store = QueueStore(tmp_path / "queue.sqlite", create=True)
+    policy = QuotaPolicy(quota=1_000, floor_per_unit=10)
+    old = requests(30)
+    store.enqueue(old)
+    first = store.run_day(DAY, policy, SimulatedService(register()))
+    assert first.answered_day == old.height
+    # The corrected file asks the same questions for the same people: answered at once, nothing sent.
+    new = requests(30, file_sha="e" * 64)
+    store.enqueue(new)
+    assert store.withdraw_superseded({"e" * 64}) == 0  # the old file's requests were already answered
+    assert store.reused_answers() == new.height
+    assert store.backlog_by_unit("2026-11-24").height == 0
+    again = store.run_day("2026-11-24", policy, SimulatedService(register()))
+    assert again.sent_this_run == 0
+    answered = store.results().filter(pl.col("file_sha256") == "e" * 64)
+    assert answered.height == new.height and set(answered["status"]) <= {"verified", "mismatch", "not_found"}
+
+
+def test_withdrawn_requests_wait_again_when_their_file_is_current_again(tmp_path):
+    store = QueueStore(tmp_path / "queue.sqlite", create=True)
+    n = store.enqueue(requests(30))
+    assert n > 0 and store.withdraw_superseded({"e" * 64}) == n
+    assert store.withdraw_superseded({"f" * 64}) == 0
+    assert store.state_counts() == {"pending": n}

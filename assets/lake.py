@@ -14,7 +14,8 @@ import polars as pl
 
 def write_parquet(df: pl.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}.parquet")
+    # Hidden and not ending in .parquet, so no glob of the lake ever reads a half-written file.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     df.write_parquet(tmp)
     os.replace(tmp, path)
     return path

@@ -17,7 +17,15 @@ def build_service(paths: DataPaths):
     config = VerificationConfig.from_yaml(paths.policy_path())
     if config.service == "http":
         return HttpVerificationService(config.http)
-    return SimulatedService(paths.population_dir())
+    # The simulator answers from every register this installation holds (one file or a folder each).
+    population = paths.population_dir()
+    provinces = sorted({p.stem if p.is_file() else p.name for p in population.iterdir()
+                        if not p.name.startswith(".")}) if population.is_dir() else []
+    files = [f for province in provinces for f in paths.population_files(province)]
+    if not files:
+        raise FileNotFoundError(f"no population register under {population}: the simulator answers "
+                                "from it (or set verification.service: http in the policy file)")
+    return SimulatedService(pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed"))
 
 
 def national_backlog(store, day: str) -> pl.DataFrame:

@@ -19,8 +19,9 @@ TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _run_config() -> dict:
-    """Console logs at WARNING unless DOISOAT_LOG_LEVEL says otherwise (the event log keeps everything)."""
-    level = os.environ.get("DOISOAT_LOG_LEVEL", "WARNING").upper()
+    """Console logs at CRITICAL unless DOISOAT_LOG_LEVEL says otherwise: a failed step prints one line
+    from ``_execute`` instead of a stack trace, which stays in the event log and the UI."""
+    level = os.environ.get("DOISOAT_LOG_LEVEL", "CRITICAL").upper()
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
@@ -49,7 +50,16 @@ def run_register(province: str) -> bool:
 
 
 def run_province(province: str, sectors: list[str], *, with_register: bool = True) -> bool:
-    ok = run_register(province) if with_register else True
+    from assets.resources import DataPaths
+    from pipelines.environment import data_root
+
+    if not DataPaths(root=str(data_root())).population_files(province):
+        raise FileNotFoundError(
+            f"no population register for {province}: put it at {data_root() / 'population' / province}.parquet "
+            "(or run `doisoat demo` / `doisoat generate --out data`)")
+    if with_register and not run_register(province):
+        return False  # every sector needs the index: no point failing three more times
+    ok = True
     for sector in sectors:
         ok = _execute("province_job", partition_key(province, sector), f"{province}/{sector}") and ok
     return ok
@@ -70,10 +80,12 @@ def run_national_day(day: str | None = None) -> bool:
         wanted = date.fromisoformat(day)
     except ValueError:
         raise ValueError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
-    first = daily_partitions.start.date()
-    if not first <= wanted <= date.fromisoformat(today_vn()):
-        raise ValueError(f"--date {day}: the national job runs for days from {first} to today "
-                         f"({today_vn()}, Asia/Ho_Chi_Minh); a future day has no quota yet")
+    first, today = daily_partitions.start.date(), date.fromisoformat(today_vn())
+    if wanted > today:
+        raise ValueError(f"--date {day} is in the future: a day's quota exists from that day on "
+                         f"(today is {today} in Asia/Ho_Chi_Minh)")
+    if wanted < first:
+        raise ValueError(f"--date {day} is before the first verification day {first}")
     return _execute("national_verification_job", day, f"national verification {day}")
 
 

@@ -37,11 +37,14 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
               "and upload again)")
     else:
         report.unlink(missing_ok=True)  # an old report would now be misleading
-    if copy_to_inbox:
+    if copy_to_inbox and sheet is not None:
+        print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
+              f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
+    elif copy_to_inbox:
         listed = path.name.split("__", 1)[1] if "__" in path.stem else path.name
         target = data_root() / "inbox" / slug / sector / f"{unit}__{listed}"  # the inbox naming rule
         if target.resolve() != path.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+            shutil.copy(path, target)  # arrival time, not the file's edit time, decides "newest"
             print(f"copied to the inbox: {target}")
     return 0

@@ -32,18 +32,22 @@ _CORRECTION = re.compile(
 )
 
 
+def strip_corrections(name: str) -> str:
+    """``ds_lop_10a1_sua_lai`` -> ``ds_lop_10a1``: trailing correction markers of rule 2 removed."""
+    while True:
+        shorter = _CORRECTION.sub("", name).strip("_")
+        if shorter == name:
+            return name
+        name = shorter
+
+
 def list_name(file_name: str) -> str:
     """The list a file belongs to (rule 2): ``thpt_x__DS dot 1 (sửa).xlsx`` -> ``ds_dot_1``."""
     from rules.provinces import slugify
 
     stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
     stem = stem.split("__", 1)[1] if "__" in stem else ""
-    name = slugify(stem)
-    while True:
-        shorter = _CORRECTION.sub("", name).strip("_")
-        if shorter == name:
-            return name
-        name = shorter
+    return strip_corrections(slugify(stem))
 
 
 STATUSES = ("current", "superseded", "duplicate", "failed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,11 +79,16 @@ def file_sha256(path: Path) -> str:
 
 
 def default_unit(path: Path) -> str:
-    """Unit from the inbox naming rule (contracts §0): the prefix before ``__``, else the stem."""
+    """Unit from the inbox naming rule (contracts §0): the prefix before ``__``, else the stem without
+    its correction markers (``DS lop 10A1 (sua).xlsx`` is unit ``ds_lop_10a1``, like the file it
+    corrects, so the supersede rule applies to it)."""
+    from rules.ingest.lineage import strip_corrections
     from rules.provinces import slugify
 
-    stem = path.stem
-    return slugify(stem.split("__", 1)[0] if "__" in stem else stem) or "unknown"
+    stem = Path(path).name.split(".", 1)[0] if ".errors." in Path(path).name else Path(path).stem
+    if "__" in stem:
+        return slugify(stem.split("__", 1)[0]) or "unknown"
+    return strip_corrections(slugify(stem)) or "unknown"
 
 
 def read_upload(
@@ -164,8 +170,24 @@ def _choose_sheet(
     found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
     raise UploadError(
         "no_header", file=file, sheet=first.name or None,
-        expected_headers=spec.expected_headers(), found_headers=found[:20],
+        expected_headers=spec.expected_headers(), found_headers=_without_personal_data(found[:20]),
     )
+
+
+_NAME_LIKE = re.compile(r"^(?:[^\W\d_][^\W\d_]*\s+){1,4}[^\W\d_]+$")
+
+
+def _without_personal_data(cells: list[str]) -> list[str]:
+    """Cells quoted back in a ``no_header`` message may be data rows: digits (IDs, birth dates) become
+    ``#`` and cells shaped like a person's name (2-5 capitalised words) become ``…``."""
+    out = []
+    for cell in cells:
+        text = re.sub(r"\d", "#", cell.strip())
+        words = text.split()
+        if _NAME_LIKE.match(text) and all(w[:1].isupper() and not w.isupper() for w in words):
+            text = "…"
+        out.append(text)
+    return out
 
 
 def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) -> SheetHead:

@@ -86,6 +86,9 @@ def _field_headers(column_map: dict[str, str]) -> dict[str, str]:
     return {field: header for header, field in column_map.items()}
 
 
+OUTPUT_SUFFIXES = (".parquet", ".csv")
+
+
 def write_output(results: pl.DataFrame, out: str | Path) -> None:
     """Parquet or CSV by extension; in CSV the ``flags`` list is written as ``a;b``."""
     out = Path(out)
@@ -139,6 +142,8 @@ def match_file(
     ``population``: a register Parquet file or a folder of them; its index is cached in
     ``index_dir`` (default: ``.doisoat_index`` beside the register) and rebuilt when it changes.
     """
+    if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:  # refuse before minutes of matching, not after
+        raise ValueError(f"unsupported output type {Path(out).suffix!r}: use .parquet or .csv")
     paths = register_paths_of(population)
     pop = Path(population)
     index_dir = Path(index_dir) if index_dir else (pop if pop.is_dir() else pop.parent) / ".doisoat_index"

@@ -34,9 +34,9 @@ def test_generate_lays_out_a_data_folder(province: Path):
         assert len(list((province / "truth" / "da_nang" / sector).glob("*.truth.parquet"))) == len(files)
 
 
-def _school_list(path: Path) -> Path:
+def _school_list(path: Path, fixed: bool = False) -> Path:
     """A list as a school secretary makes it: title rows, a header, one row without a name and one
-    impossible birth date among good rows."""
+    impossible birth date among good rows (``fixed``: both corrected)."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path))
@@ -46,8 +46,8 @@ def _school_list(path: Path) -> Path:
     ws.write_row(3, 0, ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Lớp"])
     rows = [
         ["1", "Nguyễn Văn An", "12/03/2012", "Nam", "048212000123", "8A"],
-        ["2", "", "01/05/2012", "Nữ", "048312000456", "8A"],
-        ["3", "Trần Thị Bình", "31/02/2012", "Nữ", "048312000789", "8A"],
+        ["2", "Phạm Thị Dung" if fixed else "", "01/05/2012", "Nữ", "048312000456", "8A"],
+        ["3", "Trần Thị Bình", "28/02/2012" if fixed else "31/02/2012", "Nữ", "048312000789", "8A"],
         ["4", "Lê Hoàng Cường", "07/11/2012", "Nam", "048212000999", "8A"],
     ]
     for i, row in enumerate(rows):
@@ -148,3 +148,32 @@ def test_forecast_refuses_a_bad_policy_with_a_clear_message(data_dir, tmp_path, 
 def test_forecast_what_if_quota_on_an_empty_installation(data_dir, capsys):
     assert main(["forecast", "--quota", "300000"]) == 0
     assert "no verification queue yet" in capsys.readouterr().out
+
+
+def test_run_for_a_province_without_a_register_is_one_clear_line(data_dir, capsys):
+    assert main(["run", "--province", "ha_noi"]) == 2
+    err = capsys.readouterr().err
+    assert "no population register for ha_noi" in err and "Traceback" not in err and err.count("\n") <= 2
+
+
+@pytest.mark.parametrize(("day", "needle"), [("2099-01-01", "in the future"), ("2020-01-01", "before the first"),
+                                             ("23/11/2026", "not a date")])
+def test_verify_day_refuses_days_without_a_quota(data_dir, capsys, day, needle):
+    assert main(["verify-day", "--date", day]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_a_corrected_file_without_a_unit_prefix_supersedes_the_first(data_dir, tmp_path):
+    from assets.uploads import mark_uploads, read_inbox
+
+    first = _school_list(tmp_path / "DS hoc sinh 8A.xlsx")
+    assert main(["upload", str(first), "--province", "da_nang", "--sector", "students"]) == 0
+    corrected = _school_list(tmp_path / "DS hoc sinh 8A (sua).xlsx", fixed=True)
+    assert main(["upload", str(corrected), "--province", "da_nang", "--sector", "students"]) == 0
+    inbox = data_dir / "inbox" / "da_nang" / "students"
+    uploads = mark_uploads(read_inbox(inbox, province="da_nang", sector="students",
+                                      reports_dir=tmp_path / "reports").uploads)
+    assert uploads["unit"].unique().to_list() == ["ds_hoc_sinh_8a"]
+    status = dict(zip(uploads["file_name"], uploads["status"], strict=True))
+    assert status == {"ds_hoc_sinh_8a__DS hoc sinh 8A.xlsx": "superseded",
+                      "ds_hoc_sinh_8a__DS hoc sinh 8A (sua).xlsx": "current"}

@@ -95,13 +95,20 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from pipelines.environment import configure
+    from rules import interrupts
+    from rules.private import restrict_umask
 
+    restrict_umask()  # belt and braces: personal-data writers set 0600/0700 themselves
+    interrupts.install()  # SIGTERM like Ctrl-C; long queue statements stop within milliseconds
     configure(args.data)
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        code = int(args.func(args) or 0)
+        if interrupts.stop_requested():
+            raise interrupts.Interrupted(f"doisoat {args.command}")
+        return code
+    except (KeyboardInterrupt, interrupts.Interrupted):
+        print(f"doisoat {args.command}: {interrupts.Interrupted('the command')}", file=sys.stderr)
+        return interrupts.exit_code()
     except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
         if args.debug:
             raise

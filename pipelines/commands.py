@@ -119,11 +119,18 @@ def match(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify_day(args: argparse.Namespace) -> int:
-    from pipelines.runner import run_national_day
+EXIT_DAY_SHORT = 3  # verify-day: the day spent less than its allocation because something failed
 
-    ok = run_national_day(args.date)
-    return 0 if ok else 1
+
+def verify_day(args: argparse.Namespace) -> int:
+    """Exit 0: the day spent its allocation (or ran out of work); 3: it spent less because of a
+    failure (outage, 429, bad answers; the summary line says which); 1: a step failed."""
+    from pipelines.runner import national_day
+
+    step_ok, day_ok = national_day(args.date)
+    if not step_ok:
+        return 1
+    return 0 if day_ok else EXIT_DAY_SHORT
 
 
 def forecast(args: argparse.Namespace) -> int:

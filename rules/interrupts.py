@@ -69,7 +69,7 @@ def reset() -> None:
 
 def exit_code() -> int:
     """The conventional exit status of the signal that stopped us (128 + signal number)."""
-    return 128 + (signal.SIGTERM if signal_name() == "SIGTERM" else signal.SIGINT)
+    return 128 + (signal.SIGTERM if "SIGTERM" in _signal_name else signal.SIGINT)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -115,5 +115,13 @@ def watch(con: sqlite3.Connection) -> sqlite3.Connection:
 
 
 def is_interrupt(exc: BaseException) -> bool:
-    """Whether an SQLite error is the abort caused by :func:`watch`."""
-    return isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
+    """Whether an SQLite error is the abort caused by :func:`watch`.
+
+    Also true when another library's signal handler (Dagster swaps in its own while a step runs)
+    raised inside the progress handler: the stop is then recorded here too, so the command line
+    still ends with the interrupt's message and exit status.
+    """
+    hit = isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)
+    if hit and not _stop.is_set():
+        request_stop("a signal")
+    return hit

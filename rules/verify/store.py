@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -159,7 +160,7 @@ def _reuse_answers(con: sqlite3.Connection) -> int:
                   AND a.date_of_birth IS w.date_of_birth AND a.gender IS w.gender AND a.state IN {ANSWERED}
                 ORDER BY a.answered_at DESC, a.request_id LIMIT 1
             ) AS twin
-            FROM touched t JOIN requests w ON w.request_id = t.request_id
+            FROM touched t CROSS JOIN requests w ON w.request_id = t.request_id  -- CROSS: touched drives
             WHERE w.state IN {WAITING}
         ) WHERE twin IS NOT NULL
         """
@@ -185,7 +186,7 @@ def reuse_for_batch(con: sqlite3.Connection, batch_id: str) -> int:
     con.execute(
         f"""
         INSERT OR IGNORE INTO touched
-        SELECT w.request_id FROM requests b JOIN requests w
+        SELECT w.request_id FROM requests b CROSS JOIN requests w
           ON w.person_id = b.person_id AND w.full_name IS b.full_name AND w.date_of_birth IS b.date_of_birth
          AND w.gender IS b.gender AND w.state IN {WAITING}
         WHERE b.batch_id = ? AND b.state IN {ANSWERED}
@@ -556,6 +557,26 @@ class QueueStore:
 
     def day_budgets(self) -> pl.DataFrame:
         return self._frame("SELECT * FROM day_budget ORDER BY day")
+
+    def day_status(self, day: date | str) -> dict[str, Any] | None:
+        """The day's figures for the operator's summary line (counts only), or None if never run:
+        ``quota, allocated, answered, unused, in_flight, stop_cause, stop_detail, runs``."""
+        day = str(day)
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT quota, allocated, unused, stop_cause, stop_detail, runs FROM day_budget WHERE day = ?", (day,)
+            ).fetchone()
+            if row is None:
+                return None
+            counts = dict(con.execute(
+                "SELECT state, COUNT(*) FROM requests WHERE alloc_day = ? GROUP BY state", (day,)
+            ).fetchall())
+        quota, allocated, unused, cause, detail, runs = row
+        answered = sum(counts.get(s, 0) for s in ANSWERED)
+        return {"day": day, "quota": quota, "allocated": allocated, "answered": answered,
+                "unused": allocated - answered if unused is None else unused,
+                "in_flight": counts.get("allocated", 0) + counts.get("sent", 0),
+                "stop_cause": cause, "stop_detail": detail, "runs": runs}
 
     def day_allocation(self, day: date | str) -> pl.DataFrame:
         """The persisted allocation of ``day``: ``unit_key, backlog, oldest_wait_days, floor, allocated``."""

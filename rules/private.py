@@ -35,7 +35,13 @@ def private_dir(path: str | Path) -> Path:
     Only the folders this call creates, and ``path`` itself, are changed: a parent that already
     existed (``/tmp``, the user's home) keeps its mode.
     """
-    path = Path(path)
+    path = _make_missing(Path(path))
+    _chmod(path, DIR_MODE)
+    return path
+
+
+def _make_missing(path: Path) -> Path:
+    """Create the missing folders of ``path`` as ``0700``; existing ones are left as they are."""
     missing: list[Path] = []
     p = path
     while not p.exists():
@@ -47,7 +53,6 @@ def private_dir(path: str | Path) -> Path:
         with contextlib.suppress(FileExistsError):  # another process made it meanwhile
             d.mkdir(mode=DIR_MODE)
         _chmod(d, DIR_MODE)
-    _chmod(path, DIR_MODE)
     return path
 
 
@@ -55,10 +60,12 @@ def private_file(path: str | Path) -> Path:
     """Create ``path`` empty and owner-only if absent (its folder made private); tighten it if present.
 
     Use it before handing the path to a writer that opens an existing file without changing its
-    mode (polars, SQLite, DuckDB, openpyxl all truncate or open in place).
+    mode (polars, SQLite, DuckDB, openpyxl all truncate or open in place). Missing folders are
+    created ``0700``; an existing folder (possibly the user's own, for ``--out``) keeps its mode -
+    our data folders are made private by :func:`private_dir` at the entry points.
     """
     path = Path(path)
-    private_dir(path.parent)
+    _make_missing(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.close(fd)

@@ -25,7 +25,7 @@ import polars as pl
 import xlsxwriter
 import yaml
 
-from rules.private import private_dir, private_file
+from rules.private import private_dir, private_file, tighten_tree
 from rules.provinces import resolve_province
 from rules.sectors import SECTORS, check_sector
 from rules.synth.noise import noise_rates
@@ -443,4 +443,6 @@ def write_province(
         }
     manifest["files"] = [{"sector": sec, **f} for sec, v in manifest["sectors"].items() for f in v["files"]]
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    for folder in ("inbox", "truth"):  # the uploads and their truth: personal data, owner-only files too
+        tighten_tree(out / folder / prov.slug)
     return manifest

@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     p = add("ui", commands.ui, "open the Dagster UI (dagster dev) on this project")
     p.add_argument("--port", type=int, default=3000)
 
+    add("verify-audit", commands.verify_audit,
+        "check the transmission audit's hash chain and that it records every batch the queue sent")
+
     add("provinces", commands.provinces, "list province slugs and codes")
     return parser
 

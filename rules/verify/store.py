@@ -65,7 +65,6 @@ CREATE TABLE IF NOT EXISTS requests (
     state TEXT NOT NULL DEFAULT 'pending', alloc_day TEXT, batch_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, status TEXT, differing_fields TEXT, answered_at TEXT
 );
-CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id);
 CREATE TABLE IF NOT EXISTS day_budget (
     day TEXT PRIMARY KEY, quota INTEGER NOT NULL, allocated INTEGER NOT NULL, created_at TEXT NOT NULL,
     policy TEXT NOT NULL, runs INTEGER NOT NULL DEFAULT 0, stop_cause TEXT, unused INTEGER
@@ -93,6 +92,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 _INDEXES = """
 DROP INDEX IF EXISTS requests_waiting;
 DROP INDEX IF EXISTS requests_day;
+DROP INDEX IF EXISTS requests_batch;
+CREATE INDEX IF NOT EXISTS requests_batch_state ON requests (batch_id, state);
 CREATE INDEX IF NOT EXISTS requests_queue ON requests (state, unit_key, enqueued_at, request_id);
 CREATE INDEX IF NOT EXISTS requests_day_order ON requests (alloc_day, state, unit_key, enqueued_at, request_id);
 CREATE INDEX IF NOT EXISTS requests_twin ON requests (person_id, full_name, date_of_birth, gender, state);

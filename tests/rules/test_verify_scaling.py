@@ -88,6 +88,15 @@ def day_ops(store: QueueStore, answered: int, waiting: int) -> dict[str, int]:
         _allocate_day(store, "2026-11-24", QuotaPolicy(quota=400, floor_per_unit=5))
     assert store.day_budgets()["allocated"][0] == 400
     out["allocate"] = n[0]
+    register = frame(answered, waiting + 1000, "reg").select("person_id", "full_name", "date_of_birth", "gender")
+    service = SimulatedService(register)
+    from rules.verify.dispatch import _claim, _commit
+
+    with vm_steps(store) as n:  # the day's batches: claim, answer, commit (with answer reuse)
+        while (claim := _claim(store, "2026-11-24", 100, "bench:0:x", 60)) is not None:
+            _commit(store, claim[0], service.verify(claim[1], claim[0]))
+    out["dispatch"] = n[0]
+    assert store.day_status("2026-11-24")["answered"] == 400
     return out
 
 
@@ -95,7 +104,7 @@ def test_daily_operations_cost_the_same_in_a_store_four_times_larger(tmp_path):
     small = day_ops(store_of(tmp_path, 4_000, 2_000), 4_000, 2_000)
     large = day_ops(store_of(tmp_path, 16_000, 8_000), 16_000, 8_000)
     print("VM steps (thousands) small -> large:", small, large)
-    for op in ("enqueue", "withdraw"):
+    for op in ("enqueue", "withdraw", "dispatch"):
         # The work, not the store: well under the x4 of a scan, let alone the x16 of quadratic.
         assert large[op] <= small[op] * 1.6 + 20, (op, small[op], large[op])
     # The allocation counts the waiting backlog per unit (once a day): linear in it, never more.
@@ -122,6 +131,8 @@ def full_scans_of_requests(text: str) -> list[str]:
         "SELECT w.request_id FROM requests b CROSS JOIN requests w ON w.person_id = b.person_id "
         "AND w.full_name IS b.full_name AND w.date_of_birth IS b.date_of_birth AND w.gender IS b.gender "
         f"AND w.state IN {WAITING} WHERE b.batch_id = 'x' AND b.state IN {ANSWERED}",
+        # a batch's requests
+        "SELECT request_id, person_id FROM requests WHERE batch_id = 'x' AND state = 'sent'",
         # withdrawal and re-pending per file
         f"UPDATE requests SET state = 'withdrawn' WHERE state IN {WAITING} AND file_sha256 IN ("
         "SELECT file_sha256 FROM request_files WHERE file_sha256 NOT IN (SELECT sha FROM current_files))",
@@ -134,9 +145,11 @@ def full_scans_of_requests(text: str) -> list[str]:
     ],
 )
 def test_queue_statements_use_indexes_not_scans(tmp_path, sql):
-    store = store_of(tmp_path, 50, 50)
+    store = store_of(tmp_path, 3000, 1000)  # no statistics, as in the field: the plan rests on the indexes
     text = plan(store, sql)
     assert "USING" in text and not full_scans_of_requests(text), text
+    if "batch_id = 'x'" in sql:  # by batch, never by a state index (that would read every answered row)
+        assert "requests_batch_state (batch_id=? AND state=?)" in text, text
     assert "TEMP B-TREE FOR ORDER BY" not in text or "LIMIT 1" in sql, text
 
 

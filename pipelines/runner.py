@@ -189,10 +189,14 @@ def print_day_summary(day: str) -> bool:
     from assets.national import queue_store_path
     from assets.resources import DataPaths
     from pipelines.environment import data_root
-    from rules.verify import QueueStore
+    from rules.verify import QueueStore, StoreError
 
     path = queue_store_path(DataPaths(root=str(data_root())))
-    status = QueueStore(path).day_status(day) if path.exists() else None
+    try:
+        status = QueueStore(path).day_status(day) if path.exists() else None
+    except StoreError as exc:  # the step's failure line already named it; say what it means for the day
+        print(f"verification {day}: no summary, the queue cannot be read ({exc})", file=sys.stderr)
+        return False
     if status is None:
         print(f"verification {day}: nothing was allocated (the day did not start)", file=sys.stderr)
         return False

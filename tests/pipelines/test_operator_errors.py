@@ -62,7 +62,8 @@ def test_the_innermost_cause_is_shown_not_dagsters_wrapper():
          "OSError: No space left on device (ENOSPC)"),
         (OSError(36, "File name too long", "/data/inbox/" + "Trần Thị Bình " * 20 + ".xlsx"),
          "OSError: File name too long (ENAMETOOLONG)"),
-        (PermissionError(13, "Permission denied", "/data/lake/x.parquet"), "PermissionError: Permission denied (EACCES)"),
+        (PermissionError(13, "Permission denied", "/data/lake/x.parquet"),
+         "PermissionError: Permission denied (EACCES)"),
     ],
 )
 def test_os_errors_name_the_cause_without_the_file_name(exc, expected):

@@ -5,13 +5,17 @@ The steps of :func:`run_day`, each a short ``BEGIN IMMEDIATE`` transaction on th
 1. **Recover** batches left ``sending`` by a run that died (its process is gone or its lease ran
    out): re-send them with the *same* batch id and request ids (idempotency keys), so the service
    answers them from its record instead of verifying or charging them again; then commit.
-2. **Allocate** the day once: the first run computes the national allocation (``rules.quota``) over
+2. **Allocate** the day once (allocated-but-unsent requests of *other* days go back to waiting only
+   when no run of that day is alive, so a backfill beside the daily job never takes its requests):
+   the first run computes the national allocation (``rules.quota``) over
    the waiting backlog and persists it (``day_budget``, ``day_allocation``); every later or
    concurrent run of that day reuses it. Waiting requests are marked ``allocated`` up to each unit's
    allocation minus what the day already holds, oldest first, so the day's total never exceeds its
    quota however many runs there are.
 3. **Dispatch**: claim up to ``batch_size`` allocated requests (-> ``sent``, ledger ``sending``),
-   call the service, commit the answers (ledger ``committed``). Concurrent runs share the claims.
+   record them in the transmission audit (before they leave), call the service, commit the answers
+   (ledger ``committed``; waiting requests identical to an answered one take its answer).
+   Concurrent runs share the claims.
 4. **Stop early** on :class:`QuotaExceeded` (429) or :class:`ServiceUnavailable` (outage, breaker):
    the batch's and the day's unsent requests go back to waiting, and the unused capacity is stored
    with its cause in ``day_budget`` and returned in the :class:`DayReport`. :class:`BadResponse`

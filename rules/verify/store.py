@@ -12,7 +12,18 @@ get results through the lake/warehouse, never this file. Only the national daily
 Tables: ``requests`` (one row per request, its state and answer), ``day_budget`` (one row per day:
 the quota and what was allocated, why capacity went unused), ``day_allocation`` (the persisted
 per-unit allocation of a day, so a re-run reuses it), ``ledger`` (one row per batch: ``sending`` ->
-``committed`` | ``failed``, with owner and lease for crash recovery), ``meta`` (schema version).
+``committed`` | ``failed``, with owner and lease for crash recovery), ``day_run`` (the live runs of
+each day, so another day's run never takes a running day's allocation), ``request_files`` /
+``request_units`` (the distinct files and units, so withdrawal and external backlogs never scan the
+requests), ``meta`` (schema version).
+
+Scale (issue 11): every operation is an index lookup or an ordered index range over the rows it
+changes - new requests, a superseded file's waiting rows, a unit's oldest waiting rows, a batch -
+never a scan of the answered history, which grows by the day's quota every day. Only the day's
+allocation counts the waiting backlog per unit (linear, once a day). ``benchmarks/bench_queue.py``
+measures it; ``tests/rules/test_verify_scaling.py`` pins it by query plans and VM steps. A
+SIGTERM/SIGINT aborts a running statement within milliseconds (``rules.interrupts``); its
+transaction is rolled back. The file and its WAL are owner-only (``0600``).
 
 Request states: ``pending -> allocated -> sent -> verified | mismatch | not_found``; a batch that
 could not be answered goes ``sent -> failed``, and ``failed`` requests wait like ``pending`` ones

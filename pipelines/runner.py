@@ -88,6 +88,8 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         causes = [root_cause(e.step_failure_data.error) for e in failures if e.step_failure_data]
+        if interrupts.stop_requested():
+            return False  # stopped by a signal: the command line prints that one line
         detail = "; ".join(f"{e.step_key}: {c}" for e, c in zip(failures, causes, strict=False)) or (
             "the run did not finish (see the run in the UI)")
         print(f"  ✗ {label} failed (run {result.run_id[:8]}): {detail}", file=sys.stderr)
@@ -176,6 +178,8 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
     if wanted < first:
         raise ValueError(f"--date {day} is before the first verification day {first}")
     step_ok = _execute("national_verification_job", day, f"national verification {day}")
+    if interrupts.stop_requested():
+        return step_ok, False  # the command line says it was stopped; a summary would be half a day
     return step_ok, print_day_summary(day)
 
 

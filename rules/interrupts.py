@@ -33,6 +33,7 @@ PROGRESS_STEPS = 20_000
 _stop = threading.Event()
 _signal_name: list[str] = []
 _shield = threading.local()
+_wakeup: list[int] = []  # read end of the pipe the C-level handler writes signal numbers to
 
 
 class Interrupted(RuntimeError):
@@ -51,8 +52,26 @@ def stop_requested() -> bool:
     return _stop.is_set()
 
 
+def _drain() -> None:
+    """Learn which signals arrived, whoever's Python handler ran (Dagster swaps in its own handler
+    for SIGTERM and SIGINT while a step runs; the wake-up pipe still records the number)."""
+    if not _wakeup:
+        return
+    try:
+        data = os.read(_wakeup[0], 64)
+    except (BlockingIOError, OSError):
+        return
+    for number in data:
+        with contextlib.suppress(ValueError):
+            name = signal.Signals(number).name
+            if name in ("SIGTERM", "SIGINT") and name not in _signal_name:
+                _signal_name.append(name)
+
+
 def signal_name() -> str | None:
-    return _signal_name[-1] if _signal_name else None
+    _drain()
+    named = [n for n in _signal_name if n.startswith("SIG")]
+    return named[-1] if named else (_signal_name[-1] if _signal_name else None)
 
 
 def request_stop(name: str = "a stop request") -> None:
@@ -69,6 +88,7 @@ def reset() -> None:
 
 def exit_code() -> int:
     """The conventional exit status of the signal that stopped us (128 + signal number)."""
+    _drain()
     return 128 + (signal.SIGTERM if "SIGTERM" in _signal_name else signal.SIGINT)
 
 
@@ -89,6 +109,13 @@ def install() -> None:
         return
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _handler)
+    if not _wakeup:
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            _wakeup.append(r)
 
 
 @contextlib.contextmanager

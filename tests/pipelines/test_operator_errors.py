@@ -215,3 +215,41 @@ def test_a_corrupt_queue_is_named_as_the_cause_in_one_line(installation, tmp_pat
     failed = [line for line in proc.stderr.splitlines() if "failed (run" in line]
     assert len(failed) == 1 and "StoreError" in failed[0] and "corrupt" in failed[0], proc.stderr
     assert "Error occurred while executing" not in proc.stderr
+
+
+def test_sigterm_stops_verify_day_with_one_line_and_a_consistent_queue(installation, tmp_path):
+    import shutil
+    import signal
+    import time
+    from datetime import timedelta
+
+    from rules.verify import Faults, QueueStore, serve
+
+    data, env = installation
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    env_copy = {**env, "DOISOAT_DATA": str(copy), "DOISOAT_DAGSTER_STORAGE": str(copy / "dagster_home"),
+                "DOISOAT_COMPUTE_LOGS": str(copy / "dagster_home" / "logs")}
+    day = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).strftime("%Y-%m-%d")
+    register = pl.read_parquet(copy / "population" / "da_nang.parquet")
+    with serve(register, faults=Faults(latency_s=3)) as srv:
+        env_copy["DOISOAT_POLICY"] = str(_policy(tmp_path, srv.url, 5))
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines", "verify-day", "--date", day], env=env_copy,
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while srv.stats.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert srv.stats.calls >= 1, "verify-day never reached the service"
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        took = time.monotonic() - stopped
+    assert proc.returncode == 143, (proc.returncode, err[-2000:])  # 128 + SIGTERM
+    assert took < 30, f"the stop took {took:.0f} s"
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0] and "run the same command again" in lines[0], err
+    assert "Traceback" not in err
+    store = QueueStore(copy / "national" / "verification_queue.sqlite")
+    status = store.day_status(day)
+    assert status["in_flight"] == 0, status  # the batch in flight went back to waiting
+    assert store.ledger()["state"].to_list() == ["failed"]

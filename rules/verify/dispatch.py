@@ -377,7 +377,7 @@ def _batch_requests(store: QueueStore, batch_id: str) -> list[Request]:
     with store.connect() as con:
         rows = con.execute(
             "SELECT request_id, person_id, full_name, date_of_birth, gender FROM requests "
-            "WHERE batch_id = ? AND state = 'sent' ORDER BY request_id",
+            "WHERE batch_id = ? AND +state = 'sent' ORDER BY request_id",
             (batch_id,),
         ).fetchall()
     return [Request(*row) for row in rows]
@@ -399,7 +399,7 @@ def _commit(
         )
         left = con.execute(
             "UPDATE requests SET state = 'failed', alloc_day = NULL, batch_id = NULL "
-            "WHERE batch_id = ? AND state = 'sent'",
+            "WHERE batch_id = ? AND +state = 'sent'",
             (batch_id,),
         ).rowcount
         con.execute(
@@ -422,7 +422,7 @@ def _fail(
     """
     with interrupts.shielded(), store.transaction() as con:
         n = con.execute(
-            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL WHERE batch_id = ? AND state = 'sent'",
+            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL WHERE batch_id = ? AND +state = 'sent'",
             (back_to, batch_id),
         ).rowcount
         con.execute(

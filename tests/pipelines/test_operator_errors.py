@@ -228,6 +228,8 @@ def test_sigterm_stops_verify_day_with_one_line_and_a_consistent_queue(installat
     data, env = installation
     copy = tmp_path / "data"
     shutil.copytree(data, copy)
+    for queue in (copy / "national").glob("verification_queue.sqlite*"):  # a queue with work waiting
+        queue.unlink()
     env_copy = {**env, "DOISOAT_DATA": str(copy), "DOISOAT_DAGSTER_STORAGE": str(copy / "dagster_home"),
                 "DOISOAT_COMPUTE_LOGS": str(copy / "dagster_home" / "logs")}
     day = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).strftime("%Y-%m-%d")
@@ -239,7 +241,10 @@ def test_sigterm_stops_verify_day_with_one_line_and_a_consistent_queue(installat
         deadline = time.monotonic() + 240
         while srv.stats.calls == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert srv.stats.calls >= 1, "verify-day never reached the service"
+        if srv.stats.calls == 0:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"verify-day never reached the service: {out[-1500:]} {err[-1500:]}")
         stopped = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)

@@ -30,7 +30,7 @@ from rules.verify.dispatch import _allocate_day
 from rules.verify.store import LINEAGE_COLUMNS, REQUEST_COLUMNS
 
 UNITS = 2_000
-FILES_PER_UNIT = 2
+ROWS_PER_FILE = 250  # an upload (one class list) is enqueued as one block of consecutive rows
 DAY = "2026-11-24"
 
 
@@ -50,15 +50,16 @@ def people(start: int, n: int) -> pl.DataFrame:
 
 
 def request_frame(persons: pl.DataFrame, tag: str, enqueued: str) -> pl.DataFrame:
-    """One request per person: ids unique per ``tag``, units and files spread evenly."""
-    unit = pl.col("i") % UNITS
+    """One request per person: ids unique per ``tag``; files of ``ROWS_PER_FILE`` consecutive rows
+    (as uploads arrive), spread over the units in turn."""
+    file = pl.col("i") // ROWS_PER_FILE
     return persons.with_columns(
-        request_id=pl.format("{}-{}", pl.lit(tag), pl.col("i")),
+        request_id=pl.format("{}-{}", pl.lit(tag), pl.col("i").cast(pl.Utf8).str.zfill(9)),
         province=pl.lit("ho_chi_minh"),
         sector=pl.lit("students"),
-        unit=pl.format("school_{}", unit),
+        unit=pl.format("school_{}", file % UNITS),
         enqueued_at=pl.lit(enqueued),
-        file_sha256=pl.format("{}-file-{}-{}", pl.lit(tag), unit, pl.col("i") % FILES_PER_UNIT),
+        file_sha256=pl.format("{}-file-{}", pl.lit(tag), file),
         sheet=pl.lit(""),
         row_number=pl.col("i"),
     ).drop("i")
@@ -124,9 +125,10 @@ def scenario(answered: int, waiting: int, new: int, quota: int, workdir: Path) -
     reused = store.reused_answers()
     print(f"  enqueue {new:,} new requests: {times['enqueue']:.2f} s, cpu {CPU['enqueue']:.2f} s ({added:,} added, "
           f"{reused:,} took an earlier answer)")
-    # Withdrawal: one file of every tenth unit was superseded by a corrected file.
+    # Withdrawal: every tenth file still waiting was superseded by a corrected file.
     files = {f for (f,) in store._frame("SELECT file_sha256 FROM request_files").iter_rows()}
-    superseded = {f"old-file-{u}-0" for u in range(0, UNITS, 10)}
+    first, last = answered // ROWS_PER_FILE, (answered + waiting) // ROWS_PER_FILE
+    superseded = {f"old-file-{f}" for f in range(first, last, 10)}
     times["withdraw"], withdrawn = timed("withdraw", lambda: store.withdraw_superseded(files - superseded))
     print(f"  withdrawal of {len(superseded):,} superseded files: {times['withdraw']:.2f} s, "
           f"cpu {CPU['withdraw']:.2f} s ({withdrawn:,} withdrawn)")

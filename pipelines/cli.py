@@ -118,8 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if commands.is_user_error(exc):
             print(f"doisoat {args.command}: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+        from pipelines.errors import describe
+
         print(
-            f"doisoat {args.command}: unexpected {type(exc).__name__}: {exc}\n"
+            f"doisoat {args.command}: unexpected {describe(exc)}\n"
             "Run again with --debug for details, and report it to the data team.",
             file=sys.stderr,
         )

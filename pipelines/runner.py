@@ -6,9 +6,7 @@ This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``
 
 from __future__ import annotations
 
-import errno
 import os
-import re
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,13 +14,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.partitions import partition_key
+from pipelines.errors import one_line
 from rules import interrupts
 
 # Exceptions that mean "stopped by a signal", whoever's handler raised them.
 _INTERRUPT_CLASSES = {"Interrupted", "KeyboardInterrupt", "DagsterExecutionInterruptedError"}
-_OS_ERRORS = {"OSError", "IOError", "FileNotFoundError", "PermissionError", "IsADirectoryError",
-              "NotADirectoryError", "FileExistsError", "BlockingIOError", "InterruptedError"}
-_LONG_DIGITS = re.compile(r"\d{6,}")
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -114,18 +110,7 @@ def root_cause(error) -> str:
         interrupts.request_stop(interrupts.signal_name() or "a signal")
     user = [e for e in chain if not (e.cls_name or "").startswith("Dagster")] or chain
     inner = user[0]  # the step's own exception (its causes are usually lower-level restatements)
-    name = inner.cls_name or "Error"
-    message = (inner.message or "").strip()
-    message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(name)}:\s*", "", message)
-    if name in _OS_ERRORS or name.endswith("OSError"):
-        m = re.search(r"\[Errno (\d+)\] ([^:'\"]+)", message)
-        text = f"{m.group(2).strip()} ({errno.errorcode.get(int(m.group(1)), 'E?')})" if m else name
-        return f"{name}: {text}"
-    first = message.splitlines()[0] if message else ""
-    first = _LONG_DIGITS.sub(lambda d: d.group(0)[:3] + "*" * (len(d.group(0)) - 3), first)
-    if len(first) > 300:
-        first = first[:297] + "..."
-    return f"{name}: {first}" if first else name
+    return one_line(inner.cls_name or "Error", inner.message or "")
 
 
 def run_register(province: str) -> bool:

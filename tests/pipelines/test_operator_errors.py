@@ -258,3 +258,17 @@ def test_sigterm_stops_verify_day_with_one_line_and_a_consistent_queue(installat
     status = store.day_status(day)
     assert status["in_flight"] == 0, status  # the batch in flight went back to waiting
     assert store.ledger()["state"].to_list() == ["failed"]
+
+
+def test_an_unexpected_os_error_on_the_command_line_is_one_line_without_the_path(data_dir, capsys, monkeypatch):
+    from pipelines import commands
+    from pipelines.cli import main
+
+    def boom(args):
+        raise OSError(36, "File name too long", "/data/inbox/Nguyễn Văn An 079201001234 " * 8)
+
+    monkeypatch.setattr(commands, "provinces", boom)
+    assert main(["provinces"]) == 1
+    err = capsys.readouterr().err
+    assert "OSError: File name too long (ENAMETOOLONG)" in err.splitlines()[0]
+    assert "Nguyễn" not in err and "079201001234" not in err

@@ -1,9 +1,14 @@
 """The operators' audit log (Decree 13/2023 Art. 38: processing of personal data is logged).
 
-Every match decision and every verification request sent is recorded with time, unit, Dagster run
-id and outcome, as Parquet under ``data/operator/audit/<kind>/…/<run_id>.parquet``. It holds personal
-IDs and lives beside the lake for operators only; the analyst warehouse never reads it. Query it
-with DuckDB: ``SELECT * FROM read_parquet('data/operator/audit/**/*.parquet', union_by_name=true)``.
+Two parts, both under ``data/operator/audit/`` (folders ``0700``, files ``0600``: personal IDs, for
+operators only; the analyst warehouse never reads them):
+
+- ``transmissions.jsonl``: every batch sent to the verification service, recorded *before* it is
+  sent and its outcome after, append-only and hash-chained (``rules.verify.audit_log``). Check it
+  with ``doisoat verify-audit`` (also cross-checked against the queue's ledger).
+- ``<kind>/<partition>/<run_id>.parquet``: per run, every match decision and the day's requests
+  with their final state. Query with DuckDB:
+  ``SELECT * FROM read_parquet('data/operator/audit/**/*.parquet', union_by_name=true)``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import polars as pl
 
 from assets.lake import write_parquet
 from assets.resources import DataPaths
+from rules.verify.audit_log import ChainReport, TransmissionLog, verify_chain
 
 MATCH_AUDIT_COLUMNS = ("province", "sector", "unit", "file_sha256", "sheet", "row_number", "status",
                        "person_id", "score", "reason")
@@ -23,6 +29,16 @@ REQUEST_AUDIT_COLUMNS = ("request_id", "province", "sector", "unit", "person_id"
 
 def audit_dir(paths: DataPaths) -> str:
     return str(paths.base / "operator" / "audit")
+
+
+def transmission_log(paths: DataPaths, run_id: str | None = None) -> TransmissionLog:
+    """The hash-chained log of every batch sent (the dispatcher writes it before each send)."""
+    return TransmissionLog(paths.base / "operator" / "audit" / "transmissions.jsonl", run_id=run_id)
+
+
+def verify_transmissions(paths: DataPaths, ledger_sends: dict[str, int] | None = None) -> ChainReport:
+    """Check the chain (and, given the queue ledger's sends per batch, that none is missing)."""
+    return verify_chain(transmission_log(paths).path, ledger_sends)
 
 
 def record(paths: DataPaths, kind: str, partition: str, run_id: str, frame: pl.DataFrame,

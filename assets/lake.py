@@ -1,23 +1,23 @@
 """Read and write the Parquet lake (one file per asset and partition).
 
 Writes go to a temporary name and are renamed into place, so a reader (another step, the sensor, an
-analyst's DuckDB scan) never sees half a file.
+analyst's DuckDB scan) never sees half a file. Lake files hold personal data: folders ``0700``,
+files ``0600`` (``rules.private``), created owner-only before the first byte is written.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
+from rules.private import private_temp
+
 
 def write_parquet(df: pl.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Hidden and not ending in .parquet, so no glob of the lake ever reads a half-written file.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.write_parquet(tmp)
-    os.replace(tmp, path)
+    with private_temp(path) as tmp:
+        df.write_parquet(tmp)
     return path
 
 

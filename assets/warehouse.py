@@ -239,8 +239,44 @@ COLUMN_DOCS = {
 def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
     """Write every table and view into a new file and swap it over ``target``. Returns row counts."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.building")
-    tmp.unlink(missing_ok=True)
+    _remove_build(tmp)
+    try:
+        counts = _build(sources, tmp)
+        os.replace(tmp, target)
+    finally:
+        _remove_build(tmp)  # a failed build (disk full, bad source) leaves no .building / .wal behind
+    return counts
+
+
+def _remove_build(tmp: Path) -> None:
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def remove_leftovers(target: Path) -> int:
+    """Remove half-built files of publishes whose process is gone (killed mid-build)."""
+    removed = 0
+    for path in target.parent.glob(f".{target.name}.*.building*"):
+        pid = path.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
     frames = {name: _conform(sources.frames.get(name), schema) for name, schema in SOURCE_SCHEMAS.items()}
     matches = frames["matches"]
     frames["matches_masked"] = matches.with_columns(
@@ -265,7 +301,6 @@ def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(tmp, target)
     return counts
 
 

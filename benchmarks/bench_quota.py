@@ -24,7 +24,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.quota import QuotaPolicy, allocate, demo_backlogs, forecast
-from rules.verify import QueueStore, SimulatedService
+from rules.verify import QueueStore, SimulatedService, run_day
 
 
 def peak_rss_mb() -> float:
@@ -107,7 +107,7 @@ def bench_dispatch(n_requests: int, policy: QuotaPolicy) -> None:
         print(f"enqueue {n_requests:,} requests: {enq:.2f} s ({n_requests / enq:,.0f} req/s)")
         svc = SimulatedService(register)
         t = time.perf_counter()
-        report = store.run_day("2026-11-24", policy.with_quota(n_requests), svc, batch_size=500)
+        report = run_day(store, "2026-11-24", policy.with_quota(n_requests), svc, batch_size=500)
         run = time.perf_counter() - t
         print(
             f"run_day with the simulator, batch 500: {report.answered_day:,} answered in {run:.2f} s "

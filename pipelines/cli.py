@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     p = add("ui", commands.ui, "open the Dagster UI (dagster dev) on this project")
     p.add_argument("--port", type=int, default=3000)
 
+    add("verify-audit", commands.verify_audit,
+        "check the transmission audit's hash chain and that it records every batch the queue sent")
+
     add("provinces", commands.provinces, "list province slugs and codes")
     return parser
 
@@ -95,21 +98,30 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from pipelines.environment import configure
+    from rules import interrupts
+    from rules.private import restrict_umask
 
+    restrict_umask()  # belt and braces: personal-data writers set 0600/0700 themselves
+    interrupts.install()  # SIGTERM like Ctrl-C; long queue statements stop within milliseconds
     configure(args.data)
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        code = int(args.func(args) or 0)
+        if interrupts.stop_requested():
+            raise interrupts.Interrupted(f"doisoat {args.command}")
+        return code
+    except (KeyboardInterrupt, interrupts.Interrupted):
+        print(f"doisoat {args.command}: {interrupts.Interrupted('the command')}", file=sys.stderr)
+        return interrupts.exit_code()
     except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
         if args.debug:
             raise
         if commands.is_user_error(exc):
             print(f"doisoat {args.command}: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+        from pipelines.errors import describe
+
         print(
-            f"doisoat {args.command}: unexpected {type(exc).__name__}: {exc}\n"
+            f"doisoat {args.command}: unexpected {describe(exc)}\n"
             "Run again with --debug for details, and report it to the data team.",
             file=sys.stderr,
         )

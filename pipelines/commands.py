@@ -119,11 +119,43 @@ def match(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify_day(args: argparse.Namespace) -> int:
-    from pipelines.runner import run_national_day
+EXIT_DAY_SHORT = 3  # verify-day: the day spent less than its allocation because something failed
 
-    ok = run_national_day(args.date)
-    return 0 if ok else 1
+
+def verify_day(args: argparse.Namespace) -> int:
+    """Exit 0: the day spent its allocation (or ran out of work); 3: it spent less because of a
+    failure (outage, 429, bad answers; the summary line says which); 1: a step failed."""
+    from pipelines.runner import national_day
+
+    step_ok, day_ok = national_day(args.date)
+    if not step_ok:
+        return 1
+    return 0 if day_ok else EXIT_DAY_SHORT
+
+
+def verify_audit(args: argparse.Namespace) -> int:
+    """Exit 0 when the chain is intact and complete, 1 when a record was edited, deleted or is missing."""
+    import polars as pl
+
+    from assets.audit import transmission_log, verify_transmissions
+    from assets.national import queue_store_path
+    from assets.resources import DataPaths
+    from rules.verify import QueueStore
+    from rules.verify.audit_log import records
+
+    paths = DataPaths(root=str(data_root()))
+    queue, log = queue_store_path(paths), transmission_log(paths).path
+    first = next(records(log), {}) if log.exists() else {}
+    sends = None
+    if queue.exists() and first.get("at"):
+        # Batches sent since the log began (a queue older than the audit has earlier, unrecorded ones).
+        logged = {r.get("batch_id") for r in records(log)}
+        ledger = QueueStore(queue).ledger().filter(
+            (pl.col("created_at") >= first["at"]) | pl.col("batch_id").is_in(list(logged)))
+        sends = dict(zip(ledger["batch_id"].to_list(), ledger["sends"].to_list(), strict=True))
+    report = verify_transmissions(paths, sends)
+    print(f"{report.line()} ({transmission_log(paths).path})", file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
 
 
 def forecast(args: argparse.Namespace) -> int:

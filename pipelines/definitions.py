@@ -20,6 +20,9 @@ from pipelines.sensors import SENSORS
 
 
 def build_definitions() -> dg.Definitions:
+    from rules.private import restrict_umask
+
+    restrict_umask()  # `dagster dev` code servers write lake files and logs too: owner-only by default
     root = configure()
     paths = DataPaths(root=str(root), policy_file=os.environ.get("DOISOAT_POLICY", ""))
     return dg.Definitions(

@@ -21,13 +21,12 @@ from pipelines.environment import data_root
 
 def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
     """Simulated counts for every province this installation does not process (demo only)."""
+    from assets.lake import write_parquet
     from rules.quota.demo import demo_backlogs
 
     path = data_root() / "national" / "external_backlog.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
     others = demo_backlogs().filter(~pl.col("unit").str.split("/").list.first().is_in(sorted(provinces_here)))
-    others.write_parquet(path)
-    return path
+    return write_parquet(others, path)
 
 
 def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path | None = None) -> int:

@@ -15,7 +15,6 @@ an aggregate. Every value taken from the file is HTML-escaped.
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -65,11 +64,9 @@ def write_report(out: Path | None = None, *, warehouse: Path | None = None,
         page = render_report(con, source_name=source.name, only=provinces)
     finally:
         con.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    from rules.private import write_private_bytes
+
+    return write_private_bytes(target, page.encode("utf-8"))  # per-unit figures: operators only
 
 
 # --------------------------------------------------------------------------------------------- data access

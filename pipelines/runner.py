@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.partitions import partition_key
+from pipelines.errors import one_line
+from rules import interrupts
+
+# Exceptions that mean "stopped by a signal", whoever's handler raised them.
+_INTERRUPT_CLASSES = {"Interrupted", "KeyboardInterrupt", "DagsterExecutionInterruptedError"}
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -25,24 +30,87 @@ def _run_config() -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
+HOST_TAG, PID_TAG = "doisoat/host", "doisoat/pid"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance) -> int:
+    """Mark failed the runs of this host that a killed in-process run left STARTING/STARTED.
+
+    An in-process run has no daemon watching it: ``kill -9`` (or the machine going down) leaves it
+    STARTED for ever in the UI. Every run we launch carries its host and pid as tags, so on the next
+    start the runs whose process is gone are closed with a clear message.
+    """
+    import socket
+
+    statuses = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags={HOST_TAG: socket.gethostname()}))
+    closed = 0
+    for run in runs:
+        pid = run.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            instance.report_run_failed(
+                run, f"the process that ran it (pid {pid}) ended without finishing the run (killed or crashed); "
+                "marked failed on the next start")
+            closed += 1
+    return closed
+
+
 def _execute(job_name: str, partition: str | None, label: str) -> bool:
+    import socket
+
     from pipelines.definitions import defs
 
+    instance = dg.DagsterInstance.get()
+    if fail_orphaned_runs(instance):
+        print("  (runs left STARTED by a killed process were marked failed)", file=sys.stderr)
     job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         partition_key=partition,
-        instance=dg.DagsterInstance.get(),
+        instance=instance,
         raise_on_error=False,
         run_config=_run_config(),
+        tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
     )
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
-        detail = "; ".join(
-            f"{e.step_key}: {e.step_failure_data.error.message.strip() if e.step_failure_data.error else '?'}"
-            for e in failures
-        )
+        causes = [root_cause(e.step_failure_data.error) for e in failures if e.step_failure_data]
+        if interrupts.stop_requested():
+            return False  # stopped by a signal: the command line prints that one line
+        detail = "; ".join(f"{e.step_key}: {c}" for e, c in zip(failures, causes, strict=False)) or (
+            "the run did not finish (see the run in the UI)")
         print(f"  ✗ {label} failed (run {result.run_id[:8]}): {detail}", file=sys.stderr)
     return result.success
+
+
+def root_cause(error) -> str:
+    """The innermost cause of a Dagster step failure, as one line without personal data.
+
+    Dagster wraps a step's exception as "Error occurred while executing op X"; the operator needs
+    the real cause (a corrupt queue, a full disk, a file name too long). OS errors are reduced to
+    their errno text (a path may carry an uploader's file name, which may be a pupil's name); long
+    digit runs (IDs) are masked; the line is bounded.
+    """
+    if error is None:
+        return "unknown error"
+    chain = [error]
+    while chain[-1].cause is not None or chain[-1].context is not None:
+        nxt = chain[-1].cause or chain[-1].context
+        chain.append(nxt)
+    if any(e.cls_name in _INTERRUPT_CLASSES for e in chain):
+        interrupts.request_stop(interrupts.signal_name() or "a signal")
+    user = [e for e in chain if not (e.cls_name or "").startswith("Dagster")] or chain
+    inner = user[0]  # the step's own exception (its causes are usually lower-level restatements)
+    return one_line(inner.cls_name or "Error", inner.message or "")
 
 
 def run_register(province: str) -> bool:
@@ -70,7 +138,15 @@ def today_vn() -> str:
 
 
 def run_national_day(day: str | None = None) -> bool:
-    """Run one day's national verification; only days from the partitions' start up to today exist."""
+    """Run one day's national verification (see :func:`national_day`); True if all went well."""
+    step_ok, day_ok = national_day(day)
+    return step_ok and day_ok
+
+
+def national_day(day: str | None = None) -> tuple[bool, bool]:
+    """Run one day's national verification and print its summary line; only days from the
+    partitions' start up to today exist. Returns (the run succeeded, the day spent its allocation
+    or ran out of work rather than failing)."""
     from datetime import date
 
     from assets.partitions import daily_partitions
@@ -86,7 +162,44 @@ def run_national_day(day: str | None = None) -> bool:
                          f"(today is {today} in Asia/Ho_Chi_Minh)")
     if wanted < first:
         raise ValueError(f"--date {day} is before the first verification day {first}")
-    return _execute("national_verification_job", day, f"national verification {day}")
+    step_ok = _execute("national_verification_job", day, f"national verification {day}")
+    if interrupts.stop_requested():
+        return step_ok, False  # the command line says it was stopped; a summary would be half a day
+    return step_ok, print_day_summary(day)
+
+
+# Stop causes that are not failures: the day ran out of work, or stopped after ``max_batches`` as asked.
+_NOT_FAILURES = {None, "max_batches"}
+
+
+def print_day_summary(day: str) -> bool:
+    """One line on what the day spent, always; False when it spent less than its allocation
+    because something failed (an outage, a 429, bad answers, failed requests, an interrupt)."""
+    from assets.national import queue_store_path
+    from assets.resources import DataPaths
+    from pipelines.environment import data_root
+    from rules.verify import QueueStore, StoreError
+
+    path = queue_store_path(DataPaths(root=str(data_root())))
+    try:
+        status = QueueStore(path).day_status(day) if path.exists() else None
+    except StoreError as exc:  # the step's failure line already named it; say what it means for the day
+        print(f"verification {day}: no summary, the queue cannot be read ({exc})", file=sys.stderr)
+        return False
+    if status is None:
+        print(f"verification {day}: nothing was allocated (the day did not start)", file=sys.stderr)
+        return False
+    line = (f"verification {day}: allocated {status['allocated']:,} of quota {status['quota']:,}, "
+            f"answered {status['answered']:,}, unused {status['unused']:,}")
+    failed = status["unused"] > 0 and status["stop_cause"] not in _NOT_FAILURES
+    if status["unused"] and status["stop_cause"]:
+        line += f" because {status['stop_cause']}"
+        if status["stop_detail"]:
+            line += f": {status['stop_detail']}"
+    if status["in_flight"]:
+        line += f"; {status['in_flight']:,} still in flight"
+    print(("✗ " if failed else "") + line, file=sys.stderr if failed else sys.stdout)
+    return not failed
 
 
 def run_publish() -> bool:

@@ -44,7 +44,9 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
         listed = path.name.split("__", 1)[1] if "__" in path.stem else path.name
         target = data_root() / "inbox" / slug / sector / f"{unit}__{listed}"  # the inbox naming rule
         if target.resolve() != path.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)  # arrival time, not the file's edit time, decides "newest"
+            from rules.private import private_file
+
+            private_file(target)  # an upload holds personal data: owner-only, whatever the source's mode
+            shutil.copyfile(path, target)  # arrival time, not the file's edit time, decides "newest"
             print(f"copied to the inbox: {target}")
     return 0

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.private import private_file
+
 REPORT_SUFFIX = ".errors.xlsx"
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
 INSTRUCTIONS = [
@@ -122,7 +124,7 @@ def write_error_report_frames(
     import xlsxwriter
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # rows of personal data: owner-only before the first byte (xlsxwriter keeps the mode)
     keys = ["sheet", "row_number"]
     errors = raw.select(*keys, "excel_row").join(
         quarantined.select(*keys, "reason_code", "message_vi", "message_en"), on=keys, how="left"
@@ -185,7 +187,7 @@ def write_structural_report(error, path: str | Path) -> Path:
     import xlsxwriter
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # rows of personal data: owner-only before the first byte (xlsxwriter keeps the mode)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
     try:
         bold = wb.add_format({"bold": True})

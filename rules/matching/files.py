@@ -16,6 +16,7 @@ import polars as pl
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
 from rules.matching.index import load_or_build_index, register_paths_of
+from rules.private import private_file
 
 UPLOAD_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
 ORDER_COLUMNS = ("file_sha256", "sheet", "row_number")
@@ -94,6 +95,8 @@ def write_output(results: pl.DataFrame, out: str | Path) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
+    if suffix in (".parquet", ".csv"):
+        private_file(out)  # IDs and names: owner-only before the first byte (the writers keep the mode)
     if suffix == ".parquet":
         results.write_parquet(out)
     elif suffix == ".csv":

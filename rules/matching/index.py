@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.matching.features import index_features
+from rules.private import private_dir, private_file
 
 INDEX_VERSION = "2"
 REQUIRED_REGISTER_COLUMNS: tuple[str, ...] = ("person_id", "full_name", "date_of_birth", "gender")
@@ -103,8 +104,8 @@ def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index
     if target.exists():
         return pl.read_parquet(target)
     index = build_population_index(read_register(register_paths))
-    index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    private_dir(index_dir)  # a copy of the register (names, IDs, birth dates): owner-only
+    tmp = private_file(target.with_suffix(f".tmp{os.getpid()}"))
     index.write_parquet(tmp, compression="lz4")
     os.replace(tmp, target)
     for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough

@@ -99,7 +99,6 @@ td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}td:first-child{{t
 </tbody></table>
 </body></html>
 """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    from rules.private import write_private_bytes
+
+    return write_private_bytes(Path(path), page.encode("utf-8"))  # per-unit backlogs: operators only

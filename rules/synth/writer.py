@@ -25,6 +25,7 @@ import polars as pl
 import xlsxwriter
 import yaml
 
+from rules.private import private_dir, private_file, tighten_tree
 from rules.provinces import resolve_province
 from rules.sectors import SECTORS, check_sector
 from rules.synth.noise import noise_rates
@@ -376,7 +377,7 @@ def write_province(
     units_per_sector = units_per_sector or {}
     register = generate_register(prov.slug, size, seed)
     reg_path = out / "population" / f"{prov.slug}.parquet"
-    reg_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(reg_path)  # a population register: owner-only (0600 in a 0700 folder)
     register.write_parquet(reg_path)
     prov_title = _province_title(prov.name, prov.unit_type)
     manifest: dict[str, Any] = {
@@ -395,8 +396,8 @@ def write_province(
         records, truth, names = sector_records_with_units(register, sector, n_rows, seed, n_units=n_units)
         inbox = out / "inbox" / prov.slug / sector
         truth_dir = out / "truth" / prov.slug / sector
-        inbox.mkdir(parents=True, exist_ok=True)
-        truth_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(inbox)  # uploads and truth hold (synthetic) personal data: owner-only folders
+        private_dir(truth_dir)
         rng = np.random.default_rng([seed, 3, SECTORS.index(sector)])
         files_meta = []
         for unit in records["unit"].unique(maintain_order=True).to_list():
@@ -442,4 +443,6 @@ def write_province(
         }
     manifest["files"] = [{"sector": sec, **f} for sec, v in manifest["sectors"].items() for f in v["files"]]
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    for folder in ("inbox", "truth"):  # the uploads and their truth: personal data, owner-only files too
+        tighten_tree(out / folder / prov.slug)
     return manifest

@@ -4,7 +4,7 @@ Usage (the daily job)::
 
     store = QueueStore("data/state/verification.sqlite", create=True)
     store.enqueue(build_requests(match_results, normalised_records))
-    report = store.run_day("2026-11-23", QuotaPolicy.from_yaml(), SimulatedService(register_df))
+    report = run_day(store, "2026-11-23", QuotaPolicy.from_yaml(), SimulatedService(register_df))
     cleaned = write_back(cleaned_records, store.results())
 
 Modules: ``model`` (Request/Answer, the service interface, errors), ``register`` (answers from the

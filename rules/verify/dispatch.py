@@ -5,13 +5,17 @@ The steps of :func:`run_day`, each a short ``BEGIN IMMEDIATE`` transaction on th
 1. **Recover** batches left ``sending`` by a run that died (its process is gone or its lease ran
    out): re-send them with the *same* batch id and request ids (idempotency keys), so the service
    answers them from its record instead of verifying or charging them again; then commit.
-2. **Allocate** the day once: the first run computes the national allocation (``rules.quota``) over
+2. **Allocate** the day once (allocated-but-unsent requests of *other* days go back to waiting only
+   when no run of that day is alive, so a backfill beside the daily job never takes its requests):
+   the first run computes the national allocation (``rules.quota``) over
    the waiting backlog and persists it (``day_budget``, ``day_allocation``); every later or
    concurrent run of that day reuses it. Waiting requests are marked ``allocated`` up to each unit's
    allocation minus what the day already holds, oldest first, so the day's total never exceeds its
    quota however many runs there are.
 3. **Dispatch**: claim up to ``batch_size`` allocated requests (-> ``sent``, ledger ``sending``),
-   call the service, commit the answers (ledger ``committed``). Concurrent runs share the claims.
+   record them in the transmission audit (before they leave), call the service, commit the answers
+   (ledger ``committed``; waiting requests identical to an answered one take its answer).
+   Concurrent runs share the claims.
 4. **Stop early** on :class:`QuotaExceeded` (429) or :class:`ServiceUnavailable` (outage, breaker):
    the batch's and the day's unsent requests go back to waiting, and the unused capacity is stored
    with its cause in ``day_budget`` and returned in the :class:`DayReport`. :class:`BadResponse`
@@ -20,6 +24,7 @@ The steps of :func:`run_day`, each a short ``BEGIN IMMEDIATE`` transaction on th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -30,8 +35,10 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
+from rules import interrupts
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
+from rules.verify.audit_log import TransmissionLog
 from rules.verify.model import (
     Answer,
     BadResponse,
@@ -40,9 +47,10 @@ from rules.verify.model import (
     ServiceUnavailable,
     VerificationService,
 )
-from rules.verify.store import ANSWERED, WAITING, QueueStore, backlog_frame, external_frame
+from rules.verify.store import ANSWERED, QueueStore, backlog_frame, external_frame, reuse_for_batch
 
 _HOST = socket.gethostname()
+_RELEASE_DAY = "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE alloc_day = ? AND state = 'allocated'"
 
 
 @dataclass
@@ -59,13 +67,33 @@ class DayReport:
     unused: int
     idle_capacity: int  # quota the backlog could not use (backlog < quota)
     # None | quota_exceeded | service_unavailable | bad_response | max_batches | failed_requests
+    # | audit_unavailable | interrupted
     stop_cause: str | None
     stop_detail: str = ""
     reused_allocation: bool = False
     recovered_batches: int = 0
     batches: int = 0
     failed_batches: int = 0
+    in_flight: int = 0  # the day's requests still allocated or sent when this run ended
+    other_live_runs: int = 0  # other runs of the same day still going (they hold the in-flight ones)
     per_unit: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    @property
+    def failed(self) -> bool:
+        """The day spent less than its allocation because something failed (not because it ran out
+        of work, and not because it was asked to stop after ``max_batches``)."""
+        return self.unused > 0 and self.stop_cause not in (None, "max_batches")
+
+    def line(self) -> str:
+        """One summary line for the operator (counts and the cause; no personal data)."""
+        text = (f"verification {self.day}: allocated {self.allocated:,} of quota {self.quota:,}, "
+                f"answered {self.answered_day:,} ({self.answered_this_run:,} this run, {self.batches} batches, "
+                f"{self.failed_batches} failed)")
+        if self.unused:
+            text += f", unused {self.unused:,}"
+            if self.stop_cause:
+                text += f" because {self.stop_cause}" + (f": {self.stop_detail}" if self.stop_detail else "")
+        return text
 
     def summary(self) -> dict:
         """Counts only (safe for logs and Dagster metadata)."""
@@ -90,57 +118,85 @@ def run_day(
     max_batches: int | None = None,
     max_bad_batches: int = 3,
     lease_s: float = 600.0,
+    audit: TransmissionLog | None = None,
 ) -> DayReport:
-    """Run (or resume) ``day``'s dispatch; safe to call again and from several processes at once."""
+    """Run (or resume) ``day``'s dispatch; safe to call again and from several processes at once,
+    also for different days at once (each day's allocated requests are its own).
+
+    ``audit``: every batch is recorded there before it is sent and its outcome after; if the record
+    cannot be written the batch is not sent (``stop_cause = audit_unavailable``).
+    A stop request (SIGTERM/SIGINT, :mod:`rules.interrupts`) ends the run between two steps: the
+    batch in flight goes back to waiting and :class:`rules.interrupts.Interrupted` is raised.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     day = str(day)
     owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     store.check_integrity()
-    recovered = _recover(store, service, owner, lease_s)
-    reused = _allocate_day(store, day, policy)
-    sent = answered = batches = failed = bad_in_row = 0
-    cause: str | None = None
-    detail = ""
-    while True:
-        if max_batches is not None and batches >= max_batches:
-            cause, detail = "max_batches", f"stopped after {batches} batches as asked"
-            break
-        claim = _claim(store, day, batch_size, owner, lease_s)
-        if claim is None:
-            break
-        batch_id, batch = claim
-        batches += 1
-        sent += len(batch)
-        try:
-            answers = service.verify(batch, idempotency_key=batch_id)
-        except QuotaExceeded as exc:
-            _fail(store, batch_id, "pending", "quota_exceeded")
-            failed += 1
-            cause, detail = "quota_exceeded", str(exc)
-            break
-        except ServiceUnavailable as exc:
-            _fail(store, batch_id, "failed", "service_unavailable")
-            failed += 1
-            cause, detail = "service_unavailable", str(exc)
-            break
-        except BadResponse as exc:
-            _fail(store, batch_id, "failed", "bad_response")
-            failed += 1
-            bad_in_row += 1
-            if bad_in_row >= max_bad_batches:
-                cause, detail = "bad_response", f"{bad_in_row} batches in a row answered badly: {exc}"
+    _join_day(store, day, owner, lease_s)
+    try:
+        recovered = _recover(store, day, service, owner, lease_s, audit)
+        reused = _allocate_day(store, day, policy)
+        sent = answered = batches = failed = bad_in_row = 0
+        cause: str | None = None
+        detail = ""
+        while True:
+            if interrupts.stop_requested():
+                raise interrupts.Interrupted(f"verification of {day}")
+            if max_batches is not None and batches >= max_batches:
+                cause, detail = "max_batches", f"stopped after {batches} batches as asked"
                 break
-            continue
-        except BaseException:
-            _fail(store, batch_id, "failed", "client_error")
-            raise
-        bad_in_row = 0
-        _commit(store, batch_id, answers)
-        answered += len(answers)
-    if cause is not None:
-        _release(store, day)
-    return _report(store, day, policy, cause, detail, reused, recovered, batches, failed, sent, answered)
+            claim = _claim(store, day, batch_size, owner, lease_s)
+            if claim is None:
+                break
+            batch_id, batch = claim
+            if audit is not None:
+                try:
+                    audit.sent(day, batch_id, 1, owner, ((r.request_id, r.person_id) for r in batch))
+                except Exception as exc:
+                    _fail(store, batch_id, "pending", "audit_unavailable", unsent=True)
+                    cause, detail = "audit_unavailable", str(exc)
+                    break
+            batches += 1
+            sent += len(batch)
+            try:
+                answers = service.verify(batch, idempotency_key=batch_id)
+            except QuotaExceeded as exc:
+                _fail(store, batch_id, "pending", "quota_exceeded", audit=audit, day=day)
+                failed += 1
+                cause, detail = "quota_exceeded", str(exc)
+                break
+            except ServiceUnavailable as exc:
+                _fail(store, batch_id, "failed", "service_unavailable", audit=audit, day=day)
+                failed += 1
+                cause, detail = "service_unavailable", str(exc)
+                break
+            except BadResponse as exc:
+                _fail(store, batch_id, "failed", "bad_response", audit=audit, day=day)
+                failed += 1
+                bad_in_row += 1
+                if bad_in_row >= max_bad_batches:
+                    cause, detail = "bad_response", f"{bad_in_row} batches in a row answered badly: {exc}"
+                    break
+                continue
+            except BaseException:
+                _fail(store, batch_id, "failed", "client_error", audit=audit, day=day)
+                raise
+            bad_in_row = 0
+            _commit(store, batch_id, answers, audit=audit, day=day)
+            answered += len(answers)
+        if cause is not None:
+            _release(store, day)
+        return _report(store, day, owner, cause, detail, reused, recovered, batches, failed, sent, answered)
+    except BaseException:
+        # Interrupted or crashed: what this run allocated but did not send waits again, unless
+        # another run of the day is still working on it.
+        with interrupts.shielded():
+            _leave_day(store, day, owner, release=True)
+        raise
+    finally:
+        with interrupts.shielded():
+            _leave_day(store, day, owner, release=False)
 
 
 # -- steps -----------------------------------------------------------------------------------------
@@ -161,25 +217,63 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
-def _recover(store: QueueStore, service: VerificationService, owner: str, lease_s: float) -> int:
+def _join_day(store: QueueStore, day: str, owner: str, lease_s: float) -> None:
+    """Register this run as working on ``day`` (other days then leave the day's allocation alone)."""
+    with store.transaction() as con:
+        con.execute("INSERT OR REPLACE INTO day_run VALUES (?, ?, ?)", (day, owner, time.time() + lease_s))
+
+
+def _live_runs(con, day: str, exclude: str | None = None) -> int:
+    rows = con.execute("SELECT owner, lease_until FROM day_run WHERE day = ?", (day,)).fetchall()
+    return sum(1 for o, lease in rows if o != exclude and lease >= time.time() and _owner_alive(o))
+
+
+def _leave_day(store: QueueStore, day: str, owner: str, release: bool) -> None:
+    try:
+        with store.transaction() as con:
+            con.execute("DELETE FROM day_run WHERE day = ? AND owner = ?", (day, owner))
+            if release and _live_runs(con, day) == 0:
+                con.execute(
+                    _RELEASE_DAY,
+                    (day,),
+                )
+    except Exception:  # best effort on the way out; the next run of any day recovers
+        pass
+
+
+def _recover(
+    store: QueueStore, day: str, service: VerificationService, owner: str, lease_s: float,
+    audit: TransmissionLog | None,
+) -> int:
     """Re-send batches whose sender died mid-flight, with their original idempotency keys."""
     with store.transaction() as con:
-        rows = con.execute("SELECT batch_id, owner, lease_until FROM ledger WHERE state = 'sending'").fetchall()
-        orphans = [b for b, o, lease in rows if lease < time.time() or not _owner_alive(o)]
-        for b in orphans:
+        rows = con.execute(
+            "SELECT batch_id, owner, lease_until, day, sends FROM ledger WHERE state = 'sending'"
+        ).fetchall()
+        orphans = [(b, d, n + 1) for b, o, lease, d, n in rows if lease < time.time() or not _owner_alive(o)]
+        for b, _, _ in orphans:
             con.execute(
                 "UPDATE ledger SET owner = ?, lease_until = ?, sends = sends + 1 WHERE batch_id = ?",
                 (owner, time.time() + lease_s, b),
             )
     done = 0
-    for batch_id in orphans:
+    for batch_id, batch_day, send in orphans:
         batch = _batch_requests(store, batch_id)
+        if audit is not None:
+            try:
+                audit.sent(batch_day, batch_id, send, owner, ((r.request_id, r.person_id) for r in batch))
+            except Exception:
+                _fail(store, batch_id, "failed", "audit_unavailable", unsent=True)
+                continue
         try:
             answers = service.verify(batch, idempotency_key=batch_id)
         except (ServiceUnavailable, QuotaExceeded, BadResponse):
-            _fail(store, batch_id, "failed", "recovery_failed")
+            _fail(store, batch_id, "failed", "recovery_failed", audit=audit, day=batch_day)
             continue
-        _commit(store, batch_id, answers)
+        except BaseException:
+            _fail(store, batch_id, "failed", "client_error", audit=audit, day=batch_day)
+            raise
+        _commit(store, batch_id, answers, audit=audit, day=batch_day)
         done += 1
     return done
 
@@ -187,11 +281,19 @@ def _recover(store: QueueStore, service: VerificationService, owner: str, lease_
 def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
     """Persist the day's allocation once; top up its claimable requests. Returns True if reused."""
     with store.transaction() as con:
-        # allocations of other days that were never sent go back to waiting
-        con.execute(
-            "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE state = 'allocated' AND alloc_day <> ?",
-            (day,),
-        )
+        # Allocations of other days that were never sent go back to waiting - but only when no run
+        # of that day is alive: a backfill beside the daily job must not take the other's requests.
+        stale_days = [
+            d for (d,) in con.execute(
+                "SELECT DISTINCT alloc_day FROM requests WHERE state = 'allocated' AND alloc_day <> ?", (day,)
+            ).fetchall()
+        ]
+        for other in stale_days:
+            if _live_runs(con, other) == 0:
+                con.execute(
+                    _RELEASE_DAY,
+                    (other,),
+                )
         reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
         if not reused:
             # National: this store's units and the other installations' backlogs (counts) share the quota.
@@ -212,25 +314,31 @@ def _allocate_day(store: QueueStore, day: str, policy: QuotaPolicy) -> bool:
                 (day, policy.quota, int(local["allocated"].sum()), _now(), json.dumps(asdict(policy))),
             )
         con.execute("UPDATE day_budget SET runs = runs + 1 WHERE day = ?", (day,))
-        con.execute(
-            f"""
-            WITH used AS (
+        needs = con.execute(
+            """
+            SELECT a.unit_key, a.allocated - COALESCE(u.n, 0) AS need
+            FROM day_allocation a LEFT JOIN (
                 SELECT unit_key, COUNT(*) AS n FROM requests WHERE alloc_day = ? GROUP BY unit_key
-            ), need AS (
-                SELECT a.unit_key, a.allocated - COALESCE(u.n, 0) AS need
-                FROM day_allocation a LEFT JOIN used u ON u.unit_key = a.unit_key
-                WHERE a.day = ? AND a.allocated - COALESCE(u.n, 0) > 0
-            ), ranked AS (
-                SELECT r.request_id, n.need,
-                       ROW_NUMBER() OVER (PARTITION BY r.unit_key ORDER BY r.enqueued_at, r.request_id) AS rn
-                FROM requests r JOIN need n ON n.unit_key = r.unit_key
-                WHERE r.state IN {WAITING}
-            )
-            UPDATE requests SET state = 'allocated', alloc_day = ?
-            WHERE request_id IN (SELECT request_id FROM ranked WHERE rn <= need)
+            ) u ON u.unit_key = a.unit_key
+            WHERE a.day = ? AND a.allocated - COALESCE(u.n, 0) > 0
+              AND a.unit_key IN (SELECT unit_key FROM request_units)
             """,
-            (day, day, day),
+            (day, day),
+        ).fetchall()
+        # Per unit, the oldest ``need`` waiting requests: two ordered index ranges (pending, failed)
+        # read only as far as needed, so allocation costs what it allocates, not the whole backlog.
+        pick = (
+            "SELECT request_id FROM ("
+            " SELECT * FROM (SELECT request_id, enqueued_at FROM requests WHERE state = 'pending' AND unit_key = ?1"
+            "                ORDER BY enqueued_at, request_id LIMIT ?2)"
+            " UNION ALL"
+            " SELECT * FROM (SELECT request_id, enqueued_at FROM requests WHERE state = 'failed' AND unit_key = ?1"
+            "                ORDER BY enqueued_at, request_id LIMIT ?2)"
+            ") ORDER BY enqueued_at, request_id LIMIT ?2"
         )
+        for unit_key, need in needs:
+            ids = [(day, r[0]) for r in con.execute(pick, (unit_key, need)).fetchall()]
+            con.executemany("UPDATE requests SET state = 'allocated', alloc_day = ? WHERE request_id = ?", ids)
     return reused
 
 
@@ -259,6 +367,9 @@ def _claim(
             "VALUES (?, ?, ?, 'sending', ?, ?, ?, 1)",
             (batch_id, day, len(ids), owner, time.time() + lease_s, _now()),
         )
+        con.execute(
+            "UPDATE day_run SET lease_until = ? WHERE day = ? AND owner = ?", (time.time() + lease_s, day, owner)
+        )
     return batch_id, _batch_requests(store, batch_id)
 
 
@@ -266,13 +377,15 @@ def _batch_requests(store: QueueStore, batch_id: str) -> list[Request]:
     with store.connect() as con:
         rows = con.execute(
             "SELECT request_id, person_id, full_name, date_of_birth, gender FROM requests "
-            "WHERE batch_id = ? AND state = 'sent' ORDER BY request_id",
+            "WHERE batch_id = ? AND +state = 'sent' ORDER BY request_id",
             (batch_id,),
         ).fetchall()
     return [Request(*row) for row in rows]
 
 
-def _commit(store: QueueStore, batch_id: str, answers: list[Answer]) -> None:
+def _commit(
+    store: QueueStore, batch_id: str, answers: list[Answer], audit: TransmissionLog | None = None, day: str = ""
+) -> None:
     """Write a batch's answers and mark its ledger row committed, in one transaction.
 
     A request the service left unanswered (a service that answers only part of a batch) goes back
@@ -286,26 +399,39 @@ def _commit(store: QueueStore, batch_id: str, answers: list[Answer]) -> None:
         )
         left = con.execute(
             "UPDATE requests SET state = 'failed', alloc_day = NULL, batch_id = NULL "
-            "WHERE batch_id = ? AND state = 'sent'",
+            "WHERE batch_id = ? AND +state = 'sent'",
             (batch_id,),
         ).rowcount
         con.execute(
             "UPDATE ledger SET state = 'committed', finished_at = ?, cause = ? WHERE batch_id = ?",
             (_now(), f"{left} unanswered" if left else None, batch_id),
         )
+        reuse_for_batch(con, batch_id)
+    if audit is not None:
+        audit.outcome(day, batch_id, "answered", len(answers), f"{left} unanswered" if left else None)
 
 
-def _fail(store: QueueStore, batch_id: str, back_to: str, cause: str) -> None:
-    """Return an unanswered batch's requests to waiting (``pending`` or ``failed``); ledger ``failed``."""
-    with store.transaction() as con:
-        con.execute(
-            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL WHERE batch_id = ? AND state = 'sent'",
+def _fail(
+    store: QueueStore, batch_id: str, back_to: str, cause: str, *, unsent: bool = False,
+    audit: TransmissionLog | None = None, day: str = "",
+) -> None:
+    """Return an unanswered batch's requests to waiting (``pending`` or ``failed``); ledger ``failed``.
+
+    ``unsent``: the batch never left (its audit record could not be written), so its send is not
+    counted. Runs shielded: it must finish even while the process is being stopped.
+    """
+    with interrupts.shielded(), store.transaction() as con:
+        n = con.execute(
+            "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL WHERE batch_id = ? AND +state = 'sent'",
             (back_to, batch_id),
-        )
+        ).rowcount
         con.execute(
-            "UPDATE ledger SET state = 'failed', finished_at = ?, cause = ? WHERE batch_id = ?",
-            (_now(), cause, batch_id),
+            "UPDATE ledger SET state = 'failed', finished_at = ?, cause = ?, sends = sends - ? WHERE batch_id = ?",
+            (_now(), cause, 1 if unsent else 0, batch_id),
         )
+    if audit is not None and not unsent:
+        with contextlib.suppress(Exception):  # the send itself is already recorded
+            audit.outcome(day, batch_id, "failed", n, cause)
 
 
 def _release(store: QueueStore, day: str) -> None:
@@ -320,7 +446,7 @@ def _release(store: QueueStore, day: str) -> None:
 def _report(
     store: QueueStore,
     day: str,
-    policy: QuotaPolicy,
+    owner: str,
     cause: str | None,
     detail: str,
     reused: bool,
@@ -355,9 +481,10 @@ def _report(
             cause = "failed_requests"
             detail = detail or f"{unused - in_flight} allocated requests failed and wait for a re-run"
         con.execute(
-            "UPDATE day_budget SET stop_cause = ?, unused = ? WHERE day = ?",
-            (cause if unused else None, unused, day),
+            "UPDATE day_budget SET stop_cause = ?, unused = ?, stop_detail = ? WHERE day = ?",
+            (cause if unused else None, unused, (detail or None) if unused else None, day),
         )
+        others = _live_runs(con, day, exclude=owner)
     per_unit = (
         store.day_allocation(day)
         .join(
@@ -381,5 +508,7 @@ def _report(
         recovered_batches=recovered,
         batches=batches,
         failed_batches=failed,
+        in_flight=in_flight,
+        other_live_runs=others,
         per_unit=per_unit,
     )

@@ -52,6 +52,7 @@ class ServerStats:
     calls: int = 0
     processed: Counter = field(default_factory=Counter)  # request_id -> times verified (must stay 1)
     replayed: int = 0  # requests answered from the record
+    received: Counter = field(default_factory=Counter)  # request_id -> times it reached the server
     idempotency_keys: Counter = field(default_factory=Counter)
 
 
@@ -182,6 +183,11 @@ def _handler(server: VerifyServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length)
             with server.lock:
                 server.stats.calls += 1
+                try:  # the data reached us, whatever happens next (outage, 5xx, 429, lost answer)
+                    for item in json.loads(raw.decode("utf-8"))["requests"]:
+                        server.stats.received[item["request_id"]] += 1
+                except (ValueError, KeyError, TypeError):
+                    pass
                 key = self.headers.get("Idempotency-Key")
                 if key:
                     server.stats.idempotency_keys[key] += 1

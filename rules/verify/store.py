@@ -12,7 +12,18 @@ get results through the lake/warehouse, never this file. Only the national daily
 Tables: ``requests`` (one row per request, its state and answer), ``day_budget`` (one row per day:
 the quota and what was allocated, why capacity went unused), ``day_allocation`` (the persisted
 per-unit allocation of a day, so a re-run reuses it), ``ledger`` (one row per batch: ``sending`` ->
-``committed`` | ``failed``, with owner and lease for crash recovery), ``meta`` (schema version).
+``committed`` | ``failed``, with owner and lease for crash recovery), ``day_run`` (the live runs of
+each day, so another day's run never takes a running day's allocation), ``request_files`` /
+``request_units`` (the distinct files and units, so withdrawal and external backlogs never scan the
+requests), ``meta`` (schema version).
+
+Scale (issue 11): every operation is an index lookup or an ordered index range over the rows it
+changes - new requests, a superseded file's waiting rows, a unit's oldest waiting rows, a batch -
+never a scan of the answered history, which grows by the day's quota every day. Only the day's
+allocation counts the waiting backlog per unit (linear, once a day). ``benchmarks/bench_queue.py``
+measures it; ``tests/rules/test_verify_scaling.py`` pins it by query plans and VM steps. A
+SIGTERM/SIGINT aborts a running statement within milliseconds (``rules.interrupts``); its
+transaction is rolled back. The file and its WAL are owner-only (``0600``).
 
 Request states: ``pending -> allocated -> sent -> verified | mismatch | not_found``; a batch that
 could not be answered goes ``sent -> failed``, and ``failed`` requests wait like ``pending`` ones
@@ -31,14 +42,12 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
-if TYPE_CHECKING:
-    from rules.quota.policy import QuotaPolicy
-    from rules.verify.dispatch import DayReport
-    from rules.verify.model import VerificationService
+from rules import interrupts
+from rules.private import private_dir, private_file
 
 SCHEMA_VERSION = "1"
 APP_ID = "doisoat-verification-queue"
@@ -67,9 +76,6 @@ CREATE TABLE IF NOT EXISTS requests (
     state TEXT NOT NULL DEFAULT 'pending', alloc_day TEXT, batch_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, status TEXT, differing_fields TEXT, answered_at TEXT
 );
-CREATE INDEX IF NOT EXISTS requests_waiting ON requests (state, unit_key, enqueued_at);
-CREATE INDEX IF NOT EXISTS requests_day ON requests (alloc_day, state);
-CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id);
 CREATE TABLE IF NOT EXISTS day_budget (
     day TEXT PRIMARY KEY, quota INTEGER NOT NULL, allocated INTEGER NOT NULL, created_at TEXT NOT NULL,
     policy TEXT NOT NULL, runs INTEGER NOT NULL DEFAULT 0, stop_cause TEXT, unused INTEGER
@@ -90,8 +96,47 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 """
 
+# Added after schema 1 shipped; created (idempotently) on every open, so old stores gain them.
+# Every queue operation is one of these index lookups or ordered range scans (issue 11: the day
+# after a big day was quadratic): waiting requests by unit in allocation order, a day's requests in
+# claim order, a person's identical requests (answer reuse), a file's requests (withdrawal).
+# The person and batch indexes do not carry ``state``, so a state change rewrites fewer index pages
+# (at millions of rows every page touched is a cache miss); the day index holds only rows allocated
+# to a day; statements that reach rows by batch write ``+state`` so the planner keeps to that index.
+_INDEXES = """
+DROP INDEX IF EXISTS requests_waiting;
+DROP INDEX IF EXISTS requests_day;
+DROP INDEX IF EXISTS requests_batch_state;
+DROP INDEX IF EXISTS requests_day_order;
+DROP INDEX IF EXISTS requests_twin;
+DROP INDEX IF EXISTS requests_file;
+DROP INDEX IF EXISTS requests_of_file;
+CREATE INDEX IF NOT EXISTS requests_batch ON requests (batch_id);
+CREATE INDEX IF NOT EXISTS requests_queue ON requests (state, unit_key, enqueued_at, request_id);
+CREATE INDEX IF NOT EXISTS requests_of_day ON requests (alloc_day, state, unit_key, enqueued_at, request_id)
+    WHERE alloc_day IS NOT NULL;
+CREATE INDEX IF NOT EXISTS requests_person ON requests (person_id, full_name, date_of_birth, gender);
+CREATE INDEX IF NOT EXISTS requests_file_state ON requests (file_sha256, state);
+CREATE TABLE IF NOT EXISTS request_files (file_sha256 TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS request_units (unit_key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS day_run (
+    day TEXT NOT NULL, owner TEXT NOT NULL, lease_until REAL NOT NULL, PRIMARY KEY (day, owner)
+);
+"""
+_BACKFILL = """
+INSERT OR IGNORE INTO request_files SELECT DISTINCT file_sha256 FROM requests WHERE file_sha256 IS NOT NULL;
+INSERT OR IGNORE INTO request_units SELECT DISTINCT unit_key FROM requests;
+"""
+# Scratch tables of one transaction (per connection, never on disk with the queue).
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS touched (request_id TEXT PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS reuse (rid TEXT PRIMARY KEY, twin TEXT NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY);
+"""
+
 
 _EXTERNAL_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS external_backlog") :].split(";")[0]
+_ADDED_COLUMNS = {("day_budget", "stop_detail"): "TEXT"}
 
 BACKLOG_SCHEMA = {
     "unit_key": pl.Utf8,
@@ -115,27 +160,60 @@ def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
 
 
 def _reuse_answers(con: sqlite3.Connection) -> int:
-    """Waiting requests that ask exactly what an answered request already asked (same person, name,
-    birth date and gender: a corrected file's unchanged rows, a re-sent list) take that answer at once
-    (``batch_id = 'reused'``, no allocation day): the national quota is never spent twice on it."""
-    return con.execute(
+    """Waiting requests listed in the temp table ``touched`` that ask exactly what an answered
+    request already asked (same person, name, birth date and gender: a corrected file's unchanged
+    rows, a re-sent list) take the latest such answer at once (``batch_id = 'reused'``, no allocation
+    day): the national quota is never spent twice on it. Empties ``touched``.
+
+    Cost: one ``requests_person`` index probe per touched request, so an enqueue costs what it adds,
+    not what the store already holds (the old window over every answered request was quadratic
+    across days).
+    """
+    con.execute("DELETE FROM reuse")
+    con.execute(
         f"""
-        UPDATE requests SET
-            state = twin.state, status = twin.status, differing_fields = twin.differing_fields,
-            answered_at = twin.answered_at, batch_id = 'reused'
-        FROM (
-            SELECT person_id, full_name, date_of_birth, gender, state, status, differing_fields, answered_at,
-                   ROW_NUMBER() OVER (PARTITION BY person_id, full_name, date_of_birth, gender
-                                      ORDER BY answered_at DESC, request_id) AS rn
-            FROM requests WHERE state IN {ANSWERED}
-        ) AS twin
-        WHERE twin.rn = 1 AND requests.state IN {WAITING}
-          AND requests.person_id = twin.person_id
-          AND requests.full_name IS twin.full_name
-          AND requests.date_of_birth IS twin.date_of_birth
-          AND requests.gender IS twin.gender
+        INSERT INTO reuse (rid, twin)
+        SELECT rid, twin FROM (
+            SELECT w.request_id AS rid, (
+                SELECT a.request_id FROM requests a
+                WHERE a.person_id = w.person_id AND a.full_name IS w.full_name
+                  AND a.date_of_birth IS w.date_of_birth AND a.gender IS w.gender AND a.state IN {ANSWERED}
+                ORDER BY a.answered_at DESC, a.request_id LIMIT 1
+            ) AS twin
+            FROM touched t CROSS JOIN requests w ON w.request_id = t.request_id  -- CROSS: touched drives
+            WHERE w.state IN {WAITING}
+        ) WHERE twin IS NOT NULL
+        """
+    )
+    reused = con.execute(
+        """
+        UPDATE requests SET (state, status, differing_fields, answered_at, batch_id) = (
+            SELECT a.state, a.status, a.differing_fields, a.answered_at, 'reused'
+            FROM reuse x JOIN requests a ON a.request_id = x.twin WHERE x.rid = requests.request_id
+        )
+        WHERE request_id IN (SELECT rid FROM reuse)
         """
     ).rowcount
+    con.execute("DELETE FROM touched")
+    con.execute("DELETE FROM reuse")
+    return reused
+
+
+def reuse_for_batch(con: sqlite3.Connection, batch_id: str) -> int:
+    """After a batch is answered: waiting requests identical to one of its requests take its answer
+    (a twin enqueued while the first was in flight). Index probes per batch request only."""
+    con.execute("DELETE FROM touched")
+    con.execute(
+        f"""
+        INSERT OR IGNORE INTO touched
+        SELECT w.request_id FROM requests b CROSS JOIN requests w
+          ON w.person_id = b.person_id AND w.full_name IS b.full_name AND w.date_of_birth IS b.date_of_birth
+         AND w.gender IS b.gender AND w.state IN {WAITING}
+        WHERE b.batch_id = ? AND +b.state IN {ANSWERED}
+        """,
+        (batch_id,),
+    )
+    return _reuse_answers(con)
 
 
 def external_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
@@ -169,14 +247,37 @@ class QueueStore:
                     f"queue store {self.path} not found; create it (QueueStore(path, create=True) / run the "
                     "daily job once) or point the configuration at the existing store"
                 )
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # owner-only before SQLite writes a byte (it copies the mode to -wal/-shm)
             with self.connect() as con:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('app', ?), ('schema', ?)", (APP_ID, SCHEMA_VERSION))
+        else:
+            private_dir(self.path.parent)  # stores written before issue 11 were world-readable
+            private_file(self.path)
         self._check()
-        with self.connect() as con:  # stores created before external backlogs existed
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a schema-1 store up to date: later tables, columns and indexes (idempotent)."""
+        with self.transaction() as con:
             con.execute(_EXTERNAL_SCHEMA)
+            fresh = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'request_files'").fetchone() is None
+            for statement in _INDEXES.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            if fresh:
+                for statement in _BACKFILL.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+            for (table, column), kind in _ADDED_COLUMNS.items():
+                names = {r[1] for r in con.execute(f"PRAGMA table_info({table})").fetchall()}
+                if column not in names:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                private_file(side)
 
     # -- connections -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -193,12 +294,18 @@ class QueueStore:
                 con.execute("PRAGMA synchronous=NORMAL")
                 con.execute("PRAGMA wal_autocheckpoint=20000")  # ~80 MB: checkpoint rarely, not per batch
                 con.execute("PRAGMA cache_size=-131072")  # up to 128 MB of pages: indexes stay in memory
+                con.execute("PRAGMA mmap_size=8589934592")  # reads straight from the OS cache, no copies
+                con.execute("PRAGMA temp_store=MEMORY")
+                con.executescript(_TEMP)
+                interrupts.watch(con)  # SIGTERM/SIGINT abort a long statement (rolled back)
             except sqlite3.DatabaseError as exc:
                 raise self._wrap(exc) from None
             self._local.con, self._local.pid = con, os.getpid()
         try:
             yield con
         except sqlite3.DatabaseError as exc:
+            if interrupts.is_interrupt(exc):
+                raise interrupts.Interrupted("the verification queue step") from None
             raise self._wrap(exc) from None
 
     def close(self) -> None:
@@ -216,7 +323,10 @@ class QueueStore:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                # An interrupted write statement has already rolled its transaction back.
+                if con.in_transaction:
+                    with interrupts.shielded():
+                        con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
 
@@ -284,11 +394,27 @@ class QueueStore:
             ],
         ).with_columns(unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"))
         cols = [*REQUEST_COLUMNS, *LINEAGE_COLUMNS, "unit_key"]
-        sql = f"INSERT OR IGNORE INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         with self.transaction() as con:
-            before = con.total_changes
-            con.executemany(sql, frame.select(cols).iter_rows())
-            added = con.total_changes - before
+            con.execute("DROP TABLE IF EXISTS temp.incoming")
+            con.execute(f"CREATE TEMP TABLE incoming ({', '.join(cols)})")
+            marks = ", ".join("?" * len(cols))
+            con.executemany(f"INSERT INTO incoming VALUES ({marks})", frame.select(cols).iter_rows())
+            # Only the requests not yet in the store (a primary-key probe each) are added and considered.
+            con.execute("DELETE FROM touched")
+            con.execute(
+                "INSERT OR IGNORE INTO touched SELECT request_id FROM incoming i "
+                "WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = i.request_id)"
+            )
+            added = con.execute(
+                f"INSERT OR IGNORE INTO requests ({', '.join(cols)}) SELECT {', '.join(cols)} FROM incoming "
+                "WHERE request_id IN (SELECT request_id FROM touched)"
+            ).rowcount
+            con.execute(
+                "INSERT OR IGNORE INTO request_files SELECT DISTINCT file_sha256 FROM incoming "
+                "WHERE file_sha256 IS NOT NULL"
+            )
+            con.execute("INSERT OR IGNORE INTO request_units SELECT DISTINCT unit_key FROM incoming")
+            con.execute("DROP TABLE temp.incoming")
             _reuse_answers(con)
             return added
 
@@ -319,17 +445,21 @@ class QueueStore:
         become ``withdrawn``: never sent, so no quota is spent twice on one person, and kept for the
         record (nothing is deleted). Returns how many were withdrawn."""
         with self.transaction() as con:
-            con.execute("CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY)")
             con.execute("DELETE FROM current_files")
             con.executemany("INSERT OR IGNORE INTO current_files VALUES (?)", ((sha,) for sha in current_files))
+            # Per superseded file, an index range on (file_sha256, state): only its waiting rows are read.
             withdrawn = con.execute(
-                f"UPDATE requests SET state = 'withdrawn' WHERE state IN {WAITING} AND file_sha256 IS NOT NULL "
-                "AND file_sha256 NOT IN (SELECT sha FROM current_files)"
+                f"UPDATE requests SET state = 'withdrawn' WHERE state IN {WAITING} AND file_sha256 IN ("
+                "SELECT file_sha256 FROM request_files WHERE file_sha256 NOT IN (SELECT sha FROM current_files))"
             ).rowcount
             # A file that is current again (its correction was taken back) waits again.
+            con.execute("DELETE FROM touched")
             con.execute(
-                "UPDATE requests SET state = 'pending' WHERE state = 'withdrawn' "
-                "AND file_sha256 IN (SELECT sha FROM current_files)"
+                "INSERT OR IGNORE INTO touched SELECT request_id FROM requests "
+                "WHERE state = 'withdrawn' AND file_sha256 IN (SELECT sha FROM current_files)"
+            )
+            con.execute(
+                "UPDATE requests SET state = 'pending' WHERE request_id IN (SELECT request_id FROM touched)"
             )
             _reuse_answers(con)
             return withdrawn
@@ -356,7 +486,7 @@ class QueueStore:
         with self.transaction() as con:
             if con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone():
                 return False
-            local = {r[0] for r in con.execute("SELECT DISTINCT unit_key FROM requests").fetchall()}
+            local = {r[0] for r in con.execute("SELECT unit_key FROM request_units").fetchall()}
             con.execute("DELETE FROM external_backlog WHERE day = ?", (day,))
             con.executemany(
                 "INSERT INTO external_backlog VALUES (?, ?, ?, ?)",
@@ -374,19 +504,24 @@ class QueueStore:
             schema={"unit_key": pl.Utf8, "backlog": pl.Int64, "oldest_wait_days": pl.Float64, "allocated": pl.Int64},
         )
 
+    def total_requests(self) -> int:
+        """How many requests the store holds (the primary key's size; nothing is ever deleted)."""
+        with self.connect() as con:
+            return con.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+
     def state_counts(self) -> dict[str, int]:
         with self.connect() as con:
             return dict(con.execute("SELECT state, COUNT(*) FROM requests GROUP BY state").fetchall())
 
-    def requests(self, personal_data: bool = True) -> pl.DataFrame:
-        """Every request with its state. With ``personal_data=False`` the person's id, name, birth
-        date and gender are left out (for aggregates such as the analyst warehouse)."""
-        if personal_data:
-            return self._frame("SELECT * FROM requests ORDER BY request_id")
+    def requests(self, personal_data: bool = True, day: date | str | None = None) -> pl.DataFrame:
+        """Every request with its state (or only those allocated to ``day``: an index range). With
+        ``personal_data=False`` the person's id, name, birth date and gender are left out (for
+        aggregates such as the analyst warehouse)."""
         with self.connect() as con:
             names = [r[1] for r in con.execute("PRAGMA table_info(requests)").fetchall()]
-        keep = [n for n in names if n not in PERSONAL_COLUMNS]
-        return self._frame(f"SELECT {', '.join(keep)} FROM requests ORDER BY request_id")
+        keep = names if personal_data else [n for n in names if n not in PERSONAL_COLUMNS]
+        where, params = ("WHERE alloc_day = ?", (str(day),)) if day else ("", ())
+        return self._frame(f"SELECT {', '.join(keep)} FROM requests {where} ORDER BY request_id", params)
 
     def results(self, day: date | str | None = None) -> pl.DataFrame:
         """Answered requests: ``request_id, province, sector, unit, person_id, status, differing_fields,
@@ -414,22 +549,27 @@ class QueueStore:
         )
 
     def unit_results(self, day: date | str | None = None) -> pl.DataFrame:
-        """Per-unit result counts: ``unit_key, verified, mismatch, not_found, waiting``."""
-        cond = "alloc_day = ?" if day else "1"
-        return self._frame(
-            "SELECT unit_key, "
-            f"SUM(state = 'verified' AND {cond}) AS verified, "
-            f"SUM(state = 'mismatch' AND {cond}) AS mismatch, "
-            f"SUM(state = 'not_found' AND {cond}) AS not_found, SUM(state IN {WAITING}) AS waiting "
-            "FROM requests GROUP BY unit_key ORDER BY unit_key",
-            (str(day),) * 3 if day else (),
-            schema={
-                "unit_key": pl.Utf8,
-                "verified": pl.Int64,
-                "mismatch": pl.Int64,
-                "not_found": pl.Int64,
-                "waiting": pl.Int64,
-            },
+        """Per-unit result counts: ``unit_key, verified, mismatch, not_found, waiting``.
+
+        With ``day`` the answers are those of that day (an index range on the day), the waiting
+        counts a covering-index scan of waiting requests: never a scan of every answered request.
+        """
+        schema = {"unit_key": pl.Utf8, "verified": pl.Int64, "mismatch": pl.Int64, "not_found": pl.Int64}
+        where, params = ("WHERE alloc_day = ?", (str(day),)) if day else (f"WHERE state IN {ANSWERED}", ())
+        answered = self._frame(
+            "SELECT unit_key, SUM(state = 'verified'), SUM(state = 'mismatch'), SUM(state = 'not_found') "
+            f"FROM requests {where} GROUP BY unit_key",
+            params,
+            schema=schema,
+        )
+        waiting = self._frame(
+            f"SELECT unit_key, COUNT(*) FROM requests WHERE state IN {WAITING} GROUP BY unit_key",
+            schema={"unit_key": pl.Utf8, "waiting": pl.Int64},
+        )
+        return (
+            answered.join(waiting, on="unit_key", how="full", coalesce=True)
+            .with_columns(pl.col("verified", "mismatch", "not_found", "waiting").fill_null(0))
+            .sort("unit_key")
         )
 
     def ledger(self) -> pl.DataFrame:
@@ -438,6 +578,26 @@ class QueueStore:
 
     def day_budgets(self) -> pl.DataFrame:
         return self._frame("SELECT * FROM day_budget ORDER BY day")
+
+    def day_status(self, day: date | str) -> dict[str, Any] | None:
+        """The day's figures for the operator's summary line (counts only), or None if never run:
+        ``quota, allocated, answered, unused, in_flight, stop_cause, stop_detail, runs``."""
+        day = str(day)
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT quota, allocated, unused, stop_cause, stop_detail, runs FROM day_budget WHERE day = ?", (day,)
+            ).fetchone()
+            if row is None:
+                return None
+            counts = dict(con.execute(
+                "SELECT state, COUNT(*) FROM requests WHERE alloc_day = ? GROUP BY state", (day,)
+            ).fetchall())
+        quota, allocated, unused, cause, detail, runs = row
+        answered = sum(counts.get(s, 0) for s in ANSWERED)
+        return {"day": day, "quota": quota, "allocated": allocated, "answered": answered,
+                "unused": allocated - answered if unused is None else unused,
+                "in_flight": counts.get("allocated", 0) + counts.get("sent", 0),
+                "stop_cause": cause, "stop_detail": detail, "runs": runs}
 
     def day_allocation(self, day: date | str) -> pl.DataFrame:
         """The persisted allocation of ``day``: ``unit_key, backlog, oldest_wait_days, floor, allocated``."""
@@ -453,16 +613,3 @@ class QueueStore:
                 "allocated": pl.Int64,
             },
         )
-
-    def run_day(
-        self,
-        day: date | str,
-        policy: QuotaPolicy,
-        service: VerificationService,
-        batch_size: int = 500,
-        **kwargs: Any,
-    ) -> DayReport:
-        """Run one national day's dispatch; see :func:`rules.verify.dispatch.run_day`."""
-        from rules.verify.dispatch import run_day
-
-        return run_day(self, day, policy, service, batch_size=batch_size, **kwargs)

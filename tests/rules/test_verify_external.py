@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from rules.quota import QuotaPolicy
-from rules.verify import QueueStore, SimulatedService
+from rules.verify import QueueStore, SimulatedService, run_day
 from tests.rules.test_verify_support import register, requests
 
 DAY = "2026-11-23"
@@ -19,7 +19,7 @@ def test_external_backlogs_share_the_national_quota_and_only_local_requests_are_
                              "backlog": [5_000, 3, 7], "oldest_wait_days": [10.0, 0.0, 0.0]})
     assert store.set_external_backlogs(DAY, external)
     policy = QuotaPolicy(quota=1_000, floor_per_unit=10)
-    report = store.run_day(DAY, policy, SimulatedService(register()))
+    report = run_day(store, DAY, policy, SimulatedService(register()))
 
     allocation = store.day_allocation(DAY)
     outside = store.external_units(DAY)
@@ -34,7 +34,7 @@ def test_external_backlogs_share_the_national_quota_and_only_local_requests_are_
     assert report.unused == 0 and report.idle_capacity == 0
     # The day's allocation is fixed: new external figures change nothing, and a re-run sends nothing more.
     assert not store.set_external_backlogs(DAY, external.with_columns(pl.col("backlog") * 2))
-    again = store.run_day(DAY, policy, SimulatedService(register()))
+    again = run_day(store, DAY, policy, SimulatedService(register()))
     assert again.sent_this_run == 0 and again.answered_day == report.answered_day
 
 
@@ -46,7 +46,7 @@ def test_requests_of_a_superseded_upload_are_withdrawn_not_sent(tmp_path):
     store.enqueue(new)
     assert store.withdraw_superseded({"e" * 64}) == old.height
     assert store.withdraw_superseded({"e" * 64}) == 0  # idempotent
-    report = store.run_day(DAY, QuotaPolicy(quota=1_000, floor_per_unit=10), SimulatedService(register()))
+    report = run_day(store, DAY, QuotaPolicy(quota=1_000, floor_per_unit=10), SimulatedService(register()))
     sent = store.requests().filter(pl.col("state") != "withdrawn")
     assert report.answered_day == new.height == sent.height
     assert store.state_counts()["withdrawn"] == old.height  # kept for the record, nothing deleted
@@ -57,7 +57,7 @@ def test_a_corrected_file_reuses_answers_and_a_withdrawn_file_can_come_back(tmp_
     policy = QuotaPolicy(quota=1_000, floor_per_unit=10)
     old = requests(30)
     store.enqueue(old)
-    first = store.run_day(DAY, policy, SimulatedService(register()))
+    first = run_day(store, DAY, policy, SimulatedService(register()))
     assert first.answered_day == old.height
     # The corrected file asks the same questions for the same people: answered at once, nothing sent.
     new = requests(30, file_sha="e" * 64)
@@ -65,7 +65,7 @@ def test_a_corrected_file_reuses_answers_and_a_withdrawn_file_can_come_back(tmp_
     assert store.withdraw_superseded({"e" * 64}) == 0  # the old file's requests were already answered
     assert store.reused_answers() == new.height
     assert store.backlog_by_unit("2026-11-24").height == 0
-    again = store.run_day("2026-11-24", policy, SimulatedService(register()))
+    again = run_day(store, "2026-11-24", policy, SimulatedService(register()))
     assert again.sent_this_run == 0
     answered = store.results().filter(pl.col("file_sha256") == "e" * 64)
     assert answered.height == new.height and set(answered["status"]) <= {"verified", "mismatch", "not_found"}

@@ -20,6 +20,7 @@ from rules.verify import (
     Request,
     ServiceUnavailable,
     VerificationConfig,
+    run_day,
     serve,
 )
 from tests.rules.test_verify_support import register, requests
@@ -150,7 +151,7 @@ def test_day_dispatch_over_http_stops_on_429_and_keeps_the_rest_pending(reg, tmp
     store = QueueStore(tmp_path / "q.sqlite", create=True)
     store.enqueue(requests())
     with serve(reg, faults=Faults(quota_limit=50)) as srv:
-        report = store.run_day("2026-11-23", QuotaPolicy(quota=120, floor_per_unit=5), client(srv.url), batch_size=20)
+        report = run_day(store, "2026-11-23", QuotaPolicy(quota=120, floor_per_unit=5), client(srv.url), batch_size=20)
         assert report.stop_cause == "quota_exceeded"
         assert report.answered_day == 40 and report.unused == 80
         assert sum(srv.stats.processed.values()) == 40

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.quota import QuotaPolicy
-from rules.verify import Faults, HttpConfig, HttpVerificationService, QueueStore, serve
+from rules.verify import Faults, HttpConfig, HttpVerificationService, QueueStore, run_day, serve
 from tests.rules.test_verify_support import register, requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,10 +24,10 @@ DAY = "2026-11-23"
 WORKER = """
 import sys
 from rules.quota import QuotaPolicy
-from rules.verify import HttpConfig, HttpVerificationService, QueueStore
+from rules.verify import HttpConfig, HttpVerificationService, QueueStore, run_day
 store_path, url, quota, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 svc = HttpVerificationService(HttpConfig(endpoint=url, read_timeout_s=10, backoff_base_s=0.05))
-report = QueueStore(store_path).run_day("2026-11-23", QuotaPolicy(quota=quota, floor_per_unit=5), svc,
+report = run_day(QueueStore(store_path), "2026-11-23", QuotaPolicy(quota=quota, floor_per_unit=5), svc,
                                         batch_size=batch)
 print(report.sent_this_run, report.answered_day)
 """
@@ -84,7 +84,7 @@ def test_kill_9_mid_dispatch_loses_nothing_and_double_sends_nothing(tmp_path):
 
         srv.faults.latency_s = 0.0
         svc = HttpVerificationService(HttpConfig(endpoint=srv.url, backoff_base_s=0.05))
-        report = store.run_day(DAY, QuotaPolicy(quota=10_000, floor_per_unit=5), svc, batch_size=50)
+        report = run_day(store, DAY, QuotaPolicy(quota=10_000, floor_per_unit=5), svc, batch_size=50)
         assert report.recovered_batches == 1 and report.unused == 0
         # the in-flight batch was re-sent under its original key; nothing was verified twice
         assert srv.stats.idempotency_keys[in_flight["batch_id"].item()] >= 2

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules.quota import QuotaPolicy
-from rules.verify import BadResponse, QueueStore, QuotaExceeded, ServiceUnavailable, SimulatedService
+from rules.verify import BadResponse, QueueStore, QuotaExceeded, ServiceUnavailable, SimulatedService, run_day
 from tests.rules.test_verify_support import register, requests
 
 REGISTER = register()
@@ -59,7 +59,7 @@ def test_queue_invariants_under_random_failures(days, reruns):
             day = f"2026-12-{i + 1:02d}"
             svc = Scripted(script)
             for _ in range(reruns):
-                report = store.run_day(day, QuotaPolicy(quota=quota, floor_per_unit=3), svc, batch_size=batch)
+                report = run_day(store, day, QuotaPolicy(quota=quota, floor_per_unit=3), svc, batch_size=batch)
                 assert report.answered_day <= min(report.allocated, quota)
                 counts = store.state_counts()
                 assert sum(counts.values()) == len(REQUESTS)

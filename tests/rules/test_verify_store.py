@@ -17,6 +17,7 @@ from rules.verify import (
     SimulatedService,
     StoreError,
     build_requests,
+    run_day,
     write_back,
 )
 from tests.rules.test_verify_support import matches, register, requests
@@ -78,22 +79,22 @@ def test_enqueue_refuses_incomplete_frames(store):
 def test_day_spends_its_allocation_and_a_rerun_spends_nothing_more(store):
     svc = SimulatedService(register())
     total = len(requests())
-    first = store.run_day(DAY, policy(100), svc, batch_size=16)
+    first = run_day(store, DAY, policy(100), svc, batch_size=16)
     assert first.allocated == 100 and first.answered_day == 100 and first.unused == 0
     assert first.per_unit["allocated"].sum() == 100
     assert int(first.per_unit.select(pl.sum_horizontal("verified", "mismatch", "not_found")).sum().item()) == 100
-    second = store.run_day(DAY, policy(100), svc, batch_size=16)
+    second = run_day(store, DAY, policy(100), svc, batch_size=16)
     assert second.reused_allocation and second.sent_this_run == 0 and second.answered_day == 100
     assert svc.answered == 100
     assert store.backlog_by_unit(DAY)["backlog"].sum() == total - 100
     # a new day allocates afresh from what is still waiting
-    nxt = store.run_day("2026-11-24", policy(1_000), svc, batch_size=50)
+    nxt = run_day(store, "2026-11-24", policy(1_000), svc, batch_size=50)
     assert nxt.answered_day == total - 100 and nxt.idle_capacity == 1_000 - (total - 100)
     assert store.backlog_by_unit().height == 0
 
 
 def test_results_carry_statuses_and_differing_fields_and_write_back(store):
-    store.run_day(DAY, policy(10_000), SimulatedService(register()), batch_size=64)
+    run_day(store, DAY, policy(10_000), SimulatedService(register()), batch_size=64)
     res = store.results()
     counts = dict(res.group_by("status").len().iter_rows())
     m = matches().filter(pl.col("status") == "matched")
@@ -132,7 +133,7 @@ class Flaky:
 )
 def test_outage_reports_unused_capacity_and_keeps_the_rest_waiting(store, error, cause, back_to):
     svc = Flaky(SimulatedService(register()), ok_calls=2, error=error)
-    report = store.run_day(DAY, policy(100), svc, batch_size=20)
+    report = run_day(store, DAY, policy(100), svc, batch_size=20)
     assert report.answered_day == 40 and report.unused == 60 and report.stop_cause == cause
     counts = store.state_counts()
     assert counts.get("allocated", 0) == 0 and counts.get("sent", 0) == 0
@@ -141,19 +142,19 @@ def test_outage_reports_unused_capacity_and_keeps_the_rest_waiting(store, error,
     budget = store.day_budgets().row(0, named=True)
     assert budget["unused"] == 60 and budget["stop_cause"] == cause
     # the service is back: a re-run of the same day sends only what the day has left
-    again = store.run_day(DAY, policy(100), SimulatedService(register()), batch_size=20)
+    again = run_day(store, DAY, policy(100), SimulatedService(register()), batch_size=20)
     assert again.answered_day == 100 and again.unused == 0 and again.sent_this_run == 60
     assert store.results(DAY).height == 100
 
 
 def test_bad_responses_mark_batches_failed_and_they_are_retried_later(store):
     svc = Flaky(SimulatedService(register()), ok_calls=1, error=BadResponse("garbage"))
-    report = store.run_day(DAY, policy(100), svc, batch_size=10, max_bad_batches=2)
+    report = run_day(store, DAY, policy(100), svc, batch_size=10, max_bad_batches=2)
     assert report.stop_cause == "bad_response" and report.failed_batches == 2
     assert store.state_counts()["failed"] == 20
     ledger = store.ledger()
     assert ledger.filter(pl.col("state") == "failed").height == 2
-    store.run_day("2026-11-24", policy(10_000), SimulatedService(register()), batch_size=50)
+    run_day(store, "2026-11-24", policy(10_000), SimulatedService(register()), batch_size=50)
     assert store.state_counts().get("failed", 0) == 0
     retried = store.requests().filter(pl.col("attempts") == 2)
     assert retried.height == 20 and set(retried["state"]) <= {"verified", "mismatch", "not_found"}
@@ -207,13 +208,13 @@ def test_store_frames_feed_allocation_and_forecast_under_unit_key(store):
     fc = forecast(backlog, policy(50), start_day=DAY)  # an ISO string, as a partition key
     assert {"unit_key", "clearance_day", "days_to_clear"} <= set(fc.units.columns)
     assert fc.national_clearance_day == fc.national_date is not None
-    report = store.run_day(DAY, policy(50), SimulatedService(register()), batch_size=25)
+    report = run_day(store, DAY, policy(50), SimulatedService(register()), batch_size=25)
     assert report.per_unit.columns[0] == "unit_key"
     assert store.day_allocation(DAY)["allocated"].sum() == 50
 
 
 def test_days_since_served_counts_from_the_last_day_with_an_allocation(store):
-    store.run_day(DAY, policy(30), SimulatedService(register()), batch_size=10)
+    run_day(store, DAY, policy(30), SimulatedService(register()), batch_size=10)
     served = set(store.day_allocation(DAY).filter(pl.col("allocated") > 0)["unit_key"])
     later = store.backlog_by_unit("2026-11-26")
     assert set(later.filter(pl.col("days_since_served") == 3.0)["unit_key"]) == served & set(later["unit_key"])
@@ -247,12 +248,12 @@ def test_a_partly_answered_batch_leaves_nothing_stuck_in_sent(store):
         def verify(self, batch, idempotency_key=None):
             return SimulatedService(register()).verify(batch[: len(batch) // 2])
 
-    report = store.run_day(DAY, policy(40), Partial(), batch_size=10)
+    report = run_day(store, DAY, policy(40), Partial(), batch_size=10)
     counts = store.state_counts()
     assert counts.get("sent", 0) == 0 and counts["failed"] == 20
     assert report.answered_day == 20 and report.unused == 20 and report.stop_cause == "failed_requests"
     assert store.ledger()["cause"].to_list() == ["5 unanswered"] * 4
-    again = store.run_day(DAY, policy(40), SimulatedService(register()), batch_size=10)
+    again = run_day(store, DAY, policy(40), SimulatedService(register()), batch_size=10)
     assert again.answered_day == 40 and again.unused == 0 and again.stop_cause is None
 
 
@@ -269,7 +270,7 @@ def test_a_store_damaged_inside_is_refused_before_dispatch(tmp_path):
     path.write_bytes(bytes(data))
     damaged = QueueStore(path)
     with pytest.raises(StoreError, match="corrupt"):
-        damaged.run_day(DAY, policy(10), SimulatedService(register()))
+        run_day(damaged, DAY, policy(10), SimulatedService(register()))
 
 
 def test_requests_without_personal_data(store):

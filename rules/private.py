@@ -1,0 +1,132 @@
+"""Owner-only files and folders for personal data (Decree 13/2023: data at rest is protected).
+
+The one owner of "make a private folder / write a private file": the queue, the lake, the national
+outputs, the register copies, the inbox, error reports, the operators' audit log and Dagster's
+compute logs all hold names, IDs or birth dates, so their folders are ``0700`` and their files
+``0600`` whatever the process umask is. The entry points also set a ``0o077`` umask
+(:func:`restrict_umask`) as a second line of defence for files written by libraries we do not
+control (Dagster's logs, DuckDB's WAL), but the modes here never depend on it.
+
+Files are created owner-only *before* any byte is written (``os.open(..., 0o600)``), so there is no
+window in which another local user could open them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+UMASK = 0o077
+
+
+def restrict_umask() -> int:
+    """Set the process umask to ``0o077`` (new files owner-only); returns the previous umask."""
+    return os.umask(UMASK)
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and missing parents) as ``0700``; an existing folder of ours is tightened.
+
+    Only the folders this call creates, and ``path`` itself, are changed: a parent that already
+    existed (``/tmp``, the user's home) keeps its mode.
+    """
+    path = _make_missing(Path(path))
+    _chmod(path, DIR_MODE)
+    return path
+
+
+def _make_missing(path: Path) -> Path:
+    """Create the missing folders of ``path`` as ``0700``; existing ones are left as they are."""
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            d.mkdir(mode=DIR_MODE)
+        _chmod(d, DIR_MODE)
+    return path
+
+
+def private_file(path: str | Path) -> Path:
+    """Create ``path`` empty and owner-only if absent (its folder made private); tighten it if present.
+
+    Use it before handing the path to a writer that opens an existing file without changing its
+    mode (polars, SQLite, DuckDB, openpyxl all truncate or open in place). Missing folders are
+    created ``0700``; an existing folder (possibly the user's own, for ``--out``) keeps its mode -
+    our data folders are made private by :func:`private_dir` at the entry points.
+    """
+    path = Path(path)
+    _make_missing(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    _chmod(path, FILE_MODE)
+    return path
+
+
+@contextlib.contextmanager
+def private_temp(path: str | Path) -> Iterator[Path]:
+    """A hidden owner-only temporary file beside ``path``, renamed over ``path`` on success.
+
+    The temporary name is hidden and does not end like the target, so no glob reads a half-written
+    file; on failure it is removed (nothing is left behind).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    private_file(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_private_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, owner-only."""
+    with private_temp(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def tighten_tree(root: str | Path) -> int:
+    """Make every folder under ``root`` ``0700`` and every file ``0600`` (folders written before
+    this fix, or by libraries that ignore the umask). Returns how many modes changed."""
+    root = Path(root)
+    if not root.exists():
+        return 0
+    changed = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            changed += _chmod(Path(dirpath) / name, DIR_MODE)
+        for name in filenames:
+            changed += _chmod(Path(dirpath) / name, FILE_MODE)
+    return changed + _chmod(root, DIR_MODE)
+
+
+def is_private(path: str | Path) -> bool:
+    """True when neither group nor others have any permission on ``path``."""
+    return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+
+
+def _chmod(path: Path, mode: int) -> int:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) == mode:
+        return 0  # never follow a link, never touch someone else's file
+    os.chmod(path, mode)
+    return 1

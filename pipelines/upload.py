@@ -18,6 +18,7 @@ from pipelines.environment import data_root
 def upload_file(path: Path, province: str, sector: str, *, unit: str | None = None, sheet: str | None = None,
                 copy_to_inbox: bool = True) -> int:
     from rules.ingest import process_upload, write_error_report
+    from rules.ingest.inbox import check_unit, inbox_name, inside
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -26,7 +27,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     check_sector(sector)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
-    unit = unit or default_unit(path)
+    unit = check_unit(unit) if unit is not None else default_unit(path)
     result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
     for line in result.summary_lines():
         print(line)
@@ -41,8 +42,10 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
         print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
               f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
     elif copy_to_inbox:
-        listed = path.name.split("__", 1)[1] if "__" in path.stem else path.name
-        target = data_root() / "inbox" / slug / sector / f"{unit}__{listed}"  # the inbox naming rule
+        folder = data_root() / "inbox" / slug / sector
+        target = folder / inbox_name(unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
+        if not inside(target, folder):  # inbox_name gives one path part; a linked folder could still lead out
+            raise ValueError(f"{folder}: the inbox folder leads outside the inbox (a link?); not copied")
         if target.resolve() != path.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)  # arrival time, not the file's edit time, decides "newest"

@@ -34,8 +34,10 @@ INSTRUCTIONS = [
 
 def error_report_path(upload_path: str | Path) -> Path:
     """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx``."""
+    from rules.ingest.inbox import bounded_name
+
     p = Path(upload_path)
-    return p.with_name(p.stem + REPORT_SUFFIX)
+    return p.with_name(bounded_name(p.stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
 
 
 def is_error_report(path: str | Path) -> bool:

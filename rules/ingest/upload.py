@@ -79,16 +79,11 @@ def file_sha256(path: Path) -> str:
 
 
 def default_unit(path: Path) -> str:
-    """Unit from the inbox naming rule (contracts §0): the prefix before ``__``, else the stem without
-    its correction markers (``DS lop 10A1 (sua).xlsx`` is unit ``ds_lop_10a1``, like the file it
-    corrects, so the supersede rule applies to it)."""
-    from rules.ingest.lineage import strip_corrections
-    from rules.provinces import slugify
+    """Unit from the inbox naming rule (contracts §0), always a safe slug: see
+    :func:`rules.ingest.inbox.unit_of` (the one owner of the rule)."""
+    from rules.ingest.inbox import unit_of
 
-    stem = Path(path).name.split(".", 1)[0] if ".errors." in Path(path).name else Path(path).stem
-    if "__" in stem:
-        return slugify(stem.split("__", 1)[0]) or "unknown"
-    return strip_corrections(slugify(stem)) or "unknown"
+    return unit_of(Path(path).name)
 
 
 def read_upload(

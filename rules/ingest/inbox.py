@@ -269,3 +269,25 @@ def open_regular(path: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def public_label(file_name: str) -> str:
+    """The name of an upload as analysts and e-mailed reports may see it: ``<unit>__<list>.<suffix>``
+    as slugs, with IDs, dates and person names masked (:func:`mask_personal`), at most 100 characters.
+
+    ``thpt_x__DS lớp 10A1 (sửa).xlsx`` -> ``thpt_x__ds_lop_10a1_sua.xlsx``;
+    ``Nguyễn Văn An 079212000123 05-09-2012.xlsx`` -> ``x.xlsx``. Uploads are told apart by their file id
+    (the hash), not by this label.
+    """
+    name = Path(file_name).name
+    suffix = Path(name).suffix.lower() if is_upload_name(name) or name.endswith(".parquet") else ""
+    prefix, _ = split_inbox_name(name)
+    listed = mask_personal(slugify(listed_stem(name) if prefix is not None else name[: len(name) - len(suffix)]))
+    unit = mask_personal(slugify(prefix)) if prefix is not None else ""
+    label = f"{unit[:40]}{UNIT_SEPARATOR}{listed[:50]}" if unit else listed[:90]
+    return (label or MASK) + suffix
+
+
+def unsafe_unit(unit: str) -> bool:
+    """True for a unit that is not a safe slug or still holds personal-looking text (older data)."""
+    return not UNIT_PATTERN.match(unit) or mask_personal(unit) != unit

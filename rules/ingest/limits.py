@@ -47,7 +47,7 @@ MAX_CELL_CHARS = 32_767  # Excel's own cell limit
 EXCEL_MAX_ROW = 1_048_576
 _CHUNK = 4 * MiB
 # a cell reference beyond column Z, or a row reference from 1,050,000 on: only then the exact scan
-_FAR = re.compile(rb' r="(?:[A-Z]{2,}|[A-Z]?(?:[0-9]{8,}|1[1-9][0-9]{5}|10[5-9][0-9]{4})")')
+_FAR = re.compile(rb' r="(?:[A-Z]{2,}|[A-Z]?(?:[0-9]{8,}|[2-9][0-9]{6}|1[1-9][0-9]{5}|10[5-9][0-9]{4})")')
 _ROW = re.compile(rb'<row\b[^>]*?\sr="([0-9]+)"')
 _CELL = re.compile(rb'<c\b[^>]*?\sr="([A-Z]+)([0-9]+)"')
 

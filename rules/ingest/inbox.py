@@ -187,7 +187,7 @@ def inbox_name(unit: str, original_name: str) -> str:
     if not UNIT_PATTERN.match(unit):
         raise UnitError(f"unit {unit!r} is not a safe slug")
     _, listed = split_inbox_name(Path(original_name).name)
-    return bounded_name(f"{unit}{UNIT_SEPARATOR}{safe_part(listed)}")
+    return bounded_name(f"{unit}{UNIT_SEPARATOR}{_UNSAFE_CHARS.sub('_', listed).strip()}")
 
 
 def unit_of(file_name: str) -> str:

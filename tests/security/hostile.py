@@ -148,7 +148,8 @@ def run_limited(args: list[str], *, data: Path, limit_gib: int = 4, timeout: int
         f"resource.setrlimit(resource.RLIMIT_AS, ({limit_gib} << 30, {limit_gib} << 30))\n"
         "from pipelines.cli import main\n"
         "rc = main(sys.argv[1:])\n"
-        "print('@@' + json.dumps({'rc': rc, 'maxrss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print('@@' + json.dumps({'rc': rc, 'maxrss_mib': peak}))\n"
     )
     env = {"DOISOAT_DATA": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data),
            "DAGSTER_HOME": str(REPO), "POLARS_MAX_THREADS": "2"}

@@ -14,8 +14,7 @@ import polars as pl
 import pytest
 from openpyxl import load_workbook
 
-from rules.ingest import UploadError, process_upload, read_upload, write_error_report
-from rules.ingest import limits
+from rules.ingest import UploadError, limits, process_upload, read_upload, write_error_report
 from tests.security.hostile import grid_bomb, lying_directory, run_limited, shared_string_bomb, zip_bomb
 
 CEILING_MIB = 2048

@@ -150,7 +150,6 @@ def run_limited(args: list[str], *, data: Path, limit_gib: int = 4, timeout: int
         "rc = main(sys.argv[1:])\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print('@@' + json.dumps({'rc': rc, 'maxrss_mib': peak}))\n"
-        "print('@@' + json.dumps({'rc': rc, 'maxrss_mib': peak}))\n"
     )
     env = {"DOISOAT_DATA": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data),
            "DAGSTER_HOME": str(REPO), "POLARS_MAX_THREADS": "2"}

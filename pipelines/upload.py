@@ -44,8 +44,8 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     elif copy_to_inbox:
         folder = data_root() / "inbox" / slug / sector
         target = folder / inbox_name(unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
-        if not inside(target, folder):  # inbox_name gives one path part; a linked folder could still lead out
-            raise ValueError(f"{folder}: the inbox folder leads outside the inbox (a link?); not copied")
+        if not inside(target, data_root() / "inbox"):  # one path part, but a linked folder could lead out
+            raise ValueError(f"{folder}: this inbox folder leads outside the inbox (a link?); not copied")
         if target.resolve() != path.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)  # arrival time, not the file's edit time, decides "newest"

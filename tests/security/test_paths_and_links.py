@@ -88,6 +88,17 @@ def test_inbox_names_are_one_bounded_path_part(text: str, suffix: str) -> None:
     assert len(report.name.encode("utf-8")) <= 255 and report.name.endswith(".errors.xlsx")
 
 
+def test_upload_refuses_a_linked_inbox_folder(tmp_path: Path, data_dir: Path, capsys) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (data_dir / "inbox" / "ha_noi").mkdir(parents=True)
+    (data_dir / "inbox" / "ha_noi" / "students").symlink_to(outside, target_is_directory=True)
+    source = tmp_path / "ds.csv"
+    source.write_text(GOOD_CSV, encoding="utf-8")
+    assert main(["upload", str(source), "--province", "ha_noi", "--sector", "students", "--unit", "thpt_x"]) == 2
+    assert "outside the inbox" in capsys.readouterr().err and list(outside.iterdir()) == []
+
+
 def test_bounded_names_keep_two_long_lists_apart() -> None:
     a, b = "Danh sách " * 40 + "đợt 1.xlsx", "Danh sách " * 40 + "đợt 2.xlsx"
     assert bounded_name(a) != bounded_name(b)

@@ -12,9 +12,10 @@ cell from the top-left to the bottom-right cell that has a value, so two cells f
   are checked first, then every member is inflated once in a streaming pass (4 MiB at a time) that
   counts the real sizes, since a hostile directory can lie;
 * worksheets (xlsx): the grid calamine would build, ``rows x columns`` of the cells' bounding box,
-  at most ``MAX_GRID_CELLS``. The streaming pass looks for cell references beyond column Z or row
-  1,049,999; only then (a wide or huge sheet) is the worksheet scanned for its exact extent.
-  Without such references the grid is at most 1,048,576 x 26 cells (about 1.4 GB, measured);
+  at most ``MAX_GRID_CELLS`` (1,048,576 x 26). The streaming pass looks for a reference beyond
+  column Z (then the worksheet is scanned for its exact extent) and for row numbers of 7 digits
+  (then those rows are collected: at most Excel's 1,048,576). Without either the grid is at most
+  999,999 x 26 cells; the worst case allowed, A1 and Z1048576, peaks at 1.5 GB for a whole upload;
 * after loading: at most ``MAX_ROWS`` rows per sheet or CSV and ``MAX_CELL_CHARS`` characters per cell
   (Excel's own limit), each refusal naming the sheet, row and column.
 
@@ -41,16 +42,18 @@ MAX_UNPACKED_BYTES = 1536 * MiB  # a 1M-row, 6-column xlsx unpacks to about 370 
 MAX_MEMBER_RATIO = 100  # Apache POI's default (ZipSecureFile: minimum inflate ratio 0.01)
 RATIO_GRACE_BYTES = 1 * MiB  # small members (styles, themes) compress far better and cost nothing
 MAX_SHARED_STRINGS_BYTES = 256 * MiB
-MAX_GRID_CELLS = 20_000_000  # about 1 GB in calamine: 1M rows x 20 columns
+MAX_GRID_CELLS = 1_048_576 * 26  # a full A..Z sheet: 1.5 GB peak for a whole upload, measured
 MAX_ROWS = 1_048_576  # Excel's own sheet limit; a CSV may not hold more either
 MAX_CELL_CHARS = 32_767  # Excel's own cell limit
 EXCEL_MAX_ROW = 1_048_576
-_CHUNK = 4 * MiB
-# a cell reference beyond column Z, or a row reference from 1,050,000 on: only then the exact scan
-_FAR = re.compile(rb' r="(?:[A-Z]{2,}|[A-Z]?(?:[0-9]{8,}|[2-9][0-9]{6}|1[1-9][0-9]{5}|10[5-9][0-9]{4})")')
+_CHUNK = 16 * MiB  # unpacked bytes per step
+_FEED = 256 * 1024  # packed bytes per step: a small unconsumed tail is cheap to carry
+# one pass finds a reference beyond column Z or a row number of 7 digits (in cells and rows alike)
+_FAR = re.compile(rb'r="(?:[A-Z]{2}|[A-Z]?[0-9]{7})')
+_WIDE = re.compile(rb' r="[A-Z]{2}')
+_LONG_ROWS = re.compile(rb'r="[A-Z]?([0-9]{7,})"')
 _ROW = re.compile(rb'<row\b[^>]*?\sr="([0-9]+)"')
 _CELL = re.compile(rb'<c\b[^>]*?\sr="([A-Z]+)([0-9]+)"')
-
 
 def _mib(n: int) -> str:
     return f"{n / MiB:,.0f} MiB"
@@ -79,8 +82,8 @@ def check_workbook(data: bytes, file: str) -> None:
     _check_directory(infos, file)
     total = 0
     for info in infos:
-        total, far = _inflate(data, info, file, total)
-        if far:
+        total, wide = _inflate(data, info, file, total)
+        if wide:
             _check_grid(data, info, file)
 
 
@@ -137,7 +140,7 @@ def _chunks(data: bytes, info: zipfile.ZipInfo, file: str) -> Iterator[bytes]:
         if not pending:
             if pos >= len(packed):
                 break
-            pending, pos = packed[pos:pos + _CHUNK], pos + _CHUNK
+            pending, pos = packed[pos:pos + _FEED], pos + _FEED
         try:
             chunk = inflater.decompress(pending, _CHUNK)  # at most _CHUNK out per step: bounded memory
         except zlib.error as exc:
@@ -150,9 +153,15 @@ def _chunks(data: bytes, info: zipfile.ZipInfo, file: str) -> Iterator[bytes]:
 
 
 def _inflate(data: bytes, info: zipfile.ZipInfo, file: str, total: int) -> tuple[int, bool]:
-    """Inflate one member in chunks, counting its real size: (running total, needs the grid scan)."""
+    """Inflate one member in chunks, counting its real size: (running total, needs the exact scan).
+
+    Worksheets are searched in the same pass for a reference beyond column Z (then the exact scan
+    is needed) and for row numbers of 7 digits, whose largest must stay within Excel's 1,048,576
+    rows; only chunks with such a row are searched for all of them (the last rows of a 1M-row sheet).
+    """
     worksheet = _is_worksheet(info.filename)
-    far = False
+    wide = False
+    max_row = 0
     size = 0
     tail = b""
     for chunk in _chunks(data, info, file):
@@ -161,11 +170,20 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, file: str, total: int) -> tuple
             _check_member_size(info, size, file)
         if total + size > MAX_UNPACKED_BYTES:
             raise _refuse(file, f"more than {_mib(MAX_UNPACKED_BYTES)} unpacked")
-        if worksheet and not far:
-            far = _FAR.search(tail + chunk[:64]) is not None or _FAR.search(chunk) is not None
-            tail = chunk[-24:]
+        if worksheet and not wide:
+            text = tail + chunk
+            tail = chunk[-32:]
+            if _FAR.search(text) is None:
+                continue
+            wide = _WIDE.search(text) is not None
+            rows = _LONG_ROWS.findall(text)
+            max_row = max(max_row, *(int(r) for r in set(rows))) if rows else max_row
     _check_member_size(info, size, file)
-    return total + size, far
+    if max_row > EXCEL_MAX_ROW:
+        sheet = info.filename.rsplit("/", 1)[-1]
+        raise UploadError("sheet_too_large", file=file,
+                          found_headers=[f"{sheet}: row {max_row:,} > {EXCEL_MAX_ROW:,}"])
+    return total + size, wide
 
 
 def _col_number(letters: bytes) -> int:

@@ -141,14 +141,15 @@ def lying_directory(path: Path, unpacked_mib: int = 300) -> Path:
 
 
 def run_limited(args: list[str], *, data: Path, limit_gib: int = 4, timeout: int = 300) -> dict:
-    """``doisoat <args>`` in a child process with an address-space limit; its exit code, peak RSS (MiB),
-    stdout and stderr."""
+    """``doisoat <args>`` in a child process with an address-space limit; its exit code, peak RSS (MiB,
+    the child's own high-water mark), stdout and stderr."""
     script = (
         "import json, resource, sys\n"
         f"resource.setrlimit(resource.RLIMIT_AS, ({limit_gib} << 30, {limit_gib} << 30))\n"
         "from pipelines.cli import main\n"
         "rc = main(sys.argv[1:])\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over execve from the forked parent (pytest)
+        "peak = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM')) / 1024\n"
         "print('@@' + json.dumps({'rc': rc, 'maxrss_mib': peak}))\n"
     )
     env = {"DOISOAT_DATA": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data),

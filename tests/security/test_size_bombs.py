@@ -53,7 +53,7 @@ def test_a_zip_directory_that_lies_about_sizes_is_still_caught(tmp_path: Path) -
     _refused(_upload(bomb, tmp_path), "expands_too_much")
 
 
-@pytest.mark.parametrize("far_cell", ["ZZ1000000", "SZ100", "A9000000"])
+@pytest.mark.parametrize("far_cell", ["ZZ1000000", "AD1048576", "SZ100", "A9000000"])
 def test_two_cells_far_apart_are_refused_before_calamine_builds_the_grid(tmp_path: Path, far_cell: str) -> None:
     bomb = grid_bomb(tmp_path / "ds.xlsx", far_cell)
     assert bomb.stat().st_size < 4096
@@ -134,3 +134,17 @@ def test_error_report_of_a_small_file_holds_every_row(tmp_path: Path) -> None:
     result = process_upload(path, province="ha_noi", sector="students")
     wb = load_workbook(write_error_report(result, tmp_path / "r.errors.xlsx"), read_only=True)
     assert len(list(wb[wb.sheetnames[0]].iter_rows(values_only=True))) == 1 + 3
+
+
+def test_a_wide_ordinary_sheet_passes_the_exact_scan(tmp_path: Path) -> None:
+    """30 columns (AA..AD are two-letter references): the exact extent is scanned and found small."""
+    import xlsxwriter
+
+    path = tmp_path / "wide.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("DS")
+    ws.write_row(0, 0, ["Họ và tên", "Ngày sinh", *[f"Cột thêm {j}" for j in range(28)]])
+    for i in range(1, 200):
+        ws.write_row(i, 0, [f"Nguyễn Văn {chr(65 + i % 26)}", "05/09/2012", *[str(j) for j in range(28)]])
+    wb.close()
+    assert read_upload(path, province="ha_noi", sector="students").raw.height == 199

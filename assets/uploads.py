@@ -125,12 +125,14 @@ def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
     """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
-    it back)."""
+    it back). Returns the reports written: one that cannot be written (a full disk) is skipped, its rows
+    stay in the rejected records."""
     from rules.ingest.report import write_error_report
 
     written: list[Path] = []
     for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):
         rows = raw.filter(pl.col("file_name") == file_name)
         target = error_report_path(inbox / str(file_name), reports_dir)
-        written.append(write_error_report(rows, bad, target, source_dir=inbox))
+        with contextlib.suppress(OSError):  # a report that cannot be written never blocks the others
+            written.append(write_error_report(rows, bad, target, source_dir=inbox))
     return written

@@ -108,6 +108,10 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "A cell is too long ({found}). A cell may hold at most 32,767 characters (Excel's limit); fix "
         "that cell.",
     ),
+    "name_too_long": (
+        "Tên trang tính quá dài ({found}). Hãy đặt tên trang tính ngắn (Excel cho phép tối đa 31 ký tự).",
+        "A sheet name is too long ({found}). Give the sheet a short name (Excel allows 31 characters).",
+    ),
     "too_many_columns": (
         "Tệp có quá nhiều cột ({found}). Hãy xoá các cột thừa.",
         "The file has too many columns ({found}). Delete the unused columns.",

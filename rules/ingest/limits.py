@@ -20,7 +20,8 @@ cell from the top-left to the bottom-right cell that has a value, so two cells f
   (Excel's own limit), each refusal naming the sheet, row and column.
 
 Every refusal is an :class:`UploadError` with its own code (``file_too_large``, ``expands_too_much``,
-``sheet_too_large``, ``too_many_rows``, ``cell_too_long``) and a Vietnamese and English message.
+``sheet_too_large``, ``too_many_rows``, ``cell_too_long``, ``name_too_long`` for a sheet name over
+``MAX_SHEET_NAME_CHARS``) and a Vietnamese and English message.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MAX_SHARED_STRINGS_BYTES = 256 * MiB
 MAX_GRID_CELLS = 1_048_576 * 26  # a full A..Z sheet: 1.5 GB peak for a whole upload, measured
 MAX_ROWS = 1_048_576  # Excel's own sheet limit; a CSV may not hold more either
 MAX_CELL_CHARS = 32_767  # Excel's own cell limit
+MAX_SHEET_NAME_CHARS = 255  # Excel allows 31; other tools more. A sheet name is copied onto every row
 EXCEL_MAX_ROW = 1_048_576
 _CHUNK = 16 * MiB  # unpacked bytes per step
 _FEED = 256 * 1024  # packed bytes per step: a small unconsumed tail is cheap to carry
@@ -218,6 +220,14 @@ def _check_grid(data: bytes, info: zipfile.ZipInfo, file: str) -> None:
     if rows * cols > MAX_GRID_CELLS:
         raise UploadError("sheet_too_large", file=file, found_headers=[
             f"{sheet}: {rows:,} rows x {cols:,} columns = {rows * cols:,} cells > {MAX_GRID_CELLS:,}"])
+
+
+def check_sheet_names(names: list[str], file: str) -> None:
+    """Refuse a sheet name longer than ``MAX_SHEET_NAME_CHARS`` (it is copied onto every row read)."""
+    for position, name in enumerate(names, start=1):
+        if len(name) > MAX_SHEET_NAME_CHARS:
+            raise UploadError("name_too_long", file=file, found_headers=[
+                f"sheet {position}: {len(name):,} > {MAX_SHEET_NAME_CHARS}"])
 
 
 def check_frame(frame: pl.DataFrame, file: str, sheet: str | None, *, row_offset: int = 1,

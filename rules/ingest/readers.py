@@ -21,7 +21,7 @@ import polars as pl
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
 from rules.ingest.layout import SCAN_ROWS
-from rules.ingest.limits import check_file_size, check_frame, check_workbook
+from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -67,6 +67,7 @@ class ExcelSource:
             self.sheet_names: list[str] = list(self._reader.sheet_names)
         except Exception as exc:
             raise _excel_error(exc, path.name) from exc
+        check_sheet_names(self.sheet_names, path.name)
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
         try:

@@ -101,7 +101,7 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
     out: list[SheetHeaders] = []
     source = folder / str(raw["file_name"][0]) if raw.height else None
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
-        if source is not None and source.is_file():
+        if source is not None and _regular(source):  # never through a link put where the upload was
             try:
                 headers, column_map = header_info(source, sector=str(raw["sector"][0]), sheet=sheet or None)
                 out.append((sheet, headers, column_map))
@@ -113,6 +113,15 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
         extra_keys = list(json.loads(rows["extra"][0] or "{}").keys()) if "extra" in rows.columns else []
         out.append((sheet, fields + extra_keys, {f: f for f in fields}))
     return out
+
+
+def _regular(path: Path) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 _NOT_UPLOADER = {"file_name", "file_sha256", "sheet", "row_number", "excel_row", "province", "sector", "unit",

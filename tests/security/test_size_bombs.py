@@ -148,3 +148,14 @@ def test_a_wide_ordinary_sheet_passes_the_exact_scan(tmp_path: Path) -> None:
         ws.write_row(i, 0, [f"Nguyễn Văn {chr(65 + i % 26)}", "05/09/2012", *[str(j) for j in range(28)]])
     wb.close()
     assert read_upload(path, province="ha_noi", sector="students").raw.height == 199
+
+
+def test_a_long_sheet_name_is_refused(tmp_path: Path) -> None:
+    from tests.security.hostile import HEADER, inline_row, write_xlsx
+
+    sheet = ["<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">"
+             "<sheetData>", inline_row(1, HEADER), inline_row(2, ["1", "Nguyễn Văn An"]), "</sheetData></worksheet>"]
+    path = write_xlsx(tmp_path / "ds.xlsx", sheet, sheet_name="D" * 5000)
+    with pytest.raises(UploadError) as err:
+        read_upload(path, province="ha_noi", sector="students")
+    assert err.value.code == "name_too_long" and "D" * 100 not in str(err.value)

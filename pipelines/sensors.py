@@ -15,8 +15,7 @@ import dagster as dg
 from assets.partitions import partition_key
 from assets.resources import DataPaths
 from pipelines.jobs import province_job
-from rules.ingest.inbox import list_inbox
-from rules.ingest.upload import file_sha256
+from rules.ingest.inbox import list_inbox, sha256_regular
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
 
@@ -35,7 +34,10 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
                 if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
                     state[rel] = seen
                     continue
-                digest = file_sha256(path)
+                try:
+                    digest = sha256_regular(path)
+                except OSError:  # replaced by a link or removed since the listing: not an upload
+                    continue
                 state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
                 if not seen or seen[2] != digest:
                     changed.append((province, sector, digest))

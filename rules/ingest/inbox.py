@@ -263,16 +263,17 @@ def list_inbox(folder: Path, *, parents: int = 1) -> tuple[list[Path], list[Refu
     return sorted(files), sorted(refused, key=lambda r: r.name)
 
 
-def open_regular(path: Path) -> int:
-    """An fd for reading ``path``, refusing a link or a special file (no TOCTOU between check and open)."""
+def sha256_regular(path: Path) -> str:
+    """SHA-256 of a regular file, opened with ``O_NOFOLLOW``: a file swapped for a link after the
+    listing raises OSError instead of being read."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise OSError(f"{path.name}: not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        digest = hashlib.sha256()
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def public_label(file_name: str) -> str:

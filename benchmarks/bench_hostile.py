@@ -29,7 +29,7 @@ def big_upload(path: Path, rows: int) -> Path:
         pl.lit("Nguyễn Văn ") + (i % 997).cast(pl.String))).to_series()
     frame = pl.DataFrame({"STT": (i + 1).cast(pl.String), "Họ và tên": names,
                           "Ngày sinh": pl.Series(["05/09/2012"] * rows),
-                          "Số định danh cá nhân": pl.lit("0792") + (i + 10**7).cast(pl.String).str.zfill(8)})
+                          "Số định danh cá nhân": "0792" + (i + 10**7).cast(pl.String).str.zfill(8)})
     frame.write_csv(path)
     return path
 

@@ -159,3 +159,21 @@ def test_a_long_sheet_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UploadError) as err:
         read_upload(path, province="ha_noi", sector="students")
     assert err.value.code == "name_too_long" and "D" * 100 not in str(err.value)
+
+
+def test_a_million_rows_with_1pct_bad_rows_report_in_bounded_memory(tmp_path: Path) -> None:
+    """The issue's case: 1M rows, 1% rejected. The report holds the 10,000 bad rows, not the million,
+    and the whole upload (read, validate, report) stays under the ceiling."""
+    n = 1_000_000
+    i = pl.int_range(0, n, eager=True)
+    pl.DataFrame({
+        "Họ và tên": pl.select(pl.when(i % 100 == 0).then(pl.lit("")).otherwise(
+            pl.lit("Nguyễn Văn ") + (i % 997).cast(pl.String))).to_series(),
+        "Ngày sinh": pl.Series(["05/09/2012"] * n),
+        "Số định danh cá nhân": "0792" + (i + 10**7).cast(pl.String).str.zfill(8),
+    }).write_csv(tmp_path / "thpt_x__big.csv")
+    result = _upload(tmp_path / "thpt_x__big.csv", tmp_path)
+    assert result["rc"] == 0, result["stderr"][-500:]
+    assert result["maxrss_mib"] < CEILING_MIB, result["maxrss_mib"]
+    wb = load_workbook(tmp_path / "thpt_x__big.errors.xlsx", read_only=True)
+    assert sum(1 for _ in wb[wb.sheetnames[0]].iter_rows()) == 1 + n // 100

@@ -19,6 +19,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
                 copy_to_inbox: bool = True) -> int:
     from rules.ingest import process_upload, write_error_report
     from rules.ingest.inbox import check_unit, inbox_name, inside
+    from rules.ingest.report import SMALL_FILE_ROWS
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -34,8 +35,12 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     report = error_report_path(path)
     if result.quarantined.height:
         write_error_report(result, report)
-        print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted rows "
-              "and upload again)")
+        if result.raw.height <= SMALL_FILE_ROWS:
+            print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted "
+                  "rows and upload again)")
+        else:  # a large file's report holds the rejected rows only: sending it back would drop the others
+            print(f"error report / báo cáo lỗi: {report}  (chỉ có các dòng lỗi: sửa trong tệp gốc rồi gửi lại tệp "
+                  "gốc / rejected rows only: fix them in the original file and upload the original again)")
     else:
         report.unlink(missing_ok=True)  # an old report would now be misleading
     if copy_to_inbox and sheet is not None:

@@ -7,11 +7,14 @@ taking the machine) and reports its own peak RSS, which must stay under 2 GiB.
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from rules.ingest import UploadError, limits, process_upload, read_upload, write_error_report
@@ -177,3 +180,25 @@ def test_a_million_rows_with_1pct_bad_rows_report_in_bounded_memory(tmp_path: Pa
     assert result["maxrss_mib"] < CEILING_MIB, result["maxrss_mib"]
     wb = load_workbook(tmp_path / "thpt_x__big.errors.xlsx", read_only=True)
     assert sum(1 for _ in wb[wb.sheetnames[0]].iter_rows()) == 1 + n // 100
+
+
+@pytest.fixture(scope="module")
+def small_xlsx(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from tests.security.hostile import HEADER, inline_row, write_xlsx
+
+    path = tmp_path_factory.mktemp("x") / "ds.xlsx"
+    rows = [inline_row(r, [str(r), f"Người {r}", "05/09/2012"]) for r in range(2, 60)]
+    write_xlsx(path, ['<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+                      '2006/main"><sheetData>', inline_row(1, HEADER), *rows, "</sheetData></worksheet>"])
+    return path.read_bytes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_zips_give_an_upload_error_or_pass_never_a_crash(small_xlsx: bytes, data) -> None:
+    """Flipped bytes anywhere in a real xlsx: the limits raise UploadError or let the reader decide."""
+    blob = bytearray(small_xlsx)
+    for _ in range(data.draw(st.integers(1, 8))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(UploadError):
+        limits.check_workbook(bytes(blob), "ds.xlsx")

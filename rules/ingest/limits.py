@@ -173,13 +173,14 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, file: str, total: int) -> tuple
         if total + size > MAX_UNPACKED_BYTES:
             raise _refuse(file, f"more than {_mib(MAX_UNPACKED_BYTES)} unpacked")
         if worksheet and not wide:
-            text = tail + chunk
+            edge = tail + chunk[:32]  # a reference cut by the chunk boundary (no copy of the chunk)
             tail = chunk[-32:]
-            if _FAR.search(text) is None:
-                continue
-            wide = _WIDE.search(text) is not None
-            rows = _LONG_ROWS.findall(text)
-            max_row = max(max_row, *(int(r) for r in set(rows))) if rows else max_row
+            for text in (edge, chunk):
+                if _FAR.search(text) is None:
+                    continue
+                wide = wide or _WIDE.search(text) is not None
+                rows = _LONG_ROWS.findall(text)
+                max_row = max(max_row, *(int(r) for r in set(rows))) if rows else max_row
     _check_member_size(info, size, file)
     if max_row > EXCEL_MAX_ROW:
         sheet = info.filename.rsplit("/", 1)[-1]

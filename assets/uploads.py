@@ -8,11 +8,14 @@ supersedes the older ones; the same content twice counts once).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+
+from rules.ingest.inbox import UPLOAD_SUFFIXES  # noqa: F401  (re-exported: one list of suffixes)
 
 UPLOAD_COLUMNS = {
     "province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
@@ -20,19 +23,30 @@ UPLOAD_COLUMNS = {
     "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "status": pl.Utf8,
     "error_code": pl.Utf8, "error_message": pl.Utf8,
 }
-UPLOAD_SUFFIXES = {".xlsx", ".xls", ".csv", ".txt"}
 
 
 def is_upload(path: Path) -> bool:
-    """Uploads only: not Excel lock files, not hidden files. An error report sent back after fixing
+    """Uploads only: regular files (links and special files are never read, ``rules.ingest.inbox``),
+    not Excel lock files, not hidden files. An error report sent back after fixing
     (``<stem>.errors.xlsx``) is an upload: it supersedes the file it reports on (rules.ingest.lineage)."""
-    return path.is_file() and path.suffix.lower() in UPLOAD_SUFFIXES and not path.name.startswith((".", "~$"))
+    import stat
+
+    from rules.ingest.inbox import is_upload_name
+
+    try:
+        regular = stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+    return regular and is_upload_name(path.name)
 
 
 def error_report_path(upload: Path, reports_dir: Path | None = None) -> Path:
     """``<stem>.errors.xlsx`` beside the upload, or in ``reports_dir`` for inbox files (so that our own
-    reports never land in the inbox, where they would count as uploads)."""
-    return (reports_dir or upload.parent) / f"{upload.stem}.errors.xlsx"
+    reports never land in the inbox, where they would count as uploads). The name is bounded to the
+    file-system limit (``rules.ingest.report.error_report_path``)."""
+    from rules.ingest.report import error_report_path as report_path
+
+    return report_path((reports_dir or upload.parent) / upload.name)
 
 
 @dataclass
@@ -52,21 +66,20 @@ class Inbox:
 
 def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -> Inbox:
     from rules.ingest import UploadError, read_upload
-    from rules.ingest.upload import default_unit
+    from rules.ingest.inbox import list_inbox
 
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
-    files = sorted(p for p in folder.iterdir() if is_upload(p)) if folder.is_dir() else []
+    files, refused = list_inbox(folder)
     # Reports are rebuilt on every run: one of a file that is now fine would only mislead.
     for stale in reports_dir.glob("*.errors.xlsx") if reports_dir.is_dir() else []:
         stale.unlink()
+    for entry in refused:  # links and special files are listed as failed, never read or followed
+        err = UploadError("not_a_regular_file", file=entry.name)
+        rows.append(_meta(province, sector, entry.name, None) | {
+            "status": "failed", "error_code": err.code, "error_message": str(err)})
     for path in files:
-        meta = {
-            "province": province, "sector": sector, "unit": default_unit(path), "file_name": path.name,
-            "uploaded_at": datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
-            "file_sha256": None, "sheet": None, "rows_read": 0, "blank_rows_skipped": 0,
-            "status": "read", "error_code": None, "error_message": None,
-        }
+        meta = _meta(province, sector, path.name, path)
         try:
             upload = read_upload(path, province=province, sector=sector, unit=meta["unit"])
         except UploadError as exc:
@@ -74,13 +87,33 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
 
             meta.update(status="failed", error_code=exc.code, error_message=str(exc),
                         file_sha256=getattr(exc, "file_sha256", None))
-            write_structural_report(exc, error_report_path(path, reports_dir))
+            with contextlib.suppress(OSError):  # the failure is in the uploads table; a report we cannot
+                write_structural_report(exc, error_report_path(path, reports_dir))  # write blocks nothing
+        except (OSError, RecursionError, ValueError) as exc:  # one bad file never blocks the others
+            err = UploadError("unreadable_file", file=path.name, found_headers=[type(exc).__name__])
+            meta.update(status="failed", error_code=err.code, error_message=str(err))
         else:
             meta.update(file_sha256=upload.file_sha256, sheet=upload.sheet, rows_read=upload.raw.height,
                         blank_rows_skipped=upload.blank_rows_skipped)
             raws[upload.file_sha256] = upload.raw
         rows.append(meta)
     return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector)
+
+
+def _meta(province: str, sector: str, name: str, path: Path | None) -> dict:
+    """The uploads-table row of one inbox entry before it is read (arrival time from ``lstat``)."""
+    from rules.ingest.inbox import unit_of
+
+    try:
+        mtime = path.lstat().st_mtime if path is not None else 0.0
+    except OSError:
+        mtime = 0.0
+    return {
+        "province": province, "sector": sector, "unit": unit_of(name), "file_name": name,
+        "uploaded_at": datetime.fromtimestamp(mtime, tz=UTC),
+        "file_sha256": None, "sheet": None, "rows_read": 0, "blank_rows_skipped": 0,
+        "status": "read", "error_code": None, "error_message": None,
+    }
 
 
 def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
@@ -92,12 +125,14 @@ def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
     """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
-    it back)."""
+    it back). Returns the reports written: one that cannot be written (a full disk) is skipped, its rows
+    stay in the rejected records."""
     from rules.ingest.report import write_error_report
 
     written: list[Path] = []
     for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):
         rows = raw.filter(pl.col("file_name") == file_name)
         target = error_report_path(inbox / str(file_name), reports_dir)
-        written.append(write_error_report(rows, bad, target, source_dir=inbox))
+        with contextlib.suppress(OSError):  # a report that cannot be written never blocks the others
+            written.append(write_error_report(rows, bad, target, source_dir=inbox))
     return written

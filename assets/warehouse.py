@@ -105,7 +105,7 @@ def _conform(df: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.Data
 
 TABLES: list[tuple[str, str, str]] = [
     ("uploads", "One row per uploaded file: unit, status and rows read / accepted / rejected.", """
-        SELECT u.province, u.sector, u.unit, u.file_name, left(u.file_sha256, 12) AS file_id, u.status,
+        SELECT u.province, u.sector, u.unit, u.file_label, left(u.file_sha256, 12) AS file_id, u.status,
                u.uploaded_at, u.error_code, u.rows_read, u.blank_rows_skipped,
                coalesce(a.accepted, 0) AS accepted, coalesce(r.rejected, 0) AS rejected
         FROM src_uploads u
@@ -113,13 +113,14 @@ TABLES: list[tuple[str, str, str]] = [
         LEFT JOIN (SELECT file_sha256, count(*) AS rejected FROM src_rejected GROUP BY 1) r USING (file_sha256)
     """),
     ("rejections", "Rejected rows by unit, file and reason (Vietnamese and English message).", """
-        SELECT province, sector, unit, file_name, reason_code, any_value(message_vi) AS message_vi,
+        SELECT province, sector, unit, file_label, file_id, reason_code, any_value(message_vi) AS message_vi,
                any_value(message_en) AS message_en, count(*) AS rows
         -- a row with several reasons counts once under each; codes and messages split in step
-        FROM (SELECT province, sector, unit, file_name, unnest(string_split(reason_code, ';')) AS reason_code,
+        FROM (SELECT province, sector, unit, file_label, left(file_sha256, 12) AS file_id,
+                     unnest(string_split(reason_code, ';')) AS reason_code,
                      unnest(string_split(message_vi, ' ; ')) AS message_vi,
                      unnest(string_split(message_en, ' ; ')) AS message_en FROM src_rejected)
-        GROUP BY province, sector, unit, file_name, reason_code
+        GROUP BY province, sector, unit, file_label, file_id, reason_code
     """),
     ("match_outcomes", "Match decisions by unit and sector: matched, ambiguous, unmatched, rejected.", """
         SELECT province, sector, unit, status, count(*) AS rows, round(avg(score), 4) AS mean_score
@@ -219,6 +220,7 @@ COLUMN_DOCS = {
     "unit": "submitting unit (school, health unit) as a slug",
     "unit_key": "province/sector/unit: the unit the national quota is allocated to",
     "file_id": "first 12 hex digits of the upload's sha256",
+    "file_label": "the upload's name as slugs, IDs, dates and person names masked (x); file_id tells uploads apart",
     "status": "outcome: for matches matched/ambiguous/unmatched/rejected; for uploads current/superseded/failed",
     "rows": "number of rows",
     "reason_code": "machine-readable rejection reason (see rules/reasons.yaml)",
@@ -277,7 +279,8 @@ def _alive(pid: int) -> bool:
 
 
 def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
-    frames = {name: _conform(sources.frames.get(name), schema) for name, schema in SOURCE_SCHEMAS.items()}
+    frames = {name: _published(_conform(sources.frames.get(name), schema))
+              for name, schema in SOURCE_SCHEMAS.items()}
     matches = frames["matches"]
     frames["matches_masked"] = matches.with_columns(
         mask_id(pl.col("person_id")).alias("person_id_masked"),
@@ -302,6 +305,31 @@ def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
     finally:
         con.close()
     return counts
+
+
+def _published(df: pl.DataFrame) -> pl.DataFrame:
+    """Free text chosen by uploaders, made fit for analysts (rules.ingest.inbox is the rule's owner):
+    ``file_name`` becomes ``file_label`` (slugs, IDs / dates / person names masked) and a unit that is
+    not a safe slug (data from before the rule) is rebuilt with ``unit_slug``. Python runs per distinct
+    name, not per row."""
+    from rules.ingest.inbox import public_label, unit_slug, unsafe_unit
+
+    if "file_name" in df.columns:
+        names = [n for n in df["file_name"].unique().to_list() if n is not None]
+        df = df.with_columns(pl.col("file_name").replace_strict(
+            {n: public_label(n) for n in names}, default=None, return_dtype=pl.Utf8).alias("file_label")
+        ).drop("file_name")
+    for column in ("unit", "unit_key"):  # a unit_key is province/sector/unit: its last part is the unit
+        if column not in df.columns:
+            continue
+        bad = {}
+        for value in df[column].unique().to_list():
+            head, _, unit = (value or "").rpartition("/")
+            if value is not None and unsafe_unit(unit):
+                bad[value] = f"{head}/{unit_slug(unit)}" if head else unit_slug(unit)
+        if bad:
+            df = df.with_columns(pl.col(column).replace(bad))
+    return df
 
 
 def _comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:

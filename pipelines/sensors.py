@@ -14,9 +14,8 @@ import dagster as dg
 
 from assets.partitions import partition_key
 from assets.resources import DataPaths
-from assets.uploads import is_upload
 from pipelines.jobs import province_job
-from rules.ingest.upload import file_sha256
+from rules.ingest.inbox import list_inbox, sha256_regular
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
 
@@ -27,19 +26,18 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
     changed: list[tuple[str, str, str]] = []
     for province in PROVINCE_SLUGS:
         for sector in SECTORS:
-            folder = root / province / sector
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir()):
-                if not is_upload(path):
-                    continue
+            files, _ = list_inbox(root / province / sector)  # regular files only: links never start a run
+            for path in files:
                 rel = f"{province}/{sector}/{path.name}"
-                stat = path.stat()
+                stat = path.lstat()
                 seen = previous.get(rel)
                 if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
                     state[rel] = seen
                     continue
-                digest = file_sha256(path)
+                try:
+                    digest = sha256_regular(path)
+                except OSError:  # replaced by a link or removed since the listing: not an upload
+                    continue
                 state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
                 if not seen or seen[2] != digest:
                     changed.append((province, sector, digest))

@@ -18,6 +18,8 @@ from pipelines.environment import data_root
 def upload_file(path: Path, province: str, sector: str, *, unit: str | None = None, sheet: str | None = None,
                 copy_to_inbox: bool = True) -> int:
     from rules.ingest import process_upload, write_error_report
+    from rules.ingest.inbox import check_unit, inbox_name, inside
+    from rules.ingest.report import SMALL_FILE_ROWS
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -26,23 +28,29 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     check_sector(sector)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
-    unit = unit or default_unit(path)
+    unit = check_unit(unit) if unit is not None else default_unit(path)
     result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
     for line in result.summary_lines():
         print(line)
     report = error_report_path(path)
     if result.quarantined.height:
         write_error_report(result, report)
-        print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted rows "
-              "and upload again)")
+        if result.raw.height <= SMALL_FILE_ROWS:
+            print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted "
+                  "rows and upload again)")
+        else:  # a large file's report holds the rejected rows only: sending it back would drop the others
+            print(f"error report / báo cáo lỗi: {report}  (chỉ có các dòng lỗi: sửa trong tệp gốc rồi gửi lại tệp "
+                  "gốc / rejected rows only: fix them in the original file and upload the original again)")
     else:
         report.unlink(missing_ok=True)  # an old report would now be misleading
     if copy_to_inbox and sheet is not None:
         print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
               f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
     elif copy_to_inbox:
-        listed = path.name.split("__", 1)[1] if "__" in path.stem else path.name
-        target = data_root() / "inbox" / slug / sector / f"{unit}__{listed}"  # the inbox naming rule
+        folder = data_root() / "inbox" / slug / sector
+        target = folder / inbox_name(unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
+        if not inside(target, data_root() / "inbox"):  # one path part, but a linked folder could lead out
+            raise ValueError(f"{folder}: this inbox folder leads outside the inbox (a link?); not copied")
         if target.resolve() != path.resolve():
             from rules.private import private_file
 

@@ -71,6 +71,47 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "Lines use different delimiters ('{found}' on some lines, '{expected}' in the header). "
         "Save the CSV again with a single delimiter.",
     ),
+    "not_a_regular_file": (
+        "Không đọc: đây là liên kết (symlink) hoặc tệp đặc biệt, không phải tệp thường trong hộp thư đến. "
+        "Hãy chép chính tệp vào thư mục, không đặt liên kết.",
+        "Not read: a link (symlink) or special file, not a regular file in the inbox. "
+        "Copy the file itself into the folder instead of a link.",
+    ),
+    "unreadable_file": (
+        "Không đọc được tệp từ hộp thư đến ({found}). Hãy đổi tên tệp cho ngắn hơn hoặc chép lại tệp rồi "
+        "tải lên lại.",
+        "The file could not be read from the inbox ({found}). Give it a shorter name or copy it again and "
+        "upload it again.",
+    ),
+    "file_too_large": (
+        "Tệp quá lớn ({found}). Hãy chia danh sách thành nhiều tệp nhỏ hơn.",
+        "The file is too large ({found}). Split the list into smaller files.",
+    ),
+    "expands_too_much": (
+        "Tệp Excel giải nén ra quá lớn hoặc bất thường ({found}); có thể tệp bị hỏng hoặc có hại. "
+        "Hãy mở tệp bằng Excel, sao chép dữ liệu sang sổ làm việc mới, lưu .xlsx rồi tải lên lại.",
+        "The Excel file expands to an abnormal size when unpacked ({found}): it may be damaged or "
+        "hostile. Open it in Excel, copy the data into a new workbook, save as .xlsx and upload again.",
+    ),
+    "sheet_too_large": (
+        "Trang tính trải quá rộng ({found}). Hãy xoá các ô thừa ở xa bảng dữ liệu (Ctrl+End để tìm) "
+        "hoặc chia danh sách thành nhiều tệp.",
+        "The sheet spans too large an area ({found}). Delete stray cells far from the table (Ctrl+End "
+        "finds them) or split the list into several files.",
+    ),
+    "too_many_rows": (
+        "Tệp có quá nhiều dòng ({found}). Hãy chia danh sách thành nhiều tệp.",
+        "The file has too many rows ({found}). Split the list into several files.",
+    ),
+    "cell_too_long": (
+        "Một ô quá dài ({found}). Một ô không được dài hơn 32.767 ký tự (giới hạn của Excel); hãy sửa ô đó.",
+        "A cell is too long ({found}). A cell may hold at most 32,767 characters (Excel's limit); fix "
+        "that cell.",
+    ),
+    "name_too_long": (
+        "Tên trang tính quá dài ({found}). Hãy đặt tên trang tính ngắn (Excel cho phép tối đa 31 ký tự).",
+        "A sheet name is too long ({found}). Give the sheet a short name (Excel allows 31 characters).",
+    ),
     "too_many_columns": (
         "Tệp có quá nhiều cột ({found}). Hãy xoá các cột thừa.",
         "The file has too many columns ({found}). Delete the unused columns.",

@@ -43,11 +43,10 @@ def strip_corrections(name: str) -> str:
 
 def list_name(file_name: str) -> str:
     """The list a file belongs to (rule 2): ``thpt_x__DS dot 1 (sửa).xlsx`` -> ``ds_dot_1``."""
+    from rules.ingest.inbox import listed_stem
     from rules.provinces import slugify
 
-    stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
-    stem = stem.split("__", 1)[1] if "__" in stem else ""
-    return strip_corrections(slugify(stem))
+    return strip_corrections(slugify(listed_stem(file_name)))
 
 
 STATUSES = ("current", "superseded", "duplicate", "failed")

@@ -21,6 +21,7 @@ import polars as pl
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
 from rules.ingest.layout import SCAN_ROWS
+from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -66,6 +67,7 @@ class ExcelSource:
             self.sheet_names: list[str] = list(self._reader.sheet_names)
         except Exception as exc:
             raise _excel_error(exc, path.name) from exc
+        check_sheet_names(self.sheet_names, path.name)
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
         try:
@@ -74,6 +76,7 @@ class ExcelSource:
             ).to_polars()
         except Exception as exc:
             raise _excel_error(exc, self.path.name, sheet) from exc
+        check_frame(frame, self.path.name, sheet)
         if frame.width > MAX_COLUMNS:
             raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
                               found_headers=[str(frame.width)])
@@ -173,7 +176,9 @@ class CsvSource:
             line = pl.lit(first_line, pl.Int64) + span.cum_sum().cast(pl.Int64) - span.cast(pl.Int64)
         else:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
-        return frame.with_columns(line.alias("excel_row"))
+        frame = frame.with_columns(line.alias("excel_row"))
+        check_frame(frame, self.path.name, None, row_column="excel_row")
+        return frame
 
     def _offset(self, line: int) -> int:
         """Byte offset where 1-based physical ``line`` starts."""
@@ -271,7 +276,9 @@ def open_source(path: Path) -> ExcelSource | CsvSource:
     """Pick the reader by file content first (zip/OLE magic) and name second."""
     if not path.is_file():
         raise UploadError("file_not_found", file=str(path))
+    check_file_size(path.stat().st_size, path.name)  # rules.ingest.limits: bounds before loading
     data = path.read_bytes()
+    check_workbook(data, path.name)
     suffix = path.suffix.lower()
     if not data or (suffix in EXCEL_SUFFIXES and _blank_bytes(data)):
         raise UploadError("empty_file", file=path.name)

@@ -2,7 +2,9 @@
 
 One workbook per upload, written **always** (with no rejected rows it says so on the instructions
 sheet), so that the uploader always gets an answer. Sheet 1 "Dữ liệu" holds every data row in file
-order, under the uploader's own headers in their own order, plus the error columns; rejected rows
+order (files of at most ``SMALL_FILE_ROWS`` rows; a larger file gets its rejected rows only, written
+in constant memory, and is fixed in the original), under the uploader's own headers in their own
+order, plus the error columns; rejected rows
 are highlighted by one conditional format on the error-code column (no per-row styling), the
 header row is frozen and filtered. Sheet 2 "Hướng dẫn" says in Vietnamese what to do. Cells are
 written as text so that IDs keep their leading zeros when the file comes back. The whole file,
@@ -36,8 +38,10 @@ INSTRUCTIONS = [
 
 def error_report_path(upload_path: str | Path) -> Path:
     """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx``."""
+    from rules.ingest.inbox import bounded_name
+
     p = Path(upload_path)
-    return p.with_name(p.stem + REPORT_SUFFIX)
+    return p.with_name(bounded_name(p.stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
 
 
 def is_error_report(path: str | Path) -> bool:
@@ -99,7 +103,7 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
     out: list[SheetHeaders] = []
     source = folder / str(raw["file_name"][0]) if raw.height else None
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
-        if source is not None and source.is_file():
+        if source is not None and _regular(source):  # never through a link put where the upload was
             try:
                 headers, column_map = header_info(source, sector=str(raw["sector"][0]), sheet=sheet or None)
                 out.append((sheet, headers, column_map))
@@ -113,23 +117,56 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
     return out
 
 
+def _regular(path: Path) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 _NOT_UPLOADER = {"file_name", "file_sha256", "sheet", "row_number", "excel_row", "province", "sector", "unit",
                  "extra"}
+
+
+SMALL_FILE_ROWS = 20_000  # up to this many rows the report holds every row (fix and send it back whole)
+MAX_REPORT_ROWS = 100_000  # rejected rows written at most; the rest are counted on the instructions sheet
+LARGE_FILE_NOTE = [
+    "TỆP LỚN: báo cáo này chỉ có các dòng bị lỗi (tối đa {limit:,} dòng). KHÔNG tải báo cáo này lên lại: "
+    "hãy sửa các dòng này trong tệp gốc (cột 'Dòng gốc' cho biết số dòng) rồi tải lên lại toàn bộ tệp gốc.",
+    "LARGE FILE: this report holds the rejected rows only (at most {limit:,}). Do NOT upload this report: fix "
+    "these rows in your original file (column 'Source row' gives the row) and upload the whole original again.",
+]
 
 
 def write_error_report_frames(
     raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[SheetHeaders], path: str | Path
 ) -> Path:
-    """The report from frames of one file: one worksheet per data sheet, then the instructions."""
+    """The report from frames of one file: one worksheet per data sheet, then the instructions.
+
+    Written in xlsxwriter's ``constant_memory`` mode, row by row, so memory does not grow with the
+    report. A file of at most ``SMALL_FILE_ROWS`` rows gets every row (the report can be fixed and
+    uploaded again whole); a larger one gets its rejected rows only, at most ``MAX_REPORT_ROWS``, and
+    the instructions say to fix the original file instead. Every cell is a text cell (never a
+    formula); names chosen by the uploader (headers, sheet names) pass ``neutralise_formula``.
+    """
     import xlsxwriter
 
     path = Path(path)
     private_file(path)  # rows of personal data: owner-only before the first byte (xlsxwriter keeps the mode)
     keys = ["sheet", "row_number"]
+    total_rows = raw.height
+    small = total_rows <= SMALL_FILE_ROWS
     errors = raw.select(*keys, "excel_row").join(
         quarantined.select(*keys, "reason_code", "message_vi", "message_en"), on=keys, how="left"
     )
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    if not small:  # the bad rows only: a 1M-row upload with 1% bad rows writes 10k rows, not 1M
+        bad_keys = quarantined.select(keys).head(MAX_REPORT_ROWS)
+        raw = raw.join(bad_keys, on=keys, how="semi", maintain_order="left")
+        errors = errors.join(bad_keys, on=keys, how="semi", maintain_order="left")
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "constant_memory": True})
     try:
         fmt = {
             "head": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True}),
@@ -143,12 +180,19 @@ def write_error_report_frames(
             _write_sheet(wb, fmt, _sheet_name(sheet or "Dữ liệu", used), raw.filter(mask), errors.filter(mask),
                          headers, column_map)
         guide = wb.add_worksheet("Hướng dẫn")
-        n_bad = quarantined.height
-        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {raw.height} dòng." if n_bad
-                  else f"Không có lỗi: cả {raw.height} dòng đều hợp lệ.")
-        for i, line in enumerate([*INSTRUCTIONS[:2], status, "", *INSTRUCTIONS[2:]]):
-            guide.write_string(i, 0, line)
         guide.set_column(0, 0, 110)
+        n_bad = quarantined.height
+        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {total_rows} dòng." if n_bad
+                  else f"Không có lỗi: cả {total_rows} dòng đều hợp lệ.")
+        lines = [*INSTRUCTIONS[:2], status, ""]
+        if not small:
+            lines += [line.format(limit=MAX_REPORT_ROWS) for line in LARGE_FILE_NOTE] + [""]
+            if n_bad > MAX_REPORT_ROWS:
+                lines += [f"Báo cáo ghi {MAX_REPORT_ROWS:,} dòng lỗi đầu tiên trên {n_bad:,}; sửa xong tải lên lại "
+                          f"để xem các dòng còn lại. / The first {MAX_REPORT_ROWS:,} of {n_bad:,} rejected rows "
+                          "are listed; fix them and upload again to see the rest.", ""]
+        for i, line in enumerate([*lines, *INSTRUCTIONS[2:]]):
+            guide.write_string(i, 0, line)
     finally:
         wb.close()
     return path
@@ -157,6 +201,8 @@ def write_error_report_frames(
 def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
                  column_map: dict[str, str]) -> None:
     import xlsxwriter
+
+    from rules.outputs import neutralise_formula
 
     table = pl.concat(
         [original_columns(raw, headers, column_map), errors.select(
@@ -169,10 +215,15 @@ def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFra
     )
     ws = wb.add_worksheet(name)
     n_orig = len(headers)
-    for j, col in enumerate(table.columns):
-        ws.write_string(0, j, col, fmt["err_head"] if j >= n_orig else fmt["head"])
-        ws.write_column(1, j, ["" if v is None else v for v in table[col].to_list()], fmt["text"])
+    for j, col in enumerate(table.columns):  # column widths first: constant_memory writes rows in order
         ws.set_column(j, j, 40 if col in ERROR_HEADERS[1:3] else 18, fmt["text"])
+    for j, col in enumerate(table.columns):
+        ws.write_string(0, j, neutralise_formula(col), fmt["err_head"] if j >= n_orig else fmt["head"])
+    text = fmt["text"]
+    for i, row in enumerate(table.iter_rows(), start=1):  # one row in memory at a time
+        for j, value in enumerate(row):
+            if value is not None and value != "":
+                ws.write_string(i, j, value, text)
     last_row, last_col = table.height, table.width - 1
     if table.height:
         code_col = xlsxwriter.utility.xl_col_to_name(n_orig)
@@ -186,9 +237,12 @@ def write_structural_report(error, path: str | Path) -> Path:
     """A one-sheet workbook explaining why a whole file was refused (an :class:`UploadError`)."""
     import xlsxwriter
 
+    from rules.outputs import neutralise_formula
+
     path = Path(path)
     private_file(path)  # rows of personal data: owner-only before the first byte (xlsxwriter keeps the mode)
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                         "strings_to_urls": False})
     try:
         bold = wb.add_format({"bold": True})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -207,7 +261,7 @@ def write_structural_report(error, path: str | Path) -> Path:
         ]
         for i, (k, v) in enumerate(rows):
             ws.write_string(i, 0, k, bold)
-            ws.write_string(i, 1, v or "", wrap)
+            ws.write_string(i, 1, neutralise_formula(v or ""), wrap)
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 100)
     finally:

@@ -79,16 +79,11 @@ def file_sha256(path: Path) -> str:
 
 
 def default_unit(path: Path) -> str:
-    """Unit from the inbox naming rule (contracts §0): the prefix before ``__``, else the stem without
-    its correction markers (``DS lop 10A1 (sua).xlsx`` is unit ``ds_lop_10a1``, like the file it
-    corrects, so the supersede rule applies to it)."""
-    from rules.ingest.lineage import strip_corrections
-    from rules.provinces import slugify
+    """Unit from the inbox naming rule (contracts §0), always a safe slug: see
+    :func:`rules.ingest.inbox.unit_of` (the one owner of the rule)."""
+    from rules.ingest.inbox import unit_of
 
-    stem = Path(path).name.split(".", 1)[0] if ".errors." in Path(path).name else Path(path).stem
-    if "__" in stem:
-        return slugify(stem.split("__", 1)[0]) or "unknown"
-    return strip_corrections(slugify(stem)) or "unknown"
+    return unit_of(Path(path).name)
 
 
 def read_upload(
@@ -179,12 +174,17 @@ _NAME_LIKE = re.compile(r"^(?:[^\W\d_][^\W\d_]*\s+){1,4}[^\W\d_]+$")
 
 def _without_personal_data(cells: list[str]) -> list[str]:
     """Cells quoted back in a ``no_header`` message may be data rows: digits (IDs, birth dates) become
-    ``#`` and cells shaped like a person's name (2-5 capitalised words) become ``…``."""
+    ``#`` and cells shaped like a person's name become ``…``: 2-5 capitalised words, or 2-5 words in any
+    case (UPPER, lower) starting with a Vietnamese family name (``rules.ingest.inbox.mask_personal``)."""
+    from rules.ingest.inbox import mask_personal
+    from rules.provinces import slugify
+
     out = []
     for cell in cells:
         text = re.sub(r"\d", "#", cell.strip())
         words = text.split()
-        if _NAME_LIKE.match(text) and all(w[:1].isupper() and not w.isupper() for w in words):
+        title_case = all(w[:1].isupper() and not w.isupper() for w in words)
+        if _NAME_LIKE.match(text) and (title_case or mask_personal(slugify(text)) != slugify(text)):
             text = "…"
         out.append(text)
     return out

@@ -100,10 +100,9 @@ def write_output(results: pl.DataFrame, out: str | Path) -> None:
     if suffix == ".parquet":
         results.write_parquet(out)
     elif suffix == ".csv":
-        flat = results.with_columns(
-            pl.col(c).list.join(";") for c, t in results.schema.items() if isinstance(t, pl.List)
-        )
-        flat.write_csv(out)
+        from rules.outputs import write_csv
+
+        write_csv(results, out)  # lists as a;b, formula-like names neutralised
     else:
         raise ValueError(f"unsupported output type {suffix!r}: use .parquet or .csv")
 

@@ -187,8 +187,8 @@ def test_uploads_counts_per_province(page: str) -> None:
                      r"<td class=\"num\">5</td><td class=\"num\">2</td><td class=\"num\">0</td>", hcm)
     assert "thpt_le_quy_don__k10.xlsx" in hcm and "thpt_le_quy_don__k10.xlsx" not in hn
     assert "encrypted_file" in hn  # the failed upload and its error code
-    assert "ds&lt;script&gt;.xlsx" in hn and "<script" not in page  # names from files are escaped
-    assert "thcs_&lt;b&gt;&amp;co" in hn
+    assert "ds_script.xlsx" in hn and "<script" not in page  # names from files are published as slugs
+    assert "thcs_b_co" in hn and "<b>" not in page  # and so are units that are not safe slugs
 
 
 def _row(*cells: object) -> str:

@@ -102,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
         if args.debug:
             raise
@@ -114,6 +116,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL_ERROR
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``doisoat upload … | head``): not an error.
+
+    Python would print a second BrokenPipeError while flushing stdout at exit, so stdout is
+    pointed at /dev/null first; the exit status is the shell's for SIGPIPE (128 + 13).
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it): nothing to flush
+        pass
+    return 141
 
 
 if __name__ == "__main__":

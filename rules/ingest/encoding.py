@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.ingest.errors import UploadError
 
@@ -75,12 +75,32 @@ def _utf8_head(data: bytes) -> bool:
 
 
 def decode_bytes(data: bytes, *, file: str = "", check_all: bool = True) -> Decoded:
-    """Turn the raw bytes of a text upload into UTF-8; raise UploadError when no encoding fits.
+    """Turn the raw bytes of a text upload into UTF-8 with LF line ends; raise UploadError when no
+    encoding fits.
+
+    Line ends are normalised here, once: CR alone (Excel for Mac "CSV (Macintosh)"), CRLF, LF and
+    any mix of them all end a line, as they do when Excel opens the file.
 
     With ``check_all=False`` a file whose head is UTF-8 is passed on unchecked (``checked=False``):
     polars validates UTF-8 while parsing at no extra cost, and the reader comes back with
     ``check_all=True`` when it finds an invalid byte later in the file.
     """
+    decoded = _decode(data, file, check_all)
+    fixed = normalise_line_ends(decoded.data)
+    return decoded if fixed is decoded.data else replace(decoded, data=fixed)
+
+
+def normalise_line_ends(data: bytes) -> bytes:
+    """CR LF and a lone CR -> LF (the same object back when there is no lone CR: no copy)."""
+    n_cr = data.count(b"\r")
+    if not n_cr:
+        return data
+    if data.count(b"\r\n") == n_cr:
+        return data  # CRLF only: polars and the csv module read it as it is
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8):]
         try:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
+from rules.ingest.formulas import sheet_states
 from rules.ingest.layout import SCAN_ROWS
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -66,6 +68,13 @@ class ExcelSource:
             self.sheet_names: list[str] = list(self._reader.sheet_names)
         except Exception as exc:
             raise _excel_error(exc, path.name) from exc
+        self._data = data
+        self.reports: dict[str, CellReport] = {}
+        self.formulas_evaluated = 0
+        states = sheet_states(data, self.sheet_names)
+        # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
+        # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
+        self.hidden_sheets = [n for n in self.sheet_names if states.get(n, "visible") != "visible"]
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
         try:
@@ -77,7 +86,14 @@ class ExcelSource:
         if frame.width > MAX_COLUMNS:
             raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
                               found_headers=[str(frame.width)])
-        return frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
+        frame = frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
+        if n_rows is None:
+            from rules.ingest.formulas import fill_unsaved_formulas
+
+            frame, n = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name)
+            self.formulas_evaluated += n
+            frame, self.reports[sheet] = clean_frame(frame)
+        return frame
 
     def head(self, name: str) -> SheetHead:
         """The first rows of one sheet (loaded in full and kept for body())."""
@@ -90,7 +106,8 @@ class ExcelSource:
         # calamine parses a whole sheet even for a few rows, so each sheet is loaded once, in full,
         # and kept for body(): one parse per sheet instead of two
         for name in self.sheet_names:
-            yield self.head(name)
+            if name not in self.hidden_sheets:
+                yield self.head(name)
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Rows from grid index ``start`` on, as c0..c{width-1} plus ``excel_row``."""
@@ -130,17 +147,22 @@ class CsvSource:
         self.data = decoded.data
         self.encoding = decoded.encoding
         self.sheet_names = [""]
+        self.hidden_sheets: list[str] = []
+        self.formulas_evaluated = 0
+        self.reports: dict[str, CellReport] = {}
         head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
         if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line
             head_text = head_text[: head_text.rfind("\n") + 1] or head_text
         self.delimiter = sniff_delimiter(head_text)
         self._records, self._lines = _parse_head(head_text, self.delimiter)
+        width = max((len(r) for r in self._records), default=0)
+        if width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=path.name, found_headers=[str(width)])
+        self._records, self._head_reports = clean_rows(self._records, width)
 
     def heads(self) -> Iterator[SheetHead]:
         rows = self._records[: SCAN_ROWS + 2]
         width = max((len(r) for r in self._records), default=0)
-        if width > MAX_COLUMNS:
-            raise UploadError("too_many_columns", file=self.path.name, found_headers=[str(width)])
         yield SheetHead("", [[c if c != "" else None for c in r] for r in rows], width)
 
     def head(self, name: str) -> SheetHead:
@@ -173,6 +195,10 @@ class CsvSource:
             line = pl.lit(first_line, pl.Int64) + span.cum_sum().cast(pl.Int64) - span.cast(pl.Int64)
         else:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
+        frame, report = clean_frame(frame, cols)
+        for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
+            report.add(head_report)
+        self.reports[sheet] = report
         return frame.with_columns(line.alias("excel_row"))
 
     def _offset(self, line: int) -> int:

@@ -92,25 +92,29 @@ def clean_rows(rows: list[list[str | None]], width: int) -> tuple[list[list[str 
 
 
 def _repair_legacy(col: pl.Series) -> tuple[pl.Series, int, str]:
-    """(column, cells converted, encoding) for one column typed in a legacy Vietnamese font."""
-    high = col.str.contains(_HIGH).fill_null(False)
+    """(column, cells converted, encoding) for one column typed in a legacy Vietnamese font.
+
+    Decided on a sample spread over the column (a column typed in one font is in it throughout),
+    so a big Unicode column costs one scan of a few thousand cells.
+    """
+    values = col.drop_nulls()
+    if values.is_empty():
+        return col, 0, ""
+    sample = values.gather_every(max(1, values.len() // _SAMPLE_VALUES))
+    high = sample.str.contains(_HIGH)
     if not high.any():
         return col, 0, ""
-    candidates = high & ~col.str.contains(_UNICODE_VIET).fill_null(False)
-    if not candidates.any():
+    unicode_viet = sample.str.contains(_UNICODE_VIET)
+    candidates = high & ~unicode_viet
+    # Unicode Vietnamese cells beside legacy-looking ones: a legacy column only when they are few
+    # (a note typed later); then those cells are left as they are.
+    if not candidates.any() or int(unicode_viet.sum()) * 4 > int(candidates.sum()):
         return col, 0, ""
-    sample = col.filter(candidates).unique(maintain_order=True).head(_SAMPLE_VALUES).to_list()
-    if col.str.contains(_UNICODE_VIET).fill_null(False).any():
-        # some cells are Unicode Vietnamese: the column is a legacy one only when those are few
-        # (a note typed later), judged on the legacy-looking cells alone
-        if int(col.str.contains(_UNICODE_VIET).fill_null(False).sum()) * 4 > int(candidates.sum()):
-            return col, 0, ""
-    encoding = detect_legacy("\n".join(sample))
+    encoding = detect_legacy("\n".join(sample.filter(candidates).unique(maintain_order=True).to_list()))
     if encoding is None or encoding not in ENCODINGS:
         return col, 0, ""
     table = _translation(encoding)
-    src = [chr(k) for k in table]
-    dst = list(table.values())
-    idx = candidates.arg_true()
-    converted = col.gather(idx).str.replace_many(src, dst).str.normalize("NFC")
+    mask = (col.str.contains(_HIGH) & ~col.str.contains(_UNICODE_VIET)).fill_null(False)
+    idx = mask.arg_true()
+    converted = col.gather(idx).str.replace_many([chr(k) for k in table], list(table.values())).str.normalize("NFC")
     return col.scatter(idx, converted), int(idx.len()), encoding

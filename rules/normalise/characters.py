@@ -81,7 +81,7 @@ def table() -> Table:
     spaces = frozenset(int(c) for c in spec["spaces"])
     always = {str(k): str(v) for k, v in spec["lookalikes"]["always"].items()}
     mixed = {str(k): str(v) for k, v in spec["lookalikes"]["mixed_script"].items()}
-    for k, v in {**always, **mixed}.items():
+    for k in {**always, **mixed}:
         if len(k) != 1:
             raise ValueError(f"characters.yaml: look-alike key {k!r} is not one character")
     simple = dict(always)

@@ -56,6 +56,26 @@ def _looks_utf16(data: bytes) -> str | None:
     return None
 
 
+# Control bytes that text never holds (tab, LF, FF, CR excluded; so are the six C0 bytes VISCII uses
+# for capital letters), and signatures of binary formats often renamed .csv.
+_TEXT_CONTROLS = {0x09, 0x0A, 0x0C, 0x0D, 0x02, 0x05, 0x06, 0x14, 0x19, 0x1E, 0x1A}
+_BINARY_CONTROLS = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!",
+                 b"BZh", b"\xfd7zXZ", b"MZ", b"\x7fELF", b"SQLite format")
+
+
+def looks_binary(data: bytes) -> bool:
+    """Bytes of a binary file, not text: a known binary signature, or more than 1 % control bytes
+    (NUL included) in the first 64 KiB. UTF-16 is decided before this is asked."""
+    if data.startswith(_BINARY_MAGIC):
+        return True
+    sample = data[:_SAMPLE]
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _BINARY_CONTROLS))
+    return controls > 0.01 * len(sample)
+
+
 def _cp1258_score(text: str) -> float:
     """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese."""
     high = [c for c in text if ord(c) > 127]
@@ -113,6 +133,8 @@ def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
     guess = _looks_utf16(data)
     if guess:
         return _recode(data, guess, file)
+    if looks_binary(data):
+        raise UploadError("not_text", file=file)
     if not check_all and _utf8_head(data):
         return Decoded(data, "utf-8", False, checked=False)
     try:

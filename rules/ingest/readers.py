@@ -153,9 +153,14 @@ class CsvSource:
         head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
         if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line
             head_text = head_text[: head_text.rfind("\n") + 1] or head_text
+        if b"\n" not in self.data[:_HEAD_BYTES] and len(self.data.rstrip()) > _HEAD_BYTES:
+            # one enormous line: the rows were joined (line ends lost), it is not "empty"
+            raise UploadError("no_line_breaks", file=path.name, found_headers=[_size(len(self.data))])
         self.delimiter = sniff_delimiter(head_text)
-        self._records, self._lines = _parse_head(head_text, self.delimiter)
+        self._records, self._lines, self._head_error = _parse_head(head_text, self.delimiter)
         width = max((len(r) for r in self._records), default=0)
+        if width > MAX_COLUMNS and len(self._records) <= 1 and b"\n" not in self.data.rstrip():
+            raise UploadError("no_line_breaks", file=path.name, found_headers=[_size(len(self.data))])
         if width > MAX_COLUMNS:
             raise UploadError("too_many_columns", file=path.name, found_headers=[str(width)])
         self._records, self._head_reports = clean_rows(self._records, width)
@@ -170,6 +175,10 @@ class CsvSource:
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""
+        if start >= len(self._lines) and self._head_error is not None:
+            raise UploadError("layout_not_understood", file=self.path.name, row=self._head_error,
+                              found_headers=["một dòng không tách được thành các ô (dấu ngoặc kép?) / "
+                                             "a line could not be split into cells (quotes?)"])
         if start >= len(self._lines):
             return pl.DataFrame(schema={**dict.fromkeys(col_names(width), pl.String), "excel_row": pl.Int64})
         first_line = self._lines[start]  # 1-based physical line where the data starts
@@ -177,7 +186,7 @@ class CsvSource:
             frame = self._read(first_line - 1, width)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
-                raise UploadError("corrupt_file", file=self.path.name) from exc
+                raise _layout_error(exc, self.path.name) from exc
             width = _max_fields(self.data, self.delimiter)  # ragged rows: slow exact pass, rare
             if width > MAX_COLUMNS:
                 raise UploadError(
@@ -237,7 +246,7 @@ class CsvSource:
         except pl.exceptions.ComputeError:
             raise
         except Exception as exc:
-            raise UploadError("corrupt_file", file=self.path.name) from exc
+            raise _layout_error(exc, self.path.name) from exc
 
 
 def sniff_delimiter(text: str) -> str:
@@ -248,6 +257,7 @@ def sniff_delimiter(text: str) -> str:
     stray ones in title rows.
     """
     best, best_score = ",", -1
+    csv.field_size_limit(1 << 30)
     for delim in DELIMITERS:
         counts: dict[int, int] = {}
         try:
@@ -262,12 +272,30 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """Records of the first part of the file and the 1-based line on which each starts."""
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+def _layout_error(exc: Exception, file: str) -> UploadError:
+    """A CSV that polars could not split: say so (never "corrupt Excel workbook")."""
+    text = str(exc).lower()
+    if "utf-8" in text or "utf8" in text:
+        return UploadError("unsupported_encoding", file=file)
+    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text
+             else "các dòng có số cột khác nhau / lines with different numbers of cells" if "field" in text
+             else "không tách được thành dòng và cột / it could not be split into rows and columns")
+    return UploadError("layout_not_understood", file=file, found_headers=[cause])
+
+
+def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int], int | None]:
+    """Records of the first part of the file, the 1-based line on which each starts, and the line
+    where the csv module gave up (None when it did not)."""
+    csv.field_size_limit(1 << 30)  # a long cell is data (size caps are checked elsewhere), not an error
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     records: list[list[str]] = []
     starts: list[int] = []
     line = 1
+    error_line = None
     try:
         for rec in reader:
             records.append(rec)
@@ -276,11 +304,12 @@ def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
             if len(records) >= SCAN_ROWS + 4:
                 break
     except csv.Error:
-        pass  # a broken quote late in the head: what was parsed is enough to find the header
-    return records, starts
+        error_line = line  # a broken quote late in the head: what was parsed is enough to find the header
+    return records, starts, error_line
 
 
 def _max_fields(data: bytes, delimiter: str) -> int:
+    csv.field_size_limit(1 << 30)
     text = data.decode("utf-8", errors="replace")
     return max((len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)), default=0)
 

@@ -140,7 +140,13 @@ def read_upload(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # garbage input we did not foresee: still a message, never a traceback
-        err = UploadError("corrupt_file", file=path.name)
+        from rules.ingest.readers import TEXT_SUFFIXES
+
+        if path.suffix.lower() in TEXT_SUFFIXES:  # a text file is never "not a real Excel workbook"
+            err = UploadError("layout_not_understood", file=path.name,
+                              found_headers=[f"{type(exc).__name__} khi đọc / while reading"])
+        else:
+            err = UploadError("corrupt_file", file=path.name)
         _attach_sha(err, path)
         raise err from exc
 

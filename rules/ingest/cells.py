@@ -16,12 +16,14 @@ Everything is vectorised; Python runs only on the sample used for detection.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from rules.normalise.characters import CharCounts, clean_series, clean_text
-from rules.normalise.legacy import ENCODINGS, _translation, detect_legacy
+from rules.normalise.legacy import ENCODINGS, _translation, detect_legacy, to_unicode
 
 # A character that a legacy byte (0x80-0xFF read as CP1252/Latin-1) becomes: candidates only.
 _HIGH = "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
@@ -49,19 +51,24 @@ class CellReport:
 
 
 def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None) -> tuple[pl.DataFrame, CellReport]:
-    """``frame`` with every Utf8 cell of ``columns`` (default: all) cleaned; what changed."""
+    """``frame`` with every Utf8 cell of ``columns`` (default: all) cleaned; what changed.
+
+    Legacy-font text is converted first: its bytes 0xA0 and 0xAD (``ơ``/``ư`` in some tables) read as
+    NBSP and soft hyphen, which the character pass would otherwise remove.
+    """
     report = CellReport()
+    names = [n for n in (columns if columns is not None else frame.columns) if frame.schema[n] == pl.String]
+    encodings = legacy_columns(frame, names)
     new: list[pl.Series] = []
-    for name in columns if columns is not None else frame.columns:
+    for name in names:
         col = frame.get_column(name)
-        if col.dtype != pl.String:
-            continue
+        n = 0
+        if name in encodings:
+            col, n = _convert(col, encodings[name])
+            report.legacy_cells += n
+            report.legacy_encodings.add(encodings[name])
         cleaned, counts = clean_series(col)
         report.chars.add(counts)
-        cleaned, n, enc = _repair_legacy(cleaned)
-        if n:
-            report.legacy_cells += n
-            report.legacy_encodings.add(enc)
         if counts or n:
             new.append(cleaned.alias(name))
     return (frame.with_columns(new) if new else frame), report
@@ -74,47 +81,82 @@ def clean_rows(rows: list[list[str | None]], width: int) -> tuple[list[list[str 
         return rows, [CellReport() for _ in rows]
     padded = [list(r) + [None] * (width - len(r)) for r in rows]
     frame = pl.DataFrame([pl.Series(f"c{j}", [r[j] for r in padded], dtype=pl.String) for j in range(width)])
-    cleaned, whole = clean_frame(frame)
-    out = [list(r) for r in cleaned.rows()]
+    encodings = legacy_columns(frame, frame.columns)
+    out: list[list[str | None]] = []
     reports = []
-    for before, after in zip(padded, out, strict=True):
+    for row in padded:
         rep = CellReport()
-        for cell, new in zip(before, after, strict=True):
+        cells: list[str | None] = []
+        for j, cell in enumerate(row):
             if cell is None:
+                cells.append(None)
                 continue
+            enc = encodings.get(f"c{j}")
+            if enc and _is_candidate(cell):
+                cell = unicodedata.normalize("NFC", to_unicode(cell, enc))
+                rep.legacy_cells += 1
+                rep.legacy_encodings.add(enc)
             text, counts = clean_text(cell)
             rep.chars.add(counts)
-            rep.legacy_cells += new != text
-        if rep.legacy_cells:
-            rep.legacy_encodings |= whole.legacy_encodings
+            cells.append(text)
+        out.append(cells)
         reports.append(rep)
     return out, reports
 
 
-def _repair_legacy(col: pl.Series) -> tuple[pl.Series, int, str]:
-    """(column, cells converted, encoding) for one column typed in a legacy Vietnamese font.
+_HIGH_PY = re.compile(_HIGH)
+_UNICODE_VIET_PY = re.compile(_UNICODE_VIET)
 
-    Decided on a sample spread over the column (a column typed in one font is in it throughout),
-    so a big Unicode column costs one scan of a few thousand cells.
-    """
+
+def _is_candidate(cell: str) -> bool:
+    return bool(_HIGH_PY.search(cell)) and not _UNICODE_VIET_PY.search(cell)
+
+
+def _sample(col: pl.Series) -> tuple[list[str], bool]:
+    """Legacy-looking values of a sample spread over the column, and whether Unicode Vietnamese
+    cells outweigh them (then the column is Unicode, a few odd cells notwithstanding)."""
     values = col.drop_nulls()
     if values.is_empty():
-        return col, 0, ""
+        return [], False
     sample = values.gather_every(max(1, values.len() // _SAMPLE_VALUES))
     high = sample.str.contains(_HIGH)
     if not high.any():
-        return col, 0, ""
+        return [], False
     unicode_viet = sample.str.contains(_UNICODE_VIET)
     candidates = high & ~unicode_viet
-    # Unicode Vietnamese cells beside legacy-looking ones: a legacy column only when they are few
-    # (a note typed later); then those cells are left as they are.
-    if not candidates.any() or int(unicode_viet.sum()) * 4 > int(candidates.sum()):
-        return col, 0, ""
-    encoding = detect_legacy("\n".join(sample.filter(candidates).unique(maintain_order=True).to_list()))
-    if encoding is None or encoding not in ENCODINGS:
-        return col, 0, ""
+    if int(unicode_viet.sum()) * 4 > int(candidates.sum()):
+        return [], True
+    return sample.filter(candidates).unique(maintain_order=True).to_list(), False
+
+
+def legacy_columns(frame: pl.DataFrame, names: list[str]) -> dict[str, str]:
+    """Column -> legacy encoding, decided once per sheet: on the legacy-looking cells of every
+    column together (a header ``Líp`` alone reads as a word, the sheet says it is ``Lớp``), else
+    column by column (a sheet where one column was typed in another font)."""
+    samples = {}
+    for name in names:
+        values, _unicode = _sample(frame.get_column(name))
+        if values:
+            samples[name] = values
+    if not samples:
+        return {}
+    sheet = detect_legacy("\n".join(v for vals in samples.values() for v in vals))
+    if sheet in ENCODINGS:
+        return dict.fromkeys(samples, sheet)
+    out = {}
+    for name, values in samples.items():
+        enc = detect_legacy("\n".join(values))
+        if enc in ENCODINGS:
+            out[name] = enc
+    return out
+
+
+def _convert(col: pl.Series, encoding: str) -> tuple[pl.Series, int]:
+    """Every legacy-looking cell of ``col`` converted from ``encoding`` (vectorised)."""
     table = _translation(encoding)
     mask = (col.str.contains(_HIGH) & ~col.str.contains(_UNICODE_VIET)).fill_null(False)
     idx = mask.arg_true()
+    if idx.len() == 0:
+        return col, 0
     converted = col.gather(idx).str.replace_many([chr(k) for k in table], list(table.values())).str.normalize("NFC")
-    return col.scatter(idx, converted), int(idx.len()), encoding
+    return col.scatter(idx, converted), int(idx.len())

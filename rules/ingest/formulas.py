@@ -10,8 +10,11 @@ program (a school-management export, a script with openpyxl) often save the form
 be guessed: the file is refused with one message naming the cell and saying how to fix it (open
 and save the file in Excel, which stores the values).
 
-Cost: nothing for a sheet whose columns are filled; the sheet's XML is only read when a column is
-mostly empty (where unsaved formulas would be), and only parsed when it holds a formula.
+Cost: nothing for a sheet whose cells are all filled. When some cells came back empty, the first
+4 MB of the sheet's XML (about 10,000 rows; all of a school list) are searched for a formula
+element, and the XML is parsed only when one is there. A program writes its formulas from the first
+data rows on; an unsaved formula that first appears deeper in a bigger sheet is not seen (it reads
+as an empty cell).
 """
 
 from __future__ import annotations
@@ -79,11 +82,16 @@ def sheet_states(data: bytes, names: list[str]) -> dict[str, str]:
     return {name: state for name, (state, _) in sheet_parts(data).items()}
 
 
-def _mostly_empty_column(frame: pl.DataFrame) -> bool:
-    if frame.height < 2:
-        return False
-    nulls = frame.null_count().row(0)
-    return any(n * 2 > frame.height for n in nulls)
+_HEAD_SCAN = 4 << 20  # decompressed bytes of sheet XML looked at when only a few cells are empty
+
+
+def _scan_limit(frame: pl.DataFrame) -> int | None:
+    """How much of the sheet XML to search for formulas: its first few MB when some cells came
+    back empty (a program writes its formulas from the first data rows on), none when every cell
+    has a value."""
+    if frame.height < 2 or not any(frame.null_count().row(0)):
+        return None
+    return _HEAD_SCAN
 
 
 def fill_unsaved_formulas(
@@ -93,7 +101,8 @@ def fill_unsaved_formulas(
 
     Raises ``formula_without_value`` for the first formula that cannot be evaluated.
     """
-    if not _mostly_empty_column(frame):
+    limit = _scan_limit(frame)
+    if limit is None:
         return frame, 0
     part = sheet_parts(data).get(sheet, ("", ""))[1]
     zf = _zip(data)
@@ -101,7 +110,7 @@ def fill_unsaved_formulas(
         return frame, 0
     try:
         with zf.open(part) as fh:
-            if not _has_formula(fh):
+            if not _has_formula(fh, limit):
                 return frame, 0
         xml = zf.read(part)
     except (KeyError, zipfile.BadZipFile, OSError):
@@ -126,13 +135,19 @@ def fill_unsaved_formulas(
     return (frame.with_columns(new) if new else frame), sum(len(c) for c in columns.values())
 
 
-def _has_formula(fh) -> bool:
+_FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
+
+
+def _has_formula(fh, limit: int) -> bool:
+    """Whether the first ``limit`` bytes of a sheet's XML stream hold a formula element."""
     tail = b""
-    while block := fh.read(1 << 20):
+    seen = 0
+    while seen < limit and (block := fh.read(1 << 20)):
+        seen += len(block)
         chunk = tail + block
-        if re.search(rb"<(?:\w+:)?f[\s>/]", chunk):
+        if any(tag in chunk for tag in _FORMULA_TAGS):
             return True
-        tail = chunk[-16:]
+        tail = chunk[-8:]
     return False
 
 

@@ -26,7 +26,11 @@ from rules.normalise.characters import CharCounts, clean_series, clean_text
 from rules.normalise.legacy import ENCODINGS, _translation, detect_legacy, to_unicode
 
 # A character that a legacy byte (0x80-0xFF read as CP1252/Latin-1) becomes: candidates only.
-_HIGH = "[\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u2122]"
+# Exactly the characters of CP1252/Latin-1 bytes 0x80-0xFF; a candidate cell has one next to a letter
+# (legacy glyphs are letters inside words; a soft hyphen or NBSP between digits is not one).
+_CP1252_HIGH = ("\u0080-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
+                "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
+_HIGH = f"\\p{{L}}[{_CP1252_HIGH}]|[{_CP1252_HIGH}]\\p{{L}}"
 # Letters only Unicode Vietnamese has: a cell holding one is already decoded and never converted.
 _UNICODE_VIET = "[ăĂđĐơƠưƯĩĨũŨ\u1ea0-\u1ef9]"
 _SAMPLE_VALUES = 2000
@@ -104,7 +108,7 @@ def clean_rows(rows: list[list[str | None]], width: int) -> tuple[list[list[str 
     return out, reports
 
 
-_HIGH_PY = re.compile(_HIGH)
+_HIGH_PY = re.compile(f"[^\\W\\d_][{_CP1252_HIGH}]|[{_CP1252_HIGH}][^\\W\\d_]")
 _UNICODE_VIET_PY = re.compile(_UNICODE_VIET)
 
 

@@ -84,6 +84,12 @@ def table() -> Table:
     for k in {**always, **mixed}:
         if len(k) != 1:
             raise ValueError(f"characters.yaml: look-alike key {k!r} is not one character")
+    # precomposed forms of the look-alikes (Greek Ὰ = Α + grave, Cyrillic ѐ = е + grave), which NFC
+    # makes of a look-alike typed with a Vietnamese tone mark, fold to the Latin letter + that mark
+    for c in (*range(0x0370, 0x0530), *range(0x1F00, 0x2000)):
+        nfd = unicodedata.normalize("NFD", chr(c))
+        if len(nfd) > 1 and nfd[0] in mixed and chr(c) not in mixed:
+            mixed[chr(c)] = unicodedata.normalize("NFC", mixed[nfd[0]] + nfd[1:])
     simple = dict(always)
     simple.update({chr(c): str(unicodedata.digit(chr(c))) for c in range(0x80, 0x110000)
                    if unicodedata.category(chr(c)) == "Nd"})

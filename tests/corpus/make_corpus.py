@@ -394,7 +394,7 @@ def build_issue12(table: list[list[str]]) -> None:
     arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
     looks = [HEADER,
              ["1", "Ɖặng Văn An", "05/09/2012", "Nam", "079212000123".translate(full), "6A1"],
-             ["2", "Trần Thị В\u0131nh".replace("\u0131", "ì"), "12/01/2011".translate(full), "Nữ", "001311004567", "7A2"],
+             ["2", "Trần Thị \u0412ình", "12/01/2011".translate(full), "Nữ", "001311004567", "7A2"],
              ["3", "Lê Hоàng Cường", "23/11/2010", "Nam", "048210001234".translate(arabic), "8A3"],
              ["4", "Phạm Thị Dung", "30/04/2012", "Nữ", "079312009876", "6A1"],
              ["5", "ɖỗ Thị Ðào", "01/02/2012", "Nữ", "079312000555", "6A1"]]

@@ -270,7 +270,7 @@ def test_only_visible_sheets_are_read(states):
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
     sheets = []
-    for i, state in enumerate(states):
+    for i in range(len(states)):
         ws = wb.add_worksheet(f"Lop {i}")
         for r, row in enumerate([HEADER, *PEOPLE[: i + 1]]):
             ws.write_row(r, 0, row)

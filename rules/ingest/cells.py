@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from rules.normalise.characters import CharCounts, clean_series, clean_text
+from rules.normalise.characters import CLEAN_PATTERN, CharCounts, clean_series, clean_text
 from rules.normalise.legacy import ENCODINGS, _translation, detect_legacy, to_unicode
 
 # A character that a legacy byte (0x80-0xFF read as CP1252/Latin-1) becomes: candidates only.
@@ -63,6 +63,10 @@ def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None) -> tuple[
     report = CellReport()
     names = [n for n in (columns if columns is not None else frame.columns) if frame.schema[n] == pl.String]
     encodings = legacy_columns(frame, names)
+    # one scan of every column, the columns in parallel: nearly always nothing to clean
+    if names:
+        hits = frame.select(pl.col(n).str.contains(CLEAN_PATTERN).any().alias(n) for n in names).row(0)
+        names = [n for n, hit in zip(names, hits, strict=True) if hit or n in encodings]
     new: list[pl.Series] = []
     for name in names:
         col = frame.get_column(name)

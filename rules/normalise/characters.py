@@ -159,6 +159,12 @@ def _fold_mixed(text: str) -> tuple[str, int]:
     return "".join(out), folded
 
 
+def __getattr__(name: str) -> str:
+    if name == "CLEAN_PATTERN":  # regex of every character the cleaning changes (built from the table)
+        return _regexes()["any"]
+    raise AttributeError(name)
+
+
 def clean_text(text: str) -> tuple[str, CharCounts]:
     """One value: invisible characters removed, odd spaces -> space, look-alikes folded."""
     ign, spc, simple = _translate_maps()

@@ -71,10 +71,20 @@ class ExcelSource:
         self._data = data
         self.reports: dict[str, CellReport] = {}
         self.formulas_evaluated = 0
-        states = sheet_states(data, self.sheet_names)
+        states = sheet_states(data, self.sheet_names) or self._loaded_states()
         # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
         # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
-        self.hidden_sheets = [n for n in self.sheet_names if states.get(n, "visible") != "visible"]
+        self.hidden_sheets = [n for n in self.sheet_names if states.get(n, "visible").lower() != "visible"]
+
+    def _loaded_states(self) -> dict[str, str]:
+        """Sheet visibility of workbooks without workbook.xml (.xls, .xlsb, .ods), from calamine."""
+        states = {}
+        for name in self.sheet_names:
+            try:
+                states[name] = str(self._reader.load_sheet(name, header_row=None, n_rows=1, dtypes="string").visible)
+            except Exception:  # unreadable here: the sheet's own load reports it
+                continue
+        return states
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
         try:

@@ -313,3 +313,20 @@ def test_arithmetic_formulas_evaluate_like_excel(a, b, c):
 def test_formulas_that_are_not_simple_constants_are_not_guessed(formula):
     with pytest.raises(FormulaError):
         evaluate(formula, 2, 2)
+
+
+def test_a_list_only_on_a_hidden_sheet_is_pointed_at_not_read(tmp_path: Path):
+    path = tmp_path / "ds.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    notes = wb.add_worksheet("Huong dan")
+    notes.write(0, 0, "Xem trang DS")
+    data = wb.add_worksheet("DS")
+    for r, row in enumerate([HEADER, *PEOPLE]):
+        data.write_row(r, 0, row)
+    data.hide()
+    notes.activate()
+    wb.close()
+    with pytest.raises(UploadError) as info:
+        read_upload(path, province="lam_dong", sector="students")
+    assert info.value.code == "no_header" and "hidden: DS → --sheet" in str(info.value)
+    assert read_upload(path, province="lam_dong", sector="students", sheet="DS").raw.height == len(PEOPLE)

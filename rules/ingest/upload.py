@@ -204,7 +204,7 @@ def _choose_sheet(
     first = next(h for h in heads if any(any(r) for r in h.rows))
     found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
     if sheet is None and source.hidden_sheets:  # the list may be on a sheet nobody sees: say so
-        found = found[:19] + [f"(trang ẩn/hidden: {', '.join(source.hidden_sheets)} → --sheet)"]
+        found = [*found[:19], f"(trang ẩn/hidden: {', '.join(source.hidden_sheets)} → --sheet)"]
     raise UploadError(
         "no_header", file=file, sheet=first.name or None,
         expected_headers=spec.expected_headers(), found_headers=_without_personal_data(found[:20]),

@@ -25,6 +25,9 @@ import polars as pl
 import yaml
 
 _TABLE_PATH = Path(__file__).with_name("characters.yaml")
+# combining marks of Vietnamese letters (five tones; circumflex, breve, horn): a look-alike base
+# letter carrying only these is a look-alike of a Vietnamese letter
+_VIET_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b")
 
 
 @dataclass
@@ -88,8 +91,18 @@ def table() -> Table:
     # makes of a look-alike typed with a Vietnamese tone mark, fold to the Latin letter + that mark
     for c in (*range(0x0370, 0x0530), *range(0x1F00, 0x2000)):
         nfd = unicodedata.normalize("NFD", chr(c))
-        if len(nfd) > 1 and nfd[0] in mixed and chr(c) not in mixed:
+        if len(nfd) > 1 and nfd[0] in mixed and chr(c) not in mixed and set(nfd[1:]) <= _VIET_MARKS:
             mixed[chr(c)] = unicodedata.normalize("NFC", mixed[nfd[0]] + nfd[1:])
+    # closed under case mapping (α -> Α, micro sign µ -> Μ are in the table through their other
+    # case), so that folding commutes with the title case of names: normalising twice = once
+    for c in (0x00B5, *range(0x0370, 0x0530), *range(0x1F00, 0x2000)):
+        ch = chr(c)
+        if ch in mixed:
+            continue
+        for other in (ch.upper(), ch.lower()):
+            if len(other) == 1 and other in mixed:
+                mixed[ch] = mixed[other].lower() if ch.islower() else mixed[other].upper()
+                break
     simple = dict(always)
     simple.update({chr(c): str(unicodedata.digit(chr(c))) for c in range(0x80, 0x110000)
                    if unicodedata.category(chr(c)) == "Nd"})

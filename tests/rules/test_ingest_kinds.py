@@ -347,3 +347,15 @@ def test_folding_look_alikes_keeps_names_idempotent(names):
     once = normalise_names(pl.Series(names, dtype=pl.String))
     twice = normalise_names(once["name_clean"])
     assert twice.drop("name_flags").equals(once.drop("name_flags"))
+
+
+def test_shared_formulas_without_values_take_their_master_text():
+    from rules.ingest.formulas import _unsaved_cells
+
+    xml = (b'<sheetData><row r="2"><c r="A2"><f t="shared" ref="A2:A4" si="0">ROW()-1</f></c>'
+           b'<c r="C2" s="1"><f>DATE(2011,4,9)</f><v>40642</v></c></row>'
+           b'<row r="3"><c r="A3"><f t="shared" si="0"/></c><c r="B3" t="str"><f>"x"&amp;"y"</f><v></v></c></row>'
+           b'<row r="4"><x:c r="A4"><x:f t="shared" si="0"/><x:v/></x:c></row></sheetData>')
+    cells = _unsaved_cells(xml)
+    assert cells == [(2, 1, "ROW()-1"), (3, 1, "ROW()-1"), (3, 2, '"x"&"y"'), (4, 1, "ROW()-1")]
+    assert [evaluate(text, row, col) for row, col, text in cells] == ["1", "2", "xy", "3"]

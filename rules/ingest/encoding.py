@@ -12,6 +12,7 @@ without another copy.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 
@@ -154,6 +155,9 @@ def _recode(data: bytes, encoding: str, file: str) -> Decoded:
 
 
 def _decode_8bit(data: bytes, file: str) -> Decoded:
+    mac = _mac_roman(data, file)
+    if mac is not None:
+        return mac
     try:
         text = data.decode("cp1258")
     except UnicodeDecodeError:
@@ -171,6 +175,28 @@ def _decode_8bit(data: bytes, file: str) -> Decoded:
     except Exception as exc:  # the converter's failure is the file's problem, told plainly
         raise UploadError("legacy_encoding", file=file, encoding=str(legacy).upper()) from exc
     return Decoded(unicodedata.normalize("NFC", converted).encode("utf-8"), str(legacy).lower(), True)
+
+
+_LOST_LETTER = re.compile(r"[^\W\d_][?_]|[?_][^\W\d_]")
+
+
+def _mac_roman(data: bytes, file: str) -> Decoded | None:
+    """Excel for Mac "CSV (Macintosh)": CR-only line ends and the Mac Roman encoding, which has no
+    Vietnamese letters (Excel writes them as ``?``/``_``). Read it when its accented words are
+    Vietnamese syllables; refuse it, saying why, when letters were lost; None when it is not one."""
+    head = data[: _SAMPLE * 4]
+    if b"\r" not in head or b"\n" in head:
+        return None
+    from rules.normalise.legacy import _affected_words
+    from rules.normalise.syllable import is_syllable
+
+    text = data.decode("mac_roman")
+    words = _affected_words(text[: _SAMPLE * 4])
+    if not words or sum(map(is_syllable, words)) < 0.6 * len(words):
+        return None
+    if _LOST_LETTER.search(text):
+        raise UploadError("lossy_mac_csv", file=file)
+    return Decoded(unicodedata.normalize("NFC", text).encode("utf-8"), "mac_roman", True)
 
 
 def _name_legacy_family(data: bytes) -> str:

@@ -79,6 +79,14 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "program, not saved by Excel), so its value is unknown. Formula: {found}. Open the file in "
         "Excel and save it (Excel computes and stores formula values), then upload it again.",
     ),
+    "lossy_mac_csv": (
+        "Tệp được lưu dạng 'CSV (Macintosh)': bảng mã này không có chữ tiếng Việt nên các chữ có dấu "
+        "đã bị thay bằng '?' hoặc '_' và không khôi phục được. Hãy mở tệp gốc bằng Excel và lưu lại "
+        "dạng 'CSV UTF-8' (hoặc .xlsx).",
+        "The file was saved as 'CSV (Macintosh)', an encoding without Vietnamese letters: accented "
+        "letters were replaced by '?' or '_' and cannot be recovered. Open the original in Excel and "
+        "save it as 'CSV UTF-8' (or .xlsx).",
+    ),
     "no_line_breaks": (
         "Tệp có {found} dữ liệu nhưng không có dấu xuống dòng nào, nên không tách được thành các dòng "
         "của bảng (không phải tệp rỗng). Hãy mở tệp bằng Excel, kiểm tra rồi lưu lại dạng CSV UTF-8 "

@@ -417,6 +417,12 @@ def build_issue12(table: list[list[str]]) -> None:
     _write("crlf_stray_cr.csv", "\r\n".join(lines[:2]) + "\r\r\n" + lines[2] + "\r" + "\r\n".join(lines[3:]) + "\r\n")
     _write("mixed_line_ends.csv", lines[0] + "\n" + lines[1] + "\r" + lines[2] + "\r\n" + lines[3] + "\r" + lines[4])
     _write("mac_cr_tcvn3.csv", legacy_bytes("\r".join(",".join(r[1:4]) for r in table) + "\r", "tcvn3"))
+    # Excel for Mac "CSV (Macintosh)": CR line ends and Mac Roman, which keeps à ú õ but loses ệ ữ
+    mac = [["STT", "Ho va ten", "Ngay sinh", "Gioi tinh"], ["1", "Hoàng Thúy", "24/07/2014", "Nam"],
+           ["2", "Võ Hà", "09/04/2011", "Nam"]]
+    _write("mac_roman.csv", "\r".join(",".join(r) for r in mac).encode("mac_roman") + b"\r")
+    lossy = [["STT", "Họ và tên", "Ngày sinh", "Giới tính"], *[p[:4] for p in PEOPLE]]
+    _write("mac_roman_lossy.csv", "\r".join(",".join(r) for r in lossy).encode("mac_roman", errors="replace") + b"\r")
     # issue 11 item 5: binary bytes named .csv; duplicate headers whose suffixed labels collide
     _write("binary_named.csv", bytes((i * 7919 + 13) % 256 for i in range(8192)))
     _write("duplicate_headers_collide.csv", _csv([

@@ -70,7 +70,7 @@ def looks_binary(data: bytes) -> bool:
     (NUL included) in the first 64 KiB. UTF-16 is decided before this is asked."""
     if data.startswith(_BINARY_MAGIC):
         return True
-    sample = data[:_SAMPLE]
+    sample = data[:_SAMPLE].rstrip(b"\x00")  # NUL padding after the text (pre-allocated files) is not data
     if not sample:
         return False
     controls = len(sample) - len(sample.translate(None, _BINARY_CONTROLS))

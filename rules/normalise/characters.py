@@ -16,6 +16,7 @@ their digit value, full-width ASCII forms (U+FF01-U+FF5E) by NFKC.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -241,9 +242,31 @@ def fold_lookalikes(values: pl.Series) -> pl.Series:
     return values.scatter(idx, sub)
 
 
+@cache
+def _fold_py() -> re.Pattern[str]:
+    t = table()
+    ranges = _collapse(sorted(ord(c) for c in {*t.simple_fold, *t.mixed}))
+    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                                    for a, b in ranges) + "]")
+
+
 def fold_text(text: str) -> str:
-    """Look-alike letters and digits folded in one value (headers, matching keys)."""
+    """Look-alike letters and digits folded in one value (headers, matching keys); one C-speed
+    regex test for the common value that holds none."""
+    if not _fold_py().search(text):
+        return text
     return _fold_mixed(text.translate(_translate_maps()[2]))[0]
+
+
+@cache
+def _always_map() -> dict[int, str]:
+    return {ord(k): v for k, v in table().always.items()}
+
+
+def fold_d_lookalikes(text: str) -> str:
+    """Only the Đ look-alikes (Ð ð Ɖ ɖ -> Đ đ) folded: for hot paths over text that the reader or
+    the name normaliser has already cleaned (matching features)."""
+    return text.translate(_always_map())
 
 
 @cache

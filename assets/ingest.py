@@ -11,7 +11,7 @@ import polars as pl
 from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
-from assets.uploads import mark_uploads, read_inbox
+from assets.uploads import READER_COUNTS, mark_uploads, read_inbox
 
 ROWS_RECONCILE = "rows_reconcile"
 ALL_FILES_READABLE = "all_files_readable"
@@ -45,6 +45,7 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "files_failed": failed.height,
             "rows_read": raw.height,
             "blank_rows_skipped": int(uploads["blank_rows_skipped"].sum() or 0),
+            **{k: int(uploads[k].sum() or 0) for k in READER_COUNTS},
         },
         check_results=[dg.AssetCheckResult(
             check_name=ALL_FILES_READABLE,

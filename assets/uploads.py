@@ -22,7 +22,12 @@ UPLOAD_COLUMNS = {
     "file_sha256": pl.Utf8, "sheet": pl.Utf8, "uploaded_at": pl.Datetime("us", "UTC"),
     "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "status": pl.Utf8,
     "error_code": pl.Utf8, "error_message": pl.Utf8,
+    # what the reader changed or left out (counts only; rules.ingest.cells / formulas)
+    "invisible_removed": pl.Int64, "spaces_replaced": pl.Int64, "lookalikes_folded": pl.Int64,
+    "legacy_font_cells": pl.Int64, "formulas_evaluated": pl.Int64, "hidden_sheets_skipped": pl.Int64,
 }
+READER_COUNTS = ("invisible_removed", "spaces_replaced", "lookalikes_folded", "legacy_font_cells",
+                 "formulas_evaluated", "hidden_sheets_skipped")
 
 
 def is_upload(path: Path) -> bool:
@@ -94,7 +99,13 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
             meta.update(status="failed", error_code=err.code, error_message=str(err))
         else:
             meta.update(file_sha256=upload.file_sha256, sheet=upload.sheet, rows_read=upload.raw.height,
-                        blank_rows_skipped=upload.blank_rows_skipped)
+                        blank_rows_skipped=upload.blank_rows_skipped,
+                        invisible_removed=upload.cells.get("invisible_removed", 0),
+                        spaces_replaced=upload.cells.get("spaces_replaced", 0),
+                        lookalikes_folded=upload.cells.get("lookalikes_folded", 0),
+                        legacy_font_cells=upload.cells.get("legacy_font_cells_repaired", 0),
+                        formulas_evaluated=upload.formulas_evaluated,
+                        hidden_sheets_skipped=len(upload.hidden_sheets))
             raws[upload.file_sha256] = upload.raw
         rows.append(meta)
     return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector)
@@ -113,6 +124,7 @@ def _meta(province: str, sector: str, name: str, path: Path | None) -> dict:
         "uploaded_at": datetime.fromtimestamp(mtime, tz=UTC),
         "file_sha256": None, "sheet": None, "rows_read": 0, "blank_rows_skipped": 0,
         "status": "read", "error_code": None, "error_message": None,
+        **dict.fromkeys(READER_COUNTS, 0),
     }
 
 

@@ -106,12 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(args.data)
     try:
         code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
         if interrupts.stop_requested():
             raise interrupts.Interrupted(f"doisoat {args.command}")
         return code
     except (KeyboardInterrupt, interrupts.Interrupted):
         print(f"doisoat {args.command}: {interrupts.Interrupted('the command')}", file=sys.stderr)
         return interrupts.exit_code()
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
         if args.debug:
             raise
@@ -126,6 +129,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL_ERROR
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``doisoat upload … | head``): not an error.
+
+    Python would print a second BrokenPipeError while flushing stdout at exit, so stdout is
+    pointed at /dev/null first; the exit status is the shell's for SIGPIPE (128 + 13).
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it): nothing to flush
+        pass
+    return 141
 
 
 if __name__ == "__main__":

@@ -21,7 +21,17 @@ Decisions worth knowing:
   group cells, and trailing notes/signatures are recognised; blank rows and footer rows are
   counted (``blank_rows_skipped``, ``footer_rows_skipped``), never silently lost.
 * Unknown columns (and columns without a header that hold values) are kept in ``extra`` (JSON).
-* Any failure on bad input is an :class:`UploadError`; nothing else escapes ``read_upload``.
+* Every cell and header passes once through the cell pass (``rules.ingest.cells``) before header
+  detection: legacy-font text (TCVN3/VNI/VISCII glyphs, decided once per sheet) converted, then
+  invisible characters (Unicode Default_Ignorable_Code_Point) removed, odd spaces made spaces and
+  look-alikes folded (table ``rules/normalise/characters.yaml``); the counts are in ``Upload.cells``.
+* CSV line ends are normalised when decoding: CR alone, LF, CRLF and any mix end a line.
+* Hidden and very hidden sheets are not read (``Upload.hidden_sheets``) unless ``sheet=`` names one.
+* Formulas saved without a value (files written by programs) are evaluated when they are simple
+  constants (``rules.ingest.formulas``), else the file is refused ``formula_without_value``.
+* Any failure on bad input is an :class:`UploadError` naming its real cause (``no_line_breaks``,
+  ``not_text``, ``layout_not_understood`` for text files; never "empty" or "not a workbook" about
+  a text file with data); nothing else escapes ``read_upload``.
 """
 
 from rules.ingest.errors import ERROR_CODES, UploadError

@@ -12,8 +12,9 @@ without another copy.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rules.ingest.errors import UploadError
 
@@ -56,6 +57,26 @@ def _looks_utf16(data: bytes) -> str | None:
     return None
 
 
+# Control bytes that text never holds (tab, LF, FF, CR excluded; so are the six C0 bytes VISCII uses
+# for capital letters), and signatures of binary formats often renamed .csv.
+_TEXT_CONTROLS = {0x09, 0x0A, 0x0C, 0x0D, 0x02, 0x05, 0x06, 0x14, 0x19, 0x1E, 0x1A}
+_BINARY_CONTROLS = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!",
+                 b"BZh", b"\xfd7zXZ", b"MZ", b"\x7fELF", b"SQLite format")
+
+
+def looks_binary(data: bytes) -> bool:
+    """Bytes of a binary file, not text: a known binary signature, or more than 1 % control bytes
+    (NUL included) in the first 64 KiB. UTF-16 is decided before this is asked."""
+    if data.startswith(_BINARY_MAGIC):
+        return True
+    sample = data[:_SAMPLE].rstrip(b"\x00")  # NUL padding after the text (pre-allocated files) is not data
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _BINARY_CONTROLS))
+    return controls > 0.01 * len(sample)
+
+
 def _cp1258_score(text: str) -> float:
     """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese."""
     high = [c for c in text if ord(c) > 127]
@@ -75,12 +96,32 @@ def _utf8_head(data: bytes) -> bool:
 
 
 def decode_bytes(data: bytes, *, file: str = "", check_all: bool = True) -> Decoded:
-    """Turn the raw bytes of a text upload into UTF-8; raise UploadError when no encoding fits.
+    """Turn the raw bytes of a text upload into UTF-8 with LF line ends; raise UploadError when no
+    encoding fits.
+
+    Line ends are normalised here, once: CR alone (Excel for Mac "CSV (Macintosh)"), CRLF, LF and
+    any mix of them all end a line, as they do when Excel opens the file.
 
     With ``check_all=False`` a file whose head is UTF-8 is passed on unchecked (``checked=False``):
     polars validates UTF-8 while parsing at no extra cost, and the reader comes back with
     ``check_all=True`` when it finds an invalid byte later in the file.
     """
+    decoded = _decode(data, file, check_all)
+    fixed = normalise_line_ends(decoded.data)
+    return decoded if fixed is decoded.data else replace(decoded, data=fixed)
+
+
+def normalise_line_ends(data: bytes) -> bytes:
+    """CR LF and a lone CR -> LF (the same object back when there is no lone CR: no copy)."""
+    n_cr = data.count(b"\r")
+    if not n_cr:
+        return data
+    if data.count(b"\r\n") == n_cr:
+        return data  # CRLF only: polars and the csv module read it as it is
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
     if data.startswith(codecs.BOM_UTF8):
         body = data[len(codecs.BOM_UTF8):]
         try:
@@ -93,6 +134,8 @@ def decode_bytes(data: bytes, *, file: str = "", check_all: bool = True) -> Deco
     guess = _looks_utf16(data)
     if guess:
         return _recode(data, guess, file)
+    if looks_binary(data):
+        raise UploadError("not_text", file=file)
     if not check_all and _utf8_head(data):
         return Decoded(data, "utf-8", False, checked=False)
     try:
@@ -112,6 +155,9 @@ def _recode(data: bytes, encoding: str, file: str) -> Decoded:
 
 
 def _decode_8bit(data: bytes, file: str) -> Decoded:
+    mac = _mac_roman(data, file)
+    if mac is not None:
+        return mac
     try:
         text = data.decode("cp1258")
     except UnicodeDecodeError:
@@ -129,6 +175,28 @@ def _decode_8bit(data: bytes, file: str) -> Decoded:
     except Exception as exc:  # the converter's failure is the file's problem, told plainly
         raise UploadError("legacy_encoding", file=file, encoding=str(legacy).upper()) from exc
     return Decoded(unicodedata.normalize("NFC", converted).encode("utf-8"), str(legacy).lower(), True)
+
+
+_LOST_LETTER = re.compile(r"[^\W\d_][?_]|[?_][^\W\d_]")
+
+
+def _mac_roman(data: bytes, file: str) -> Decoded | None:
+    """Excel for Mac "CSV (Macintosh)": CR-only line ends and the Mac Roman encoding, which has no
+    Vietnamese letters (Excel writes them as ``?``/``_``). Read it when its accented words are
+    Vietnamese syllables; refuse it, saying why, when letters were lost; None when it is not one."""
+    head = data[: _SAMPLE * 4]
+    if b"\r" not in head or b"\n" in head:
+        return None
+    from rules.normalise.legacy import _affected_words
+    from rules.normalise.syllable import is_syllable
+
+    text = data.decode("mac_roman")
+    words = _affected_words(text[: _SAMPLE * 4])
+    if not words or sum(map(is_syllable, words)) < 0.6 * len(words):
+        return None
+    if _LOST_LETTER.search(text):
+        raise UploadError("lossy_mac_csv", file=file)
+    return Decoded(unicodedata.normalize("NFC", text).encode("utf-8"), "mac_roman", True)
 
 
 def _name_legacy_family(data: bytes) -> str:

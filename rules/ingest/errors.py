@@ -112,6 +112,41 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "Tên trang tính quá dài ({found}). Hãy đặt tên trang tính ngắn (Excel cho phép tối đa 31 ký tự).",
         "A sheet name is too long ({found}). Give the sheet a short name (Excel allows 31 characters).",
     ),
+    "formula_without_value": (
+        "Ô này có công thức nhưng tệp không lưu giá trị của công thức (tệp do một phần mềm tạo ra, "
+        "không phải do Excel lưu), nên không biết ô có giá trị gì. Công thức: {found}. Hãy mở tệp "
+        "bằng Excel rồi bấm Lưu (Excel tính và lưu giá trị các công thức), sau đó tải lên lại.",
+        "This cell holds a formula whose value was not saved in the file (the file was written by a "
+        "program, not saved by Excel), so its value is unknown. Formula: {found}. Open the file in "
+        "Excel and save it (Excel computes and stores formula values), then upload it again.",
+    ),
+    "lossy_mac_csv": (
+        "Tệp được lưu dạng 'CSV (Macintosh)': bảng mã này không có chữ tiếng Việt nên các chữ có dấu "
+        "đã bị thay bằng '?' hoặc '_' và không khôi phục được. Hãy mở tệp gốc bằng Excel và lưu lại "
+        "dạng 'CSV UTF-8' (hoặc .xlsx).",
+        "The file was saved as 'CSV (Macintosh)', an encoding without Vietnamese letters: accented "
+        "letters were replaced by '?' or '_' and cannot be recovered. Open the original in Excel and "
+        "save it as 'CSV UTF-8' (or .xlsx).",
+    ),
+    "no_line_breaks": (
+        "Tệp có {found} dữ liệu nhưng không có dấu xuống dòng nào, nên không tách được thành các dòng "
+        "của bảng (không phải tệp rỗng). Hãy mở tệp bằng Excel, kiểm tra rồi lưu lại dạng CSV UTF-8 "
+        "hoặc .xlsx.",
+        "The file has {found} of data but no line breaks, so it cannot be split into table rows (it is "
+        "not empty). Open it in Excel, check it, and save it again as UTF-8 CSV or .xlsx.",
+    ),
+    "not_text": (
+        "Tệp có đuôi văn bản (.csv/.txt) nhưng nội dung là dữ liệu nhị phân, không phải chữ (có thể là "
+        "tệp Excel, ảnh hay tệp nén bị đổi đuôi). Hãy mở tệp gốc bằng Excel và lưu dạng .xlsx hoặc CSV UTF-8.",
+        "The file is named as text (.csv/.txt) but holds binary data, not text (perhaps a workbook, "
+        "image or archive renamed). Open the original in Excel and save it as .xlsx or UTF-8 CSV.",
+    ),
+    "layout_not_understood": (
+        "Tệp có dữ liệu nhưng không nhận ra cấu trúc bảng: {found}. Hãy mở tệp bằng Excel, kiểm tra "
+        "các dòng và cột rồi lưu lại dạng CSV UTF-8 hoặc .xlsx.",
+        "The file has data but its table layout was not understood: {found}. Open it in Excel, check "
+        "its rows and columns, and save it again as UTF-8 CSV or .xlsx.",
+    ),
     "too_many_columns": (
         "Tệp có quá nhiều cột ({found}). Hãy xoá các cột thừa.",
         "The file has too many columns ({found}). Delete the unused columns.",
@@ -153,6 +188,8 @@ class UploadError(Exception):
             "found": _fmt_list(self.found_headers),
             "encoding": self.encoding or "?",
         }
+        if self.code in ("no_line_breaks", "layout_not_understood", "formula_without_value"):
+            values["found"] = "; ".join(self.found_headers) or "?"  # a size or a cause, shown bare
         if self.code == "mixed_delimiters":  # single characters, shown bare
             values = {"expected": "".join(self.expected_headers), "found": "".join(self.found_headers)}
         if not self.message_vi:

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from unidecode import unidecode
 
+from rules.normalise.characters import fold_text
 from rules.sectors import check_sector
 
 HEADERS_DIR = Path(__file__).resolve().parent.parent / "headers"
@@ -40,7 +41,7 @@ def fold(label: object) -> str:
     """Folded form of a header or text cell: ASCII, lower case, single spaces, no punctuation."""
     if label is None:
         return ""
-    text = unicodedata.normalize("NFC", str(label)).replace("\u00d0", "Đ")
+    text = unicodedata.normalize("NFC", fold_text(str(label)))
     return _NON_ALNUM.sub(" ", unidecode(text).lower()).strip()
 
 

@@ -38,7 +38,7 @@ class UploadResult:
             f"hợp lệ/accepted {c['accepted']}, bị loại/rejected {c['rejected']}",
         ]
         lines += [f"  {code}: {n}" for code, n in dict(c["rejected_by_reason"]).items()]
-        return lines
+        return lines + self.upload.cleaning_lines()
 
 
 def count_upload(raw: pl.DataFrame, valid: pl.DataFrame, quarantined: pl.DataFrame) -> dict[str, object]:

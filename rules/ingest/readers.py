@@ -18,8 +18,10 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
+from rules.ingest.formulas import sheet_states
 from rules.ingest.layout import SCAN_ROWS
 from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
@@ -68,6 +70,23 @@ class ExcelSource:
         except Exception as exc:
             raise _excel_error(exc, path.name) from exc
         check_sheet_names(self.sheet_names, path.name)
+        self._data = data
+        self.reports: dict[str, CellReport] = {}
+        self.formulas_evaluated = 0
+        states = sheet_states(data, self.sheet_names) or self._loaded_states()
+        # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
+        # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
+        self.hidden_sheets = [n for n in self.sheet_names if states.get(n, "visible").lower() != "visible"]
+
+    def _loaded_states(self) -> dict[str, str]:
+        """Sheet visibility of workbooks without workbook.xml (.xls, .xlsb, .ods), from calamine."""
+        states = {}
+        for name in self.sheet_names:
+            try:
+                states[name] = str(self._reader.load_sheet(name, header_row=None, n_rows=1, dtypes="string").visible)
+            except Exception:  # unreadable here: the sheet's own load reports it
+                continue
+        return states
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
         try:
@@ -80,7 +99,14 @@ class ExcelSource:
         if frame.width > MAX_COLUMNS:
             raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
                               found_headers=[str(frame.width)])
-        return frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
+        frame = frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
+        if n_rows is None:
+            from rules.ingest.formulas import fill_unsaved_formulas
+
+            frame, n = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name)
+            self.formulas_evaluated += n
+            frame, self.reports[sheet] = clean_frame(frame)
+        return frame
 
     def head(self, name: str) -> SheetHead:
         """The first rows of one sheet (loaded in full and kept for body())."""
@@ -93,7 +119,8 @@ class ExcelSource:
         # calamine parses a whole sheet even for a few rows, so each sheet is loaded once, in full,
         # and kept for body(): one parse per sheet instead of two
         for name in self.sheet_names:
-            yield self.head(name)
+            if name not in self.hidden_sheets:
+                yield self.head(name)
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Rows from grid index ``start`` on, as c0..c{width-1} plus ``excel_row``."""
@@ -133,17 +160,27 @@ class CsvSource:
         self.data = decoded.data
         self.encoding = decoded.encoding
         self.sheet_names = [""]
+        self.hidden_sheets: list[str] = []
+        self.formulas_evaluated = 0
+        self.reports: dict[str, CellReport] = {}
         head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
         if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line
             head_text = head_text[: head_text.rfind("\n") + 1] or head_text
+        if b"\n" not in self.data[:_HEAD_BYTES] and len(self.data.rstrip()) > _HEAD_BYTES:
+            # one enormous line: the rows were joined (line ends lost), it is not "empty"
+            raise UploadError("no_line_breaks", file=path.name, found_headers=[_size(len(self.data))])
         self.delimiter = sniff_delimiter(head_text)
-        self._records, self._lines = _parse_head(head_text, self.delimiter)
+        self._records, self._lines, self._head_error = _parse_head(head_text, self.delimiter)
+        width = max((len(r) for r in self._records), default=0)
+        if width > MAX_COLUMNS and len(self._records) <= 1 and b"\n" not in self.data.rstrip():
+            raise UploadError("no_line_breaks", file=path.name, found_headers=[_size(len(self.data))])
+        if width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=path.name, found_headers=[str(width)])
+        self._records, self._head_reports = clean_rows(self._records, width)
 
     def heads(self) -> Iterator[SheetHead]:
         rows = self._records[: SCAN_ROWS + 2]
         width = max((len(r) for r in self._records), default=0)
-        if width > MAX_COLUMNS:
-            raise UploadError("too_many_columns", file=self.path.name, found_headers=[str(width)])
         yield SheetHead("", [[c if c != "" else None for c in r] for r in rows], width)
 
     def head(self, name: str) -> SheetHead:
@@ -151,6 +188,10 @@ class CsvSource:
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""
+        if start >= len(self._lines) and self._head_error is not None:
+            raise UploadError("layout_not_understood", file=self.path.name, row=self._head_error,
+                              found_headers=["một dòng không tách được thành các ô (dấu ngoặc kép?) / "
+                                             "a line could not be split into cells (quotes?)"])
         if start >= len(self._lines):
             return pl.DataFrame(schema={**dict.fromkeys(col_names(width), pl.String), "excel_row": pl.Int64})
         first_line = self._lines[start]  # 1-based physical line where the data starts
@@ -158,7 +199,7 @@ class CsvSource:
             frame = self._read(first_line - 1, width)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
-                raise UploadError("corrupt_file", file=self.path.name) from exc
+                raise _layout_error(exc, self.path.name) from exc
             width = _max_fields(self.data, self.delimiter)  # ragged rows: slow exact pass, rare
             if width > MAX_COLUMNS:
                 raise UploadError(
@@ -178,6 +219,10 @@ class CsvSource:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
         frame = frame.with_columns(line.alias("excel_row"))
         check_frame(frame, self.path.name, None, row_column="excel_row")
+        frame, report = clean_frame(frame, cols)
+        for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
+            report.add(head_report)
+        self.reports[sheet] = report
         return frame
 
     def _offset(self, line: int) -> int:
@@ -216,7 +261,7 @@ class CsvSource:
         except pl.exceptions.ComputeError:
             raise
         except Exception as exc:
-            raise UploadError("corrupt_file", file=self.path.name) from exc
+            raise _layout_error(exc, self.path.name) from exc
 
 
 def sniff_delimiter(text: str) -> str:
@@ -227,6 +272,7 @@ def sniff_delimiter(text: str) -> str:
     stray ones in title rows.
     """
     best, best_score = ",", -1
+    csv.field_size_limit(1 << 30)
     for delim in DELIMITERS:
         counts: dict[int, int] = {}
         try:
@@ -241,12 +287,30 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """Records of the first part of the file and the 1-based line on which each starts."""
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
+def _layout_error(exc: Exception, file: str) -> UploadError:
+    """A CSV that polars could not split: say so (never "corrupt Excel workbook")."""
+    text = str(exc).lower()
+    if "utf-8" in text or "utf8" in text:
+        return UploadError("unsupported_encoding", file=file)
+    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text
+             else "các dòng có số cột khác nhau / lines with different numbers of cells" if "field" in text
+             else "không tách được thành dòng và cột / it could not be split into rows and columns")
+    return UploadError("layout_not_understood", file=file, found_headers=[cause])
+
+
+def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int], int | None]:
+    """Records of the first part of the file, the 1-based line on which each starts, and the line
+    where the csv module gave up (None when it did not)."""
+    csv.field_size_limit(1 << 30)  # a long cell is data (size caps are checked elsewhere), not an error
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     records: list[list[str]] = []
     starts: list[int] = []
     line = 1
+    error_line = None
     try:
         for rec in reader:
             records.append(rec)
@@ -255,11 +319,12 @@ def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
             if len(records) >= SCAN_ROWS + 4:
                 break
     except csv.Error:
-        pass  # a broken quote late in the head: what was parsed is enough to find the header
-    return records, starts
+        error_line = line  # a broken quote late in the head: what was parsed is enough to find the header
+    return records, starts, error_line
 
 
 def _max_fields(data: bytes, delimiter: str) -> int:
+    csv.field_size_limit(1 << 30)
     text = data.decode("utf-8", errors="replace")
     return max((len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)), default=0)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
 from rules.ingest.layout import HeaderLayout, find_header, footer_start
@@ -48,6 +49,11 @@ class Upload:
     delimiter: str = ""
     ignored_columns: list[str] = field(default_factory=list)  # our own error-report columns
     sheets: list[SheetLayout] = field(default_factory=list)  # every data sheet read, in file order
+    hidden_sheets: list[str] = field(default_factory=list)  # hidden / very hidden sheets, not read
+    formulas_evaluated: int = 0  # formula cells without a saved value, evaluated (rules.ingest.formulas)
+    # what the cell pass changed (rules.ingest.cells): invisible_removed, spaces_replaced,
+    # lookalikes_folded, legacy_font_cells_repaired, legacy_font
+    cells: dict[str, object] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -67,7 +73,30 @@ class Upload:
             "original_headers": json.dumps(self.original_headers, ensure_ascii=False),
             "column_map": json.dumps(self.column_map, ensure_ascii=False),
             "sheets": json.dumps([s.sheet for s in self.sheets], ensure_ascii=False),
+            "hidden_sheets": json.dumps(self.hidden_sheets, ensure_ascii=False),
+            "formulas_evaluated": self.formulas_evaluated,
+            "cells_cleaned": json.dumps(self.cells, ensure_ascii=False),
         }
+
+    def cleaning_lines(self) -> list[str]:
+        """Human lines about what the reader changed or left out (counts and sheet names only)."""
+        c = self.cells
+        lines = []
+        if c.get("invisible_removed"):
+            lines.append(f"  ký tự ẩn đã xoá/invisible characters removed: {c['invisible_removed']}")
+        if c.get("spaces_replaced"):
+            lines.append(f"  khoảng trắng lạ đã thay/odd spaces replaced: {c['spaces_replaced']}")
+        if c.get("lookalikes_folded"):
+            lines.append(f"  ký tự giống chữ Việt đã đổi/look-alike characters folded: {c['lookalikes_folded']}")
+        if c.get("legacy_font_cells_repaired"):
+            lines.append(f"  ô phông cũ ({c.get('legacy_font') or '?'}) đã chuyển Unicode/"
+                         f"legacy-font cells converted: {c['legacy_font_cells_repaired']}")
+        if self.formulas_evaluated:
+            lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
+        if self.hidden_sheets:
+            names = ", ".join(f"'{n}'" for n in self.hidden_sheets)
+            lines.append(f"  trang ẩn không đọc/hidden sheets not read: {names} (dùng/use --sheet)")
+        return lines
 
 
 def file_sha256(path: Path) -> str:
@@ -106,7 +135,13 @@ def read_upload(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # garbage input we did not foresee: still a message, never a traceback
-        err = UploadError("corrupt_file", file=path.name)
+        from rules.ingest.readers import TEXT_SUFFIXES
+
+        if path.suffix.lower() in TEXT_SUFFIXES:  # a text file is never "not a real Excel workbook"
+            err = UploadError("layout_not_understood", file=path.name,
+                              found_headers=[f"{type(exc).__name__} khi đọc / while reading"])
+        else:
+            err = UploadError("corrupt_file", file=path.name)
         _attach_sha(err, path)
         raise err from exc
 
@@ -163,6 +198,8 @@ def _choose_sheet(
             return head, layout
     first = next(h for h in heads if any(any(r) for r in h.rows))
     found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
+    if sheet is None and source.hidden_sheets:  # the list may be on a sheet nobody sees: say so
+        found = [*found[:19], f"(trang ẩn/hidden: {', '.join(source.hidden_sheets)} → --sheet)"]
     raise UploadError(
         "no_header", file=file, sheet=first.name or None,
         expected_headers=spec.expected_headers(), found_headers=_without_personal_data(found[:20]),
@@ -205,12 +242,22 @@ def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) ->
 def _unique_labels(labels: list[str | None]) -> list[str]:
     """Display header per column; blanks get 'Cột N', repeats get ' (2)', ' (3)'…"""
     out: list[str] = []
+    bases = [lab if lab else f"Cột {i + 1}" for i, lab in enumerate(labels)]
+    taken = set(bases)  # a suffixed label never collides with a header the file already has
     seen: dict[str, int] = {}
-    for i, lab in enumerate(labels):
-        base = lab if lab else f"Cột {i + 1}"
+    for base in bases:
         n = seen.get(base, 0) + 1
         seen[base] = n
-        out.append(base if n == 1 else f"{base} ({n})")
+        if n == 1:
+            out.append(base)
+            continue
+        label = f"{base} ({n})"
+        while label in taken:
+            n += 1
+            label = f"{base} ({n})"
+        seen[base] = n
+        taken.add(label)
+        out.append(label)
     return out
 
 
@@ -260,6 +307,10 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
     raw = raw.select(lineage + [pl.col(c) for c in raw.columns if c not in ("sheet", "row_number", "excel_row")])
     data_layouts = [lay for lay in layouts if lay.rows]
     first = data_layouts[0]
+    cells = CellReport()
+    for lay in data_layouts:
+        if lay.sheet in source.reports:
+            cells.add(source.reports[lay.sheet])
     return Upload(
         raw=raw,
         file_name=path.name,
@@ -276,6 +327,9 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         delimiter=getattr(source, "delimiter", ""),
         ignored_columns=first.ignored_columns,
         sheets=data_layouts,
+        hidden_sheets=[n for n in source.hidden_sheets if n not in {lay.sheet for lay in layouts}],
+        formulas_evaluated=source.formulas_evaluated,
+        cells=cells.as_dict(),
     )
 
 

@@ -13,6 +13,7 @@ import unicodedata
 import polars as pl
 from unidecode import unidecode
 
+from rules.normalise.characters import fold_d_lookalikes
 from rules.provinces import slugify
 
 # Hán-Việt regional readings of one surname (domain README 3.4 item 9): near-equal for family names.
@@ -77,10 +78,11 @@ _CANON = _canonical_tone_fn()
 
 
 def tone_name(text: str | None) -> str | None:
-    """Lower-case toned form in one tone style, punctuation dropped, single spaces (Ð read as Đ)."""
+    """Lower-case toned form in one tone style, punctuation dropped, single spaces (Ð/Ɖ read as Đ,
+    from the one look-alike table, rules/normalise/characters.yaml)."""
     if text is None:
         return None
-    s = _CANON(unicodedata.normalize("NFC", text.replace("Ð", "Đ")).lower())
+    s = _CANON(unicodedata.normalize("NFC", fold_d_lookalikes(text)).lower())
     s = _SPACES.sub(" ", _NON_WORD.sub(" ", s)).strip()
     return s or None
 

@@ -3,7 +3,8 @@
 Steps, all polars expressions except two per-unique-value Python maps:
 1. NFC (``nfd_fixed`` when that changed the value).
 2. Repair of mojibake / legacy-encoded values - Python over the *unique suspicious* values only.
-3. Ð/ð (Latin eth, a look-alike) -> Đ/đ; characters other than letters, marks, apostrophe and
+3. look-alikes folded (Ð/ð/Ɖ/ɖ -> Đ/đ...: table of :mod:`rules.normalise.characters`);
+   characters other than letters, marks, apostrophe and
    hyphen become spaces (``punctuation_removed``); whitespace trimmed and collapsed, NBSP/tabs
    included (``spaces_fixed``).
 4. Lower case, then canonical tone placement per syllable (``tone_style_fixed``; rule in
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 import polars as pl
 
+from rules.normalise.characters import fold_lookalikes
 from rules.normalise.flaglist import flag_list
 from rules.normalise.repair import LEGACY, MOJIBAKE, NOT_CP1252, SUSPICIOUS, repair_text
 from rules.normalise.syllable import canonical_syllable, fold
@@ -144,12 +146,8 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         text, repair_flag = _repair(nfc)
     else:
         text, repair_flag = nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
-    # Ð/ð (Latin eth) look like Đ/đ and slip into typed data (domain README 3.4/3).
-    text = _patch(
-        text,
-        text.str.contains_any(["\u00d0", "\u00f0"]),
-        lambda s: s.str.replace_many(["\u00d0", "\u00f0"], ["Đ", "đ"]),
-    )
+    # Ð/ð/Ɖ/ɖ look like Đ/đ, and other look-alikes, slip into typed data (domain README 3.4/3)
+    text = fold_lookalikes(text)
     # Fast path: letters in single-space-separated words need no punctuation/space work.
     idx = (~text.str.contains(r"^\p{L}+(?: \p{L}+)*$")).fill_null(True).arg_true()
     sub = text.gather(idx)

@@ -27,6 +27,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rules.normalise.characters import d_like
+
 # Combining tone marks (the five tones other than "ngang").
 TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
 _TONE_SET = frozenset(TONE_MARKS)
@@ -42,7 +44,7 @@ _NUCLEI_TEXT = """a ă â e ê i o ô ơ u ư y ai ao au ay âu ây eo êu ia i�
 uô uơ uy ưa ưi ươ ưu yê iêu oai oao oay oeo uây uôi uya uyê uyu ươi ươu yêu"""
 NUCLEI = frozenset(_NUCLEI_TEXT.split())
 
-_D_LIKE = str.maketrans({"đ": "d", "Đ": "D", "\u00d0": "D", "\u00f0": "d"})
+_D_LIKE = d_like()  # đ/Đ and their look-alikes (rules/normalise/characters.yaml) -> d/D
 
 
 def split_tone(token: str) -> tuple[str, str | None, int]:

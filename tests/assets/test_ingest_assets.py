@@ -30,7 +30,7 @@ def test_lists_corrections_and_counts(data_dir: Path):
                                              ",02/02/2012,Nữ,001312000002"], t0)           # one row has no name
     _write(inbox / "thcs_a__ds_dot_2.csv", ["Trần Thị Bình,03/02/2012,Nữ,001312000003"], t0 + 10)
     _write(inbox / "thcs_a__ds_dot_1_sua.csv", ["Nguyễn Văn An,01/02/2012,Nam,001212000001",
-                                                 "Lê Thị Cúc,02/02/2012,Nữ,001312000002",
+                                                 "Lê Thị Cúc,02/02/2012,Nữ,\u200b001312000002",
                                                  "Phạm Văn Dũng,31/02/2012,Nam,001212000004"], t0 + 20)
     (inbox / "thcs_b__ds.csv").write_bytes((inbox / "thcs_a__ds_dot_2.csv").read_bytes())  # same bytes again
     (inbox / "thcs_c__ds.xlsx").write_bytes(b"not a workbook")
@@ -58,5 +58,9 @@ def test_lists_corrections_and_counts(data_dir: Path):
     reports = data_dir / "reports" / "errors" / "ha_noi" / "students"
     assert sorted(p.name for p in reports.iterdir()) == ["thcs_a__ds_dot_1_sua.errors.xlsx", "thcs_c__ds.errors.xlsx"]
     assert not list(inbox.glob("*.errors.xlsx"))
+    # the reader removed an invisible character from one ID: counted in the uploads table and metadata
+    assert dict(zip(uploads["file_name"], uploads["invisible_removed"], strict=True))["thcs_a__ds_dot_1_sua.csv"] == 1
+    assert result.asset_materializations_for_node("raw_records")[0].metadata["invisible_removed"].value == 1
+    assert "001312000002" in raw["national_id"].to_list()
     meta = result.asset_materializations_for_node("clean_records")[0].metadata
     assert meta["rows_read"].value == 4 and meta["rejected"].value == 1

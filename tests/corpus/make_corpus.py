@@ -359,6 +359,98 @@ def build() -> None:
         ["Trần Thị Bình", "2011", "2", "001311004567", "HS4797912345679", "HS"],
     ]))
 
+    build_issue12(table)
+
+
+def _openpyxl(name: str, rows: list[list[object]]) -> None:
+    """A workbook written by a library that saves formulas without their values (as openpyxl does)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "DS"
+    for row in rows:
+        ws.append(row)
+    wb.properties.created = wb.properties.modified = dt.datetime(2025, 9, 5)
+    wb.save(OUT / name)
+
+
+def build_issue12(table: list[list[str]]) -> None:
+    """New instances of the kinds of issue 12 (the handed cases themselves are in tests/corpus/cases)."""
+    # A: other default-ignorable characters and odd spaces, in headers, names, IDs, dates, genders
+    zw = ["\u200c", "\u200d", "\u200e", "\u2066", "\ufe0f", "\U000e0041", "\u180e", "\u034f", "\u2063"]
+    header = ["STT", "Họ và\u200c tên", "Ngày\u2007sinh", "Giới\u202ftính", "Số định danh\u2060 cá nhân", "Lớp"]
+    rows = [header]
+    for i, p in enumerate(PEOPLE):
+        name = p[1][:3] + zw[i] + p[1][3:6] + zw[i + 4] + p[1][6:]
+        ident = p[4][:3] + "\u2007" + p[4][3:6] + "\u00ad" + p[4][6:] + zw[8 - i]
+        rows.append([p[0], name, "\u200b" + p[2], p[3][:1] + "\u2069" + p[3][1:], ident, p[5] + "\u3000"])
+    _write("invisible_other.csv", _csv(rows))
+    _xlsx("invisible_chars.xlsx", lambda wb: _sheet(wb.add_worksheet("DS"), rows))
+
+    # B: look-alike letters and digits: Ɖ/ɖ/Ð, Cyrillic letters in Latin words, full-width and
+    # Arabic-Indic digits in IDs and dates
+    full = str.maketrans("0123456789/", "０１２３４５６７８９／")
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    looks = [HEADER,
+             ["1", "Ɖặng Văn An", "05/09/2012", "Nam", "079212000123".translate(full), "6A1"],
+             ["2", "Trần Thị \u0412ình", "12/01/2011".translate(full), "Nữ", "001311004567", "7A2"],
+             ["3", "Lê Hоàng Cường", "23/11/2010", "Nam", "048210001234".translate(arabic), "8A3"],
+             ["4", "Phạm Thị Dung", "30/04/2012", "Nữ", "079312009876", "6A1"],
+             ["5", "ɖỗ Thị Ðào", "01/02/2012", "Nữ", "079312000555", "6A1"]]
+    _write("lookalikes.csv", _csv(looks))
+
+    # C: a whole sheet typed in a legacy font: title, headers, names, genders (VNI, TCVN3), and a
+    # UTF-8 CSV exported from a .VnTime sheet (the glyphs saved as Unicode text)
+    title = [["Danh sách học sinh lớp 6"], []]
+    plain = title + table
+    _xlsx("vni_sheet.xlsx", lambda wb: _sheet(wb.add_worksheet("DS"), [
+        [vni_bytes(c).decode("cp1252") for c in r] for r in plain]))
+    note = [["Ghi chú"], ["Chuyển trường"], [None], [None], ["Lưu ban"]]
+    _xlsx("tcvn3_sheet.xlsx", lambda wb: _sheet(wb.add_worksheet("DS"), [
+        [legacy_bytes(c, "tcvn3").decode("latin-1") for c in r] + (note[i - 2] if i >= 2 else [])
+        for i, r in enumerate(plain)]))
+    _write("tcvn3_utf8.csv", legacy_bytes(_csv(plain), "tcvn3").decode("latin-1").encode("utf-8"))
+
+    # D: line ends: CRLF with stray CRs, a mix of CR / LF / CRLF, CR-only in a legacy encoding
+    lines = [",".join(r) for r in table]
+    _write("crlf_stray_cr.csv", "\r\n".join(lines[:2]) + "\r\r\n" + lines[2] + "\r" + "\r\n".join(lines[3:]) + "\r\n")
+    _write("mixed_line_ends.csv", lines[0] + "\n" + lines[1] + "\r" + lines[2] + "\r\n" + lines[3] + "\r" + lines[4])
+    _write("mac_cr_tcvn3.csv", legacy_bytes("\r".join(",".join(r[1:4]) for r in table) + "\r", "tcvn3"))
+    # Excel for Mac "CSV (Macintosh)": CR line ends and Mac Roman, which keeps à ú õ but loses ệ ữ
+    mac = [["STT", "Ho va ten", "Ngay sinh", "Gioi tinh"], ["1", "Hoàng Thúy", "24/07/2014", "Nam"],
+           ["2", "Võ Hà", "09/04/2011", "Nam"]]
+    _write("mac_roman.csv", "\r".join(",".join(r) for r in mac).encode("mac_roman") + b"\r")
+    lossy = [["STT", "Họ và tên", "Ngày sinh", "Giới tính"], *[p[:4] for p in PEOPLE]]
+    _write("mac_roman_lossy.csv", "\r".join(",".join(r) for r in lossy).encode("mac_roman", errors="replace") + b"\r")
+    # issue 11 item 5: binary bytes named .csv; duplicate headers whose suffixed labels collide
+    _write("binary_named.csv", bytes((i * 7919 + 13) % 256 for i in range(8192)))
+    _write("duplicate_headers_collide.csv", _csv([
+        ["Họ và tên", "Ngày sinh", "Ghi chú", "Ghi chú", "Ghi chú (2)"],
+        ["Nguyễn Văn An", "05/09/2012", "a", "b", "c"]]))
+
+    # E: a very hidden sheet before the list; formulas saved without values (library-written):
+    # constant forms that are evaluated, and a cell reference that cannot be
+    def very_hidden(wb):
+        old = wb.add_worksheet("Tra cứu")
+        _sheet(old, [HEADER, *PEOPLE[2:]])
+        old.very_hidden()
+        _sheet(wb.add_worksheet("DS"), [HEADER, *PEOPLE[:2]])
+        wb.worksheets()[1].activate()
+
+    _xlsx("very_hidden_sheet.xlsx", very_hidden)
+    _openpyxl("formulas_unsaved.xlsx", [
+        HEADER[:5],
+        ["=ROW()-1", '=PROPER("nguyễn văn an")', "=DATE(2012,9,5)", '=UPPER("nam")', '="0792"&"12000123"'],
+        ["=ROW()-1", "Trần Thị Bình", "=DATE(2011,1,12)+0", "Nữ", "=1311004567"],
+        ["=1+2*3/3-0", "Lê Hoàng Cường", "=DATE(2010,12,-7)", '=TRIM("  Nam ")', "048210001234"],
+    ])
+    _openpyxl("formulas_refs_unsaved.xlsx", [
+        HEADER[:5],
+        ["1", "Nguyễn Văn An", "05/09/2012", "Nam", "079212000123"],
+        ["2", "Trần Thị Bình", "=C2+365", "Nữ", "001311004567"],
+    ])
+
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

@@ -177,3 +177,21 @@ def test_a_corrected_file_without_a_unit_prefix_supersedes_the_first(data_dir, t
     status = dict(zip(uploads["file_name"], uploads["status"], strict=True))
     assert status == {"ds_hoc_sinh_8a__DS hoc sinh 8A.xlsx": "superseded",
                       "ds_hoc_sinh_8a__DS hoc sinh 8A (sua).xlsx": "current"}
+
+
+def test_a_closed_pipe_is_not_an_error(data_dir, tmp_path):
+    """``doisoat upload … | head``: the reader going away is not "unexpected BrokenPipeError"."""
+    import os
+
+    upload = tmp_path / "ds.csv"
+    upload.write_text("Họ và tên,Ngày sinh,Giới tính\n" + "Nguyễn Văn An,05/09/2012,Nam\n" * 3, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "upload", str(upload), "--province", "da_nang", "--sector", "students",
+         "--no-inbox"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+    )
+    proc.stdout.close()  # like `head` exiting before the command prints
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.wait(timeout=120)
+    assert "BrokenPipe" not in err and "unexpected" not in err and "Traceback" not in err, err
+    assert proc.returncode in (0, 141)

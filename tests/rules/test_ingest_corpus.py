@@ -60,6 +60,15 @@ def test_corpus_case(name: str):
         numbers = result.raw.filter(pl.col("sheet") == sheet.sheet)["row_number"].to_list()
         assert numbers == list(range(1, sheet.rows + 1))
     assert result.raw["full_name"][0] == case["first_name"]
+    valid = result.normalised_valid.sort("row_number")
+    for key, column in (("names", "name_clean"), ("ids", "id_clean"), ("genders", "gender_norm")):
+        if key in case:  # the value as the person wrote it, whatever the file did to it
+            assert valid[column].to_list() == case[key], key
+    if "dobs" in case:
+        assert [d.isoformat() for d in valid["dob"].to_list()] == case["dobs"]
+    assert {k: v for k, v in up.cells.items() if v} == case.get("cells", {})
+    assert up.hidden_sheets == case.get("hidden_sheets", [])
+    assert up.formulas_evaluated == case.get("formulas_evaluated", 0)
 
 
 def test_every_cell_is_text_and_lineage_is_complete():

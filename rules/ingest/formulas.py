@@ -1,0 +1,356 @@
+"""Formulas without a saved value: evaluate the simple constant ones, or refuse the file plainly.
+
+Excel saves each formula's last value beside it, and calamine reads that value. Files written by a
+program (a school-management export, a script with openpyxl) often save the formula alone
+(``<f>DATE(2011,4,9)</f><v/>``): calamine then sees an empty cell and every row would be rejected
+``missing_date``. Such formulas are nearly always constants, so they are evaluated here: numbers,
+"text", ``DATE(y,m,d)`` (an Excel serial day, as calamine gives a saved date), ``ROW()``,
+``COLUMN()``, ``TRUE``/``FALSE``, ``+ - * /``, ``&``, brackets, and ``UPPER``/``LOWER``/``PROPER``/
+``TRIM`` of those. A formula that needs anything else (a cell reference, another function) cannot
+be guessed: the file is refused with one message naming the cell and saying how to fix it (open
+and save the file in Excel, which stores the values).
+
+Cost: nothing for a sheet whose cells are all filled. When some cells came back empty, the first
+4 MB of the sheet's XML (about 10,000 rows; all of a school list) are searched for a formula
+element, and the XML is parsed only when one is there. A program writes its formulas from the first
+data rows on; an unsaved formula that first appears deeper in a bigger sheet is not seen (it reads
+as an empty cell).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+from datetime import date
+
+import polars as pl
+
+from rules.ingest.errors import UploadError
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
+_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+_REL = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)>")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
+_INLINE = re.compile(rb"<(?:\w+:)?is\b")
+_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _attrs(raw: bytes) -> dict[str, str]:
+    return {k.decode().split(":")[-1]: html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(raw)}
+
+
+def _zip(data: bytes) -> zipfile.ZipFile | None:
+    if not data.startswith(_ZIP_MAGIC):
+        return None
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError):
+        return None
+
+
+def sheet_parts(data: bytes) -> dict[str, tuple[str, str]]:
+    """Sheet name -> (state, part path in the zip) of an xlsx/xlsm; {} for other workbooks."""
+    zf = _zip(data)
+    if zf is None:
+        return {}
+    try:
+        book = zf.read("xl/workbook.xml")
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return {}
+    targets = {}
+    for m in _REL.finditer(rels):
+        a = _attrs(m.group(1))
+        target = a.get("Target", "")
+        targets[a.get("Id", "")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    out = {}
+    for m in _SHEET_TAG.finditer(book):
+        a = _attrs(m.group(1))
+        if "name" in a:
+            out[a["name"]] = (a.get("state", "visible"), targets.get(a.get("id", ""), ""))
+    return out
+
+
+def sheet_states(data: bytes, names: list[str]) -> dict[str, str]:
+    """Sheet name -> ``visible`` | ``hidden`` | ``veryHidden`` (xlsx/xlsm from workbook.xml)."""
+    return {name: state for name, (state, _) in sheet_parts(data).items()}
+
+
+_HEAD_SCAN = 4 << 20  # decompressed bytes of sheet XML looked at when only a few cells are empty
+
+
+def _scan_limit(frame: pl.DataFrame) -> int | None:
+    """How much of the sheet XML to search for formulas: its first few MB when some cells came
+    back empty (a program writes its formulas from the first data rows on), none when every cell
+    has a value."""
+    if frame.height < 2 or not any(frame.null_count().row(0)):
+        return None
+    return _HEAD_SCAN
+
+
+def fill_unsaved_formulas(
+    data: bytes, sheet: str, names: list[str], frame: pl.DataFrame, file: str
+) -> tuple[pl.DataFrame, int]:
+    """``frame`` (the sheet from A1, columns c0..) with unsaved formula values filled in; how many.
+
+    Raises ``formula_without_value`` for the first formula that cannot be evaluated.
+    """
+    limit = _scan_limit(frame)
+    if limit is None:
+        return frame, 0
+    part = sheet_parts(data).get(sheet, ("", ""))[1]
+    zf = _zip(data)
+    if zf is None or not part:
+        return frame, 0
+    try:
+        with zf.open(part) as fh:
+            if not _has_formula(fh, limit):
+                return frame, 0
+        xml = zf.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return frame, 0
+    found = _unsaved_cells(xml)
+    if not found:
+        return frame, 0
+    columns: dict[int, dict[int, str]] = {}
+    for row, col, text in found:
+        try:
+            value = evaluate(text, row, col)
+        except FormulaError as exc:
+            raise UploadError("formula_without_value", file=file, sheet=sheet or None, row=row,
+                              column=_col_letters(col), found_headers=[f"={text}"[:60]]) from exc
+        if row - 1 < frame.height and col - 1 < frame.width:
+            columns.setdefault(col - 1, {})[row - 1] = value
+    new = []
+    for j, cells in columns.items():
+        name = frame.columns[j]
+        idx = pl.Series(list(cells), dtype=pl.UInt32)
+        new.append(frame.get_column(name).scatter(idx, pl.Series(list(cells.values()), dtype=pl.String)))
+    return (frame.with_columns(new) if new else frame), sum(len(c) for c in columns.values())
+
+
+_FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
+
+
+def _has_formula(fh, limit: int) -> bool:
+    """Whether the first ``limit`` bytes of a sheet's XML stream hold a formula element."""
+    tail = b""
+    seen = 0
+    while seen < limit and (block := fh.read(1 << 20)):
+        seen += len(block)
+        chunk = tail + block
+        if any(tag in chunk for tag in _FORMULA_TAGS):
+            return True
+        tail = chunk[-8:]
+    return False
+
+
+def _unsaved_cells(xml: bytes) -> list[tuple[int, int, str]]:
+    """(row, column, formula text), 1-based, of every formula cell without a saved value."""
+    shared: dict[str, str] = {}
+    out = []
+    for m in _CELL.finditer(xml):
+        inner = m.group(2) or b""
+        f = _FORMULA.search(inner)
+        if f is None:
+            continue
+        fattrs = _attrs(f.group(1))
+        text = html.unescape((f.group(2) or b"").decode("utf-8", "replace")).strip()
+        if fattrs.get("t") == "shared" and "si" in fattrs:
+            if text:
+                shared[fattrs["si"]] = text
+            else:
+                text = shared.get(fattrs["si"], "")
+        v = _VALUE.search(inner)
+        if (v is not None and v.group(1)) or _INLINE.search(inner):
+            continue
+        ref = _REF.match(_attrs(m.group(1)).get("r", ""))
+        if ref is None:
+            continue
+        out.append((int(ref.group(2)), _col_number(ref.group(1)), text))
+    return out
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+class FormulaError(ValueError):
+    """A formula that is not a simple constant."""
+
+
+_TOKEN = re.compile(r'\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)|("(?:[^"]|"")*")|([A-Za-z_][A-Za-z0-9_.]*)|(.))')
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        num, string, name, op = m.groups()
+        if num is not None:
+            out.append(("num", num))
+        elif string is not None:
+            out.append(("str", string[1:-1].replace('""', '"')))
+        elif name is not None:
+            out.append(("name", name.upper()))
+        elif op is not None and op.strip():
+            out.append(("op", op))
+    return out
+
+
+def _as_text(v: object) -> str:
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _as_number(v: object) -> float:
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, int | float):
+        return float(v)
+    try:
+        return float(str(v))
+    except ValueError as exc:
+        raise FormulaError(f"not a number: {v!r}") from exc
+
+
+class _Parser:
+    """Recursive descent over Excel's constant subset: concat < add < mul < unary < atom."""
+
+    def __init__(self, text: str, row: int, col: int):
+        self.toks = _tokens(text)
+        self.i = 0
+        self.row, self.col = row, col
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self, kind: str, value: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or tok[0] != kind or (value is not None and tok[1] != value):
+            raise FormulaError(f"expected {value or kind}")
+        self.i += 1
+        return tok[1]
+
+    def parse(self) -> object:
+        value = self.concat()
+        if self.peek() is not None:
+            raise FormulaError("unexpected text")
+        return value
+
+    def concat(self) -> object:
+        value = self.add()
+        while self.peek() == ("op", "&"):
+            self.i += 1
+            value = _as_text(value) + _as_text(self.add())
+        return value
+
+    def add(self) -> object:
+        value = self.mul()
+        while (tok := self.peek()) in (("op", "+"), ("op", "-")):
+            self.i += 1
+            right = _as_number(self.mul())
+            value = _as_number(value) + right if tok[1] == "+" else _as_number(value) - right
+        return value
+
+    def mul(self) -> object:
+        value = self.unary()
+        while (tok := self.peek()) in (("op", "*"), ("op", "/")):
+            self.i += 1
+            right = _as_number(self.unary())
+            if tok[1] == "/" and right == 0:
+                raise FormulaError("division by zero")
+            value = _as_number(value) * right if tok[1] == "*" else _as_number(value) / right
+        return value
+
+    def unary(self) -> object:
+        if self.peek() in (("op", "-"), ("op", "+")):
+            sign = self.take("op")
+            v = _as_number(self.unary())
+            return -v if sign == "-" else v
+        return self.atom()
+
+    def atom(self) -> object:
+        tok = self.peek()
+        if tok is None:
+            raise FormulaError("empty")
+        kind, value = tok
+        self.i += 1
+        if kind == "num":
+            return float(value)
+        if kind == "str":
+            return value
+        if kind == "op" and value == "(":
+            inner = self.concat()
+            self.take("op", ")")
+            return inner
+        if kind == "name":
+            if value in ("TRUE", "FALSE") and self.peek() != ("op", "("):
+                return value == "TRUE"
+            return self.call(value)
+        raise FormulaError(f"unsupported {value!r}")
+
+    def call(self, name: str) -> object:
+        self.take("op", "(")
+        args: list[object] = []
+        if self.peek() != ("op", ")"):
+            args.append(self.concat())
+            while self.peek() == ("op", ","):
+                self.i += 1
+                args.append(self.concat())
+        self.take("op", ")")
+        if name == "DATE" and len(args) == 3:
+            y, m, d = (int(_as_number(a)) for a in args)
+            if 0 <= y < 1900:
+                y += 1900
+            try:  # Excel rolls months and days over (DATE(2011,13,1) is 1 Jan 2012)
+                first = date(y + (m - 1) // 12, (m - 1) % 12 + 1, 1)
+            except ValueError as exc:
+                raise FormulaError("date out of range") from exc
+            serial = (first - _EXCEL_EPOCH).days + d - 1
+            if serial < 1:
+                raise FormulaError("date before 1900")
+            return float(serial)
+        if name == "ROW" and not args:
+            return float(self.row)
+        if name == "COLUMN" and not args:
+            return float(self.col)
+        text_fns = {"UPPER": str.upper, "LOWER": str.lower, "PROPER": str.title,
+                    "TRIM": lambda s: " ".join(s.split())}
+        if name in text_fns and len(args) == 1:
+            return text_fns[name](_as_text(args[0]))
+        raise FormulaError(f"unsupported function {name}")
+
+
+def evaluate(text: str, row: int, col: int) -> str:
+    """The value of a constant formula (without its ``=``) in cell (row, col), as calamine would
+    give its saved value: numbers in shortest form, dates as the Excel serial day."""
+    text = text[1:] if text.startswith("=") else text
+    if not text.strip():
+        raise FormulaError("empty formula")
+    return _as_text(_Parser(text, row, col).parse())

@@ -124,7 +124,7 @@ def build_blocks(queue: pl.DataFrame, records: pl.DataFrame, people: pl.DataFram
         .alias("_shown"))
     cands = (
         q.select(*ROW_KEY, "candidate_rank", "candidate_id", "candidate_score", "candidate_reason")
-        .join(heads.select(ROW_KEY + ["_b", "block"]), on=ROW_KEY, how="inner")
+        .join(heads.select([*ROW_KEY, "_b", "block"]), on=ROW_KEY, how="inner")
         .join(inside.rename({"person_id": "candidate_id"}), on="candidate_id", how="left")
         .join(parent.rename({"_pid": "mother_id", "_shown": "mother"}), on="mother_id", how="left")
         .join(parent.rename({"_pid": "father_id", "_shown": "father"}), on="father_id", how="left")

@@ -48,7 +48,7 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9?#]+", " ", folded)).strip()
 
 
-def parse_choice(value: object, candidate_ids: list[str]) -> Choice | None | str:
+def parse_choice(value: object, candidate_ids: list[str]) -> Choice | str | None:
     """A :class:`Choice`, ``None`` for an empty cell, or the string ``"unreadable"``."""
     if value is None:
         return None

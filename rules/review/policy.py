@@ -6,6 +6,7 @@ the key, so a typo never falls back silently to a default.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ class ReviewPolicy:
             raise ReviewPolicyError(f"{source}: `what_if_thresholds` must be a list of probabilities")
         bins = data.get("score_bins", [])
         if not (isinstance(bins, list) and len(bins) >= 2 and all(_probability(b) for b in bins)
-                and all(a < b for a, b in zip(bins, bins[1:], strict=False))):
+                and all(a < b for a, b in itertools.pairwise(bins))):
             raise ReviewPolicyError(f"{source}: `score_bins` must be an increasing list of probabilities")
         classes = data.get("level_classes", {})
         if not isinstance(classes, dict) or set(classes) - set(LEVEL_CLASSES):

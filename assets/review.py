@@ -276,3 +276,45 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
         # block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates
         "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")})
 
+
+
+# ------------------------------------------------------------------------------------------------ labels
+def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Aggregates of what reviewed pairs say (no personal data): ``levels`` (m per comparison level:
+    configured, labelled, blended), ``precision`` (one row) and ``what_if`` (per lower threshold).
+
+    The unsupervised m is the configured one until the engine exposes its EM estimates as a frame
+    ``(comparison, level, m)``; pass that to ``rules.review.blend_m`` instead of ``config_m``.
+    """
+    from rules.matching import MatchConfig
+    from rules.review import ReviewPolicy, blend_m, config_m, precision_band, threshold_what_if
+
+    policy = ReviewPolicy.from_yaml()
+    config = MatchConfig.default()
+    levels = blend_m(config_m(config), ledger, policy.prior_strength)
+    precision = pl.DataFrame([precision_band(ledger, policy.precision_band)])
+    what_if = threshold_what_if(matches, ledger, policy.what_if_thresholds, config.match_threshold, config.margin,
+                                policy.score_bins)
+    return {"levels": levels, "precision": precision, "what_if": what_if}
+
+
+def _read_lake(paths: DataPaths, asset: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+    files = sorted((paths.base / "lake" / asset).glob("*/*.parquet"))
+    frames = [pl.read_parquet(f, columns=columns) for f in files]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+def review_statistics(paths: DataPaths) -> dict:
+    from rules.review import ReviewPolicy, empty_ledger
+
+    ledger = _read_lake(paths, "review_decisions")
+    ledger = ledger if ledger is not None else empty_ledger()
+    matches = _read_lake(paths, "match_results", ["status", "score", "runner_up_score"])
+    if matches is None:
+        matches = pl.DataFrame(schema={"status": pl.Utf8, "score": pl.Float64, "runner_up_score": pl.Float64})
+    tables = label_tables(ledger, matches)
+    final = ledger.filter(pl.col("decision").is_in(["match", "none"]))
+    return {**tables, "precision": tables["precision"].to_dicts()[0],
+            "labelled_matches": int((final["decision"] == "match").sum()),
+            "labelled_rejections": int((final["decision"] == "none").sum()),
+            "k": ReviewPolicy.from_yaml().prior_strength}

@@ -137,18 +137,16 @@ def threshold_what_if(results: pl.DataFrame, ledger: pl.DataFrame, thresholds: t
     margin_ok = pl.col("runner_up_score").is_null() | ((_logit2(pl.col("score")) - _logit2(pl.col("runner_up_score")))
                                                        >= margin)
     cands = open_rows.filter(margin_ok & (pl.col("score") < current)).select("score")
-    edges = sorted(set(bins) | {0.0, 1.0})
-    labels = [str(i) for i in range(len(edges) + 1)]
-    reviewed = _final(ledger).select("best_score", "best_confirmed")
-    cut = lambda s: s.cut(edges, labels=labels, left_closed=True)  # noqa: E731
-    rev_bins = (reviewed.with_columns(cut(pl.col("best_score")).alias("bin"))
-                .group_by("bin").agg(pl.len().alias("n"), pl.col("best_confirmed").sum().alias("ok")))
-    rates = {r[0]: 1 - r[2] / r[1] for r in rev_bins.iter_rows() if r[1]}
-    binned = cands.with_columns(cut(pl.col("score")).cast(pl.Utf8).alias("bin"))
-    err = np.array([rates.get(b, 1 - s) for b, s in zip(binned["bin"].to_list(), binned["score"].to_list(),
-                                                          strict=True)], dtype=float)
-    measured = np.array([b in rates for b in binned["bin"].to_list()], dtype=bool)
-    scores = binned["score"].to_numpy()
+    edges = np.array(sorted(set(bins) | {0.0, 1.0}), dtype=float)
+    reviewed = _final(ledger).select("best_score", "best_confirmed").drop_nulls()
+    rev_bin = np.searchsorted(edges, reviewed["best_score"].to_numpy(), side="right")
+    n_rev = np.bincount(rev_bin, minlength=len(edges) + 1)
+    ok_rev = np.bincount(rev_bin, weights=reviewed["best_confirmed"].to_numpy().astype(float),
+                         minlength=len(edges) + 1)
+    scores = cands["score"].to_numpy()
+    cand_bin = np.searchsorted(edges, scores, side="right")
+    measured = n_rev[cand_bin] > 0
+    err = np.where(measured, 1 - ok_rev[cand_bin] / np.maximum(n_rev[cand_bin], 1), 1 - scores)
     out = []
     for t in thresholds:
         if t >= current:

@@ -17,14 +17,14 @@ def situation(n_rows: int = 8, n_cand: int = 2, outside: set[str] | None = None)
         key = ("f" * 63 + str(i % 2), "DS", i + 1)
         rec.append({"file_sha256": key[0], "sheet": key[1], "row_number": key[2], "full_name": f"Nguyễn Văn Tèo {i}",
                     "date_of_birth": "01/02/2015", "gender": "Nam", "national_id": None, "old_id": None})
-        res.append({"file_name": f"u{i % 2}__ds.xlsx", "file_sha256": key[0], "sheet": key[1], "row_number": key[2],
-                    "province": "ho_chi_minh", "sector": "students", "unit": f"u{i % 2}", "status": "ambiguous",
+        res.append({"file_name": "u0__ds.xlsx", "file_sha256": key[0], "sheet": key[1], "row_number": key[2],
+                    "province": "ho_chi_minh", "sector": "students", "unit": "u0", "status": "ambiguous",
                     "person_id": None, "score": 0.97, "runner_up_score": 0.96, "reason": REASON.format(dob="exact"),
                     "flags": [], "proposed_id": f"0792150{i:03d}01"})
         for k in range(1, n_cand + 1):
             pid = f"0792150{i:03d}{k:02d}"
-            q.append({"file_name": f"u{i % 2}__ds.xlsx", "file_sha256": key[0], "sheet": key[1], "row_number": key[2],
-                      "excel_row": key[2] + 3, "province": "ho_chi_minh", "sector": "students", "unit": f"u{i % 2}",
+            q.append({"file_name": "u0__ds.xlsx", "file_sha256": key[0], "sheet": key[1], "row_number": key[2],
+                      "excel_row": key[2] + 3, "province": "ho_chi_minh", "sector": "students", "unit": "u0",
                       "candidate_rank": k, "candidate_id": pid, "candidate_score": 0.97 - 0.01 * k,
                       "candidate_reason": REASON.format(dob="exact" if k == 1 else "year_only")})
             reg.append({"person_id": pid, "full_name": f"Nguyễn Văn Tèo {i}", "date_of_birth": date(2015, 2, 1),

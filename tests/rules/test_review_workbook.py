@@ -87,7 +87,7 @@ def test_round_trip_with_a_reviewer_who_sorts_types_marks_and_deletes(tmp_path):
     ws.cell(units["B0004"], NOTES_COL + 1, "gọi lại trường")
     ws.cell(units["B0005"] + 2, DECISION_COL + 1, "x")  # a tick on candidate 2's own line
     ws.cell(units["B0006"], DECISION_COL + 1, "maybe the first")  # not a choice
-    ws.cell(units["B0007"], DECISION_COL + 1, "079215000701")  # the candidate's ID typed
+    ws.cell(units["B0007"], DECISION_COL + 1, "079215000601")  # the candidate's ID typed
     ws.cell(units["B0007"] + 2, DECISION_COL + 1, "x")  # ... and a tick on the other candidate: contradiction
     # sort the data rows (descending by column B), then delete block 8 entirely
     data = [[c.value for c in row] for row in ws.iter_rows(min_row=HEADER_ROW + 2, max_row=ws.max_row)]

@@ -6,7 +6,8 @@ from datetime import date
 
 import polars as pl
 
-REASON = "given=exact;family=exact;middle=exact;order=same;dob={dob};gender=agree;id=missing;cmnd=missing;province=agree"
+REASON = ("given=exact;family=exact;middle=exact;order=same;dob={dob};gender=agree;id=missing;cmnd=missing;"
+          "province=agree")
 
 
 def situation(n_rows: int = 8, n_cand: int = 2, outside: set[str] | None = None):

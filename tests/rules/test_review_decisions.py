@@ -96,7 +96,7 @@ def test_first_decision_wins_and_a_later_contradiction_is_reported():
     first = _parsed(queue, records, register, {"B0001": ("match", 1)})
     _, ledger, res, q = _import(first, queue, register, results, empty_ledger())
     second = _parsed(queue, records, register, {"B0001": ("none", None)})  # an older copy of the workbook
-    ev, ledger2, res2, _ = _import(second, q, register, res, ledger)
+    ev, _ledger2, res2, _ = _import(second, q, register, res, ledger)
     assert dict(ev.outcomes.iter_rows())["B0001"] == "already_decided"
     assert res2.filter(pl.col("row_number") == 1)["status"][0] == "matched_by_review"
 
@@ -105,7 +105,8 @@ def _ledger(reasons_and_ranks: list[tuple[str, int | None, float]]) -> pl.DataFr
     rows = []
     for i, (reason, rank, best) in enumerate(reasons_and_ranks):
         rows.append({"file_sha256": "f", "sheet": "", "row_number": i, "fp_match": "a", "fp_register": "b",
-                     "decision": "match" if rank else "none", "chosen_rank": rank, "chosen_reason": reason if rank else None,
+                     "decision": "match" if rank else "none", "chosen_rank": rank,
+                     "chosen_reason": reason if rank else None,
                      "best_score": best, "decided_at": datetime(2026, 11, 20, tzinfo=UTC)})
     return pl.concat([empty_ledger(), pl.DataFrame(rows)], how="diagonal_relaxed")
 

@@ -46,7 +46,7 @@ def _unit_rows(ws) -> dict[str, int]:
 
 
 def test_workbook_is_owner_only_with_hidden_keys_and_drop_downs(tmp_path):
-    path, lines, blocks = _export(tmp_path)
+    path, _lines, blocks = _export(tmp_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     wb = openpyxl.load_workbook(path)
@@ -75,7 +75,7 @@ def test_candidates_outside_the_province_show_no_personal_data(tmp_path):
 
 
 def test_round_trip_with_a_reviewer_who_sorts_types_marks_and_deletes(tmp_path):
-    path, _, blocks = _export(tmp_path)
+    path, _, _blocks = _export(tmp_path)
     wb = openpyxl.load_workbook(path)
     ws = wb.worksheets[0]
     ws["C3"] = "Cán bộ A"

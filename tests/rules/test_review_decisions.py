@@ -72,7 +72,7 @@ def test_a_stale_workbook_is_refused_only_for_the_rows_that_changed():
         pl.when(pl.col("person_id") == "079215000002").then(pl.lit("Nữ")).otherwise(pl.col("gender")).alias("gender"))
     queue2 = queue.with_columns(pl.when(pl.col("row_number") == 2).then(pl.col("candidate_score") - 0.05)
                                 .otherwise(pl.col("candidate_score")).alias("candidate_score"))
-    ev, ledger, res, _ = _import(parsed, queue2, register2, results, empty_ledger())
+    ev, _, res, _ = _import(parsed, queue2, register2, results, empty_ledger())
     outcome = dict(ev.outcomes.iter_rows())
     assert outcome == {"B0001": "stale_register", "B0002": "stale_match", "B0003": "applied"}
     assert len(ev.messages) == 2 and all("refused" in m and "review it again" in m for m in ev.messages)

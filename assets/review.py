@@ -250,8 +250,9 @@ def review_workbooks(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     deps=["match_results"],
 )
 def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
-    """Import every filled workbook in ``inbox/<province>/review/``: validated decisions into the ledger,
-    the match results and the audit log; the same workbook twice changes nothing."""
+    """Filled review workbooks of inbox/<province>/review/ imported: decisions validated and applied."""
+    # Decisions go to the ledger, the match results and the audit log; the same workbook twice
+    # changes nothing.
     from rules.review import ReviewWorkbookError
 
     province = str(context.partition_key)
@@ -292,7 +293,9 @@ def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame) -> dict[str, pl.Da
     policy = ReviewPolicy.from_yaml()
     config = MatchConfig.default()
     levels = blend_m(config_m(config), ledger, policy.prior_strength)
-    precision = pl.DataFrame([precision_band(ledger, policy.precision_band)])
+    precision = pl.DataFrame([precision_band(ledger, policy.precision_band)], schema={
+        "band_low": pl.Float64, "band_high": pl.Float64, "reviewed": pl.Int64, "best_confirmed": pl.Int64,
+        "precision": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "model_expected": pl.Float64})
     what_if = threshold_what_if(matches, ledger, policy.what_if_thresholds, config.match_threshold, config.margin,
                                 policy.score_bins)
     return {"levels": levels, "precision": precision, "what_if": what_if}

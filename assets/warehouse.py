@@ -320,9 +320,16 @@ REVIEW_LABEL_DOCS = {
 def _review_label_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     from assets.review import label_tables
 
-    tables = label_tables(frames["review_decisions"], frames["matches"])
-    return {"review_label_levels": tables["levels"], "review_precision": tables["precision"],
-            "review_threshold_whatif": tables["what_if"]}
+    decisions, matches = frames["review_decisions"], frames["matches"]
+    tables = label_tables(decisions, matches)
+    out = {"review_label_levels": tables["levels"], "review_precision": tables["precision"],
+           "review_threshold_whatif": tables["what_if"]}
+    if decisions.height == 0:  # nothing reviewed yet: no labels to speak of (same columns, no rows)
+        out["review_label_levels"] = out["review_label_levels"].clear()
+        out["review_precision"] = out["review_precision"].clear()
+    if matches.height == 0:
+        out["review_threshold_whatif"] = out["review_threshold_whatif"].clear()
+    return out
 
 
 def _comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:

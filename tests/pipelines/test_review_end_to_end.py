@@ -6,7 +6,8 @@ the drop-down, types, writes a name): one is imported with ``doisoat review impo
 into ``inbox/<province>/review/`` and imported by the Dagster job the sensor starts. The next day's
 ``doisoat verify-day --date D+2`` verifies the rows matched by review. (Requests are served first in,
 first out per unit, so a review is verified the day after it is imported once the unit's older
-requests have had their turn: in the demo the province's day-D backlog is served by D+1.) The scripted reviewer knows the truth (the generator's truth files), as a
+requests have had their turn: in the demo the province's day-D backlog is served by D+1.)
+The scripted reviewer knows the truth (the generator's truth files), as a
 reviewer knows the children of their schools: tests may read truth files, the pipeline never does.
 """
 

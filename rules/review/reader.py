@@ -16,6 +16,7 @@ a doisoat review workbook at all.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def _parse_review(path: Path, meta: dict[str, str], blocks: pl.DataFrame, rows: 
         if not code:
             continue
         if code not in ids:
-            messages.append(f"{path.name} row {i}: block code {code!r} is not in this workbook; line ignored")
+            shown = repr(code) if re.fullmatch(r"B\d{1,6}", code) else "(not a block code)"  # never echo a cell
+            messages.append(f"{path.name} row {i}: block code {shown} is not in this workbook; line ignored")
             continue
         seen.add(code)
         line = (cell(row, "line") or "").strip().lower()

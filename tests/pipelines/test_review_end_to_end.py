@@ -21,6 +21,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import openpyxl
 import polars as pl
@@ -108,7 +109,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.mark.slow
-def test_review_round_trip_through_the_demo_and_verification_next_day(scenario, tmp_path):
+def test_review_round_trip_through_the_demo_and_verification_next_day(scenario, tmp_path, monkeypatch):
     data, env, demo = scenario
     books = sorted((data / "reports" / "review" / PROVINCE).glob("*.xlsx"))
     assert books, demo.stdout[-1500:]
@@ -201,6 +202,18 @@ def test_review_round_trip_through_the_demo_and_verification_next_day(scenario, 
     report = _cli(env, "report", "--out", str(tmp_path / "r.html"))
     assert report.returncode == 0 and "What clerical review teaches the matcher" in (tmp_path / "r.html").read_text()
 
+
+    # personal-data files are owner-only; Dagster's metadata of the review assets holds counts only
+    for ledger in (data / "lake" / "review_decisions" / PROVINCE).glob("*.parquet"):
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with dg.DagsterInstance.get() as instance:
+        for asset in ("review_decisions", "review_workbooks", "match_results"):
+            for event in instance.fetch_materializations(dg.AssetKey(asset), limit=50).records:
+                meta = str(event.asset_materialization.metadata)
+                assert not [t for t in re.findall(r"(?<!\d)(\d{12})(?!\d)", meta) if t in set(register["person_id"])]
+                assert not [n for n in register["full_name"].to_list() if len(n.split()) >= 3 and n in meta]
 
     # a re-run of matching (same uploads, same register) keeps every review decision
     settled = _statuses(data)

@@ -197,6 +197,12 @@ def import_workbook(paths: DataPaths, file: Path, *, import_id: str | None = Non
         raise FileNotFoundError(f"{file}: no such file")
     parsed = read_workbook(file)
     province, sector = parsed.meta.get("province", ""), parsed.meta.get("sector", "")
+    from rules.provinces import PROVINCE_SLUGS
+    from rules.sectors import SECTORS
+
+    if province not in PROVINCE_SLUGS or sector not in SECTORS:  # never a path from a cell
+        raise ReviewWorkbookError(f"{file.name}: the workbook names no known province and sector; export a new one "
+                                  "with `doisoat review export`")
     if expected_province and province != expected_province:
         raise ReviewWorkbookError(f"{file.name}: this workbook is for {province}, not {expected_province}; "
                                   f"put it in inbox/{province}/{REVIEW_FOLDER}/")

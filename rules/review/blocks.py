@@ -102,7 +102,7 @@ def build_blocks(queue: pl.DataFrame, records: pl.DataFrame, people: pl.DataFram
         .agg(pl.col("unit").first(), pl.col("file_name").first(), pl.col("excel_row").first(),
              pl.col("candidate_id").sort_by("candidate_rank").str.join(",").alias("candidate_ids"),
              pl.len().alias("n_candidates"))
-        .sort(["unit", "file_name", "excel_row", "row_number"])
+        .sort(["unit", "file_name", "sheet", "excel_row", "row_number"])
         .with_row_index("_b", offset=1)
         .with_columns(pl.format("B{}", pl.col("_b").cast(pl.Utf8).str.zfill(4)).alias("block"))
         .join(fps, on=ROW_KEY, how="left", maintain_order="left")

@@ -61,9 +61,10 @@ def parse_choice(value: object, candidate_ids: list[str]) -> Choice | str | None
         return Choice("none")
     if text in (UNSURE_LABEL,):
         return Choice("unsure")
-    digits = re.sub(r"\D", "", text)
-    if len(digits) in (9, 12) and digits in candidate_ids:
-        return Choice("match", candidate_ids.index(digits) + 1)
+    digits = re.sub(r"\D", "", re.sub(r"\.0+$", "", text))
+    for form in (digits, digits.zfill(12), digits.zfill(9)):  # an ID typed as a number loses its leading 0
+        if len(digits) >= 8 and form in candidate_ids:
+            return Choice("match", candidate_ids.index(form) + 1)
     folded = _fold(text)
     if folded in _UNSURE or folded.replace(" ", "") in {"?", "??"}:
         return Choice("unsure")

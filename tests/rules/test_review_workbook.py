@@ -135,6 +135,14 @@ def test_any_way_of_naming_candidate_k_reads_as_k(k, n, style):
     assert got == (Choice("match", k) if k <= n else "unreadable")
 
 
+def test_an_id_typed_as_a_number_still_picks_its_candidate():
+    ids = ["079215000601", "079215000602"]
+    assert parse_choice(79215000602, ids) == Choice("match", 2)  # Excel dropped the leading zero
+    assert parse_choice("79215000601.0", ids) == Choice("match", 1)
+    assert parse_choice("079 215 000 602", ids) == Choice("match", 2)
+    assert parse_choice("079215000699", ids) == "unreadable"  # an ID that is no candidate is not guessed
+
+
 @pytest.mark.parametrize("text,kind", [("Không ai trong số này / None of them", "none"), ("KHÔNG", "none"),
                                        ("none of them", "none"), ("?", "unsure"), ("chua chac", "unsure"),
                                        ("Not sure", "unsure"), ("", None), ("banana", "unreadable")])

@@ -117,5 +117,6 @@ def review_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.Mate
     """Ambiguous rows with their candidate people and scores, for clerical review."""
     province, sector = province_sector_of(context)
     queue = read_parquet(paths.lake("review_queue", province, sector), what="review_queue")
-    rows = queue["row_number"].n_unique() if queue.height else 0
+    # a row is (file, sheet, row number): row numbers repeat across the files of a partition
+    rows = queue.select("file_sha256", "sheet", "row_number").n_unique() if queue.height else 0
     return dg.MaterializeResult(metadata={"rows_to_review": rows, "candidates": queue.height})

@@ -185,10 +185,12 @@ def write_workbook(lines: pl.DataFrame, blocks: pl.DataFrame, meta: dict[str, st
             elif field == "agreement":
                 ws.write_string(row, col, value or "", wrap if not is_unit else unit_fmt)
             elif value is None:
-                ws.write_blank(row, col, None, fmt)
+                if not is_unit:  # the unit's row is formatted as a whole (set_row below)
+                    ws.write_blank(row, col, None, fmt)
             else:
                 ws.write_string(row, col, str(value), fmt)
         if is_unit:
+            ws.set_row(row, None, unit_fmt)
             ws.write_blank(row, DECISION_COL, None, decision_fmt)
             ws.data_validation(row, DECISION_COL, row, DECISION_COL, {
                 "validate": "list", "source": choice_labels(int(n_cand[rec["block"]])),
@@ -196,7 +198,6 @@ def write_workbook(lines: pl.DataFrame, blocks: pl.DataFrame, meta: dict[str, st
                 "error_message": "Hãy chọn trong danh sách / Please pick from the list",
                 "input_title": "Quyết định / Decision",
                 "input_message": "Ứng viên k, Không ai / None, Chưa chắc / Not sure"})
-            ws.write_blank(row, NOTES_COL, None, unit_fmt)
     ws.autofilter(HEADER_ROW, 0, max(row, HEADER_ROW), len(COLUMNS) - 1)
     ws.freeze_panes(HEADER_ROW + 1, 2)
     ws.activate()

@@ -42,12 +42,23 @@ def import_(args: argparse.Namespace) -> int:
 
 
 def stats(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from assets.review import review_statistics
 
     st = review_statistics(_paths())
     print(f"labelled pairs: {st['labelled_matches']} confirmed matches, {st['labelled_rejections']} rows with no "
           f"right candidate (prior strength k = {st['k']:g})")
-    print(st["levels"].filter(__import__("polars").col("n_lab") > 0))
-    print(f"precision near the threshold: {st['precision']}")
-    print(st["what_if"])
+    with pl.Config(tbl_rows=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print("m per comparison level (levels of comparisons with labels):")
+        print(st["levels"].filter(pl.col("n_lab") > 0))
+        p = st["precision"]
+        if p["reviewed"]:
+            print(f"precision near the threshold (best score in [{p['band_low']}, {p['band_high']}]): "
+                  f"{p['best_confirmed']}/{p['reviewed']} = {p['precision']:.3f} (95% CI {p['ci_low']:.3f}-"
+                  f"{p['ci_high']:.3f}; the model expected {p['model_expected']:.3f})")
+        else:
+            print("precision near the threshold: no reviewed rows in the band yet")
+        print("what-if, a lower match threshold:")
+        print(st["what_if"])
     return 0

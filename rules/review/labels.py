@@ -87,7 +87,12 @@ def blend_m(m_em: pl.DataFrame, ledger: pl.DataFrame, k: float) -> pl.DataFrame:
 def config_m(config) -> pl.DataFrame:
     """``(comparison, level, m)`` of a ``rules.matching.MatchConfig`` (levels with a fixed weight and no m
     are left out, and the else level carries ``else_m``). The stand-in for the EM estimate until the
-    engine exposes its estimated parameters in this shape."""
+    engine exposes its estimated parameters in this shape.
+
+    Caution: the YAML's m values are hand-set per-level likelihoods, not one distribution per
+    comparison; the birth-date levels ``month_year``/``year_only`` are conditional on the record's date
+    precision (P(level | match, year-only date) = 0.95). Their blend with the *unconditional* labelled
+    frequency is not meaningful; an EM estimate of P(level | match) per comparison is."""
     rows = []
     for comp in config.comparisons:
         for lv in comp.levels:

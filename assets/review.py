@@ -267,9 +267,9 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
                    key=lambda p: p.stat().st_mtime_ns) if folder.is_dir() else []
     totals: dict[str, int] = {}
     problems: list[str] = []
-    for path in files:
-        try:
-            rep = import_workbook(paths, path, import_id=f"{context.run_id}-{len(totals)}",
+    for number, path in enumerate(files, start=1):
+        try:  # one import id per workbook: each gets its own audit file
+            rep = import_workbook(paths, path, import_id=f"{context.run_id}-{number}",
                                   expected_province=province)
         except (ReviewWorkbookError, FileNotFoundError) as exc:
             problems.append(str(exc))

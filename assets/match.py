@@ -60,7 +60,7 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     output = match_records(clean, index, config)
     results = with_record_attributes(combine_with_rejected(output.results, rejected), clean, rejected)
     with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied
-        results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run_id)
+        results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run.run_id)
         write_parquet(results, paths.lake("match_results", province, sector))
         write_parquet(queue, paths.lake("review_queue", province, sector))
     record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)

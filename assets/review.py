@@ -269,7 +269,7 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     problems: list[str] = []
     for number, path in enumerate(files, start=1):
         try:  # one import id per workbook: each gets its own audit file
-            rep = import_workbook(paths, path, import_id=f"{context.run_id}-{number}",
+            rep = import_workbook(paths, path, import_id=f"{context.run.run_id}-{number}",
                                   expected_province=province)
         except (ReviewWorkbookError, FileNotFoundError) as exc:
             problems.append(str(exc))

@@ -87,3 +87,32 @@ def test_a_file_that_is_not_a_workbook_is_one_line_and_exit_2(lake, capsys, tmp_
     bad.write_text("hello")
     code, _out, err = _run(capsys, "--data", str(data), "review", "import", str(bad))
     assert code == 2 and err.count("\n") == 1 and "notes.xlsx" in err and "Traceback" not in err
+
+
+def test_the_import_job_reads_every_workbook_of_the_province_inbox(lake, capsys, tmp_path):
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    data, _ = lake
+    inbox = data / "inbox" / PROVINCE / "review"
+    inbox.mkdir(parents=True)
+    for name, decisions in (("a.xlsx", {"B0001": "Ứng viên 1 / Candidate 1"}), ("b.xlsx", {"B0002": "none"})):
+        assert _run(capsys, "--data", str(data), "review", "export", "--province", PROVINCE)[0] == 0
+        _fill(data / "reports" / "review" / PROVINCE / f"{SECTOR}.xlsx", inbox / name, decisions)
+    (inbox / "broken.xlsx").write_bytes(b"not a workbook")  # refused with one line, the others still import
+    job = build_definitions().resolve_job_def("review_import_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(partition_key=PROVINCE, instance=instance, raise_on_error=False)
+        assert result.success
+        meta = result.asset_materializations_for_node("review_decisions")[0].metadata
+        assert meta["workbooks"].value == 3 and meta["decisions_applied"].value == 2
+        assert "broken.xlsx" in meta["messages"].value and "0792150" not in meta["messages"].value
+        again = job.execute_in_process(partition_key=PROVINCE, instance=instance)  # the same files again
+        assert again.asset_materializations_for_node("review_decisions")[0].metadata[
+            "decisions_already_imported"].value == 2
+    status = dict(pl.read_parquet(data / "lake" / "match_results" / PROVINCE / f"{SECTOR}.parquet")
+                  .select("row_number", "status").iter_rows())
+    assert status[1] == "matched_by_review" and status[2] == "rejected_by_review"
+    audits = list((data / "operator" / "audit" / "review_decisions" / PROVINCE / SECTOR).glob("*.parquet"))
+    assert len(audits) == 2 and sum(pl.read_parquet(p).height for p in audits) == 2

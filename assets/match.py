@@ -14,6 +14,7 @@ from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
+from assets.review import apply_review, partition_lock
 
 PAIR_BUDGET = "candidate_pair_budget"
 AMBIGUOUS_SHARE = "ambiguous_share"
@@ -58,8 +59,10 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     index = load_or_build_index(paths.population_files(province), paths.base / "lake" / "population_index" / province)
     output = match_records(clean, index, config)
     results = with_record_attributes(combine_with_rejected(output.results, rejected), clean, rejected)
-    write_parquet(results, paths.lake("match_results", province, sector))
-    write_parquet(output.review_queue, paths.lake("review_queue", province, sector))
+    with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied
+        results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run.run_id)
+        write_parquet(results, paths.lake("match_results", province, sector))
+        write_parquet(queue, paths.lake("review_queue", province, sector))
     record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
@@ -79,7 +82,7 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
             "candidate_pairs": total_pairs,
             "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
             "flags": dg.MetadataValue.json(flag_counts),
-            "review_queue_rows": output.review_queue.height,
+            "review_queue_rows": queue.height,
         },
         check_results=[
             dg.AssetCheckResult(
@@ -114,5 +117,6 @@ def review_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.Mate
     """Ambiguous rows with their candidate people and scores, for clerical review."""
     province, sector = province_sector_of(context)
     queue = read_parquet(paths.lake("review_queue", province, sector), what="review_queue")
-    rows = queue["row_number"].n_unique() if queue.height else 0
+    # a row is (file, sheet, row number): row numbers repeat across the files of a partition
+    rows = queue.select("file_sha256", "sheet", "row_number").n_unique() if queue.height else 0
     return dg.MaterializeResult(metadata={"rows_to_review": rows, "candidates": queue.height})

@@ -34,8 +34,13 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "matches": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
                 "row_number": pl.Int64, "status": pl.Utf8, "person_id": pl.Utf8, "proposed_id": pl.Utf8,
                 "score": pl.Float64, "reason": pl.Utf8, "flags": pl.List(pl.Utf8), "dob_year": pl.Int32,
-                "gender_norm": pl.Utf8},
-    "review": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "row_number": pl.Int64},
+                "gender_norm": pl.Utf8, "runner_up_score": pl.Float64},
+    "review": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8, "sheet": pl.Utf8,
+               "row_number": pl.Int64},
+    # the clerical-review ledger without reviewer, notes or person IDs (rules.review.decisions)
+    "review_decisions": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
+                         "sheet": pl.Utf8, "row_number": pl.Int64, "decision": pl.Utf8, "chosen_rank": pl.Int64,
+                         "chosen_reason": pl.Utf8, "best_score": pl.Float64, "decided_at": pl.Datetime("us", "UTC")},
     "requests": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "state": pl.Utf8,
                  "status": pl.Utf8, "differing_fields": pl.Utf8, "enqueued_at": pl.Utf8,
                  "answered_at": pl.Utf8},
@@ -64,6 +69,7 @@ class WarehouseSources:
             "rejected": _read_all(lake / "rejected_records"),
             "matches": _read_all(lake / "match_results"),
             "review": _read_all(lake / "review_queue"),
+            "review_decisions": _read_all(lake / "review_decisions"),
             "allocation": _read_all(national / "allocation", add_day=True),
             "forecast": _unit_named(_read_file(national / "forecast.parquet")),
             "forecast_daily": _read_file(national / "forecast_daily.parquet"),
@@ -137,8 +143,37 @@ TABLES: list[tuple[str, str, str]] = [
         FROM src_matches_masked
     """),
     ("review_queue_size", "Rows waiting for clerical review (ambiguous matches) per unit.", """
-        SELECT province, sector, unit, count(DISTINCT row_number) AS rows_to_review, count(*) AS candidates
+        SELECT province, sector, unit, count(DISTINCT (file_sha256, sheet, row_number)) AS rows_to_review,
+               count(*) AS candidates
         FROM src_review GROUP BY ALL
+    """),
+    ("review_backlog", "Clerical review per unit: rows waiting, rows decided by reviewers, throughput.", """
+        WITH q AS (SELECT province, sector, unit, count(DISTINCT (file_sha256, sheet, row_number)) AS waiting
+                   FROM src_review GROUP BY ALL),
+             m AS (SELECT province, sector, unit,
+                          count(*) FILTER (WHERE status = 'matched_by_review') AS matched_by_review,
+                          count(*) FILTER (WHERE status = 'rejected_by_review') AS rejected_by_review
+                   FROM src_matches GROUP BY ALL),
+             d AS (SELECT province, sector, unit, count(*) AS decisions,
+                          count(*) FILTER (WHERE decision = 'unsure') AS not_sure,
+                          count(DISTINCT CAST(decided_at AS DATE)) AS review_days,
+                          max(CAST(decided_at AS DATE)) AS last_decision_day
+                   FROM src_review_decisions GROUP BY ALL)
+        SELECT province, sector, unit, coalesce(waiting, 0) AS waiting,
+               coalesce(matched_by_review, 0) AS matched_by_review,
+               coalesce(rejected_by_review, 0) AS rejected_by_review, coalesce(not_sure, 0) AS not_sure,
+               coalesce(decisions, 0) AS decisions, last_decision_day,
+               round(coalesce(decisions, 0) / greatest(coalesce(review_days, 0), 1), 1) AS decisions_per_review_day
+        FROM m FULL JOIN q USING (province, sector, unit) FULL JOIN d USING (province, sector, unit)
+        WHERE coalesce(waiting, 0) + coalesce(matched_by_review, 0) + coalesce(rejected_by_review, 0)
+              + coalesce(decisions, 0) > 0
+    """),
+    ("review_activity", "Clerical-review decisions per unit and day (throughput).", """
+        SELECT province, sector, unit, CAST(decided_at AS DATE) AS day,
+               count(*) FILTER (WHERE decision = 'match') AS matched_by_review,
+               count(*) FILTER (WHERE decision = 'none') AS rejected_by_review,
+               count(*) FILTER (WHERE decision = 'unsure') AS not_sure, count(*) AS decisions
+        FROM src_review_decisions GROUP BY ALL
     """),
     ("data_quality", "Data-quality indicators per unit: missing IDs, ID structure warnings, date problems.",
      """
@@ -296,6 +331,12 @@ def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
             con.execute(f"COMMENT ON TABLE {name} IS '{_quote(doc)}'")
             counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
             _comment_columns(con, name)
+        for name, frame in _review_label_frames(frames).items():  # aggregates computed in Python
+            con.register("_review_frame", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _review_frame")
+            con.unregister("_review_frame")
+            con.execute(f"COMMENT ON TABLE {name} IS '{_quote(REVIEW_LABEL_DOCS[name])}'")
+            counts[name] = frame.height
         for name, doc, sql in VIEWS:
             con.execute(f"CREATE VIEW {name} AS {sql}")
             con.execute(f"COMMENT ON VIEW {name} IS '{_quote(doc)}'")
@@ -330,6 +371,28 @@ def _published(df: pl.DataFrame) -> pl.DataFrame:
         if bad:
             df = df.with_columns(pl.col(column).replace(bad))
     return df
+
+
+REVIEW_LABEL_DOCS = {
+    "review_label_levels": "Reviewed pairs as labels: m per comparison level (configured / EM, labelled, blended).",
+    "review_precision": "Measured precision of the best candidate among reviewed rows near the match threshold.",
+    "review_threshold_whatif": "What-if: more rows matched at a lower threshold, with the expected wrong ones.",
+}
+
+
+def _review_label_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    from assets.review import label_tables
+
+    decisions, matches = frames["review_decisions"], frames["matches"]
+    tables = label_tables(decisions, matches)
+    out = {"review_label_levels": tables["levels"], "review_precision": tables["precision"],
+           "review_threshold_whatif": tables["what_if"]}
+    if decisions.height == 0:  # nothing reviewed yet: no labels to speak of (same columns, no rows)
+        out["review_label_levels"] = out["review_label_levels"].clear()
+        out["review_precision"] = out["review_precision"].clear()
+    if matches.height == 0:
+        out["review_threshold_whatif"] = out["review_threshold_whatif"].clear()
+    return out
 
 
 def _comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:

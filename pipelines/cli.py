@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="people in the synthetic register")
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--fresh", action="store_true", help="delete generated data first")
+    p.add_argument("--date", help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
 
     p = add("generate", commands.generate, "write a synthetic register, sector uploads and truth files")
     p.add_argument("--province", required=True)
@@ -90,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
 
     add("verify-audit", commands.verify_audit,
         "check the transmission audit's hash chain and that it records every batch the queue sent")
+
+    p = add("review", commands.review, "clerical review of ambiguous rows: export / import workbooks, statistics")
+    rsub = p.add_subparsers(dest="review_command", required=True, metavar="ACTION")
+    r = rsub.add_parser("export", help="write review workbooks (one per sector, or per unit)")
+    r.add_argument("--province", required=True)
+    r.add_argument("--sector", help="only this sector")
+    r.add_argument("--unit", help="only this unit (one workbook per sector x unit)")
+    r = rsub.add_parser("import", help="validate a filled workbook and apply its decisions")
+    r.add_argument("file", type=Path)
+    rsub.add_parser("stats", help="what reviewed pairs say: m per level, precision near the threshold, what-if")
 
     add("provinces", commands.provinces, "list province slugs and codes")
     return parser

@@ -83,7 +83,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"[1/4] using the existing register and inbox under {root}")
     from pipelines.demo import run_demo
 
-    summary = run_demo(province)
+    summary = run_demo(province, day=args.date)
     print(summary.render())
     print(f"demo finished in {time.perf_counter() - started:.1f}s. "
           f"Open the UI with `make ui` (or `doisoat ui`) to see the runs.")
@@ -178,6 +178,13 @@ def report(args: argparse.Namespace) -> int:
     path = write_report(args.out, provinces=provinces)
     print(f"report written: {path}")
     return 0
+
+
+def review(args: argparse.Namespace) -> int:
+    from pipelines import review as review_commands
+
+    action = {"export": review_commands.export, "import": review_commands.import_, "stats": review_commands.stats}
+    return action[args.review_command](args)
 
 
 def verify_server(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import os
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets import ingest, match, national, publish, register
+from assets import ingest, match, national, publish, register, review
 from assets.resources import DataPaths
 from pipelines.environment import configure
 from pipelines.jobs import JOBS
@@ -26,8 +26,8 @@ def build_definitions() -> dg.Definitions:
     root = configure()
     paths = DataPaths(root=str(root), policy_file=os.environ.get("DOISOAT_POLICY", ""))
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([register, ingest, match, national, publish]),
-        asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish]),
+        assets=dg.load_assets_from_modules([register, ingest, match, national, publish, review]),
+        asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish, review]),
         resources={
             "paths": paths,
             "warehouse": DuckDBResource(database=str(paths.warehouse())),

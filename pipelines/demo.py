@@ -55,8 +55,22 @@ def run_demo(province: str, day: str | None = None) -> DemoSummary:
     print("[4/4] publishing the analyst warehouse…")
     stages.append(("publish", run_publish()))
     summary = DemoSummary(ok=all(ok for _, ok in stages), stages=stages)
-    summary.lines = summary_lines(day)
+    summary.lines = summary_lines(day) + review_lines(province)
     return summary
+
+
+def review_lines(province: str) -> list[str]:
+    """The clerical-review workbooks the match runs wrote (paths and counts only)."""
+    import polars as pl
+
+    folder = data_root() / "reports" / "review" / province
+    books = sorted(folder.glob("*.xlsx")) if folder.is_dir() else []
+    lines = []
+    for book in books:
+        queue = data_root() / "lake" / "review_queue" / province / f"{book.stem.split('__')[0]}.parquet"
+        rows = pl.read_parquet(queue).select("file_sha256", "sheet", "row_number").n_unique() if queue.exists() else 0
+        lines.append(f"review workbook: {book} ({rows} rows to review)")
+    return lines or [f"review workbooks: none (no ambiguous rows in {province})"]
 
 
 def summary_lines(day: str) -> list[str]:

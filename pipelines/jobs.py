@@ -33,4 +33,11 @@ publish_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-JOBS = [register_job, province_job, national_job, publish_job]
+review_import_job = dg.define_asset_job(
+    "review_import_job",
+    selection=dg.AssetSelection.groups("review"),
+    description="Import the filled clerical-review workbooks of a province (inbox/<province>/review/).",
+    executor_def=dg.in_process_executor,
+)
+
+JOBS = [register_job, province_job, national_job, publish_job, review_import_job]

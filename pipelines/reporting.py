@@ -451,6 +451,44 @@ def _review(db: _Warehouse, p: str) -> str:
          ("Ứng viên", "Candidates")], rows, numeric_from=2)
 
 
+def _review_backlog(db: _Warehouse, p: str) -> str:
+    """Clerical review per unit: waiting, decided, throughput (aggregates from ``review_backlog``)."""
+    rows = db.rows("""
+        SELECT sector, unit, waiting, matched_by_review, rejected_by_review, not_sure, decisions,
+               decisions_per_review_day FROM review_backlog WHERE province = ? ORDER BY waiting DESC, sector, unit""",
+                   [p])
+    return heading(4, "Rà soát thủ công: tồn và tiến độ", "Clerical review: backlog and throughput") + table(
+        [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Chờ rà soát", "Waiting"), ("Khớp sau rà soát", "Matched"),
+         ("Không ai đúng", "Rejected"), ("Chưa chắc", "Not sure"), ("Quyết định", "Decisions"),
+         ("Quyết định/ngày", "Per review day")], rows, numeric_from=2)
+
+
+def _review_learning(db: _Warehouse) -> str:
+    """What reviewed pairs say about the matcher (national aggregates; rules.review.labels)."""
+    if not db.has("review_label_levels", "review_precision", "review_threshold_whatif"):
+        return ""
+    out = [heading(2, "Rà soát dạy bộ đối chiếu", "What clerical review teaches the matcher", "review")]
+    prec = db.rows("SELECT band_low, band_high, reviewed, best_confirmed, precision, ci_low, ci_high, "
+                   "model_expected FROM review_precision")
+    out.append(heading(3, "Độ chính xác gần ngưỡng", "Measured precision near the threshold"))
+    out.append(table([("Từ điểm", "Band from"), ("Đến", "to"), ("Đã rà soát", "Reviewed"),
+                      ("Ứng viên đầu đúng", "Best confirmed"), ("Độ chính xác", "Precision"),
+                      ("KTC 95% thấp", "CI low"),
+                      ("KTC 95% cao", "CI high"), ("Mô hình dự kiến", "Model expected")],
+                     [r for r in prec if r[2]], numeric_from=0))
+    out.append(heading(3, "Nếu hạ ngưỡng", "What-if: a lower match threshold"))
+    out.append(table([("Ngưỡng", "Threshold"), ("Khớp thêm", "Extra matches"), ("Dự kiến sai", "Expected wrong"),
+                      ("Tỷ lệ sai", "Error rate"), ("Phần đo được", "Measured share")],
+                     db.rows("SELECT * FROM review_threshold_whatif ORDER BY threshold DESC"), numeric_from=0))
+    out.append(heading(3, "Xác suất m theo mức (đã gán nhãn)", "m per comparison level, blended with labels"))
+    out.append(table([("So sánh", "Comparison"), ("Mức", "Level"), ("m ước lượng", "m (unsupervised)"),
+                      ("Nhãn", "Labelled"), ("Ở mức này", "At level"), ("m nhãn", "m (labels)"),
+                      ("m kết hợp", "m (blended)")],
+                     db.rows("SELECT comparison, level, m_em, n_lab, n_level, m_lab, m_blended FROM "
+                             "review_label_levels WHERE n_lab > 0 ORDER BY comparison, level"), numeric_from=2))
+    return "".join(out)
+
+
 def _backlog(db: _Warehouse, p: str) -> str:
     rows = db.rows("""
         SELECT sector, unit, waiting, in_flight, verified, mismatch, not_found, requests
@@ -500,7 +538,8 @@ def _forecast(db: _Warehouse, p: str, fallback_start: date) -> str:
 
 SECTIONS = (
     ("uploads", _uploads), ("rejections", _rejections), ("data_quality", _data_quality),
-    ("match_outcomes", _matching), ("review_queue_size", _review), ("verification_backlog", _backlog),
+    ("match_outcomes", _matching), ("review_queue_size", _review), ("review_backlog", _review_backlog),
+    ("verification_backlog", _backlog),
     ("daily_allocation", _allocation),
 )
 
@@ -573,6 +612,7 @@ def render_report(con: duckdb.DuckDBPyConnection, source_name: str = "doisoat.du
         "aggregates only, no names, ID numbers or birth dates.</small></p>",
         f"<nav>{nav}</nav>" if nav else "",
         _national_section(db),
+        _review_learning(db),
         *(_province_section(db, p, fallback) for p in provinces),
     ]
     if not provinces:

@@ -14,7 +14,8 @@ import dagster as dg
 
 from assets.partitions import partition_key
 from assets.resources import DataPaths
-from pipelines.jobs import province_job
+from assets.review import REVIEW_FOLDER
+from pipelines.jobs import province_job, review_import_job
 from rules.ingest.inbox import list_inbox, sha256_regular
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
@@ -52,7 +53,8 @@ def misplaced_folders(root: Path) -> list[str]:
     for province in PROVINCE_SLUGS:
         folder = root / province
         if folder.is_dir():
-            wrong += [f"{province}/{p.name}" for p in folder.iterdir() if p.is_dir() and p.name not in SECTORS]
+            wrong += [f"{province}/{p.name}" for p in folder.iterdir()
+                      if p.is_dir() and p.name not in SECTORS and p.name != REVIEW_FOLDER]
     return sorted(wrong)
 
 
@@ -89,4 +91,43 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.Se
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
 
 
-SENSORS = [inbox_sensor]
+def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], dict[str, list[str]]]:
+    """New cursor state and, per province, the sha256 of new or changed review workbooks."""
+    state: dict[str, list] = {}
+    changed: dict[str, list[str]] = {}
+    for province in PROVINCE_SLUGS:
+        files, _ = list_inbox(root / province / REVIEW_FOLDER)  # regular files only: links are never read
+        for path in files:
+            if path.suffix.lower() != ".xlsx" or path.name.startswith((".", "~$")):  # Excel's lock files
+                continue
+            rel, stat = f"{province}/{path.name}", path.stat()
+            seen = previous.get(rel)
+            if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
+                state[rel] = seen
+                continue
+            digest = sha256_regular(path)
+            state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
+            if not seen or seen[2] != digest:
+                changed.setdefault(province, []).append(digest)
+    return state, changed
+
+
+@dg.sensor(
+    job=review_import_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Imports filled clerical-review workbooks dropped into inbox/<province>/review/.",
+)
+def review_inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
+    previous = json.loads(context.cursor) if context.cursor else {}
+    state, changed = scan_review_inbox(paths.base / "inbox", previous)
+    requests = [dg.RunRequest(run_key=f"review|{province}|{'+'.join(sorted(digests))}", partition_key=province,
+                              tags={"review_workbooks": str(len(digests)), "province": province})
+                for province, digests in sorted(changed.items())]
+    if not requests:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no new review workbooks in {len(state)} known files"),
+                               cursor=json.dumps(state))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
+
+
+SENSORS = [inbox_sensor, review_inbox_sensor]

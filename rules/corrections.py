@@ -23,7 +23,7 @@ FLAG = "name_spelling_from_register"
 def adopt_register_spelling(records: pl.DataFrame, matches: pl.DataFrame, register: pl.DataFrame) -> pl.DataFrame:
     """``records`` (normalised, contracts §4) with ``name_clean`` set to the register spelling where the
     difference is cosmetic; adds ``name_as_written`` and the boolean ``name_spelling_from_register``."""
-    matched = matches.filter(pl.col("status") == "matched").select(*ROW_KEY, "person_id")
+    matched = matches.filter(pl.col("status").is_in(["matched", "matched_by_review"])).select(*ROW_KEY, "person_id")
     people = register.select(pl.col("person_id").cast(pl.Utf8), pl.col("full_name").cast(pl.Utf8)).unique(
         "person_id", keep="first"
     )

@@ -2,7 +2,8 @@
 
 Both are pure functions on frames (no store, no I/O), so the assets can call them per partition.
 
-- :func:`build_requests`: every ``matched`` row (contract 6) becomes one request (contract 7). A
+- :func:`build_requests`: every ``matched`` (or ``matched_by_review``) row (contract 6) becomes one
+  request (contract 7). A
   field that is null (or a birth date known only to the month/year) is sent as null and not
   compared by the service. The
   ``request_id`` is ``sha256(file_sha256|sheet|row_number|person_id)``, computed vectorised by
@@ -41,7 +42,9 @@ def build_requests(
     missing = [c for c in need if c not in matches.columns]
     if missing:
         raise ValueError(f"match results lack column(s) {', '.join(missing)} (contract 6)")
-    rows = matches.filter(pl.col("status") == "matched").with_columns(pl.col("sheet").fill_null(""))
+    # matched_by_review: a reviewer picked the person (rules.review); verified like an automatic match
+    rows = matches.filter(pl.col("status").is_in(["matched", "matched_by_review"])).with_columns(
+        pl.col("sheet").fill_null(""))
     source = rows
     if records is not None:
         rows = rows.select(need)

@@ -51,7 +51,9 @@ def generate(args: argparse.Namespace) -> int:
         if n is not None
     }
     started = time.perf_counter()
-    manifest = write_province(args.out, province, args.size, args.seed, rows_per_sector=rows or None)
+    manifest = write_province(
+        args.out, province, args.size, args.seed, rows_per_sector=rows or None, profile=args.profile
+    )
     print(f"generated {province}: {args.size:,} people, {_count_files(manifest)} upload files "
           f"in {time.perf_counter() - started:.1f}s -> {args.out}")
     return 0

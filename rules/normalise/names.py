@@ -3,9 +3,11 @@
 Steps, all polars expressions except two per-unique-value Python maps:
 1. NFC (``nfd_fixed`` when that changed the value).
 2. Repair of mojibake / legacy-encoded values - Python over the *unique suspicious* values only.
-3. Ð/ð (Latin eth, a look-alike) -> Đ/đ; characters other than letters, marks, apostrophe and
-   hyphen become spaces (``punctuation_removed``); whitespace trimmed and collapsed, NBSP/tabs
-   included (``spaces_fixed``).
+3. Ð/ð (Latin eth, a look-alike) -> Đ/đ; notes in brackets or after a dash move to ``name_note``
+   (``note_moved``, :mod:`rules.normalise.name_notes`); characters other than letters, marks,
+   apostrophe and hyphen become spaces (``punctuation_removed``); whitespace trimmed and
+   collapsed, NBSP/tabs included (``spaces_fixed``); fused syllables split (``tokens_split``,
+   :mod:`rules.normalise.fused`) - Python over the unique candidate tokens only.
 4. Lower case, then canonical tone placement per syllable (``tone_style_fixed``; rule in
    :mod:`rules.normalise.syllable`) - Python over the unique *tokens* that could change only.
 5. Display form = title case per syllable (đ kept); key = diacritics dropped, đ -> d.
@@ -22,6 +24,8 @@ from collections.abc import Callable
 import polars as pl
 
 from rules.normalise.flaglist import flag_list
+from rules.normalise.fused import split_fused
+from rules.normalise.name_notes import split_name_notes
 from rules.normalise.repair import LEGACY, MOJIBAKE, NOT_CP1252, SUSPICIOUS, repair_text
 from rules.normalise.syllable import canonical_syllable, fold
 from rules.normalise.unique import unique_apply
@@ -34,6 +38,7 @@ NAME_COLUMNS: tuple[str, ...] = (
     "middle_key",
     "given_key",
     "name_flags",
+    "name_note",
 )
 # Tokens whose tone might sit off the canonical vowel: a toned vowel next to another vowel.
 _TONED = "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
@@ -150,6 +155,8 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         text.str.contains_any(["\u00d0", "\u00f0"]),
         lambda s: s.str.replace_many(["\u00d0", "\u00f0"], ["Đ", "đ"]),
     )
+    # Remarks in the cell (nickname in brackets, "- chuyển trường") are not name parts.
+    text, note = split_name_notes(text)
     # Fast path: letters in single-space-separated words need no punctuation/space work.
     idx = (~text.str.contains(r"^\p{L}+(?: \p{L}+)*$")).fill_null(True).arg_true()
     sub = text.gather(idx)
@@ -166,6 +173,7 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         again = (titled != text).fill_null(False).arg_true()
         if again.len():
             squeezed, repair_flag = _repair_cleaned(titled, squeezed, repair_flag, again)
+    squeezed, split = split_fused(squeezed, _fold_lower)
     lower = squeezed.str.to_lowercase()
     toned = _canonical_tones(lower)
     tone_fixed = (toned != lower).fill_null(False)
@@ -186,6 +194,8 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
             "_tone": tone_fixed,
             "_punct": punct,
             "_spaces": spaces,
+            "_note": note,
+            "_split": split,
         }
     )
     # Token split without regexes: first token, last token (via reversal), and what lies between.
@@ -212,6 +222,9 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
                 ("tone_style_fixed", pl.col("_tone")),
                 ("punctuation_removed", pl.col("_punct")),
                 ("spaces_fixed", pl.col("_spaces")),
+                ("note_moved", pl.col("_note").is_not_null()),
+                ("tokens_split", pl.col("_split")),
             ]
         ).alias("name_flags"),
+        pl.col("_note").alias("name_note"),
     )

@@ -256,7 +256,7 @@ def side_by_side(ds: Dataset, results: dict, rep: Report, size_key: str | None) 
     if ours is None:
         rep.target(ds.name, "ahead of Splink on F1", False, "doisoat did not run on this branch's engine")
     elif theirs is None:
-        rep.target(ds.name, "ahead of Splink on F1", False, "Splink not run at this size: not measured")
+        rep.target(ds.name, "ahead of Splink on F1", False, "Splink not run: not measured")
     else:
         rep.target(
             ds.name,
@@ -360,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def engine_version() -> str:
-    """The commit of the working tree (the matching engine measured), for the saved output."""
+    """The commit of the working tree and a hash of rules/matching (the engine measured)."""
     import subprocess
+
+    from benchmarks.loaders.common import code_version
+
+    content = f"rules/matching content {code_version('rules/matching')}"
 
     try:
         head = subprocess.run(
@@ -373,9 +377,11 @@ def engine_version() -> str:
             text=True,
             timeout=10,
         ).stdout.strip()
-        return head[:100] + (" (rules/matching modified)" if dirty else "")
+        if not head:
+            return f"{content} (not a git checkout)"
+        return head[:100] + (" (rules/matching modified)" if dirty else "") + f"; {content}"
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return content
 
 
 if __name__ == "__main__":

@@ -94,8 +94,10 @@ def name_pair(draw: st.DrawFn) -> tuple[str, str]:
 
 
 VIET_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXY"
+# brackets and hyphens exercise the name-note rules; CP1252 punctuation (an em dash) is left out here
+# because mojibake repair rightly reads "Â" next to it as evidence of garbling, marks or not
 viet_text = st.text(
-    alphabet=st.sampled_from([*VIET_LETTERS, *TONES[1:], " ", " ", "\u00a0", ".", ",", "-", "(", ")", "—"]),
+    alphabet=st.sampled_from([*VIET_LETTERS, *TONES[1:], " ", " ", "\u00a0", ".", ",", "-", "(", ")"]),
     max_size=40,
 )
 

@@ -50,7 +50,7 @@ def _splink_columns(norm: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
 
 def harsh_dataset(out_dir: Path, n_register: int, n_rows: int, seed: int = EVALUATION_SEED) -> Dataset:
     """Generate (once) and describe the harsh data set of this size and seed."""
-    from rules.normalise import normalise_records, normalise_register
+    from rules.normalise import normalise_records
     from rules.sectors import SECTORS
     from rules.synth import REFERENCE_DATE, generate_register, generate_sector_records
 
@@ -91,15 +91,29 @@ def harsh_dataset(out_dir: Path, n_register: int, n_rows: int, seed: int = EVALU
     records = pl.concat(recs, how="diagonal_relaxed")
     records.write_parquet(ds.records)
     pl.concat(truths).write_parquet(ds.truth)
-    _splink_columns(records, pl.int_range(records.height, eager=True).cast(pl.Utf8)).write_parquet(ds.splink_left)
-    del records, recs, truths
-    gc.collect()
-    reg_norm = pl.concat(
-        [normalise_register(reg.slice(k, 2_000_000), today=REFERENCE_DATE) for k in range(0, reg.height, 2_000_000)]
-    )
-    _splink_columns(reg_norm, reg_norm["person_id"]).write_parquet(ds.splink_right)
-    del reg, reg_norm
+    del records, recs, truths, reg
     gc.collect()
     (d / "done").write_text("ok\n")
     print(f"  generated {label} (harsh, seed {seed}) in {time.perf_counter() - t:.1f} s -> {d}", flush=True)
     return ds
+
+
+def ensure_splink_inputs(ds: Dataset) -> None:
+    """Splink's standardised inputs (the same contract §4 columns both sides), made on first use:
+    the register is normalised only when Splink runs on this size."""
+    from rules.normalise import normalise_register
+    from rules.synth import REFERENCE_DATE
+
+    if not ds.splink_left.exists():
+        records = pl.read_parquet(ds.records)
+        _splink_columns(records, pl.int_range(records.height, eager=True).cast(pl.Utf8)).write_parquet(ds.splink_left)
+        del records
+    if not ds.splink_right.exists():
+        reg = pl.read_parquet(ds.register)
+        parts = [
+            _splink_columns(
+                norm := normalise_register(reg.slice(k, 2_000_000), today=REFERENCE_DATE), norm["person_id"]
+            )
+            for k in range(0, reg.height, 2_000_000)
+        ]
+        pl.concat(parts).write_parquet(ds.splink_right)

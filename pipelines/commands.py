@@ -48,7 +48,7 @@ def generate(args: argparse.Namespace) -> int:
         s: n
         for s, n in (("students", args.students), ("vaccinations", args.vaccinations),
                      ("insurance", args.insurance))
-        if n is not None
+        if n  # 0 rows: the sector is not written (an empty sector has no files to lay out)
     }
     started = time.perf_counter()
     manifest = write_province(

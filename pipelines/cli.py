@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--students", type=int, help="student rows (default: by province size)")
     p.add_argument("--vaccinations", type=int, help="vaccination rows")
     p.add_argument("--insurance", type=int, help="insurance rows")
+    p.add_argument("--profile", choices=("default", "harsh"), default="default",
+                   help="noise profile: default, or harsh (0/1/2-3/4-6 compounded errors per row, counted)")
 
     p = add("upload", commands.upload, "validate one sector file now and write its error report")
     p.add_argument("file", type=Path)

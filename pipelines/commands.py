@@ -48,10 +48,12 @@ def generate(args: argparse.Namespace) -> int:
         s: n
         for s, n in (("students", args.students), ("vaccinations", args.vaccinations),
                      ("insurance", args.insurance))
-        if n is not None
+        if n  # 0 rows: the sector is not written (an empty sector has no files to lay out)
     }
     started = time.perf_counter()
-    manifest = write_province(args.out, province, args.size, args.seed, rows_per_sector=rows or None)
+    manifest = write_province(
+        args.out, province, args.size, args.seed, rows_per_sector=rows or None, profile=args.profile
+    )
     print(f"generated {province}: {args.size:,} people, {_count_files(manifest)} upload files "
           f"in {time.perf_counter() - started:.1f}s -> {args.out}")
     return 0

@@ -102,7 +102,8 @@ def _affected_words(text: str) -> list[str]:
     words = []
     for m in _WORD.finditer(text):
         w = m.group(0)
-        if _HIGH.search(w):
+        # a one-letter word is too little evidence: a lone Ñ would "decode" to a vowel
+        if _HIGH.search(w) and len(w) >= 2:
             words.append(w)
             if len(words) >= _MAX_WORDS:
                 break

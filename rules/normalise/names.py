@@ -3,10 +3,11 @@
 Steps, all polars expressions except two per-unique-value Python maps:
 1. NFC (``nfd_fixed`` when that changed the value).
 2. Repair of mojibake / legacy-encoded values - Python over the *unique suspicious* values only.
-3. look-alikes folded (Ð/ð/Ɖ/ɖ -> Đ/đ...: table of :mod:`rules.normalise.characters`);
-   characters other than letters, marks, apostrophe and
-   hyphen become spaces (``punctuation_removed``); whitespace trimmed and collapsed, NBSP/tabs
-   included (``spaces_fixed``).
+3. look-alikes folded (Ð/ð/Ɖ/ɖ -> Đ/đ...: table of :mod:`rules.normalise.characters`); notes in
+   brackets or after a dash move to ``name_note`` (``note_moved``, :mod:`rules.normalise.name_notes`); characters other than letters, marks,
+   apostrophe and hyphen become spaces (``punctuation_removed``); whitespace trimmed and
+   collapsed, NBSP/tabs included (``spaces_fixed``); fused syllables split (``tokens_split``,
+   :mod:`rules.normalise.fused`) - Python over the unique candidate tokens only.
 4. Lower case, then canonical tone placement per syllable (``tone_style_fixed``; rule in
    :mod:`rules.normalise.syllable`) - Python over the unique *tokens* that could change only.
 5. Display form = title case per syllable (đ kept); key = diacritics dropped, đ -> d.
@@ -24,6 +25,8 @@ import polars as pl
 
 from rules.normalise.characters import fold_lookalikes
 from rules.normalise.flaglist import flag_list
+from rules.normalise.fused import split_fused
+from rules.normalise.name_notes import split_name_notes
 from rules.normalise.repair import LEGACY, MOJIBAKE, NOT_CP1252, SUSPICIOUS, repair_text
 from rules.normalise.syllable import canonical_syllable, fold
 from rules.normalise.unique import unique_apply
@@ -36,6 +39,7 @@ NAME_COLUMNS: tuple[str, ...] = (
     "middle_key",
     "given_key",
     "name_flags",
+    "name_note",
 )
 # Tokens whose tone might sit off the canonical vowel: a toned vowel next to another vowel.
 _TONED = "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
@@ -148,6 +152,8 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         text, repair_flag = nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
     # Ð/ð/Ɖ/ɖ look like Đ/đ, and other look-alikes, slip into typed data (domain README 3.4/3)
     text = fold_lookalikes(text)
+    # Remarks in the cell (nickname in brackets, "- chuyển trường") are not name parts.
+    text, note = split_name_notes(text)
     # Fast path: letters in single-space-separated words need no punctuation/space work.
     idx = (~text.str.contains(r"^\p{L}+(?: \p{L}+)*$")).fill_null(True).arg_true()
     sub = text.gather(idx)
@@ -164,6 +170,7 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         again = (titled != text).fill_null(False).arg_true()
         if again.len():
             squeezed, repair_flag = _repair_cleaned(titled, squeezed, repair_flag, again)
+    squeezed, split = split_fused(squeezed, _fold_lower)
     lower = squeezed.str.to_lowercase()
     toned = _canonical_tones(lower)
     tone_fixed = (toned != lower).fill_null(False)
@@ -184,6 +191,8 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
             "_tone": tone_fixed,
             "_punct": punct,
             "_spaces": spaces,
+            "_note": note,
+            "_split": split,
         }
     )
     # Token split without regexes: first token, last token (via reversal), and what lies between.
@@ -210,6 +219,9 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
                 ("tone_style_fixed", pl.col("_tone")),
                 ("punctuation_removed", pl.col("_punct")),
                 ("spaces_fixed", pl.col("_spaces")),
+                ("note_moved", pl.col("_note").is_not_null()),
+                ("tokens_split", pl.col("_split")),
             ]
         ).alias("name_flags"),
+        pl.col("_note").alias("name_note"),
     )

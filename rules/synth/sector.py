@@ -16,6 +16,7 @@ import polars as pl
 
 from rules.provinces import Province, resolve_province
 from rules.sectors import SECTORS, check_sector
+from rules.synth.harsh import harsh_labels, harsh_noise
 from rules.synth.names import build_full_names, sample_name_parts
 from rules.synth.noise import (
     DATE_LABELS,
@@ -78,7 +79,11 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "excel_row": pl.Int64(),
     "person_id": pl.Utf8(),
     "noise": pl.List(pl.Utf8()),
+    "n_errors": pl.Int64(),
 }
+#: Noise profiles: ``default`` (independent rates, noise_rates.yaml) and ``harsh`` (a counted number
+#: of compounded real errors per row, harsh_rates.yaml).
+PROFILES: tuple[str, ...] = ("default", "harsh")
 #: (vaccine, doses, min age, max age) — the expanded programme plus common adult vaccines.
 VACCINES: tuple[tuple[str, int, int, int], ...] = (
     ("BCG", 1, 0, 1),
@@ -156,6 +161,23 @@ def _names_of(register: pl.DataFrame, register_ids: pl.Series, wanted: pl.Series
     return register["full_name"].gather(hit["i"])
 
 
+def _twin_ids(register: pl.DataFrame, sel: pl.DataFrame) -> pl.Series:
+    """ID of a sibling born the same day to the same mother (a twin), null when none."""
+    reg = register.select("person_id", "mother_id", "date_of_birth").filter(pl.col("mother_id").is_not_null())
+    hit = (
+        sel.select("person_id", "mother_id", "date_of_birth")
+        .with_row_index("_i")
+        .join(reg.rename({"person_id": "_sib"}), on=["mother_id", "date_of_birth"], how="inner")
+        .filter(pl.col("_sib") != pl.col("person_id"))
+        .group_by("_i")
+        .agg(pl.col("_sib").min())
+    )
+    return (
+        pl.DataFrame({"_i": pl.int_range(sel.height, dtype=pl.UInt32, eager=True)})
+        .join(hit, on="_i", how="left", maintain_order="left")["_sib"]
+    )
+
+
 def _people(
     register: pl.DataFrame, register_ids: pl.Series, idx: np.ndarray, in_register: bool, rng: np.random.Generator
 ) -> pl.DataFrame:
@@ -167,7 +189,7 @@ def _people(
         .then(pl.col("father_id"))
         .otherwise(pl.coalesce("mother_id", "father_id")),
     )
-    df = df.with_columns(_pname=_names_of(register, register_ids, df["parent_id"]))
+    df = df.with_columns(_pname=_names_of(register, register_ids, df["parent_id"]), _twin=_twin_ids(register, sel))
     return df.select(
         pl.col("person_id").alias("true_id"),
         pl.col("person_id") if in_register else pl.lit(None, pl.Utf8).alias("person_id"),
@@ -177,6 +199,7 @@ def _people(
         "old_id",
         "parent_id",
         pl.col("_pname").alias("parent_name"),
+        pl.col("_twin").alias("twin_id"),
         "age",
         "school_age",
         pl.lit(not in_register).alias("not_in_register"),
@@ -308,6 +331,7 @@ def generate_sector_records(
     seed: int,
     absent_share: float = 0.07,
     n_units: int | None = None,
+    profile: str = "default",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``n_rows`` raw records of one sector drawn from ``register``, and their truth.
 
@@ -315,8 +339,9 @@ def generate_sector_records(
     fields of contracts §3 for the sector. truth: contracts §2 columns (``file``/``sheet``/
     ``excel_row`` are null until the rows are written to a file). Raises ValueError when the
     register has too few eligible people. ``n_units`` defaults to one unit per ~300 rows (3-40).
+    ``profile`` is ``default`` or ``harsh`` (``n_errors`` in the truth is null for ``default``).
     """
-    records, truth, _ = sector_records_with_units(register, sector, n_rows, seed, absent_share, n_units)
+    records, truth, _ = sector_records_with_units(register, sector, n_rows, seed, absent_share, n_units, profile)
     return records, truth
 
 
@@ -327,9 +352,12 @@ def sector_records_with_units(
     seed: int,
     absent_share: float = 0.07,
     n_units: int | None = None,
+    profile: str = "default",
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
     """``generate_sector_records`` plus the display name of each unit slug (for file titles)."""
     check_sector(sector)
+    if profile not in PROFILES:
+        raise ValueError(f"unknown noise profile {profile!r}; use one of {', '.join(PROFILES)}")
     if register.height == 0:
         raise ValueError("the register is empty")
     if not 0.0 <= absent_share < 1.0:
@@ -350,9 +378,11 @@ def sector_records_with_units(
     base = pl.concat([present, absent]) if absent.height else present
     base = base[streams[1].permutation(base.height)]
 
-    base = noisy_names(base, streams[2])
-    base = noisy_dates(base, streams[3])
-    base = noisy_ids(base, streams[4])
+    if profile == "harsh":
+        base = harsh_noise(base, streams[2])
+    else:
+        base = noisy_ids(noisy_dates(noisy_names(base, streams[2]), streams[3]), streams[4])
+        base = base.with_columns(gender_out=pl.col("gender"), n_errors=pl.lit(None, pl.Int64))
     if sector == "students":
         base = _student_fields(base, prov, streams[5], n_units)
     elif sector == "vaccinations":
@@ -373,9 +403,9 @@ def sector_records_with_units(
     if sector == "students":  # class lists come grouped by school and class
         full = full.sort(["unit", "class"], maintain_order=True)
 
-    gender = pl.col("gender")
+    gender = pl.col("gender_out")
     if sector == "insurance":  # health-insurance exports code gender as 1 = Nam, 2 = Nữ
-        gender = pl.when(gender == "Nam").then(pl.lit("1")).otherwise(pl.lit("2"))
+        gender = pl.when(gender == "Nam").then(pl.lit("1")).when(gender == "Nữ").then(pl.lit("2"))
     fields = [f for f in COMMON_FIELDS if f != "phone" or sector != "students"] + list(SECTOR_FIELDS[sector])
     full = full.with_columns(row_number=pl.int_range(1, full.height + 1, dtype=pl.Int64))
     records = full.select(
@@ -393,7 +423,8 @@ def sector_records_with_units(
             if f not in ("full_name", "date_of_birth", "gender", "national_id")
         ],
     )
-    flags = [*NAME_LABELS, *DATE_LABELS, *ID_LABELS, "duplicate_row", "not_in_register"]
+    labels = harsh_labels() if profile == "harsh" else (*NAME_LABELS, *DATE_LABELS, *ID_LABELS)
+    flags = [*labels, "duplicate_row", "not_in_register"]
     truth = full.select(
         pl.lit(None, pl.Utf8).alias("file"),
         pl.lit(None, pl.Utf8).alias("sheet"),
@@ -401,6 +432,7 @@ def sector_records_with_units(
         pl.lit(None, pl.Int64).alias("excel_row"),
         "person_id",
         label_list(flags).alias("noise"),
+        "n_errors",
     )
     names = full.select("unit", "unit_name").unique("unit")
     return records, truth.cast(TRUTH_SCHEMA), dict(zip(names["unit"], names["unit_name"], strict=True))

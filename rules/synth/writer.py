@@ -28,6 +28,7 @@ import yaml
 from rules.private import private_dir, private_file, tighten_tree
 from rules.provinces import resolve_province
 from rules.sectors import SECTORS, check_sector
+from rules.synth.harsh import harsh_summary
 from rules.synth.noise import noise_rates
 from rules.synth.register import REFERENCE_DATE, generate_register
 from rules.synth.sector import sector_records_with_units
@@ -58,7 +59,7 @@ class Sheet:
     name: str
     headers: list[str]
     columns: list[list[Any]]
-    truth: pl.DataFrame  # person_id, noise for each data row, in order
+    truth: pl.DataFrame  # person_id, noise, n_errors for each data row, in order
     titles: list[str] = field(default_factory=list)
     right_titles: list[str] = field(default_factory=list)
     numbering_row: bool = False
@@ -137,7 +138,11 @@ def _build_sheet(
                     pl.lit(["id_lost_leading_zero"], pl.List(pl.Utf8)),
                 )
             )
-            .otherwise(pl.col("noise"))
+            .otherwise(pl.col("noise")),
+            # a counted profile counts the lost zero as one more error
+            n_errors=pl.when(pl.Series(numeric_ids) & ~pl.col("noise").list.contains("id_lost_leading_zero"))
+            .then(pl.col("n_errors") + 1)
+            .otherwise(pl.col("n_errors")),
         )
     noise = truth["noise"]
     cols: list[tuple[str, list[Any]]] = [(_pick(rng, _variants(sector, "stt")), list(range(1, df.height + 1)))]
@@ -187,7 +192,7 @@ def _build_sheet(
         name=name,
         headers=[h for h, _ in cols],
         columns=[v for _, v in cols],
-        truth=truth.select("person_id", "noise"),
+        truth=truth.select("person_id", "noise", "n_errors"),
         titles=titles,
         right_titles=right_titles,
         numbering_row=bool(rng.random() < 0.12),
@@ -365,11 +370,13 @@ def write_province(
     seed: int,
     rows_per_sector: dict[str, int] | None = None,
     units_per_sector: dict[str, int] | None = None,
+    profile: str = "default",
 ) -> dict[str, Any]:
     """Write register, upload files and truth under ``out_dir`` (contracts §2); return the manifest.
 
     ``rows_per_sector`` defaults to 10 % / 6 % / 5 % of ``size`` for students / vaccinations /
     insurance; give only some sectors to write only those (e.g. ``{"students": 60_000}``).
+    ``profile`` is the noise profile (``default`` or ``harsh``, see ``rules.synth.sector.PROFILES``).
     """
     out = Path(out_dir)
     prov = resolve_province(province)
@@ -387,13 +394,17 @@ def write_province(
         "seed": seed,
         "reference_date": REFERENCE_DATE.isoformat(),
         "register": {"path": str(reg_path.relative_to(out)), "rows": register.height},
-        "noise_rates": noise_rates(),
+        "profile": profile,
+        "noise_rates": noise_rates() if profile == "default" else None,
+        "harsh_profile": harsh_summary() if profile == "harsh" else None,
         "sectors": {},
     }
     for sector, n_rows in rows.items():
         check_sector(sector)
         n_units = units_per_sector.get(sector) or max(3, min(40, n_rows // 250))
-        records, truth, names = sector_records_with_units(register, sector, n_rows, seed, n_units=n_units)
+        records, truth, names = sector_records_with_units(
+            register, sector, n_rows, seed, n_units=n_units, profile=profile
+        )
         inbox = out / "inbox" / prov.slug / sector
         truth_dir = out / "truth" / prov.slug / sector
         private_dir(inbox)  # uploads and truth hold (synthetic) personal data: owner-only folders
@@ -419,7 +430,9 @@ def write_province(
                     )
                     for sh, er in zip(sheets, excel_rows, strict=True)
                 ]
-                file_truth = pl.concat(frames).select("file", "sheet", "row_number", "excel_row", "person_id", "noise")
+                file_truth = pl.concat(frames).select(
+                    "file", "sheet", "row_number", "excel_row", "person_id", "noise", "n_errors"
+                )
                 truth_path = truth_dir / f"{fname}.truth.parquet"
                 file_truth.write_parquet(truth_path)
                 files_meta.append(

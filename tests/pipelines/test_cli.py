@@ -34,6 +34,19 @@ def test_generate_lays_out_a_data_folder(province: Path):
         assert len(list((province / "truth" / "da_nang" / sector).glob("*.truth.parquet"))) == len(files)
 
 
+def test_generate_harsh_profile_counts_errors_in_the_truth(tmp_path: Path):
+    import json
+
+    out = tmp_path / "harsh"
+    assert main(["generate", "--province", "da_nang", "--size", "4000", "--seed", "3", "--out", str(out),
+                 "--students", "400", "--vaccinations", "0", "--insurance", "0", "--profile", "harsh"]) == 0
+    truth = pl.concat([pl.read_parquet(p) for p in (out / "truth" / "da_nang" / "students").glob("*.parquet")])
+    assert truth.height == 400 and truth["n_errors"].null_count() == 0
+    assert (truth["n_errors"] >= 4).sum() > 20 and (truth["n_errors"] == 0).sum() > 40
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["profile"] == "harsh" and manifest["harsh_profile"]["levels"][0]["share"] == 0.2
+
+
 def _school_list(path: Path, fixed: bool = False) -> Path:
     """A list as a school secretary makes it: title rows, a header, one row without a name and one
     impossible birth date among good rows (``fixed``: both corrected)."""

@@ -94,8 +94,10 @@ def name_pair(draw: st.DrawFn) -> tuple[str, str]:
 
 
 VIET_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂBCDĐEÊGHIKLMNOÔƠPQRSTUƯVXY"
+# brackets and hyphens exercise the name-note rules; CP1252 punctuation (an em dash) is left out here
+# because mojibake repair rightly reads "Â" next to it as evidence of garbling, marks or not
 viet_text = st.text(
-    alphabet=st.sampled_from([*VIET_LETTERS, *TONES[1:], " ", " ", "\u00a0", ".", ",", "-"]),
+    alphabet=st.sampled_from([*VIET_LETTERS, *TONES[1:], " ", " ", "\u00a0", ".", ",", "-", "(", ")"]),
     max_size=40,
 )
 
@@ -121,7 +123,9 @@ def test_nfc_nfd_invariance_and_idempotence(names: list[str]) -> None:
     nfd = _names([unicodedata.normalize("NFD", n) for n in names])
     assert nfc.drop("name_flags").equals(nfd.drop("name_flags"))
     again = _names(nfc["name_clean"].to_list())
-    assert again.drop("name_flags").equals(nfc.drop("name_flags"))
+    # the note was moved out of the name: the clean name has none, everything else is unchanged
+    assert again.drop("name_flags", "name_note").equals(nfc.drop("name_flags", "name_note"))
+    assert again["name_note"].null_count() == again.height
     assert all(flags == [] for flags in again["name_flags"].to_list())
 
 
@@ -283,4 +287,5 @@ def test_names_idempotent_on_arbitrary_text(names: list[str | None]) -> None:
     """Even garbage (control characters, Latin-1 symbols, other scripts) reaches a fixed point."""
     once = _names(names)
     twice = _names(once["name_clean"].to_list())
-    assert twice.drop("name_flags").equals(once.drop("name_flags"))
+    assert twice.drop("name_flags", "name_note").equals(once.drop("name_flags", "name_note"))
+    assert twice["name_note"].null_count() == twice.height

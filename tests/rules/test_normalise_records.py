@@ -19,6 +19,7 @@ CONTRACT = {
     "middle_key": pl.Utf8,
     "given_key": pl.Utf8,
     "name_flags": L,
+    "name_note": pl.Utf8,
     "dob": pl.Date,
     "dob_year": pl.Int32,
     "dob_month": pl.Int8,

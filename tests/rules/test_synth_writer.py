@@ -70,7 +70,8 @@ def test_truth_rows_point_at_the_right_cells(out: Path) -> None:
     for _sector, f in _files(out):
         path = out / f["file"]
         truth = pl.read_parquet(out / f["truth"])
-        assert truth.columns == ["file", "sheet", "row_number", "excel_row", "person_id", "noise"]
+        assert truth.columns == ["file", "sheet", "row_number", "excel_row", "person_id", "noise", "n_errors"]
+        assert truth["n_errors"].null_count() == truth.height  # the default profile does not count errors
         for sheet, t in truth.group_by("sheet", maintain_order=True):
             cells = _read_sheet(path, str(sheet[0]))
             assert t["row_number"].to_list() == list(range(1, t.height + 1))

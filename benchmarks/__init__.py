@@ -1,0 +1,1 @@
+"""Benchmark scripts and their data loaders (importable so tests can check the loaders)."""

@@ -54,6 +54,7 @@ class PreparedIndex:
 
     passes: dict[str, SortedKeys]
     id_table: SortedKeys | None  # sorted 12-digit IDs for id_variants passes
+    token_counts: pl.DataFrame | None = None  # (tok, n): register count of each name token (token passes)
 
 
 def _argsort(values: np.ndarray) -> np.ndarray:
@@ -71,10 +72,11 @@ def _sorted(keys: np.ndarray, ok: np.ndarray) -> SortedKeys:
 
 
 def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
-    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.index_keys}
+    cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.index_keys}
     hashes = column_hashes(index, cols)
     passes: dict[str, SortedKeys] = {}
     id_table = None
+    token_counts = None
     for spec in config.passes:
         if spec.kind == "id_variants":
             ids = index[spec.index_keys[0]]
@@ -82,8 +84,49 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
             vals = ids.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64)
             id_table = _sorted(vals, ok)
             continue
+        if spec.kind == "token":
+            toks = _tokens(index, spec.index_keys[0])
+            if token_counts is None:
+                token_counts = toks.group_by("tok").agg(pl.len().alias("n"))
+            rest = spec.index_keys[1:]
+            frame = toks.with_columns(index.select(rest)[toks["pidx"].cast(pl.Int64)].get_columns()) if rest else toks
+            th = column_hashes(frame, {"tok", *rest})
+            key, ok = combine(th, ("tok", *rest))
+            st = _sorted(key, ok)
+            st.pidx = frame["pidx"].to_numpy()[st.pidx]
+            passes[spec.name] = st
+            continue
         passes[spec.name] = _sorted(*combine(hashes, spec.index_keys))
-    return PreparedIndex(passes, id_table)
+    return PreparedIndex(passes, id_table, token_counts)
+
+
+def _tokens(frame: pl.DataFrame, name_col: str) -> pl.DataFrame:
+    """(pidx, tok): one row per distinct name token of each row (the name split on spaces)."""
+    return (
+        frame.select(pl.col(name_col).str.split(" ").list.unique().alias("tok"))
+        .with_row_index("pidx")
+        .explode("tok")
+        .filter(pl.col("tok").is_not_null() & (pl.col("tok") != ""))
+    )
+
+
+def rarest_tokens(feats: pl.DataFrame, name_col: str, counts: pl.DataFrame | None) -> pl.Series:
+    """Per row, the token of its name that fewest register people carry (among tokens the register has).
+
+    Why: a blocking key on the rarest token survives any token order, an extra token (a nickname, a
+    note) and a typo in the other tokens. Ties go to the alphabetically first token (deterministic).
+    """
+    n = feats.height
+    if counts is None or n == 0:
+        return pl.Series("rtok", [None] * n, dtype=pl.Utf8)
+    toks = _tokens(feats, name_col).join(counts, on="tok", how="inner")
+    best = toks.sort(["pidx", "n", "tok"]).group_by("pidx", maintain_order=True).first()
+    return (
+        pl.DataFrame({"pidx": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+        .join(best.select("pidx", "tok"), on="pidx", how="left")
+        .sort("pidx")["tok"]
+        .alias("rtok")
+    )
 
 
 def lookup(
@@ -146,7 +189,12 @@ class Candidates:
 def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchConfig) -> Candidates:
     """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``)."""
     n = feats.height
-    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.record_keys}
+    cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.record_keys}
+    if any(spec.kind == "token" for spec in config.passes):
+        feats = feats.with_columns(
+            rarest_tokens(feats, next(s.record_keys[0] for s in config.passes if s.kind == "token"), prepared.token_counts)
+        )
+        cols |= {"rtok"} | {c for spec in config.passes if spec.kind == "token" for c in spec.record_keys[1:]}
     hashes = column_hashes(feats, cols)
     counts: dict[str, int] = {}
     hit: dict[str, np.ndarray] = {}
@@ -158,7 +206,8 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
             skip = hit.get(spec.only_if_no_hit_in) if spec.only_if_no_hit_in else None
             rid, pidx = _id_variant_pass(feats, spec, prepared, skip)
         else:
-            key, ok = combine(hashes, spec.record_keys)
+            keys = ("rtok", *spec.record_keys[1:]) if spec.kind == "token" else spec.record_keys
+            key, ok = combine(hashes, keys)
             rows = np.flatnonzero(ok)
             rid, pidx, over = lookup(prepared.passes[spec.name], rows, key[rows], spec.cap)
             cap_hit[over] = True

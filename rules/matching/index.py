@@ -16,11 +16,18 @@ import polars as pl
 
 from rules.matching.features import index_features
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 REQUIRED_REGISTER_COLUMNS: tuple[str, ...] = ("person_id", "full_name", "date_of_birth", "gender")
 # used when present: old CMND, current province, and parent links (a parent's ID on a child's row)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id")
-FREQUENCY_COLUMNS: dict[str, str] = {"gk": "gk_n", "fk": "fk_n", "mk": "mk_n", "nk": "nk_n"}
+OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id", "household_id")
+FREQUENCY_COLUMNS: dict[str, str] = {
+    "gk": "gk_n",
+    "fk": "fk_n",
+    "mk": "mk_n",
+    "nk": "nk_n",
+    "idn_s": "idn_n",
+    "cmnd": "cmnd_n",
+}
 
 
 class RegisterError(ValueError):
@@ -48,7 +55,8 @@ def build_population_index(register: pl.DataFrame) -> pl.DataFrame:
     feats = index_features(register)
     feats = feats.with_columns(register["person_id"].cast(pl.Utf8).alias("pid"))
     feats = feats.with_columns(pl.len().over(src).cast(pl.UInt32).alias(dst) for src, dst in FREQUENCY_COLUMNS.items())
-    return feats
+    # whole name + birth year: namesakes of one generation are far more common than name x year
+    return feats.with_columns(pl.len().over("nk", "yr").cast(pl.UInt32).alias("nky_n"))
 
 
 def register_fingerprint(paths: Sequence[str | Path]) -> str:

@@ -205,6 +205,11 @@ class MatchConfig(_Strict):
         except ValidationError as exc:
             raise ValueError(_one_line(exc)) from None
 
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The config as a plain mapping (``from_dict(config.raw | {...})`` makes a variant)."""
+        return self.model_dump()
+
     def comparison(self, name: str) -> ComparisonSpec | None:
         return next((c for c in self.comparisons if c.name == name), None)
 

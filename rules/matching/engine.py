@@ -51,6 +51,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "flags",
     "proposed_id",
     "same_person_group",
+    "validation_reason",
 )
 
 Progress = Callable[[int, int], None]
@@ -218,6 +219,8 @@ def match_records(
     for status in ("matched", "ambiguous", "unmatched"):
         stats[status] = int((out["status"] == status).sum())
     stats["candidate_cap_hit"] = int(out["flags"].list.contains("candidate_cap_hit").sum())
+    if "validation_reason" not in out.columns:
+        out = out.with_columns(pl.lit(None, pl.Utf8).alias("validation_reason"))
     return MatchOutput(
         results=out.drop("_row").select(*lineage, *RESULT_COLUMNS),
         review_queue=review_out.drop("_row"),

@@ -111,11 +111,15 @@ def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index
     if target.exists():
         return pl.read_parquet(target)
     index = build_population_index(read_register(register_paths))
-    index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    index.write_parquet(tmp, compression="lz4")
-    os.replace(tmp, target)
-    for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
-        if stale != target:
-            stale.unlink(missing_ok=True)
+    try:  # personal data: owner-only; a cache we cannot write costs a rebuild next time, not the run
+        index_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = index_dir / f".{target.name}.tmp{os.getpid()}"
+        index.write_parquet(tmp, compression="lz4")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+        for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
+            if stale != target:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass
     return index

@@ -1,8 +1,11 @@
 """Decisions per record from scored pairs: matched / ambiguous / unmatched, with reasons and flags.
 
-``matched`` needs the best candidate over ``match_threshold`` *and* a margin of ``margin`` log2 units
-over the runner-up: two equally good people (namesakes born the same day, twins with a typo in the
-given name) go to review as ``ambiguous`` instead of being guessed.
+Scores are posteriors of the record-level Fellegi-Sunter model (``rules.matching.estimate``): the
+candidates of one record compete for it. ``matched`` needs the person to be among the candidates with
+posterior ``match_threshold`` *and* the best to lead the runner-up by ``margin`` log2 units of
+likelihood ratio: two equally good people (namesakes born the same day, twins with a typo in the
+given name) go to review as ``ambiguous`` instead of being guessed. A file ID that belongs to a
+sibling of the person the name and date describe is set aside (``id_conflicts``).
 """
 
 from __future__ import annotations
@@ -99,9 +102,10 @@ def decide_chunk(
 
     Scores are posteriors of the record-level model (``estimate.record_posteriors``): ``score`` is
     P(best candidate is the record's person), ``runner_up_score`` the same for the second. ``matched``
-    needs ``score >= match_threshold`` and a log2 likelihood-ratio margin of ``margin`` over the
-    runner-up; ``ambiguous`` when the candidates together are at least ``review_threshold`` likely to
-    hold the person but no single one qualifies. ``rf``: index columns per pair (``pid``, ID, dob, hh).
+    needs P(the person is one of the candidates) >= ``match_threshold`` and a log2 likelihood-ratio
+    margin of ``margin`` over the runner-up (so the best is at least 2**margin times as likely);
+    ``ambiguous`` when the candidates together are at least ``review_threshold`` likely to hold the
+    person but no single one qualifies. ``rf``: index columns per pair (``pid``, ID, dob, hh).
     """
     n = chunk.height
     w = comps.total.copy()
@@ -131,8 +135,11 @@ def decide_chunk(
     bpos = best["pos"].to_numpy()
     p_best = best["p"].to_numpy()
     clear = (bw - w2) >= config.margin
+    p_any = best["p_any"].to_numpy()
+    # matched: the person is among the candidates (posterior >= match_threshold) and the best is at
+    # least 2**margin times as likely as the runner-up; near-ties stay ambiguous whatever the score
     status = np.where(
-        (p_best >= config.match_threshold) & clear,
+        (p_any >= config.match_threshold) & clear,
         "matched",
         np.where(best["p_any"].to_numpy() >= config.review_threshold, "ambiguous", "unmatched"),
     )

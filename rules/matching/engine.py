@@ -264,9 +264,9 @@ def _estimate(
     lf = full[s_rid]
     rf = index_cmp[s_pidx]
     sample = compare(lf, rf, config, big_n)
-    yr_l, yr_r = lf["yr"], rf["yr"] if "yr" in rf.columns else None
     year_equal = 0.0
-    if yr_r is not None and "yr" in lf.columns:
+    if "yr" in rf.columns and "yr" in lf.columns:
+        yr_l, yr_r = lf["yr"], rf["yr"]
         both = (yr_l.is_not_null() & yr_r.is_not_null()).to_numpy()
         if both.any():
             year_equal = float((yr_l == yr_r).fill_null(False).to_numpy()[both].mean())

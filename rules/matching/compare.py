@@ -297,11 +297,18 @@ def _reorder_like(toned: pl.Expr, folded: pl.Expr, target: pl.Expr) -> pl.Expr:
     return by_rank.list.gather(pos_dst)
 
 
-def compare(lf: pl.DataFrame, rf: pl.DataFrame, config: MatchConfig, n_index: int) -> Comparisons:
-    """Levels of aligned pairs (row i of ``lf`` = record side, row i of ``rf`` = index side)."""
+def compare(
+    lf: pl.DataFrame, rf: pl.DataFrame, config: MatchConfig, n_index: int, fixups: bool = True
+) -> Comparisons:
+    """Levels of aligned pairs (row i of ``lf`` = record side, row i of ``rf`` = index side).
+
+    ``fixups=False`` skips the pair repairs (the u sample: random pairs almost never read alike in
+    another token order, and the repairs would cost most of the sample's time).
+    """
     levels: dict[str, np.ndarray] = {}
     tf: dict[str, np.ndarray | None] = {}
-    lf = apply_fixups(lf, rf, config.pair_fixups)
+    if fixups:
+        lf = apply_fixups(lf, rf, config.pair_fixups)
     for comp in config.comparisons:
         levels[comp.name], tf[comp.name] = _compare_one(lf, rf, comp, n_index)
     out = Comparisons(levels, tf)

@@ -116,7 +116,7 @@ class Estimation(_Strict):
     match_share: float = Field(default=0.9, gt=0, lt=1)
     share_strength: float = Field(default=20.0, ge=0)
     share_bounds: tuple[float, float] = (0.05, 0.999)
-    u_sample_pairs: int = Field(default=1_000_000, ge=1000)
+    u_sample_pairs: int = Field(default=300_000, ge=1000)
     u_min_hits: int = Field(default=30, ge=1)
     u_bounds: tuple[float, float] = (1e-10, 0.9999)
     max_records: int = Field(default=400_000, ge=1)  # records whose pairs feed EM (a hashed sample)

@@ -261,9 +261,9 @@ def _estimate(
     k = int(min(opt.u_sample_pairs, n * big_n))
     s_rid = order[rng.integers(0, n, k)]
     s_pidx = rng.integers(0, big_n, k)
-    lf = full[s_rid]
+    lf = full.select([c for c in full.columns if c in comparison_columns(config)])[s_rid]
     rf = index_cmp[s_pidx]
-    sample = compare(lf, rf, config, big_n)
+    sample = compare(lf, rf, config, big_n, fixups=False)
     year_equal = 0.0
     if "yr" in rf.columns and "yr" in lf.columns:
         yr_l, yr_r = lf["yr"], rf["yr"]

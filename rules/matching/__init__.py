@@ -16,21 +16,21 @@ from rules.matching.config import MatchConfig
 from rules.matching.engine import MatchOutput, build_generic_index, match_records
 from rules.matching.estimate import Estimates, cache_root
 from rules.matching.files import combine_with_rejected, match_file, match_with_rejected
-from rules.matching.report import match_weights_svg
 from rules.matching.index import RegisterError, build_population_index, load_or_build_index
+from rules.matching.report import match_weights_svg
 
 __all__ = [
+    "Estimates",
     "MatchConfig",
     "MatchOutput",
     "RegisterError",
     "build_generic_index",
     "build_population_index",
-    "Estimates",
     "cache_root",
     "combine_with_rejected",
-    "match_weights_svg",
-    "match_with_rejected",
     "load_or_build_index",
     "match_file",
     "match_records",
+    "match_weights_svg",
+    "match_with_rejected",
 ]

@@ -192,7 +192,9 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
     cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.record_keys}
     if any(spec.kind == "token" for spec in config.passes):
         feats = feats.with_columns(
-            rarest_tokens(feats, next(s.record_keys[0] for s in config.passes if s.kind == "token"), prepared.token_counts)
+            rarest_tokens(
+                feats, next(s.record_keys[0] for s in config.passes if s.kind == "token"), prepared.token_counts
+            )
         )
         cols |= {"rtok"} | {c for spec in config.passes if spec.kind == "token" for c in spec.record_keys[1:]}
     hashes = column_hashes(feats, cols)

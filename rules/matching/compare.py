@@ -185,7 +185,8 @@ class Comparisons:
     ``levels``: comparison -> int16 level index (or ``ELSE`` / ``MISSING``);
     ``tf_log2u``: comparison -> float64 log2 u per pair for pairs at a term-frequency level (NaN
     elsewhere), or None when the comparison has no tf level; ``name_n`` / ``name_year_n``: register
-    counts of the candidate's whole name (and name + birth year), for the joint name frequency. ``weights``/``total`` are filled by :func:`score` (log2 units, no prior).
+    counts of the candidate's whole name (and name + birth year), for the joint name frequency.
+    ``weights``/``total`` are filled by :func:`score` (log2 units, no prior).
     """
 
     levels: dict[str, np.ndarray]
@@ -231,7 +232,8 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
         df = df.with_columns(pl.col("r").str.split(" ").alias("rt"))
         same_set = _bool(
             df.select(
-                (pl.col("lt").list.sort() == pl.col("rt").list.sort()) & (pl.col("lt").list.len() == pl.col("tt").list.len())
+                (pl.col("lt").list.sort() == pl.col("rt").list.sort())
+                & (pl.col("lt").list.len() == pl.col("tt").list.len())
             ).to_series()
         )
         variants = _order_variants(pl.col("lt"))
@@ -257,7 +259,6 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
             key_expr = pl.when(sel).then(pl.col(k)).otherwise(key_expr)
             tone_expr = pl.when(sel).then(pl.col(k + "_t")).otherwise(tone_expr)
         # same tokens in another order: the register's order, with the record's tones re-ordered alike
-        order_idx = pl.col("lt").list.eval(pl.element().rank("ordinal") - 1)
         chosen = df.with_columns(key_expr.alias("k"), tone_expr.alias("tk2")).with_columns(
             pl.when(pl.Series(same_set)).then(pl.col("rt")).otherwise(pl.col("k")).alias("k"),
             pl.when(pl.Series(same_set))
@@ -265,7 +266,6 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
             .otherwise(pl.col("tk2"))
             .alias("t"),
         )
-        del order_idx
         hit = same_set | (best_k != "")
         if hit.any():
             pos = sub[hit]

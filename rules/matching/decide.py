@@ -176,7 +176,6 @@ def decide_chunk(
 
 def _flags(chunk, rid, post, holder, conflict_rec, res, cap_hit, config) -> pl.Expr:
     """Flags per record: id_belongs_to_other_person, id_corrected, candidate_cap_hit."""
-    n = chunk.height
     status = res["status"].to_numpy()
     # a truncated block only matters when the record did not find its person
     flags: list[tuple[str, np.ndarray]] = [("candidate_cap_hit", cap_hit & (status != "matched"))]
@@ -211,7 +210,8 @@ REVIEW_MIN_POSTERIOR = 0.01  # candidates below this are not worth a reviewer's 
 def _review_rows(ranked, status, best_rids, comps, config) -> pl.DataFrame:
     amb = best_rids[status == "ambiguous"]
     cand = ranked.filter(pl.col("rid").is_in(pl.Series(amb, dtype=pl.UInt32).implode()))
-    cand = cand.filter((pl.col("rank") < config.max_review_candidates) & ((pl.col("p") >= REVIEW_MIN_POSTERIOR) | (pl.col("rank") == 0)))
+    worth = (pl.col("p") >= REVIEW_MIN_POSTERIOR) | (pl.col("rank") == 0)
+    cand = cand.filter((pl.col("rank") < config.max_review_candidates) & worth)
     pos = cand["pos"].to_numpy()
     return pl.DataFrame(
         {

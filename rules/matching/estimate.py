@@ -276,7 +276,7 @@ def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfi
     converged = opt.max_iterations == 0
     it = 0
     work = Estimates(m, est.u, est.u_source, share, est.n_index, est.u_year)
-    for it in range(1, opt.max_iterations + 1):
+    for it in range(1, opt.max_iterations + 1):  # noqa: B007 - `it` is reported after the loop
         work.m, work.match_share = m, share
         lr = sum_log2_m(pairs, work, config) + pairs.fixed_log2
         post, _ = record_posteriors(pairs.rid, lr, share, est.n_index)
@@ -319,6 +319,38 @@ def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfi
         u_pairs=est.u_pairs,
         history=history,
     )
+
+
+def with_labelled_pairs(
+    est: Estimates, config: MatchConfig, levels: dict[str, np.ndarray], is_match: np.ndarray, strength: float = 1.0
+) -> Estimates:
+    """Blend pairs labelled by clerical review into the estimates (a future review module's entry point).
+
+    ``levels``: comparison -> level codes of the labelled pairs (``compare.compare(...).levels``);
+    ``is_match``: bool per pair (the reviewer's decision). Each labelled match adds ``strength`` to the
+    count of its level in m, each labelled non-match to its level in u (both as extra observations on
+    top of the run's estimate, weighted like ``m_strength`` pseudo-matches and ``u_sample_pairs``
+    sampled pairs), then the bounds are applied again. Labels of this kind are the data being
+    processed, decided by people: never the truth file of a generator.
+    """
+    opt = config.estimation
+    is_match = np.asarray(is_match, dtype=bool)
+    m, u = {}, {}
+    base_m = max(est.em_records * est.match_share, opt.m_strength, 1.0)
+    base_u = max(est.u_pairs, 1)
+    for comp in config.comparisons:
+        n_lv = len(comp.levels)
+        lvl = np.asarray(levels[comp.name])
+        ok = lvl != -2
+        idx = np.where(lvl == -1, n_lv, lvl).astype(np.int64)
+        cm = np.bincount(idx[ok & is_match], minlength=n_lv + 1) * strength
+        cu = np.bincount(idx[ok & ~is_match], minlength=n_lv + 1) * strength
+        mm = (est.m[comp.name] * base_m + cm) / (base_m + cm.sum())
+        uu = (est.u[comp.name] * base_u + cu) / (base_u + cu.sum())
+        m[comp.name] = np.clip(mm, *opt.m_bounds) / np.clip(mm, *opt.m_bounds).sum()
+        u[comp.name] = np.clip(uu, *opt.u_bounds)
+    out = Estimates(**{**est.__dict__, "m": m, "u": u, "from_cache": False})
+    return out
 
 
 # ------------------------------------------------------------------------------------------ cache
@@ -389,4 +421,5 @@ __all__ = [
     "record_posteriors",
     "run_em",
     "start_estimates",
+    "with_labelled_pairs",
 ]

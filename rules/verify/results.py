@@ -42,8 +42,14 @@ def build_requests(
     if missing:
         raise ValueError(f"match results lack column(s) {', '.join(missing)} (contract 6)")
     # a row that failed validation was matched with the fields it had, but is not verified until fixed
-    unverifiable = pl.col("flags").list.contains("validation_failed").fill_null(False) if "flags" in matches.columns else False
-    rows = matches.filter((pl.col("status") == "matched") & ~unverifiable).with_columns(pl.col("sheet").fill_null(""))
+    unverifiable = (
+        pl.col("flags").list.contains("validation_failed").fill_null(False)
+        if "flags" in matches.columns
+        else pl.lit(False)
+    )
+    rows = matches.filter((pl.col("status") == "matched") & ~unverifiable).with_columns(
+        pl.col("sheet").fill_null("")
+    )
     source = rows
     if records is not None:
         rows = rows.select(need)

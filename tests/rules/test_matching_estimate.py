@@ -155,3 +155,16 @@ def test_dev_seed_accuracy(generated):
     assert tp / max(int(pred.is_not_null().sum()), 1) >= 0.995
     assert tp / int(true.is_not_null().sum()) >= 0.95
     assert isinstance(out.results, pl.DataFrame)
+
+
+def test_labelled_pairs_move_m_toward_the_reviewers_decisions():
+    from rules.matching.estimate import with_labelled_pairs
+
+    est0 = start_estimates(config, 100_000)
+    n = 200
+    levels = {c.name: np.full(n, -2, dtype=np.int16) for c in config.comparisons}
+    levels["middle"] = np.full(n, -1, dtype=np.int16)  # reviewers confirm: a different middle name
+    est = with_labelled_pairs(est0, config, levels, np.ones(n, dtype=bool))
+    assert est.m["middle"][-1] > est0.m["middle"][-1] * 2
+    assert np.isclose(est.m["middle"].sum(), 1.0)
+    assert np.allclose(est.m["given"], est0.m["given"])  # missing levels teach nothing

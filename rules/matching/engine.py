@@ -170,7 +170,8 @@ def match_records(
         rid = cands.pairs["rid"].to_numpy()
         pidx = cands.pairs["pidx"].to_numpy()
         n_pairs += len(rid)
-        lf = chunk[rid] if len(rid) else chunk.clear()
+        narrow = chunk.select([c for c in chunk.columns if c in needed])
+        lf = narrow[rid] if len(rid) else narrow.clear()
         rf = index_cmp[pidx] if len(pidx) else index_cmp.clear()
         t3 = time.perf_counter()
         timing["gather"] += t3 - t2

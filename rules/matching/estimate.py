@@ -372,7 +372,11 @@ def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig) 
     """sha256 key of (record features, index content, config, estimator version)."""
     h = hashlib.sha256(f"est-v{ESTIMATOR_VERSION}-pl{pl.__version__}".encode())
     h.update(config.fingerprint().encode())
-    for frame in (feats, index):
+    # the index is a function of the register: its IDs and names stand for it (hashing every column
+    # of a 10M-row index would cost seconds for nothing)
+    cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
+    narrow = index.select(cols) if cols else index
+    for frame in (feats, narrow):
         h.update(str((frame.height, frame.columns)).encode())
         if frame.height:
             rows = frame.hash_rows(seed=11)

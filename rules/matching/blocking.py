@@ -54,7 +54,7 @@ class PreparedIndex:
 
     passes: dict[str, SortedKeys]
     id_table: SortedKeys | None  # sorted 12-digit IDs for id_variants passes
-    token_counts: pl.DataFrame | None = None  # (tok, n): register count of each name token (token passes)
+    token_counts: pl.DataFrame | None = None  # (tok hash, n): register count of each name token (token passes)
 
 
 def _argsort(values: np.ndarray) -> np.ndarray:
@@ -64,10 +64,10 @@ def _argsort(values: np.ndarray) -> np.ndarray:
 
 def _sorted(keys: np.ndarray, ok: np.ndarray) -> SortedKeys:
     """Keys where ``ok``, sorted, with their index rows (one multi-threaded polars sort)."""
-    df = pl.DataFrame({"k": keys, "p": np.arange(len(keys), dtype=np.uint32)})
+    rows = np.arange(len(keys), dtype=np.uint32)
     if not ok.all():
-        df = df.filter(pl.Series(ok))
-    df = df.sort("k")
+        keys, rows = keys[ok], rows[ok]
+    df = pl.DataFrame({"k": keys, "p": rows}).sort("k")
     return SortedKeys(df["k"].to_numpy(), df["p"].to_numpy())
 
 
@@ -85,29 +85,43 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
             id_table = _sorted(vals, ok)
             continue
         if spec.kind == "token":
-            toks = _tokens(index, spec.index_keys[0])
+            tok_hash, tok_ok, tok_row = _token_hashes(index, spec.index_keys[0])
             if token_counts is None:
-                token_counts = toks.group_by("tok").agg(pl.len().alias("n"))
-            rest = spec.index_keys[1:]
-            frame = toks.with_columns(index.select(rest)[toks["pidx"].cast(pl.Int64)].get_columns()) if rest else toks
-            th = column_hashes(frame, {"tok", *rest})
-            key, ok = combine(th, ("tok", *rest))
+                token_counts = (
+                    pl.DataFrame({"tok": tok_hash[tok_ok]}).group_by("tok").agg(pl.len().cast(pl.UInt32).alias("n"))
+                )
+            rest_hash = {c: (h[tok_row], m[tok_row]) for c, h_m in column_hashes(index, set(spec.index_keys[1:])).items()
+                         for h, m in [h_m]}
+            key, ok = combine({"tok": (tok_hash, tok_ok), **rest_hash}, ("tok", *spec.index_keys[1:]))
             st = _sorted(key, ok)
-            st.pidx = frame["pidx"].to_numpy()[st.pidx]
+            st.pidx = tok_row[st.pidx].astype(np.uint32)
             passes[spec.name] = st
             continue
         passes[spec.name] = _sorted(*combine(hashes, spec.index_keys))
     return PreparedIndex(passes, id_table, token_counts)
 
 
-def _tokens(frame: pl.DataFrame, name_col: str) -> pl.DataFrame:
-    """(pidx, tok): one row per distinct name token of each row (the name split on spaces)."""
-    return (
-        frame.select(pl.col(name_col).str.split(" ").list.unique().alias("tok"))
-        .with_row_index("pidx")
-        .explode("tok")
-        .filter(pl.col("tok").is_not_null() & (pl.col("tok") != ""))
-    )
+MAX_TOKENS = 6  # name tokens looked at per person (Vietnamese names have 2-5)
+
+
+def _token_hashes(frame: pl.DataFrame, name_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash of each name token of each row, flattened: (uint64 hash, token present, row).
+
+    Tokens by position (at most ``MAX_TOKENS``), hashed column by column, so no exploded string frame
+    is built for a 10M-person register. The same hash (seed 7) is used for the records' tokens.
+    """
+    parts = frame.select(pl.col(name_col).str.split_exact(" ", MAX_TOKENS - 1).alias("s")).unnest("s")
+    n = frame.height
+    hashes, oks, rows = [], [], []
+    ar = np.arange(n, dtype=np.int64)
+    for c in parts.columns[:MAX_TOKENS]:
+        s = parts[c]
+        hashes.append(s.hash(seed=7).to_numpy().astype(np.uint64, copy=False))
+        oks.append((s.is_not_null() & (s != "")).fill_null(False).to_numpy())
+        rows.append(ar)
+    if not hashes:
+        return np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0, np.int64)
+    return np.concatenate(hashes), np.concatenate(oks), np.concatenate(rows)
 
 
 def rarest_tokens(feats: pl.DataFrame, name_col: str, counts: pl.DataFrame | None) -> pl.Series:
@@ -119,12 +133,18 @@ def rarest_tokens(feats: pl.DataFrame, name_col: str, counts: pl.DataFrame | Non
     n = feats.height
     if counts is None or n == 0:
         return pl.Series("rtok", [None] * n, dtype=pl.Utf8)
-    toks = _tokens(feats, name_col).join(counts, on="tok", how="inner")
-    best = toks.sort(["pidx", "n", "tok"]).group_by("pidx", maintain_order=True).first()
+    toks = (
+        feats.select(pl.col(name_col).str.split(" ").alias("t"))
+        .with_row_index("row")
+        .explode("t")
+        .filter(pl.col("t").is_not_null() & (pl.col("t") != ""))
+    )
+    toks = toks.with_columns(pl.col("t").hash(seed=7).alias("tok")).join(counts, on="tok", how="inner")
+    best = toks.sort(["row", "n", "t"]).group_by("row", maintain_order=True).first()
     return (
-        pl.DataFrame({"pidx": pl.int_range(n, dtype=pl.UInt32, eager=True)})
-        .join(best.select("pidx", "tok"), on="pidx", how="left")
-        .sort("pidx")["tok"]
+        pl.DataFrame({"row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+        .join(best.select("row", "t"), on="row", how="left")
+        .sort("row")["t"]
         .alias("rtok")
     )
 

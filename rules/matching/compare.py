@@ -248,10 +248,15 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
         }
         best_k = np.full(len(r), "", dtype=object)
         best_s = np.zeros(len(r))
+        rfk, rgk = rf["fk"].gather(sub), rf["gk"].gather(sub)
         for k in variants:
-            better = (sims[k] >= 0.85) & (sims[k] > sims["lt"] + 0.05) & (sims[k] > best_s)
+            # a reading whose family and given names are exactly the register's is taken whatever
+            # the middle names do (family last + a changed middle name); else it must read alike
+            parts_agree = _bool((df[k].list.first() == rfk) & (df[k].list.last() == rgk))
+            score_k = np.where(parts_agree, 2.0, sims[k])
+            better = ((sims[k] >= 0.85) | parts_agree) & (sims[k] > sims["lt"] + 0.05) & (score_k > best_s)
             best_k[better] = k
-            best_s[better] = sims[k][better]
+            best_s[better] = score_k[better]
         key_expr = pl.col("lt")
         tone_expr = pl.col("tt")
         for k in variants:

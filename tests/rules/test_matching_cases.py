@@ -95,6 +95,7 @@ def test_near_tie_is_ambiguous_never_matched(index):
         ("Việt Đặng Minh", VIET),  # given first
         ("Thúy Khương Hoàng Thị", KHUONG),  # two-token given name first
         ("Đặng Minh Việt Bin", VIET),  # an extra token (nickname)
+        ("Văn Việt Đặng", VIET),  # family last and a different middle name
     ],
 )
 def test_any_name_order_without_id_is_matched(index, name, who):

@@ -90,8 +90,8 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
                 token_counts = (
                     pl.DataFrame({"tok": tok_hash[tok_ok]}).group_by("tok").agg(pl.len().cast(pl.UInt32).alias("n"))
                 )
-            rest_hash = {c: (h[tok_row], m[tok_row]) for c, h_m in column_hashes(index, set(spec.index_keys[1:])).items()
-                         for h, m in [h_m]}
+            rest = column_hashes(index, set(spec.index_keys[1:]))
+            rest_hash = {c: (h[tok_row], m[tok_row]) for c, (h, m) in rest.items()}
             key, ok = combine({"tok": (tok_hash, tok_ok), **rest_hash}, ("tok", *spec.index_keys[1:]))
             st = _sorted(key, ok)
             st.pidx = tok_row[st.pidx].astype(np.uint32)

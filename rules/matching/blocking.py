@@ -77,6 +77,7 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
     passes: dict[str, SortedKeys] = {}
     id_table = None
     token_counts = None
+    token_memo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for spec in config.passes:
         if spec.kind == "id_variants":
             ids = index[spec.index_keys[0]]
@@ -85,7 +86,10 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
             id_table = _sorted(vals, ok)
             continue
         if spec.kind == "token":
-            tok_hash, tok_ok, tok_row = _token_hashes(index, spec.index_keys[0])
+            name_col = spec.index_keys[0]
+            if name_col not in token_memo:  # several token passes share one tokenisation
+                token_memo[name_col] = _token_hashes(index, name_col)
+            tok_hash, tok_ok, tok_row = token_memo[name_col]
             if token_counts is None:
                 token_counts = (
                     pl.DataFrame({"tok": tok_hash[tok_ok]}).group_by("tok").agg(pl.len().cast(pl.UInt32).alias("n"))

@@ -143,3 +143,12 @@ def test_rarest_token_is_the_least_frequent_in_the_register():
 def test_sorted_token_key_is_the_same_for_every_order():
     feats = record_features(records([record(n, ANH["date_of_birth"]) for n in ("Trần Ngọc Ánh", "Ánh Trần Ngọc")]))
     assert feats["nks"].to_list() == ["anh ngoc tran", "anh ngoc tran"]
+
+
+def test_rarest_token_within_the_year_survives_a_wrong_day_and_an_extra_token(prepared):
+    hits = passes_hitting(prepared, record("Ngọc Ánh Trần Bé", D(1990, 3, 9), "Nữ"))
+    assert "year_rarest_token" in hits and "dob_rarest_token" not in hits
+
+
+def test_given_name_and_dob_pass_needs_no_gender(prepared):
+    assert "given_dob" in passes_hitting(prepared, record("Trn Ngọc Ánh", ANH["date_of_birth"], None))

@@ -63,26 +63,34 @@ def id_conflicts(
         agree &= ok
         disagree |= ~ok & (comps.levels[c.name] != MISSING)
     dob_exact = comps.levels[dob.name] == 0
+    # name evidence of each candidate: a sibling whose name reads clearly better than the ID holder's
+    # (a typo in the given name hides an exact agreement) counts like one that agrees outright
+    name_w = np.zeros(n, dtype=np.float64)
+    for c in parts:
+        name_w += comps.weights.get(c.name, np.zeros(n))
     frame = pl.DataFrame(
         {
             "rid": rid,
             "dob": rf["dob"] if "dob" in rf.columns else pl.Series([None] * n, dtype=pl.Date),
             "hh": rf["hh"] if "hh" in rf.columns else pl.Series([None] * n, dtype=pl.Utf8),
             "bad_holder": holder & disagree,
-            "good_other": agree & dob_exact & ~holder,
+            "other": ~holder,
+            "agree": agree,
+            "dob_exact": dob_exact,
+            "nw": name_w,
         }
     )
     holders = frame.filter("bad_holder").group_by("rid").agg(
-        pl.col("dob").first().alias("h_dob"), pl.col("hh").first().alias("h_hh")
+        pl.col("dob").first().alias("h_dob"), pl.col("hh").first().alias("h_hh"), pl.col("nw").max().alias("h_nw")
     )
     if holders.height == 0:
         return none, holder
+    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False)
+    same_hh = (pl.col("hh") == pl.col("h_hh")).fill_null(False)
+    better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + config.margin)
     cand = frame.join(holders, on="rid", how="left").select(
         "rid",
-        (
-            pl.col("good_other")
-            & ((pl.col("dob") == pl.col("h_dob")).fill_null(False) | (pl.col("hh") == pl.col("h_hh")).fill_null(False))
-        ).alias("c"),
+        (pl.col("other") & better_name & (same_dob | (same_hh & pl.col("dob_exact")))).alias("c"),
     )
     per_rid = cand.group_by("rid").agg(pl.col("c").any())
     bad = per_rid.filter("c")["rid"]

@@ -143,3 +143,12 @@ def test_duplicates_of_one_person_share_a_group_and_namesakes_do_not(index):
     assert g[0] == g[2] and g[0] != g[1]
     assert g[3] != g[4]  # namesakes born the same day, matched to two people by their IDs
     assert g[5] == g[6] and g[5] not in (g[0], g[1], g[3], g[4])
+
+
+@pytest.mark.parametrize(
+    ("name", "row_person", "id_of"), [("Hồ Nhật Khangg", KHANG, THANG), ("Hồ Nhật Thắg", THANG, KHANG)]
+)
+def test_sibling_id_with_a_typo_in_the_name_never_matches_the_sibling(index, name, row_person, id_of):
+    r = _one(index, record(name, row_person["date_of_birth"], row_person["gender"], national_id=id_of["person_id"]))
+    assert r["person_id"] in (row_person["person_id"], None)
+    assert "id_belongs_to_other_person" in r["flags"]

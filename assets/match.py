@@ -1,10 +1,13 @@
 """Match clean records of a province x sector to the province's population index.
 
-One result row per data row of the current uploads: the clean rows get a decision from
-``rules.matching``; the rows rejected by validation join as ``rejected`` so that every row read
-ends in exactly one place (asset check ``rows_accounted``).
+One result row per data row of the current uploads: the clean rows, and the rows rejected by
+validation that still have a name or an ID (flag ``validation_failed``, not verified until fixed), get
+a decision from ``rules.matching``; rows with neither join as ``rejected`` so that every row read ends
+in exactly one place (asset check ``rows_accounted``). The Fellegi-Sunter parameters are estimated
+from this partition's rows and shown in the metadata (table and match-weights chart).
 """
 
+import base64
 
 import dagster as dg
 import polars as pl
@@ -47,7 +50,7 @@ def with_record_attributes(results: pl.DataFrame, clean: pl.DataFrame, rejected:
 )
 def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     """One decision per row (matched / ambiguous / unmatched / rejected) with score, reason and flags."""
-    from rules.matching import MatchConfig, combine_with_rejected, load_or_build_index, match_records
+    from rules.matching import MatchConfig, load_or_build_index, match_weights_svg, match_with_rejected
 
     province, sector = province_sector_of(context)
     clean = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
@@ -57,12 +60,16 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     # Keyed by the register's content hash: a register that changed since population_index last ran
     # is re-indexed here rather than matched against a stale index.
     index = load_or_build_index(paths.population_files(province), paths.base / "lake" / "population_index" / province)
-    output = match_records(clean, index, config)
-    results = with_record_attributes(combine_with_rejected(output.results, rejected), clean, rejected)
+    cache = paths.base / "cache" / "match_estimates"  # our data folder, never beside an input
+    output = match_with_rejected(clean, rejected, index, config, cache_dir=cache)
+    results = with_record_attributes(output.results, clean, rejected)
+    est = output.estimates
     with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied
         results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run.run_id)
         write_parquet(results, paths.lake("match_results", province, sector))
         write_parquet(queue, paths.lake("review_queue", province, sector))
+    if est is not None:  # per level m, u, match weight: for the report's match-weights chart
+        write_parquet(est.to_frame(config), paths.lake("match_estimates", province, sector))
     record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
@@ -83,6 +90,17 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
             "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
             "flags": dg.MetadataValue.json(flag_counts),
             "review_queue_rows": queue.height,
+            "validation_failed_matched": int(output.stats.get("validation_failed_matched", 0)),
+            "match_share": float(est.match_share) if est else 0.0,
+            "em_iterations": int(est.iterations) if est else 0,
+            "match_weights": dg.MetadataValue.md(est.to_markdown(config)) if est else "",
+            "match_weights_chart": dg.MetadataValue.md(
+                "![match weights](data:image/svg+xml;base64,"
+                + base64.b64encode(match_weights_svg(est, config).encode()).decode()
+                + ")"
+            )
+            if est
+            else "",
         },
         check_results=[
             dg.AssetCheckResult(

@@ -118,6 +118,10 @@ def match(args: argparse.Namespace) -> int:
     counts = out.results["status"].value_counts(sort=True)
     summary = ", ".join(f"{row['status']} {row['count']:,}" for row in counts.iter_rows(named=True))
     print(f"{out.results.height:,} rows -> {args.out}: {summary}")
+    failed = int(out.stats.get("validation_failed_matched", 0))
+    if failed:
+        print(f"{failed:,} rows failed validation and were matched on the fields they have "
+              "(flag validation_failed, reason in validation_reason): fix them before verification")
     return 0
 
 

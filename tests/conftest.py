@@ -23,5 +23,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matching caches (register index, parameter estimates) go to a per-test folder, never ~/.cache."""
+    monkeypatch.setenv("DOISOAT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

@@ -54,6 +54,7 @@ class PreparedIndex:
 
     passes: dict[str, SortedKeys]
     id_table: SortedKeys | None  # sorted 12-digit IDs for id_variants passes
+    token_counts: pl.DataFrame | None = None  # (tok hash, n): register count of each name token (token passes)
 
 
 def _argsort(values: np.ndarray) -> np.ndarray:
@@ -63,18 +64,20 @@ def _argsort(values: np.ndarray) -> np.ndarray:
 
 def _sorted(keys: np.ndarray, ok: np.ndarray) -> SortedKeys:
     """Keys where ``ok``, sorted, with their index rows (one multi-threaded polars sort)."""
-    df = pl.DataFrame({"k": keys, "p": np.arange(len(keys), dtype=np.uint32)})
+    rows = np.arange(len(keys), dtype=np.uint32)
     if not ok.all():
-        df = df.filter(pl.Series(ok))
-    df = df.sort("k")
+        keys, rows = keys[ok], rows[ok]
+    df = pl.DataFrame({"k": keys, "p": rows}).sort("k")
     return SortedKeys(df["k"].to_numpy(), df["p"].to_numpy())
 
 
 def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
-    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.index_keys}
+    cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.index_keys}
     hashes = column_hashes(index, cols)
     passes: dict[str, SortedKeys] = {}
     id_table = None
+    token_counts = None
+    token_memo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for spec in config.passes:
         if spec.kind == "id_variants":
             ids = index[spec.index_keys[0]]
@@ -82,8 +85,72 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
             vals = ids.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64)
             id_table = _sorted(vals, ok)
             continue
+        if spec.kind == "token":
+            name_col = spec.index_keys[0]
+            if name_col not in token_memo:  # several token passes share one tokenisation
+                token_memo[name_col] = _token_hashes(index, name_col)
+            tok_hash, tok_ok, tok_row = token_memo[name_col]
+            if token_counts is None:
+                token_counts = (
+                    pl.DataFrame({"tok": tok_hash[tok_ok]}).group_by("tok").agg(pl.len().cast(pl.UInt32).alias("n"))
+                )
+            rest = column_hashes(index, set(spec.index_keys[1:]))
+            rest_hash = {c: (h[tok_row], m[tok_row]) for c, (h, m) in rest.items()}
+            key, ok = combine({"tok": (tok_hash, tok_ok), **rest_hash}, ("tok", *spec.index_keys[1:]))
+            st = _sorted(key, ok)
+            st.pidx = tok_row[st.pidx].astype(np.uint32)
+            passes[spec.name] = st
+            continue
         passes[spec.name] = _sorted(*combine(hashes, spec.index_keys))
-    return PreparedIndex(passes, id_table)
+    return PreparedIndex(passes, id_table, token_counts)
+
+
+MAX_TOKENS = 6  # name tokens looked at per person (Vietnamese names have 2-5)
+
+
+def _token_hashes(frame: pl.DataFrame, name_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash of each name token of each row, flattened: (uint64 hash, token present, row).
+
+    Tokens by position (at most ``MAX_TOKENS``), hashed column by column, so no exploded string frame
+    is built for a 10M-person register. The same hash (seed 7) is used for the records' tokens.
+    """
+    parts = frame.select(pl.col(name_col).str.split_exact(" ", MAX_TOKENS - 1).alias("s")).unnest("s")
+    n = frame.height
+    hashes, oks, rows = [], [], []
+    ar = np.arange(n, dtype=np.int64)
+    for c in parts.columns[:MAX_TOKENS]:
+        s = parts[c]
+        hashes.append(s.hash(seed=7).to_numpy().astype(np.uint64, copy=False))
+        oks.append((s.is_not_null() & (s != "")).fill_null(False).to_numpy())
+        rows.append(ar)
+    if not hashes:
+        return np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0, np.int64)
+    return np.concatenate(hashes), np.concatenate(oks), np.concatenate(rows)
+
+
+def rarest_tokens(feats: pl.DataFrame, name_col: str, counts: pl.DataFrame | None) -> pl.Series:
+    """Per row, the token of its name that fewest register people carry (among tokens the register has).
+
+    Why: a blocking key on the rarest token survives any token order, an extra token (a nickname, a
+    note) and a typo in the other tokens. Ties go to the alphabetically first token (deterministic).
+    """
+    n = feats.height
+    if counts is None or n == 0:
+        return pl.Series("rtok", [None] * n, dtype=pl.Utf8)
+    toks = (
+        feats.select(pl.col(name_col).str.split(" ").alias("t"))
+        .with_row_index("row")
+        .explode("t")
+        .filter(pl.col("t").is_not_null() & (pl.col("t") != ""))
+    )
+    toks = toks.with_columns(pl.col("t").hash(seed=7).alias("tok")).join(counts, on="tok", how="inner")
+    best = toks.sort(["row", "n", "t"]).group_by("row", maintain_order=True).first()
+    return (
+        pl.DataFrame({"row": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+        .join(best.select("row", "t"), on="row", how="left")
+        .sort("row")["t"]
+        .alias("rtok")
+    )
 
 
 def lookup(
@@ -146,7 +213,14 @@ class Candidates:
 def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchConfig) -> Candidates:
     """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``)."""
     n = feats.height
-    cols = {c for spec in config.passes if spec.kind != "id_variants" for c in spec.record_keys}
+    cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.record_keys}
+    if any(spec.kind == "token" for spec in config.passes):
+        feats = feats.with_columns(
+            rarest_tokens(
+                feats, next(s.record_keys[0] for s in config.passes if s.kind == "token"), prepared.token_counts
+            )
+        )
+        cols |= {"rtok"} | {c for spec in config.passes if spec.kind == "token" for c in spec.record_keys[1:]}
     hashes = column_hashes(feats, cols)
     counts: dict[str, int] = {}
     hit: dict[str, np.ndarray] = {}
@@ -158,7 +232,8 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
             skip = hit.get(spec.only_if_no_hit_in) if spec.only_if_no_hit_in else None
             rid, pidx = _id_variant_pass(feats, spec, prepared, skip)
         else:
-            key, ok = combine(hashes, spec.record_keys)
+            keys = ("rtok", *spec.record_keys[1:]) if spec.kind == "token" else spec.record_keys
+            key, ok = combine(hashes, keys)
             rows = np.flatnonzero(ok)
             rid, pidx, over = lookup(prepared.passes[spec.name], rows, key[rows], spec.cap)
             cap_hit[over] = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -180,21 +180,45 @@ PREDICATES: dict[str, Predicate] = {
 
 @dataclass
 class Comparisons:
-    """Per pair: the level index of each comparison, and the summed log2 weight."""
+    """Per pair: the level of each comparison and what its u is made of (no parameters needed yet).
 
-    levels: dict[str, np.ndarray]  # comparison -> int16 (level index, ELSE or MISSING)
-    weights: dict[str, np.ndarray]  # comparison -> float64 weight per pair
-    total: np.ndarray  # prior + sum of weights
+    ``levels``: comparison -> int16 level index (or ``ELSE`` / ``MISSING``);
+    ``tf_log2u``: comparison -> float64 log2 u per pair for pairs at a term-frequency level (NaN
+    elsewhere), or None when the comparison has no tf level; ``name_n`` / ``name_year_n``: register
+    counts of the candidate's whole name (and name + birth year), for the joint name frequency.
+    ``weights``/``total`` are filled by :func:`score` (log2 units, no prior).
+    """
+
+    levels: dict[str, np.ndarray]
+    tf_log2u: dict[str, np.ndarray | None]
+    name_n: np.ndarray | None = None  # register count of the candidate's whole name
+    name_year_n: np.ndarray | None = None  # register count of the candidate's name + birth year
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    total: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.levels.values()))) if self.levels else 0
+
+
+def _order_variants(toks: pl.Expr) -> dict[str, pl.Expr]:
+    """Other readings of a name's token list: given name first, family name last, fully reversed."""
+    return {
+        "rot": pl.concat_list(toks.list.slice(1), toks.list.first()),  # "Vinh Nguyễn Duy" -> "Nguyễn Duy Vinh"
+        "rotr": pl.concat_list(toks.list.last(), toks.list.slice(0, toks.list.len() - 1)),  # "Minh Việt Đặng"
+        "rev": toks.list.reverse(),
+    }
 
 
 def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) -> pl.DataFrame:
     """Pair-level repairs before comparing.
 
-    ``name_order_swap``: when family and given name both disagree in place, try the record's tokens
-    with the given name moved back to the end ("Vinh Nguyễn Duy" -> "Nguyễn Duy Vinh") and fully
-    reversed; if either reads like the register's name (Jaro-Winkler >= 0.85 and clearly better than
-    as written), compare the parts in that order, so typos still show as typos. ``_swapped`` marks
-    those pairs for the ``order`` comparison. Only the few pairs where both parts disagree are examined.
+    ``name_order_swap``: when family and given name both disagree in place, read the record's name in
+    the register's order: if both names hold the same tokens (any order: family last, given first,
+    fully reversed, an order nobody foresaw), take the register's order; otherwise try the record's
+    tokens with the given name moved back to the end, the family name moved back to the front, and
+    fully reversed, and keep a reading that is close to the register's name (Jaro-Winkler >= 0.85 and
+    clearly better than as written), so typos still show as typos. ``_swapped`` marks those pairs
+    for the ``order`` comparison. Only the pairs where both parts disagree are examined.
     """
     if "name_order_swap" not in fixups or "nk" not in lf.columns or lf.height == 0:
         return lf
@@ -205,26 +229,49 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
         df = pl.DataFrame(
             {"l": lf["nk"].gather(sub), "t": lf["tk"].gather(sub), "r": rf["nk"].gather(sub)}
         ).with_columns(pl.col("l").str.split(" ").alias("lt"), pl.col("t").str.split(" ").alias("tt"))
-        rot = pl.concat_list(pl.col("lt").list.slice(1), pl.col("lt").list.first())
-        rot_t = pl.concat_list(pl.col("tt").list.slice(1), pl.col("tt").list.first())
+        df = df.with_columns(pl.col("r").str.split(" ").alias("rt"))
+        same_set = _bool(
+            df.select(
+                (pl.col("lt").list.sort() == pl.col("rt").list.sort())
+                & (pl.col("lt").list.len() == pl.col("tt").list.len())
+            ).to_series()
+        )
+        variants = _order_variants(pl.col("lt"))
+        tvariants = _order_variants(pl.col("tt"))
         df = df.with_columns(
-            rot.alias("rot"),
-            pl.col("lt").list.reverse().alias("rev"),
-            rot_t.alias("rot_t"),
-            pl.col("tt").list.reverse().alias("rev_t"),
+            *[v.alias(k) for k, v in variants.items()], *[v.alias(k + "_t") for k, v in tvariants.items()]
         )
         r = df["r"].to_list()
         sims = {
             k: process.cpdist(df[k].list.join(" ").to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
-            for k in ("lt", "rot", "rev")
+            for k in ("lt", *variants)
         }
-        use_rot = (sims["rot"] >= 0.85) & (sims["rot"] >= sims["rev"]) & (sims["rot"] > sims["lt"] + 0.05)
-        use_rev = ~use_rot & (sims["rev"] >= 0.85) & (sims["rev"] > sims["lt"] + 0.05)
-        chosen = df.select(
-            pl.when(pl.Series(use_rot)).then(pl.col("rot")).otherwise(pl.col("rev")).alias("k"),
-            pl.when(pl.Series(use_rot)).then(pl.col("rot_t")).otherwise(pl.col("rev_t")).alias("t"),
+        best_k = np.full(len(r), "", dtype=object)
+        best_s = np.zeros(len(r))
+        rfk, rgk = rf["fk"].gather(sub), rf["gk"].gather(sub)
+        for k in variants:
+            # a reading whose family and given names are exactly the register's is taken whatever
+            # the middle names do (family last + a changed middle name); else it must read alike
+            parts_agree = _bool((df[k].list.first() == rfk) & (df[k].list.last() == rgk))
+            score_k = np.where(parts_agree, 2.0, sims[k])
+            better = ((sims[k] >= 0.85) | parts_agree) & (sims[k] > sims["lt"] + 0.05) & (score_k > best_s)
+            best_k[better] = k
+            best_s[better] = score_k[better]
+        key_expr = pl.col("lt")
+        tone_expr = pl.col("tt")
+        for k in variants:
+            sel = pl.Series(best_k == k)
+            key_expr = pl.when(sel).then(pl.col(k)).otherwise(key_expr)
+            tone_expr = pl.when(sel).then(pl.col(k + "_t")).otherwise(tone_expr)
+        # same tokens in another order: the register's order, with the record's tones re-ordered alike
+        chosen = df.with_columns(key_expr.alias("k"), tone_expr.alias("tk2")).with_columns(
+            pl.when(pl.Series(same_set)).then(pl.col("rt")).otherwise(pl.col("k")).alias("k"),
+            pl.when(pl.Series(same_set))
+            .then(_reorder_like(pl.col("tt"), pl.col("lt"), pl.col("rt")))
+            .otherwise(pl.col("tk2"))
+            .alias("t"),
         )
-        hit = use_rot | use_rev
+        hit = same_set | (best_k != "")
         if hit.any():
             pos = sub[hit]
             parts = chosen.filter(pl.Series(hit)).select(
@@ -242,19 +289,40 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
     return lf.with_columns(pl.Series("_swapped", swapped))
 
 
-def compare(lf: pl.DataFrame, rf: pl.DataFrame, config: MatchConfig, n_index: int) -> Comparisons:
-    """Score aligned pairs (row i of ``lf`` = record side, row i of ``rf`` = index side)."""
-    n = lf.height
-    total = np.full(n, config.prior, dtype=np.float64)
+def _reorder_like(toned: pl.Expr, folded: pl.Expr, target: pl.Expr) -> pl.Expr:
+    """The record's toned tokens put in the order in which their folded forms appear in ``target``.
+
+    Folded and toned tokens are aligned one to one; the k-th occurrence of a folded token goes to the
+    k-th place that token takes in ``target`` (sorting both by token then by position does that).
+    """
+    pos_src = folded.list.eval(pl.element().rank("ordinal").cast(pl.Int64) - 1)
+    pos_dst = target.list.eval(pl.element().rank("ordinal").cast(pl.Int64) - 1)
+    # source token with rank r is placed where the target's token of rank r stands
+    by_rank = toned.list.gather(pos_src.list.eval(pl.element().arg_sort()))
+    return by_rank.list.gather(pos_dst)
+
+
+def compare(
+    lf: pl.DataFrame, rf: pl.DataFrame, config: MatchConfig, n_index: int, fixups: bool = True
+) -> Comparisons:
+    """Levels of aligned pairs (row i of ``lf`` = record side, row i of ``rf`` = index side).
+
+    ``fixups=False`` skips the pair repairs (the u sample: random pairs almost never read alike in
+    another token order, and the repairs would cost most of the sample's time).
+    """
     levels: dict[str, np.ndarray] = {}
-    weights: dict[str, np.ndarray] = {}
-    lf = apply_fixups(lf, rf, config.pair_fixups)
+    tf: dict[str, np.ndarray | None] = {}
+    if fixups:
+        lf = apply_fixups(lf, rf, config.pair_fixups)
     for comp in config.comparisons:
-        lvl, w = _compare_one(lf, rf, comp, n_index)
-        levels[comp.name] = lvl
-        weights[comp.name] = w
-        total += w
-    return Comparisons(levels, weights, total)
+        levels[comp.name], tf[comp.name] = _compare_one(lf, rf, comp, n_index)
+    out = Comparisons(levels, tf)
+    nf = config.name_frequency
+    if nf is not None and lf.height:
+        for attr, col in (("name_n", nf.name_count), ("name_year_n", nf.name_year_count)):
+            if col and col in rf.columns:
+                setattr(out, attr, np.maximum(rf[col].cast(pl.Float64).fill_null(1.0).to_numpy(), 1.0))
+    return out
 
 
 def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_index: int):
@@ -271,19 +339,78 @@ def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_ind
             break
         hit = PREDICATES[lv.when](lf, rf, lv, todo)
         lvl[todo[hit]] = i
-    w = np.zeros(n, dtype=np.float64)
-    w[lvl == ELSE] = comp.else_weight
+    tf = None
     for i, lv in enumerate(comp.levels):
-        sel = lvl == i
-        if not sel.any():
+        if not lv.tf or lv.tf not in rf.columns:
             continue
-        if lv.tf:
+        if tf is None:
+            tf = np.full(n, np.nan, dtype=np.float64)
+        sel = lvl == i
+        if sel.any():
             counts = rf[lv.tf].to_numpy()[sel].astype(np.float64)
-            u = np.maximum(lv.u_min, counts / max(n_index, 1))
-            w[sel] = np.log2(lv.m / np.minimum(u, lv.m))
-        else:
-            w[sel] = lv.fixed_weight()
-    return lvl, w
+            tf[sel] = np.log2(np.maximum(lv.u_min, counts / max(n_index, 1)))
+    return lvl, tf
+
+
+def score(comps: Comparisons, est, config: MatchConfig) -> Comparisons:
+    """Fill ``weights`` (per comparison, log2 m/u per pair) and ``total`` (their sum plus the joint
+    name frequency adjustment; log2 likelihood ratio, no prior) from the estimates ``est``."""
+    n = len(comps)
+    total = np.zeros(n, dtype=np.float64)
+    name_parts = []
+    for comp in config.comparisons:
+        lvl = comps.levels[comp.name]
+        n_lv = len(comp.levels)
+        idx = np.where(lvl == ELSE, n_lv, np.where(lvl == MISSING, n_lv + 1, lvl)).astype(np.int64)
+        lm = np.append(est.log2_m(comp.name), 0.0)
+        lu = np.append(est.log2_u(comp.name), 0.0)
+        log_u = lu[idx]
+        tf = comps.tf_log2u.get(comp.name)
+        if tf is not None:
+            log_u = np.where(np.isnan(tf), log_u, tf)
+        w = lm[idx] - log_u
+        comps.weights[comp.name] = w
+        total += w
+        if comp.name_part:
+            name_parts.append((lvl, log_u))
+    total += name_frequency_adjustment(comps, est, config, name_parts)
+    comps.total = total
+    return comps
+
+
+def name_frequency_adjustment(comps: Comparisons, est, config: MatchConfig, name_parts) -> np.ndarray:
+    """log2 correction for names whose parts are not independent, when every name part agrees exactly.
+
+    The parts' weights assume that a random other person carries this whole name
+    E = N x prod(u of the parts) times; the register says O = count(name) - 1 other people do
+    (the candidate is one of the count). The correction is -log2((O + 1) / (E + 1)): common
+    combinations lose weight, combinations rarer than their parts gain. Likewise for the birth year
+    when the years agree: E = (count(name) - 1) x u(year), O = count(name + year) - 1, so namesakes of
+    one generation weigh less. Gains are capped at ``max_gain`` (losses are not). The +1 keeps a name
+    nobody else carries neutral instead of inventing evidence.
+    """
+    n = len(comps)
+    nf = config.name_frequency
+    adj = np.zeros(n, dtype=np.float64)
+    if nf is None or not name_parts or comps.name_n is None:
+        return adj
+    all_exact = np.ones(n, dtype=bool)
+    parts_u = np.zeros(n, dtype=np.float64)
+    for lvl, log_u in name_parts:
+        all_exact &= lvl == 0
+        parts_u += log_u
+    big_n = max(est.n_index, 1)
+    expected = big_n * np.exp2(parts_u)
+    a1 = np.minimum(-np.log2(comps.name_n / (expected + 1.0)), nf.max_gain)
+    adj[all_exact] = a1[all_exact]
+    dob = config.comparison(nf.year_comparison)
+    if dob is not None and comps.name_year_n is not None:
+        yr_levels = [i for i, lv in enumerate(dob.levels) if lv.label in nf.year_levels]
+        year_ok = all_exact & np.isin(comps.levels[dob.name], yr_levels)
+        expected_y = (comps.name_n - 1.0) * est.u_year
+        a2 = np.minimum(-np.log2(comps.name_year_n / (expected_y + 1.0)), nf.max_gain)
+        adj[year_ok] += a2[year_ok]
+    return adj
 
 
 def level_label(comp: ComparisonSpec, level: int) -> str:

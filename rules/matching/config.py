@@ -1,24 +1,33 @@
-"""Matching configuration: fields, blocking passes, comparisons, weights and thresholds, read from YAML.
+"""Matching configuration: fields, blocking passes, comparison levels and start values, read from YAML.
 
-The engine is driven entirely by this object so that a new data set (FEBRL4, another register) needs a
-YAML file, not code. Weights are Fellegi-Sunter log2 likelihood ratios log2(m/u); for "term-frequency"
-levels, u is taken per value from register frequencies, so agreement on a rare value weighs more.
+The engine is driven entirely by this object so that a new data set (FEBRL4, pseudopeople, another
+register) needs a YAML file, not code. The YAML holds the *structure* of the Fellegi-Sunter model
+(which comparisons, which levels in which order, which blocking passes) and optional *start values*
+of the m and u probabilities; the values used to score are estimated from the data of each run
+(``rules.matching.estimate``: m and the share of records that have a match by EM, u from random
+record x register pairs and register frequencies). A config may therefore map columns only: a level
+without ``m``/``u`` gets a default start value by its position in the list.
+
+Models are frozen pydantic models that refuse unknown keys; a bad file fails with one line naming the
+key path (``comparisons.2.levels.0.mm: unknown key``).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_DIR = Path(__file__).parent
 
 
-@dataclass(frozen=True)
-class PassSpec:
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PassSpec(_Strict):
     """One blocking pass: exact join of ``record_keys`` (record side) on ``index_keys`` (register side).
 
     ``kind`` is ``exact`` (join on the key columns) or ``id_variants`` (join every one-digit
@@ -29,162 +38,202 @@ class PassSpec:
 
     name: str
     record_keys: tuple[str, ...]
-    index_keys: tuple[str, ...]
-    kind: str = "exact"
-    cap: int = 50
+    index_keys: tuple[str, ...] = ()
+    kind: Literal["exact", "id_variants", "token"] = "exact"
+    cap: int = Field(default=50, ge=1)
     only_if_no_hit_in: str | None = None  # id_variants: run only for records without a hit in that pass
 
+    @model_validator(mode="after")
+    def _default_index_keys(self) -> PassSpec:
+        if not self.index_keys:
+            object.__setattr__(self, "index_keys", self.record_keys)
+        return self
 
-@dataclass(frozen=True)
-class LevelSpec:
+
+class LevelSpec(_Strict):
     """One agreement level of a comparison; the first level whose predicate holds wins.
 
-    ``when`` names a predicate (see ``rules.matching.compare.PREDICATES``) applied to ``column``;
-    ``tf`` names an index column holding the register count of the agreeing value, in which case
-    u = max(u_min, count / register size) instead of the fixed ``u``.
+    ``when`` names a predicate (see ``rules.matching.compare.PREDICATES``) applied to ``column``.
+    ``m``/``u`` are *start values* (estimated per run); ``tf`` names an index column holding the register
+    count of the agreeing value, in which case the pair's u is max(u_min, count / register size) (a rare
+    value weighs more). ``fixed: true`` keeps the start values (no estimation) for this level.
     """
 
     label: str
     when: str
     column: str | None = None
     arg: float | None = None
-    m: float = 0.9
-    u: float = 0.1
+    m: float | None = Field(default=None, gt=0, lt=1)
+    u: float | None = Field(default=None, gt=0, le=1)
     tf: str | None = None
-    u_min: float = 1e-6
-    weight: float | None = None  # explicit log2 weight, overrides m/u
-
-    def fixed_weight(self) -> float:
-        if self.weight is not None:
-            return float(self.weight)
-        return math.log2(self.m / self.u)
+    u_min: float = Field(default=1e-7, gt=0, lt=1)
 
 
-@dataclass(frozen=True)
-class ComparisonSpec:
-    """A field comparison: ``levels`` tried in order; if none applies, ``else_label``/``else_weight``."""
+class ComparisonSpec(_Strict):
+    """A field comparison: ``levels`` tried in order; if none applies, the ``else`` level.
+
+    A null in any of ``null_columns`` (either side) gives the level ``missing``: weight 0, neutral.
+    ``agree_labels``: labels counted as "agreeing" in decisions and flags (default: the first level).
+    ``fixed``: keep the start values of every level (a comparison that is only a marker).
+    """
 
     name: str
     levels: tuple[LevelSpec, ...]
-    null_columns: tuple[str, ...] = ()  # any null on either side -> level "missing", weight 0
+    null_columns: tuple[str, ...] = ()
     else_label: str = "disagree"
-    else_m: float = 0.05
-    else_u: float = 0.95
-    agree_labels: tuple[str, ...] = ()  # labels counted as "agreeing" in decisions (default: first level)
+    else_m: float | None = Field(default=None, gt=0, lt=1)
+    else_u: float | None = Field(default=None, gt=0, le=1)
+    agree_labels: tuple[str, ...] = ()
+    fixed: bool = False
+    name_part: bool = False  # one part of the person's name (joint name frequency adjustment)
 
     @property
-    def else_weight(self) -> float:
-        return math.log2(self.else_m / self.else_u)
+    def labels(self) -> tuple[str, ...]:
+        """Labels by level index: the listed levels, then the else level."""
+        return (*(lv.label for lv in self.levels), self.else_label)
+
+    @property
+    def agreeing(self) -> tuple[str, ...]:
+        return self.agree_labels or ((self.levels[0].label,) if self.levels else ())
 
 
-@dataclass(frozen=True)
-class MatchConfig:
-    """Everything the engine needs: how to prepare features, block, compare and decide."""
+class Estimation(_Strict):
+    """How the parameters are estimated from the data of a run (see ``rules.matching.estimate``).
+
+    Bounds keep one odd file from making a level absurd: m is a MAP estimate with ``m_strength``
+    pseudo-matches spread as the start values, then clamped to ``m_bounds``; the share of records that
+    have a match in the register starts at ``match_share`` with ``share_strength`` pseudo-records and
+    stays within ``share_bounds``. u comes from ``u_sample_pairs`` random record x register pairs; a
+    level seen fewer than ``u_min_hits`` times there keeps its start u (or the Laplace estimate when
+    the config gives none).
+    """
+
+    enabled: bool = True
+    max_iterations: int = Field(default=30, ge=0)
+    tolerance: float = Field(default=1e-4, gt=0)
+    m_strength: float = Field(default=50.0, ge=0)
+    m_bounds: tuple[float, float] = (1e-4, 0.9999)
+    match_share: float = Field(default=0.9, gt=0, lt=1)
+    share_strength: float = Field(default=20.0, ge=0)
+    share_bounds: tuple[float, float] = (0.05, 0.999)
+    u_sample_pairs: int = Field(default=300_000, ge=1000)
+    u_min_hits: int = Field(default=30, ge=1)
+    u_bounds: tuple[float, float] = (1e-10, 0.9999)
+    max_records: int = Field(default=400_000, ge=1)  # records whose pairs feed EM (a hashed sample)
+    seed: int = 20260101
+
+
+class NameFrequency(_Strict):
+    """Joint term frequencies of whole names (and name + birth year): when every name part agrees
+    exactly, the name's weight uses the register count of the whole name instead of the product of
+    the parts' frequencies (names are not independent parts), and the count of name + birth year
+    when the years agree as well. ``max_gain``: at most this many log2 units more than the parts."""
+
+    name_count: str = "nk_n"
+    name_year_count: str | None = "nky_n"
+    year_comparison: str = "dob"
+    year_levels: tuple[str, ...] = ("exact", "day_month_swapped", "month_year", "year_only", "one_digit", "same_year")
+    max_gain: float = 3.0
+
+
+class MatchConfig(_Strict):
+    """Everything the engine needs: how to prepare features, block, compare, estimate and decide."""
 
     name: str
-    prepare: str  # "vietnam" (normalised records + register index) or "generic" (column mapping)
+    description: str = ""
+    prepare: Literal["vietnam", "generic"] = "vietnam"
     passes: tuple[PassSpec, ...]
     comparisons: tuple[ComparisonSpec, ...]
-    prior: float = -10.0  # log2 prior odds that a blocked candidate pair is a match
-    match_threshold: float = 0.99  # match probability needed for `matched`
-    review_threshold: float = 0.5  # a candidate at or above this is "plausible" (ambiguous review)
-    margin: float = 4.0  # log2 weight the best must exceed the runner-up by
-    max_review_candidates: int = 5
-    chunk_size: int = 200_000
+    estimation: Estimation = Estimation()
+    name_frequency: NameFrequency | None = None
+    match_threshold: float = Field(default=0.99, gt=0, lt=1)  # posterior probability for `matched` ...
+    margin: float = Field(default=4.0, ge=0)  # ... and log2 likelihood ratio above the runner-up
+    review_threshold: float = Field(default=0.5, gt=0, lt=1)  # a candidate this likely is "plausible"
+    max_review_candidates: int = Field(default=5, ge=1)
+    chunk_size: int = Field(default=200_000, ge=1)
     id_column: str = "pid"  # index column with the person identifier
+    index_id_source: str = "person_id"  # generic prepare: the register column copied to id_column
     record_id_column: str | None = "idn_s"  # record column compared with id_column for flags
-    generic_fields: dict[str, str] = field(default_factory=dict)  # generic prepare: feature <- column
+    id_comparison: str | None = "id"  # the comparison whose agreement means "the file's ID is this person's"
+    generic_fields: dict[str, str] = Field(default_factory=dict)  # generic prepare: feature <- column
     pair_fixups: tuple[str, ...] = ()
+    default_cap: int | None = None  # applied in from_dict to passes without a cap
     id_known_pass: str = "id_exact"  # records with a hit in this pass have an ID known to the register
     pair_budget_per_record: float = 20.0  # asset check: candidate pairs per record above this is a warning
     max_ambiguous_share: float = 0.05  # asset check: share of ambiguous rows above this is a warning
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @model_validator(mode="after")
+    def _check(self) -> MatchConfig:
+        names = [p.name for p in self.passes]
+        if len(set(names)) != len(names):
+            raise ValueError("passes: pass names must be unique")
+        for p in self.passes:
+            if p.only_if_no_hit_in and p.only_if_no_hit_in not in names:
+                raise ValueError(f"passes.{p.name}.only_if_no_hit_in: no pass named {p.only_if_no_hit_in!r}")
+        from rules.matching.compare import PREDICATES  # late import: compare imports this module
+
+        for i, c in enumerate(self.comparisons):
+            for j, lv in enumerate(c.levels):
+                if lv.when not in PREDICATES:
+                    raise ValueError(
+                        f"comparisons.{i}.levels.{j}.when: unknown predicate {lv.when!r} "
+                        f"(known: {', '.join(sorted(PREDICATES))})"
+                    )
+        return self
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> MatchConfig:
-        """Read a config file; unknown keys are rejected so that typos do not pass silently."""
+        """Read a config file; unknown keys and bad values fail with one line naming the key path."""
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
-        return cls.from_dict(data)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a matching config must be a mapping of keys")
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{Path(path).name}: {exc}") from None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MatchConfig:
-        passes = tuple(
-            PassSpec(
-                name=p["name"],
-                record_keys=tuple(p["record_keys"]),
-                index_keys=tuple(p.get("index_keys", p["record_keys"])),
-                kind=p.get("kind", "exact"),
-                cap=int(p.get("cap", data.get("default_cap", 50))),
-                only_if_no_hit_in=p.get("only_if_no_hit_in"),
-            )
-            for p in data["passes"]
-        )
-        comps = []
-        for c in data["comparisons"]:
-            levels = tuple(LevelSpec(**lv) for lv in c["levels"])
-            comps.append(
-                ComparisonSpec(
-                    name=c["name"],
-                    levels=levels,
-                    null_columns=tuple(c.get("null_columns", ())),
-                    else_label=c.get("else_label", "disagree"),
-                    else_m=float(c.get("else_m", 0.05)),
-                    else_u=float(c.get("else_u", 0.95)),
-                    agree_labels=tuple(c.get("agree_labels", (levels[0].label,) if levels else ())),
-                )
-            )
-        known = {
-            "name",
-            "prepare",
-            "passes",
-            "comparisons",
-            "prior",
-            "match_threshold",
-            "review_threshold",
-            "margin",
-            "max_review_candidates",
-            "chunk_size",
-            "id_column",
-            "record_id_column",
-            "generic_fields",
-            "pair_fixups",
-            "default_cap",
-            "description",
-            "index_id_source",
-            "id_known_pass",
-            "pair_budget_per_record",
-            "max_ambiguous_share",
-        }
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown matching config keys: {sorted(unknown)}")
-        return cls(
-            name=data["name"],
-            prepare=data.get("prepare", "vietnam"),
-            passes=passes,
-            comparisons=tuple(comps),
-            prior=float(data.get("prior", -10.0)),
-            match_threshold=float(data.get("match_threshold", 0.99)),
-            review_threshold=float(data.get("review_threshold", 0.5)),
-            margin=float(data.get("margin", 4.0)),
-            max_review_candidates=int(data.get("max_review_candidates", 5)),
-            chunk_size=int(data.get("chunk_size", 200_000)),
-            id_column=data.get("id_column", "pid"),
-            record_id_column=data.get("record_id_column", "idn_s"),
-            generic_fields=dict(data.get("generic_fields", {})),
-            pair_fixups=tuple(data.get("pair_fixups", ())),
-            id_known_pass=data.get("id_known_pass", "id_exact"),
-            pair_budget_per_record=float(data.get("pair_budget_per_record", 20.0)),
-            max_ambiguous_share=float(data.get("max_ambiguous_share", 0.05)),
-            raw=data,
-        )
+        """Build from a plain mapping (YAML), with ``default_cap`` applied to passes without a cap."""
+        data = dict(data)
+        cap = data.get("default_cap")
+        if cap is not None and isinstance(data.get("passes"), list):
+            data["passes"] = [p if not isinstance(p, dict) or "cap" in p else {**p, "cap": cap} for p in data["passes"]]
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(_one_line(exc)) from None
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The config as a plain mapping (``from_dict(config.raw | {...})`` makes a variant)."""
+        return self.model_dump()
+
+    def comparison(self, name: str) -> ComparisonSpec | None:
+        return next((c for c in self.comparisons if c.name == name), None)
 
     def pair_budget(self, n_records: int) -> int:
         """Candidate-pair budget for ``n_records`` records (the asset check compares the pass totals)."""
         return max(1000, int(self.pair_budget_per_record * n_records))
 
+    def fingerprint(self) -> str:
+        """A stable text of the whole config (part of the estimate cache key)."""
+        return self.model_dump_json()
+
     @classmethod
     def default(cls) -> MatchConfig:
         """The Vietnamese register configuration shipped beside the code."""
         return cls.from_yaml(CONFIG_DIR / "vietnam.yaml")
+
+
+def _one_line(exc: ValidationError) -> str:
+    """First error of a pydantic ValidationError as ``key.path: what is wrong``."""
+    errs = exc.errors()
+    parts = []
+    for e in errs[:3]:
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    more = f" (and {len(errs) - 3} more)" if len(errs) > 3 else ""
+    return "matching config: " + "; ".join(parts) + more

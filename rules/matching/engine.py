@@ -10,13 +10,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from rules.matching.blocking import generate_pairs, prepare_index
-from rules.matching.compare import PREDICATE_COLUMNS, compare
+from rules.matching.compare import PREDICATE_COLUMNS, Comparisons, compare, score
 from rules.matching.config import MatchConfig
 from rules.matching.decide import decide_chunk, same_person_groups
+from rules.matching.estimate import (
+    Estimates,
+    PairLevels,
+    data_version,
+    estimate_u,
+    load_cached,
+    run_em,
+    save_cached,
+    start_estimates,
+    sum_log2_m,
+)
 from rules.matching.features import generic_features, record_features
 
 LINEAGE_COLUMNS: tuple[str, ...] = (
@@ -38,6 +51,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "flags",
     "proposed_id",
     "same_person_group",
+    "validation_reason",
 )
 
 Progress = Callable[[int, int], None]
@@ -52,11 +66,12 @@ class MatchOutput:
     review_queue: pl.DataFrame
     pass_counts: dict[str, int]
     stats: dict[str, float | int] = field(default_factory=dict)
+    estimates: Estimates | None = None  # the Fellegi-Sunter parameters used (see rules.matching.estimate)
 
 
 def build_generic_index(df: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     """Index for a ``generic`` config: mapped features, ``pid`` and register counts for tf levels."""
-    id_source = config.raw.get("index_id_source", "person_id")
+    id_source = config.index_id_source
     feats = generic_features(df, config.generic_fields).with_columns(
         df[id_source].cast(pl.Utf8).alias(config.id_column)
     )
@@ -73,11 +88,12 @@ def _with_tf_counts(feats: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
 
 # read on the record side only (the register's values are constant or absent)
 INDEX_UNUSED = frozenset({"tk", "prec", "dob_sw", "idk", "idf"})
+NAME_FREQUENCY_COLUMNS = ("nk_n", "nky_n")
 
 
 def comparison_columns(config: MatchConfig) -> set[str]:
     """Columns read by the comparisons, fix-ups, decisions and flags of ``config``."""
-    cols = set(PREDICATE_COLUMNS) | {config.id_column}
+    cols = set(PREDICATE_COLUMNS) | {config.id_column} | set(NAME_FREQUENCY_COLUMNS)
     if config.record_id_column:
         cols.add(config.record_id_column)
     for comp in config.comparisons:
@@ -95,33 +111,49 @@ def record_feature_frame(records: pl.DataFrame, config: MatchConfig) -> pl.DataF
     raise ValueError(f"unknown prepare kind in matching config: {config.prepare!r}")
 
 
+@dataclass
+class _Chunk:
+    """What phase one keeps of a chunk for estimation and decisions (levels, not features)."""
+
+    start: int
+    feats: pl.DataFrame
+    rid: np.ndarray  # local record row per pair, sorted
+    pidx: np.ndarray
+    comps: Comparisons
+    cap_hit: np.ndarray
+
+
 def match_records(
     records: pl.DataFrame,
     index: pl.DataFrame,
     config: MatchConfig | None = None,
     progress: Progress | None = None,
+    *,
+    estimates: Estimates | None = None,
+    cache_dir: str | Path | None = None,
 ) -> MatchOutput:
     """Match normalised records (contracts §4) against a population index.
 
-    Returns one result row per record in input order (contracts §6). ``progress(done, total)`` is
-    called after each chunk. No personal data is logged; ``stats`` holds counts and timings only.
+    Returns one result row per record in input order (contracts §6). Parameters are estimated from
+    this run's records and register (``rules.matching.estimate``) unless ``estimates`` is given;
+    with ``cache_dir`` they are cached there per data version (records, index, config).
+    ``progress(done, total)`` is called after each chunk. No personal data is logged; ``stats`` holds
+    counts and timings only; ``MatchOutput.estimates`` holds the parameters used.
     """
     config = config or MatchConfig.default()
     t0 = time.perf_counter()
     feats = record_feature_frame(records, config)
     prepared = prepare_index(index, config)
-    # only the columns the comparisons read are gathered per pair
     needed = comparison_columns(config)
     index_cmp = index.select([c for c in index.columns if c in needed - INDEX_UNUSED])
     t_prep = time.perf_counter() - t0
     n = records.height
     pass_counts = {p.name: 0 for p in config.passes}
-    decided: list[pl.DataFrame] = []
-    reviews: list[pl.DataFrame] = []
-    n_pairs = 0
-    timing = {"blocking": 0.0, "gather": 0.0, "compare": 0.0, "decide": 0.0}
+    timing = {"blocking": 0.0, "gather": 0.0, "compare": 0.0, "estimate": 0.0, "decide": 0.0}
     if progress is not None:
         progress(0, n)
+    chunks: list[_Chunk] = []
+    n_pairs = 0
     for start in range(0, max(n, 1), config.chunk_size):
         chunk = feats.slice(start, config.chunk_size)
         if chunk.height == 0:
@@ -130,30 +162,39 @@ def match_records(
         cands = generate_pairs(chunk, prepared, config)
         t2 = time.perf_counter()
         timing["blocking"] += t2 - t1
-        pairs, cap_hit = cands.pairs, cands.cap_hit
         for k, v in cands.pass_counts.items():
             pass_counts[k] += v
         if config.id_known_pass in cands.hit and config.record_id_column in chunk.columns:
             known = pl.Series("idk", cands.hit[config.id_known_pass])
             chunk = chunk.with_columns(pl.when(pl.col(config.record_id_column).is_not_null()).then(known).alias("idk"))
-        n_pairs += pairs.height
-        rid = pairs["rid"].to_numpy()
-        pidx = pairs["pidx"].to_numpy()
-        lf = chunk[rid] if len(rid) else chunk.clear()
+        rid = cands.pairs["rid"].to_numpy()
+        pidx = cands.pairs["pidx"].to_numpy()
+        n_pairs += len(rid)
+        narrow = chunk.select([c for c in chunk.columns if c in needed])
+        lf = narrow[rid] if len(rid) else narrow.clear()
         rf = index_cmp[pidx] if len(pidx) else index_cmp.clear()
         t3 = time.perf_counter()
         timing["gather"] += t3 - t2
         comps = compare(lf, rf, config, index.height)
-        t4 = time.perf_counter()
-        timing["compare"] += t4 - t3
-        res, rev = decide_chunk(chunk, rid, pidx, rf, lf, comps, cap_hit, config)
-        res = res.with_columns((pl.col("_row") + start).alias("_row"))
-        rev = rev.with_columns((pl.col("_row") + start).alias("_row"))
-        timing["decide"] += time.perf_counter() - t4
-        decided.append(res)
-        reviews.append(rev)
+        timing["compare"] += time.perf_counter() - t3
+        chunks.append(_Chunk(start, chunk, rid, pidx, comps, cands.cap_hit))
+    t4 = time.perf_counter()
+    est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir)
+    timing["estimate"] = time.perf_counter() - t4
+    decided: list[pl.DataFrame] = []
+    reviews: list[pl.DataFrame] = []
+    keep = [c for c in (config.id_column, config.record_id_column, "dob", "hh") if c and c in index.columns]
+    index_small = index.select(keep)
+    t5 = time.perf_counter()
+    for ch in chunks:
+        score(ch.comps, est, config)
+        rf = index_small[ch.pidx] if len(ch.pidx) else index_small.clear()
+        res, rev = decide_chunk(ch.feats, ch.rid, rf, ch.comps, ch.cap_hit, config, est)
+        decided.append(res.with_columns((pl.col("_row") + ch.start).alias("_row")))
+        reviews.append(rev.with_columns((pl.col("_row") + ch.start).alias("_row")))
         if progress is not None:
-            progress(min(start + chunk.height, n), n)
+            progress(min(ch.start + ch.feats.height, n), n)
+    timing["decide"] = time.perf_counter() - t5
     results = (pl.concat(decided) if decided else _empty_results()).sort("_row")
     review = pl.concat(reviews) if reviews else pl.DataFrame()
     results = results.with_columns(same_person_groups(records, feats, results))
@@ -172,16 +213,85 @@ def match_records(
         "seconds_prepare": round(t_prep, 3),
         **{f"seconds_{k}": round(v, 3) for k, v in timing.items()},
         "seconds_total": round(time.perf_counter() - t0, 3),
+        "match_share": round(est.match_share, 4),
+        "em_iterations": est.iterations,
+        "estimates_from_cache": int(est.from_cache),
     }
     for status in ("matched", "ambiguous", "unmatched"):
         stats[status] = int((out["status"] == status).sum())
     stats["candidate_cap_hit"] = int(out["flags"].list.contains("candidate_cap_hit").sum())
+    if "validation_reason" not in out.columns:
+        out = out.with_columns(pl.lit(None, pl.Utf8).alias("validation_reason"))
     return MatchOutput(
         results=out.drop("_row").select(*lineage, *RESULT_COLUMNS),
         review_queue=review_out.drop("_row"),
         pass_counts=pass_counts,
         stats=stats,
+        estimates=est,
     )
+
+
+def _canonical_order(feats: pl.DataFrame) -> np.ndarray:
+    """Row positions sorted by a hash of the row's features: samples drawn through this order do not
+    depend on the order of the file's rows (a shuffled file gets the same estimates)."""
+    h = feats.hash_rows(seed=3).to_numpy()
+    return np.lexsort((np.arange(len(h)), h)) if len(h) else np.zeros(0, dtype=np.int64)
+
+
+def _estimate(
+    feats: pl.DataFrame,
+    chunks: list[_Chunk],
+    index: pl.DataFrame,
+    index_cmp: pl.DataFrame,
+    config: MatchConfig,
+    cache_dir: str | Path | None,
+) -> Estimates:
+    """u from random pairs, then m and the match share by EM over the blocked pairs (cached per data)."""
+    n, big_n = feats.height, index.height
+    opt = config.estimation
+    if not opt.enabled or n == 0 or big_n == 0:
+        return start_estimates(config, big_n)
+    key = data_version(feats, index, config)
+    cached = load_cached(Path(cache_dir), key) if cache_dir else None
+    if cached is not None:
+        return cached
+    # u: random record x register pairs, compared with the same code as the blocked pairs
+    full = pl.concat([c.feats for c in chunks], how="diagonal_relaxed") if chunks else feats
+    order = _canonical_order(feats)
+    rng = np.random.default_rng(opt.seed)
+    k = int(min(opt.u_sample_pairs, n * big_n))
+    s_rid = order[rng.integers(0, n, k)]
+    s_pidx = rng.integers(0, big_n, k)
+    lf = full.select([c for c in full.columns if c in comparison_columns(config)])[s_rid]
+    rf = index_cmp[s_pidx]
+    sample = compare(lf, rf, config, big_n, fixups=False)
+    year_equal = 0.0
+    if "yr" in rf.columns and "yr" in lf.columns:
+        yr_l, yr_r = lf["yr"], rf["yr"]
+        both = (yr_l.is_not_null() & yr_r.is_not_null()).to_numpy()
+        if both.any():
+            year_equal = float((yr_l == yr_r).fill_null(False).to_numpy()[both].mean())
+    est = estimate_u(sample.levels, config, k, big_n, year_equal)
+    del lf, rf, sample
+    # EM over the blocked pairs of (a hashed sample of) the records
+    rid_all = np.concatenate([c.rid.astype(np.int64) + c.start for c in chunks]) if chunks else np.zeros(0, np.int64)
+    if len(rid_all) and opt.max_iterations > 0:
+        levels = {
+            comp.name: np.concatenate([c.comps.levels[comp.name] for c in chunks]) for comp in config.comparisons
+        }
+        scored = [score(c.comps, est, config).total for c in chunks]
+        pairs = PairLevels(rid_all, levels, np.concatenate(scored))
+        pairs.fixed_log2 = pairs.fixed_log2 - sum_log2_m(pairs, est, config)
+        n_em = n
+        if n > opt.max_records:
+            chosen = np.zeros(n, dtype=bool)
+            chosen[order[rng.choice(n, opt.max_records, replace=False)]] = True
+            keep = chosen[rid_all]
+            pairs = PairLevels(rid_all[keep], {k_: v[keep] for k_, v in levels.items()}, pairs.fixed_log2[keep])
+            n_em = opt.max_records
+        est = run_em(pairs, n_em, est, config)
+    save_cached(Path(cache_dir) if cache_dir else None, key, est)
+    return est
 
 
 def _empty_results() -> pl.DataFrame:

@@ -48,6 +48,8 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "par2",
     "nk_rot",
     "nk_rev",
+    "nks",
+    "hh",
 )
 
 
@@ -108,6 +110,8 @@ def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
         .alias("mk"),
         pl.when(n > 1).then(toks.list.last()).otherwise(None).alias("gk"),
         toks.list.eval(pl.element().str.slice(0, 1)).list.join("").alias("ini"),
+        # the name's tokens in sorted order: a blocking key that survives any token order
+        toks.list.sort().list.join(" ").alias("nks"),
         pl.when(n > 1).then(tk.str.split(" ").list.last()).otherwise(None).alias("gt"),
     ]
 
@@ -177,6 +181,7 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         id_clean.alias("idf"),  # the ID as the file gave it (after cleaning), for `id_corrected`
         pl.lit(None, pl.Utf8).alias("par1"),
         pl.lit(None, pl.Utf8).alias("par2"),
+        pl.lit(None, pl.Utf8).alias("hh"),
     )
     # the record's name read back in register order, for the name-order passes: given name moved
     # from the front to the end ("Vinh Nguyễn Duy" -> "nguyen duy vinh"), or all tokens reversed
@@ -213,7 +218,13 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
             for src, dst in (("mother_id", "par1"), ("father_id", "par2"))
         ],
     ).with_columns(prov.alias("prov"))
-    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
+    # household (generator and register extracts carry it): twins and siblings share one
+    hh = (
+        register["household_id"].cast(pl.Utf8).alias("hh")
+        if "household_id" in register.columns
+        else pl.Series("hh", [None] * register.height, dtype=pl.Utf8)
+    )
+    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn")).with_columns(hh)
     return pl.concat([names, base], how="horizontal").select(INDEX_FEATURES)
 
 

@@ -1,8 +1,13 @@
 """``match_file``: what ``doisoat match`` runs: one input file against a register, one output file.
 
-The input goes through the same reader, normaliser and validator as uploads; rows rejected by
-validation are kept as ``rejected`` so that the output has exactly one row per input data row, in
-input order. Errors name files and columns, never cell values.
+The input goes through the same reader, normaliser and validator as uploads. Rows rejected by
+validation (a missing birth date, an ID Excel turned into 7.92E+10, an unreadable gender, ...) still
+go through the matcher with the fields they have (an unusable field is ``missing``, neutral): a person
+is proposed, the row keeps its rejection reason (``validation_reason``) and carries the flag
+``validation_failed`` so it is not verified until the uploader fixes it. Only rows with neither a
+name nor an ID skip matching (``status = 'rejected'``). The output has exactly one row per input data
+row, in input order. Errors name files and columns, never cell values. Caches (register index,
+parameter estimates) live in our cache folder (``estimate.cache_root()``), never beside an input.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import polars as pl
 
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
+from rules.matching.estimate import cache_root
 from rules.matching.index import load_or_build_index, register_paths_of
 from rules.private import private_file
+
+VALIDATION_FAILED = "validation_failed"
 
 UPLOAD_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
 ORDER_COLUMNS = ("file_sha256", "sheet", "row_number")
@@ -31,16 +39,18 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
     if rejected is None or rejected.height == 0:
         return results
     lineage = [c for c in results.columns if c not in RESULT_COLUMNS and c in rejected.columns]
+    reason = pl.col("reason_code").cast(pl.Utf8) if "reason_code" in rejected.columns else pl.lit(None, pl.Utf8)
     rej = rejected.select(
         *lineage,
         pl.lit("rejected").alias("status"),
         pl.lit(None, pl.Utf8).alias("person_id"),
         pl.lit(None, pl.Float64).alias("score"),
         pl.lit(None, pl.Float64).alias("runner_up_score"),
-        pl.col("reason_code").cast(pl.Utf8).alias("reason"),
+        reason.alias("reason"),
         pl.lit([], pl.List(pl.Utf8)).alias("flags"),
         pl.lit(None, pl.Utf8).alias("proposed_id"),
         pl.lit(None, pl.Int64).alias("same_person_group"),
+        reason.alias("validation_reason"),
     )
     both = pl.concat([results, rej], how="diagonal_relaxed")
     keys = [c for c in ORDER_COLUMNS if c in both.columns]
@@ -51,6 +61,68 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
         both = both.with_row_index("_i").with_columns(pl.col("_i").min().over("file_sha256").alias("_file_order"))
         keys = ["_file_order", *keys[1:]]
     return both.sort(keys, maintain_order=True).drop("_file_order", "_i", strict=False)
+
+
+def matchable(rejected: pl.DataFrame) -> pl.Series:
+    """Rejected rows that still carry something to match on: a name or an ID (bool per row)."""
+    n = rejected.height
+    name = (
+        rejected["name_key"].cast(pl.Utf8).str.strip_chars().fill_null("") != ""
+        if "name_key" in rejected.columns
+        else pl.Series([False] * n)
+    )
+    ident = pl.Series([False] * n)
+    for col in ("id_clean", "old_id_clean"):
+        if col in rejected.columns:
+            ident = ident | (rejected[col].cast(pl.Utf8).fill_null("") != "")
+    return (name | ident).fill_null(False)
+
+
+def match_with_rejected(
+    valid: pl.DataFrame,
+    rejected: pl.DataFrame | None,
+    index: pl.DataFrame,
+    config: MatchConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cache_dir: str | Path | None = None,
+) -> MatchOutput:
+    """Match valid rows and the rejected rows that have a name or an ID, in one run (one estimation).
+
+    Rejected rows that were matched carry ``validation_failed`` in ``flags`` and their reason code in
+    ``validation_reason``; the others join as ``rejected``. ``results`` has one row per row of
+    ``valid`` + ``rejected``, in input order (lineage keys). ``stats['validation_failed_matched']``
+    counts the rejected rows that went through the matcher.
+    """
+    rejected = rejected if rejected is not None else valid.head(0)
+    ok = matchable(rejected) if rejected.height else pl.Series([], dtype=pl.Boolean)
+    to_match_rej = rejected.filter(ok) if rejected.height else rejected
+    skip = rejected.filter(~ok) if rejected.height else rejected
+    common = [c for c in valid.columns if c in to_match_rej.columns] if to_match_rej.height else valid.columns
+    both = (
+        pl.concat([valid.select(common), to_match_rej.select(common)], how="diagonal_relaxed")
+        if to_match_rej.height
+        else valid
+    )
+    output = match_records(both, index, config, progress=progress, cache_dir=cache_dir)
+    res = output.results
+    if to_match_rej.height:
+        n_valid = valid.height
+        failed = pl.Series([False] * n_valid + [True] * to_match_rej.height)
+        codes = pl.concat(
+            [pl.Series([None] * n_valid, dtype=pl.Utf8), to_match_rej["reason_code"].cast(pl.Utf8)]
+        )
+        res = res.with_columns(
+            pl.when(failed)
+            .then(pl.col("flags").list.concat(pl.lit([VALIDATION_FAILED], pl.List(pl.Utf8))))
+            .otherwise(pl.col("flags"))
+            .alias("flags"),
+            codes.alias("validation_reason"),
+        )
+    output.results = combine_with_rejected(res, skip)
+    output.stats["rejected"] = rejected.height
+    output.stats["validation_failed_matched"] = to_match_rej.height
+    output.stats["skipped_no_name_no_id"] = skip.height
+    return output
 
 
 def _normalise_and_validate(raw: pl.DataFrame, sector: str, headers=None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -142,23 +214,21 @@ def match_file(
     """Match one sector file against a register and write one output row per input data row.
 
     ``population``: a register Parquet file or a folder of them; its index is cached in
-    ``index_dir`` (default: ``.doisoat_index`` beside the register) and rebuilt when it changes.
+    ``index_dir`` (default: ``<cache_root()>/index``, never beside the register, which may be on a
+    read-only share) and rebuilt when it changes; parameter estimates go to ``<cache_root()>/estimates``.
     """
     if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:  # refuse before minutes of matching, not after
         raise ValueError(f"unsupported output type {Path(out).suffix!r}: use .parquet or .csv")
     paths = register_paths_of(population)
-    pop = Path(population)
-    index_dir = Path(index_dir) if index_dir else (pop if pop.is_dir() else pop.parent) / ".doisoat_index"
+    index_dir = Path(index_dir) if index_dir else cache_root() / "index"
     index = load_or_build_index(paths, index_dir)
     province = _main_province(index)
     valid, rejected = read_input(input, sector, province)
     callback, close = _progress_bar(progress)
     try:
-        output = match_records(valid, index, config, progress=callback)
+        output = match_with_rejected(valid, rejected, index, config, callback, cache_root() / "estimates")
     finally:
         close()
-    output.results = combine_with_rejected(output.results, rejected)
-    output.stats["rejected"] = rejected.height
     write_output(output.results, out)
     return output
 

@@ -17,11 +17,18 @@ import polars as pl
 from rules.matching.features import index_features
 from rules.private import private_dir, private_file
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 REQUIRED_REGISTER_COLUMNS: tuple[str, ...] = ("person_id", "full_name", "date_of_birth", "gender")
 # used when present: old CMND, current province, and parent links (a parent's ID on a child's row)
-OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id")
-FREQUENCY_COLUMNS: dict[str, str] = {"gk": "gk_n", "fk": "fk_n", "mk": "mk_n", "nk": "nk_n"}
+OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id", "household_id")
+FREQUENCY_COLUMNS: dict[str, str] = {
+    "gk": "gk_n",
+    "fk": "fk_n",
+    "mk": "mk_n",
+    "nk": "nk_n",
+    "idn_s": "idn_n",
+    "cmnd": "cmnd_n",
+}
 
 
 class RegisterError(ValueError):
@@ -49,7 +56,8 @@ def build_population_index(register: pl.DataFrame) -> pl.DataFrame:
     feats = index_features(register)
     feats = feats.with_columns(register["person_id"].cast(pl.Utf8).alias("pid"))
     feats = feats.with_columns(pl.len().over(src).cast(pl.UInt32).alias(dst) for src, dst in FREQUENCY_COLUMNS.items())
-    return feats
+    # whole name + birth year: namesakes of one generation are far more common than name x year
+    return feats.with_columns(pl.len().over("nk", "yr").cast(pl.UInt32).alias("nky_n"))
 
 
 def register_fingerprint(paths: Sequence[str | Path]) -> str:
@@ -104,11 +112,14 @@ def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index
     if target.exists():
         return pl.read_parquet(target)
     index = build_population_index(read_register(register_paths))
-    private_dir(index_dir)  # a copy of the register (names, IDs, birth dates): owner-only
-    tmp = private_file(target.with_suffix(f".tmp{os.getpid()}"))
-    index.write_parquet(tmp, compression="lz4")
-    os.replace(tmp, target)
-    for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
-        if stale != target:
-            stale.unlink(missing_ok=True)
+    try:  # a cache we cannot write costs a rebuild next time, not the run
+        private_dir(index_dir)  # a copy of the register (names, IDs, birth dates): owner-only
+        tmp = private_file(index_dir / f".{target.name}.tmp{os.getpid()}")
+        index.write_parquet(tmp, compression="lz4")
+        os.replace(tmp, target)
+        for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
+            if stale != target:
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass
     return index

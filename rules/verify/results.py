@@ -42,9 +42,16 @@ def build_requests(
     missing = [c for c in need if c not in matches.columns]
     if missing:
         raise ValueError(f"match results lack column(s) {', '.join(missing)} (contract 6)")
+    # a row that failed validation was matched with the fields it had, but is not verified until fixed
+    unverifiable = (
+        pl.col("flags").list.contains("validation_failed").fill_null(False)
+        if "flags" in matches.columns
+        else pl.lit(False)
+    )
     # matched_by_review: a reviewer picked the person (rules.review); verified like an automatic match
-    rows = matches.filter(pl.col("status").is_in(["matched", "matched_by_review"])).with_columns(
-        pl.col("sheet").fill_null(""))
+    rows = matches.filter(pl.col("status").is_in(["matched", "matched_by_review"]) & ~unverifiable).with_columns(
+        pl.col("sheet").fill_null("")
+    )
     source = rows
     if records is not None:
         rows = rows.select(need)

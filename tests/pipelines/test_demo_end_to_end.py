@@ -70,7 +70,13 @@ def test_every_row_read_ends_in_exactly_one_place(demo):
         assert results.select(key).is_duplicated().sum() == 0
         assert raw.select(key).sort(key).equals(results.select(key).sort(key))
         assert set(results["status"].unique()) <= {"matched", "ambiguous", "unmatched", "rejected"}
-        assert results.filter(pl.col("status") == "rejected").height == rejected.height
+        # rejected rows with a name or an ID were matched (flag validation_failed); the rest stay rejected
+        failed = results.filter(pl.col("flags").list.contains("validation_failed"))
+        assert results.filter(pl.col("status") == "rejected").height + failed.height == rejected.height
+        assert results.filter(pl.col("validation_reason").is_not_null()).height == rejected.height
+        # the parameters the run estimated, per comparison level, for the report's chart
+        est = pl.read_parquet(data / "lake" / "match_estimates" / PROVINCE / f"{sector}.parquet")
+        assert {"comparison", "level", "m", "u", "match_weight"} <= set(est.columns) and est.height > 10
 
 
 def test_every_generated_row_arrives_in_raw_records(demo):

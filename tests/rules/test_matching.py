@@ -163,7 +163,7 @@ def test_one_row_per_input_in_input_order_with_same_person_groups(index):
     g = res["same_person_group"].to_list()
     assert g[0] == g[3] and g[1] == g[4]
     assert len({g[0], g[1], g[2]}) == 3
-    assert res.columns[-8:] == [
+    assert res.columns[-9:] == [
         "status",
         "person_id",
         "score",
@@ -172,6 +172,7 @@ def test_one_row_per_input_in_input_order_with_same_person_groups(index):
         "flags",
         "proposed_id",
         "same_person_group",
+        "validation_reason",
     ]
 
 

@@ -109,3 +109,46 @@ def test_id_variants_are_exactly_the_one_edit_neighbourhood(n):
             expected.add(int(s[:i] + s[i + 1] + s[i] + s[i + 2 :]))
     assert set(vals.tolist()) == expected
     assert n not in set(vals.tolist())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ngọc Ánh Trần",  # family name last
+        "Ánh Ngọc Trần",  # fully reversed
+        "Ánh Trần Ngọc",  # given name first
+        "Ngọc Trần Ánh",  # an order nobody foresaw
+    ],
+)
+def test_token_set_and_rarest_token_passes_survive_any_order(prepared, name):
+    hits = passes_hitting(prepared, record(name, ANH["date_of_birth"], "Nữ"))
+    assert {"dob_token_set", "dob_rarest_token"} <= hits
+
+
+def test_rarest_token_pass_survives_an_extra_token(prepared):
+    # a nickname or a note left in the name cell: the token set differs, the rarest token does not
+    hits = passes_hitting(prepared, record("Trần Ngọc Ánh Bé", ANH["date_of_birth"], "Nữ"))
+    assert "dob_rarest_token" in hits and "dob_token_set" not in hits
+
+
+def test_rarest_token_is_the_least_frequent_in_the_register():
+    from rules.matching.blocking import rarest_tokens
+
+    toks = pl.Series(["nguyen", "van", "khuong"])
+    counts = pl.DataFrame({"tok": toks.hash(seed=7), "n": pl.Series([900, 500, 3], dtype=pl.UInt32)})
+    feats = pl.DataFrame({"nk": ["nguyen van khuong", "khuong nguyen", "zzz nguyen", None, "zzz"]})
+    assert rarest_tokens(feats, "nk", counts).to_list() == ["khuong", "khuong", "nguyen", None, None]
+
+
+def test_sorted_token_key_is_the_same_for_every_order():
+    feats = record_features(records([record(n, ANH["date_of_birth"]) for n in ("Trần Ngọc Ánh", "Ánh Trần Ngọc")]))
+    assert feats["nks"].to_list() == ["anh ngoc tran", "anh ngoc tran"]
+
+
+def test_rarest_token_within_the_year_survives_a_wrong_day_and_an_extra_token(prepared):
+    hits = passes_hitting(prepared, record("Ngọc Ánh Trần Bé", D(1990, 3, 9), "Nữ"))
+    assert "year_rarest_token" in hits and "dob_rarest_token" not in hits
+
+
+def test_given_name_and_dob_pass_needs_no_gender(prepared):
+    assert "given_dob" in passes_hitting(prepared, record("Trn Ngọc Ánh", ANH["date_of_birth"], None))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -43,7 +45,86 @@ def test_match_file_csv_upload(files, suffix):
     assert res["person_id"][0] == KIM["person_id"] and res["person_id"][2] == LOC["person_id"]
     assert "missing_name" in res["reason"][1]
     assert out.stats["rejected"] == 1
-    assert (tmp / ".doisoat_index").is_dir()  # index cached beside the register
+    assert not (tmp / ".doisoat_index").exists()  # nothing written beside the register
+    cache = Path(os.environ["DOISOAT_CACHE_DIR"])
+    assert list((cache / "index").glob("population_index_*.parquet"))
+    assert list((cache / "estimates").glob("estimates_*.json"))
+    assert (cache / "index").stat().st_mode & 0o077 == 0  # owner-only: personal data
+
+
+def test_register_on_a_read_only_folder(tmp_path):
+    """Issue 11 item 10: inputs are read-only; caches go to our cache folder."""
+    share = tmp_path / "share"
+    share.mkdir()
+    reg = share / "population.parquet"
+    register([KIM, LOC]).write_parquet(reg)
+    upload = share / "lop.csv"
+    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2002,Nam\n", encoding="utf-8")
+    share.chmod(0o555)
+    try:
+        if os.access(share, os.W_OK):
+            pytest.skip("running as a user who can write a 0555 folder (root): cannot make it read-only")
+        out = match_file(reg, upload, "students", tmp_path / "o.csv", progress=False)
+        assert out.results["person_id"].to_list() == [LOC["person_id"]]
+        assert sorted(p.name for p in share.iterdir()) == ["lop.csv", "population.parquet"]
+    finally:
+        share.chmod(0o755)
+
+
+def test_register_folder_is_never_written(tmp_path, monkeypatch):
+    """Even where the folder is writable (root ignores 0555), nothing is written beside the inputs."""
+    share = tmp_path / "share"
+    share.mkdir()
+    reg = share / "population.parquet"
+    register([KIM, LOC]).write_parquet(reg)
+    upload = share / "lop.csv"
+    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2002,Nam\n", encoding="utf-8")
+    before = sorted(p.name for p in share.rglob("*"))
+    match_file(reg, upload, "students", tmp_path / "o.csv", progress=False)
+    assert sorted(p.name for p in share.rglob("*")) == before
+
+
+def test_rows_rejected_by_validation_are_still_matched_and_flagged(tmp_path):
+    """Missing DOB, an ID in scientific notation: the person is proposed from the other fields, the row
+    keeps its reason and the flag validation_failed (so it is not verified); no name and no ID: skipped."""
+    reg = tmp_path / "population.parquet"
+    register([KIM, LOC]).write_parquet(reg)
+    upload = tmp_path / "lop.csv"
+    upload.write_text(
+        "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
+        "Phan Thị Kim,,Nữ,079201000001\n"  # missing date of birth, ID right
+        "Đặng Hữu Lộc,05/04/2002,Nam,7.92020E+10\n"  # ID destroyed by Excel, name + DOB right
+        ",,Nam,\n",  # nothing to match on
+        encoding="utf-8",
+    )
+    out = match_file(reg, upload, "students", tmp_path / "o.parquet", progress=False)
+    res = out.results
+    assert res["row_number"].to_list() == [1, 2, 3]
+    assert res["status"].to_list() == ["matched", "matched", "rejected"]
+    assert res["person_id"].to_list()[:2] == [KIM["person_id"], LOC["person_id"]]
+    assert all("validation_failed" in f for f in res["flags"].to_list()[:2])
+    assert res["validation_reason"].to_list()[0] == "missing_date"
+    assert res["validation_reason"].to_list()[1] == "id_scientific_notation"
+    assert "dob=missing" in res["reason"][0] and "id=missing" in res["reason"][1]
+    assert out.stats["validation_failed_matched"] == 2 and out.stats["skipped_no_name_no_id"] == 1
+
+
+def test_validation_failed_rows_are_not_verified(tmp_path):
+    from rules.verify.results import build_requests
+
+    reg = tmp_path / "population.parquet"
+    register([KIM, LOC]).write_parquet(reg)
+    upload = tmp_path / "lop.csv"
+    upload.write_text(
+        "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
+        "Phan Thị Kim,,Nữ,079201000001\n"
+        "Đặng Hữu Lộc,05/04/2002,Nam,\n",
+        encoding="utf-8",
+    )
+    out = match_file(reg, upload, "students", tmp_path / "o.parquet", progress=False)
+    assert out.results["status"].to_list() == ["matched", "matched"]
+    reqs = build_requests(out.results)
+    assert reqs["person_id"].to_list() == [LOC["person_id"]]
 
 
 def test_match_file_normalised_parquet_input(files, tmp_path):
@@ -78,8 +159,9 @@ def test_combine_with_rejected_keeps_input_order():
             "flags": [[], [], []],
             "proposed_id": ["1", None, "2"],
             "same_person_group": [1, 2, 3],
+            "validation_reason": [None, None, None],
         },
-        schema_overrides={"runner_up_score": pl.Float64, "flags": pl.List(pl.Utf8)},
+        schema_overrides={"runner_up_score": pl.Float64, "flags": pl.List(pl.Utf8), "validation_reason": pl.Utf8},
     )
     rejected = pl.DataFrame(
         {

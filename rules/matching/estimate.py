@@ -1,0 +1,429 @@
+"""Fellegi-Sunter parameters estimated from the data of a run: u by sampling, m and the match share by EM.
+
+Why: weights set by hand fit the data they were set on and nothing else. Here the YAML gives only the
+model's structure and start values; every run estimates
+
+- **u** (P(level | two different people)) from ``u_sample_pairs`` random record x register pairs,
+  compared with the same code as the blocked pairs (vectorised); levels with a term frequency take
+  the pair's value count in the register instead (``count / N``);
+- **m** (P(level | same person)) and **the match share** (the share of records whose person is in the
+  register) by EM over the blocked candidate pairs, with a *record-level* model: a record is either
+  nobody in the register (probability 1 - share) or exactly one of the N people (share / N each).
+  For a record with candidates j and likelihood ratios LR_j = prod(m/u), the posterior that j is its
+  person is ``(share/N) LR_j / ((1 - share) + (share/N) sum_k LR_k)``; people outside the candidate
+  list have a negligible LR. This is the same posterior the decisions use, so twins and namesakes
+  compete for one record instead of each scoring 1.0.
+
+Bounds: m is a MAP estimate (Dirichlet pseudo-counts toward the start values, ``m_strength``
+pseudo-matches), clamped to ``m_bounds``; the share likewise (``share_strength``, ``share_bounds``);
+u is clamped to ``u_bounds`` and a level seen fewer than ``u_min_hits`` times in the sample keeps its
+start u. A small file therefore keeps (nearly) the start values; a big one speaks for itself.
+
+No truth labels are read anywhere: only the records and the register of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from rules.matching.config import ComparisonSpec, MatchConfig
+
+ESTIMATOR_VERSION = "1"
+LN2 = math.log(2.0)
+
+
+def default_start(comp: ComparisonSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Start (m, u) per level index (listed levels, then else), from the YAML or by level order.
+
+    Defaults when the config gives none: m puts 0.85 on the first level and halves down the list,
+    the rest on ``else``; u puts 0.01 on the first level, 0.02, 0.04, ... on the next, the rest on
+    ``else``. Values given in the YAML are used as they are (renormalised to sum to 1).
+    """
+    n = len(comp.levels)
+    m_def = [0.85 * (0.1 if i else 1.0) / (2 ** max(i - 1, 0)) for i in range(n)]
+    u_def = [0.01 * 2**i for i in range(n)]
+    m = np.array([lv.m if lv.m is not None else m_def[i] for i, lv in enumerate(comp.levels)], dtype=np.float64)
+    u = np.array([lv.u if lv.u is not None else u_def[i] for i, lv in enumerate(comp.levels)], dtype=np.float64)
+    m_else = comp.else_m if comp.else_m is not None else max(1.0 - m.sum(), 0.02)
+    u_else = comp.else_u if comp.else_u is not None else max(1.0 - u.sum(), 0.05)
+    m = np.append(m, m_else)
+    u = np.append(u, u_else)
+    return m / m.sum(), u / u.sum()
+
+
+@dataclass
+class Estimates:
+    """Parameters of one run: per comparison, m and u per level index (listed levels, then else).
+
+    ``match_share``: estimated share of records whose person is in the register (the prior).
+    ``u_year``: P(birth years agree | different people), for the name + birth-year frequency.
+    ``u_source``: per level, where u came from (``sample``, ``start``, ``laplace``; tf levels then
+    use the value count per pair). Counts and iterations describe the fit (no personal data).
+    """
+
+    m: dict[str, np.ndarray]
+    u: dict[str, np.ndarray]
+    u_source: dict[str, list[str]]
+    match_share: float
+    n_index: int
+    u_year: float = 0.0125
+    iterations: int = 0
+    converged: bool = True
+    em_records: int = 0
+    em_pairs: int = 0
+    u_pairs: int = 0
+    history: list[float] = field(default_factory=list)  # match share after each EM iteration
+    from_cache: bool = False
+
+    def log2_m(self, name: str) -> np.ndarray:
+        return np.log2(self.m[name])
+
+    def log2_u(self, name: str) -> np.ndarray:
+        return np.log2(self.u[name])
+
+    def prior_log2(self) -> float:
+        """log2 of (share / N) / (1 - share): prior odds that one given candidate is the record's person."""
+        return math.log2(self.match_share / max(self.n_index, 1)) - math.log2(1.0 - self.match_share)
+
+    def to_frame(self, config: MatchConfig) -> pl.DataFrame:
+        """One row per comparison level: ``comparison, level, m, u, match_weight`` (log2 m/u), ``u_source``."""
+        rows = []
+        for comp in config.comparisons:
+            for i, label in enumerate(comp.labels):
+                m, u = float(self.m[comp.name][i]), float(self.u[comp.name][i])
+                rows.append((comp.name, label, m, u, math.log2(m / u), self.u_source[comp.name][i]))
+        return pl.DataFrame(
+            rows,
+            schema={
+                "comparison": pl.Utf8,
+                "level": pl.Utf8,
+                "m": pl.Float64,
+                "u": pl.Float64,
+                "match_weight": pl.Float64,
+                "u_source": pl.Utf8,
+            },
+            orient="row",
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (also the cache file format)."""
+        return {
+            "version": ESTIMATOR_VERSION,
+            "m": {k: v.tolist() for k, v in self.m.items()},
+            "u": {k: v.tolist() for k, v in self.u.items()},
+            "u_source": self.u_source,
+            "match_share": self.match_share,
+            "n_index": self.n_index,
+            "u_year": self.u_year,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "em_records": self.em_records,
+            "em_pairs": self.em_pairs,
+            "u_pairs": self.u_pairs,
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Estimates:
+        return cls(
+            m={k: np.asarray(v, dtype=np.float64) for k, v in d["m"].items()},
+            u={k: np.asarray(v, dtype=np.float64) for k, v in d["u"].items()},
+            u_source={k: list(v) for k, v in d["u_source"].items()},
+            match_share=float(d["match_share"]),
+            n_index=int(d["n_index"]),
+            u_year=float(d.get("u_year", 0.0125)),
+            iterations=int(d.get("iterations", 0)),
+            converged=bool(d.get("converged", True)),
+            em_records=int(d.get("em_records", 0)),
+            em_pairs=int(d.get("em_pairs", 0)),
+            u_pairs=int(d.get("u_pairs", 0)),
+            history=list(d.get("history", [])),
+        )
+
+    def to_markdown(self, config: MatchConfig) -> str:
+        """A markdown table of the estimates (Dagster metadata, reports)."""
+        lines = [
+            f"match share (prior) {self.match_share:.4f} over {self.n_index:,} people; "
+            f"EM {self.iterations} iterations{'' if self.converged else ' (not converged)'} on "
+            f"{self.em_pairs:,} pairs of {self.em_records:,} records; u from {self.u_pairs:,} random pairs",
+            "",
+            "| comparison | level | m | u | match weight (log2 m/u) | u from |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for r in self.to_frame(config).iter_rows(named=True):
+            lines.append(
+                f"| {r['comparison']} | {r['level']} | {r['m']:.4g} | {r['u']:.3g} | {r['match_weight']:+.2f} "
+                f"| {r['u_source']} |"
+            )
+        return "\n".join(lines)
+
+
+def start_estimates(config: MatchConfig, n_index: int) -> Estimates:
+    """The start values of ``config`` as an Estimates (what a run with estimation disabled uses)."""
+    m, u, src = {}, {}, {}
+    for comp in config.comparisons:
+        m[comp.name], u[comp.name] = default_start(comp)
+        src[comp.name] = ["start"] * (len(comp.levels) + 1)
+    return Estimates(m, u, src, config.estimation.match_share, n_index)
+
+
+# --------------------------------------------------------------------------------------------- u
+
+
+def estimate_u(
+    levels: dict[str, np.ndarray], config: MatchConfig, n_pairs: int, n_index: int, year_equal: float
+) -> Estimates:
+    """u per level from the levels of ``n_pairs`` random pairs (``levels``: comparison -> level codes,
+    see ``compare.MISSING``/``ELSE``); m and the share stay at their start values."""
+    est = start_estimates(config, n_index)
+    lo, hi = config.estimation.u_bounds
+    for comp in config.comparisons:
+        lvl = levels[comp.name]
+        n_lv = len(comp.levels)
+        idx = np.where(lvl < 0, n_lv, lvl)[lvl != -2].astype(np.int64)
+        counts = np.bincount(idx, minlength=n_lv + 1).astype(np.float64)
+        total = counts.sum()
+        u0 = est.u[comp.name]
+        u = u0.copy()
+        src = ["start"] * (n_lv + 1)
+        if total > 0 and not comp.fixed:
+            for i in range(n_lv + 1):
+                if counts[i] >= config.estimation.u_min_hits:
+                    u[i], src[i] = counts[i] / total, "sample"
+                elif i < n_lv and comp.levels[i].u is None:
+                    u[i], src[i] = (counts[i] + 1.0) / (total + 2.0), "laplace"
+            u = np.clip(u, lo, hi)
+        est.u[comp.name] = u
+        est.u_source[comp.name] = src
+    est.u_year = float(np.clip(year_equal, lo, hi)) if year_equal > 0 else est.u_year
+    est.u_pairs = n_pairs
+    return est
+
+
+# --------------------------------------------------------------------------------------------- EM
+
+
+@dataclass
+class PairLevels:
+    """The comparison levels of candidate pairs, sorted by record, ready for EM and for scoring.
+
+    ``levels``: comparison -> int16 level code per pair (-2 missing, -1 else, i listed level);
+    ``fixed_log2``: per pair, the part of log2 LR that does not depend on m (minus the log2 u's, with
+    term frequencies and the joint name adjustment applied); ``rid``: record per pair (int64, sorted).
+    """
+
+    rid: np.ndarray
+    levels: dict[str, np.ndarray]
+    fixed_log2: np.ndarray
+
+
+def sum_log2_m(pl_: PairLevels, est: Estimates, config: MatchConfig, skip: str | None = None) -> np.ndarray:
+    """Sum over comparisons of log2 m at each pair's level (missing levels add 0)."""
+    out = np.zeros(len(pl_.rid), dtype=np.float64)
+    for comp in config.comparisons:
+        if comp.name == skip:
+            continue
+        lvl = pl_.levels[comp.name]
+        table = np.append(est.log2_m(comp.name), 0.0)  # index n_lv = else; n_lv+1 = missing -> 0
+        n_lv = len(comp.levels)
+        idx = np.where(lvl == -1, n_lv, np.where(lvl == -2, n_lv + 1, lvl))
+        out += table[idx]
+    return out
+
+
+def record_posteriors(
+    rid: np.ndarray, log2_lr: np.ndarray, share: float, n_index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, P(this candidate is the record's person); per record group, P(the person is a candidate).
+
+    ``rid`` sorted ascending. Computed in log space per record group (no overflow at 60+ bits).
+    Returns (posterior per pair, unique rids' total posterior aligned with ``np.unique(rid)``).
+    """
+    if len(rid) == 0:
+        return np.zeros(0), np.zeros(0)
+    a = log2_lr * LN2 + math.log(share / max(n_index, 1))  # ln((share/N) LR)
+    b = math.log(1.0 - share)
+    starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+    mx = np.maximum(np.maximum.reduceat(a, starts), b)
+    grp = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rid)]))
+    e = np.exp(a - mx[grp])
+    denom = np.add.reduceat(e, starts) + np.exp(b - mx)
+    post = e / denom[grp]
+    return post, np.add.reduceat(post, starts)
+
+
+def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfig) -> Estimates:
+    """Estimate m and the match share by EM over ``pairs`` of ``n_records`` records (u stays fixed).
+
+    Returns a new Estimates; ``history`` holds the share after each iteration. Levels of ``fixed``
+    comparisons keep their start m.
+    """
+    opt = config.estimation
+    m = {k: v.copy() for k, v in est.m.items()}
+    start = {c.name: default_start(c)[0] for c in config.comparisons}
+    share = est.match_share
+    lo, hi = opt.m_bounds
+    s_lo, s_hi = opt.share_bounds
+    history: list[float] = []
+    converged = opt.max_iterations == 0
+    it = 0
+    work = Estimates(m, est.u, est.u_source, share, est.n_index, est.u_year)
+    for it in range(1, opt.max_iterations + 1):  # noqa: B007 - `it` is reported after the loop
+        work.m, work.match_share = m, share
+        lr = sum_log2_m(pairs, work, config) + pairs.fixed_log2
+        post, _ = record_posteriors(pairs.rid, lr, share, est.n_index)
+        new_m = {}
+        delta = 0.0
+        for comp in config.comparisons:
+            n_lv = len(comp.levels)
+            if comp.fixed:
+                new_m[comp.name] = m[comp.name]
+                continue
+            lvl = pairs.levels[comp.name]
+            ok = lvl != -2
+            idx = np.where(lvl[ok] == -1, n_lv, lvl[ok]).astype(np.int64)
+            counts = np.bincount(idx, weights=post[ok], minlength=n_lv + 1)
+            mm = (counts + opt.m_strength * start[comp.name]) / (counts.sum() + opt.m_strength)
+            mm = np.clip(mm, lo, hi)
+            mm /= mm.sum()
+            delta = max(delta, float(np.max(np.abs(mm - m[comp.name]))))
+            new_m[comp.name] = mm
+        matched = float(post.sum())
+        new_share = (matched + opt.share_strength * opt.match_share) / (n_records + opt.share_strength)
+        new_share = float(np.clip(new_share, s_lo, s_hi))
+        delta = max(delta, abs(new_share - share))
+        m, share = new_m, new_share
+        history.append(share)
+        if delta < opt.tolerance:
+            converged = True
+            break
+    return Estimates(
+        m=m,
+        u=est.u,
+        u_source=est.u_source,
+        match_share=share,
+        n_index=est.n_index,
+        u_year=est.u_year,
+        iterations=it,
+        converged=converged,
+        em_records=n_records,
+        em_pairs=len(pairs.rid),
+        u_pairs=est.u_pairs,
+        history=history,
+    )
+
+
+def with_labelled_pairs(
+    est: Estimates, config: MatchConfig, levels: dict[str, np.ndarray], is_match: np.ndarray, strength: float = 1.0
+) -> Estimates:
+    """Blend pairs labelled by clerical review into the estimates (a future review module's entry point).
+
+    ``levels``: comparison -> level codes of the labelled pairs (``compare.compare(...).levels``);
+    ``is_match``: bool per pair (the reviewer's decision). Each labelled match adds ``strength`` to the
+    count of its level in m, each labelled non-match to its level in u (both as extra observations on
+    top of the run's estimate, weighted like ``m_strength`` pseudo-matches and ``u_sample_pairs``
+    sampled pairs), then the bounds are applied again. Labels of this kind are the data being
+    processed, decided by people: never the truth file of a generator.
+    """
+    opt = config.estimation
+    is_match = np.asarray(is_match, dtype=bool)
+    m, u = {}, {}
+    base_m = max(est.em_records * est.match_share, opt.m_strength, 1.0)
+    base_u = max(est.u_pairs, 1)
+    for comp in config.comparisons:
+        n_lv = len(comp.levels)
+        lvl = np.asarray(levels[comp.name])
+        ok = lvl != -2
+        idx = np.where(lvl == -1, n_lv, lvl).astype(np.int64)
+        cm = np.bincount(idx[ok & is_match], minlength=n_lv + 1) * strength
+        cu = np.bincount(idx[ok & ~is_match], minlength=n_lv + 1) * strength
+        mm = (est.m[comp.name] * base_m + cm) / (base_m + cm.sum())
+        uu = (est.u[comp.name] * base_u + cu) / (base_u + cu.sum())
+        m[comp.name] = np.clip(mm, *opt.m_bounds) / np.clip(mm, *opt.m_bounds).sum()
+        u[comp.name] = np.clip(uu, *opt.u_bounds)
+    out = Estimates(**{**est.__dict__, "m": m, "u": u, "from_cache": False})
+    return out
+
+
+# ------------------------------------------------------------------------------------------ cache
+
+
+def cache_root() -> Path:
+    """Our cache folder: ``$DOISOAT_CACHE_DIR``, else ``$XDG_CACHE_HOME/doisoat``, else ``~/.cache/doisoat``.
+
+    Never a folder beside an input: registers and uploads may sit on read-only shares.
+    """
+    env = os.environ.get("DOISOAT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "doisoat"
+
+
+def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig) -> str:
+    """sha256 key of (record features, index content, config, estimator version)."""
+    h = hashlib.sha256(f"est-v{ESTIMATOR_VERSION}-pl{pl.__version__}".encode())
+    h.update(config.fingerprint().encode())
+    # the index is a function of the register: its IDs and names stand for it (hashing every column
+    # of a 10M-row index would cost seconds for nothing)
+    cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
+    narrow = index.select(cols) if cols else index
+    for frame in (feats, narrow):
+        h.update(str((frame.height, frame.columns)).encode())
+        if frame.height:
+            rows = frame.hash_rows(seed=11)
+            h.update(np.asarray([rows.sum(), rows.min(), rows.max()], dtype=np.uint64).tobytes())
+    return h.hexdigest()[:24]
+
+
+def load_cached(cache_dir: Path | None, key: str) -> Estimates | None:
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir) / f"estimates_{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("version") != ESTIMATOR_VERSION:
+        return None
+    est = Estimates.from_dict(data)
+    est.from_cache = True
+    return est
+
+
+def save_cached(cache_dir: Path | None, key: str, est: Estimates) -> None:
+    """Write atomically, owner-only; a cache that cannot be written is skipped (never fails a run)."""
+    if cache_dir is None:
+        return
+    try:
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = cache_dir / f".estimates_{key}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(est.to_dict(), fh)
+        os.replace(tmp, cache_dir / f"estimates_{key}.json")
+    except OSError:
+        return
+
+
+__all__ = [
+    "Estimates",
+    "PairLevels",
+    "cache_root",
+    "data_version",
+    "default_start",
+    "estimate_u",
+    "record_posteriors",
+    "run_em",
+    "start_estimates",
+    "with_labelled_pairs",
+]

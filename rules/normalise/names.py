@@ -4,10 +4,10 @@ Steps, all polars expressions except two per-unique-value Python maps:
 1. NFC (``nfd_fixed`` when that changed the value).
 2. Repair of mojibake / legacy-encoded values - Python over the *unique suspicious* values only.
 3. look-alikes folded (Ð/ð/Ɖ/ɖ -> Đ/đ...: table of :mod:`rules.normalise.characters`); notes in
-   brackets or after a dash move to ``name_note`` (``note_moved``, :mod:`rules.normalise.name_notes`); characters other than letters, marks,
-   apostrophe and hyphen become spaces (``punctuation_removed``); whitespace trimmed and
-   collapsed, NBSP/tabs included (``spaces_fixed``); fused syllables split (``tokens_split``,
-   :mod:`rules.normalise.fused`) - Python over the unique candidate tokens only.
+   brackets or after a dash move to ``name_note`` (``note_moved``, :mod:`rules.normalise.name_notes`);
+   characters other than letters, marks, apostrophe and hyphen become spaces (``punctuation_removed``);
+   whitespace trimmed and collapsed, NBSP/tabs included (``spaces_fixed``); fused syllables split
+   (``tokens_split``, :mod:`rules.normalise.fused`) - Python over the unique candidate tokens only.
 4. Lower case, then canonical tone placement per syllable (``tone_style_fixed``; rule in
    :mod:`rules.normalise.syllable`) - Python over the unique *tokens* that could change only.
 5. Display form = title case per syllable (đ kept); key = diacritics dropped, đ -> d.

@@ -286,19 +286,25 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
 
 
 # ------------------------------------------------------------------------------------------------ labels
-def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame,
+                 estimates: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Aggregates of what reviewed pairs say (no personal data): ``levels`` (m per comparison level:
-    configured, labelled, blended), ``precision`` (one row) and ``what_if`` (per lower threshold).
+    unsupervised, labelled, blended), ``precision`` (one row) and ``what_if`` (per lower threshold).
 
-    The unsupervised m is the configured one until the engine exposes its EM estimates as a frame
-    ``(comparison, level, m)``; pass that to ``rules.review.blend_m`` instead of ``config_m``.
+    ``estimates``: the ``match_estimates`` lake rows (``comparison, level, m, ...`` per province x
+    sector run, estimated by EM); their mean m per level is the unsupervised m. Without any, the
+    configuration's start values stand in.
     """
     from rules.matching import MatchConfig
     from rules.review import ReviewPolicy, blend_m, config_m, precision_band, threshold_what_if
 
     policy = ReviewPolicy.from_yaml()
     config = MatchConfig.default()
-    levels = blend_m(config_m(config), ledger, policy.prior_strength)
+    unsupervised = (
+        estimates.group_by("comparison", "level").agg(pl.col("m").mean())
+        if estimates is not None and estimates.height else config_m(config)
+    )
+    levels = blend_m(unsupervised, ledger, policy.prior_strength)
     precision = pl.DataFrame([precision_band(ledger, policy.precision_band)], schema={
         "band_low": pl.Float64, "band_high": pl.Float64, "reviewed": pl.Int64, "best_confirmed": pl.Int64,
         "precision": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "model_expected": pl.Float64})
@@ -321,7 +327,7 @@ def review_statistics(paths: DataPaths) -> dict:
     matches = _read_lake(paths, "match_results", ["status", "score", "runner_up_score"])
     if matches is None:
         matches = pl.DataFrame(schema={"status": pl.Utf8, "score": pl.Float64, "runner_up_score": pl.Float64})
-    tables = label_tables(ledger, matches)
+    tables = label_tables(ledger, matches, _read_lake(paths, "match_estimates", ["comparison", "level", "m"]))
     final = ledger.filter(pl.col("decision").is_in(["match", "none"]))
     return {**tables, "precision": tables["precision"].to_dicts()[0],
             "labelled_matches": int((final["decision"] == "match").sum()),

@@ -41,6 +41,9 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "review_decisions": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
                          "sheet": pl.Utf8, "row_number": pl.Int64, "decision": pl.Utf8, "chosen_rank": pl.Int64,
                          "chosen_reason": pl.Utf8, "best_score": pl.Float64, "decided_at": pl.Datetime("us", "UTC")},
+    # Fellegi-Sunter parameters estimated per province x sector run (rules.matching.estimate)
+    "match_estimates": {"comparison": pl.Utf8, "level": pl.Utf8, "m": pl.Float64, "u": pl.Float64,
+                        "match_weight": pl.Float64},
     "requests": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "state": pl.Utf8,
                  "status": pl.Utf8, "differing_fields": pl.Utf8, "enqueued_at": pl.Utf8,
                  "answered_at": pl.Utf8},
@@ -70,6 +73,7 @@ class WarehouseSources:
             "matches": _read_all(lake / "match_results"),
             "review": _read_all(lake / "review_queue"),
             "review_decisions": _read_all(lake / "review_decisions"),
+            "match_estimates": _read_all(lake / "match_estimates"),
             "allocation": _read_all(national / "allocation", add_day=True),
             "forecast": _unit_named(_read_file(national / "forecast.parquet")),
             "forecast_daily": _read_file(national / "forecast_daily.parquet"),
@@ -384,7 +388,7 @@ def _review_label_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFr
     from assets.review import label_tables
 
     decisions, matches = frames["review_decisions"], frames["matches"]
-    tables = label_tables(decisions, matches)
+    tables = label_tables(decisions, matches, frames["match_estimates"])
     out = {"review_label_levels": tables["levels"], "review_precision": tables["precision"],
            "review_threshold_whatif": tables["what_if"]}
     if decisions.height == 0:  # nothing reviewed yet: no labels to speak of (same columns, no rows)

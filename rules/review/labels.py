@@ -85,21 +85,11 @@ def blend_m(m_em: pl.DataFrame, ledger: pl.DataFrame, k: float) -> pl.DataFrame:
 
 
 def config_m(config) -> pl.DataFrame:
-    """``(comparison, level, m)`` of a ``rules.matching.MatchConfig`` (levels with a fixed weight and no m
-    are left out, and the else level carries ``else_m``). The stand-in for the EM estimate until the
-    engine exposes its estimated parameters in this shape.
+    """``(comparison, level, m)``: the start values of a ``rules.matching.MatchConfig`` (what a run
+    without estimation uses), the stand-in where no EM estimate of a run exists yet."""
+    from rules.matching.estimate import start_estimates
 
-    Caution: the YAML's m values are hand-set per-level likelihoods, not one distribution per
-    comparison; the birth-date levels ``month_year``/``year_only`` are conditional on the record's date
-    precision (P(level | match, year-only date) = 0.95). Their blend with the *unconditional* labelled
-    frequency is not meaningful; an EM estimate of P(level | match) per comparison is."""
-    rows = []
-    for comp in config.comparisons:
-        for lv in comp.levels:
-            if lv.weight is None:
-                rows.append((comp.name, lv.label, float(lv.m)))
-        rows.append((comp.name, comp.else_label, float(comp.else_m)))
-    return pl.DataFrame(rows, schema=M_SCHEMA, orient="row")
+    return start_estimates(config, 1).to_frame(config).select("comparison", "level", "m")
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:

@@ -17,7 +17,7 @@ from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
-from assets.review import apply_review, partition_lock
+from assets.review import apply_review, partition_lock, review_labels
 
 PAIR_BUDGET = "candidate_pair_budget"
 AMBIGUOUS_SHARE = "ambiguous_share"
@@ -61,7 +61,8 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     # is re-indexed here rather than matched against a stale index.
     index = load_or_build_index(paths.population_files(province), paths.base / "lake" / "population_index" / province)
     cache = paths.base / "cache" / "match_estimates"  # our data folder, never beside an input
-    output = match_with_rejected(clean, rejected, index, config, cache_dir=cache)
+    labels = review_labels(paths, province, sector, config)  # reviewers' decisions teach the estimates
+    output = match_with_rejected(clean, rejected, index, config, cache_dir=cache, labels=labels)
     results = with_record_attributes(output.results, clean, rejected)
     est = output.estimates
     with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied

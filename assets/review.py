@@ -104,6 +104,17 @@ def apply_review(paths: DataPaths, province: str, sector: str, results: pl.DataF
     return results, remaining_queue(queue, results)
 
 
+def review_labels(paths: DataPaths, province: str, sector: str, config) -> tuple[dict, object] | None:
+    """The pairs reviewers confirmed in this partition, as engine level codes (None when there are none)."""
+    from rules.review import labelled_pair_levels
+
+    ledger = read_ledger(paths, province, sector)
+    if ledger.height == 0:
+        return None
+    levels, is_match = labelled_pair_levels(ledger, config)
+    return (levels, is_match) if len(is_match) else None
+
+
 # ------------------------------------------------------------------------------------------------ export
 @dataclass
 class ExportedWorkbook:

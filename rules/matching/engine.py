@@ -29,6 +29,7 @@ from rules.matching.estimate import (
     save_cached,
     start_estimates,
     sum_log2_m,
+    with_labelled_pairs,
 )
 from rules.matching.features import generic_features, record_features
 
@@ -131,8 +132,13 @@ def match_records(
     *,
     estimates: Estimates | None = None,
     cache_dir: str | Path | None = None,
+    labels: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
 ) -> MatchOutput:
     """Match normalised records (contracts §4) against a population index.
+
+    ``labels``: pairs decided by clerical review, as (comparison -> level codes, is_match); they are
+    blended into the estimated parameters (``estimate.with_labelled_pairs``) before scoring, so every
+    reviewed decision teaches the matcher.
 
     Returns one result row per record in input order (contracts §6). Parameters are estimated from
     this run's records and register (``rules.matching.estimate``) unless ``estimates`` is given;
@@ -180,6 +186,8 @@ def match_records(
         chunks.append(_Chunk(start, chunk, rid, pidx, comps, cands.cap_hit))
     t4 = time.perf_counter()
     est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir)
+    if labels is not None and len(labels[1]):
+        est = with_labelled_pairs(est, config, labels[0], labels[1])
     timing["estimate"] = time.perf_counter() - t4
     decided: list[pl.DataFrame] = []
     reviews: list[pl.DataFrame] = []

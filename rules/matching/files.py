@@ -85,8 +85,11 @@ def match_with_rejected(
     config: MatchConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
     cache_dir: str | Path | None = None,
+    labels: tuple[dict, object] | None = None,
 ) -> MatchOutput:
     """Match valid rows and the rejected rows that have a name or an ID, in one run (one estimation).
+
+    ``labels``: clerical-review pairs blended into the estimates (see ``match_records``).
 
     Rejected rows that were matched carry ``validation_failed`` in ``flags`` and their reason code in
     ``validation_reason``; the others join as ``rejected``. ``results`` has one row per row of
@@ -103,7 +106,7 @@ def match_with_rejected(
         if to_match_rej.height
         else valid
     )
-    output = match_records(both, index, config, progress=progress, cache_dir=cache_dir)
+    output = match_records(both, index, config, progress=progress, cache_dir=cache_dir, labels=labels)
     res = output.results
     if to_match_rej.height:
         n_valid = valid.height

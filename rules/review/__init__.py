@@ -24,7 +24,14 @@ from rules.review.decisions import (
     remaining_queue,
 )
 from rules.review.files import private_dir, write_private
-from rules.review.labels import blend_m, config_m, labelled_level_counts, precision_band, threshold_what_if
+from rules.review.labels import (
+    blend_m,
+    config_m,
+    labelled_level_counts,
+    labelled_pair_levels,
+    precision_band,
+    threshold_what_if,
+)
 from rules.review.policy import ReviewPolicy, ReviewPolicyError
 from rules.review.reader import ParsedWorkbook, ReviewWorkbookError, read_workbook
 from rules.review.workbook import new_workbook_id, write_workbook
@@ -48,6 +55,7 @@ __all__ = [
     "final_decisions",
     "fingerprints",
     "labelled_level_counts",
+    "labelled_pair_levels",
     "new_workbook_id",
     "parse_reason",
     "precision_band",

@@ -50,6 +50,30 @@ def labelled_matches(ledger: pl.DataFrame) -> pl.Series:
     return ledger.filter(pl.col("decision") == "match")["chosen_reason"].drop_nulls()
 
 
+def labelled_pair_levels(ledger: pl.DataFrame, config) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The confirmed pairs of ``ledger`` as engine level codes, for
+    ``rules.matching.estimate.with_labelled_pairs``: (comparison -> int16 level per pair, is_match).
+
+    Codes follow ``rules.matching.compare``: the index of a listed level, -1 for the else level, -2 for
+    ``missing`` (and for a label this configuration does not know, e.g. a reason written under an older
+    configuration: it then counts for nothing). Only pairs reviewers confirmed are labels here; a
+    "none of them" decision does not say which level a non-match takes.
+    """
+    reasons = labelled_matches(ledger)
+    n = reasons.len()
+    levels: dict[str, np.ndarray] = {}
+    long = reason_levels(reasons)
+    for comp in config.comparisons:
+        codes = {lv.label: i for i, lv in enumerate(comp.levels)} | {comp.else_label: -1}
+        got = long.filter(pl.col("comparison") == comp.name)
+        arr = np.full(n, -2, dtype=np.int16)
+        if got.height:
+            code = got["level"].replace_strict(codes, default=-2, return_dtype=pl.Int16).to_numpy()
+            arr[got["pair"].to_numpy()] = code
+        levels[comp.name] = arr
+    return levels, np.ones(n, dtype=bool)
+
+
 def labelled_level_counts(ledger: pl.DataFrame) -> pl.DataFrame:
     """``(comparison, level, n_level, n_lab, m_lab)`` among confirmed matches (``missing`` excluded)."""
     levels = reason_levels(labelled_matches(ledger)).filter(pl.col("level") != "missing")

@@ -54,15 +54,19 @@ class CellReport:
                 "legacy_font": ",".join(sorted(self.legacy_encodings))}
 
 
-def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None) -> tuple[pl.DataFrame, CellReport]:
+def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None,
+                sheet_encoding: str | None = None) -> tuple[pl.DataFrame, CellReport]:
     """``frame`` with every Utf8 cell of ``columns`` (default: all) cleaned; what changed.
+
+    ``sheet_encoding``: the legacy font already decided for this sheet from rows read earlier (a CSV's
+    title and header rows); a body of one short name cannot tell VNI from TCVN3 by itself.
 
     Legacy-font text is converted first: its bytes 0xA0 and 0xAD (``ơ``/``ư`` in some tables) read as
     NBSP and soft hyphen, which the character pass would otherwise remove.
     """
     report = CellReport()
     names = [n for n in (columns if columns is not None else frame.columns) if frame.schema[n] == pl.String]
-    encodings = legacy_columns(frame, names)
+    encodings = legacy_columns(frame, names, sheet_encoding)
     # one scan of every column, the columns in parallel: nearly always nothing to clean
     if names:
         hits = frame.select(pl.col(n).str.contains(CLEAN_PATTERN).any().alias(n) for n in names).row(0)
@@ -137,10 +141,11 @@ def _sample(col: pl.Series) -> tuple[list[str], bool]:
     return sample.filter(candidates).unique(maintain_order=True).to_list(), False
 
 
-def legacy_columns(frame: pl.DataFrame, names: list[str]) -> dict[str, str]:
+def legacy_columns(frame: pl.DataFrame, names: list[str], sheet_encoding: str | None = None) -> dict[str, str]:
     """Column -> legacy encoding, decided once per sheet: on the legacy-looking cells of every
     column together (a header ``Líp`` alone reads as a word, the sheet says it is ``Lớp``), else
-    column by column (a sheet where one column was typed in another font)."""
+    column by column (a sheet where one column was typed in another font). ``sheet_encoding``, when
+    the sheet was decided on earlier rows, is taken unless these cells clearly read in another one."""
     samples = {}
     for name in names:
         values, _unicode = _sample(frame.get_column(name))
@@ -149,6 +154,8 @@ def legacy_columns(frame: pl.DataFrame, names: list[str]) -> dict[str, str]:
     if not samples:
         return {}
     sheet = detect_legacy("\n".join(v for vals in samples.values() for v in vals))
+    if sheet_encoding in ENCODINGS and (sheet is None or _reads_in(samples, sheet_encoding)):
+        sheet = sheet_encoding
     if sheet in ENCODINGS:
         return dict.fromkeys(samples, sheet)
     out = {}
@@ -157,6 +164,14 @@ def legacy_columns(frame: pl.DataFrame, names: list[str]) -> dict[str, str]:
         if enc in ENCODINGS:
             out[name] = enc
     return out
+
+
+def _reads_in(samples: dict[str, list[str]], encoding: str, min_score: float = 0.6) -> bool:
+    """The legacy-looking cells read as Vietnamese syllables in ``encoding`` (``detect_legacy``'s bar)."""
+    from rules.normalise.legacy import _score
+
+    words = [w for vals in samples.values() for v in vals for w in to_unicode(v, encoding).split()]
+    return _score(words) >= min_score
 
 
 def _convert(col: pl.Series, encoding: str) -> tuple[pl.Series, int]:

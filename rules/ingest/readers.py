@@ -219,7 +219,8 @@ class CsvSource:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
         frame = frame.with_columns(line.alias("excel_row"))
         check_frame(frame, self.path.name, None, row_column="excel_row")
-        frame, report = clean_frame(frame, cols)
+        head_fonts = set().union(*(r.legacy_encodings for r in self._head_reports))
+        frame, report = clean_frame(frame, cols, next(iter(head_fonts)) if len(head_fonts) == 1 else None)
         for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
             report.add(head_report)
         self.reports[sheet] = report

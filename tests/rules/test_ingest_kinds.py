@@ -245,14 +245,18 @@ def test_one_enormous_line_is_not_empty(tmp_path: Path):
     assert "609 KB" in str(info.value) and "empty" not in info.value.message_en.replace("not empty", "")
 
 
-def test_a_long_cell_is_data_not_the_end_of_the_file(tmp_path: Path):
-    """Issue 11/5: a 140 KB cell made a 1,001-row file 'have no data rows'."""
+def test_a_long_cell_is_named_as_the_cause_not_the_end_of_the_file(tmp_path: Path):
+    """Issue 11/5: a 140 KB cell made a 1,001-row file 'have no data rows'. The cell is read (the csv
+    field limit no longer ends the file there) and refused for what it is: longer than Excel allows,
+    naming its row and column."""
     rows = ["Họ và tên,Ngày sinh,Ghi chú", 'Nguyễn Văn An,01/01/2010,"' + "x" * 140_000 + '"']
     rows += ["Trần Thị Bình,02/02/2011,ok"] * 1000
     path = tmp_path / "o_dai.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    up = read_upload(path, province="lam_dong", sector="students")
-    assert up.raw.height == 1001 and up.raw["excel_row"][-1] == 1002
+    with pytest.raises(UploadError) as err:
+        read_upload(path, province="lam_dong", sector="students")
+    assert err.value.code == "cell_too_long" and "no_data_rows" not in str(err.value)
+    assert "2" in str(err.value) and "3" in str(err.value)  # row 2, third column
 
 
 def test_an_unclosed_quote_is_a_layout_problem_not_a_corrupt_workbook(tmp_path: Path):

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from rules.privacy import mask_id
+from rules.processes import process_alive
 
 # Minimal schemas of each source, so an empty lake still yields every table (with zero rows).
 SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -301,20 +302,10 @@ def remove_leftovers(target: Path) -> int:
     removed = 0
     for path in target.parent.glob(f".{target.name}.*.building*"):
         pid = path.name[len(target.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             path.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:

@@ -16,6 +16,7 @@ import dagster as dg
 from assets.partitions import partition_key
 from pipelines.errors import one_line
 from rules import interrupts
+from rules.processes import process_alive
 
 # Exceptions that mean "stopped by a signal", whoever's handler raised them.
 _INTERRUPT_CLASSES = {"Interrupted", "KeyboardInterrupt", "DagsterExecutionInterruptedError"}
@@ -33,16 +34,6 @@ def _run_config() -> dict:
 HOST_TAG, PID_TAG = "doisoat/host", "doisoat/pid"
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_orphaned_runs(instance: dg.DagsterInstance) -> int:
     """Mark failed the runs of this host that a killed in-process run left STARTING/STARTED.
 
@@ -57,7 +48,7 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> int:
     closed = 0
     for run in runs:
         pid = run.tags.get(PID_TAG, "")
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             instance.report_run_failed(
                 run, f"the process that ran it (pid {pid}) ended without finishing the run (killed or crashed); "
                 "marked failed on the next start")

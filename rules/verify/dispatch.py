@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from rules import interrupts
+from rules.processes import process_alive
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
 from rules.verify.audit_log import TransmissionLog
@@ -208,13 +209,7 @@ def _owner_alive(owner: str) -> bool:
     host, pid, _ = owner.split(":", 2)
     if host != _HOST:
         return True  # cannot tell: rely on the lease
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(pid))
 
 
 def _join_day(store: QueueStore, day: str, owner: str, lease_s: float) -> None:

@@ -66,10 +66,10 @@ def _write_ledger(paths: DataPaths, province: str, sector: str, ledger: pl.DataF
 def partition_lock(paths: DataPaths, province: str, sector: str) -> Iterator[None]:
     """One writer at a time of a partition's match results, queue and ledger (a match run and an
     import landing together would otherwise lose one side's write)."""
-    from rules.review import private_dir
+    from rules.private import private_file
 
-    folder = private_dir(paths.base / "lake" / "review_decisions" / province)
-    with open(folder / f".{sector}.lock", "w") as fh:
+    lock = private_file(paths.base / "lake" / "review_decisions" / province / f".{sector}.lock")
+    with open(lock, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

@@ -66,10 +66,12 @@ def fingerprints(queue: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
     parts = (
         _keyed(queue)
         .join(reg, on="candidate_id", how="left")
-        .sort([*ROW_KEY, "candidate_rank"])
+        # what the reviewer judged: who the candidates are and how each field agrees. Scores and ranks
+        # are left out: they move whenever the parameters are re-estimated (reviewed pairs teach them).
+        .sort([*ROW_KEY, "candidate_id"])
         .group_by(ROW_KEY, maintain_order=True)
         .agg(
-            pl.concat_str([pl.col("candidate_id").fill_null(""), pl.col("candidate_score").round(6).cast(pl.Utf8),
+            pl.concat_str([pl.col("candidate_id").fill_null(""),
                            pl.col("candidate_reason").fill_null("")], separator="|").str.join("\x1e").alias("_m"),
             pl.concat_str([pl.col("candidate_id").fill_null(""), pl.col("_reg").fill_null("absent")],
                           separator="|").str.join("\x1e").alias("_r"),

@@ -67,11 +67,15 @@ def test_decisions_apply_and_a_second_import_changes_nothing():
 def test_a_stale_workbook_is_refused_only_for_the_rows_that_changed():
     queue, records, register, results = situation()
     parsed = _parsed(queue, records, register, {"B0001": ("match", 1), "B0002": ("match", 1), "B0003": ("none", None)})
-    # after the export: the register changes a candidate of row 1, a match run rescored row 2
+    # after the export: the register changes a candidate of row 1; a match run compares row 2 differently
+    # (a field now agrees at another level); row 3 is only rescored (re-estimated parameters: not stale)
     register2 = register.with_columns(
         pl.when(pl.col("person_id") == "079215000002").then(pl.lit("Nữ")).otherwise(pl.col("gender")).alias("gender"))
-    queue2 = queue.with_columns(pl.when(pl.col("row_number") == 2).then(pl.col("candidate_score") - 0.05)
-                                .otherwise(pl.col("candidate_score")).alias("candidate_score"))
+    queue2 = queue.with_columns(
+        pl.when(pl.col("row_number") == 2).then(pl.col("candidate_reason") + "x")
+        .otherwise(pl.col("candidate_reason")).alias("candidate_reason"),
+        pl.when(pl.col("row_number") == 3).then(pl.col("candidate_score") - 0.05)
+        .otherwise(pl.col("candidate_score")).alias("candidate_score"))
     ev, _, res, _ = _import(parsed, queue2, register2, results, empty_ledger())
     outcome = dict(ev.outcomes.iter_rows())
     assert outcome == {"B0001": "stale_register", "B0002": "stale_match", "B0003": "applied"}

@@ -19,6 +19,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rules.ingest.report import error_report_path
 from tests.security.hostile import grid_bomb, lying_directory, run_limited, shared_string_bomb, zip_bomb
 
 
@@ -56,7 +57,7 @@ def main() -> None:
         took = time.perf_counter() - t
         line = (r["stderr"].strip().splitlines() or r["stdout"].strip().splitlines() or [""])[0]
         outcome = line.split("]")[0] + "]" if line.startswith("doisoat upload: [") else line[:60]
-        report = path.with_name(path.stem + ".errors.xlsx")
+        report = error_report_path(path)
         if report.exists():
             from openpyxl import load_workbook
 

@@ -205,8 +205,14 @@ def unit_of(file_name: str) -> str:
 
 
 def listed_stem(file_name: str) -> str:
-    """The part of a file name that names the list (after the unit prefix, without the suffix)."""
+    """The part of a file name that names the list (after the unit prefix, without the suffix; an
+    error report ``x.csv.errors.xlsx`` sent back names the list of ``x.csv``)."""
     stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
+    if stem.lower().endswith(".errors"):
+        stem = stem[: -len(".errors")]
+        base, dot, ext = stem.rpartition(".")
+        if dot and "." + ext.lower() in UPLOAD_SUFFIXES:
+            stem = base
     return stem.split(UNIT_SEPARATOR, 1)[1] if UNIT_SEPARATOR in stem else ""
 
 

@@ -79,8 +79,8 @@ def check_workbook(data: bytes, file: str) -> None:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return  # not a zip we can read: the reader says corrupt_file
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError, KeyError, OverflowError):
+        return  # not a zip we can read (damaged directory, unknown zip version): the reader says corrupt_file
     _check_directory(infos, file)
     total = 0
     for info in infos:

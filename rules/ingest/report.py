@@ -23,6 +23,7 @@ import polars as pl
 from rules.private import private_file
 
 REPORT_SUFFIX = ".errors.xlsx"
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
 INSTRUCTIONS = [
     "HƯỚNG DẪN SỬA LỖI",
@@ -37,11 +38,14 @@ INSTRUCTIONS = [
 
 
 def error_report_path(upload_path: str | Path) -> Path:
-    """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx``."""
+    """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx`` for a workbook and
+    ``<stem>.<ext>.errors.xlsx`` for other formats, so that ``x.csv`` and ``x.xlsx`` (two lists) never
+    write one report (``rules.ingest.inbox.listed_stem`` reads both back as the list ``x``)."""
     from rules.ingest.inbox import bounded_name
 
     p = Path(upload_path)
-    return p.with_name(bounded_name(p.stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
+    stem = p.stem if p.suffix.lower() in WORKBOOK_SUFFIXES else p.name
+    return p.with_name(bounded_name(stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
 
 
 def is_error_report(path: str | Path) -> bool:

@@ -56,7 +56,8 @@ def test_lists_corrections_and_counts(data_dir: Path):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"all_files_readable": False, "rows_reconcile": True}
     reports = data_dir / "reports" / "errors" / "ha_noi" / "students"
-    assert sorted(p.name for p in reports.iterdir()) == ["thcs_a__ds_dot_1_sua.errors.xlsx", "thcs_c__ds.errors.xlsx"]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "thcs_a__ds_dot_1_sua.csv.errors.xlsx", "thcs_c__ds.errors.xlsx"]
     assert not list(inbox.glob("*.errors.xlsx"))
     # the reader removed an invisible character from one ID: counted in the uploads table and metadata
     assert dict(zip(uploads["file_name"], uploads["invisible_removed"], strict=True))["thcs_a__ds_dot_1_sua.csv"] == 1

@@ -178,7 +178,7 @@ def test_a_million_rows_with_1pct_bad_rows_report_in_bounded_memory(tmp_path: Pa
     result = _upload(tmp_path / "thpt_x__big.csv", tmp_path)
     assert result["rc"] == 0, result["stderr"][-500:]
     assert result["maxrss_mib"] < CEILING_MIB, result["maxrss_mib"]
-    wb = load_workbook(tmp_path / "thpt_x__big.errors.xlsx", read_only=True)
+    wb = load_workbook(tmp_path / "thpt_x__big.csv.errors.xlsx", read_only=True)
     assert sum(1 for _ in wb[wb.sheetnames[0]].iter_rows()) == 1 + n // 100
 
 

@@ -29,20 +29,30 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
         for sector in SECTORS:
             files, _ = list_inbox(root / province / sector)  # regular files only: links never start a run
             for path in files:
-                rel = f"{province}/{sector}/{path.name}"
-                stat = path.lstat()
-                seen = previous.get(rel)
-                if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
-                    state[rel] = seen
-                    continue
-                try:
-                    digest = sha256_regular(path)
-                except OSError:  # replaced by a link or removed since the listing: not an upload
-                    continue
-                state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
-                if not seen or seen[2] != digest:
+                digest = _new_content(path, f"{province}/{sector}/{path.name}", previous, state)
+                if digest:
                     changed.append((province, sector, digest))
     return state, changed
+
+
+def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[str, list]) -> str | None:
+    """The sha256 of ``path`` when it is new or changed since ``previous`` (cursor entries
+    ``[mtime_ns, size, sha256]``), else None; ``state[rel]`` is updated. The file is hashed only when
+    its size or time changed, and opened without following links."""
+    try:
+        stat = path.lstat()
+    except OSError:
+        return None
+    seen = previous.get(rel)
+    if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
+        state[rel] = seen
+        return None
+    try:
+        digest = sha256_regular(path)
+    except OSError:  # replaced by a link or removed since the listing: not an upload
+        return None
+    state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
+    return digest if not seen or seen[2] != digest else None
 
 
 def misplaced_folders(root: Path) -> list[str]:
@@ -100,14 +110,8 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
         for path in files:
             if path.suffix.lower() != ".xlsx" or path.name.startswith((".", "~$")):  # Excel's lock files
                 continue
-            rel, stat = f"{province}/{path.name}", path.stat()
-            seen = previous.get(rel)
-            if seen and seen[0] == stat.st_mtime_ns and seen[1] == stat.st_size:
-                state[rel] = seen
-                continue
-            digest = sha256_regular(path)
-            state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
-            if not seen or seen[2] != digest:
+            digest = _new_content(path, f"{province}/{path.name}", previous, state)
+            if digest:
                 changed.setdefault(province, []).append(digest)
     return state, changed
 

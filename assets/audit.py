@@ -27,13 +27,9 @@ REQUEST_AUDIT_COLUMNS = ("request_id", "province", "sector", "unit", "person_id"
                          "status", "differing_fields", "attempts", "enqueued_at", "answered_at")
 
 
-def audit_dir(paths: DataPaths) -> str:
-    return str(paths.base / "operator" / "audit")
-
-
 def transmission_log(paths: DataPaths, run_id: str | None = None) -> TransmissionLog:
     """The hash-chained log of every batch sent (the dispatcher writes it before each send)."""
-    return TransmissionLog(paths.base / "operator" / "audit" / "transmissions.jsonl", run_id=run_id)
+    return TransmissionLog(paths.transmissions(), run_id=run_id)
 
 
 def verify_transmissions(paths: DataPaths, ledger_sends: dict[str, int] | None = None) -> ChainReport:
@@ -48,5 +44,5 @@ def record(paths: DataPaths, kind: str, partition: str, run_id: str, frame: pl.D
     stamped = frame.select(keep).with_columns(
         pl.lit(datetime.now(UTC)).alias("recorded_at"), pl.lit(run_id).alias("run_id"), pl.lit(kind).alias("kind")
     )
-    write_parquet(stamped, paths.base / "operator" / "audit" / kind / partition / f"{run_id}.parquet")
+    write_parquet(stamped, paths.audit_file(kind, partition, run_id))
     return stamped.height

@@ -59,8 +59,8 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     config = MatchConfig.default()
     # Keyed by the register's content hash: a register that changed since population_index last ran
     # is re-indexed here rather than matched against a stale index.
-    index = load_or_build_index(paths.population_files(province), paths.base / "lake" / "population_index" / province)
-    cache = paths.base / "cache" / "match_estimates"  # our data folder, never beside an input
+    index = load_or_build_index(paths.population_files(province), paths.population_index(province))
+    cache = paths.match_estimates_cache()  # our data folder, never beside an input
     labels = review_labels(paths, province, sector, config)  # reviewers' decisions teach the estimates
     output = match_with_rejected(clean, rejected, index, config, cache_dir=cache, labels=labels)
     results = with_record_attributes(output.results, clean, rejected)

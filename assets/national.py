@@ -23,10 +23,6 @@ QUOTA_RESPECTED = "quota_respected"
 NOTHING_LOST = "requests_accounted"
 
 
-def queue_store_path(paths: DataPaths) -> Path:
-    return paths.national("verification_queue.sqlite")
-
-
 def _current_files(paths: DataPaths) -> set[str]:
     """Uploads whose rows are in the current match results; requests of any other file were superseded."""
     return {sha for _, _, path in _lake_partitions(paths, "match_results")
@@ -34,8 +30,7 @@ def _current_files(paths: DataPaths) -> set[str]:
 
 
 def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]]:
-    base = paths.base / "lake" / asset
-    return [(p.parent.name, p.stem, p) for p in sorted(base.glob("*/*.parquet"))] if base.is_dir() else []
+    return paths.lake_partitions(asset)
 
 
 @dg.asset(
@@ -50,7 +45,7 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     from rules.corrections import FLAG, adopt_register_spelling
     from rules.verify import QueueStore, build_requests
 
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = QueueStore(paths.queue_store(), create=True)
     added = corrected = 0
     registers: dict[str, pl.DataFrame] = {}
     for province, sector, path in _lake_partitions(paths, "match_results"):
@@ -102,20 +97,20 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     from rules.verify import QueueStore, VerificationConfig, run_day, write_back
 
     day = str(context.partition_key)
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = QueueStore(paths.queue_store(), create=True)
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     config = VerificationConfig.from_yaml(paths.policy_path())
     store.withdraw_superseded(_current_files(paths))  # also when this asset runs on its own
     before = store.total_requests()
-    external = paths.national("external_backlog.parquet")
+    external = paths.external_backlog()
     if external.exists():  # other installations' backlogs (counts) share the national quota
         store.set_external_backlogs(day, pl.read_parquet(external))
     report = run_day(store, day, policy, build_service(paths), batch_size=config.batch_size,
                      audit=transmission_log(paths, context.run_id))
     results = store.results()
     record(paths, "verification_requests", day, context.run_id, store.requests(day=day), REQUEST_AUDIT_COLUMNS)
-    write_parquet(store.day_allocation(day), paths.national(f"allocation/{day}.parquet"))
-    write_parquet(results, paths.national("verification_results.parquet"))
+    write_parquet(store.day_allocation(day), paths.allocation(day))
+    write_parquet(results, paths.verification_results())
     for province, sector, path in _lake_partitions(paths, "corrected_records"):
         mine = results.filter((pl.col("province") == province) & (pl.col("sector") == sector))
         write_parquet(write_back(pl.read_parquet(path), mine), paths.lake("verified_records", province, sector))
@@ -152,20 +147,20 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Days until each unit's verification backlog clears under the current policy and quota."""
-    from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast
     from rules.verify import QueueStore
+    from rules.verify.backlog import national_backlog
 
     day = date.fromisoformat(str(context.partition_key))
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = QueueStore(paths.queue_store(), create=True)
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))
-    write_parquet(result.units, paths.national("forecast.parquet"))
-    write_parquet(result.daily, paths.national("forecast_daily.parquet"))
-    html = burn_down_html(result, paths.national("forecast.html"))
+    write_parquet(result.units, paths.forecast())
+    write_parquet(result.daily, paths.forecast_daily())
+    html = burn_down_html(result, paths.forecast_html())
     return dg.MaterializeResult(
         metadata={
             "units_with_backlog": result.units.height,

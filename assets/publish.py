@@ -3,7 +3,6 @@
 
 import dagster as dg
 
-from assets.national import queue_store_path
 from assets.resources import DataPaths
 from assets.warehouse import WarehouseSources, build_warehouse
 
@@ -20,12 +19,12 @@ def analyst_warehouse(context: dg.AssetExecutionContext, paths: DataPaths) -> dg
     """The analyst DuckDB file: documented tables and views, masked or aggregated, swapped in atomically."""
     from rules.verify import QueueStore
 
-    store_path = queue_store_path(paths)
+    store_path = paths.queue_store()
     queue = budgets = None
     if store_path.exists():
         store = QueueStore(store_path)
         queue, budgets = store.requests(personal_data=False), store.day_budgets()
-    sources = WarehouseSources.from_dirs(paths.base / "lake", paths.base / "national", queue, budgets)
+    sources = WarehouseSources.from_layout(paths.layout, queue, budgets)
     counts = build_warehouse(sources, paths.warehouse())
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(paths.warehouse())),

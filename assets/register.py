@@ -19,18 +19,19 @@ from assets.resources import DataPaths
 )
 def population_index(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """The province's population register normalised for matching (keys, name tokens, DOB parts, IDs)."""
+    from rules.errors import MissingInputError
     from rules.matching import load_or_build_index
 
     province = str(context.partition_key)
     files = paths.population_files(province)
     if not files:
-        raise FileNotFoundError(
-            f"no population register for {province}: put it at {paths.population_dir() / province}.parquet "
+        raise MissingInputError(
+            f"no population register for {province}: put it at {paths.population_hint(province)} "
             "(contract: person_id, full_name, date_of_birth, gender, old_id, province)"
         )
     from rules.matching.index import register_fingerprint
 
-    index = load_or_build_index(files, paths.base / "lake" / "population_index" / province)
+    index = load_or_build_index(files, paths.population_index(province))
     return dg.MaterializeResult(
         metadata={"people": index.height, "register_files": len(files)},
         data_version=dg.DataVersion(register_fingerprint(files)[:20]),

@@ -1,68 +1,42 @@
-"""Resource classes the assets annotate. Instances are built in ``pipelines.definitions``."""
+"""Resource classes the assets annotate. Instances are built in ``pipelines.definitions``.
+
+Keep path logic out of this module: ``DataPaths`` only carries the configuration Dagster shows and
+hands out a :class:`rules.layout.DataLayout`, the one owner of where files live (as PUDL wraps its
+``PudlPaths`` in a resource; docs/decisions.md, "one owner for paths").
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 
+from rules.layout import DataLayout
+
 
 class DataPaths(dg.ConfigurableResource):
-    """Where every file of doisoat lives (DESIGN.md: ``data/`` holds files only).
+    """Where every file of doisoat lives: a :class:`~rules.layout.DataLayout` as a Dagster resource.
 
-    Absolute paths from one root, so sensors and code servers with another working directory
-    (research/dagster.md pitfall 7) and tests with ``tmp_path`` all agree.
+    ``root``: the data folder (made absolute). ``lake_root``: a local folder or an object-storage
+    URI for the lake (empty: ``<root>/lake``). ``policy_file``: the quota policy and verification
+    settings (empty: ``rules/quota/quota.yaml`` beside the code).
     """
 
     root: str
-    # The quota policy and verification settings (default: rules/quota/quota.yaml beside the code).
+    lake_root: str = ""
     policy_file: str = ""
+
+    @cached_property
+    def layout(self) -> DataLayout:
+        return DataLayout.at(self.root, lake_root=self.lake_root, policy_file=self.policy_file)
 
     @property
     def base(self) -> Path:
-        return Path(self.root)
+        return self.layout.root
 
-    def policy_path(self) -> Path:
-        from rules.quota import DEFAULT_POLICY_PATH
-
-        return Path(self.policy_file) if self.policy_file else DEFAULT_POLICY_PATH
-
-    def inbox(self, province: str, sector: str) -> Path:
-        return self.base / "inbox" / province / sector
-
-    def population_dir(self) -> Path:
-        return self.base / "population"
-
-    def population_files(self, province: str) -> list[Path]:
-        """The register files of a province: ``population/<province>.parquet`` or a folder of parts."""
-        single = self.population_dir() / f"{province}.parquet"
-        folder = self.population_dir() / province
-        if single.exists():
-            return [single]
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-
-    def lake(self, asset: str, province: str, sector: str | None = None) -> Path:
-        """``lake/<asset>/<province>/<sector>.parquet`` (or ``<province>.parquet`` for per-province assets)."""
-        leaf = f"{sector}.parquet" if sector else f"{province}.parquet"
-        folder = self.base / "lake" / asset / (province if sector else "")
-        return folder / leaf
-
-    def lake_glob(self, asset: str) -> str:
-        return str(self.base / "lake" / asset / "**" / "*.parquet")
-
-    def national(self, name: str) -> Path:
-        return self.base / "national" / name
-
-    def warehouse(self) -> Path:
-        return self.base / "warehouse" / "doisoat.duckdb"
-
-    def reports(self) -> Path:
-        return self.base / "reports"
-
-    def error_reports(self, province: str, sector: str) -> Path:
-        """Error reports of inbox uploads (kept out of the inbox so they never count as uploads)."""
-        return self.base / "reports" / "errors" / province / sector
-
-    def operator_db(self) -> Path:
-        """Operator-only audit DuckDB (never the analyst file)."""
-        return self.base / "operator" / "audit.duckdb"
+    def __getattr__(self, name: str):
+        """Every location accessor of the layout (``paths.lake(...)``, ``paths.queue_store()``, ...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.layout, name)

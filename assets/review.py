@@ -29,10 +29,11 @@ from assets.audit import record
 from assets.lake import read_optional, write_parquet
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
+from rules.errors import MissingInputError
+from rules.layout import REVIEW_FOLDER
 
 REVIEW_AUDIT_COLUMNS = ("province", "sector", "unit", "file_sha256", "sheet", "row_number", "decision", "status",
                         "person_id", "reviewer", "workbook_id", "workbook_sha256", "import_id", "decided_at")
-REVIEW_FOLDER = "review"
 
 
 def ledger_path(paths: DataPaths, province: str, sector: str) -> Path:
@@ -40,11 +41,11 @@ def ledger_path(paths: DataPaths, province: str, sector: str) -> Path:
 
 
 def workbook_dir(paths: DataPaths, province: str) -> Path:
-    return paths.reports() / "review" / province
+    return paths.review_workbooks(province)
 
 
 def review_inbox(paths: DataPaths, province: str) -> Path:
-    return paths.base / "inbox" / province / REVIEW_FOLDER
+    return paths.review_inbox(province)
 
 
 def read_ledger(paths: DataPaths, province: str, sector: str) -> pl.DataFrame:
@@ -68,7 +69,7 @@ def partition_lock(paths: DataPaths, province: str, sector: str) -> Iterator[Non
     import landing together would otherwise lose one side's write)."""
     from rules.private import private_file
 
-    lock = private_file(paths.base / "lake" / "review_decisions" / province / f".{sector}.lock")
+    lock = private_file(paths.partition_lock(province, sector))
     with open(lock, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -80,7 +81,7 @@ def partition_lock(paths: DataPaths, province: str, sector: str) -> Iterator[Non
 def register_scan(paths: DataPaths, province: str) -> pl.LazyFrame:
     files = paths.population_files(province)
     if not files:
-        raise FileNotFoundError(f"no population register for {province} under {paths.population_dir()}")
+        raise MissingInputError(f"no population register for {province}: put it at {paths.population_hint(province)}")
     return pl.scan_parquet([str(f) for f in files])
 
 
@@ -154,7 +155,7 @@ def export_workbooks(paths: DataPaths, province: str, sectors: list[str], unit: 
             continue
         records = read_optional(paths.lake("clean_records", province, sector))
         if records is None:
-            raise FileNotFoundError(f"clean_records of {province}/{sector} not found: run `doisoat run` first")
+            raise MissingInputError(f"clean_records of {province}/{sector} not found: run `doisoat run` first")
         people = candidate_people(register_scan(paths, province), queue["candidate_id"])
         lines, blocks = build_blocks(queue, records, people, name)
         version = version or register_fingerprint(paths.population_files(province))[:16]
@@ -205,7 +206,7 @@ def import_workbook(paths: DataPaths, file: Path, *, import_id: str | None = Non
 
     file = Path(file)
     if not file.is_file():
-        raise FileNotFoundError(f"{file}: no such file")
+        raise MissingInputError(f"{file}: no such file")
     parsed = read_workbook(file)
     province, sector = parsed.meta.get("province", ""), parsed.meta.get("sector", "")
     from rules.provinces import PROVINCE_SLUGS
@@ -223,7 +224,7 @@ def import_workbook(paths: DataPaths, file: Path, *, import_id: str | None = Non
         results = read_optional(paths.lake("match_results", province, sector))
         queue = read_optional(paths.lake("review_queue", province, sector))
         if results is None or queue is None:
-            raise FileNotFoundError(f"{file.name}: no match results for {province}/{sector}: run the match first")
+            raise MissingInputError(f"{file.name}: no match results for {province}/{sector}: run the match first")
         ledger = read_ledger(paths, province, sector)
         current_fp = _current_fingerprints(paths, province, queue)
         ev = evaluate(parsed, queue, current_fp, results, ledger, import_id=import_id,
@@ -325,7 +326,7 @@ def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame,
 
 
 def _read_lake(paths: DataPaths, asset: str, columns: list[str] | None = None) -> pl.DataFrame | None:
-    files = sorted((paths.base / "lake" / asset).glob("*/*.parquet"))
+    files = [path for _, _, path in paths.lake_partitions(asset)]
     frames = [pl.read_parquet(f, columns=columns) for f in files]
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
 

@@ -30,30 +30,6 @@ READER_COUNTS = ("invisible_removed", "spaces_replaced", "lookalikes_folded", "l
                  "formulas_evaluated", "hidden_sheets_skipped")
 
 
-def is_upload(path: Path) -> bool:
-    """Uploads only: regular files (links and special files are never read, ``rules.ingest.inbox``),
-    not Excel lock files, not hidden files. An error report sent back after fixing
-    (``<stem>.errors.xlsx``) is an upload: it supersedes the file it reports on (rules.ingest.lineage)."""
-    import stat
-
-    from rules.ingest.inbox import is_upload_name
-
-    try:
-        regular = stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-    return regular and is_upload_name(path.name)
-
-
-def error_report_path(upload: Path, reports_dir: Path | None = None) -> Path:
-    """``<stem>.errors.xlsx`` beside the upload, or in ``reports_dir`` for inbox files (so that our own
-    reports never land in the inbox, where they would count as uploads). The name is bounded to the
-    file-system limit (``rules.ingest.report.error_report_path``)."""
-    from rules.ingest.report import error_report_path as report_path
-
-    return report_path((reports_dir or upload.parent) / upload.name)
-
-
 @dataclass
 class Inbox:
     uploads: pl.DataFrame  # one row per file, UPLOAD_COLUMNS
@@ -72,6 +48,7 @@ class Inbox:
 def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -> Inbox:
     from rules.ingest import UploadError, read_upload
     from rules.ingest.inbox import list_inbox
+    from rules.ingest.report import error_report_path
 
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
@@ -139,7 +116,7 @@ def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Pat
     """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
     it back). Returns the reports written: one that cannot be written (a full disk) is skipped, its rows
     stay in the rejected records."""
-    from rules.ingest.report import write_error_report
+    from rules.ingest.report import error_report_path, write_error_report
 
     written: list[Path] = []
     for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):

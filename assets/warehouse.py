@@ -2,10 +2,10 @@
 
 The file is built under a temporary name and ``os.replace``d over ``warehouse/doisoat.duckdb``, so an
 analyst with an open session keeps reading the previous version and a new session sees the new one
-(research/dagster.md: DuckDB has one writer, and readers block writers of the same file).
+(docs/decisions.md, "the analyst file": DuckDB has one writer, and readers block writers of the same file).
 
 Privacy: only aggregates and masked row-level decisions go in. IDs are masked (``079*******34``),
-names never enter, birth dates are reduced to the year. ``tests/assets/test_warehouse_privacy.py``
+names never enter, birth dates are reduced to the year. ``tests/pipelines/test_demo_end_to_end.py``
 scans every text column of every table against the register.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rules.layout import DataLayout
 from rules.privacy import mask_id
 from rules.processes import process_alive
 
@@ -65,19 +66,19 @@ class WarehouseSources:
     frames: dict[str, pl.DataFrame]
 
     @classmethod
-    def from_dirs(cls, lake: Path, national: Path, queue: pl.DataFrame | None = None,
-                  budgets: pl.DataFrame | None = None) -> WarehouseSources:
+    def from_layout(cls, layout: DataLayout, queue: pl.DataFrame | None = None,
+                    budgets: pl.DataFrame | None = None) -> WarehouseSources:
         frames = {
-            "uploads": _read_all(lake / "uploads"),
-            "clean": _read_all(lake / "clean_records"),
-            "rejected": _read_all(lake / "rejected_records"),
-            "matches": _read_all(lake / "match_results"),
-            "review": _read_all(lake / "review_queue"),
-            "review_decisions": _read_all(lake / "review_decisions"),
-            "match_estimates": _read_all(lake / "match_estimates"),
-            "allocation": _read_all(national / "allocation", add_day=True),
-            "forecast": _unit_named(_read_file(national / "forecast.parquet")),
-            "forecast_daily": _read_file(national / "forecast_daily.parquet"),
+            "uploads": _read_all(layout.lake_dir("uploads")),
+            "clean": _read_all(layout.lake_dir("clean_records")),
+            "rejected": _read_all(layout.lake_dir("rejected_records")),
+            "matches": _read_all(layout.lake_dir("match_results")),
+            "review": _read_all(layout.lake_dir("review_queue")),
+            "review_decisions": _read_all(layout.lake_dir("review_decisions")),
+            "match_estimates": _read_all(layout.lake_dir("match_estimates")),
+            "allocation": _read_all(layout.allocation_dir(), add_day=True),
+            "forecast": _unit_named(_read_file(layout.forecast())),
+            "forecast_daily": _read_file(layout.forecast_daily()),
             "requests": queue,
             "budgets": budgets,
         }

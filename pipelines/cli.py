@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every user-facing failure ends here, never as a raw traceback
         if args.debug:
             raise
-        if commands.is_user_error(exc):
+        if commands.is_user_error(exc, args):
             print(f"doisoat {args.command}: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
         from pipelines.errors import describe

@@ -13,22 +13,48 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.environment import REPO_ROOT, data_root
+from pipelines.environment import REPO_ROOT, data_root, layout
+from rules.errors import UserError
 
-# Errors a user can fix: printed as one line, exit code 2. Matched by name so the CLI need not
-# import every module to recognise them.
-USER_ERROR_NAMES = frozenset(
-    {"UploadError", "RegisterError", "PolicyError", "StoreError", "ConfigError", "ServiceConfigError"}
-)
-
-GENERATED_FOLDERS = ("population", "inbox", "truth", "lake", "national", "warehouse", "reports", "operator")
+# OS errors that are about a path (missing, a folder where a file was expected, no permission), as
+# opposed to a full disk or an I/O error: the user's to fix when the path is one they gave.
+PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, FileExistsError)
 
 
-def is_user_error(exc: BaseException) -> bool:
-    return (
-        isinstance(exc, ValueError | FileNotFoundError | NotADirectoryError | PermissionError)
-        or type(exc).__name__ in USER_ERROR_NAMES
-    )
+def user_paths(args: argparse.Namespace | None = None) -> list[Path]:
+    """The paths a user gave: the data folder (``--data``, ``DOISOAT_DATA`` or the default) and every
+    path argument of the command (``FILE``, ``--input``, ``--population``, ``--out``, ``--policy`` ...)."""
+    given = [data_root()]
+    if args is not None:
+        given += [v for v in vars(args).values() if isinstance(v, Path)]
+    return given
+
+
+def is_user_error(exc: BaseException, args: argparse.Namespace | None = None) -> bool:
+    """True for an error the user can fix, printed as one line with exit code 2 (``pipelines.cli``).
+
+    That is a :class:`rules.errors.UserError` (every domain error about a file, option or policy the
+    user gave subclasses it), or an OS error about a path the user gave (:func:`user_paths`): the
+    OS names it in ``filename``; an error doisoat raised itself names it in its message. Anything
+    else, a ``ValueError`` included, is a defect in doisoat and keeps its traceback (``--debug``).
+    """
+    if isinstance(exc, UserError):
+        return True
+    if not isinstance(exc, PATH_ERRORS):
+        return False
+    given = user_paths(args)
+    named = [n for n in (exc.filename, exc.filename2) if n]
+    if named:
+        return any(_within(Path(str(n)), g) for n in named for g in given)
+    return any(str(g) in str(exc) for g in given)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def provinces(args: argparse.Namespace) -> int:
@@ -68,21 +94,21 @@ def demo(args: argparse.Namespace) -> int:
     """Generate a small province (if absent) and run every stage through Dagster, then summarise."""
     from rules.provinces import resolve_province
 
-    root = data_root()
+    where = layout()
     province = resolve_province(args.province).slug
     if args.fresh:
-        for name in GENERATED_FOLDERS:
-            shutil.rmtree(root / name, ignore_errors=True)
+        for folder in where.generated_folders():
+            shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    if not (root / "population" / f"{province}.parquet").exists():
+    if not where.population_files(province):  # a register in one file or in a folder of parts
         from pipelines.demo import demo_rows_per_sector, demo_size
         from rules.synth import write_province
 
         size = args.size or demo_size(province)
         print(f"[1/4] generating a synthetic register of {size:,} people and sector uploads for {province}…")
-        write_province(root, province, size, args.seed, rows_per_sector=demo_rows_per_sector(province, size))
+        write_province(where.root, province, size, args.seed, rows_per_sector=demo_rows_per_sector(province, size))
     else:
-        print(f"[1/4] using the existing register and inbox under {root}")
+        print(f"[1/4] using the existing register and inbox under {where.root}")
     from pipelines.demo import run_demo
 
     summary = run_demo(province, day=args.date)
@@ -143,14 +169,11 @@ def verify_audit(args: argparse.Namespace) -> int:
     """Exit 0 when the chain is intact and complete, 1 when a record was edited, deleted or is missing."""
     import polars as pl
 
-    from assets.audit import transmission_log, verify_transmissions
-    from assets.national import queue_store_path
-    from assets.resources import DataPaths
     from rules.verify import QueueStore
-    from rules.verify.audit_log import records
+    from rules.verify.audit_log import records, verify_chain
 
-    paths = DataPaths(root=str(data_root()))
-    queue, log = queue_store_path(paths), transmission_log(paths).path
+    where = layout()
+    queue, log = where.queue_store(), where.transmissions()
     first = next(records(log), {}) if log.exists() else {}
     sends = None
     if queue.exists() and first.get("at"):
@@ -159,8 +182,8 @@ def verify_audit(args: argparse.Namespace) -> int:
         ledger = QueueStore(queue).ledger().filter(
             (pl.col("created_at") >= first["at"]) | pl.col("batch_id").is_in(list(logged)))
         sends = dict(zip(ledger["batch_id"].to_list(), ledger["sends"].to_list(), strict=True))
-    report = verify_transmissions(paths, sends)
-    print(f"{report.line()} ({transmission_log(paths).path})", file=sys.stdout if report.ok else sys.stderr)
+    report = verify_chain(log, sends)
+    print(f"{report.line()} ({log})", file=sys.stdout if report.ok else sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets import ingest, match, national, publish, register, review
 from assets.resources import DataPaths
@@ -28,10 +27,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([register, ingest, match, national, publish, review]),
         asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish, review]),
-        resources={
-            "paths": paths,
-            "warehouse": DuckDBResource(database=str(paths.warehouse())),
-        },
+        resources={"paths": paths},
         jobs=JOBS,
         schedules=SCHEDULES,
         sensors=SENSORS,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from pipelines.environment import data_root
+from pipelines.environment import layout
 from pipelines.runner import run_national_day, run_province, run_publish, today_vn
 from rules.sectors import SECTORS
 
@@ -63,11 +63,12 @@ def review_lines(province: str) -> list[str]:
     """The clerical-review workbooks the match runs wrote (paths and counts only)."""
     import polars as pl
 
-    folder = data_root() / "reports" / "review" / province
+    where = layout()
+    folder = where.review_workbooks(province)
     books = sorted(folder.glob("*.xlsx")) if folder.is_dir() else []
     lines = []
     for book in books:
-        queue = data_root() / "lake" / "review_queue" / province / f"{book.stem.split('__')[0]}.parquet"
+        queue = where.lake("review_queue", province, book.stem.split("__")[0])
         rows = pl.read_parquet(queue).select("file_sha256", "sheet", "row_number").n_unique() if queue.exists() else 0
         lines.append(f"review workbook: {book} ({rows} rows to review)")
     return lines or [f"review workbooks: none (no ambiguous rows in {province})"]
@@ -75,7 +76,7 @@ def review_lines(province: str) -> list[str]:
 
 def summary_lines(day: str) -> list[str]:
     """Counts per stage, read from the analyst file (which holds no personal data)."""
-    path = data_root() / "warehouse" / "doisoat.duckdb"
+    path = layout().warehouse()
     if not path.exists():
         return ["(no warehouse file: publishing did not run)"]
     con = duckdb.connect(str(path), read_only=True)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# Sub-folders of the data root that hold personal data (names, IDs, birth dates): owner-only (0700).
-# ``warehouse/`` is the analyst file (masked aggregates, no personal data) and keeps its mode.
-PERSONAL_FOLDERS = ("population", "inbox", "truth", "lake", "national", "reports", "operator", "dagster_home")
+from rules.layout import REPO_ROOT, DataLayout, default_root
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("DOISOAT_DATA", REPO_ROOT / "data")).resolve()
+    """The data folder: ``$DOISOAT_DATA`` or ``data/`` of the repository (absolute)."""
+    return default_root()
+
+
+def layout() -> DataLayout:
+    """Where every file lives under the data folder (``rules.layout``), for code outside Dagster."""
+    return DataLayout.at(data_root(), policy_file=os.environ.get("DOISOAT_POLICY", ""))
 
 
 def configure(data: Path | None = None) -> Path:
@@ -28,16 +30,16 @@ def configure(data: Path | None = None) -> Path:
         os.environ.pop("DOISOAT_DAGSTER_STORAGE", None)
         os.environ.pop("DOISOAT_COMPUTE_LOGS", None)
     root = data_root()
-    storage = root / "dagster_home"
+    where = DataLayout.at(root)
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT))
-    os.environ["DOISOAT_DAGSTER_STORAGE"] = os.environ.get("DOISOAT_DAGSTER_STORAGE") or str(storage)
-    os.environ["DOISOAT_COMPUTE_LOGS"] = os.environ.get("DOISOAT_COMPUTE_LOGS") or str(storage / "logs")
+    os.environ["DOISOAT_DAGSTER_STORAGE"] = os.environ.get("DOISOAT_DAGSTER_STORAGE") or str(where.dagster_storage())
+    os.environ["DOISOAT_COMPUTE_LOGS"] = os.environ.get("DOISOAT_COMPUTE_LOGS") or str(where.compute_logs())
     from rules.private import private_dir
 
     # Dagster's run storage and compute logs (step output may quote rows): owner-only.
     private_dir(os.environ["DOISOAT_DAGSTER_STORAGE"])
     private_dir(os.environ["DOISOAT_COMPUTE_LOGS"])
-    for name in PERSONAL_FOLDERS:  # folders written before issue 11 were 0755: tighten them
-        if (root / name).is_dir():
-            private_dir(root / name)
+    for folder in where.personal_folders():  # folders written before issue 11 were 0755: tighten them
+        if folder.is_dir():
+            private_dir(folder)
     return root

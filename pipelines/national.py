@@ -2,7 +2,7 @@
 simulated national backlog the demo shares the quota with.
 
 The quota is national. An installation holds the requests of the provinces it processes; the other
-provinces' backlogs reach it as counts (``data/national/external_backlog.parquet``: ``unit,
+provinces' backlogs reach it as counts (``DataLayout.external_backlog()``: ``unit,
 backlog, oldest_wait_days``), take part in each day's allocation, and are dispatched by their own
 installations. The demo, which processes one province, writes simulated counts for the other 33
 (``rules.quota.demo.demo_backlogs``), clearly labelled, so that the floor, the weighting and the
@@ -16,28 +16,30 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.environment import data_root
+from pipelines.environment import layout
 
 
 def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
     """Simulated counts for every province this installation does not process (demo only)."""
-    from assets.lake import write_parquet
+    from rules.private import private_temp
     from rules.quota.demo import demo_backlogs
 
-    path = data_root() / "national" / "external_backlog.parquet"
+    path = layout().external_backlog()
     others = demo_backlogs().filter(~pl.col("unit").str.split("/").list.first().is_in(sorted(provinces_here)))
-    return write_parquet(others, path)
+    with private_temp(path) as tmp:  # owner-only, renamed into place whole
+        others.write_parquet(tmp)
+    return path
 
 
 def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path | None = None) -> int:
-    from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast, render_table
     from rules.verify import QueueStore
+    from rules.verify.backlog import national_backlog
 
     rules_policy = QuotaPolicy.from_yaml(policy) if policy else QuotaPolicy.from_yaml()  # refuse a bad file first
-    path = data_root() / "national" / "verification_queue.sqlite"
+    path = layout().queue_store()
     if not path.exists():
         print("no verification queue yet: run `doisoat demo` (or the national daily job) first")
         return 0

@@ -1,7 +1,7 @@
 """Run jobs in this process against the persistent instance: no daemon, and every run shows in the UI.
 
 This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use
-(research/dagster.md c.11: ``execute_in_process`` with ``DagsterInstance.get()``).
+(docs/decisions.md, "runs in process": ``execute_in_process`` with ``DagsterInstance.get()``).
 """
 
 from __future__ import annotations
@@ -109,12 +109,13 @@ def run_register(province: str) -> bool:
 
 
 def run_province(province: str, sectors: list[str], *, with_register: bool = True) -> bool:
-    from assets.resources import DataPaths
-    from pipelines.environment import data_root
+    from pipelines.environment import layout
+    from rules.errors import MissingInputError
 
-    if not DataPaths(root=str(data_root())).population_files(province):
-        raise FileNotFoundError(
-            f"no population register for {province}: put it at {data_root() / 'population' / province}.parquet "
+    where = layout()
+    if not where.population_files(province):
+        raise MissingInputError(
+            f"no population register for {province}: put it at {where.population_hint(province)} "
             "(or run `doisoat demo` / `doisoat generate --out data`)")
     if with_register and not run_register(province):
         return False  # every sector needs the index: no point failing three more times
@@ -141,18 +142,19 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
     from datetime import date
 
     from assets.partitions import daily_partitions
+    from rules.errors import OptionError
 
     day = day or today_vn()
     try:
         wanted = date.fromisoformat(day)
     except ValueError:
-        raise ValueError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
+        raise OptionError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
     first, today = daily_partitions.start.date(), date.fromisoformat(today_vn())
     if wanted > today:
-        raise ValueError(f"--date {day} is in the future: a day's quota exists from that day on "
+        raise OptionError(f"--date {day} is in the future: a day's quota exists from that day on "
                          f"(today is {today} in Asia/Ho_Chi_Minh)")
     if wanted < first:
-        raise ValueError(f"--date {day} is before the first verification day {first}")
+        raise OptionError(f"--date {day} is before the first verification day {first}")
     step_ok = _execute("national_verification_job", day, f"national verification {day}")
     if interrupts.stop_requested():
         return step_ok, False  # the command line says it was stopped; a summary would be half a day
@@ -166,12 +168,10 @@ _NOT_FAILURES = {None, "max_batches"}
 def print_day_summary(day: str) -> bool:
     """One line on what the day spent, always; False when it spent less than its allocation
     because something failed (an outage, a 429, bad answers, failed requests, an interrupt)."""
-    from assets.national import queue_store_path
-    from assets.resources import DataPaths
-    from pipelines.environment import data_root
+    from pipelines.environment import layout
     from rules.verify import QueueStore, StoreError
 
-    path = queue_store_path(DataPaths(root=str(data_root())))
+    path = layout().queue_store()
     try:
         status = QueueStore(path).day_status(day) if path.exists() else None
     except StoreError as exc:  # the step's failure line already named it; say what it means for the day

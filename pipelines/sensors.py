@@ -1,7 +1,7 @@
 """The upload inbox sensor: a file dropped into ``data/inbox/<province>/<sector>/`` starts a run.
 
 The run key holds the file's sha256, so the same file dropped twice runs once, and a corrected file
-(new content) runs again (research/dagster.md pitfall 5). The cursor remembers (mtime, size, hash)
+(new content) runs again (docs/decisions.md, "sensors"). The cursor remembers (mtime, size, hash)
 per file so unchanged files are not hashed again on every tick.
 """
 
@@ -14,9 +14,9 @@ import dagster as dg
 
 from assets.partitions import partition_key
 from assets.resources import DataPaths
-from assets.review import REVIEW_FOLDER
 from pipelines.jobs import province_job, review_import_job
 from rules.ingest.inbox import list_inbox, sha256_regular
+from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
 
@@ -27,7 +27,7 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
     changed: list[tuple[str, str, str]] = []
     for province in PROVINCE_SLUGS:
         for sector in SECTORS:
-            files, _ = list_inbox(root / province / sector)  # regular files only: links never start a run
+            files, _ = list_inbox(inbox_folder(root, province, sector))  # regular files only: links never start a run
             for path in files:
                 digest = _new_content(path, f"{province}/{sector}/{path.name}", previous, state)
                 if digest:
@@ -76,8 +76,8 @@ def misplaced_folders(root: Path) -> list[str]:
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
     previous = json.loads(context.cursor) if context.cursor else {}
-    state, changed = scan_inbox(paths.base / "inbox", previous)
-    wrong = misplaced_folders(paths.base / "inbox")
+    state, changed = scan_inbox(paths.inbox_root(), previous)
+    wrong = misplaced_folders(paths.inbox_root())
     if wrong:  # folder names only: an uploader put files where no run will ever look
         context.log.warning(
             f"inbox folders ignored (unknown province or sector): {', '.join(wrong[:10])}; use "
@@ -106,7 +106,7 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
     state: dict[str, list] = {}
     changed: dict[str, list[str]] = {}
     for province in PROVINCE_SLUGS:
-        files, _ = list_inbox(root / province / REVIEW_FOLDER)  # regular files only: links are never read
+        files, _ = list_inbox(review_inbox_folder(root, province))  # regular files only: links are never read
         for path in files:
             if path.suffix.lower() != ".xlsx" or path.name.startswith((".", "~$")):  # Excel's lock files
                 continue
@@ -124,7 +124,7 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
 )
 def review_inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
     previous = json.loads(context.cursor) if context.cursor else {}
-    state, changed = scan_review_inbox(paths.base / "inbox", previous)
+    state, changed = scan_review_inbox(paths.inbox_root(), previous)
     requests = [dg.RunRequest(run_key=f"review|{province}|{'+'.join(sorted(digests))}", partition_key=province,
                               tags={"review_workbooks": str(len(digests)), "province": province})
                 for province, digests in sorted(changed.items())]

@@ -11,15 +11,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from assets.uploads import error_report_path
-from pipelines.environment import data_root
+from pipelines.environment import layout
 
 
 def upload_file(path: Path, province: str, sector: str, *, unit: str | None = None, sheet: str | None = None,
                 copy_to_inbox: bool = True) -> int:
+    from rules.errors import MissingInputError
     from rules.ingest import process_upload, write_error_report
-    from rules.ingest.inbox import check_unit, inbox_name, inside
-    from rules.ingest.report import SMALL_FILE_ROWS
+    from rules.ingest.inbox import InboxLinkError, check_unit, inside
+    from rules.ingest.report import SMALL_FILE_ROWS, error_report_path
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -27,7 +27,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     slug = resolve_province(province).slug
     check_sector(sector)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
+        raise MissingInputError(f"{path}: file not found (give the path of an .xlsx, .xls or .csv file)")
     unit = check_unit(unit) if unit is not None else default_unit(path)
     result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
     for line in result.summary_lines():
@@ -47,10 +47,10 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
         print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
               f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
     elif copy_to_inbox:
-        folder = data_root() / "inbox" / slug / sector
-        target = folder / inbox_name(unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
-        if not inside(target, data_root() / "inbox"):  # one path part, but a linked folder could lead out
-            raise ValueError(f"{folder}: this inbox folder leads outside the inbox (a link?); not copied")
+        where = layout()
+        target = where.inbox_file(slug, sector, unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
+        if not inside(target, where.inbox_root()):  # one path part, but a linked folder could lead out
+            raise InboxLinkError(f"{target.parent}: this inbox folder leads outside the inbox (a link?); not copied")
         if target.resolve() != path.resolve():
             from rules.private import private_file
 

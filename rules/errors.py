@@ -15,3 +15,13 @@ class UserError(Exception):
     The message is one line, names the file, row, column or key it is about, and never carries a
     personal value (name, ID, date of birth).
     """
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A file or folder the user gives (or an earlier step writes) is not there; the message names it
+    and says what to run or where to put it. Still a ``FileNotFoundError`` for callers that catch that."""
+
+
+class OptionError(UserError, ValueError):
+    """A value typed on the command line (a date, a province, a sector) is unusable; still a
+    ``ValueError`` for callers that catch that."""

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from unidecode import unidecode
 
+from rules.errors import UserError
+
 REFERENCE_DIR = Path(__file__).parent / "reference"
 
 
@@ -59,6 +61,10 @@ PROVINCE_SLUGS: tuple[str, ...] = tuple(p.slug for p in provinces())
 CCCD_CODE_TO_SLUG: dict[str, str] = {c: p.slug for p in provinces() for c in p.cccd_codes}
 
 
+class ProvinceError(UserError, ValueError):
+    """A province typed by the user that names none of the 34 (2025) provinces; the message lists some."""
+
+
 def resolve_province(text: str) -> Province:
     """Find a province by slug, 2-digit code or name (any case, with or without diacritics)."""
     wanted = slugify(text)
@@ -68,7 +74,7 @@ def resolve_province(text: str) -> Province:
     for p in provinces():  # a pre-2025 name or CCCD code resolves to the unit it merged into
         if text.strip() in p.cccd_codes or wanted in {slugify(n) for n in _old_names(p)}:
             return p
-    raise ValueError(
+    raise ProvinceError(
         f"unknown province {text!r}; use a 2025 province slug or code, e.g. "
         + ", ".join(f"{p.slug} ({p.code})" for p in provinces()[:5])
         + ", … (see `doisoat provinces`)"

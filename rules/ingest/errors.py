@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rules.errors import UserError
+
 # code -> (Vietnamese, English) message; "{...}" placeholders are filled from UploadError fields.
 ERROR_CODES: dict[str, tuple[str, str]] = {
     "file_not_found": (
@@ -164,7 +166,7 @@ def _fmt_list(items: Sequence[str] | None, limit: int = 12) -> str:
 
 
 @dataclass(eq=False)
-class UploadError(Exception):
+class UploadError(UserError):
     """A file that cannot be ingested at all; ``str()`` is the message to show the uploader."""
 
     code: str

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from rules.errors import UserError
 from rules.provinces import slugify
 
 MAX_NAME_BYTES = 200  # leaves room for ".errors.xlsx" and temp prefixes under the 255-byte limit
@@ -56,8 +57,12 @@ _DATE = re.compile(
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
-class UnitError(ValueError):
+class UnitError(UserError, ValueError):
     """A unit typed by an operator that is not a safe slug; ``str()`` is the one-line message."""
+
+
+class InboxLinkError(UserError, ValueError):
+    """An inbox folder that leads outside the inbox (a link): nothing is copied into it."""
 
 
 @cache

@@ -37,15 +37,19 @@ INSTRUCTIONS = [
 ]
 
 
-def error_report_path(upload_path: str | Path) -> Path:
-    """Where the report of an upload goes: beside it, ``<stem>.errors.xlsx`` for a workbook and
+def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = None) -> Path:
+    """Where the report of an upload goes: ``<stem>.errors.xlsx`` for a workbook and
     ``<stem>.<ext>.errors.xlsx`` for other formats, so that ``x.csv`` and ``x.xlsx`` (two lists) never
-    write one report (``rules.ingest.inbox.listed_stem`` reads both back as the list ``x``)."""
+    write one report (``rules.ingest.inbox.listed_stem`` reads both back as the list ``x``); the name is
+    bounded to the file-system limit. Beside the upload (``doisoat upload``), or in ``reports_dir``
+    for inbox files (``rules.layout.DataLayout.error_reports``), so that our own reports never land
+    in the inbox, where they would count as uploads."""
     from rules.ingest.inbox import bounded_name
 
     p = Path(upload_path)
     stem = p.stem if p.suffix.lower() in WORKBOOK_SUFFIXES else p.name
-    return p.with_name(bounded_name(stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
+    folder = Path(reports_dir) if reports_dir is not None else p.parent
+    return folder / (bounded_name(stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
 
 
 def is_error_report(path: str | Path) -> bool:

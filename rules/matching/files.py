@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.errors import MissingInputError, OptionError
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
 from rules.matching.estimate import cache_root
@@ -140,7 +141,7 @@ def read_input(path: str | Path, sector: str, province: str | None) -> tuple[pl.
     """(valid normalised records, rejected rows) of one input file (xlsx/csv/parquet)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"input file not found: {path}")
+        raise MissingInputError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         df = pl.read_parquet(path)
@@ -154,7 +155,7 @@ def read_input(path: str | Path, sector: str, province: str | None) -> tuple[pl.
 
         upload = read_upload(path, province=province or "ho_chi_minh", sector=sector)
         return _normalise_and_validate(upload.raw, sector, headers=_field_headers(upload.column_map))
-    raise ValueError(f"unsupported input type {suffix!r} for {path.name}: use .xlsx, .csv or .parquet")
+    raise OptionError(f"unsupported input type {suffix!r} for {path.name}: use .xlsx, .csv or .parquet")
 
 
 def _field_headers(column_map: dict[str, str]) -> dict[str, str]:
@@ -179,7 +180,7 @@ def write_output(results: pl.DataFrame, out: str | Path) -> None:
 
         write_csv(results, out)  # lists as a;b, formula-like names neutralised
     else:
-        raise ValueError(f"unsupported output type {suffix!r}: use .parquet or .csv")
+        raise OptionError(f"unsupported output type {suffix!r}: use .parquet or .csv")
 
 
 def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
@@ -221,7 +222,7 @@ def match_file(
     read-only share) and rebuilt when it changes; parameter estimates go to ``<cache_root()>/estimates``.
     """
     if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:  # refuse before minutes of matching, not after
-        raise ValueError(f"unsupported output type {Path(out).suffix!r}: use .parquet or .csv")
+        raise OptionError(f"unsupported output type {Path(out).suffix!r}: use .parquet or .csv")
     paths = register_paths_of(population)
     index_dir = Path(index_dir) if index_dir else cache_root() / "index"
     index = load_or_build_index(paths, index_dir)

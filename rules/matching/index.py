@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.errors import UserError
 from rules.matching.features import index_features
 from rules.private import private_dir, private_file
 
@@ -31,7 +32,7 @@ FREQUENCY_COLUMNS: dict[str, str] = {
 }
 
 
-class RegisterError(ValueError):
+class RegisterError(UserError, ValueError):
     """The population register is missing or malformed (message names the file and columns, no data)."""
 
 

@@ -27,12 +27,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from rules.errors import UserError
 from rules.quota.policy import QuotaPolicy
 
 INPUT_COLUMNS = ("unit", "backlog", "oldest_wait_days")
 
 
-class AllocationInputError(ValueError):
+class AllocationInputError(UserError, ValueError):
     """The backlog frame is not usable (missing column, negative or null backlog, duplicate unit)."""
 
 

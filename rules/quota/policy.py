@@ -20,11 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from rules.errors import UserError
+
 DEFAULT_POLICY_PATH = Path(__file__).parent / "quota.yaml"
 POLICIES = ("proportional", "backlog_power")
 
 
-class PolicyError(ValueError):
+class PolicyError(UserError, ValueError):
     """A quota policy or configuration value is unusable; the message says what to fix."""
 
 

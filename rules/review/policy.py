@@ -13,11 +13,13 @@ from typing import Any
 
 import yaml
 
+from rules.errors import UserError
+
 DEFAULT_REVIEW_POLICY = Path(__file__).parent / "review.yaml"
 LEVEL_CLASSES = ("agree", "close", "weak", "disagree")
 
 
-class ReviewPolicyError(ValueError):
+class ReviewPolicyError(UserError, ValueError):
     """A review policy value is unusable; the message names the key and what to write."""
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
+from rules.errors import UserError
 from rules.review.choices import Choice, is_mark, parse_choice
 from rules.review.workbook import BLOCK_COLUMNS, BLOCKS_SHEET, FORMAT, META_SHEET, REVIEWER_LABEL
 
 
-class ReviewWorkbookError(ValueError):
+class ReviewWorkbookError(UserError, ValueError):
     """The file is not a readable doisoat review workbook; the message says what to do."""
 
 

@@ -25,6 +25,7 @@ import polars as pl
 import xlsxwriter
 import yaml
 
+from rules.layout import DataLayout
 from rules.private import private_dir, private_file, tighten_tree
 from rules.provinces import resolve_province
 from rules.sectors import SECTORS, check_sector
@@ -379,11 +380,12 @@ def write_province(
     ``profile`` is the noise profile (``default`` or ``harsh``, see ``rules.synth.sector.PROFILES``).
     """
     out = Path(out_dir)
+    where = DataLayout(out)  # laid out like data/ (rules.layout)
     prov = resolve_province(province)
     rows = rows_per_sector or {s: max(50, round(size * DEFAULT_ROWS_SHARE[s])) for s in SECTORS}
     units_per_sector = units_per_sector or {}
     register = generate_register(prov.slug, size, seed)
-    reg_path = out / "population" / f"{prov.slug}.parquet"
+    reg_path = where.population_file(prov.slug)
     private_file(reg_path)  # a population register: owner-only (0600 in a 0700 folder)
     register.write_parquet(reg_path)
     prov_title = _province_title(prov.name, prov.unit_type)
@@ -405,8 +407,8 @@ def write_province(
         records, truth, names = sector_records_with_units(
             register, sector, n_rows, seed, n_units=n_units, profile=profile
         )
-        inbox = out / "inbox" / prov.slug / sector
-        truth_dir = out / "truth" / prov.slug / sector
+        inbox = where.inbox(prov.slug, sector)
+        truth_dir = where.truth(prov.slug, sector)
         private_dir(inbox)  # uploads and truth hold (synthetic) personal data: owner-only folders
         private_dir(truth_dir)
         rng = np.random.default_rng([seed, 3, SECTORS.index(sector)])
@@ -433,7 +435,7 @@ def write_province(
                 file_truth = pl.concat(frames).select(
                     "file", "sheet", "row_number", "excel_row", "person_id", "noise", "n_errors"
                 )
-                truth_path = truth_dir / f"{fname}.truth.parquet"
+                truth_path = where.truth_file(prov.slug, sector, fname)
                 file_truth.write_parquet(truth_path)
                 files_meta.append(
                     {
@@ -455,7 +457,7 @@ def write_province(
             "noise_counts": dict(zip(counts["noise"].to_list(), counts["count"].to_list(), strict=True)),
         }
     manifest["files"] = [{"sector": sec, **f} for sec, v in manifest["sectors"].items() for f in v["files"]]
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    for folder in ("inbox", "truth"):  # the uploads and their truth: personal data, owner-only files too
-        tighten_tree(out / folder / prov.slug)
+    where.manifest().write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    for folder in (where.inbox_root(), where.truth_root()):  # uploads and truth: personal data, owner-only
+        tighten_tree(folder / prov.slug)
     return manifest

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.errors import MissingInputError
 from rules.verify.model import CONFIRM_FIELDS, Answer, Request
 
 
@@ -28,11 +29,13 @@ class RegisterIndex:
             path = Path(register)
             files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
             if not files or not all(f.is_file() for f in files):
-                raise FileNotFoundError(f"register not found at {path}; pass a Parquet file or folder")
+                raise MissingInputError(f"register not found at {path}; pass a Parquet file or folder")
             register = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
         missing = [c for c in ("person_id", *CONFIRM_FIELDS) if c not in register.columns]
         if missing:
-            raise ValueError(f"register lacks column(s) {', '.join(missing)} (contract 1)")
+            from rules.matching.index import RegisterError
+
+            raise RegisterError(f"register lacks column(s) {', '.join(missing)} (contract 1)")
         self.frame = register.select(
             pl.col("person_id").cast(pl.Utf8),
             _name_key(pl.col("full_name").cast(pl.Utf8)).alias("reg_name"),

@@ -47,6 +47,7 @@ from typing import Any
 import polars as pl
 
 from rules import interrupts
+from rules.errors import UserError
 from rules.private import private_dir, private_file
 
 SCHEMA_VERSION = "1"
@@ -226,7 +227,7 @@ def external_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The queue store is missing, corrupt, of another kind, or busy; the message says what to do."""
 
 

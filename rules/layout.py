@@ -320,6 +320,27 @@ class DataLayout:
         return self.dagster_storage() / "logs"
 
 
+def user_cache() -> Path:
+    """The cache of commands that work outside a data folder (``doisoat match``): ``$DOISOAT_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/doisoat``, else ``~/.cache/doisoat``. Never a folder beside an input:
+    registers and uploads may sit on read-only shares."""
+    env = os.environ.get("DOISOAT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "doisoat"
+
+
+def user_index_cache() -> Path:
+    """Register indexes of ``doisoat match`` (keyed by the register's content)."""
+    return user_cache() / "index"
+
+
+def user_estimates_cache() -> Path:
+    """Fellegi-Sunter estimates of ``doisoat match`` (keyed by the data's content)."""
+    return user_cache() / "estimates"
+
+
 def default_root() -> Path:
     """The data folder: ``$DOISOAT_DATA`` or ``data/`` of the repository (absolute)."""
     return Path(os.environ.get("DOISOAT_DATA", DEFAULT_ROOT)).resolve()

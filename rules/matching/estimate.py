@@ -357,15 +357,10 @@ def with_labelled_pairs(
 
 
 def cache_root() -> Path:
-    """Our cache folder: ``$DOISOAT_CACHE_DIR``, else ``$XDG_CACHE_HOME/doisoat``, else ``~/.cache/doisoat``.
+    """Our cache folder outside a data folder (``rules.layout.user_cache``)."""
+    from rules.layout import user_cache
 
-    Never a folder beside an input: registers and uploads may sit on read-only shares.
-    """
-    env = os.environ.get("DOISOAT_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "doisoat"
+    return user_cache()
 
 
 def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig) -> str:

@@ -7,7 +7,7 @@ is proposed, the row keeps its rejection reason (``validation_reason``) and carr
 ``validation_failed`` so it is not verified until the uploader fixes it. Only rows with neither a
 name nor an ID skip matching (``status = 'rejected'``). The output has exactly one row per input data
 row, in input order. Errors name files and columns, never cell values. Caches (register index,
-parameter estimates) live in our cache folder (``estimate.cache_root()``), never beside an input.
+parameter estimates) live in our cache folder (``rules.layout.user_cache()``), never beside an input.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from rules.errors import MissingInputError, OptionError
+from rules.layout import user_estimates_cache, user_index_cache
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
-from rules.matching.estimate import cache_root
 from rules.matching.index import load_or_build_index, register_paths_of
 from rules.private import private_file
 
@@ -218,19 +218,19 @@ def match_file(
     """Match one sector file against a register and write one output row per input data row.
 
     ``population``: a register Parquet file or a folder of them; its index is cached in
-    ``index_dir`` (default: ``<cache_root()>/index``, never beside the register, which may be on a
-    read-only share) and rebuilt when it changes; parameter estimates go to ``<cache_root()>/estimates``.
+    ``index_dir`` (default: ``rules.layout.user_index_cache()``, never beside the register, which may be on a
+    read-only share) and rebuilt when it changes; parameter estimates go to ``user_estimates_cache()``.
     """
     if Path(out).suffix.lower() not in OUTPUT_SUFFIXES:  # refuse before minutes of matching, not after
         raise OptionError(f"unsupported output type {Path(out).suffix!r}: use .parquet or .csv")
     paths = register_paths_of(population)
-    index_dir = Path(index_dir) if index_dir else cache_root() / "index"
+    index_dir = Path(index_dir) if index_dir else user_index_cache()
     index = load_or_build_index(paths, index_dir)
     province = _main_province(index)
     valid, rejected = read_input(input, sector, province)
     callback, close = _progress_bar(progress)
     try:
-        output = match_with_rejected(valid, rejected, index, config, callback, cache_root() / "estimates")
+        output = match_with_rejected(valid, rejected, index, config, callback, user_estimates_cache())
     finally:
         close()
     write_output(output.results, out)

@@ -19,7 +19,7 @@ import polars as pl
 
 from assets.lake import write_parquet
 from assets.resources import DataPaths
-from rules.verify.audit_log import ChainReport, TransmissionLog, verify_chain
+from rules.verify.audit_log import TransmissionLog
 
 MATCH_AUDIT_COLUMNS = ("province", "sector", "unit", "file_sha256", "sheet", "row_number", "status",
                        "person_id", "score", "reason")
@@ -30,11 +30,6 @@ REQUEST_AUDIT_COLUMNS = ("request_id", "province", "sector", "unit", "person_id"
 def transmission_log(paths: DataPaths, run_id: str | None = None) -> TransmissionLog:
     """The hash-chained log of every batch sent (the dispatcher writes it before each send)."""
     return TransmissionLog(paths.transmissions(), run_id=run_id)
-
-
-def verify_transmissions(paths: DataPaths, ledger_sends: dict[str, int] | None = None) -> ChainReport:
-    """Check the chain (and, given the queue ledger's sends per batch, that none is missing)."""
-    return verify_chain(transmission_log(paths).path, ledger_sends)
 
 
 def record(paths: DataPaths, kind: str, partition: str, run_id: str, frame: pl.DataFrame,

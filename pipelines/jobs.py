@@ -1,5 +1,5 @@
-"""Jobs: which assets run together. All run in process (research/dagster.md c.12: a subprocess per
-step costs ~4 s of imports, more than our steps themselves)."""
+"""Jobs: which assets run together. All run in process (docs/decisions.md, "runs in process": a
+subprocess per step costs ~4 s of imports, more than our steps themselves)."""
 
 from __future__ import annotations
 

@@ -243,11 +243,6 @@ class DataLayout:
         return [(p.parent.name, p.name[: -len(PARQUET)], p)
                 for p in sorted(folder.glob(f"*/*{PARQUET}"))] if folder.is_dir() else []
 
-    def lake_files(self, table: str) -> list[Path]:
-        """Every Parquet file of a table, at any depth (sorted). Reads the file system."""
-        folder = self.lake_dir(table)
-        return sorted(folder.rglob(f"*{PARQUET}")) if folder.is_dir() else []
-
     def partition_lock(self, province: str, sector: str) -> Path:
         """The lock file serialising writers of a partition's match results, queue and review ledger."""
         return self.lake_dir("review_decisions") / province / f".{sector}.lock"

@@ -116,11 +116,6 @@ def tighten_tree(root: str | Path) -> int:
     return changed + _chmod(root, DIR_MODE)
 
 
-def is_private(path: str | Path) -> bool:
-    """True when neither group nor others have any permission on ``path``."""
-    return stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
-
-
 def _chmod(path: Path, mode: int) -> int:
     try:
         st = os.lstat(path)

@@ -46,7 +46,7 @@ def test_dagster_cli_validates_the_code_location(data_dir):
 
 
 def test_rules_never_import_dagster():
-    """The layering of DESIGN.md: rules/ <- assets/ <- pipelines/, checked on the source."""
+    """The layering of docs/architecture.md: rules/ <- assets/ <- pipelines/, checked on the source."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]

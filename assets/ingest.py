@@ -11,7 +11,7 @@ import polars as pl
 from assets.lake import read_parquet, write_parquet
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
-from assets.uploads import READER_COUNTS, mark_uploads, read_inbox
+from rules.ingest.batch import READER_COUNTS, mark_uploads, read_inbox
 
 ROWS_RECONCILE = "rows_reconcile"
 ALL_FILES_READABLE = "all_files_readable"
@@ -67,7 +67,7 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
 )
 def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     """Normalised, validated rows; failing rows go to quarantine with a reason and an error report per file."""
-    from assets.uploads import write_error_reports
+    from rules.ingest.batch import write_error_reports
     from rules.normalise import normalise_records, summarise_flags
     from rules.validate import validate_records
 

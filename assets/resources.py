@@ -7,7 +7,6 @@ hands out a :class:`rules.layout.DataLayout`, the one owner of where files live 
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -27,8 +26,10 @@ class DataPaths(dg.ConfigurableResource):
     lake_root: str = ""
     policy_file: str = ""
 
-    @cached_property
+    @property
     def layout(self) -> DataLayout:
+        # Built on each access (cheap): a cached copy in the instance would become resource config
+        # when Dagster re-creates the resource for a run.
         return DataLayout.at(self.root, lake_root=self.lake_root, policy_file=self.policy_file)
 
     @property

@@ -177,7 +177,7 @@ def test_verify_day_refuses_days_without_a_quota(data_dir, capsys, day, needle):
 
 
 def test_a_corrected_file_without_a_unit_prefix_supersedes_the_first(data_dir, tmp_path):
-    from assets.uploads import mark_uploads, read_inbox
+    from rules.ingest.batch import mark_uploads, read_inbox
 
     first = _school_list(tmp_path / "DS hoc sinh 8A.xlsx")
     assert main(["upload", str(first), "--province", "da_nang", "--sector", "students"]) == 0

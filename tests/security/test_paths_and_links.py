@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assets.uploads import read_inbox
 from pipelines.cli import main
 from pipelines.sensors import scan_inbox
+from rules.ingest.batch import read_inbox
 from rules.ingest.inbox import (
     MAX_NAME_BYTES,
     UNIT_PATTERN,
@@ -127,7 +127,7 @@ def test_one_bad_file_never_blocks_the_others(tmp_path: Path, monkeypatch: pytes
     (inbox / "thpt_a__ds.csv").write_text(GOOD_CSV, encoding="utf-8")
     (inbox / ("thpt_b__" + "đ" * 120 + ".csv")).write_text("garbage\x00\x01", encoding="utf-8")  # 240-byte name
     (inbox / "thpt_c__ds.csv").write_text(GOOD_CSV.replace("An", "Anh"), encoding="utf-8")
-    import assets.uploads as uploads_module
+    import rules.ingest.batch as uploads_module
     from rules.ingest import read_upload as real_read
 
     def flaky(path, **kw):

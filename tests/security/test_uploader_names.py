@@ -20,11 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from assets.uploads import mark_uploads, read_inbox, write_error_reports
 from assets.warehouse import WarehouseSources, build_warehouse
 from pipelines.cli import main
 from pipelines.reporting import write_report
 from rules.ingest import UploadError, process_upload, read_upload, write_error_report, write_structural_report
+from rules.ingest.batch import mark_uploads, read_inbox, write_error_reports
 from rules.ingest.inbox import UNIT_PATTERN, public_label, unit_of
 from rules.normalise import normalise_records
 from rules.outputs import FORMULA_PREFIXES, neutralise_formula, write_csv

@@ -1,4 +1,6 @@
-"""The inbox folder of one province x sector: which files are there, which are current, their rows.
+"""The inbox folder of one province x sector read as one batch: which files are there, which are
+current, their rows, and the error reports sent back. No Dagster import: the ``raw_records`` and
+``clean_records`` assets call it and write the lake.
 
 Each file is read by ``rules.ingest.read_upload``; a structurally bad file does not stop the others
 (it is listed with its error code and message, and its error report explains what to fix). Which
@@ -14,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
-
-from rules.ingest.inbox import UPLOAD_SUFFIXES  # noqa: F401  (re-exported: one list of suffixes)
 
 UPLOAD_COLUMNS = {
     "province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,

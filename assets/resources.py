@@ -38,6 +38,6 @@ class DataPaths(dg.ConfigurableResource):
 
     def __getattr__(self, name: str):
         """Every location accessor of the layout (``paths.lake(...)``, ``paths.queue_store()``, ...)."""
-        if name.startswith("_"):
-            raise AttributeError(name)
+        if name.startswith("_"):  # pydantic's private attributes and dunders stay pydantic's
+            return super().__getattr__(name)
         return getattr(self.layout, name)

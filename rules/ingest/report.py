@@ -247,8 +247,10 @@ def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
     """excel_row -> (cells of ``columns`` as openpyxl reads them, value of the "Source row" column) for
     a workbook openpyxl can read, or None (CSV, .xls, unreadable, or the columns are not known).
 
-    Rows are numbered as the reader numbers them (from the first row of the sheet's used range); read
-    only for files of at most ``SMALL_FILE_ROWS`` rows, so the dict stays small.
+    Rows and columns are numbered as the reader numbers them (rows from 1, columns from the first
+    used one); a typed cell is used only when it agrees with the text the reader read there
+    (:func:`_agrees`), so a misaligned sheet falls back to text. Read only for files of at most
+    ``SMALL_FILE_ROWS`` rows, so the grid stays small.
     """
     if source is None or columns is None or source.suffix.lower() not in WORKBOOK_SUFFIXES or not _regular(source):
         return None
@@ -261,24 +263,26 @@ def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
     try:
         if sheet not in wb.sheetnames:
             return None
-        ws = wb[sheet]
-        row0, col0 = (ws.min_row or 1) - 1, (ws.min_column or 1) - 1
-        wanted = [c + col0 for c in columns]
-        src_col = row_column + col0 if row_column is not None else None
+        grid: list[list[tuple[Any, str | None]]] = []
+        first_col: int | None = None  # the reader's columns start at the first used column, rows at row 1
+        for row in wb[sheet].iter_rows(min_row=1, max_row=SMALL_FILE_ROWS * 4):
+            cells = [(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row]
+            used = next((k for k, (v, _) in enumerate(cells) if v is not None and v != ""), None)
+            if used is not None:
+                first_col = used if first_col is None else min(first_col, used)
+            grid.append(cells)
+        col0 = first_col or 0
         out: dict[int, tuple[list[Any], int | None]] = {}
-        for r, row in enumerate(ws.iter_rows(min_row=row0 + 1), start=1):
-            if r > SMALL_FILE_ROWS * 4:  # blank and title rows included; never more than a small file
-                break
-            cells = [row[c] if c < len(row) else None for c in wanted]
+        for r, cells in enumerate(grid, start=1):
+            picked = [cells[c + col0] if c + col0 < len(cells) else (None, None) for c in columns]
             shown = None
-            if src_col is not None and src_col < len(row):
-                v = row[src_col].value
+            if row_column is not None and row_column + col0 < len(cells):
+                v = cells[row_column + col0][0]
                 if isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v > 0:
                     shown = int(v)
                 elif isinstance(v, str) and v.strip().isdigit():
                     shown = int(v.strip())
-            out[r] = ([(c.value, getattr(c, "number_format", None)) if c is not None else (None, None)
-                       for c in cells], shown)
+            out[r] = (picked, shown)
         return out
     except Exception:
         return None

@@ -150,3 +150,33 @@ def test_a_clean_report_sent_back_is_not_deleted(data_dir, tmp_path, capsys):
     sent_back = tmp_path / "ds.errors.xlsx"
     assert main(["upload", str(sent_back), "--province", "ha_noi", "--sector", "students", "--no-inbox"]) == 0
     assert sent_back.exists()  # the user's own file: never unlinked as a "stale report"
+
+
+def test_a_sheet_that_starts_at_b3_keeps_its_types_in_the_right_columns(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "6A"
+    ws["B3"], ws["C3"], ws["D3"] = "STT", "Họ và tên", "Ngày sinh"
+    for i, (name, dob, _) in enumerate(PUPILS, start=1):
+        ws.cell(3 + i, 2).value = i
+        ws.cell(3 + i, 3).value = name or None
+        ws.cell(3 + i, 4).value = dob
+        ws.cell(3 + i, 4).number_format = "d/m/yyyy"
+    wb.save(tmp_path / "ds.xlsx")
+    path, _ = _report_of(tmp_path / "ds.xlsx")
+    rows = _rows(openpyxl.load_workbook(path)["6A"])
+    assert [r[0].value for r in rows] == [1, 2, 3, 4, 5] and all(r[0].data_type == "n" for r in rows)
+    assert [r[2].value for r in rows] == [p[1] for p in PUPILS] and rows[0][2].number_format == "d/m/yyyy"
+    col = {c.value: c.column - 1 for c in openpyxl.load_workbook(path)["6A"][1]}
+    assert [r[col[ERROR_HEADERS[3]]].value for r in rows] == [str(4 + i) for i in range(len(PUPILS))]
+
+
+def test_a_csv_stays_text(tmp_path: Path) -> None:
+    src = tmp_path / "ds.csv"
+    src.write_text("STT,Họ và tên,Ngày sinh,Số định danh cá nhân\n1,Nguyễn Văn An,03/06/2010,079210000123\n",
+                   encoding="utf-8")
+    path, _ = _report_of(src)
+    assert path.name == "ds.csv.errors.xlsx"
+    row = _rows(openpyxl.load_workbook(path).worksheets[0])[0]
+    assert [c.value for c in row[:4]] == ["1", "Nguyễn Văn An", "03/06/2010", "079210000123"]
+    assert all(c.data_type == "s" for c in row[:4])

@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rules.config import StrictModel, load_config
 from rules.sectors import check_sector
@@ -55,7 +56,16 @@ class ReasonsFile(StrictModel):
     """``reasons.yaml``: the codes in listing order, and per-sector ``reject`` overrides."""
 
     reasons: dict[str, ReasonSpec]
-    sector_overrides: dict[str, dict[str, bool]] = Field(default_factory=dict)
+    sector_overrides: dict[Literal["students", "vaccinations", "insurance"], dict[str, bool]] = Field(
+        default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> ReasonsFile:
+        for sector, codes in self.sector_overrides.items():
+            unknown = sorted(set(codes) - set(self.reasons))
+            if unknown:
+                raise ValueError(f"sector_overrides.{sector}: unknown reason code(s) {', '.join(unknown)}")
+        return self
 
 
 @cache

@@ -115,6 +115,11 @@ def test_a_typo_at_any_depth_fails_naming_the_file_and_key_path(tmp_path: Path, 
         ("rules/synth/noise_rates.yaml", {"nfd": {"rate": 2}}, "nfd.rate: must be <= 1"),
         ("rules/reasons.yaml", {"sector_overrides": {"students": {"missing_name": "maybe"}}},
          "sector_overrides.students.missing_name: expected true or false"),
+        ("rules/reasons.yaml", {"sector_overrides": {"student": {}}}, "sector_overrides.student: unknown key"),
+        ("rules/reasons.yaml", {"sector_overrides": {"students": {"missing_nam": True}}},
+         "sector_overrides.students: unknown reason code"),
+        ("rules/synth/harsh_rates.yaml", {"levels": [{"errors": [2, 1], "share": 1.0}]},
+         r"levels.0.errors: level range \[2, 1\] must be"),
     ],
 )
 def test_a_wrong_type_fails_clearly(tmp_path: Path, rel: str, edit: dict, needle: str) -> None:

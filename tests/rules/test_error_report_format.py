@@ -180,3 +180,18 @@ def test_a_csv_stays_text(tmp_path: Path) -> None:
     row = _rows(openpyxl.load_workbook(path).worksheets[0])[0]
     assert [c.value for c in row[:4]] == ["1", "Nguyễn Văn An", "03/06/2010", "079210000123"]
     assert all(c.data_type == "s" for c in row[:4])
+
+
+def test_the_inbox_form_keeps_types_and_source_rows_too(report, tmp_path: Path) -> None:
+    """The multi-file asset's call: raw + quarantined rows of one file, the upload read again from the inbox."""
+    path, _ = report
+    inbox, reports = tmp_path / "inbox", tmp_path / "reports"
+    inbox.mkdir()
+    sent_back = shutil.copy(path, inbox / path.name)  # the report came back as an upload
+    result = process_upload(sent_back, province="ha_noi", sector="students", unit="thpt_x", today=TODAY)
+    out = write_error_report(result.raw, result.quarantined, reports / path.name, source_dir=inbox)
+    ws = openpyxl.load_workbook(out)["10A1"]
+    col = {c.value: c.column - 1 for c in ws[1]}
+    rows = _rows(ws)
+    assert [r[col[ERROR_HEADERS[3]]].value for r in rows] == [str(FIRST_DATA_ROW + i) for i in range(len(PUPILS))]
+    assert rows[0][0].data_type == "n" and rows[0][2].is_date and rows[0][2].number_format == "dd/mm/yyyy"

@@ -18,7 +18,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
                 copy_to_inbox: bool = True) -> int:
     from rules.errors import MissingInputError
     from rules.ingest import process_upload, write_error_report
-    from rules.ingest.inbox import InboxLinkError, check_unit, inside
+    from rules.ingest.inbox import check_unit
     from rules.ingest.report import SMALL_FILE_ROWS, error_report_path
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
@@ -32,8 +32,13 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     result = process_upload(path, province=slug, sector=sector, unit=unit, sheet=sheet)
     for line in result.summary_lines():
         print(line)
-    report = error_report_path(path)
-    if result.quarantined.height:
+    report = error_report_path(path)  # an error report sent back is reported on under its own name
+    if copy_to_inbox and sheet is None:  # copy first: the report may be written over this very file
+        _copy_to_inbox(path, slug, sector, unit)
+    if report.resolve() == path.resolve() and result.raw.height > SMALL_FILE_ROWS:
+        report = report.with_name(report.name[: -len(".errors.xlsx")] + ".rejected.errors.xlsx")  # never
+        # write a rejected-rows-only report over the whole list the user sent
+    if result.quarantined.height or result.duplicate_lines():
         write_error_report(result, report)
         if result.raw.height <= SMALL_FILE_ROWS:
             print(f"error report / báo cáo lỗi: {report}  (sửa các dòng tô màu rồi gửi lại / fix the highlighted "
@@ -41,20 +46,29 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
         else:  # a large file's report holds the rejected rows only: sending it back would drop the others
             print(f"error report / báo cáo lỗi: {report}  (chỉ có các dòng lỗi: sửa trong tệp gốc rồi gửi lại tệp "
                   "gốc / rejected rows only: fix them in the original file and upload the original again)")
-    else:
+    elif report.resolve() != path.resolve():  # never the upload itself (a report sent back, now clean)
         report.unlink(missing_ok=True)  # an old report would now be misleading
     if copy_to_inbox and sheet is not None:
         print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
               f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
-    elif copy_to_inbox:
-        where = layout()
-        target = where.inbox_file(slug, sector, unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
-        if not inside(target, where.inbox_root()):  # one path part, but a linked folder could lead out
-            raise InboxLinkError(f"{target.parent}: this inbox folder leads outside the inbox (a link?); not copied")
-        if target.resolve() != path.resolve():
-            from rules.private import private_file
-
-            private_file(target)  # an upload holds personal data: owner-only, whatever the source's mode
-            shutil.copyfile(path, target)  # arrival time, not the file's edit time, decides "newest"
-            print(f"copied to the inbox: {target}")
     return 0
+
+
+def _copy_to_inbox(path: Path, slug: str, sector: str, unit: str) -> None:
+    from rules.ingest.inbox import InboxLinkError, inside
+    from rules.ingest.lineage import replaced_files
+
+    where = layout()
+    target = where.inbox_file(slug, sector, unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
+    folder = target.parent
+    if not inside(target, where.inbox_root()):  # one path part, but a linked folder could lead out
+        raise InboxLinkError(f"{folder}: this inbox folder leads outside the inbox (a link?); not copied")
+    if target.resolve() != path.resolve():
+        from rules.private import private_file
+
+        replaced = replaced_files(folder, target.name)
+        private_file(target)  # an upload holds personal data: owner-only, whatever the source's mode
+        shutil.copyfile(path, target)  # arrival time, not the file's edit time, decides "newest"
+        print(f"copied to the inbox: {target}")
+        if replaced:
+            print(f"thay thế tệp trước / replaces the earlier file of this list: {', '.join(replaced)}")

@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import pandera.polars as pa
 import polars as pl
-import yaml
 from pandera.errors import SchemaErrors
+from pydantic import Field, model_validator
 
+from rules.config import StrictModel, load_config
 from rules.sectors import check_sector
 
 REASONS_PATH = Path(__file__).resolve().parent / "reasons.yaml"
@@ -40,19 +42,43 @@ class Reason:
     order: int
 
 
+class ReasonSpec(StrictModel):
+    """One reason code of ``reasons.yaml``."""
+
+    field: str
+    source: str
+    reject: bool = True
+    vi: str
+    en: str
+
+
+class ReasonsFile(StrictModel):
+    """``reasons.yaml``: the codes in listing order, and per-sector ``reject`` overrides."""
+
+    reasons: dict[str, ReasonSpec]
+    sector_overrides: dict[Literal["students", "vaccinations", "insurance"], dict[str, bool]] = Field(
+        default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_codes(self) -> ReasonsFile:
+        for sector, codes in self.sector_overrides.items():
+            unknown = sorted(set(codes) - set(self.reasons))
+            if unknown:
+                raise ValueError(f"sector_overrides.{sector}: unknown reason code(s) {', '.join(unknown)}")
+        return self
+
+
 @cache
 def reasons(sector: str) -> dict[str, Reason]:
     """Reason table for ``sector`` (sector overrides applied), in listing order."""
     check_sector(sector)
-    with open(REASONS_PATH, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
-    overrides = (doc.get("sector_overrides") or {}).get(sector, {}) or {}
+    doc = load_config(REASONS_PATH, ReasonsFile)
+    overrides = doc.sector_overrides.get(sector, {})
     out: dict[str, Reason] = {}
-    for order, (code, spec) in enumerate(doc["reasons"].items()):
+    for order, (code, spec) in enumerate(doc.reasons.items()):
         out[code] = Reason(
-            code=code, field=spec["field"], source=spec["source"],
-            reject=bool(overrides.get(code, spec.get("reject", True))),
-            vi=spec["vi"], en=spec["en"], order=order,
+            code=code, field=spec.field, source=spec.source, reject=overrides.get(code, spec.reject),
+            vi=spec.vi, en=spec.en, order=order,
         )
     return out
 

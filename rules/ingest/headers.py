@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
+from pydantic import Field
 from unidecode import unidecode
 
+from rules.config import StrictModel, load_config
 from rules.normalise.characters import fold_text
 from rules.sectors import check_sector
 
@@ -84,10 +85,39 @@ class HeaderSpec:
         ]
 
 
-def _load_yaml(name: str) -> dict:
-    path = HEADERS_DIR / name
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+class NameParts(StrictModel):
+    """Headers of a name split over two columns: the family+middle part and the given name."""
+
+    family_middle: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()
+
+
+class GenderMarks(StrictModel):
+    """Headers of tick columns standing for gender."""
+
+    female: tuple[str, ...] = ()
+    male: tuple[str, ...] = ()
+
+
+class HeaderFile(StrictModel):
+    """One file of ``rules/headers/``: ``common.yaml`` or ``<sector>.yaml``.
+
+    ``fields`` maps a canonical field to its aliases; the other keys are read from ``common.yaml``
+    only (a sector file names its ``sector`` and ``required`` fields).
+    """
+
+    sector: str | None = None
+    required: tuple[str, ...] = ("full_name",)
+    fields: dict[str, tuple[str | int, ...] | None] = Field(default_factory=dict)
+    name_parts: NameParts = NameParts()
+    gender_marks: GenderMarks = GenderMarks()
+    report_columns: tuple[str, ...] = ()
+    title_words: tuple[str, ...] = ()
+    footer_words: tuple[str, ...] = ()
+
+
+def _load_yaml(name: str) -> HeaderFile:
+    return load_config(HEADERS_DIR / name, HeaderFile)
 
 
 @cache
@@ -97,10 +127,10 @@ def header_spec(sector: str) -> HeaderSpec:
     common = _load_yaml("common.yaml")
     own = _load_yaml(f"{sector}.yaml")
     display: dict[str, list[str]] = {}
-    for source in (common.get("fields", {}), own.get("fields", {})):
+    for source in (common.fields, own.fields):
         for field, names in source.items():
             display.setdefault(field, []).extend(str(n) for n in names or [])
-    parts = common.get("name_parts", {})
+    parts = common.name_parts
     fields = COMMON_FIELDS + SECTOR_FIELDS[sector]
     unknown = set(display) - set(fields)
     if unknown:
@@ -114,9 +144,8 @@ def header_spec(sector: str) -> HeaderSpec:
             if key in aliases and aliases[key] != field:
                 raise ValueError(f"header alias {name!r} maps to both {aliases[key]} and {field}")
             aliases.setdefault(key, field)
-    marks = common.get("gender_marks", {})
-    for pseudo, names in ((FAMILY_MIDDLE, parts.get("family_middle", [])),
-                          (FEMALE_MARK, marks.get("female", [])), (MALE_MARK, marks.get("male", []))):
+    marks = common.gender_marks
+    for pseudo, names in ((FAMILY_MIDDLE, parts.family_middle), (FEMALE_MARK, marks.female), (MALE_MARK, marks.male)):
         for name in names:
             aliases.setdefault(fold(name), pseudo)
     return HeaderSpec(
@@ -124,9 +153,9 @@ def header_spec(sector: str) -> HeaderSpec:
         fields=fields,
         aliases=aliases,
         display=display,
-        required=tuple(own.get("required", ["full_name"])),
-        given_labels=frozenset(fold(n) for n in parts.get("given", [])),
-        report_columns=frozenset(fold(c) for c in common.get("report_columns", [])),
-        title_words=tuple(fold(w) for w in common.get("title_words", [])),
-        footer_words=tuple(fold(w) for w in common.get("footer_words", [])),
+        required=own.required,
+        given_labels=frozenset(fold(n) for n in parts.given),
+        report_columns=frozenset(fold(c) for c in common.report_columns),
+        title_words=tuple(fold(w) for w in common.title_words),
+        footer_words=tuple(fold(w) for w in common.footer_words),
     )

@@ -96,3 +96,15 @@ def supersede(uploads: pl.DataFrame) -> pl.DataFrame:
 def current_shas(uploads: pl.DataFrame) -> list[str]:
     """Hashes of the uploads whose rows belong in the clean data."""
     return supersede(uploads).filter(pl.col("status") == "current")["file_sha256"].to_list()
+
+
+def replaced_files(folder, file_name: str) -> list[str]:
+    """Files already in inbox ``folder`` that an upload named ``file_name`` replaces (rule 2: same unit
+    and list; the same name uploaded again replaces the earlier copy). Names only, sorted."""
+    from pathlib import Path
+
+    from rules.ingest.inbox import list_inbox, unit_of
+
+    files, _ = list_inbox(Path(folder))
+    key = (unit_of(file_name), list_name(file_name))
+    return sorted(p.name for p in files if (unit_of(p.name), list_name(p.name)) == key)

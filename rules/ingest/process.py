@@ -38,7 +38,23 @@ class UploadResult:
             f"hợp lệ/accepted {c['accepted']}, bị loại/rejected {c['rejected']}",
         ]
         lines += [f"  {code}: {n}" for code, n in dict(c["rejected_by_reason"]).items()]
-        return lines + self.upload.cleaning_lines()
+        return lines + self.duplicate_lines() + self.upload.cleaning_lines()
+
+    def duplicate_lines(self, limit: int = 5) -> list[str]:
+        """A warning naming the rows (numbers only) that list the same person twice; [] when none."""
+        from rules.ingest.report import duplicate_rows
+
+        dups = duplicate_rows(self.raw)
+        if not dups.height:
+            return []
+        groups = dups.group_by("group", maintain_order=True).agg("sheet", "excel_row").head(limit)
+        several = dups["sheet"].n_unique() > 1
+        shown = ["; ".join(" = ".join(f"{sh}!{r}" if several else str(r) for sh, r in zip(s, rows, strict=True))
+                           for s, rows in zip(groups["sheet"], groups["excel_row"], strict=True))]
+        n_groups = dups["group"].n_unique()
+        more = f" (+{n_groups - limit})" if n_groups > limit else ""
+        return [f"  cảnh báo/warning: {dups.height} dòng trùng người/rows list the same person twice "
+                f"(không bị loại/not rejected): dòng/rows {shown[0]}{more}"]
 
 
 def count_upload(raw: pl.DataFrame, valid: pl.DataFrame, quarantined: pl.DataFrame) -> dict[str, object]:

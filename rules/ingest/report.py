@@ -1,39 +1,59 @@
 """Error report: the uploader's own sheet back, with the problems marked, ready to fix and re-upload.
 
 One workbook per upload, written **always** (with no rejected rows it says so on the instructions
-sheet), so that the uploader always gets an answer. Sheet 1 "Dữ liệu" holds every data row in file
-order (files of at most ``SMALL_FILE_ROWS`` rows; a larger file gets its rejected rows only, written
-in constant memory, and is fixed in the original), under the uploader's own headers in their own
-order, plus the error columns; rejected rows
-are highlighted by one conditional format on the error-code column (no per-row styling), the
-header row is frozen and filtered. Sheet 2 "Hướng dẫn" says in Vietnamese what to do. Cells are
-written as text so that IDs keep their leading zeros when the file comes back. The whole file,
-good rows included, is meant to be uploaded again: it then supersedes the earlier upload of the
-same unit and sector (see ``rules.ingest.lineage``), so the good rows must stay in it. Our own
-error columns are recognised and dropped when the report is uploaded again.
+sheet), so that the uploader always gets an answer. Each data sheet keeps the uploader's sheet name
+(``10A1``) and holds every data row in file order (files of at most ``SMALL_FILE_ROWS`` rows; a
+larger file gets its rejected rows only, written in constant memory, and is fixed in the original),
+under the uploader's own headers in their own order, plus our columns: a warning (the same person
+listed twice), the error code and messages, and the row in the school's own file. Rejected rows are
+highlighted by one conditional format on the error-code column, warned rows by another (no per-row
+styling); the header row is frozen and filtered. The last sheet "Hướng dẫn" says in Vietnamese and
+English what to do and names the data sheets.
+
+Cells keep the uploader's format: for a workbook of at most ``SMALL_FILE_ROWS`` rows the source is
+read again (openpyxl, read-only) and a cell the school typed as a date, number or true/false is
+written back as that type with its own number format; text stays text (IDs keep their leading
+zeros), and so does every cell of a CSV or of a large file. The whole file, good rows included, is
+meant to be uploaded again: it then supersedes the earlier upload of the same list (see
+``rules.ingest.lineage``), so the good rows must stay in it. Our own columns are recognised and
+dropped when the report comes back; its report keeps the same name (``x.errors.xlsx``, never
+``x.errors.errors.xlsx``) and its "Source row" still points at the school's original rows.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from rules.private import private_file
+from rules.private import private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
+WARNING_HEADER = "Cảnh báo / Warning"
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
-INSTRUCTIONS = [
-    "HƯỚNG DẪN SỬA LỖI",
-    "",
-    "1. Mở trang 'Dữ liệu'. Các dòng tô màu đỏ là các dòng bị loại; cột 'Lỗi (tiếng Việt)' cho biết lý do.",
-    "2. Sửa trực tiếp các ô bị lỗi (họ tên, ngày sinh, số định danh/CCCD, giới tính …).",
-    "3. Giữ nguyên các dòng không tô màu: tệp tải lên lại sẽ thay thế toàn bộ tệp trước.",
-    "4. Không cần xoá các cột lỗi: hệ thống tự bỏ qua chúng khi đọc lại.",
-    "5. Ngày sinh ghi dạng ngày/tháng/năm, ví dụ 05/09/2012. Số định danh gồm 12 chữ số, giữ số 0 ở đầu.",
-    "6. Lưu tệp (.xlsx) và tải lên lại đúng đơn vị và lĩnh vực như lần trước.",
+GUIDE_SHEET = "Hướng dẫn"
+TITLE = "HƯỚNG DẪN SỬA LỖI / HOW TO FIX THE ERRORS"
+INSTRUCTIONS = [  # {sheets}: the data sheets of this report, quoted
+    "1. Mở trang {sheets}. Các dòng tô màu đỏ là các dòng bị loại; cột 'Lỗi (tiếng Việt)' cho biết lý do. / "
+    "Open the sheet {sheets}. Rows in red are rejected; the column 'Error (English)' says why.",
+    "2. Sửa trực tiếp các ô bị lỗi (họ tên, ngày sinh, số định danh/CCCD, giới tính …). / "
+    "Fix the cells in place (name, date of birth, personal ID/CCCD, gender …).",
+    "3. Các dòng tô màu vàng ghi cùng một người hai lần (cột 'Cảnh báo'): xoá dòng thừa nếu đúng là trùng. / "
+    "Rows in yellow list the same person twice (column 'Warning'): delete the extra row if it is a repeat.",
+    "4. Giữ nguyên các dòng không tô màu: tệp tải lên lại sẽ thay thế toàn bộ tệp trước. / "
+    "Keep the rows that are not coloured: the file you upload again replaces the whole earlier file.",
+    "5. Không cần xoá các cột lỗi: hệ thống tự bỏ qua chúng khi đọc lại. Cột 'Dòng gốc' là số dòng trong tệp gốc "
+    "của đơn vị. / No need to delete our columns: they are ignored when the file comes back. 'Source row' is the "
+    "row in your original file.",
+    "6. Ngày sinh ghi dạng ngày/tháng/năm, ví dụ 05/09/2012. Số định danh gồm 12 chữ số, giữ số 0 ở đầu. / "
+    "Write dates of birth as day/month/year, e.g. 05/09/2012. A personal ID has 12 digits; keep leading zeros.",
+    "7. Lưu tệp (.xlsx) và tải lên lại đúng đơn vị và lĩnh vực như lần trước, giữ nguyên tên tệp. / "
+    "Save the file (.xlsx) and upload it again for the same unit and sector, keeping its name.",
 ]
 
 
@@ -43,17 +63,22 @@ def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = 
     write one report (``rules.ingest.inbox.listed_stem`` reads both back as the list ``x``); the name is
     bounded to the file-system limit. Beside the upload (``doisoat upload``), or in ``reports_dir``
     for inbox files (``rules.layout.DataLayout.error_reports``), so that our own reports never land
-    in the inbox, where they would count as uploads."""
+    in the inbox, where they would count as uploads.
+
+    An error report sent back (``x.errors.xlsx``) is reported on under its own name: one report name
+    per list across rounds, never ``x.errors.errors.xlsx``."""
     from rules.ingest.inbox import bounded_name
 
     p = Path(upload_path)
+    if is_error_report(p):
+        return p if reports_dir is None else Path(reports_dir) / p.name
     stem = p.stem if p.suffix.lower() in WORKBOOK_SUFFIXES else p.name
     folder = Path(reports_dir) if reports_dir is not None else p.parent
     return folder / (bounded_name(stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
 
 
 def is_error_report(path: str | Path) -> bool:
-    """True for files this module wrote: the inbox sensor must not treat them as uploads."""
+    """True for a report this module wrote (or one sent back under its name)."""
     return Path(path).name.endswith(REPORT_SUFFIX)
 
 
@@ -79,6 +104,12 @@ def original_columns(raw: pl.DataFrame, original_headers: list[str], column_map:
 
 
 SheetHeaders = tuple[str, list[str], dict[str, str]]  # (sheet, original headers, header -> field)
+# ... optionally followed by (column of each header in the sheet as read, column of "Source row" or None)
+
+
+def _sheets_of(up) -> list[tuple]:
+    return [(s.sheet, s.original_headers, s.column_map, s.source_columns or None, s.source_row_column)
+            for s in up.sheets] or [(up.sheet, up.original_headers, up.column_map)]
 
 
 def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None) -> Path:
@@ -90,31 +121,34 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
       file, as the multi-file asset holds them: the uploader's headers are then read again from the
       upload itself, found in ``source_dir`` (default: beside ``path``) under ``raw["file_name"]``
       (only its first rows).
+
+    ``path`` may be the upload itself (an error report sent back): the report is written to a
+    temporary file and renamed over it once complete.
     """
     if isinstance(result, pl.DataFrame):
         raw, quarantined, target = result, path, Path(out) if out is not None else None
         if target is None or quarantined is None:
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
         folder = Path(source_dir) if source_dir is not None else target.parent
-        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target)
+        source = folder / str(raw["file_name"][0]) if raw.height else None
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source)
     up = result.upload
-    sheets = [(s.sheet, s.original_headers, s.column_map) for s in up.sheets] or [
-        (up.sheet, up.original_headers, up.column_map)]
-    return write_error_report_frames(result.raw, result.quarantined, sheets, path or error_report_path(up.file_name))
+    return write_error_report_frames(result.raw, result.quarantined, _sheets_of(up),
+                                     path or error_report_path(up.file_name),
+                                     source=Path(up.source_path) if up.source_path else None)
 
 
-def _headers_for(raw: pl.DataFrame, folder: Path) -> list[SheetHeaders]:
+def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:
     """Uploader headers per sheet for raw rows of one file: from the upload in ``folder``, else canonical."""
     from rules.ingest.errors import UploadError
-    from rules.ingest.upload import header_info
+    from rules.ingest.upload import sheet_columns
 
-    out: list[SheetHeaders] = []
+    out: list[tuple] = []
     source = folder / str(raw["file_name"][0]) if raw.height else None
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
         if source is not None and _regular(source):  # never through a link put where the upload was
             try:
-                headers, column_map = header_info(source, sector=str(raw["sector"][0]), sheet=sheet or None)
-                out.append((sheet, headers, column_map))
+                out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None)))
                 continue
             except UploadError:
                 pass
@@ -146,97 +180,284 @@ LARGE_FILE_NOTE = [
     "LARGE FILE: this report holds the rejected rows only (at most {limit:,}). Do NOT upload this report: fix "
     "these rows in your original file (column 'Source row' gives the row) and upload the whole original again.",
 ]
+DATE_FIELDS = frozenset({"date_of_birth", "vaccination_date"})  # columns not preset to text for new typing
+DEFAULT_DATE_FORMAT = "dd/mm/yyyy"
+
+
+# -- duplicates: the same person listed twice in one list (a warning, never a rejection) ---------------
+
+
+def duplicate_rows(raw: pl.DataFrame) -> pl.DataFrame:
+    """Rows of one upload that list the same person as another row: same name (case and spacing
+    folded) and the same date of birth or the same personal ID. Returns ``sheet``, ``row_number``,
+    ``excel_row`` and ``group`` (rows of one group are one person), in file order; empty when none.
+    Vectorised: two group-bys over the raw frame."""
+    empty = pl.DataFrame(schema={"sheet": pl.String, "row_number": pl.Int64, "excel_row": pl.Int64,
+                                 "group": pl.String})
+    if raw.height < 2 or "full_name" not in raw.columns:
+        return empty
+
+    def norm(col: str, digits: bool = False) -> pl.Expr:
+        if col not in raw.columns:
+            return pl.lit(None, pl.String)
+        e = pl.col(col).cast(pl.String)
+        e = (e.str.replace_all(r"\D", "") if digits
+             else e.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars())
+        return pl.when(e.str.len_chars() > 0).then(e)
+
+    keyed = raw.select("sheet", "row_number", "excel_row", norm("full_name").alias("_n"),
+                       norm("date_of_birth").alias("_d"), norm("national_id", digits=True).alias("_i"))
+    keys = []
+    for other in ("_d", "_i"):
+        k = pl.when(pl.col("_n").is_not_null() & pl.col(other).is_not_null()).then(
+            pl.concat_str([pl.lit(other), pl.col("_n"), pl.col(other)], separator="|"))
+        keys.append(keyed.select("sheet", "row_number", "excel_row", k.alias("group"))
+                    .filter(pl.col("group").is_not_null() & (pl.len().over("group") > 1)))
+    both = pl.concat(keys)
+    if not both.height:
+        return empty
+    # one group per person: a row in a name+DOB group and a name+ID group joins them (smallest key wins)
+    first = both.group_by("sheet", "row_number").agg(pl.col("group").min())
+    first = first.filter(pl.len().over("group") > 1)
+    return (raw.select("sheet", "row_number", "excel_row").join(first, on=["sheet", "row_number"], how="inner",
+                                                              maintain_order="left"))
+
+
+def _warnings(dups: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """``sheet``, ``row_number``, ``warning``: the other rows (as the school numbers them) of each duplicate."""
+    if not dups.height:
+        return pl.DataFrame(schema={"sheet": pl.String, "row_number": pl.Int64, "warning": pl.String})
+    d = dups.join(shown, on=["sheet", "row_number"], how="left").with_columns(
+        pl.when(pl.col("shown_row").is_not_null()).then(
+            pl.when(pl.col("sheet").n_unique().over("group") > 1).then(pl.col("sheet") + "!").otherwise(pl.lit(""))
+            + pl.col("shown_row").cast(pl.String)).otherwise(pl.lit("?")).alias("_ref"))
+    # at most a few rows named per person (a list where one name+date repeats 1,000 times stays small)
+    members = d.group_by("group").agg(pl.col("_ref").head(4).alias("_refs"), pl.len().alias("_n"))
+    d = d.join(members, on="group").with_columns(
+        pl.col("_refs").list.set_difference(pl.concat_list(pl.col("_ref"))).list.head(3).alias("_l"))
+    more = pl.col("_n") - 1 - pl.col("_l").list.len()
+    other = pl.col("_l").list.join(", ") + pl.when(more > 0).then(
+        pl.lit(" (+") + more.cast(pl.String) + pl.lit(")")).otherwise(pl.lit(""))
+    return d.select("sheet", "row_number", (
+        pl.lit("Trùng người với dòng ") + other + pl.lit(" / Same person as row ") + other
+    ).alias("warning"))
+
+
+# -- the uploader's cells, read again for their types and number formats -------------------------------
+
+
+def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
+                 row_column: int | None) -> dict[int, tuple[list[Any], int | None]] | None:
+    """excel_row -> (cells of ``columns`` as openpyxl reads them, value of the "Source row" column) for
+    a workbook openpyxl can read, or None (CSV, .xls, unreadable, or the columns are not known).
+
+    Rows and columns are numbered as the reader numbers them (rows from 1, columns from the first
+    used one); a typed cell is used only when it agrees with the text the reader read there
+    (:func:`_agrees`), so a misaligned sheet falls back to text. Read only for files of at most
+    ``SMALL_FILE_ROWS`` rows, so the grid stays small.
+    """
+    if source is None or columns is None or source.suffix.lower() not in WORKBOOK_SUFFIXES or not _regular(source):
+        return None
+    try:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(source, read_only=True, data_only=True)
+    except Exception:  # the reader accepted it; if openpyxl cannot, the report falls back to text
+        return None
+    try:
+        if sheet not in wb.sheetnames:
+            return None
+        grid: list[list[tuple[Any, str | None]]] = []
+        first_col: int | None = None  # the reader's columns start at the first used column, rows at row 1
+        for row in wb[sheet].iter_rows(min_row=1, max_row=SMALL_FILE_ROWS * 4):
+            cells = [(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row]
+            used = next((k for k, (v, _) in enumerate(cells) if v is not None and v != ""), None)
+            if used is not None:
+                first_col = used if first_col is None else min(first_col, used)
+            grid.append(cells)
+        col0 = first_col or 0
+        out: dict[int, tuple[list[Any], int | None]] = {}
+        for r, cells in enumerate(grid, start=1):
+            picked = [cells[c + col0] if c + col0 < len(cells) else (None, None) for c in columns]
+            shown = None
+            if row_column is not None and row_column + col0 < len(cells):
+                v = cells[row_column + col0][0]
+                if isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v > 0:
+                    shown = int(v)
+                elif isinstance(v, str) and v.strip().isdigit():
+                    shown = int(v.strip())
+            out[r] = (picked, shown)
+        return out
+    except Exception:
+        return None
+    finally:
+        wb.close()
+
+
+def _agrees(value: Any, text: str | None) -> bool:
+    """True when a typed source cell is the cell the reader read as ``text`` (guards the alignment)."""
+    if text is None or value is None:
+        return False
+    if isinstance(value, bool):
+        return text.strip().lower() in ("true", "false", "1", "0")
+    if isinstance(value, dt.datetime | dt.date):
+        return text.startswith(value.strftime("%Y-%m-%d"))
+    if isinstance(value, int | float):
+        try:
+            return math.isclose(float(text), float(value), rel_tol=1e-12, abs_tol=1e-9)
+        except ValueError:
+            return False
+    return False
 
 
 def write_error_report_frames(
-    raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[SheetHeaders], path: str | Path
+    raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[tuple], path: str | Path,
+    *, source: Path | None = None,
 ) -> Path:
     """The report from frames of one file: one worksheet per data sheet, then the instructions.
 
-    Written in xlsxwriter's ``constant_memory`` mode, row by row, so memory does not grow with the
-    report. A file of at most ``SMALL_FILE_ROWS`` rows gets every row (the report can be fixed and
-    uploaded again whole); a larger one gets its rejected rows only, at most ``MAX_REPORT_ROWS``, and
-    the instructions say to fix the original file instead. Every cell is a text cell (never a
-    formula); names chosen by the uploader (headers, sheet names) pass ``neutralise_formula``.
+    Written in xlsxwriter's ``constant_memory`` mode, row by row. A file of at most
+    ``SMALL_FILE_ROWS`` rows gets every row (the report can be fixed and uploaded again whole) in the
+    uploader's cell types and formats (``source``, the upload, is read again); a larger one gets its
+    rejected rows only, at most ``MAX_REPORT_ROWS``, as text, and the instructions say to fix the
+    original file instead. No cell is a formula; names chosen by the uploader (headers, sheet names)
+    pass ``neutralise_formula``. ``path`` may be ``source`` itself: the report is written beside it
+    and renamed over it at the end.
     """
-    import xlsxwriter
-
     path = Path(path)
-    private_file(path)  # rows of personal data: owner-only before the first byte (xlsxwriter keeps the mode)
     keys = ["sheet", "row_number"]
     total_rows = raw.height
     small = total_rows <= SMALL_FILE_ROWS
-    errors = raw.select(*keys, "excel_row").join(
-        quarantined.select(*keys, "reason_code", "message_vi", "message_en"), on=keys, how="left"
-    )
+    layouts = [(t[0], t[1], t[2], t[3] if len(t) > 3 else None, t[4] if len(t) > 4 else None) for t in sheets]
+    typed = {sheet: (_typed_cells(source, sheet, cols, src) if small and sheet else None)
+             for sheet, _, _, cols, src in layouts}
+    # the row in the school's own file: the reader's row, or the "Source row" of a report sent back
+    overrides = [(sheet, r, shown) for sheet, cells in typed.items() if cells for r, (_, shown) in cells.items()]
+    shown = raw.select(*keys, "excel_row")
+    if overrides:
+        sent_back = {sheet for sheet, _, _, _, row_col in layouts if row_col is not None}
+        o = pl.DataFrame(overrides, schema={"sheet": pl.String, "excel_row": pl.Int64, "_s": pl.Int64}, orient="row")
+        shown = shown.join(o, on=["sheet", "excel_row"], how="left").with_columns(
+            pl.when(pl.col("sheet").is_in(list(sent_back))).then(pl.col("_s")).otherwise(pl.col("excel_row"))
+            .alias("excel_row")).drop("_s")
+    shown = shown.rename({"excel_row": "shown_row"})
+    dups = duplicate_rows(raw)
+    errors = (raw.select(*keys, "excel_row")
+              .join(shown, on=keys, how="left", maintain_order="left")
+              .join(_warnings(dups, shown), on=keys, how="left", maintain_order="left")
+              .join(quarantined.select(*keys, "reason_code", "message_vi", "message_en"), on=keys, how="left",
+                    maintain_order="left"))
     if not small:  # the bad rows only: a 1M-row upload with 1% bad rows writes 10k rows, not 1M
         bad_keys = quarantined.select(keys).head(MAX_REPORT_ROWS)
         raw = raw.join(bad_keys, on=keys, how="semi", maintain_order="left")
         errors = errors.join(bad_keys, on=keys, how="semi", maintain_order="left")
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "constant_memory": True})
+    with private_temp(path) as tmp:  # rows of personal data: owner-only before the first byte
+        _write_book(tmp, raw, errors, quarantined.height, total_rows, small, layouts, typed, dups)
+    return path
+
+
+def _write_book(target: Path, raw: pl.DataFrame, errors: pl.DataFrame, n_bad: int, total_rows: int, small: bool,
+                layouts: list[tuple], typed: dict, dups: pl.DataFrame) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(target), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "constant_memory": True})
     try:
         fmt = {
             "head": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True}),
             "err_head": wb.add_format({"bold": True, "bg_color": "#F8CBAD", "border": 1, "text_wrap": True}),
             "text": wb.add_format({"num_format": "@"}),
             "bad": wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+            "warn": wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"}),
         }
+        numbers: dict[str, Any] = {}
+
+        def number_format(code: str | None, date: bool) -> Any:
+            code = code if code and code != "General" else (DEFAULT_DATE_FORMAT if date else None)
+            if code is None:
+                return None
+            if code not in numbers:
+                numbers[code] = wb.add_format({"num_format": code})
+            return numbers[code]
+
         used: set[str] = set()
-        for sheet, headers, column_map in sheets:
+        names: list[str] = []
+        for sheet, headers, column_map, _, _ in layouts:
             mask = pl.col("sheet") == sheet
-            _write_sheet(wb, fmt, _sheet_name(sheet or "Dữ liệu", used), raw.filter(mask), errors.filter(mask),
-                         headers, column_map)
-        guide = wb.add_worksheet("Hướng dẫn")
-        guide.set_column(0, 0, 110)
-        n_bad = quarantined.height
-        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {total_rows} dòng." if n_bad
-                  else f"Không có lỗi: cả {total_rows} dòng đều hợp lệ.")
-        lines = [*INSTRUCTIONS[:2], status, ""]
+            name = _sheet_name(sheet or "Dữ liệu", used)
+            names.append(name)
+            _write_sheet(wb, fmt, name, raw.filter(mask), errors.filter(mask), headers, column_map,
+                         typed.get(sheet), number_format)
+        guide = wb.add_worksheet(GUIDE_SHEET)
+        guide.set_column(0, 0, 130)
+        status = (f"Có {n_bad} dòng bị lỗi trên tổng số {total_rows} dòng. / {n_bad} of {total_rows} rows are "
+                  "rejected." if n_bad else
+                  f"Không có lỗi: cả {total_rows} dòng đều hợp lệ. / No errors: all {total_rows} rows are valid.")
+        lines = [TITLE, "", status]
+        if dups.height:
+            lines.append(f"Cảnh báo: {dups.height} dòng ghi cùng một người hai lần (không bị loại). / Warning: "
+                         f"{dups.height} rows list the same person twice (not rejected).")
+        lines.append("")
         if not small:
             lines += [line.format(limit=MAX_REPORT_ROWS) for line in LARGE_FILE_NOTE] + [""]
             if n_bad > MAX_REPORT_ROWS:
                 lines += [f"Báo cáo ghi {MAX_REPORT_ROWS:,} dòng lỗi đầu tiên trên {n_bad:,}; sửa xong tải lên lại "
                           f"để xem các dòng còn lại. / The first {MAX_REPORT_ROWS:,} of {n_bad:,} rejected rows "
                           "are listed; fix them and upload again to see the rest.", ""]
-        for i, line in enumerate([*lines, *INSTRUCTIONS[2:]]):
+        quoted = ", ".join(f"'{n}'" for n in names)
+        for i, line in enumerate([*lines, *(text.format(sheets=quoted) for text in INSTRUCTIONS)]):
             guide.write_string(i, 0, line)
     finally:
         wb.close()
-    return path
 
 
 def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
-                 column_map: dict[str, str]) -> None:
+                 column_map: dict[str, str], typed: dict | None, number_format) -> None:
     import xlsxwriter
 
     from rules.outputs import neutralise_formula
 
     table = pl.concat(
         [original_columns(raw, headers, column_map), errors.select(
+            pl.col("warning").alias(WARNING_HEADER),
             pl.col("reason_code").alias(ERROR_HEADERS[0]),
             pl.col("message_vi").alias(ERROR_HEADERS[1]),
             pl.col("message_en").alias(ERROR_HEADERS[2]),
-            pl.col("excel_row").cast(pl.String).alias(ERROR_HEADERS[3]),
+            pl.col("shown_row").cast(pl.String).alias(ERROR_HEADERS[3]),
         )],
         how="horizontal",
     )
+    rows_read = errors["excel_row"].to_list()
     ws = wb.add_worksheet(name)
     n_orig = len(headers)
     for j, col in enumerate(table.columns):  # column widths first: constant_memory writes rows in order
-        ws.set_column(j, j, 40 if col in ERROR_HEADERS[1:3] else 18, fmt["text"])
+        is_date = j < n_orig and column_map.get(col) in DATE_FIELDS
+        ws.set_column(j, j, 40 if col in (WARNING_HEADER, *ERROR_HEADERS[1:3]) else 18,
+                      None if is_date else fmt["text"])  # new typing in an ID column stays text
     for j, col in enumerate(table.columns):
         ws.write_string(0, j, neutralise_formula(col), fmt["err_head"] if j >= n_orig else fmt["head"])
     text = fmt["text"]
     for i, row in enumerate(table.iter_rows(), start=1):  # one row in memory at a time
+        cells = typed.get(rows_read[i - 1], (None,))[0] if typed else None
         for j, value in enumerate(row):
-            if value is not None and value != "":
+            if cells is not None and j < n_orig and _agrees(cells[j][0], value):
+                v, code = cells[j]
+                if isinstance(v, bool):
+                    ws.write_boolean(i, j, v)
+                elif isinstance(v, dt.datetime | dt.date):
+                    ws.write_datetime(i, j, v, number_format(code, True))
+                else:
+                    ws.write_number(i, j, v, number_format(code, False))
+            elif value is not None and value != "":
                 ws.write_string(i, j, value, text)
     last_row, last_col = table.height, table.width - 1
     if table.height:
-        code_col = xlsxwriter.utility.xl_col_to_name(n_orig)
+        warn_col = xlsxwriter.utility.xl_col_to_name(n_orig)
+        code_col = xlsxwriter.utility.xl_col_to_name(n_orig + 1)
         ws.conditional_format(1, 0, last_row, last_col,
                               {"type": "formula", "criteria": f'=${code_col}2<>""', "format": fmt["bad"]})
+        ws.conditional_format(1, 0, last_row, last_col,
+                              {"type": "formula", "criteria": f'=${warn_col}2<>""', "format": fmt["warn"]})
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, last_row, last_col)
 

@@ -54,6 +54,7 @@ class Upload:
     # what the cell pass changed (rules.ingest.cells): invisible_removed, spaces_replaced,
     # lookalikes_folded, legacy_font_cells_repaired, legacy_font
     cells: dict[str, object] = field(default_factory=dict)
+    source_path: str = ""  # the file read, so the error report can copy its cell types and formats
 
     @property
     def rows_read(self) -> int:
@@ -173,6 +174,15 @@ def header_info(
     For callers that hold raw records but not the :class:`Upload` (the multi-file asset writing
     error reports): only the first rows are read again.
     """
+    headers, column_map, _, _ = sheet_columns(path, sector=sector, sheet=sheet)
+    return headers, column_map
+
+
+def sheet_columns(
+    path: str | Path, *, sector: str, sheet: str | int | None = None
+) -> tuple[list[str], dict[str, str], list[int], int | None]:
+    """:func:`header_info` plus where each header's column is in the sheet as read (0-based) and the
+    column of our own "Source row" when the file is an error report sent back (else None)."""
     path = Path(path)
     spec = header_spec(sector)
     source = open_source(path)
@@ -181,7 +191,17 @@ def header_info(
     fields = list(layout.fields)
     ignored = {lab for lab, f in zip(labels, fields, strict=False) if f is None and fold(lab) in spec.report_columns}
     column_map, _, _ = _map_columns(spec, col_names(len(labels)), labels, fields, sorted(ignored))
-    return [lab for lab in labels if lab not in ignored], column_map
+    kept = [i for i, lab in enumerate(labels) if lab not in ignored]
+    return [labels[i] for i in kept], column_map, kept, _source_row_column(labels)
+
+
+SOURCE_ROW_HEADER = "Dòng gốc / Source row"  # our error report's column (rules.ingest.report)
+
+
+def _source_row_column(labels: list[str]) -> int | None:
+    """Index of the "Source row" column of an error report sent back, if the sheet has one."""
+    target = fold(SOURCE_ROW_HEADER)
+    return next((i for i, lab in enumerate(labels) if fold(lab) == target), None)
 
 
 def _choose_sheet(
@@ -275,6 +295,8 @@ class SheetLayout:
     blank_rows_skipped: int
     footer_rows_skipped: int
     rows: int
+    source_columns: list[int] = field(default_factory=list)  # column of each original header, 0-based
+    source_row_column: int | None = None  # an error report sent back: its "Source row" column
 
 
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None) -> Upload:
@@ -330,6 +352,7 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         hidden_sheets=[n for n in source.hidden_sheets if n not in {lay.sheet for lay in layouts}],
         formulas_evaluated=source.formulas_evaluated,
         cells=cells.as_dict(),
+        source_path=str(path),
     )
 
 
@@ -407,6 +430,9 @@ def _read_sheet(
         original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
         unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
         footer_rows_skipped=footer_rows, rows=raw.height,
+        source_columns=[int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
+        source_row_column=next((int(c[1:]) for c, lab in zip(cols, labels, strict=True)
+                                if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
     return raw, info
 

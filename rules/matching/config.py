@@ -17,14 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from rules.config import StrictModel, load_config
 
 CONFIG_DIR = Path(__file__).parent
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Strict = StrictModel  # frozen, unknown keys refused (rules.config)
 
 
 class PassSpec(_Strict):
@@ -184,24 +184,13 @@ class MatchConfig(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path) -> MatchConfig:
         """Read a config file; unknown keys and bad values fail with one line naming the key path."""
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a matching config must be a mapping of keys")
-        try:
-            return cls.from_dict(data)
-        except ValueError as exc:
-            raise ValueError(f"{Path(path).name}: {exc}") from None
+        return load_config(path, cls, prepare=_with_default_cap)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MatchConfig:
         """Build from a plain mapping (YAML), with ``default_cap`` applied to passes without a cap."""
-        data = dict(data)
-        cap = data.get("default_cap")
-        if cap is not None and isinstance(data.get("passes"), list):
-            data["passes"] = [p if not isinstance(p, dict) or "cap" in p else {**p, "cap": cap} for p in data["passes"]]
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(_with_default_cap(data))
         except ValidationError as exc:
             raise ValueError(_one_line(exc)) from None
 
@@ -225,6 +214,17 @@ class MatchConfig(_Strict):
     def default(cls) -> MatchConfig:
         """The Vietnamese register configuration shipped beside the code."""
         return cls.from_yaml(CONFIG_DIR / "vietnam.yaml")
+
+
+def _with_default_cap(data: Any) -> Any:
+    """``default_cap`` applied to the passes of a plain mapping that give no ``cap``."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    cap = data.get("default_cap")
+    if cap is not None and isinstance(data.get("passes"), list):
+        data["passes"] = [p if not isinstance(p, dict) or "cap" in p else {**p, "cap": cap} for p in data["passes"]]
+    return data
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -21,9 +21,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
-import yaml
+from pydantic import Field
+
+from rules.config import StrictModel, load_config
 
 _TABLE_PATH = Path(__file__).with_name("characters.yaml")
 # combining marks of Vietnamese letters (five tones; circumflex, breve, horn): a look-alike base
@@ -67,6 +70,31 @@ class Table:
     simple_fold: dict[str, str]  # always + other-script digits + full-width ASCII forms
 
 
+OneChar = Annotated[str, Field(min_length=1, max_length=1)]
+
+
+class Ignorable(StrictModel):
+    """Code-point ranges [first, last] that are removed, and code points of them kept."""
+
+    ranges: tuple[tuple[int, int], ...]
+    keep: tuple[int, ...] = ()
+
+
+class Lookalikes(StrictModel):
+    """Look-alike letters: folded everywhere (``always``) or only inside Latin words."""
+
+    always: dict[OneChar, str]
+    mixed_script: dict[OneChar, str]
+
+
+class CharacterTable(StrictModel):
+    """``characters.yaml``."""
+
+    ignorable: Ignorable
+    spaces: tuple[int, ...]
+    lookalikes: Lookalikes
+
+
 def _class(ranges: list[tuple[int, int]]) -> str:
     return "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
 
@@ -74,20 +102,12 @@ def _class(ranges: list[tuple[int, int]]) -> str:
 @cache
 def table() -> Table:
     """The compiled table (cached; a YAML edit needs a new process)."""
-    with open(_TABLE_PATH, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
-    unknown = set(spec) - {"ignorable", "spaces", "lookalikes"}
-    if unknown:
-        raise ValueError(f"characters.yaml: unknown keys {sorted(unknown)}")
-    keep = {int(k) for k in spec["ignorable"].get("keep") or []}
-    ranges = [(int(a), int(b)) for a, b in spec["ignorable"]["ranges"]]
-    ignorable = frozenset(c for a, b in ranges for c in range(a, b + 1) if c not in keep)
-    spaces = frozenset(int(c) for c in spec["spaces"])
-    always = {str(k): str(v) for k, v in spec["lookalikes"]["always"].items()}
-    mixed = {str(k): str(v) for k, v in spec["lookalikes"]["mixed_script"].items()}
-    for k in {**always, **mixed}:
-        if len(k) != 1:
-            raise ValueError(f"characters.yaml: look-alike key {k!r} is not one character")
+    spec = load_config(_TABLE_PATH, CharacterTable)
+    keep = set(spec.ignorable.keep)
+    ignorable = frozenset(c for a, b in spec.ignorable.ranges for c in range(a, b + 1) if c not in keep)
+    spaces = frozenset(spec.spaces)
+    always = dict(spec.lookalikes.always)
+    mixed = dict(spec.lookalikes.mixed_script)
     # precomposed forms of the look-alikes (Greek Ὰ = Α + grave, Cyrillic ѐ = е + grave), which NFC
     # makes of a look-alike typed with a Vietnamese tone mark, fold to the Latin letter + that mark
     for c in (*range(0x0370, 0x0530), *range(0x1F00, 0x2000)):

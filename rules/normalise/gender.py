@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
-import yaml
+from pydantic import Field
 
+from rules.config import StrictModel, load_config
 from rules.normalise.syllable import fold
 from rules.normalise.unique import unique_apply
 from rules.sectors import check_sector
@@ -26,15 +28,22 @@ def gender_table(sector: str | None) -> dict[str, str]:
     """Folded cell text -> Nam/Nữ: text values of all sectors + ``sector``'s codes (None: text only)."""
     if sector is not None:
         check_sector(sector)
-    with open(_CODES_PATH, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
-    table = {str(k): v for k, v in spec["text"].items()}
+    spec = load_config(_CODES_PATH, GenderCodes)
+    table = {str(k): v for k, v in spec.text.items()}
     if sector is not None:
-        table.update({str(k): v for k, v in (spec["sectors"].get(sector) or {}).items()})
-    bad = {v for v in table.values() if v not in ("Nam", "Nữ")}
-    if bad:
-        raise ValueError(f"gender_codes.yaml maps to {sorted(bad)}; only 'Nam' and 'Nữ' are allowed")
+        table.update({str(k): v for k, v in (spec.sectors.get(sector) or {}).items()})
     return table
+
+
+Gender = Literal["Nam", "Nữ"]
+
+
+class GenderCodes(StrictModel):
+    """``gender_codes.yaml``: folded text accepted in every sector, and per-sector codes."""
+
+    text: dict[str | int, Gender]
+    sectors: dict[Literal["students", "vaccinations", "insurance"], dict[str | int, Gender] | None] = Field(
+        default_factory=dict)
 
 
 def _fold_cell(cell: str) -> str:

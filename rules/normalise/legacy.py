@@ -24,8 +24,7 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from rules.config import StrictModel, load_config
 from rules.normalise.syllable import is_syllable
 
 ENCODINGS: tuple[str, ...] = ("tcvn3", "vni", "viscii")
@@ -49,10 +48,25 @@ def _cp1252_char_to_byte() -> dict[str, int]:
     return out
 
 
+class VniTable(StrictModel):
+    """VNI-Windows: base-letter replacements and the mark characters that follow a letter."""
+
+    letters: dict[str, str]
+    marks: dict[str, str]
+
+
+class LegacyTables(StrictModel):
+    """``legacy_tables.yaml``: byte value -> Unicode text per single-byte table, and the VNI rule."""
+
+    viscii: dict[int, str]
+    tcvn3: dict[int, str]
+    vni: VniTable
+
+
 @cache
 def _tables() -> dict:
-    with open(_TABLES_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    t = load_config(_TABLES_PATH, LegacyTables)
+    return {"viscii": t.viscii, "tcvn3": t.tcvn3, "vni": {"letters": t.vni.letters, "marks": t.vni.marks}}
 
 
 @cache

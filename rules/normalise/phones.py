@@ -10,18 +10,29 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
-import yaml
+from pydantic import Field
+
+from rules.config import StrictModel, load_config
 
 PHONE_COLUMNS: tuple[str, ...] = ("phone_clean", "phone_error")
 _PATH = Path(__file__).with_name("phone_prefixes.yaml")
 
 
+class PhonePolicy(StrictModel):
+    """``phone_prefixes.yaml``: valid second digits of a 10-digit mobile, old 11-digit prefixes."""
+
+    valid_second_digit: tuple[Annotated[str, Field(pattern=r"^[0-9]$")], ...]
+    old_mobile_prefixes: dict[Annotated[str, Field(pattern=r"^0[0-9]{3}$")],
+                              Annotated[str, Field(pattern=r"^0[0-9]{2}$")]]
+
+
 @cache
 def _policy() -> dict:
-    with open(_PATH, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    p = load_config(_PATH, PhonePolicy)
+    return {"valid_second_digit": list(p.valid_second_digit), "old_mobile_prefixes": dict(p.old_mobile_prefixes)}
 
 
 def normalise_phones(values: pl.Series) -> pl.DataFrame:

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from pydantic import Field, field_validator
 
-from rules.errors import UserError
+from rules.config import ConfigError, StrictModel, display_path, read_yaml, validate_config
 
 DEFAULT_POLICY_PATH = Path(__file__).parent / "quota.yaml"
 POLICIES = ("proportional", "backlog_power")
 
 
-class PolicyError(UserError, ValueError):
+class PolicyError(ConfigError):
     """A quota policy or configuration value is unusable; the message says what to fix."""
 
 
@@ -69,59 +69,58 @@ class QuotaPolicy:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "policy") -> QuotaPolicy:
-        """Build from a parsed YAML mapping; unknown or missing keys are refused, never defaulted."""
-        if not isinstance(data, dict):
-            raise PolicyError(f"{source}: expected a YAML mapping with `national_daily_quota:` at the top")
-        if "national_daily_quota" not in data or data["national_daily_quota"] is None:
-            raise PolicyError(f"{source}: `national_daily_quota` is missing; set it, e.g. 200000")
-        known = {
-            "national_daily_quota",
-            "policy",
-            "alpha",
-            "floor_per_unit",
-            "ageing",
-            "timezone",
-            "verification",
-        }
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PolicyError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        ageing = data.get("ageing") or {}
-        if not isinstance(ageing, dict) or set(ageing) - {"per_day", "max_days"}:
-            raise PolicyError(f"{source}: `ageing` must be a mapping with `per_day` and `max_days`")
-        default = cls()
+        """Build from a parsed YAML mapping (:class:`QuotaFile`); unknown or missing keys are refused."""
         try:
-            return cls(
-                quota=data["national_daily_quota"],
-                policy=data.get("policy", default.policy),
-                alpha=data.get("alpha", default.alpha),
-                floor_per_unit=data.get("floor_per_unit", default.floor_per_unit),
-                ageing_per_day=ageing.get("per_day", default.ageing_per_day),
-                ageing_max_days=ageing.get("max_days", default.ageing_max_days),
-                timezone=data.get("timezone", default.timezone),
-            )
+            return validate_config(data, QuotaFile, source=source, error=PolicyError).to_policy()
         except PolicyError as exc:
-            raise PolicyError(f"{source}: {exc}") from None
+            raise PolicyError(str(exc) if str(exc).startswith(f"{source}:") else f"{source}: {exc}") from None
 
     @classmethod
     def from_yaml(cls, path: str | Path = DEFAULT_POLICY_PATH) -> QuotaPolicy:
         """Load and validate a policy file; raises :class:`PolicyError` with what to fix."""
-        return cls.from_dict(load_yaml(path), source=str(path))
+        return cls.from_dict(load_yaml(path), source=display_path(path))
+
+
+_D = QuotaPolicy  # the one place every default lives: the dataclass fields above
+
+
+class Ageing(StrictModel):
+    """``ageing:``: weight multiplier ``1 + per_day * min(days waited, max_days)``."""
+
+    per_day: float = Field(default=_D.ageing_per_day, ge=0)
+    max_days: int = Field(default=_D.ageing_max_days, ge=0)
+
+
+class QuotaFile(StrictModel):
+    """``quota.yaml`` as written (the ``verification`` section is checked by ``rules.verify``)."""
+
+    national_daily_quota: int = Field(ge=0)
+    policy: Literal["proportional", "backlog_power"] = _D.policy
+    alpha: float = Field(default=_D.alpha, gt=0)
+    floor_per_unit: int = Field(default=_D.floor_per_unit, ge=0)
+    ageing: Ageing = Ageing()
+    timezone: str = _D.timezone
+    verification: dict[str, Any] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Asia/Ho_Chi_Minh") from None
+        return value
+
+    def to_policy(self) -> QuotaPolicy:
+        """The allocation policy this file describes."""
+        return QuotaPolicy(quota=self.national_daily_quota, policy=self.policy, alpha=self.alpha,
+                           floor_per_unit=self.floor_per_unit, ageing_per_day=self.ageing.per_day,
+                           ageing_max_days=self.ageing.max_days, timezone=self.timezone)
 
 
 def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file, turning a missing file or a syntax error into :class:`PolicyError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise PolicyError(f"policy file {p} not found; pass an existing quota.yaml (default: {DEFAULT_POLICY_PATH})")
-    try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise PolicyError(f"{p}: malformed YAML{where}; fix the indentation/quoting there") from None
-    except UnicodeDecodeError:
-        raise PolicyError(f"{p}: not UTF-8 text; save the file as UTF-8") from None
+    return read_yaml(path, error=PolicyError)
 
 
 def _check_int(key: str, value: Any) -> None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
-import yaml
+from pydantic import Field, field_validator, model_validator
 
+from rules.config import StrictModel, load_config
 from rules.synth.names import name_tables
 from rules.synth.noise import EXCEL_EPOCH, format_dates, pick_series
 from rules.synth.text import strip_diacritics, toggle_style
@@ -70,45 +72,58 @@ class HarshProfile:
         return c
 
 
-def _refuse_unknown(where: str, got: dict, allowed: set[str]) -> None:
-    extra = set(got) - allowed
-    if extra:
-        raise ValueError(f"{HARSH_FILE.name}: unknown key(s) {sorted(extra)} in {where}; allowed: {sorted(allowed)}")
+class HarshLevel(StrictModel):
+    """A share of rows and the inclusive range [lo, hi] of errors each of them gets."""
+
+    errors: tuple[int, int]
+    share: float = Field(ge=0, le=1)
+
+    @field_validator("errors")
+    @classmethod
+    def _range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= value[0] <= value[1]:
+            raise ValueError(f"level range {list(value)} must be 0 <= lo <= hi")
+        return value
+
+
+class HarshError(StrictModel):
+    """One countable error: its draw weight, its exclusive group, and who is eligible (prose)."""
+
+    weight: float = Field(ge=0)
+    group: str | None = None
+    eligible: str = ""
+
+
+class HarshRates(StrictModel):
+    """``harsh_rates.yaml``."""
+
+    levels: tuple[HarshLevel, ...]
+    errors: dict[str, HarshError]
+    formatting: dict[Literal[FORMAT_LABELS], float] = Field(default_factory=dict)  # type: ignore[valid-type]
+    conflicts: tuple[tuple[str, str], ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HarshRates:
+        if abs(sum(lv.share for lv in self.levels) - 1.0) > 1e-9:
+            raise ValueError("levels: shares must sum to 1")
+        if set(self.errors) != set(_ELIGIBILITY):
+            raise ValueError(f"errors must be exactly {sorted(_ELIGIBILITY)}")
+        for pair in self.conflicts:
+            for x in pair:
+                if x not in self.errors:
+                    raise ValueError(f"conflicts: names unknown error {x!r}")
+        return self
 
 
 @cache
 def harsh_profile() -> HarshProfile:
-    """The profile from ``harsh_rates.yaml``; ValueError naming the key when the file is malformed."""
-    with open(HARSH_FILE, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    _refuse_unknown("the file", raw, {"levels", "errors", "formatting", "conflicts"})
-    levels = []
-    for lv in raw["levels"]:
-        _refuse_unknown("levels", lv, {"errors", "share"})
-        lo, hi = (int(x) for x in lv["errors"])
-        if not 0 <= lo <= hi:
-            raise ValueError(f"{HARSH_FILE.name}: level range {lv['errors']} must be 0 <= lo <= hi")
-        levels.append((lo, hi, float(lv["share"])))
-    if abs(sum(s for *_, s in levels) - 1.0) > 1e-9:
-        raise ValueError(f"{HARSH_FILE.name}: level shares must sum to 1")
-    errors, weights, groups = [], [], []
-    for name, spec in raw["errors"].items():
-        _refuse_unknown(f"errors.{name}", spec, {"weight", "group", "eligible"})
-        errors.append(name)
-        weights.append(float(spec["weight"]))
-        groups.append(spec.get("group"))
-    missing = set(_ELIGIBILITY) - set(errors)
-    unknown = set(errors) - set(_ELIGIBILITY)
-    if missing or unknown:
-        raise ValueError(f"{HARSH_FILE.name}: errors must be exactly {sorted(_ELIGIBILITY)}")
-    fmt = {k: float(v) for k, v in raw["formatting"].items()}
-    _refuse_unknown("formatting", fmt, set(FORMAT_LABELS))
-    conflicts = tuple((str(a), str(b)) for a, b in raw.get("conflicts") or [])
-    for pair in conflicts:
-        for x in pair:
-            if x not in errors:
-                raise ValueError(f"{HARSH_FILE.name}: conflict names unknown error {x!r}")
-    return HarshProfile(tuple(levels), tuple(errors), np.array(weights), tuple(groups), fmt, conflicts)
+    """The profile from ``harsh_rates.yaml``; :class:`rules.config.ConfigError` naming the key path."""
+    raw = load_config(HARSH_FILE, HarshRates)
+    levels = tuple((lv.errors[0], lv.errors[1], lv.share) for lv in raw.levels)
+    errors = tuple(raw.errors)
+    weights = np.array([spec.weight for spec in raw.errors.values()])
+    groups = tuple(spec.group for spec in raw.errors.values())
+    return HarshProfile(levels, errors, weights, groups, dict(raw.formatting), raw.conflicts)
 
 
 def harsh_summary() -> dict[str, object]:

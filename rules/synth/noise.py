@@ -12,11 +12,13 @@ import datetime as dt
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
-import yaml
+from pydantic import ConfigDict, Field, RootModel
 
+from rules.config import StrictModel, load_config
 from rules.synth.text import strip_diacritics, toggle_style
 
 RATES_FILE = Path(__file__).with_name("noise_rates.yaml")
@@ -49,10 +51,24 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 61+ in the 1900 date system (domai
 _TYPO_LETTERS = "aeiouynhtcgmdlrs"
 
 
+class NoiseRate(StrictModel):
+    """One noise: probability per eligible row, its exclusive group, who is eligible (prose)."""
+
+    rate: float = Field(ge=0, le=1)
+    group: str | None = None
+    eligible: str = ""
+
+
+class NoiseRates(RootModel[dict[Literal[NOISE_LABELS], NoiseRate]]):  # type: ignore[valid-type]
+    """``noise_rates.yaml``: label -> :class:`NoiseRate` (a label not in ``NOISE_LABELS`` is refused)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 @cache
 def noise_config() -> dict[str, dict]:
-    with open(RATES_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    rates = load_config(RATES_FILE, NoiseRates).root
+    return {label: spec.model_dump() for label, spec in rates.items()}
 
 
 def noise_rates() -> dict[str, float]:

@@ -18,13 +18,14 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 import xlsxwriter
-import yaml
+from pydantic import Field
 
+from rules.config import StrictModel, load_config
 from rules.layout import DataLayout
 from rules.private import private_dir, private_file, tighten_tree
 from rules.provinces import resolve_province
@@ -42,10 +43,30 @@ NUMERIC_ID_COLUMN_SHARE = 0.1
 FIXED_CREATED = dt.datetime(2025, 10, 15, 8, 0, 0)  # workbook metadata, so bytes do not depend on the clock
 
 
+Variants = dict[str, tuple[Any, ...]]
+
+
+class Titles(StrictModel):
+    """Title rows above a sector's header, and who signs below the data."""
+
+    authority: tuple[str, ...]
+    heading: tuple[str, ...]
+    signers: tuple[str, ...]
+
+
+class HeaderVariants(StrictModel):
+    """``header_variants.yaml``: headers per field as people type them, common and per sector."""
+
+    common: Variants
+    students: Variants = Field(default_factory=dict)
+    vaccinations: Variants = Field(default_factory=dict)
+    insurance: Variants = Field(default_factory=dict)
+    titles: dict[Literal["students", "vaccinations", "insurance"], Titles]
+
+
 @cache
 def header_variants() -> dict[str, Any]:
-    with open(VARIANTS_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return load_config(VARIANTS_FILE, HeaderVariants).model_dump()
 
 
 def _variants(sector: str, fld: str) -> list[Any]:

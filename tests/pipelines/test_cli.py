@@ -147,7 +147,7 @@ def test_help_and_python_dash_m_work():
 
 @pytest.mark.parametrize(("policy", "needle"), [
     ("national_daily_quota: -5\n", "national_daily_quota"),
-    ("national_daily_quota: 200000\npolicy: lottery\n", "unknown policy"),
+    ("national_daily_quota: 200000\npolicy: lottery\n", "policy: expected one of"),
     ("national_daily_quota: [unclosed\n", "quota"),
 ])
 def test_forecast_refuses_a_bad_policy_with_a_clear_message(data_dir, tmp_path, capsys, policy, needle):

@@ -26,7 +26,7 @@ from rules.ingest import (
     write_structural_report,
 )
 from rules.ingest.lineage import list_name
-from rules.ingest.report import ERROR_HEADERS
+from rules.ingest.report import ERROR_HEADERS, WARNING_HEADER
 
 FILES = Path(__file__).resolve().parents[1] / "corpus" / "files"
 TODAY = dt.date(2026, 1, 15)
@@ -67,22 +67,23 @@ def test_error_report_layout(bad_rows, tmp_path: Path):
     assert wb.sheetnames == ["Dữ liệu", "Hướng dẫn"]
     ws = wb["Dữ liệu"]
     header = [c.value for c in ws[1]]
-    assert header == ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Lớp", *ERROR_HEADERS]
+    assert header == ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân", "Lớp", WARNING_HEADER,
+                      *ERROR_HEADERS]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     assert len(rows) == 8
-    assert rows[0][4] == "079212000123" and rows[0][6] is None  # leading zero kept, good row has no error
-    assert rows[1][6] == "missing_name" and rows[1][9] == "3"  # source row as the uploader sees it
-    assert "Thiếu họ và tên" in rows[1][7] and "Full name is missing" in rows[1][8]
+    assert rows[0][4] == "079212000123" and rows[0][7] is None  # leading zero kept, good row has no error
+    assert rows[1][7] == "missing_name" and rows[1][10] == "3"  # source row as the uploader sees it
+    assert "Thiếu họ và tên" in rows[1][8] and "Full name is missing" in rows[1][9]
     rules = ws.conditional_formatting
-    assert any("$G2" in r.formula[0] for cf in rules for r in cf.rules)
+    assert any("$H2" in r.formula[0] for cf in rules for r in cf.rules)
     assert "7 dòng bị lỗi" in wb["Hướng dẫn"]["A3"].value
 
 
 def test_report_uploaded_again_reads_like_the_original(bad_rows, tmp_path: Path):
     report = write_error_report(bad_rows, tmp_path / "thcs_nd__sua.xlsx")
     again = read_upload(report, province="lam_dong", sector="students", unit="thcs_nd")
-    assert again.ignored_columns == list(ERROR_HEADERS)
+    assert again.ignored_columns == [WARNING_HEADER, *ERROR_HEADERS]
     assert again.original_headers == bad_rows.upload.original_headers
     cols = ["full_name", "date_of_birth", "gender", "national_id", "class"]
     assert again.raw.select(cols).fill_null("").equals(bad_rows.raw.select(cols).fill_null(""))

@@ -17,10 +17,11 @@ def test_shipped_policy_loads_with_the_national_quota():
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("policy: proportional\n", "national_daily_quota` is missing"),
+        ("policy: proportional\n", "quota.yaml: national_daily_quota: missing"),
         ("national_daily_quota: -5\n", ">= 0"),
         ("national_daily_quota: lots\n", "whole number"),
-        ("national_daily_quota: 10\npolicy: fairest\n", "unknown policy 'fairest'"),
+        ("national_daily_quota: 10\npolicy: fairest\n",
+         "policy: expected one of 'proportional' or 'backlog_power' \\(got 'fairest'\\)"),
         ("national_daily_quota: 10\nalpha: 0\n", "alpha"),
         ("national_daily_quota: 10\nqouta: 3\n", "unknown key"),
         ("national_daily_quota: [1, 2\n", "malformed YAML at line"),

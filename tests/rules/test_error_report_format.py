@@ -1,0 +1,197 @@
+"""The error report keeps the uploader's format (issue 14.3), checked on real .xlsx files with openpyxl.
+
+A school list as Excel makes it: a title row, STT as numbers, dates of birth as Excel dates with a
+dd/mm/yyyy format, IDs as text with their leading zero, a sheet named after the class. The report
+must give back the same cell types and number formats, name that sheet in bilingual instructions,
+keep its name and the school's row numbers when it is sent back, and warn (not reject) when a pupil
+is listed twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipelines.cli import main
+from rules.ingest import process_upload
+from rules.ingest.report import ERROR_HEADERS, GUIDE_SHEET, WARNING_HEADER, error_report_path, write_error_report
+
+TODAY = dt.date(2026, 1, 15)
+HEAD = ["STT", "Họ và tên", "Ngày sinh", "Số định danh cá nhân", "Giới tính"]
+PUPILS = [  # (name, date of birth, id): row 4 has no name, rows 3 and 6 are one pupil listed twice
+    ("Nguyễn Văn An", dt.datetime(2010, 6, 3), "079210000123"),
+    ("Trần Thị Bình", dt.datetime(2010, 1, 20), "079310000456"),
+    ("", dt.datetime(2010, 2, 11), "079210000789"),
+    ("Lê Hoàng Cường", dt.datetime(2010, 11, 7), "079210000999"),
+    ("Trần Thị Bình", dt.datetime(2010, 1, 20), None),
+]
+FIRST_DATA_ROW = 3  # title row 1, header row 2
+
+
+def school_list(path: Path, pupils=PUPILS) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "10A1"
+    ws.append(["DANH SÁCH HỌC SINH LỚP 10A1"])
+    ws.append(HEAD)
+    for i, (name, dob, pid) in enumerate(pupils, start=1):
+        ws.append([i, name or None, dob, pid, "Nữ" if "Thị" in name else "Nam"])
+        ws.cell(ws.max_row, 3).number_format = "dd/mm/yyyy"
+        ws.cell(ws.max_row, 4).number_format = "@"
+    wb.save(path)
+    return path
+
+
+def _report_of(src: Path) -> tuple[Path, object]:
+    result = process_upload(src, province="ha_noi", sector="students", unit="thpt_x", today=TODAY)
+    return write_error_report(result, error_report_path(src)), result
+
+
+def _rows(ws) -> list[list[openpyxl.cell.Cell]]:
+    return [list(r) for r in ws.iter_rows(min_row=2)]
+
+
+@pytest.fixture
+def report(tmp_path: Path):
+    return _report_of(school_list(tmp_path / "thpt_x__ds_10a1.xlsx"))
+
+
+def test_cells_keep_the_uploaders_types_and_number_formats(report) -> None:
+    path, _ = report
+    ws = openpyxl.load_workbook(path)["10A1"]
+    header = [c.value for c in ws[1]]
+    assert header == [*HEAD, WARNING_HEADER, *ERROR_HEADERS]
+    rows = _rows(ws)
+    assert len(rows) == len(PUPILS)
+    for i, row in enumerate(rows):
+        stt, name, dob, pid = row[0], row[1], row[2], row[3]
+        assert stt.data_type == "n" and stt.value == i + 1  # STT stays a number
+        assert dob.is_date and dob.value == PUPILS[i][1] and dob.number_format == "dd/mm/yyyy"
+        if PUPILS[i][2]:
+            assert pid.data_type == "s" and pid.value == PUPILS[i][2]  # text with its leading zero
+        if PUPILS[i][0]:
+            assert name.data_type == "s" and name.value == PUPILS[i][0]
+    assert "2010-06-03" not in str([c.value for r in rows for c in r if isinstance(c.value, str)])
+
+
+def test_the_instructions_name_the_schools_sheet_in_both_languages(report) -> None:
+    path, _ = report
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["10A1", GUIDE_SHEET]
+    guide = "\n".join(str(r[0]) for r in wb[GUIDE_SHEET].iter_rows(values_only=True) if r[0])
+    assert "Mở trang '10A1'" in guide and "Open the sheet '10A1'" in guide
+    assert "Dữ liệu" not in guide
+    assert "1 of 5 rows are rejected" in guide and "Có 1 dòng bị lỗi" in guide
+    assert "2 rows list the same person twice" in guide
+
+
+def test_a_pupil_listed_twice_is_a_warning_naming_the_other_row(report) -> None:
+    path, result = report
+    assert result.counts["rejected"] == 1  # the duplicate is not rejected
+    ws = openpyxl.load_workbook(path)["10A1"]
+    col = {c.value: c.column - 1 for c in ws[1]}
+    rows = [[c.value for c in r] for r in _rows(ws)]
+    warned = {i: r[col[WARNING_HEADER]] for i, r in enumerate(rows) if r[col[WARNING_HEADER]]}
+    first, second = FIRST_DATA_ROW + 1, FIRST_DATA_ROW + 4  # Excel rows of the two "Trần Thị Bình"
+    assert warned == {1: f"Trùng người với dòng {second} / Same person as row {second}",
+                      4: f"Trùng người với dòng {first} / Same person as row {first}"}
+    assert all(rows[i][col[ERROR_HEADERS[0]]] is None for i in warned)
+    assert "Bình" not in "\n".join(result.summary_lines())  # rows numbers only, never the name
+    assert f"dòng/rows {first} = {second}" in "\n".join(result.summary_lines())
+    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
+    assert any("$F2" in r.formula[0] for r in rules) and any("$G2" in r.formula[0] for r in rules)
+
+
+def test_a_report_sent_back_keeps_its_name_and_the_schools_rows(report, tmp_path: Path) -> None:
+    path, _ = report
+    wb = openpyxl.load_workbook(path)  # the school fixes the blank name and saves under the same name
+    ws = wb["10A1"]
+    ws.cell(4, 2).value = "Phạm Thị Dung"
+    ws.insert_rows(2)  # and moves the rows around: the source rows still point at the original file
+    wb.save(path)
+    assert error_report_path(path) == path  # never x.errors.errors.xlsx
+    again, result = _report_of(path)
+    assert again == path and result.counts["rejected"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thpt_x__ds_10a1.errors.xlsx", "thpt_x__ds_10a1.xlsx"]
+    ws = openpyxl.load_workbook(again)["10A1"]
+    col = {c.value: c.column - 1 for c in ws[1]}
+    source_rows = [r[col[ERROR_HEADERS[3]]] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert source_rows == [str(FIRST_DATA_ROW + i) for i in range(len(PUPILS))]
+    rows = _rows(ws)
+    assert rows[0][0].data_type == "n" and rows[0][2].is_date  # still the school's types, second round
+
+
+def test_the_cli_says_which_file_an_upload_replaces_and_keeps_the_file_sent_back(data_dir, tmp_path, capsys):
+    src = school_list(tmp_path / "ds_10a1.xlsx")
+    assert main(["upload", str(src), "--province", "ha_noi", "--sector", "students", "--unit", "thpt_x"]) == 0
+    first = capsys.readouterr().out
+    assert "replaces the earlier file" not in first and "same person twice" in first
+    report = error_report_path(src)
+    wb = openpyxl.load_workbook(report)
+    wb["10A1"].cell(4, 2).value = "Phạm Thị Dung"
+    wb.save(report)
+    assert main(["upload", str(report), "--province", "ha_noi", "--sector", "students", "--unit", "thpt_x"]) == 0
+    second = capsys.readouterr().out
+    assert "rejected 0" in second
+    assert "replaces the earlier file of this list: thpt_x__ds_10a1.xlsx" in second
+    assert report.exists() and not list(tmp_path.glob("*.errors.errors.xlsx"))
+    inbox = sorted(p.name for p in (data_dir / "inbox" / "ha_noi" / "students").iterdir())
+    assert inbox == ["thpt_x__ds_10a1.errors.xlsx", "thpt_x__ds_10a1.xlsx"]
+
+
+def test_a_clean_report_sent_back_is_not_deleted(data_dir, tmp_path, capsys):
+    clean = [p for p in PUPILS if p[0]][:3]
+    src = school_list(tmp_path / "ds.xlsx", pupils=clean)
+    shutil.copy(src, tmp_path / "ds.errors.xlsx")
+    sent_back = tmp_path / "ds.errors.xlsx"
+    assert main(["upload", str(sent_back), "--province", "ha_noi", "--sector", "students", "--no-inbox"]) == 0
+    assert sent_back.exists()  # the user's own file: never unlinked as a "stale report"
+
+
+def test_a_sheet_that_starts_at_b3_keeps_its_types_in_the_right_columns(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "6A"
+    ws["B3"], ws["C3"], ws["D3"] = "STT", "Họ và tên", "Ngày sinh"
+    for i, (name, dob, _) in enumerate(PUPILS, start=1):
+        ws.cell(3 + i, 2).value = i
+        ws.cell(3 + i, 3).value = name or None
+        ws.cell(3 + i, 4).value = dob
+        ws.cell(3 + i, 4).number_format = "d/m/yyyy"
+    wb.save(tmp_path / "ds.xlsx")
+    path, _ = _report_of(tmp_path / "ds.xlsx")
+    rows = _rows(openpyxl.load_workbook(path)["6A"])
+    assert [r[0].value for r in rows] == [1, 2, 3, 4, 5] and all(r[0].data_type == "n" for r in rows)
+    assert [r[2].value for r in rows] == [p[1] for p in PUPILS] and rows[0][2].number_format == "d/m/yyyy"
+    col = {c.value: c.column - 1 for c in openpyxl.load_workbook(path)["6A"][1]}
+    assert [r[col[ERROR_HEADERS[3]]].value for r in rows] == [str(4 + i) for i in range(len(PUPILS))]
+
+
+def test_a_csv_stays_text(tmp_path: Path) -> None:
+    src = tmp_path / "ds.csv"
+    src.write_text("STT,Họ và tên,Ngày sinh,Số định danh cá nhân\n1,Nguyễn Văn An,03/06/2010,079210000123\n",
+                   encoding="utf-8")
+    path, _ = _report_of(src)
+    assert path.name == "ds.csv.errors.xlsx"
+    row = _rows(openpyxl.load_workbook(path).worksheets[0])[0]
+    assert [c.value for c in row[:4]] == ["1", "Nguyễn Văn An", "03/06/2010", "079210000123"]
+    assert all(c.data_type == "s" for c in row[:4])
+
+
+def test_the_inbox_form_keeps_types_and_source_rows_too(report, tmp_path: Path) -> None:
+    """The multi-file asset's call: raw + quarantined rows of one file, the upload read again from the inbox."""
+    path, _ = report
+    inbox, reports = tmp_path / "inbox", tmp_path / "reports"
+    inbox.mkdir()
+    sent_back = shutil.copy(path, inbox / path.name)  # the report came back as an upload
+    result = process_upload(sent_back, province="ha_noi", sector="students", unit="thpt_x", today=TODAY)
+    out = write_error_report(result.raw, result.quarantined, reports / path.name, source_dir=inbox)
+    ws = openpyxl.load_workbook(out)["10A1"]
+    col = {c.value: c.column - 1 for c in ws[1]}
+    rows = _rows(ws)
+    assert [r[col[ERROR_HEADERS[3]]].value for r in rows] == [str(FIRST_DATA_ROW + i) for i in range(len(PUPILS))]
+    assert rows[0][0].data_type == "n" and rows[0][2].is_date and rows[0][2].number_format == "dd/mm/yyyy"

@@ -26,7 +26,7 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import record
-from assets.lake import read_optional, write_parquet
+from assets.lake import read_optional, write_table
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 
@@ -55,10 +55,11 @@ def read_ledger(paths: DataPaths, province: str, sector: str) -> pl.DataFrame:
 
 
 def _write_ledger(paths: DataPaths, province: str, sector: str, ledger: pl.DataFrame) -> None:
+    from rules.lake_schema import conform, lake_table
     from rules.review import write_private
 
     buf = io.BytesIO()
-    ledger.write_parquet(buf)
+    conform(ledger, lake_table("review_decisions")).write_parquet(buf)
     write_private(ledger_path(paths, province, sector), buf.getvalue())
 
 
@@ -233,8 +234,9 @@ def import_workbook(paths: DataPaths, file: Path, *, import_id: str | None = Non
             _write_ledger(paths, province, sector, ledger)
             if ev.new["decision"].is_in(list(STATUS_OF)).any():
                 results = apply_decisions(results, current_fp, ledger)
-                write_parquet(results, paths.lake("match_results", province, sector))
-                write_parquet(remaining_queue(queue, results), paths.lake("review_queue", province, sector))
+                write_table("match_results", results, paths.lake("match_results", province, sector))
+                write_table("review_queue", remaining_queue(queue, results),
+                            paths.lake("review_queue", province, sector))
             audit = ev.new.with_columns(
                 pl.col("decision").replace_strict(STATUS_OF, default="ambiguous").alias("status"))
             record(paths, "review_decisions", f"{province}/{sector}", import_id, audit, REVIEW_AUDIT_COLUMNS)

@@ -20,6 +20,8 @@ def lake(data_dir):
     from assets.resources import DataPaths
 
     queue, records, register, results = situation()
+    # as the match step writes them: every column of the lake tables (rules.lake_schema), absent ones null
+    queue, results = _complete(queue, "review_queue"), _complete(results, "match_results")
     paths = DataPaths(root=str(data_dir))
     write_parquet(queue, paths.lake("review_queue", PROVINCE, SECTOR))
     write_parquet(records, paths.lake("clean_records", PROVINCE, SECTOR))
@@ -27,6 +29,14 @@ def lake(data_dir):
     (data_dir / "population").mkdir()
     register.write_parquet(data_dir / "population" / f"{PROVINCE}.parquet")
     return data_dir, register
+
+
+def _complete(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    from rules.lake_schema import conform, lake_table
+
+    t = lake_table(table)
+    missing = [pl.lit(None, c.dtype).alias(c.name) for c in t.columns if c.name not in df.columns and not c.optional]
+    return conform(df.with_columns(missing), t)
 
 
 def _run(capsys, *args):

@@ -2,11 +2,15 @@
 
 The file is built under a temporary name and ``os.replace``d over ``warehouse/doisoat.duckdb``, so an
 analyst with an open session keeps reading the previous version and a new session sees the new one
-(research/dagster.md: DuckDB has one writer, and readers block writers of the same file).
+(DuckDB has one writer, and a reader holding the file blocks writers of the same file).
 
 Privacy: only aggregates and masked row-level decisions go in. IDs are masked (``079*******34``),
-names never enter, birth dates are reduced to the year. ``tests/assets/test_warehouse_privacy.py``
-scans every text column of every table against the register.
+names never enter, birth dates are reduced to the year. ``tests/pipelines/test_demo_end_to_end.py``
+scans every text column of every table against the register; ``tests/assets/test_warehouse_columns.py``
+checks that every column carries a comment.
+
+Sources: what each warehouse table reads from the lake is declared in ``LAKE_SOURCES`` (columns only;
+their dtypes and descriptions come from ``rules.lake_schema``).
 """
 
 from __future__ import annotations

@@ -267,13 +267,10 @@ VIEWS: list[tuple[str, str, str]] = [
 
 # Column comments. A column is documented by (1) its table's own entry below, (2) a warehouse-wide
 # entry (names meaning the same in every table), (3) the lake column it is copied from
-# (rules.lake_schema, via the table's sources). A test fails when any column of any table or view of
-# the file has no comment.
+# (rules.lake_schema, via the table's sources), (4) a lake column of that name that means the same in
+# every lake table (province, sector, unit, unit_key). A test fails when any column of any table or
+# view of the file has no comment.
 COLUMN_DOCS = {
-    "province": "2025 province slug (34 units since 1 July 2025), e.g. ho_chi_minh",
-    "sector": "students | vaccinations | insurance",
-    "unit": "submitting unit (school, health unit) as a slug",
-    "unit_key": "province/sector/unit: the unit the national quota is allocated to",
     "file_id": "first 12 hex digits of the upload's sha256",
     "file_label": "the upload's name as slugs, IDs, dates and person names masked (x); file_id tells uploads apart",
     "rows": "number of rows",
@@ -385,6 +382,9 @@ def column_doc(table: str, column: str) -> str | None:
     for source in TABLE_SOURCES.get(table, ()):
         if doc is None and column in LAKE_TABLES[source].column_names:
             doc = LAKE_TABLES[source].column(column).description
+    if doc is None:
+        meanings = {t.column(column).description for t in LAKE_TABLES.values() if column in t.column_names}
+        doc = meanings.pop() if len(meanings) == 1 else None
     return doc
 
 

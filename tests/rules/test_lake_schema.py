@@ -106,3 +106,9 @@ def test_contracts_page_carries_the_generated_section():
     page = (REPO / "docs" / "contracts.md").read_text(encoding="utf-8")
     assert contracts_markdown() in page, "docs/contracts.md is stale: run `python -m rules.lake_schema`"
 
+
+
+def test_match_results_table_is_the_engine_output_plus_row_attributes():
+    from rules.matching.engine import LINEAGE_COLUMNS, RESULT_COLUMNS
+
+    assert lake_table("match_results").column_names == (*LINEAGE_COLUMNS, *RESULT_COLUMNS, "dob_year", "gender_norm")

@@ -26,6 +26,7 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import record
+from assets.checks import schema_check_results, schema_check_spec
 from assets.lake import read_optional, write_table
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
@@ -267,6 +268,7 @@ def review_workbooks(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     owners=["team:provincial-data"],
     # match_results is per province x sector: Dagster maps each province to its sectors.
     deps=["match_results"],
+    check_specs=[schema_check_spec("review_decisions", partitions_def=province_partitions)],
 )
 def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Filled review workbooks of inbox/<province>/review/ imported: decisions validated and applied."""
@@ -291,10 +293,15 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
         for k, v in rep.counts.items():
             totals[k] = totals.get(k, 0) + v
         problems += rep.messages
+    from rules.sectors import SECTORS
+
+    ledgers = [(read_ledger(paths, province, s), ledger_path(paths, province, s)) for s in SECTORS
+               if ledger_path(paths, province, s).exists()]
     return dg.MaterializeResult(metadata={
         "workbooks": len(files), **{f"decisions_{k}": v for k, v in sorted(totals.items())},
         # block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates
-        "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")})
+        "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")},
+        check_results=[schema_check_results("review_decisions", ledgers)])
 
 
 

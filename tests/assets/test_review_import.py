@@ -118,6 +118,8 @@ def test_the_import_job_reads_every_workbook_of_the_province_inbox(lake, capsys,
         meta = result.asset_materializations_for_node("review_decisions")[0].metadata
         assert meta["workbooks"].value == 3 and meta["decisions_applied"].value == 2
         assert "broken.xlsx" in meta["messages"].value and "0792150" not in meta["messages"].value
+        checks = {(e.check_name, e.passed, e.partition) for e in result.get_asset_check_evaluations()}
+        assert checks == {("lake_schema", True, PROVINCE)}  # the ledger as written matches rules/lake_schema
         again = job.execute_in_process(partition_key=PROVINCE, instance=instance)  # the same files again
         assert again.asset_materializations_for_node("review_decisions")[0].metadata[
             "decisions_already_imported"].value == 2

@@ -8,35 +8,57 @@ assets pick the files, apply the supersede rule, write the lake and report count
 import dagster as dg
 import polars as pl
 
-from assets.lake import read_parquet, write_parquet
+from assets.checks import check_spec, schema_check_result, schema_check_spec
+from assets.lake import read_parquet, write_table
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from rules.ingest.batch import READER_COUNTS, mark_uploads, read_inbox
 
 ROWS_RECONCILE = "rows_reconcile"
 ALL_FILES_READABLE = "all_files_readable"
+PARTITIONS = province_sector_partitions
+INGEST = {"group_name": "ingest", "owners": ["team:provincial-data"]}
 
 
-@dg.asset(
-    partitions_def=province_sector_partitions,
-    group_name="ingest",
-    kinds={"polars", "parquet"},
-    owners=["team:provincial-data"],
-    check_specs=[dg.AssetCheckSpec(ALL_FILES_READABLE, asset="raw_records")],
+@dg.multi_asset(
+    name="raw_records",
+    partitions_def=PARTITIONS,
+    specs=[
+        dg.AssetSpec("raw_records", kinds={"polars", "parquet"}, **INGEST,
+                     description="Every data row of the current uploads in the inbox, as text, with lineage "
+                                 "(file hash, sheet, row)."),
+        dg.AssetSpec("uploads", kinds={"polars", "parquet"}, **INGEST,
+                     description="One row per inbox file: status (current / superseded / duplicate / failed), "
+                                 "rows read, reader counts."),
+    ],
+    check_specs=[
+        check_spec(ALL_FILES_READABLE, "uploads", "Every file in the inbox could be read (a failed file gets "
+                   "an error report; the others are processed anyway).", partitions_def=PARTITIONS),
+        schema_check_spec("raw_records", partitions_def=PARTITIONS),
+        schema_check_spec("uploads", partitions_def=PARTITIONS),
+    ],
 )
 def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
-    """Every data row of the current uploads in the inbox, as text, with lineage (file hash, sheet, row)."""
+    """Read the partition's inbox: the uploads table (every file) and the raw rows of the current ones."""
     province, sector = province_sector_of(context)
     inbox = read_inbox(paths.inbox(province, sector), province=province, sector=sector,
                        reports_dir=paths.error_reports(province, sector))
     uploads = mark_uploads(inbox.uploads)
     current = uploads.filter(pl.col("status") == "current")
     raw = inbox.raw_for(current)
-    write_parquet(raw, paths.lake("raw_records", province, sector))
-    write_parquet(uploads, paths.lake("uploads", province, sector))
+    raw_path = paths.lake("raw_records", province, sector)
+    uploads_path = paths.lake("uploads", province, sector)
+    raw = write_table("raw_records", raw, raw_path)
+    uploads = write_table("uploads", uploads, uploads_path)
     failed = uploads.filter(pl.col("status") == "failed")
     context.log.info(f"{province}/{sector}: {uploads.height} files, {raw.height} rows from {current.height} current")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="raw_records",
+        metadata={"rows_read": raw.height, "files_current": current.height},
+        check_results=[schema_check_result("raw_records", raw, raw_path)],
+    )
+    yield dg.MaterializeResult(
+        asset_key="uploads",
         metadata={
             "files": uploads.height,
             "files_current": current.height,
@@ -47,23 +69,37 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "blank_rows_skipped": int(uploads["blank_rows_skipped"].sum() or 0),
             **{k: int(uploads[k].sum() or 0) for k in READER_COUNTS},
         },
-        check_results=[dg.AssetCheckResult(
-            check_name=ALL_FILES_READABLE,
-            passed=failed.height == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"failed_files": failed.height,
-                      "error_codes": dg.MetadataValue.json(failed["error_code"].value_counts().to_dicts())},
-        )],
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key="uploads",
+                check_name=ALL_FILES_READABLE,
+                passed=failed.height == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"failed_files": failed.height,
+                          "error_codes": dg.MetadataValue.json(failed["error_code"].value_counts().to_dicts())},
+            ),
+            schema_check_result("uploads", uploads, uploads_path),
+        ],
     )
 
 
-@dg.asset(
-    partitions_def=province_sector_partitions,
-    group_name="ingest",
-    kinds={"polars", "pandera", "parquet"},
-    owners=["team:provincial-data"],
-    deps=[raw_records],
-    check_specs=[dg.AssetCheckSpec(ROWS_RECONCILE, asset="clean_records", blocking=True)],
+@dg.multi_asset(
+    name="clean_records",
+    partitions_def=PARTITIONS,
+    specs=[
+        dg.AssetSpec("clean_records", kinds={"polars", "pandera", "parquet"}, deps=["raw_records"], **INGEST,
+                     description="Normalised rows that passed validation, the originals kept beside them."),
+        dg.AssetSpec("rejected_records", kinds={"polars", "parquet"}, deps=["raw_records"], **INGEST,
+                     description="Rows that failed validation, quarantined with a reason (an error report per "
+                                 "file goes back to the uploader)."),
+    ],
+    check_specs=[
+        check_spec(ROWS_RECONCILE, "clean_records", "Every raw row is either accepted (clean_records) or "
+                   "quarantined (rejected_records): rows read = accepted + rejected.", partitions_def=PARTITIONS,
+                   blocking=True),
+        schema_check_spec("clean_records", partitions_def=PARTITIONS),
+        schema_check_spec("rejected_records", partitions_def=PARTITIONS),
+    ],
 )
 def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     """Normalised, validated rows; failing rows go to quarantine with a reason and an error report per file."""
@@ -75,23 +111,38 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     raw = read_parquet(paths.lake("raw_records", province, sector), what="raw_records")
     normalised = normalise_records(raw, sector)
     valid, quarantined = validate_records(normalised, sector)
-    write_parquet(valid, paths.lake("clean_records", province, sector))
-    write_parquet(quarantined, paths.lake("rejected_records", province, sector))
+    clean_path = paths.lake("clean_records", province, sector)
+    rejected_path = paths.lake("rejected_records", province, sector)
+    valid = write_table("clean_records", valid, clean_path)
+    quarantined = write_table("rejected_records", quarantined, rejected_path)
     reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
                                   paths.error_reports(province, sector))
     reasons = quarantined["reason_code"].value_counts(sort=True).to_dicts() if quarantined.height else []
-    return dg.MaterializeResult(
+    reconciled = raw.height == valid.height + quarantined.height
+    yield dg.MaterializeResult(
+        asset_key="clean_records",
         metadata={
             "rows_read": raw.height,
             "accepted": valid.height,
             "rejected": quarantined.height,
-            "rejected_by_reason": dg.MetadataValue.json(reasons),
             "warnings_and_flags": dg.MetadataValue.json(summarise_flags(normalised)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key="clean_records",
+                check_name=ROWS_RECONCILE,
+                passed=reconciled,
+                metadata={"rows_read": raw.height, "accepted": valid.height, "rejected": quarantined.height},
+            ),
+            schema_check_result("clean_records", valid, clean_path),
+        ],
+    )
+    yield dg.MaterializeResult(
+        asset_key="rejected_records",
+        metadata={
+            "rejected": quarantined.height,
+            "rejected_by_reason": dg.MetadataValue.json(reasons),
             "error_reports": len(reports),
         },
-        check_results=[dg.AssetCheckResult(
-            check_name=ROWS_RECONCILE,
-            passed=raw.height == valid.height + quarantined.height,
-            metadata={"rows_read": raw.height, "accepted": valid.height, "rejected": quarantined.height},
-        )],
+        check_results=[schema_check_result("rejected_records", quarantined, rejected_path)],
     )

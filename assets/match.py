@@ -13,7 +13,8 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import MATCH_AUDIT_COLUMNS, record
-from assets.lake import read_parquet, write_parquet
+from assets.checks import check_spec, schema_check_result, schema_check_spec
+from assets.lake import read_parquet, write_table
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
@@ -35,17 +36,34 @@ def with_record_attributes(results: pl.DataFrame, clean: pl.DataFrame, rejected:
     return results.join(attrs, on=ROW_KEY, how="left", maintain_order="left", nulls_equal=True)
 
 
-@dg.asset(
-    partitions_def=province_sector_partitions,
-    group_name="match",
-    kinds={"polars", "rapidfuzz", "parquet"},
-    owners=["team:provincial-data"],
-    # population_index is per province: Dagster maps each province x sector to its province.
-    deps=["clean_records", population_index],
+PARTITIONS = province_sector_partitions
+MATCH = {"group_name": "match", "owners": ["team:provincial-data"]}
+# population_index is per province: Dagster maps each province x sector to its province.
+MATCH_DEPS = ["clean_records", "rejected_records", population_index]
+
+
+@dg.multi_asset(
+    name="match_results",
+    partitions_def=PARTITIONS,
+    specs=[
+        dg.AssetSpec("match_results", kinds={"polars", "rapidfuzz", "parquet"}, deps=MATCH_DEPS, **MATCH,
+                     description="One decision per row (matched / ambiguous / unmatched / rejected) with score, "
+                                 "reason and flags."),
+        dg.AssetSpec("review_queue", kinds={"polars", "parquet"}, deps=MATCH_DEPS, **MATCH,
+                     description="Ambiguous rows with their candidate people and scores, for clerical review."),
+        dg.AssetSpec("match_estimates", kinds={"polars", "parquet"}, deps=MATCH_DEPS, **MATCH, skippable=True,
+                     description="The Fellegi-Sunter parameters (m, u, match weight per level) this partition's "
+                                 "run estimated."),
+    ],
     check_specs=[
-        dg.AssetCheckSpec(ROWS_ACCOUNTED, asset="match_results", blocking=True),
-        dg.AssetCheckSpec(PAIR_BUDGET, asset="match_results"),
-        dg.AssetCheckSpec(AMBIGUOUS_SHARE, asset="match_results"),
+        check_spec(ROWS_ACCOUNTED, "match_results", "Every row read ends in exactly one place: one match "
+                   "result per raw row (clean or rejected).", partitions_def=PARTITIONS, blocking=True),
+        check_spec(PAIR_BUDGET, "match_results", "Candidate pairs stay within the blocking budget of "
+                   "rules/matching (warns when a blocking pass explodes).", partitions_def=PARTITIONS),
+        check_spec(AMBIGUOUS_SHARE, "match_results", "The share of ambiguous rows (sent to clerical review) "
+                   "stays under the configured maximum.", partitions_def=PARTITIONS),
+        *(schema_check_spec(t, partitions_def=PARTITIONS)
+          for t in ("match_results", "review_queue", "match_estimates")),
     ],
 )
 def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
@@ -67,10 +85,13 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     est = output.estimates
     with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied
         results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run.run_id)
-        write_parquet(results, paths.lake("match_results", province, sector))
-        write_parquet(queue, paths.lake("review_queue", province, sector))
+        results_path = paths.lake("match_results", province, sector)
+        queue_path = paths.lake("review_queue", province, sector)
+        results = write_table("match_results", results, results_path)
+        queue = write_table("review_queue", queue, queue_path)
     if est is not None:  # per level m, u, match weight: for the report's match-weights chart
-        write_parquet(est.to_frame(config), paths.lake("match_estimates", province, sector))
+        estimates_path = paths.lake("match_estimates", province, sector)
+        estimates = write_table("match_estimates", est.to_frame(config), estimates_path)
     record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
@@ -83,59 +104,58 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     ambiguous = status_counts.get("ambiguous", 0)
     max_share = config.max_ambiguous_share
     share = ambiguous / max(clean.height, 1)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="match_results",
         metadata={
             "rows": results.height,
             **{f"status_{k}": int(v) for k, v in sorted(status_counts.items())},
             "candidate_pairs": total_pairs,
             "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
             "flags": dg.MetadataValue.json(flag_counts),
-            "review_queue_rows": queue.height,
             "validation_failed_matched": int(output.stats.get("validation_failed_matched", 0)),
-            "match_share": float(est.match_share) if est else 0.0,
-            "em_iterations": int(est.iterations) if est else 0,
-            "match_weights": dg.MetadataValue.md(est.to_markdown(config)) if est else "",
-            "match_weights_chart": dg.MetadataValue.md(
-                "![match weights](data:image/svg+xml;base64,"
-                + base64.b64encode(match_weights_svg(est, config).encode()).decode()
-                + ")"
-            )
-            if est
-            else "",
         },
         check_results=[
             dg.AssetCheckResult(
+                asset_key="match_results",
                 check_name=ROWS_ACCOUNTED,
                 passed=results.height == raw_rows,
                 metadata={"rows_read": raw_rows, "result_rows": results.height},
             ),
             dg.AssetCheckResult(
+                asset_key="match_results",
                 check_name=PAIR_BUDGET,
                 passed=total_pairs <= budget,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"candidate_pairs": total_pairs, "budget": budget},
             ),
             dg.AssetCheckResult(
+                asset_key="match_results",
                 check_name=AMBIGUOUS_SHARE,
                 passed=share <= max_share,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"ambiguous_share": round(share, 4), "max_share": max_share},
             ),
+            schema_check_result("match_results", results, results_path),
         ],
     )
-
-
-@dg.asset(
-    partitions_def=province_sector_partitions,
-    group_name="match",
-    kinds={"polars", "parquet"},
-    owners=["team:provincial-data"],
-    deps=[match_results],
-)
-def review_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
-    """Ambiguous rows with their candidate people and scores, for clerical review."""
-    province, sector = province_sector_of(context)
-    queue = read_parquet(paths.lake("review_queue", province, sector), what="review_queue")
     # a row is (file, sheet, row number): row numbers repeat across the files of a partition
-    rows = queue.select("file_sha256", "sheet", "row_number").n_unique() if queue.height else 0
-    return dg.MaterializeResult(metadata={"rows_to_review": rows, "candidates": queue.height})
+    waiting = queue.select("file_sha256", "sheet", "row_number").n_unique() if queue.height else 0
+    yield dg.MaterializeResult(
+        asset_key="review_queue",
+        metadata={"rows_to_review": waiting, "candidates": queue.height},
+        check_results=[schema_check_result("review_queue", queue, queue_path)],
+    )
+    if est is not None:
+        yield dg.MaterializeResult(
+            asset_key="match_estimates",
+            metadata={
+                "match_share": float(est.match_share),
+                "em_iterations": int(est.iterations),
+                "match_weights": dg.MetadataValue.md(est.to_markdown(config)),
+                "match_weights_chart": dg.MetadataValue.md(
+                    "![match weights](data:image/svg+xml;base64,"
+                    + base64.b64encode(match_weights_svg(est, config).encode()).decode() + ")"
+                ),
+            },
+            check_results=[schema_check_result("match_estimates", estimates, estimates_path)],
+        )

@@ -15,7 +15,8 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import REQUEST_AUDIT_COLUMNS, record, transmission_log
-from assets.lake import read_parquet, write_parquet
+from assets.checks import check_spec, schema_check_result, schema_check_results, schema_check_spec
+from assets.lake import read_parquet, write_table
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
 
@@ -33,20 +34,36 @@ def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]
     return paths.lake_partitions(asset)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="verification",
-    kinds={"sqlite"},
-    owners=["team:national-verification"],
-    deps=[dg.AssetDep("match_results", partition_mapping=dg.AllPartitionMapping())],
+DAYS = daily_partitions
+NATIONAL = {"group_name": "verification", "owners": ["team:national-verification"]}
+
+
+def _all(*keys: str) -> list[dg.AssetDep]:
+    """Every partition of a province x sector asset feeds one day."""
+    return [dg.AssetDep(k, partition_mapping=dg.AllPartitionMapping()) for k in keys]
+
+
+@dg.multi_asset(
+    name="verification_queue",
+    partitions_def=DAYS,
+    specs=[
+        dg.AssetSpec("verification_queue", kinds={"sqlite"}, deps=_all("match_results", "clean_records"), **NATIONAL,
+                     description="Every matched row of every province x sector, enqueued once as a verification "
+                                 "request."),
+        dg.AssetSpec("corrected_records", kinds={"polars", "parquet"}, deps=_all("match_results", "clean_records"),
+                     **NATIONAL, description="Clean records as sent to verification: cosmetic name differences "
+                                             "fixed from the register."),
+    ],
+    check_specs=[schema_check_spec("corrected_records", partitions_def=DAYS)],
 )
-def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths):
     """Every matched row of every province x sector, enqueued once as a verification request."""
     from rules.corrections import FLAG, adopt_register_spelling
     from rules.verify import QueueStore, build_requests
 
     store = QueueStore(paths.queue_store(), create=True)
     added = corrected = 0
+    written: list[tuple[pl.DataFrame, Path]] = []
     registers: dict[str, pl.DataFrame] = {}
     for province, sector, path in _lake_partitions(paths, "match_results"):
         matches = pl.read_parquet(path)
@@ -61,33 +78,52 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
         # Cosmetic name differences are fixed from the register before any quota is spent.
         records = adopt_register_spelling(records, matches, registers[province])
         corrected += int(records[FLAG].sum())
-        write_parquet(records, paths.lake("corrected_records", province, sector))
+        corrected_path = paths.lake("corrected_records", province, sector)
+        records = write_table("corrected_records", records, corrected_path)
+        written.append((records, corrected_path))
         added += store.enqueue(build_requests(matches, records))
     withdrawn = store.withdraw_superseded(_current_files(paths))
     states = store.state_counts()
     backlog = store.backlog_by_unit()
     context.log.info(f"enqueued {added} new requests; {backlog.height} units have a backlog")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="verification_queue",
         metadata={
             "new_requests": added,
-            "names_spelled_from_register": corrected,
             "withdrawn_superseded": withdrawn,
             "units_with_backlog": backlog.height,
             "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
             "requests_by_state": dg.MetadataValue.json(states),
-        }
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="corrected_records",
+        metadata={"partitions": len(written), "rows": sum(f.height for f, _ in written),
+                  "names_spelled_from_register": corrected},
+        check_results=[schema_check_results("corrected_records", written)],
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="verification",
-    kinds={"sqlite", "parquet"},
-    owners=["team:national-verification"],
-    deps=[verification_queue],
+@dg.multi_asset(
+    name="verification_results",
+    partitions_def=DAYS,
+    specs=[
+        dg.AssetSpec("verification_results", kinds={"sqlite", "parquet"}, deps=["verification_queue"], **NATIONAL,
+                     description="Spend the day's national quota: allocate, send in batches, record the answers."),
+        dg.AssetSpec("daily_allocation", kinds={"parquet"}, deps=["verification_queue"], **NATIONAL,
+                     description="The national quota's allocation of the day per unit (floor + weighted share)."),
+        dg.AssetSpec("verified_records", kinds={"polars", "parquet"}, deps=["verification_queue", "corrected_records"],
+                     **NATIONAL, description="Corrected records of every province x sector with their verification "
+                                             "outcome written back."),
+    ],
     check_specs=[
-        dg.AssetCheckSpec(QUOTA_RESPECTED, asset="verification_results", blocking=True),
-        dg.AssetCheckSpec(NOTHING_LOST, asset="verification_results", blocking=True),
+        check_spec(QUOTA_RESPECTED, "verification_results", "The day's allocation and answers stay within the "
+                   "national daily quota.", partitions_def=DAYS, blocking=True),
+        check_spec(NOTHING_LOST, "verification_results", "No request is lost: the store holds at least as many "
+                   "requests as before and none of the day's is left allocated or sent without an answer.",
+                   partitions_def=DAYS, blocking=True),
+        *(schema_check_spec(t, partitions_def=DAYS)
+          for t in ("verification_results", "daily_allocation", "verified_records")),
     ],
 )
 def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
@@ -109,20 +145,27 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
                      audit=transmission_log(paths, context.run_id))
     results = store.results()
     record(paths, "verification_requests", day, context.run_id, store.requests(day=day), REQUEST_AUDIT_COLUMNS)
-    write_parquet(store.day_allocation(day), paths.allocation(day))
-    write_parquet(results, paths.verification_results())
+    allocation_path = paths.allocation(day)
+    results_path = paths.verification_results()
+    allocation = write_table("daily_allocation", store.day_allocation(day), allocation_path)
+    results = write_table("verification_results", results, results_path)
+    verified: list[tuple[pl.DataFrame, Path]] = []
     for province, sector, path in _lake_partitions(paths, "corrected_records"):
         mine = results.filter((pl.col("province") == province) & (pl.col("sector") == sector))
-        write_parquet(write_back(pl.read_parquet(path), mine), paths.lake("verified_records", province, sector))
+        verified_path = paths.lake("verified_records", province, sector)
+        verified.append((write_table("verified_records", write_back(pl.read_parquet(path), mine), verified_path),
+                         verified_path))
     summary = report.summary()
     after = store.total_requests()
     # Scoped to the day: another day's run (a backfill beside the daily job) may hold its own
     # requests in flight, and a run of this same day still going holds this day's.
     in_flight = report.in_flight if report.other_live_runs == 0 else 0
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="verification_results",
         metadata={k: v for k, v in summary.items() if v is not None},
         check_results=[
             dg.AssetCheckResult(
+                asset_key="verification_results",
                 check_name=QUOTA_RESPECTED,
                 passed=report.allocated <= report.quota and report.answered_day <= report.quota,
                 metadata={"quota": report.quota, "allocated": report.allocated, "answered_day": report.answered_day},
@@ -130,22 +173,43 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
             # Every request is still there (nothing is ever deleted; a concurrent enqueue may add), and
             # none of this day's was left half-way (allocated or sent, unanswered).
             dg.AssetCheckResult(
+                asset_key="verification_results",
                 check_name=NOTHING_LOST,
                 passed=after >= before and in_flight == 0,
                 metadata={"requests_before": before, "requests_after": after, "in_flight": in_flight},
             ),
+            schema_check_result("verification_results", results, results_path),
         ],
+    )
+    yield dg.MaterializeResult(
+        asset_key="daily_allocation",
+        metadata={"units": allocation.height, "allocated": int(allocation["allocated"].sum() or 0),
+                  "floor": int(allocation["floor"].sum() or 0)},
+        check_results=[schema_check_result("daily_allocation", allocation, allocation_path)],
+    )
+    yield dg.MaterializeResult(
+        asset_key="verified_records",
+        metadata={"partitions": len(verified), "rows": sum(f.height for f, _ in verified),
+                  "with_outcome": sum(int(f["verification_status"].is_not_null().sum()) for f, _ in verified)},
+        check_results=[schema_check_results("verified_records", verified)],
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="verification",
-    kinds={"polars", "html"},
-    owners=["team:national-verification"],
-    deps=[verification_results],
+@dg.multi_asset(
+    name="clearance_forecast",
+    partitions_def=DAYS,
+    specs=[
+        dg.AssetSpec("clearance_forecast", kinds={"polars", "html"}, deps=["verification_results", "daily_allocation"],
+                     **NATIONAL, description="Days until each unit's verification backlog clears under the current "
+                                             "policy and quota."),
+        dg.AssetSpec("forecast_daily", kinds={"polars", "parquet"}, deps=["verification_results", "daily_allocation"],
+                     **NATIONAL, description="The forecast burn-down: requests still waiting at the end of each day, "
+                                             "per series."),
+    ],
+    check_specs=[schema_check_spec("forecast", asset="clearance_forecast", partitions_def=DAYS),
+                 schema_check_spec("forecast_daily", partitions_def=DAYS)],
 )
-def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths):
     """Days until each unit's verification backlog clears under the current policy and quota."""
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
@@ -158,10 +222,18 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))
-    write_parquet(result.units, paths.forecast())
-    write_parquet(result.daily, paths.forecast_daily())
+    units_path, daily_path = paths.forecast(), paths.forecast_daily()
+    units = write_table("forecast", result.units, units_path)
+    daily = write_table("forecast_daily", result.daily, daily_path)
     html = burn_down_html(result, paths.forecast_html())
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="forecast_daily",
+        metadata={"rows": daily.height, "series": daily["series"].n_unique()},
+        check_results=[schema_check_result("forecast_daily", daily, daily_path)],
+    )
+    yield dg.MaterializeResult(
+        asset_key="clearance_forecast",
+        check_results=[schema_check_result("forecast", units, units_path, asset="clearance_forecast")],
         metadata={
             "units_with_backlog": result.units.height,
             "total_backlog": result.total_backlog,

@@ -4,7 +4,13 @@
 import dagster as dg
 
 from assets.resources import DataPaths
-from assets.warehouse import WarehouseSources, build_warehouse
+from assets.warehouse import LAKE_SOURCES, WarehouseSources, build_warehouse
+from rules.lake_schema import lake_table
+
+# The assets the file is built from: the writer of each lake table it reads (rules.lake_schema), and
+# the verification queue (its requests and day budgets).
+WAREHOUSE_INPUTS = sorted({lake_table(table).written_by for table, _ in LAKE_SOURCES.values()}
+                          | {"verification_queue"})
 
 
 @dg.asset(
@@ -12,8 +18,7 @@ from assets.warehouse import WarehouseSources, build_warehouse
     kinds={"duckdb"},
     owners=["team:analysts"],
     pool="duckdb_write",
-    deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping())
-          for key in ("match_results", "review_queue", "clearance_forecast")],
+    deps=[dg.AssetDep(key, partition_mapping=dg.AllPartitionMapping()) for key in WAREHOUSE_INPUTS],
 )
 def analyst_warehouse(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """The analyst DuckDB file: documented tables and views, masked or aggregated, swapped in atomically."""

@@ -26,7 +26,8 @@ import dagster as dg
 import polars as pl
 
 from assets.audit import record
-from assets.lake import read_optional, write_parquet
+from assets.checks import schema_check_results, schema_check_spec
+from assets.lake import read_optional, write_table
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from rules.errors import MissingInputError
@@ -56,10 +57,11 @@ def read_ledger(paths: DataPaths, province: str, sector: str) -> pl.DataFrame:
 
 
 def _write_ledger(paths: DataPaths, province: str, sector: str, ledger: pl.DataFrame) -> None:
+    from rules.lake_schema import conform, lake_table
     from rules.review import write_private
 
     buf = io.BytesIO()
-    ledger.write_parquet(buf)
+    conform(ledger, lake_table("review_decisions")).write_parquet(buf)
     write_private(ledger_path(paths, province, sector), buf.getvalue())
 
 
@@ -234,8 +236,9 @@ def import_workbook(paths: DataPaths, file: Path, *, import_id: str | None = Non
             _write_ledger(paths, province, sector, ledger)
             if ev.new["decision"].is_in(list(STATUS_OF)).any():
                 results = apply_decisions(results, current_fp, ledger)
-                write_parquet(results, paths.lake("match_results", province, sector))
-                write_parquet(remaining_queue(queue, results), paths.lake("review_queue", province, sector))
+                write_table("match_results", results, paths.lake("match_results", province, sector))
+                write_table("review_queue", remaining_queue(queue, results),
+                            paths.lake("review_queue", province, sector))
             audit = ev.new.with_columns(
                 pl.col("decision").replace_strict(STATUS_OF, default="ambiguous").alias("status"))
             record(paths, "review_decisions", f"{province}/{sector}", import_id, audit, REVIEW_AUDIT_COLUMNS)
@@ -266,6 +269,7 @@ def review_workbooks(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     owners=["team:provincial-data"],
     # match_results is per province x sector: Dagster maps each province to its sectors.
     deps=["match_results"],
+    check_specs=[schema_check_spec("review_decisions", partitions_def=province_partitions)],
 )
 def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Filled review workbooks of inbox/<province>/review/ imported: decisions validated and applied."""
@@ -290,10 +294,15 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
         for k, v in rep.counts.items():
             totals[k] = totals.get(k, 0) + v
         problems += rep.messages
+    from rules.sectors import SECTORS
+
+    ledgers = [(read_ledger(paths, province, s), ledger_path(paths, province, s)) for s in SECTORS
+               if ledger_path(paths, province, s).exists()]
     return dg.MaterializeResult(metadata={
         "workbooks": len(files), **{f"decisions_{k}": v for k, v in sorted(totals.items())},
         # block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates
-        "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")})
+        "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")},
+        check_results=[schema_check_results("review_decisions", ledgers)])
 
 
 

@@ -6,7 +6,11 @@ analyst with an open session keeps reading the previous version and a new sessio
 
 Privacy: only aggregates and masked row-level decisions go in. IDs are masked (``079*******34``),
 names never enter, birth dates are reduced to the year. ``tests/pipelines/test_demo_end_to_end.py``
-scans every text column of every table against the register.
+scans every text column of every table against the register; ``tests/assets/test_warehouse_columns.py``
+checks that every column carries a comment.
+
+Sources: what each warehouse table reads from the lake is declared in ``LAKE_SOURCES`` (columns only;
+their dtypes and descriptions come from ``rules.lake_schema``).
 """
 
 from __future__ import annotations
@@ -18,44 +22,50 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rules.lake_schema import lake_table
 from rules.layout import DataLayout
 from rules.privacy import mask_id
 from rules.processes import process_alive
 
-# Minimal schemas of each source, so an empty lake still yields every table (with zero rows).
-SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "uploads": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
-                "file_sha256": pl.Utf8, "status": pl.Utf8, "uploaded_at": pl.Datetime("us", "UTC"),
-                "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "error_code": pl.Utf8},
-    "clean": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
-              "id_kind": pl.Utf8, "id_flags": pl.List(pl.Utf8), "dob_flags": pl.List(pl.Utf8),
-              "dob_precision": pl.Utf8, "name_flags": pl.List(pl.Utf8)},
-    "rejected": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
-                 "file_sha256": pl.Utf8, "reason_code": pl.Utf8, "message_vi": pl.Utf8,
-                 "message_en": pl.Utf8},
-    "matches": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
-                "row_number": pl.Int64, "status": pl.Utf8, "person_id": pl.Utf8, "proposed_id": pl.Utf8,
-                "score": pl.Float64, "reason": pl.Utf8, "flags": pl.List(pl.Utf8), "dob_year": pl.Int32,
-                "gender_norm": pl.Utf8, "runner_up_score": pl.Float64},
-    "review": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8, "sheet": pl.Utf8,
-               "row_number": pl.Int64},
+# What each source takes from its lake table (rules.lake_schema owns the dtypes): only these columns
+# enter the file, so no name, birth date or unmasked ID can (person IDs are masked below).
+LAKE_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "uploads": ("uploads", ("province", "sector", "unit", "file_name", "file_sha256", "status", "uploaded_at",
+                            "rows_read", "blank_rows_skipped", "error_code")),
+    "clean": ("clean_records", ("province", "sector", "unit", "file_sha256", "id_kind", "id_flags", "dob_flags",
+                                "dob_precision", "name_flags")),
+    "rejected": ("rejected_records", ("province", "sector", "unit", "file_name", "file_sha256", "reason_code",
+                                      "message_vi", "message_en")),
+    "matches": ("match_results", ("province", "sector", "unit", "file_sha256", "row_number", "status", "person_id",
+                                  "proposed_id", "score", "reason", "flags", "dob_year", "gender_norm",
+                                  "runner_up_score")),
+    "review": ("review_queue", ("province", "sector", "unit", "file_sha256", "sheet", "row_number")),
     # the clerical-review ledger without reviewer, notes or person IDs (rules.review.decisions)
-    "review_decisions": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
-                         "sheet": pl.Utf8, "row_number": pl.Int64, "decision": pl.Utf8, "chosen_rank": pl.Int64,
-                         "chosen_reason": pl.Utf8, "best_score": pl.Float64, "decided_at": pl.Datetime("us", "UTC")},
+    "review_decisions": ("review_decisions", ("province", "sector", "unit", "file_sha256", "sheet", "row_number",
+                                              "decision", "chosen_rank", "chosen_reason", "best_score",
+                                              "decided_at")),
     # Fellegi-Sunter parameters estimated per province x sector run (rules.matching.estimate)
-    "match_estimates": {"comparison": pl.Utf8, "level": pl.Utf8, "m": pl.Float64, "u": pl.Float64,
-                        "match_weight": pl.Float64},
+    "match_estimates": ("match_estimates", ("comparison", "level", "m", "u", "match_weight")),
+    "allocation": ("daily_allocation", ("unit_key", "backlog", "floor", "allocated")),
+    "forecast": ("forecast", ("backlog", "clearance_day", "days_to_clear")),
+    "forecast_daily": ("forecast_daily", ("date", "series", "remaining")),
+}
+# Columns a source adds to its lake table: the day of an allocation file is its name; the forecast's
+# unit_key is read as ``unit`` (``_unit_named``).
+_ADDED: dict[str, dict[str, pl.DataType]] = {"allocation": {"day": pl.Utf8}, "forecast": {"unit": pl.Utf8}}
+# The queue store's exports (rules.verify.store owns them): requests without personal data, day budgets.
+STORE_SOURCES: dict[str, dict[str, pl.DataType]] = {
     "requests": {"province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "state": pl.Utf8,
                  "status": pl.Utf8, "differing_fields": pl.Utf8, "enqueued_at": pl.Utf8,
                  "answered_at": pl.Utf8},
-    "allocation": {"day": pl.Utf8, "unit_key": pl.Utf8, "backlog": pl.Int64, "floor": pl.Int64,
-                   "allocated": pl.Int64},
     "budgets": {"day": pl.Utf8, "quota": pl.Int64, "allocated": pl.Int64, "stop_cause": pl.Utf8,
                 "unused": pl.Int64},
-    "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
-                 "days_to_clear": pl.Int64},
-    "forecast_daily": {"date": pl.Date, "series": pl.Utf8, "remaining": pl.Int64},
+}
+# Every source's schema, so an empty lake still yields every table (with zero rows).
+SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    **{name: {**_ADDED.get(name, {}), **lake_table(table).schema(columns)}
+       for name, (table, columns) in LAKE_SOURCES.items()},
+    **STORE_SOURCES,
 }
 
 
@@ -211,11 +221,12 @@ TABLES: list[tuple[str, str, str]] = [
         FROM src_requests GROUP BY ALL
     """),
     ("daily_allocation", "The national quota's allocation per day and unit (floor + weighted share).", """
-        SELECT day, unit_key, backlog, floor, allocated FROM src_allocation
+        SELECT CAST(day AS DATE) AS day, unit_key, backlog, floor, allocated FROM src_allocation
     """),
     ("quota_usage", "Per day: national quota, this installation's allocation, what the other provinces got, "
      "capacity left unused and why.", """
-        SELECT b.day, b.quota, b.allocated, greatest(coalesce(a.total, 0) - b.allocated, 0) AS allocated_elsewhere,
+        SELECT CAST(b.day AS DATE) AS day, b.quota, b.allocated,
+               CAST(greatest(coalesce(a.total, 0) - b.allocated, 0) AS BIGINT) AS allocated_elsewhere,
                b.unused, b.stop_cause
         FROM src_budgets b LEFT JOIN (SELECT day, sum(allocated) AS total FROM src_allocation GROUP BY day) a
         USING (day)
@@ -247,36 +258,135 @@ VIEWS: list[tuple[str, str, str]] = [
     """),
     ("unit_scorecard", "Per unit: rows accepted and rejected, matched share, review queue, backlog.", """
         SELECT m.province, m.sector, m.unit,
-               sum(rows) AS rows,
-               sum(rows) FILTER (WHERE status = 'matched') AS matched,
-               sum(rows) FILTER (WHERE status = 'rejected') AS rejected,
-               round(sum(rows) FILTER (WHERE status = 'matched') / sum(rows), 4) AS matched_share
+               CAST(sum(rows) AS BIGINT) AS rows,
+               CAST(coalesce(sum(rows) FILTER (WHERE status = 'matched'), 0) AS BIGINT) AS matched,
+               CAST(coalesce(sum(rows) FILTER (WHERE status = 'rejected'), 0) AS BIGINT) AS rejected,
+               round(coalesce(sum(rows) FILTER (WHERE status = 'matched'), 0) / sum(rows), 4) AS matched_share
         FROM match_outcomes m GROUP BY ALL
     """),
 ]
 
+# Column comments. A column is documented by (1) its table's own entry below, (2) a warehouse-wide
+# entry (names meaning the same in every table), (3) the lake column it is copied from
+# (rules.lake_schema, via the table's sources), (4) a lake column of that name that means the same in
+# every lake table (province, sector, unit, unit_key). A test fails when any column of any table or
+# view of the file has no comment.
 COLUMN_DOCS = {
-    "province": "2025 province slug (34 units since 1 July 2025), e.g. ho_chi_minh",
-    "sector": "students | vaccinations | insurance",
-    "unit": "submitting unit (school, health unit) as a slug",
-    "unit_key": "province/sector/unit: the unit the national quota is allocated to",
     "file_id": "first 12 hex digits of the upload's sha256",
     "file_label": "the upload's name as slugs, IDs, dates and person names masked (x); file_id tells uploads apart",
-    "status": "outcome: for matches matched/ambiguous/unmatched/rejected; for uploads current/superseded/failed",
     "rows": "number of rows",
-    "reason_code": "machine-readable rejection reason (see rules/reasons.yaml)",
     "person_id_masked": "personal ID proposed by the match, masked (first 3 and last 2 digits)",
     "proposed_id_masked": "the ID the match proposes for the row, masked",
     "birth_year": "year of birth only (no full date of birth in this file)",
-    "score": "match score 0-1",
-    "flags": "match flags, e.g. id_corrected, id_belongs_to_other_person",
+    "gender": "Nam | Nữ | null (normalised)",
     "waiting": "requests pending or failed (waiting for quota)",
+    "in_flight": "requests allocated or sent, not answered yet",
+    "verified": "requests the population database confirmed",
     "withdrawn": "requests of uploads superseded by a corrected file before they were sent (never sent)",
     "allocated": "verifications allocated (to the unit, or to this installation) on that day",
     "allocated_elsewhere": "the national quota's share that went to provinces processed by other installations",
     "floor": "part of the allocation guaranteed as a floor",
     "clearance_day": "forecast day the backlog reaches zero",
+    "matched_by_review": "rows a reviewer matched to one of the candidates",
+    "rejected_by_review": "rows a reviewer said match none of the candidates",
+    "not_sure": "review decisions 'not sure' (the row stays waiting)",
+    "decisions": "review decisions imported",
 }
+TABLE_COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "uploads": {"status": "current | superseded (a newer file of the same list replaced it) | duplicate (same "
+                          "content as another file) | failed (could not be read: see error_code)",
+                "error_code": "why the file could not be read (null when it was read)",
+                "accepted": "rows of the file that passed validation",
+                "rejected": "rows of the file rejected by validation (see rejections)"},
+    "rejections": {"rows": "rows rejected for this reason (a row with several reasons counts once under each)",
+                   "reason_code": "machine-readable rejection reason (see rules/reasons.yaml)"},
+    "match_outcomes": {"status": "matched | ambiguous | unmatched | rejected | matched_by_review | "
+                                 "rejected_by_review",
+                       "mean_score": "mean match score (0-1) of the rows with this status"},
+    "match_flags": {"flag": "a flag raised while matching, e.g. id_corrected, id_belongs_to_other_person",
+                    "rows": "rows carrying the flag"},
+    "match_decisions": {"status": "matched | ambiguous | unmatched | rejected | matched_by_review | "
+                                  "rejected_by_review",
+                        "score": "match score 0-1 (posterior that the proposed person is the row's)"},
+    "review_queue_size": {"rows_to_review": "ambiguous rows waiting for clerical review",
+                          "candidates": "candidate people shown for them (several per row)"},
+    "review_backlog": {"waiting": "ambiguous rows waiting for clerical review",
+                       "last_decision_day": "day of the latest review decision",
+                       "decisions_per_review_day": "decisions per day on which reviewers decided anything"},
+    "review_activity": {"day": "day the decisions were imported"},
+    "review_label_levels": {"comparison": "compared field (given, family, dob, id, ...)",
+                            "level": "agreement level of the comparison",
+                            "m_em": "m estimated without labels (EM over the runs, or the configured start)",
+                            "n_lab": "reviewed pairs of this comparison (labels)",
+                            "n_level": "reviewed true pairs at this level",
+                            "m_lab": "m measured on the reviewed pairs",
+                            "m_blended": "m blended from labels and EM: (n_level + k m_em) / (n_lab + k)"},
+    "review_precision": {"band_low": "lowest best score of the band measured",
+                         "band_high": "highest best score of the band measured",
+                         "reviewed": "reviewed rows with a best score in the band",
+                         "best_confirmed": "of them, rows whose best candidate the reviewer confirmed",
+                         "precision": "best_confirmed / reviewed",
+                         "ci_low": "lower bound of the 95% Wilson interval of precision",
+                         "ci_high": "upper bound of the 95% Wilson interval of precision",
+                         "model_expected": "precision the model's scores predict (their mean)"},
+    "review_threshold_whatif": {"threshold": "a lower match threshold",
+                                "extra_matches": "rows that would become matched at that threshold",
+                                "est_wrong": "expected wrong matches among them (from reviewed rows)",
+                                "est_error_rate": "est_wrong / extra_matches",
+                                "measured_share": "share of the extra rows whose score bin has reviewed rows"},
+    "data_quality": {"accepted_rows": "rows that passed validation",
+                     "missing_id": "accepted rows without a usable personal ID",
+                     "old_cmnd_only": "rows identified only by an old CMND number",
+                     "id_leading_zero_restored": "IDs whose lost leading zero was restored",
+                     "id_structure_warnings": "IDs whose structure disagrees (province code, century, gender or "
+                                              "birth-year digits)",
+                     "dob_not_full": "birth dates known only to the month or year",
+                     "dob_flagged": "birth dates with a warning (day/month ambiguous, Excel serial, ...)",
+                     "names_repaired": "names repaired (encoding, spaces, tone marks, notes moved out)"},
+    "verification_backlog": {"mismatch": "answers: the database holds other values for some fields",
+                             "not_found": "answers: the database has no such person",
+                             "requests": "requests ever made for the unit"},
+    "daily_allocation": {"day": "the verification day", "backlog": "requests waiting for the unit that day",
+                         "allocated": "verifications allocated to the unit that day"},
+    "quota_usage": {"day": "the verification day", "quota": "the national daily quota",
+                    "allocated": "verifications allocated to this installation's units that day",
+                    "unused": "allocated but not answered (outage, rate limit): see stop_cause",
+                    "stop_cause": "why the day stopped early (e.g. service_unavailable, quota_exceeded); "
+                                  "null when the day was fully spent"},
+    "verification_outcomes": {"status": "the population database's answer: verified | mismatch | not_found",
+                              "rows": "requests with this answer"},
+    "mismatch_fields": {"field": "a field the population database reported as different (full_name, "
+                                 "date_of_birth, gender)",
+                        "rows": "mismatch answers naming the field"},
+    "forecast": {"backlog": "requests waiting when the forecast was made",
+                 "days_to_clear": "forecast days until the backlog is zero (null: not within the horizon)"},
+    "forecast_daily": {"date": "forecast day", "series": "'national' or a unit_key",
+                       "remaining": "requests still waiting at the end of the day"},
+    "largest_backlogs": {},
+    "unit_scorecard": {"rows": "rows read (every match outcome)", "matched": "rows matched automatically",
+                       "rejected": "rows rejected (neither a usable name nor an ID)",
+                       "matched_share": "matched / rows"},
+}
+# The lake tables each warehouse table copies columns from (their rules.lake_schema descriptions apply).
+TABLE_SOURCES: dict[str, tuple[str, ...]] = {
+    "uploads": ("uploads",), "rejections": ("rejected_records",), "match_outcomes": ("match_results",),
+    "match_flags": ("match_results",), "match_decisions": ("match_results",), "review_activity": (),
+    "forecast": ("forecast",), "forecast_daily": ("forecast_daily",), "daily_allocation": ("daily_allocation",),
+}
+
+
+def column_doc(table: str, column: str) -> str | None:
+    """The comment of ``table.column`` (None when nothing documents it: a test forbids that)."""
+    from rules.lake_schema import LAKE_TABLES
+
+    doc = TABLE_COLUMN_DOCS.get(table, {}).get(column) or COLUMN_DOCS.get(column)
+    for source in TABLE_SOURCES.get(table, ()):
+        if doc is None and column in LAKE_TABLES[source].column_names:
+            doc = LAKE_TABLES[source].column(column).description
+    if doc is None:
+        meanings = {t.column(column).description for t in LAKE_TABLES.values() if column in t.column_names}
+        doc = meanings.pop() if len(meanings) == 1 else None
+    return doc
 
 
 def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
@@ -332,10 +442,12 @@ def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _review_frame")
             con.unregister("_review_frame")
             con.execute(f"COMMENT ON TABLE {name} IS '{_quote(REVIEW_LABEL_DOCS[name])}'")
+            _comment_columns(con, name)
             counts[name] = frame.height
         for name, doc, sql in VIEWS:
             con.execute(f"CREATE VIEW {name} AS {sql}")
             con.execute(f"COMMENT ON VIEW {name} IS '{_quote(doc)}'")
+            _comment_columns(con, name)
         for name in frames:
             con.unregister(f"src_{name}")
         con.execute("CHECKPOINT")
@@ -394,8 +506,9 @@ def _review_label_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFr
 def _comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     for column in columns:
-        if column in COLUMN_DOCS:
-            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{_quote(COLUMN_DOCS[column])}'")
+        doc = column_doc(table, column)
+        if doc:
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{_quote(doc)}'")
 
 
 def _quote(text: str) -> str:

@@ -17,15 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
-UPLOAD_COLUMNS = {
-    "province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_name": pl.Utf8,
-    "file_sha256": pl.Utf8, "sheet": pl.Utf8, "uploaded_at": pl.Datetime("us", "UTC"),
-    "rows_read": pl.Int64, "blank_rows_skipped": pl.Int64, "status": pl.Utf8,
-    "error_code": pl.Utf8, "error_message": pl.Utf8,
-    # what the reader changed or left out (counts only; rules.ingest.cells / formulas)
-    "invisible_removed": pl.Int64, "spaces_replaced": pl.Int64, "lookalikes_folded": pl.Int64,
-    "legacy_font_cells": pl.Int64, "formulas_evaluated": pl.Int64, "hidden_sheets_skipped": pl.Int64,
-}
+from rules.lake_schema import lake_table
+
+# The uploads table before the supersede rule adds ``superseded_by`` (rules.lake_schema owns the dtypes).
+UPLOAD_COLUMNS = {c: t for c, t in lake_table("uploads").schema().items() if c != "superseded_by"}
 READER_COUNTS = ("invisible_removed", "spaces_replaced", "lookalikes_folded", "legacy_font_cells",
                  "formulas_evaluated", "hidden_sheets_skipped")
 

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import polars as pl
 
+from rules.lake_schema import lake_table
 from rules.review.blocks import ROW_KEY
 from rules.review.reader import ParsedWorkbook
 
@@ -32,15 +33,8 @@ FINAL = ("match", "none")
 STATUS_OF = {"match": "matched_by_review", "none": "rejected_by_review"}
 REVIEWED_STATUSES = tuple(STATUS_OF.values())
 REVIEW_FLAG = "clerical_review"
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
-    "decision_id": pl.Utf8, "province": pl.Utf8, "sector": pl.Utf8, "unit": pl.Utf8, "file_sha256": pl.Utf8,
-    "sheet": pl.Utf8, "row_number": pl.Int64, "excel_row": pl.Int64, "fp_match": pl.Utf8, "fp_register": pl.Utf8,
-    "decision": pl.Utf8, "chosen_rank": pl.Int64, "person_id": pl.Utf8, "chosen_score": pl.Float64,
-    "chosen_reason": pl.Utf8, "best_score": pl.Float64, "best_reason": pl.Utf8, "runner_up_score": pl.Float64,
-    "n_candidates": pl.Int64, "candidate_reasons": pl.List(pl.Utf8), "reviewer": pl.Utf8, "notes": pl.Utf8,
-    "workbook_id": pl.Utf8, "workbook_sha256": pl.Utf8, "import_id": pl.Utf8, "exported_at": pl.Utf8,
-    "decided_at": pl.Datetime("us", "UTC"),
-}
+# The ledger's columns and dtypes are owned by the lake's schema registry (rules/lake_schema).
+LEDGER_SCHEMA: dict[str, pl.DataType] = lake_table("review_decisions").schema()
 OUTCOMES = ("applied", "unsure_recorded", "already_imported", "already_decided", "stale_match", "stale_register",
             "not_ambiguous", "gone")
 

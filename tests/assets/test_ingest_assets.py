@@ -53,15 +53,18 @@ def test_lists_corrections_and_counts(data_dir: Path):
     rejected = pl.read_parquet(data_dir / "lake" / "rejected_records" / "ha_noi" / "students.parquet")
     assert (raw.height, clean.height, rejected.height) == (4, 3, 1)
     assert rejected["reason_code"].to_list() == ["impossible_date"]
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"all_files_readable": False, "rows_reconcile": True}
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {("uploads", "all_files_readable"): False, ("clean_records", "rows_reconcile"): True,
+                      **{(t, "lake_schema"): True
+                         for t in ("raw_records", "uploads", "clean_records", "rejected_records")}}
     reports = data_dir / "reports" / "errors" / "ha_noi" / "students"
     assert sorted(p.name for p in reports.iterdir()) == [
         "thcs_a__ds_dot_1_sua.csv.errors.xlsx", "thcs_c__ds.errors.xlsx"]
     assert not list(inbox.glob("*.errors.xlsx"))
     # the reader removed an invisible character from one ID: counted in the uploads table and metadata
     assert dict(zip(uploads["file_name"], uploads["invisible_removed"], strict=True))["thcs_a__ds_dot_1_sua.csv"] == 1
-    assert result.asset_materializations_for_node("raw_records")[0].metadata["invisible_removed"].value == 1
+    by_asset = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("raw_records")}
+    assert by_asset["uploads"]["invisible_removed"].value == 1
     assert "001312000002" in raw["national_id"].to_list()
-    meta = result.asset_materializations_for_node("clean_records")[0].metadata
-    assert meta["rows_read"].value == 4 and meta["rejected"].value == 1
+    meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("clean_records")}
+    assert meta["clean_records"]["rows_read"].value == 4 and meta["rejected_records"]["rejected"].value == 1

@@ -20,6 +20,8 @@ def lake(data_dir):
     from assets.resources import DataPaths
 
     queue, records, register, results = situation()
+    # as the match step writes them: every column of the lake tables (rules.lake_schema), absent ones null
+    queue, results = _complete(queue, "review_queue"), _complete(results, "match_results")
     paths = DataPaths(root=str(data_dir))
     write_parquet(queue, paths.lake("review_queue", PROVINCE, SECTOR))
     write_parquet(records, paths.lake("clean_records", PROVINCE, SECTOR))
@@ -27,6 +29,14 @@ def lake(data_dir):
     (data_dir / "population").mkdir()
     register.write_parquet(data_dir / "population" / f"{PROVINCE}.parquet")
     return data_dir, register
+
+
+def _complete(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    from rules.lake_schema import conform, lake_table
+
+    t = lake_table(table)
+    missing = [pl.lit(None, c.dtype).alias(c.name) for c in t.columns if c.name not in df.columns and not c.optional]
+    return conform(df.with_columns(missing), t)
 
 
 def _run(capsys, *args):
@@ -108,6 +118,8 @@ def test_the_import_job_reads_every_workbook_of_the_province_inbox(lake, capsys,
         meta = result.asset_materializations_for_node("review_decisions")[0].metadata
         assert meta["workbooks"].value == 3 and meta["decisions_applied"].value == 2
         assert "broken.xlsx" in meta["messages"].value and "0792150" not in meta["messages"].value
+        checks = {(e.check_name, e.passed, e.partition) for e in result.get_asset_check_evaluations()}
+        assert checks == {("lake_schema", True, PROVINCE)}  # the ledger as written matches rules/lake_schema
         again = job.execute_in_process(partition_key=PROVINCE, instance=instance)  # the same files again
         assert again.asset_materializations_for_node("review_decisions")[0].metadata[
             "decisions_already_imported"].value == 2

@@ -154,8 +154,8 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     """Days until each unit's verification backlog clears under the current policy and quota."""
     from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
-    from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast
+    from rules.report import write_forecast_page
     from rules.verify import QueueStore
 
     day = date.fromisoformat(str(context.partition_key))
@@ -165,7 +165,7 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))
     write_parquet(result.units, paths.national("forecast.parquet"))
     write_parquet(result.daily, paths.national("forecast_daily.parquet"))
-    html = burn_down_html(result, paths.national("forecast.html"))
+    html = write_forecast_page(result, paths.national("forecast.html"))
     return dg.MaterializeResult(
         metadata={
             "units_with_backlog": result.units.height,

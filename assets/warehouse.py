@@ -54,7 +54,7 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
                 "unused": pl.Int64},
     "forecast": {"unit": pl.Utf8, "backlog": pl.Int64, "clearance_day": pl.Date,
                  "days_to_clear": pl.Int64},
-    "forecast_daily": {"date": pl.Date, "series": pl.Utf8, "remaining": pl.Int64},
+    "forecast_daily": {"date": pl.Date, "level": pl.Utf8, "series": pl.Utf8, "remaining": pl.Int64},
 }
 
 
@@ -233,9 +233,9 @@ TABLES: list[tuple[str, str, str]] = [
                split_part(unit, '/', 3) AS unit, backlog, clearance_day, days_to_clear
         FROM src_forecast
     """),
-    ("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, for the country "
-     "('national') and the largest units.", """
-        SELECT date, series, remaining FROM src_forecast_daily
+    ("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, for the country, "
+     "each province and the largest units (level national / province / unit).", """
+        SELECT date, level, series, remaining FROM src_forecast_daily
     """),
 ]
 
@@ -275,6 +275,8 @@ COLUMN_DOCS = {
     "allocated_elsewhere": "the national quota's share that went to provinces processed by other installations",
     "floor": "part of the allocation guaranteed as a floor",
     "clearance_day": "forecast day the backlog reaches zero",
+    "level": "forecast series level: national | province | unit (series is then 'national', the province slug "
+             "or the unit_key)",
 }
 
 

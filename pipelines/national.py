@@ -32,8 +32,8 @@ def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
 def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path | None = None) -> int:
     from assets.verification_service import national_backlog
     from rules.quota import QuotaPolicy
-    from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast, render_table
+    from rules.report import write_forecast_page
     from rules.verify import QueueStore
 
     rules_policy = QuotaPolicy.from_yaml(policy) if policy else QuotaPolicy.from_yaml()  # refuse a bad file first
@@ -52,5 +52,5 @@ def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path 
     fc = forecast(backlogs, rules_policy, start_day=start, quota=quota)
     print(render_table(fc, max_units=top))
     if html:
-        print(f"burn-down chart: {burn_down_html(fc, html)}")
+        print(f"burn-down chart: {write_forecast_page(fc, html)}")
     return 0

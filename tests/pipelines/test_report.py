@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from assets.warehouse import SOURCE_SCHEMAS, WarehouseSources, build_warehouse
-from pipelines.reporting import fmt, write_report
+from pipelines.reporting import write_report
+from rules.report.markup import fmt
 from rules.validate import reasons
 
 HCM_A, HCM_B, HN_C, HN_D = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
@@ -103,9 +104,23 @@ def _sources() -> dict[str, pl.DataFrame]:
         ("ho_chi_minh/vaccinations/tyt_quan_1", 2_000, None, None),
         ("ha_noi/students/thcs_<b>&co", 0, date(2026, 11, 23), 0),
     )]
+    days = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+    daily = [{"date": d, "level": level, "series": series, "remaining": n}
+             for level, series, values in FORECAST_SERIES for d, n in zip(days, values, strict=True)]
     rows = {"uploads": uploads, "clean": clean, "rejected": rejected, "matches": matches, "review": review,
-            "requests": requests, "allocation": allocation, "budgets": budgets, "forecast": forecast}
+            "requests": requests, "allocation": allocation, "budgets": budgets, "forecast": forecast,
+            "forecast_daily": daily}
     return {name: _frame(name, r) for name, r in rows.items()}
+
+
+# the forecast's own end-of-day series (rules.quota.forecast): the report draws these, never a made-up line
+FORECAST_SERIES = (
+    ("national", "national", (18_000, 9_500, 2_000)),
+    ("province", "ho_chi_minh", (18_000, 9_500, 2_000)),
+    ("province", "ha_noi", (0, 0, 0)),
+    ("unit", "ho_chi_minh/students/thpt_le_quy_don", (16_000, 7_500, 0)),
+    ("unit", "ho_chi_minh/vaccinations/tyt_quan_1", (2_000, 2_000, 2_000)),
+)
 
 
 def _forecast_row(unit: str, backlog: int, clearance: date | None, days: int | None) -> dict:

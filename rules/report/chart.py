@@ -192,9 +192,9 @@ def panel_bars(chart_id: str, title: str, labels: Sequence[str], panels: Sequenc
 
 
 def _decimals(part: float, whole: float) -> int:
-    """Enough decimals that a small non-zero share does not read as 0% (0.02%, 1.5%, 40%)."""
+    """Enough decimals that a share near 0% or 100% does not read as one (0.02%, 40.5%, 99.98%, 100%)."""
     share = 100 * part / whole if whole else 0
-    return 0 if share == 0 or share >= 10 else 1 if share >= 1 else 2
+    return 0 if share in (0, 100) else 2 if share < 1 or share > 99 else 1
 
 
 def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Sequence[Series],
@@ -205,7 +205,7 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Seque
     they never overlap (at most one per ``text width + 24 px``), always including the first and the
     last day. The legend sits under the plot and wraps; names are never cut.
     """
-    left, right, top = 72, 44, 30  # room for half a date label each side of the plot
+    left, right, top = 72, 44, 50  # room for half a date label each side, and the title and y title above
     plot_w = width - left - right
     plot_h = height - top - 52
     n = max(len(x_labels), 1)
@@ -236,7 +236,7 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Seque
         parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 38}" text-anchor="middle" '
                      f'fill="#555">{_esc(x_title)}</text>')
     if y_title:
-        parts.append(f'<text x="{left}" y="{top - 6}" fill="#555" font-size="11">{_esc(y_title)}</text>')
+        parts.append(f'<text x="{left - 6}" y="{top - 14}" fill="#555" font-size="11">{_esc(y_title)}</text>')
     markers = n <= 31
     for s in sorted(series, key=lambda s: s.bold):  # the total last, on top
         stroke = 3.0 if s.bold else 1.8

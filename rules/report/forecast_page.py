@@ -107,7 +107,8 @@ def forecast_page(fc: Forecast, title: tuple[str, str] = ("Dự báo hết tồn
         table([("Tỉnh", "Province"), ("Số đơn vị", "Units"), ("Tồn đọng", "Backlog"),
                ("Hết tồn đọng", "Clear by")], province_rows(fc)),
         heading(2, "Theo đơn vị", "Per unit"),
-        table([("Đơn vị", "Unit"), ("Tồn đọng", "Backlog"), ("Hết tồn đọng", "Clear by")], unit_rows),
+        table([("Đơn vị", "Unit"), ("Tồn đọng", "Backlog"), ("Hết tồn đọng", "Clear by")], unit_rows,
+              max_rows=len(unit_rows)),  # every unit: this page is the forecast's only per-unit listing
     ]
     return document(f"{title[0]} / {title[1]}", body)
 

@@ -36,6 +36,7 @@ REPORT_CHARTS = {"quota": "rect", f"uploads-{PROVINCE}": "rect", f"matches-{PROV
 FORECAST_CHARTS = {"forecast-country": "circle", "forecast-units": "circle"}
 REJECTED_RED = (0xC6, 0x28, 0x28)
 TOTAL_BLUE = (0x1F, 0x3B, 0x73)
+WINDOW_MARGIN = 300
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -98,6 +99,14 @@ def _has_colour(png: Path, rgb: tuple[int, int, int], tolerance: int = 12) -> bo
     return any(all(abs(c - t) <= tolerance for c, t in zip(colour, rgb, strict=True)) for _, colour in colours)
 
 
+def _crop(png: Path, width: int, height: int) -> None:
+    from PIL import Image
+
+    with Image.open(png) as img:
+        box = img.crop((0, 0, width, height))
+    box.save(png)
+
+
 def _ink_share(png: Path) -> float:
     """Share of pixels that are not (near) white: 0 for a blank page."""
     from PIL import Image
@@ -127,9 +136,11 @@ def _shoot_charts(chromium: Path, page: Path, expected: dict[str, str], prefix: 
         alone = tmp / f"{prefix}_{name}.html"
         alone.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><style>body{margin:0;background:#fff}'
                          f"</style></head><body>{_svg(source, name)}</body></html>", encoding="utf-8")
-        shot = Browser(chromium, tmp / "profile", window=(width, height)).screenshot(
+        # headless Chromium mis-draws windows only ~100 px high: shoot a taller window, keep the chart's box
+        shot = Browser(chromium, tmp / "profile", window=(width, height + WINDOW_MARGIN)).screenshot(
             alone.as_uri(), SHOTS / f"{prefix}_{name}.png", budget_ms=1_000)
-        assert png_size(shot) == (width, height)
+        assert png_size(shot) == (width, height + WINDOW_MARGIN)
+        _crop(shot, width, height)
         assert _ink_share(shot) > 0.01, f"{shot} is blank"
         shots[name] = shot
     return shots

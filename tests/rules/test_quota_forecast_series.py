@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import polars as pl
 from hypothesis import given, settings
@@ -51,7 +52,7 @@ def test_series_add_up_and_end_where_the_units_clear(rows: list[tuple[str, int]]
         row = fc.units.filter(pl.col("unit") == unit[0])
         values = series.sort("date")["remaining"].to_list()
         assert values[0] == row["backlog"].item()
-        assert all(a >= b for a, b in zip(values, values[1:], strict=False))  # no inflow: never rises
+        assert all(a >= b for a, b in itertools.pairwise(values))  # no inflow: never rises
         days = row["days_to_clear"].item()
         assert values.index(0) == days if 0 in values else days is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from hypothesis import given, settings
@@ -74,7 +75,7 @@ def test_x_labels_do_not_overlap_and_include_both_ends() -> None:
     labels = [f"2026-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
     ticks = _x_ticks(labels, 700)
     assert ticks[0] == 0 and ticks[-1] == len(labels) - 1
-    gaps = [(b - a) * 700 / (len(labels) - 1) for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [(b - a) * 700 / (len(labels) - 1) for a, b in itertools.pairwise(ticks)]
     assert min(gaps) >= text_px(labels[0])
     assert _x_ticks(["2026-11-23", "2026-11-24", "2026-11-25"], 700) == [0, 1, 2]
 

@@ -11,8 +11,8 @@ so no JavaScript, no CDN, no fonts and no plotting dependency; three chart kinds
   for counts of very different sizes (60,030 accepted rows beside 12 rejected ones must both show).
 - :func:`line_chart`: series over dates (the forecast burn-down) with a y axis rounded up to the next
   "nice" step (:func:`nice_axis`, at most ``MAX_STEPS`` steps, so the top is close to the maximum),
-  point markers when there are few days, and the legend UNDER the plot wrapped over as many lines as
-  needed, so a label is never cut.
+  point markers (and the values of the total) when there are few days, and the legend UNDER the
+  plot wrapped over as many lines as needed, so a label is never cut.
 
 Every label is HTML-escaped. Text widths are estimated (``CHAR_PX`` per character at 12 px, generous
 for Vietnamese diacritics) to lay out labels and legends without a browser. Each ``<svg>`` carries
@@ -38,6 +38,7 @@ FONT_PX = 12
 CHAR_PX = 7.0  # estimated advance of one character at FONT_PX (sans-serif, diacritics included)
 MIN_SEGMENT_PX = 2.0
 MAX_STEPS = 6
+VALUE_LABEL_DAYS = 8  # a line over at most this many days has its values printed by each point
 LEGEND_ROW = 18
 
 
@@ -249,6 +250,10 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str], series: Seque
             parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{3.5 if s.bold else 2.5}" fill="{s.colour}">'
                       f"<title>{_esc(s.name)} — {_esc(x_labels[i])}: {fmt_number(v)}</title></circle>"
                       for i, (px, py, v) in enumerate(pts)]
+        if (s.bold or len(series) == 1) and n <= VALUE_LABEL_DAYS:  # few days: the values themselves
+            parts += [f'<text x="{px + (8 if i < n - 1 else -8):.1f}" y="{py - 8:.1f}" '
+                      f'text-anchor="{"start" if i < n - 1 else "end"}" font-weight="bold" fill="{s.colour}">'
+                      f"{fmt_number(v)}</text>" for i, (px, py, v) in enumerate(pts)]
     parts += legend
     parts.append("</svg>")
     return "".join(parts)

@@ -2,9 +2,9 @@
 
 The page says what the chart's axis shows: the first point is the backlog at the END of the day before
 ``start_day`` (the last dispatch day: the backlog the forecast starts from), each further point the
-requests still waiting at the end of that day. Two charts: the country with its largest provinces, and
-the largest units; then a table per province and per unit. Counts only, no personal data; every name is
-HTML-escaped.
+requests still waiting at the end of that day. Three charts, each on its own axis: the country, its
+largest provinces and its largest units; then a table per province and per unit. Counts only, no
+personal data; every name is HTML-escaped.
 
     fc = forecast(backlogs, QuotaPolicy.from_yaml(), date(2026, 11, 24))
     write_forecast_page(fc, Path("data/national/forecast.html"))
@@ -40,19 +40,24 @@ def _dates(fc: Forecast) -> list[str]:
     return [d.isoformat() for d in fc.daily.filter(pl.col("level") == "national").sort("date")["date"]]
 
 
-def country_chart(fc: Forecast) -> str:
+def country_charts(fc: Forecast) -> str:
+    """The country alone, then its largest provinces on their own axis (so that they do not lie flat)."""
     national = _series(fc, "national").get("national", [])
+    out = line_chart("forecast-country", "Tồn đọng xác thực: cả nước / Verification backlog: whole country",
+                     _dates(fc), [Series("Cả nước / whole country", national, PALETTE[0], bold=True)], height=260,
+                     x_title=X_TITLE, y_title=Y_TITLE)
     provinces = list(_series(fc, "province").items())[:PROVINCES_DRAWN]
-    lines = [Series("Cả nước / whole country", national, PALETTE[0], bold=True)]
-    lines += [Series(province_name(p), v, PALETTE[1 + j % (len(PALETTE) - 1)]) for j, (p, v) in enumerate(provinces)]
-    title = (f"Tồn đọng xác thực: cả nước và {len(provinces)} tỉnh lớn nhất / Verification backlog: "
-             f"the country and its {len(provinces)} largest provinces")
-    return line_chart("forecast-country", title, _dates(fc), lines, x_title=X_TITLE, y_title=Y_TITLE)
+    if provinces:
+        lines = [Series(province_name(p), v, PALETTE[1 + j % (len(PALETTE) - 1)])
+                 for j, (p, v) in enumerate(provinces)]
+        out += line_chart("forecast-provinces", f"{len(provinces)} tỉnh tồn đọng lớn nhất / The {len(provinces)} "
+                          "provinces with the largest backlogs", _dates(fc), lines, x_title=X_TITLE, y_title=Y_TITLE)
+    return out
 
 
 def units_chart(fc: Forecast) -> str:
     units = list(_series(fc, "unit").items())[:TOP_SERIES]
-    lines = [Series(u, v, PALETTE[(1 + j) % len(PALETTE)]) for j, (u, v) in enumerate(units)]
+    lines = [Series(u, v, PALETTE[1 + j % (len(PALETTE) - 1)]) for j, (u, v) in enumerate(units)]
     title = f"{len(units)} đơn vị tồn đọng lớn nhất / The {len(units)} units with the largest backlogs"
     return line_chart("forecast-units", title, _dates(fc), lines, x_title=X_TITLE, y_title=Y_TITLE)
 
@@ -95,7 +100,7 @@ def forecast_page(fc: Forecast, title: tuple[str, str] = ("Dự báo hết tồn
     units = fc.units.sort(["days_to_clear", "backlog", fc.key], descending=[True, True, False], nulls_last=False)
     unit_rows = [(r[fc.key], r["backlog"], _when(fc, r["days_to_clear"], r["clearance_day"]))
                  for r in units.iter_rows(named=True)]
-    body = [heading(1, *title), f"<p>{lead}</p>", country_chart(fc)]
+    body = [heading(1, *title), f"<p>{lead}</p>", country_charts(fc)]
     if not fc.daily.filter(pl.col("level") == "unit").is_empty():
         body.append(units_chart(fc))
     body += [

@@ -76,6 +76,12 @@ def note(vi: str, en: str) -> str:
     return f'<p class="note">{bilingual(vi, en)}</p>'
 
 
+def details(vi: str, en: str, rows: int, body: str) -> str:
+    """``body`` folded under "vi (n) / en (n)": long per-unit tables stay one click away (printed open)."""
+    return (f"<details><summary>{html.escape(vi)} ({fmt(rows)}) <small>{html.escape(en)} ({fmt(rows)})</small>"
+            f"</summary>{body}</details>")
+
+
 def table(headers: Sequence[tuple[str, str]], rows: Sequence[Row], numeric_from: int = 1,
           max_rows: int | None = None) -> str:
     """An HTML table; headers are (Vietnamese, English) pairs, numbers from column ``numeric_from`` on

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from rules.report.burn_down import forecast_section
 from rules.report.chart import STATUS_COLOURS, Series, panel_bars
-from rules.report.markup import fmt, heading, pct, table
+from rules.report.markup import details, fmt, heading, pct, table
 from rules.report.names import province_name
 from rules.report.warehouse import Warehouse
 
@@ -47,11 +47,10 @@ def uploads(db: Warehouse, p: str) -> str:
         files = [(r[0], r[1], public_label(r[2] or ""), *r[3:]) for r in db.rows("""
             SELECT sector, unit, file_name, status, rows_read, accepted, rejected, coalesce(error_code, '')
             FROM uploads WHERE province = ? ORDER BY sector, unit, file_name""", [p])]
-    out.append("<details><summary>Từng tệp <small>Per file</small></summary>")
-    out.append(table([("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Tệp", "File"), ("Trạng thái", "Status"),
-                      ("Dòng đọc", "Rows read"), ("Được nhận", "Accepted"), ("Bị từ chối", "Rejected"),
-                      ("Mã lỗi", "Error code")], files, numeric_from=4))
-    out.append("</details>")
+    out.append(details("Từng tệp", "Per file", len(files), table(
+        [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Tệp", "File"), ("Trạng thái", "Status"),
+         ("Dòng đọc", "Rows read"), ("Được nhận", "Accepted"), ("Bị từ chối", "Rejected"),
+         ("Mã lỗi", "Error code")], files, numeric_from=4)))
     return "".join(out)
 
 
@@ -84,12 +83,13 @@ def data_quality(db: Warehouse, p: str) -> str:
         SELECT sector, unit, accepted_rows, missing_id, old_cmnd_only, id_leading_zero_restored,
                id_structure_warnings, dob_not_full, dob_flagged, names_repaired
         FROM data_quality WHERE province = ? ORDER BY sector, unit""", [p])
-    return heading(3, "Chất lượng dữ liệu theo đơn vị", "Data quality per unit") + table(
-        [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Dòng nhận", "Accepted rows"),
-         ("Thiếu số định danh", "Missing ID"),
-         ("Chỉ có CMND", "Old CMND only"), ("Khôi phục số 0 đầu", "Leading zero restored"),
-         ("Cảnh báo cấu trúc số", "ID structure warnings"), ("Ngày sinh không đủ", "Birth date not full"),
-         ("Ngày sinh bất thường", "Date problems"), ("Tên được sửa", "Names repaired")], rows, numeric_from=2)
+    return heading(3, "Chất lượng dữ liệu theo đơn vị", "Data quality per unit") + details(
+        "Từng đơn vị", "Per unit", len(rows), table(
+            [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Dòng nhận", "Accepted rows"),
+             ("Thiếu số định danh", "Missing ID"),
+             ("Chỉ có CMND", "Old CMND only"), ("Khôi phục số 0 đầu", "Leading zero restored"),
+             ("Cảnh báo cấu trúc số", "ID structure warnings"), ("Ngày sinh không đủ", "Birth date not full"),
+             ("Ngày sinh bất thường", "Date problems"), ("Tên được sửa", "Names repaired")], rows, numeric_from=2))
 
 
 def matching(db: Warehouse, p: str) -> str:
@@ -120,9 +120,9 @@ def review(db: Warehouse, p: str) -> str:
     total = sum(int(r[2] or 0) for r in rows)
     lead = (f'<p class="kpi">{fmt(total)} dòng chờ rà soát thủ công '
             f"<small>rows waiting for clerical review</small></p>")
-    return heading(3, "Hàng chờ rà soát", "Review queue") + lead + table(
+    return heading(3, "Hàng chờ rà soát", "Review queue") + lead + details("Từng đơn vị", "Per unit", len(rows), table(
         [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Dòng cần rà soát", "Rows to review"),
-         ("Ứng viên", "Candidates")], rows, numeric_from=2)
+         ("Ứng viên", "Candidates")], rows, numeric_from=2))
 
 
 def review_backlog(db: Warehouse, p: str) -> str:
@@ -131,20 +131,26 @@ def review_backlog(db: Warehouse, p: str) -> str:
         SELECT sector, unit, waiting, matched_by_review, rejected_by_review, not_sure, decisions,
                decisions_per_review_day FROM review_backlog WHERE province = ? ORDER BY waiting DESC, sector, unit""",
                    [p])
-    return heading(4, "Rà soát thủ công: tồn và tiến độ", "Clerical review: backlog and throughput") + table(
-        [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Chờ rà soát", "Waiting"), ("Khớp sau rà soát", "Matched"),
-         ("Không ai đúng", "Rejected"), ("Chưa chắc", "Not sure"), ("Quyết định", "Decisions"),
-         ("Quyết định/ngày", "Per review day")], rows, numeric_from=2)
+    return heading(4, "Rà soát thủ công: tồn và tiến độ", "Clerical review: backlog and throughput") + details(
+        "Từng đơn vị", "Per unit", len(rows), table(
+            [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Chờ rà soát", "Waiting"),
+             ("Khớp sau rà soát", "Matched"), ("Không ai đúng", "Rejected"), ("Chưa chắc", "Not sure"),
+             ("Quyết định", "Decisions"), ("Quyết định/ngày", "Per review day")], rows, numeric_from=2))
 
 
 def verification_backlog(db: Warehouse, p: str) -> str:
     rows = db.rows("""
         SELECT sector, unit, waiting, in_flight, verified, mismatch, not_found, requests
         FROM verification_backlog WHERE province = ? ORDER BY waiting DESC, sector, unit""", [p])
-    return heading(3, "Tồn đọng xác thực theo đơn vị", "Verification backlog per unit") + table(
-        [("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Đang chờ", "Waiting"), ("Đang gửi", "In flight"),
-         ("Đã xác thực", "Verified"), ("Sai lệch", "Mismatch"), ("Không tìm thấy", "Not found"),
-         ("Tổng yêu cầu", "Requests")], rows, numeric_from=2)
+    per_sector = db.rows("""
+        SELECT sector, sum(waiting), sum(in_flight), sum(verified), sum(mismatch), sum(not_found), sum(requests)
+        FROM verification_backlog WHERE province = ? GROUP BY sector ORDER BY sector""", [p])
+    headers = [("Đang chờ", "Waiting"), ("Đang gửi", "In flight"), ("Đã xác thực", "Verified"),
+               ("Sai lệch", "Mismatch"), ("Không tìm thấy", "Not found"), ("Tổng yêu cầu", "Requests")]
+    return (heading(3, "Tồn đọng xác thực", "Verification backlog")
+            + table([("Lĩnh vực", "Sector"), *headers], per_sector)
+            + details("Từng đơn vị", "Per unit", len(rows),
+                      table([("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), *headers], rows, numeric_from=2)))
 
 
 def allocation(db: Warehouse, p: str) -> str:
@@ -166,9 +172,9 @@ def allocation(db: Warehouse, p: str) -> str:
                    backlog, floor, allocated FROM daily_allocation
             WHERE split_part(unit_key, '/', 1) = ? AND day = ?
             ORDER BY allocated DESC, unit_key""", [p, last])
-        out.append(heading(4, f"Phân bổ theo đơn vị ngày {last}", f"Allocation per unit on {last}"))
-        out.append(table([("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Tồn đọng", "Backlog"),
-                          ("Phần sàn", "Floor"), ("Được phân bổ", "Allocated")], units, numeric_from=2))
+        out.append(details(f"Phân bổ theo đơn vị ngày {last}", f"Allocation per unit on {last}", len(units),
+                           table([("Lĩnh vực", "Sector"), ("Đơn vị", "Unit"), ("Tồn đọng", "Backlog"),
+                                  ("Phần sàn", "Floor"), ("Được phân bổ", "Allocated")], units, numeric_from=2)))
     return "".join(out)
 
 

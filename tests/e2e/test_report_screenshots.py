@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("DOISOAT_SCREENSHOT_DIR") or REPO / "tests" / ".artifacts" / "screenshots")
 PROVINCE = "ho_chi_minh"
 REPORT_CHARTS = {"quota": "rect", f"uploads-{PROVINCE}": "rect", f"matches-{PROVINCE}": "rect",
-                 f"burn-down-{PROVINCE}": "circle"}
-FORECAST_CHARTS = {"forecast-country": "circle", "forecast-units": "circle"}
+                 f"burn-down-{PROVINCE}": "circle", f"burn-down-{PROVINCE}-units": "circle"}
+FORECAST_CHARTS = {"forecast-country": "circle", "forecast-provinces": "circle", "forecast-units": "circle"}
 REJECTED_RED = (0xC6, 0x28, 0x28)
 TOTAL_BLUE = (0x1F, 0x3B, 0x73)
 WINDOW_MARGIN = 300

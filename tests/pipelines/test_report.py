@@ -266,7 +266,12 @@ def test_forecast_chart_and_units(page: str) -> None:
     hcm = _section(page, "ho_chi_minh")
     assert "Verification backlog burn-down" in hcm and "<polyline" in hcm
     assert "2026-11-25" in hcm and "not within horizon" in hcm
-    assert "2026-11-23" in hcm  # the burn-down starts at clearance_day - days_to_clear
+    assert "2026-11-23" in hcm  # the burn-down starts at the forecast's first day (the backlog now)
+    # the lines are the forecast's own series, not an even rate (which would put 8 000 on the 24th)
+    assert f"students/thpt_le_quy_don — 2026-11-24: {fmt(7_500)}<" in hcm
+    assert f"vaccinations/tyt_quan_1 — 2026-11-25: {fmt(2_000)}<" in hcm
+    assert 'data-chart="burn-down-ho_chi_minh"' in hcm and 'data-chart="burn-down-ho_chi_minh-units"' in hcm
+    assert "burn-down-ha_noi" not in page  # nothing left to clear there: no chart, a table
 
 
 def test_no_personal_data_even_masked(page: str) -> None:

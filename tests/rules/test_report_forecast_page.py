@@ -17,7 +17,7 @@ def test_page_is_self_contained_bilingual_and_names_the_days(tmp_path) -> None:
     fc = forecast(demo_backlogs(3), QuotaPolicy(), START, quota=50_000)
     path = write_forecast_page(fc, tmp_path / "out" / "burn.html")
     page = path.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2 and "<polyline" in page
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3 and "<polyline" in page
     assert "<script" not in page and "http" not in page
     assert "Cả nước / whole country" in page and "Hồ Chí Minh" in page  # legend: country, provinces by name
     assert "Tồn đọng cuối ngày 2026-11-23" in page and "Backlog at the end of 2026-11-23" in page

@@ -92,7 +92,7 @@ def _open(chart_id: str, title: str, width: float, height: float) -> list[str]:
             f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" class="chart" data-chart="{_esc(chart_id)}" '
             f'font-family="sans-serif" font-size="{FONT_PX}" fill="{TEXT}">',
             f"<title>{_esc(title)}</title>",
-            f'<text x="0" y="16" font-weight="bold">{_esc(title)}</text>']
+            f'<text x="0" y="16" font-weight="bold" font-size="14">{_esc(title)}</text>']
 
 
 def _cut(text: str, px: float) -> str:

@@ -36,6 +36,8 @@ REPORT_CHARTS = {"quota": "rect", f"uploads-{PROVINCE}": "rect", f"matches-{PROV
 FORECAST_CHARTS = {"forecast-country": "circle", "forecast-provinces": "circle", "forecast-units": "circle"}
 REJECTED_RED = (0xC6, 0x28, 0x28)
 TOTAL_BLUE = (0x1F, 0x3B, 0x73)
+AMBIGUOUS_AMBER = (0xF9, 0xA8, 0x25)
+SECOND_RED = (0xD1, 0x49, 0x5B)  # PALETTE[1]: the largest unit or province
 WINDOW_MARGIN = 300
 
 
@@ -154,10 +156,13 @@ def test_every_chart_renders_in_a_real_browser(pages: dict[str, Path], tmp_path:
         pytest.skip(why)
     report = _shoot_charts(chromium, pages["report"], REPORT_CHARTS, "report", tmp_path)
     assert _has_colour(report[f"uploads-{PROVINCE}"], REJECTED_RED), "rejected rows are not visible"
-    assert _has_colour(report[f"matches-{PROVINCE}"], REJECTED_RED)
+    assert _has_colour(report[f"matches-{PROVINCE}"], AMBIGUOUS_AMBER)  # dozens beside 55,000 matched
     assert _has_colour(report[f"burn-down-{PROVINCE}"], TOTAL_BLUE)
     forecast = _shoot_charts(chromium, pages["forecast"], FORECAST_CHARTS, "forecast", tmp_path)
     assert _has_colour(forecast["forecast-country"], TOTAL_BLUE)
+    for name in (f"burn-down-{PROVINCE}-units", "forecast-provinces", "forecast-units"):  # lines in 2nd colour
+        shots = report if name in report else forecast
+        assert _has_colour(shots[name], SECOND_RED), f"{name}: the largest series is not drawn"
 
 
 @pytest.mark.slow

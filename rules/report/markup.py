@@ -44,10 +44,13 @@ def fmt(value: object) -> str:
 
 
 def pct(part: float | None, whole: float | None) -> str:
-    """``part`` as a percentage of ``whole`` with one decimal; "–" when there is no whole."""
+    """``part`` as a percentage of ``whole``: one decimal, two near 0% and 100% so that 15 rejected rows
+    of 76,000 read 0.02%, not 0.0%; "–" when there is no whole."""
     if not whole or part is None:
         return "–"
-    return f"{100 * part / whole:.1f}%"
+    share = 100 * part / whole
+    decimals = 0 if share in (0, 100) else 2 if share < 1 or share > 99 else 1
+    return f"{share:.{decimals}f}%"
 
 
 def esc(value: object) -> str:

@@ -52,7 +52,7 @@ def render_report(db: Warehouse, source_name: str = "doisoat.duckdb", only: Sequ
     provinces, others = choose_provinces(db, only, all_provinces)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [intro(generated, source_name), summary_section(db, provinces, others), quota_section(db),
-            review_learning_section(db), *(province_section(db, p) for p in provinces)]
+            *(province_section(db, p) for p in provinces), review_learning_section(db)]
     if not provinces:
         body.append(empty("Kho dữ liệu chưa có tỉnh nào", "No province in the warehouse yet"))
     return document("doisoat — báo cáo / report", body)

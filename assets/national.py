@@ -212,8 +212,8 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
 def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths):
     """Days until each unit's verification backlog clears under the current policy and quota."""
     from rules.quota import QuotaPolicy
-    from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast
+    from rules.report import write_forecast_page
     from rules.verify import QueueStore
     from rules.verify.backlog import national_backlog
 
@@ -225,7 +225,7 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths):
     units_path, daily_path = paths.forecast(), paths.forecast_daily()
     units = write_table("forecast", result.units, units_path)
     daily = write_table("forecast_daily", result.daily, daily_path)
-    html = burn_down_html(result, paths.forecast_html())
+    html = write_forecast_page(result, paths.forecast_html())
     yield dg.MaterializeResult(
         asset_key="forecast_daily",
         metadata={"rows": daily.height, "series": daily["series"].n_unique()},

@@ -48,7 +48,7 @@ LAKE_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "match_estimates": ("match_estimates", ("comparison", "level", "m", "u", "match_weight")),
     "allocation": ("daily_allocation", ("unit_key", "backlog", "floor", "allocated")),
     "forecast": ("forecast", ("backlog", "clearance_day", "days_to_clear")),
-    "forecast_daily": ("forecast_daily", ("date", "series", "remaining")),
+    "forecast_daily": ("forecast_daily", ("date", "level", "series", "remaining")),
 }
 # Columns a source adds to its lake table: the day of an allocation file is its name; the forecast's
 # unit_key is read as ``unit`` (``_unit_named``).
@@ -245,9 +245,9 @@ TABLES: list[tuple[str, str, str]] = [
                split_part(unit, '/', 3) AS unit, backlog, clearance_day, days_to_clear
         FROM src_forecast
     """),
-    ("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, for the country "
-     "('national') and the largest units.", """
-        SELECT date, series, remaining FROM src_forecast_daily
+    ("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, for the country, "
+     "each province and the largest units (level national / province / unit).", """
+        SELECT date, level, series, remaining FROM src_forecast_daily
     """),
 ]
 
@@ -291,6 +291,8 @@ COLUMN_DOCS = {
     "rejected_by_review": "rows a reviewer said match none of the candidates",
     "not_sure": "review decisions 'not sure' (the row stays waiting)",
     "decisions": "review decisions imported",
+    "level": "forecast series level: national | province | unit (series is then 'national', the province slug "
+             "or the unit_key)",
 }
 TABLE_COLUMN_DOCS: dict[str, dict[str, str]] = {
     "uploads": {"status": "current | superseded (a newer file of the same list replaced it) | duplicate (same "
@@ -360,7 +362,8 @@ TABLE_COLUMN_DOCS: dict[str, dict[str, str]] = {
                         "rows": "mismatch answers naming the field"},
     "forecast": {"backlog": "requests waiting when the forecast was made",
                  "days_to_clear": "forecast days until the backlog is zero (null: not within the horizon)"},
-    "forecast_daily": {"date": "forecast day", "series": "'national' or a unit_key",
+    "forecast_daily": {"date": "forecast day", "level": "national | province | unit",
+                       "series": "'national', the province slug or the unit_key (see level)",
                        "remaining": "requests still waiting at the end of the day"},
     "largest_backlogs": {},
     "unit_scorecard": {"rows": "rows read (every match outcome)", "matched": "rows matched automatically",

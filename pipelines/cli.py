@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     p = add("report", commands.report, "write a self-contained HTML report per province")
     p.add_argument("--out", type=Path, help="output file (default: data/reports/doisoat.html)")
     p.add_argument("--province", action="append", help="only these provinces (repeatable), e.g. to e-mail one")
+    p.add_argument("--all-provinces", action="store_true",
+                   help="a section for every province of the national counts too (default: the provinces "
+                        "this installation processed)")
 
     p = add("verify-server", commands.verify_server, "serve the verification API over a register")
     p.add_argument("--population", type=Path, required=True)

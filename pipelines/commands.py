@@ -204,7 +204,7 @@ def report(args: argparse.Namespace) -> int:
     from rules.provinces import resolve_province
 
     provinces = [resolve_province(p).slug for p in args.province] if args.province else None
-    path = write_report(args.out, provinces=provinces)
+    path = write_report(args.out, provinces=provinces, all_provinces=args.all_provinces)
     print(f"report written: {path}")
     return 0
 

@@ -33,8 +33,8 @@ def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
 
 def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path | None = None) -> int:
     from rules.quota import QuotaPolicy
-    from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast, render_table
+    from rules.report import write_forecast_page
     from rules.verify import QueueStore
     from rules.verify.backlog import national_backlog
 
@@ -54,5 +54,5 @@ def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path 
     fc = forecast(backlogs, rules_policy, start_day=start, quota=quota)
     print(render_table(fc, max_units=top))
     if html:
-        print(f"burn-down chart: {burn_down_html(fc, html)}")
+        print(f"burn-down chart: {write_forecast_page(fc, html)}")
     return 0

@@ -235,9 +235,10 @@ TABLES: tuple[Table, ...] = (
     Table("forecast_daily", "Forecast burn-down: requests still waiting at the end of each day, per series.",
           "national/forecast_daily.parquet", (
               _c("date", pl.Date, "forecast day"),
-              _c("series", U, "'national' or a unit_key"),
+              _c("level", U, "national | province | unit"),
+              _c("series", U, "'national', the province slug or the unit_key (see level)"),
               _c("remaining", I64, "requests still waiting at the end of the day"),
-          ), ("date", "series"), "forecast_daily"),
+          ), ("date", "level", "series"), "forecast_daily"),
 )
 
 LAKE_TABLES: dict[str, Table] = {t.name: t for t in TABLES}

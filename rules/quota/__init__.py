@@ -3,11 +3,10 @@
 policy = QuotaPolicy.from_yaml()                       # rules/quota/quota.yaml
 day = allocate(demo_backlogs(seed=1), policy)          # unit, backlog, oldest_wait_days, floor, allocated
 fc = forecast(demo_backlogs(seed=1), policy, date(2026, 11, 24), quota=300_000)
-print(render_table(fc)); burn_down_html(fc, "burn_down.html")
+print(render_table(fc))            # the HTML page of a forecast: rules.report.write_forecast_page
 """
 
 from rules.quota.allocate import AllocationInputError, allocate, allocate_arrays
-from rules.quota.chart import burn_down_html, burn_down_svg
 from rules.quota.demo import HCMC_STUDENT_BACKLOG, demo_backlogs
 from rules.quota.forecast import Forecast, forecast, render_table
 from rules.quota.policy import DEFAULT_POLICY_PATH, PolicyError, QuotaPolicy
@@ -21,8 +20,6 @@ __all__ = [
     "QuotaPolicy",
     "allocate",
     "allocate_arrays",
-    "burn_down_html",
-    "burn_down_svg",
     "demo_backlogs",
     "forecast",
     "render_table",

@@ -13,7 +13,7 @@ made-up date.
 
     fc = forecast(store.backlog_by_unit(), QuotaPolicy.from_yaml(), date(2026, 11, 24), quota=300_000)
     print(render_table(fc))
-    burn_down_html(fc, "data/reports/burn_down.html")
+    write_forecast_page(fc, "data/reports/burn_down.html")   # rules.report: the chart page
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import polars as pl
 from rules.quota.allocate import _checked, allocate_arrays, key_column
 from rules.quota.policy import QuotaPolicy
 
-TOP_SERIES = 6  # units drawn individually in the burn-down chart (largest backlogs)
+TOP_SERIES = 6  # units kept as series nationally (largest backlogs): the ``forecast --html`` chart
+UNIT_SERIES_PER_PROVINCE = 5  # units kept as series per province (largest backlogs): the report's chart
+SERIES_LEVELS = ("national", "province", "unit")
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,15 @@ class Forecast:
 
     ``units``: ``unit`` (or ``unit_key`` if the input used that name), ``backlog, oldest_wait_days,
     first_day_allocated, days_to_clear`` (Int64, null when not within the horizon), ``clearance_day``
-    (Date, null likewise). ``daily``: one row per
-    simulated day and series (``date, series, remaining``; series ``national`` plus the largest
-    units). ``national_days`` / ``national_date``: when the whole country is clear (None if not
-    within the horizon).
+    (Date, null likewise). ``daily``: the burn-down, one row per day and series (``date, level,
+    series, remaining``), ``remaining`` being the requests still waiting at the END of ``date``
+    (after that day's dispatch); the first date is ``start_day - 1``, i.e. the backlog the forecast
+    starts from. ``level`` is ``national`` (series ``national``), ``province`` (series = the
+    province slug, the part of the unit key before the first ``/``; only when keys have one) or
+    ``unit`` (series = unit key: the ``TOP_SERIES`` largest units nationally and the
+    ``UNIT_SERIES_PER_PROVINCE`` largest of each province, by starting backlog). Every series spans
+    every date, so a report can draw any of them without filling gaps. ``national_days`` /
+    ``national_date``: when the whole country is clear (None if not within the horizon).
     """
 
     start_day: date
@@ -88,13 +95,16 @@ def forecast(
     since = frame["days_since_served"].to_numpy().astype(np.float64).copy()
     inflow = _inflow(frame, daily_inflow)
     rank = np.arange(n, dtype=np.int64)
-    top = np.argsort(-backlog, kind="stable")[: min(TOP_SERIES, n)]
+    names = frame["unit"].to_list()
+    province_names, province_of = _provinces(frame["unit"])
+    top = _series_units(backlog, province_of)
     cleared = np.where(backlog == 0, 0, -1).astype(np.int64)  # day index (1-based days) or -1
     first_alloc = np.full(n, -1, dtype=np.int64)
     national: int | None = 0 if backlog.sum() == 0 else None
     rows_date: list[date] = [start_day - timedelta(days=1)]
     rows_total: list[int] = [int(backlog.sum())]
     rows_top: list[np.ndarray] = [backlog[top].copy()]
+    rows_prov: list[np.ndarray] = [_province_sums(backlog, province_of, len(province_names))]
     for day in range(1, horizon_days + 1):
         _, alloc = allocate_arrays(backlog, wait, rank, policy, since)
         first_alloc = np.where((first_alloc < 0) & (alloc > 0), day, first_alloc)
@@ -104,6 +114,7 @@ def forecast(
         rows_date.append(start_day + timedelta(days=day - 1))
         rows_total.append(total)
         rows_top.append(backlog[top].copy())
+        rows_prov.append(_province_sums(backlog, province_of, len(province_names)))
         if national is None and total == 0:
             national = day
         if national is not None and not inflow.any():
@@ -123,7 +134,7 @@ def forecast(
         )
         .rename({"unit": key})
     )
-    daily = _daily_frame(rows_date, rows_total, rows_top, frame["unit"].gather(top).to_list())
+    daily = _daily_frame(rows_date, rows_total, (rows_prov, province_names), (rows_top, [names[i] for i in top]))
     return Forecast(
         start_day=start_day,
         quota=policy.quota,
@@ -155,13 +166,57 @@ def _inflow(frame: pl.DataFrame, daily_inflow: pl.DataFrame | None) -> np.ndarra
     return values
 
 
-def _daily_frame(dates: list[date], totals: list[int], tops: list[np.ndarray], names: list[str]) -> pl.DataFrame:
-    nat = pl.DataFrame({"date": dates, "series": "national", "remaining": totals})
-    parts = [nat]
-    matrix = np.vstack(tops) if names else np.zeros((len(dates), 0), dtype=np.int64)
-    for j, name in enumerate(names):
-        parts.append(pl.DataFrame({"date": dates, "series": name, "remaining": matrix[:, j]}))
-    return pl.concat(parts).with_columns(pl.col("remaining").cast(pl.Int64))
+def _provinces(units: pl.Series) -> tuple[list[str], np.ndarray]:
+    """Province slugs (sorted) and each unit's index into them; no provinces when keys carry no ``/``."""
+    if units.len() == 0 or not units.str.contains("/", literal=True).all():
+        return [], np.full(units.len(), -1, dtype=np.int64)
+    province = units.str.split("/").list.first()
+    names = sorted(set(province.to_list()))
+    index = {p: i for i, p in enumerate(names)}
+    return names, province.replace_strict(index, return_dtype=pl.Int64).to_numpy()
+
+
+def _series_units(backlog: np.ndarray, province_of: np.ndarray) -> np.ndarray:
+    """Indices of the units kept as series: the largest nationally and the largest of each province."""
+    order = np.argsort(-backlog, kind="stable")
+    keep = np.zeros(backlog.size, dtype=bool)
+    keep[order[:TOP_SERIES]] = True
+    if (province_of >= 0).any():
+        ranked = province_of[order]
+        # rank of each unit within its province, in the national order (stable: ties keep key order)
+        first = np.zeros(ranked.size, dtype=np.int64)
+        sorted_idx = np.argsort(ranked, kind="stable")
+        groups = ranked[sorted_idx]
+        starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+        first[sorted_idx] = np.arange(ranked.size) - np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
+        keep[order[first < UNIT_SERIES_PER_PROVINCE]] = True
+    return order[keep[order]]  # largest first
+
+
+def _province_sums(backlog: np.ndarray, province_of: np.ndarray, provinces: int) -> np.ndarray:
+    if provinces == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.bincount(province_of, weights=backlog, minlength=provinces).astype(np.int64)
+
+
+def _daily_frame(dates: list[date], totals: list[int], provinces: tuple[list[np.ndarray], list[str]],
+                 units: tuple[list[np.ndarray], list[str]]) -> pl.DataFrame:
+    """Long frame ``date, level, series, remaining`` from the per-day vectors (see :class:`Forecast`)."""
+    parts = [pl.DataFrame({"date": dates, "level": "national", "series": "national", "remaining": totals})]
+    for level, (rows, names) in (("province", provinces), ("unit", units)):
+        if not names:
+            continue
+        matrix = np.vstack(rows)  # day x series
+        parts.append(pl.DataFrame({
+            "date": np.tile(np.array(dates, dtype="datetime64[D]"), len(names)),
+            "level": level,
+            "series": np.repeat(np.array(names, dtype=object), len(dates)),
+            "remaining": matrix.T.reshape(-1),
+        }))
+    return pl.concat(
+        [p.with_columns(pl.col("date").cast(pl.Date), pl.col("series").cast(pl.Utf8),
+                        pl.col("remaining").cast(pl.Int64)) for p in parts]
+    )
 
 
 def render_table(fc: Forecast, max_units: int = 25) -> str:

@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from assets.warehouse import SOURCE_SCHEMAS, WarehouseSources, build_warehouse
-from pipelines.reporting import fmt, write_report
+from pipelines.reporting import write_report
+from rules.report.markup import fmt
 from rules.validate import reasons
 
 HCM_A, HCM_B, HN_C, HN_D = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
@@ -103,9 +104,23 @@ def _sources() -> dict[str, pl.DataFrame]:
         ("ho_chi_minh/vaccinations/tyt_quan_1", 2_000, None, None),
         ("ha_noi/students/thcs_<b>&co", 0, date(2026, 11, 23), 0),
     )]
+    days = [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+    daily = [{"date": d, "level": level, "series": series, "remaining": n}
+             for level, series, values in FORECAST_SERIES for d, n in zip(days, values, strict=True)]
     rows = {"uploads": uploads, "clean": clean, "rejected": rejected, "matches": matches, "review": review,
-            "requests": requests, "allocation": allocation, "budgets": budgets, "forecast": forecast}
+            "requests": requests, "allocation": allocation, "budgets": budgets, "forecast": forecast,
+            "forecast_daily": daily}
     return {name: _frame(name, r) for name, r in rows.items()}
+
+
+# the forecast's own end-of-day series (rules.quota.forecast): the report draws these, never a made-up line
+FORECAST_SERIES = (
+    ("national", "national", (18_000, 9_500, 2_000)),
+    ("province", "ho_chi_minh", (18_000, 9_500, 2_000)),
+    ("province", "ha_noi", (0, 0, 0)),
+    ("unit", "ho_chi_minh/students/thpt_le_quy_don", (16_000, 7_500, 0)),
+    ("unit", "ho_chi_minh/vaccinations/tyt_quan_1", (2_000, 2_000, 2_000)),
+)
 
 
 def _forecast_row(unit: str, backlog: int, clearance: date | None, days: int | None) -> dict:
@@ -156,8 +171,7 @@ def page(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _section(page: str, slug: str) -> str:
     start = page.index(f'id="p-{slug}"')
-    end = page.find('<section class="province">', start)
-    return page[start:end if end > 0 else len(page)]
+    return page[start:page.index("</section>", start)]
 
 
 def test_report_is_one_self_contained_document(page: str) -> None:
@@ -239,7 +253,7 @@ def test_verification_backlog_allocation_and_quota(page: str) -> None:
     # the province's day: 2 units, backlog 68 000, floor 200, allocated 50 000 = 25.0% of 200 000
     cells = "".join(f'<td class="num">{fmt(n)}</td>' for n in (2, 68_000, 200, 50_000, 200_000))
     assert f"<td>{DAY}</td>{cells}<td>25.0%</td>" in hcm
-    assert "0.5%" in _section(page, "ha_noi")  # 900 / 200 000 -> 0.45% -> "0.5%"
+    assert "0.45%" in _section(page, "ha_noi")  # 900 / 200 000: two decimals below 1%
     national = page[page.index('id="national"'):page.index('<section class="province">')]
     assert _row(DAY, 200_000, 50_900, 900, "service_unavailable", "25.4%") in national
     # the chart's three segments add up to the quota: answered, allocated without answer, not needed
@@ -251,7 +265,12 @@ def test_forecast_chart_and_units(page: str) -> None:
     hcm = _section(page, "ho_chi_minh")
     assert "Verification backlog burn-down" in hcm and "<polyline" in hcm
     assert "2026-11-25" in hcm and "not within horizon" in hcm
-    assert "2026-11-23" in hcm  # the burn-down starts at clearance_day - days_to_clear
+    assert "2026-11-23" in hcm  # the burn-down starts at the forecast's first day (the backlog now)
+    # the lines are the forecast's own series, not an even rate (which would put 8 000 on the 24th)
+    assert f"students/thpt_le_quy_don — 2026-11-24: {fmt(7_500)}<" in hcm
+    assert f"vaccinations/tyt_quan_1 — 2026-11-25: {fmt(2_000)}<" in hcm
+    assert 'data-chart="burn-down-ho_chi_minh"' in hcm and 'data-chart="burn-down-ho_chi_minh-units"' in hcm
+    assert "burn-down-ha_noi" not in page  # nothing left to clear there: no chart, a table
 
 
 def test_no_personal_data_even_masked(page: str) -> None:

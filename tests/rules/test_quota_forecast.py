@@ -1,4 +1,4 @@
-"""Forecast (day-by-day replay of the allocation), its text table, the HTML burn-down and demo data."""
+"""Forecast (day-by-day replay of the allocation), its daily series, its text table and demo data."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from rules.quota import (
     PolicyError,
     QuotaPolicy,
     allocate,
-    burn_down_html,
     demo_backlogs,
     forecast,
     render_table,
@@ -92,16 +91,6 @@ def test_render_table_lists_country_and_units():
     assert "national quota of 300/day" in text
     assert re.search(r"Country: backlog 1,305 over 3 units, clear by 2026-11-28", text)
     assert text.index("hcm/students/big") < text.index("hue/insurance/tiny")
-
-
-def test_burn_down_html_is_self_contained(tmp_path):
-    fc = forecast(demo_backlogs(3), QuotaPolicy(), START, quota=50_000)
-    path = burn_down_html(fc, tmp_path / "out" / "burn.html")
-    page = path.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<polyline" in page
-    assert "<script" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert page.count("<tr><td>") == fc.units.height
-    assert "so_gddt_tp_hcm" in page
 
 
 def test_demo_backlogs_have_hcmc_students_many_units_and_visible_floor():

@@ -201,9 +201,11 @@ def verify_server(args: argparse.Namespace) -> int:
 
 
 def ui(args: argparse.Namespace) -> int:
-    """Start ``dagster dev`` on our code location against the persistent instance."""
+    """Start ``dagster dev`` on our code location against the persistent instance.
+
+    No target: run in the repository, ``dagster dev`` loads ``[tool.dagster]`` of pyproject.toml, the
+    code location ``doisoat`` our own runs carry as their origin (``pipelines.code_location``)."""
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-m", "pipelines.definitions",
-           "-p", str(args.port), "-h", "127.0.0.1"]
+    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-p", str(args.port), "-h", "127.0.0.1"]
     print("starting:", " ".join(cmd), f"(open http://127.0.0.1:{args.port})")
     return subprocess.call(cmd, cwd=REPO_ROOT)

@@ -59,12 +59,17 @@ def test_province_schedules_are_off_by_default_and_request_every_sector(data_dir
     from rules.sectors import SECTORS
 
     defs = build_definitions()
+    from assets.partitions import add_province
+
     schedule = defs.resolve_schedule_def("nightly_ho_chi_minh")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     when = datetime(2026, 11, 23, 1, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     with dg.instance_for_test() as instance:
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs.get_repository_def())
+        skipped = schedule.evaluate_tick(ctx)  # a province this installation never processed
+        assert not skipped.run_requests and "not processed by this installation" in skipped.skip_message
+        add_province(instance, "ho_chi_minh")
         requests = schedule.evaluate_tick(ctx).run_requests
     assert sorted(r.partition_key for r in requests) == sorted(f"ho_chi_minh|{s}" for s in SECTORS)
     assert all(r.run_key.endswith("2026-11-23") for r in requests)
@@ -81,4 +86,6 @@ def test_national_schedule_spends_the_quota_of_the_vietnamese_day_it_runs_in(dat
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs.get_repository_def())
         requests = schedule.evaluate_tick(ctx).run_requests
+        days = instance.get_dynamic_partitions("day")
     assert [r.partition_key for r in requests] == ["2026-11-23"]
+    assert days == ["2026-11-23"]  # the installation's first day: no 300 "missing" days before it

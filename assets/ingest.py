@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from assets.lake import read_parquet, write_parquet
+from assets.metadata import count_table, reason_counts, reason_histogram
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from assets.uploads import READER_COUNTS, mark_uploads, read_inbox
@@ -79,14 +80,14 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     write_parquet(quarantined, paths.lake("rejected_records", province, sector))
     reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
                                   paths.error_reports(province, sector))
-    reasons = quarantined["reason_code"].value_counts(sort=True).to_dicts() if quarantined.height else []
     return dg.MaterializeResult(
         metadata={
             "rows_read": raw.height,
             "accepted": valid.height,
             "rejected": quarantined.height,
-            "rejected_by_reason": dg.MetadataValue.json(reasons),
-            "warnings_and_flags": dg.MetadataValue.json(summarise_flags(normalised)),
+            "rejected_by_reason": count_table(reason_counts(quarantined), "reason", total=raw.height),
+            "reason_histogram": reason_histogram(quarantined),
+            "warnings_and_flags": count_table(summarise_flags(normalised), "flag", total=raw.height),
             "error_reports": len(reports),
         },
         check_results=[dg.AssetCheckResult(

@@ -14,6 +14,7 @@ import polars as pl
 
 from assets.audit import MATCH_AUDIT_COLUMNS, record
 from assets.lake import read_parquet, write_parquet
+from assets.metadata import count_table, score_distribution
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
@@ -88,8 +89,9 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
             "rows": results.height,
             **{f"status_{k}": int(v) for k, v in sorted(status_counts.items())},
             "candidate_pairs": total_pairs,
-            "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
-            "flags": dg.MetadataValue.json(flag_counts),
+            "candidate_pairs_by_pass": count_table(output.pass_counts, "pass"),
+            "flags": count_table(flag_counts, "flag", total=results.height),
+            "score_distribution": score_distribution(results),
             "review_queue_rows": queue.height,
             "validation_failed_matched": int(output.stats.get("validation_failed_matched", 0)),
             "match_share": float(est.match_share) if est else 0.0,

@@ -16,6 +16,7 @@ import polars as pl
 
 from assets.audit import REQUEST_AUDIT_COLUMNS, record, transmission_log
 from assets.lake import read_parquet, write_parquet
+from assets.metadata import count_table
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
 
@@ -79,7 +80,7 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> d
             "withdrawn_superseded": withdrawn,
             "units_with_backlog": backlog.height,
             "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
-            "requests_by_state": dg.MetadataValue.json(states),
+            "requests_by_state": count_table(states, "state"),
         }
     )
 

@@ -83,7 +83,10 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
                           None, instance, run_config)
     run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=job_origin(job_name),
                                       job_code_origin=recon_job.get_python_origin())
-    result = execute_run(recon_job, run, instance, raise_on_error=False)
+    from pipelines.summaries import step
+
+    with step(label):
+        result = execute_run(recon_job, run, instance, raise_on_error=False)
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         causes = [root_cause(e.step_failure_data.error) for e in failures if e.step_failure_data]

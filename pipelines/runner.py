@@ -1,7 +1,9 @@
 """Run jobs in this process against the persistent instance: no daemon, and every run shows in the UI.
 
-This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use
-(research/dagster.md c.11: ``execute_in_process`` with ``DagsterInstance.get()``).
+This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use. Each
+run is created with the origin of the ``doisoat`` code location that ``dagster dev`` loads
+(``pipelines.code_location``) and executed here, as a launched run would be in its worker: the UI lists
+it on its job's page and can re-execute it.
 """
 
 from __future__ import annotations

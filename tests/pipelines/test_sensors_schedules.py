@@ -89,3 +89,33 @@ def test_national_schedule_spends_the_quota_of_the_vietnamese_day_it_runs_in(dat
         days = instance.get_dynamic_partitions("day")
     assert [r.partition_key for r in requests] == ["2026-11-23"]
     assert days == ["2026-11-23"]  # the installation's first day: no 300 "missing" days before it
+
+
+def test_files_a_run_already_ingested_start_nothing_and_run_keys_stay_short(data_dir):
+    """After `doisoat demo` (or `run`) the sensor's first tick has no cursor: it must not ingest again."""
+    import hashlib
+
+    import polars as pl
+
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    contents = {f"thpt_{i}__ds.csv": f"Họ và tên,Ngày sinh\nA{i},01/01/2010\n".encode() for i in range(60)}
+    for name, body in contents.items():
+        (inbox / name).write_bytes(body)
+    fresh = _sensor_tick(data_dir)
+    assert len(fresh.run_requests) == 1 and len(fresh.run_requests[0].run_key) <= 64  # was 60 hashes long
+    assert [r.partition_keys for r in fresh.dynamic_partitions_requests] == [["ho_chi_minh"]]
+
+    # A run ingested every file: the lake's uploads table holds their hashes.
+    lake = data_dir / "lake" / "uploads" / "ho_chi_minh"
+    lake.mkdir(parents=True)
+    pl.DataFrame({"file_sha256": [hashlib.sha256(b).hexdigest() for b in contents.values()]}).write_parquet(
+        lake / "students.parquet")
+    after_run = _sensor_tick(data_dir)
+    assert after_run.run_requests == [] and "no new uploads" in after_run.skip_reason.skip_message
+
+    # One corrected file: one run, for that partition, keyed by the new content only.
+    (inbox / "thpt_7__ds.csv").write_bytes("Họ và tên,Ngày sinh\nA7,02/02/2010\n".encode())
+    corrected = _sensor_tick(data_dir, cursor=after_run.cursor)
+    assert [r.partition_key for r in corrected.run_requests] == ["ho_chi_minh|students"]
+    assert corrected.run_requests[0].tags["upload_files"] == "1"

@@ -71,6 +71,7 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
     from dagster._core.execution.execute_in_process import merge_run_tags
 
     from pipelines.code_location import job_origin, reconstructable_repository
+    from pipelines.summaries import step
 
     instance = dg.DagsterInstance.get()
     if fail_orphaned_runs(instance):
@@ -85,8 +86,6 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
                           None, instance, run_config)
     run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=job_origin(job_name),
                                       job_code_origin=recon_job.get_python_origin())
-    from pipelines.summaries import step
-
     with step(label):
         result = execute_run(recon_job, run, instance, raise_on_error=False)
     if not result.success:

@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.checks import check_spec, schema_check_result, schema_check_spec
 from assets.lake import read_parquet, write_table
+from assets.metadata import count_table, reason_counts, reason_histogram
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from rules.ingest.batch import READER_COUNTS, mark_uploads, read_inbox
@@ -117,7 +118,6 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     quarantined = write_table("rejected_records", quarantined, rejected_path)
     reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
                                   paths.error_reports(province, sector))
-    reasons = quarantined["reason_code"].value_counts(sort=True).to_dicts() if quarantined.height else []
     reconciled = raw.height == valid.height + quarantined.height
     yield dg.MaterializeResult(
         asset_key="clean_records",
@@ -125,7 +125,7 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "rows_read": raw.height,
             "accepted": valid.height,
             "rejected": quarantined.height,
-            "warnings_and_flags": dg.MetadataValue.json(summarise_flags(normalised)),
+            "warnings_and_flags": count_table(summarise_flags(normalised), "flag", total=raw.height),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -141,7 +141,8 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
         asset_key="rejected_records",
         metadata={
             "rejected": quarantined.height,
-            "rejected_by_reason": dg.MetadataValue.json(reasons),
+            "rejected_by_reason": count_table(reason_counts(quarantined), "reason", total=raw.height),
+            "reason_histogram": reason_histogram(quarantined),
             "error_reports": len(reports),
         },
         check_results=[schema_check_result("rejected_records", quarantined, rejected_path)],

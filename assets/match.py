@@ -15,6 +15,7 @@ import polars as pl
 from assets.audit import MATCH_AUDIT_COLUMNS, record
 from assets.checks import check_spec, schema_check_result, schema_check_spec
 from assets.lake import read_parquet, write_table
+from assets.metadata import count_table, score_distribution
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
@@ -110,8 +111,9 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
             "rows": results.height,
             **{f"status_{k}": int(v) for k, v in sorted(status_counts.items())},
             "candidate_pairs": total_pairs,
-            "candidate_pairs_by_pass": dg.MetadataValue.json(output.pass_counts),
-            "flags": dg.MetadataValue.json(flag_counts),
+            "candidate_pairs_by_pass": count_table(output.pass_counts, "pass"),
+            "flags": count_table(flag_counts, "flag", total=results.height),
+            "score_distribution": score_distribution(results),
             "validation_failed_matched": int(output.stats.get("validation_failed_matched", 0)),
         },
         check_results=[

@@ -17,6 +17,7 @@ import polars as pl
 from assets.audit import REQUEST_AUDIT_COLUMNS, record, transmission_log
 from assets.checks import check_spec, schema_check_result, schema_check_results, schema_check_spec
 from assets.lake import read_parquet, write_table
+from assets.metadata import count_table
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
 
@@ -93,7 +94,7 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths):
             "withdrawn_superseded": withdrawn,
             "units_with_backlog": backlog.height,
             "backlog": int(backlog["backlog"].sum()) if backlog.height else 0,
-            "requests_by_state": dg.MetadataValue.json(states),
+            "requests_by_state": count_table(states, "state"),
         },
     )
     yield dg.MaterializeResult(

@@ -13,9 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipelines import commands
+from pipelines.demo import DEFAULT_DEMO_SIZE, DEMO_SIZES
+from rules.sectors import SECTORS
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
+
+
+SECTOR_CHOICES = ", ".join(SECTORS)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="doisoat",
         description="Đối soát: clean sector data and verify it against the population register.",
     )
-    parser.add_argument("--data", type=Path, help="data folder (default: ./data of the repository)")
+    parser.add_argument("--data", type=Path, help="data folder (default: $DOISOAT_DATA, else ./data of the repository)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -33,48 +38,63 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = add("demo", commands.demo, "generate a province and run every stage through Dagster")
-    p.add_argument("--province", default="ho_chi_minh")
-    p.add_argument("--size", type=int, default=None, help="people in the synthetic register")
-    p.add_argument("--seed", type=int, default=6)
-    p.add_argument("--fresh", action="store_true", help="delete generated data first")
+    p.add_argument("--province", default="ho_chi_minh",
+                   help="province slug or code to generate and process (default: %(default)s; see `doisoat provinces`)")
+    p.add_argument("--size", type=int, default=None,
+                   help="people in the synthetic register (default: "
+                        + ", ".join(f"{n:,} for {p}" for p, n in DEMO_SIZES.items())
+                        + f", else {DEFAULT_DEMO_SIZE:,})")
+    p.add_argument("--seed", type=int, default=6,
+                   help="random seed of the synthetic data: the same seed gives the same files (default: %(default)s)")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the generated data (register, inbox, lake, queue, warehouse, reports) first")
     p.add_argument("--date", help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
 
     p = add("generate", commands.generate, "write a synthetic register, sector uploads and truth files")
-    p.add_argument("--province", required=True)
-    p.add_argument("--size", type=int, default=20_000, help="people in the register")
-    p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--province", required=True, help="province slug or code (see `doisoat provinces`)")
+    p.add_argument("--size", type=int, default=20_000, help="people in the register (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=6,
+                   help="random seed: the same seed gives the same files (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder (laid out like data/)")
-    p.add_argument("--students", type=int, help="student rows (default: by province size)")
-    p.add_argument("--vaccinations", type=int, help="vaccination rows")
-    p.add_argument("--insurance", type=int, help="insurance rows")
+    p.add_argument("--students", type=int, help="student rows (default: by province size; 0 writes no sector)")
+    p.add_argument("--vaccinations", type=int, help="vaccination rows (default: by province size)")
+    p.add_argument("--insurance", type=int, help="insurance rows (default: by province size)")
     p.add_argument("--profile", choices=("default", "harsh"), default="default",
-                   help="noise profile: default, or harsh (0/1/2-3/4-6 compounded errors per row, counted)")
+                   help="noise profile: default, or harsh (0/1/2-3/4-6 compounded errors per row, counted) "
+                        "(default: %(default)s)")
 
     p = add("upload", commands.upload, "validate one sector file now and write its error report")
-    p.add_argument("file", type=Path)
-    p.add_argument("--province", required=True)
-    p.add_argument("--sector", required=True)
+    p.add_argument("file", type=Path, help="the list as sent: .xlsx, .xls, .csv or .txt")
+    p.add_argument("--province", required=True,
+                   help="province the list belongs to: slug or code (see `doisoat provinces`)")
+    p.add_argument("--sector", required=True, help=f"sector of the list: {SECTOR_CHOICES}")
     p.add_argument("--unit", help="submitting unit (default: from the file name)")
     p.add_argument("--sheet", help="sheet to read (default: the first with a recognisable header)")
-    p.add_argument("--no-inbox", action="store_true", help="do not copy the file into the inbox")
+    p.add_argument("--no-inbox", action="store_true",
+                   help="only check the file and write its error report; do not copy it into the inbox "
+                        "(by default it is copied to inbox/<province>/<sector>/ for the next run; rows with "
+                        "errors are quarantined there)")
 
     p = add("match", commands.match, "match a sector file against a population register")
     p.add_argument("--population", type=Path, required=True, help="register Parquet file or folder")
     p.add_argument("--input", type=Path, required=True, help="sector file: xlsx, csv or parquet")
-    p.add_argument("--sector", required=True)
+    p.add_argument("--sector", required=True, help=f"sector of the file (its header aliases): {SECTOR_CHOICES}")
     p.add_argument("--out", type=Path, required=True, help="output: .parquet or .csv")
 
     p = add("run", commands.run, "materialise the province x sector assets of a province")
-    p.add_argument("--province", required=True)
-    p.add_argument("--sector", action="append", help="limit to these sectors (repeatable)")
+    p.add_argument("--province", required=True, help="province slug or code (see `doisoat provinces`)")
+    p.add_argument("--sector", action="append",
+                   help=f"limit to this sector, repeatable (default: every sector: {SECTOR_CHOICES})")
 
     p = add("verify-day", commands.verify_day, "run the national daily verification for one day")
     p.add_argument("--date", help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
 
     p = add("forecast", commands.forecast, "forecast when each unit's verification backlog clears")
-    p.add_argument("--quota", type=int, help="what-if national daily quota")
-    p.add_argument("--html", type=Path, help="also write a burn-down chart (HTML)")
-    p.add_argument("--top", type=int, default=20, help="units to list (slowest to clear first)")
+    p.add_argument("--quota", type=int, help="what-if national daily quota (default: the policy's)")
+    p.add_argument("--html", type=Path,
+                   help="also write a burn-down chart (HTML) to this file (default: none, the table only)")
+    p.add_argument("--top", type=int, default=20,
+                   help="units to list, slowest to clear first (default: %(default)s)")
     p.add_argument("--policy", type=Path, help="quota policy YAML (default: rules/quota/quota.yaml)")
 
     add("publish", commands.publish, "rebuild the analyst DuckDB file from the lake")
@@ -87,12 +107,16 @@ def _parser() -> argparse.ArgumentParser:
                         "this installation processed)")
 
     p = add("verify-server", commands.verify_server, "serve the verification API over a register")
-    p.add_argument("--population", type=Path, required=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--population", type=Path, required=True,
+                   help="register the API answers from: Parquet file or folder "
+                        "(e.g. data/population/<province>.parquet)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8765,
+                   help="TCP port (default: %(default)s, the policy's endpoint; 0 picks a free one)")
 
     p = add("ui", commands.ui, "open the Dagster UI (dagster dev) on this project")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--port", type=int, default=3000, help="port of the UI on 127.0.0.1 (default: %(default)s)")
 
     add("verify-audit", commands.verify_audit,
         "check the transmission audit's hash chain and that it records every batch the queue sent")
@@ -100,11 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     p = add("review", commands.review, "clerical review of ambiguous rows: export / import workbooks, statistics")
     rsub = p.add_subparsers(dest="review_command", required=True, metavar="ACTION")
     r = rsub.add_parser("export", help="write review workbooks (one per sector, or per unit)")
-    r.add_argument("--province", required=True)
-    r.add_argument("--sector", help="only this sector")
-    r.add_argument("--unit", help="only this unit (one workbook per sector x unit)")
+    r.add_argument("--province", required=True, help="province slug or code (see `doisoat provinces`)")
+    r.add_argument("--sector", help="only this sector (default: every sector with rows to review)")
+    r.add_argument("--unit", help="only this unit (one workbook per sector x unit; default: every unit)")
     r = rsub.add_parser("import", help="validate a filled workbook and apply its decisions")
-    r.add_argument("file", type=Path)
+    r.add_argument("file", type=Path, help="the filled review workbook (.xlsx)")
     rsub.add_parser("stats", help="what reviewed pairs say: m per level, precision near the threshold, what-if")
 
     add("provinces", commands.provinces, "list province slugs and codes")

@@ -126,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     province = resolve_province(args.province).slug
     sectors = [check_sector(s) for s in args.sector] if args.sector else list(SECTORS)
     ok = run_province(province, sectors)
+    from pipelines.summaries import province_lines
+
+    print("\n".join(province_lines(province, sectors)))
     return 0 if ok else 1
 
 
@@ -157,11 +160,13 @@ EXIT_DAY_SHORT = 3  # verify-day: the day spent less than its allocation because
 def verify_day(args: argparse.Namespace) -> int:
     """Exit 0: the day spent its allocation (or ran out of work); 3: it spent less because of a
     failure (outage, 429, bad answers; the summary line says which); 1: a step failed."""
-    from pipelines.runner import national_day
+    from pipelines.runner import national_day, today_vn
+    from pipelines.summaries import verification_lines
 
     step_ok, day_ok = national_day(args.date)
     if not step_ok:
         return 1
+    print("\n".join(verification_lines(args.date or today_vn())))
     return 0 if day_ok else EXIT_DAY_SHORT
 
 
@@ -195,8 +200,12 @@ def forecast(args: argparse.Namespace) -> int:
 
 def publish(args: argparse.Namespace) -> int:
     from pipelines.runner import run_publish
+    from pipelines.summaries import publish_lines
 
-    return 0 if run_publish() else 1
+    if not run_publish():
+        return 1
+    print("\n".join(publish_lines()))
+    return 0
 
 
 def report(args: argparse.Namespace) -> int:
@@ -217,16 +226,26 @@ def review(args: argparse.Namespace) -> int:
 
 
 def verify_server(args: argparse.Namespace) -> int:
-    from rules.verify import serve_forever
+    from pipelines.summaries import serving_line
+    from rules.verify.server import VerifyServer
 
-    serve_forever(args.population, host=args.host, port=args.port)
+    server = VerifyServer(args.population, host=args.host, port=args.port)
+    print(serving_line(server.url, len(server.index), args.population, token=bool(server.token)), flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
     return 0
 
 
 def ui(args: argparse.Namespace) -> int:
-    """Start ``dagster dev`` on our code location against the persistent instance."""
+    """Start ``dagster dev`` on our code location against the persistent instance.
+
+    No target: run in the repository, ``dagster dev`` loads ``[tool.dagster]`` of pyproject.toml, the
+    code location ``doisoat`` our own runs carry as their origin (``pipelines.code_location``)."""
     dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-m", "pipelines.definitions",
-           "-p", str(args.port), "-h", "127.0.0.1"]
+    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-p", str(args.port), "-h", "127.0.0.1"]
     print("starting:", " ".join(cmd), f"(open http://127.0.0.1:{args.port})")
     return subprocess.call(cmd, cwd=REPO_ROOT)

@@ -1,7 +1,9 @@
 """The one Dagster ``Definitions`` of doisoat: assets, resources, jobs, schedules and sensors.
 
-Loaded by ``dagster dev -m pipelines.definitions``, by ``dagster definitions validate`` and by the
-``doisoat`` command. Paths come from ``pipelines.environment`` so every process agrees on ``data/``.
+The code location ``doisoat`` (``[tool.dagster]`` of pyproject.toml): loaded by ``dagster dev`` run in the
+repository (``doisoat ui`` / ``make ui``), by ``dagster definitions validate`` and by the ``doisoat``
+command, whose runs carry that location's origin (``pipelines.code_location``). Paths come from
+``pipelines.environment`` so every process agrees on ``data/``.
 """
 
 from __future__ import annotations

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from pipelines.environment import layout
-from pipelines.runner import run_national_day, run_province, run_publish, today_vn
 from rules.sectors import SECTORS
 
 # Hồ Chí Minh City's student list is the mission's headline case (56,000 records waiting in 2023).
@@ -42,6 +39,8 @@ class DemoSummary:
 
 
 def run_demo(province: str, day: str | None = None) -> DemoSummary:
+    from pipelines.runner import run_national_day, run_province, run_publish, today_vn  # Dagster: not for --help
+
     day = day or today_vn()
     stages: list[tuple[str, bool]] = []
     print(f"[2/4] ingest, clean and match {province} ({', '.join(SECTORS)}) through Dagster…")
@@ -76,6 +75,8 @@ def review_lines(province: str) -> list[str]:
 
 def summary_lines(day: str) -> list[str]:
     """Counts per stage, read from the analyst file (which holds no personal data)."""
+    import duckdb
+
     path = layout().warehouse()
     if not path.exists():
         return ["(no warehouse file: publishing did not run)"]

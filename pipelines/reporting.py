@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from pipelines.environment import data_root
+from pipelines.environment import layout
 
 
 class ReportPaths(NamedTuple):
@@ -24,8 +24,8 @@ class ReportPaths(NamedTuple):
 
 def report_paths() -> ReportPaths:
     """The report's paths under the data folder (``DOISOAT_DATA``, default ``data/``)."""
-    root = data_root()
-    return ReportPaths(warehouse=root / "warehouse" / "doisoat.duckdb", report=root / "reports" / "doisoat.html")
+    where = layout()
+    return ReportPaths(warehouse=where.warehouse(), report=where.report_html())
 
 
 def write_report(out: Path | None = None, *, warehouse: Path | None = None,

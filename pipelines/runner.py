@@ -1,7 +1,9 @@
 """Run jobs in this process against the persistent instance: no daemon, and every run shows in the UI.
 
-This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use
-(docs/decisions.md, "runs in process": ``execute_in_process`` with ``DagsterInstance.get()``).
+This is what ``doisoat run``, ``doisoat verify-day``, ``doisoat publish`` and ``doisoat demo`` use. Each
+run is created with the origin of the ``doisoat`` code location that ``dagster dev`` loads
+(``pipelines.code_location``) and executed here, as a launched run would be in its worker: the UI lists
+it on its job's page and can re-execute it.
 """
 
 from __future__ import annotations
@@ -57,21 +59,35 @@ def fail_orphaned_runs(instance: dg.DagsterInstance) -> int:
 
 
 def _execute(job_name: str, partition: str | None, label: str) -> bool:
+    """Run ``job_name`` (one partition) in this process, as the code location ``dagster dev`` loads.
+
+    The run is created with the remote origin of that location (``pipelines.code_location``), so
+    the UI lists it on its job page and can re-execute it; the province or day is added to the
+    installation's dynamic partitions first.
+    """
     import socket
 
-    from pipelines.definitions import defs
+    from dagster._core.execution.api import execute_run
+    from dagster._core.execution.execute_in_process import merge_run_tags
+
+    from pipelines.code_location import job_origin, reconstructable_repository
+    from pipelines.summaries import step
 
     instance = dg.DagsterInstance.get()
     if fail_orphaned_runs(instance):
         print("  (runs left STARTED by a killed process were marked failed)", file=sys.stderr)
-    job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        partition_key=partition,
-        instance=instance,
-        raise_on_error=False,
-        run_config=_run_config(),
-        tags={HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
-    )
+    recon_job = reconstructable_repository().get_reconstructable_job(job_name)
+    job = recon_job.get_definition()
+    partition = str(partition) if partition is not None else None
+    if partition is not None:
+        _add_partition(instance, job_name, partition)
+    run_config = _run_config()
+    tags = merge_run_tags(job, partition, {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
+                          None, instance, run_config)
+    run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=job_origin(job_name),
+                                      job_code_origin=recon_job.get_python_origin())
+    with step(label):
+        result = execute_run(recon_job, run, instance, raise_on_error=False)
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         causes = [root_cause(e.step_failure_data.error) for e in failures if e.step_failure_data]
@@ -81,6 +97,18 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
             "the run did not finish (see the run in the UI)")
         print(f"  ✗ {label} failed (run {result.run_id[:8]}): {detail}", file=sys.stderr)
     return result.success
+
+
+def _add_partition(instance: dg.DagsterInstance, job_name: str, partition: str) -> None:
+    """Add the run's province or day to the installation's partitions (``assets.partitions``)."""
+    from datetime import date
+
+    from assets.partitions import add_days, add_province
+
+    if job_name == "national_verification_job":
+        add_days(instance, date.fromisoformat(partition))
+    else:  # province jobs: "<province>" or "<province>|<sector>"
+        add_province(instance, partition.split("|")[0])
 
 
 def root_cause(error) -> str:
@@ -141,7 +169,7 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
     or ran out of work rather than failing)."""
     from datetime import date
 
-    from assets.partitions import daily_partitions
+    from assets.partitions import FIRST_POSSIBLE_DAY
     from rules.errors import OptionError
 
     day = day or today_vn()
@@ -149,7 +177,7 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
         wanted = date.fromisoformat(day)
     except ValueError:
         raise OptionError(f"--date {day!r} is not a date; use YYYY-MM-DD") from None
-    first, today = daily_partitions.start.date(), date.fromisoformat(today_vn())
+    first, today = FIRST_POSSIBLE_DAY, date.fromisoformat(today_vn())
     if wanted > today:
         raise OptionError(f"--date {day} is in the future: a day's quota exists from that day on "
                          f"(today is {today} in Asia/Ho_Chi_Minh)")

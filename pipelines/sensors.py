@@ -1,24 +1,44 @@
 """The upload inbox sensor: a file dropped into ``data/inbox/<province>/<sector>/`` starts a run.
 
-The run key holds the file's sha256, so the same file dropped twice runs once, and a corrected file
-(new content) runs again (docs/decisions.md, "sensors"). The cursor remembers (mtime, size, hash)
-per file so unchanged files are not hashed again on every tick.
+The run key is a short hash of the partition's new file contents, so the same file dropped twice
+runs once, and a corrected file (new content) runs again (docs/decisions.md, "sensors"). The cursor
+remembers (mtime, size, hash) per file so unchanged files are not hashed again on every tick. Files
+a run already ingested (their sha256 is in the partition's ``uploads`` lake file: ``doisoat demo``
+or ``doisoat run`` processed them before the sensor ever ticked) start nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import partition_key
+from assets.partitions import PROVINCE_PARTITIONS, partition_key, province_partitions
 from assets.resources import DataPaths
 from pipelines.jobs import province_job, review_import_job
 from rules.ingest.inbox import list_inbox, sha256_regular
 from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
+
+
+def run_key(*parts: str) -> str:
+    """``<kind>|<partition>|<16 hex>``: readable, bounded, and different for different file contents."""
+    *head, digests = parts
+    return "|".join([*head, hashlib.sha256(digests.encode()).hexdigest()[:16]])
+
+
+def ingested_digests(paths: DataPaths, province: str, sector: str) -> set[str]:
+    """The sha256 of every file the last run of the partition read (``lake/uploads``), or nothing."""
+    import polars as pl
+
+    path = paths.lake("uploads", province, sector)
+    try:
+        return set(pl.read_parquet(path, columns=["file_sha256"])["file_sha256"].drop_nulls().to_list())
+    except (OSError, pl.exceptions.PolarsError):  # never run, or being replaced: treat files as new
+        return set()
 
 
 def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], list[tuple[str, str, str]]]:
@@ -87,18 +107,31 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.Se
     by_partition: dict[tuple[str, str], list[str]] = {}
     for province, sector, digest in changed:
         by_partition.setdefault((province, sector), []).append(digest)
+    for (province, sector), digests in list(by_partition.items()):
+        left = sorted(set(digests) - ingested_digests(paths, province, sector))
+        if left:
+            by_partition[(province, sector)] = left
+        else:  # a run (the demo, `doisoat run`) already ingested exactly these files
+            del by_partition[(province, sector)]
     requests = [
         dg.RunRequest(
-            run_key=f"{province}|{sector}|{'+'.join(sorted(digests))}",
+            run_key=run_key(province, sector, "+".join(digests)),
             partition_key=partition_key(province, sector),
             tags={"upload_files": str(len(digests)), "province": province, "sector": sector},
         )
-        for (province, sector), digests in by_partition.items()
+        for (province, sector), digests in sorted(by_partition.items())
     ]
     if not requests:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new uploads in {len(state)} known files"),
                                cursor=json.dumps(state))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state),
+                           dynamic_partitions_requests=_new_provinces(context, {p for p, _ in by_partition}))
+
+
+def _new_provinces(context: dg.SensorEvaluationContext, provinces: set[str]) -> list:
+    """A request adding the provinces that are not partitions of this installation yet (or none)."""
+    new = sorted(p for p in provinces if not context.instance.has_dynamic_partition(PROVINCE_PARTITIONS, p))
+    return [province_partitions.build_add_request(new)] if new else []
 
 
 def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], dict[str, list[str]]]:
@@ -125,13 +158,14 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
 def review_inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
     previous = json.loads(context.cursor) if context.cursor else {}
     state, changed = scan_review_inbox(paths.inbox_root(), previous)
-    requests = [dg.RunRequest(run_key=f"review|{province}|{'+'.join(sorted(digests))}", partition_key=province,
+    requests = [dg.RunRequest(run_key=run_key("review", province, "+".join(sorted(digests))), partition_key=province,
                               tags={"review_workbooks": str(len(digests)), "province": province})
                 for province, digests in sorted(changed.items())]
     if not requests:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new review workbooks in {len(state)} known files"),
                                cursor=json.dumps(state))
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(state),
+                           dynamic_partitions_requests=_new_provinces(context, set(changed)))
 
 
 SENSORS = [inbox_sensor, review_inbox_sensor]

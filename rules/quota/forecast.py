@@ -234,14 +234,18 @@ def render_table(fc: Forecast, max_units: int = 25) -> str:
         f"Country: backlog {fc.total_backlog:,} over {fc.units.height:,} units, clear by "
         f"{when(fc.national_days, fc.national_date)}",
         "",
-        f"{'unit':<52} {'backlog':>9} {'first day':>9}  clearance",
+        f"{'unit':<52} {'backlog':>9} {'served from':>11}  cleared by",
     ]
     worst = fc.units.sort(["days_to_clear", "backlog", fc.key], descending=[True, True, False], nulls_last=False)
     for row in worst.head(max_units).iter_rows(named=True):
+        first = row["first_day_allocated"]
         lines.append(
-            f"{row[fc.key][:52]:<52} {row['backlog']:>9,} {row['first_day_allocated'] or '-':>9}  "
+            f"{row[fc.key][:52]:<52} {row['backlog']:>9,} {f'day {first}' if first else '-':>11}  "
             f"{when(row['days_to_clear'], row['clearance_day'])}"
         )
     if fc.units.height > max_units:
         lines.append(f"... {fc.units.height - max_units:,} more units (see the published table)")
+    lines += ["", f"served from: the forecast day on which the unit gets its first verification (day 1 = "
+                  f"{fc.start_day.isoformat()}; '-' not within {fc.horizon_days} days); "
+                  "cleared by: the day its backlog reaches 0 (in days from the start)"]
     return "\n".join(lines)

@@ -36,6 +36,7 @@ def test_lists_corrections_and_counts(data_dir: Path):
     (inbox / "thcs_c__ds.xlsx").write_bytes(b"not a workbook")
 
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("province", ["ha_noi"])  # the installation's provinces (assets.partitions)
         result = dg.materialize(
             [raw_records, clean_records],
             partition_key=partition_key("ha_noi", "students"),

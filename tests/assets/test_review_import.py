@@ -113,6 +113,7 @@ def test_the_import_job_reads_every_workbook_of_the_province_inbox(lake, capsys,
     (inbox / "broken.xlsx").write_bytes(b"not a workbook")  # refused with one line, the others still import
     job = build_definitions().resolve_job_def("review_import_job")
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("province", [PROVINCE])  # the installation's provinces (assets.partitions)
         result = job.execute_in_process(partition_key=PROVINCE, instance=instance, raise_on_error=False)
         assert result.success
         meta = result.asset_materializations_for_node("review_decisions")[0].metadata

@@ -28,10 +28,14 @@ def _tail(path: Path, chars: int = 2000) -> str:
 
 @contextlib.contextmanager
 def webserver(env: dict[str, str], cwd: Path, log: Path, startup_timeout: float = 150) -> Iterator[str]:
-    """Yield the base URL once ``/server_info`` answers; terminate the process group on exit."""
+    """Yield the base URL once ``/server_info`` answers; terminate the process group on exit.
+
+    No target on the command line: like ``make ui`` (``dagster dev`` in the repository), the webserver
+    reads ``[tool.dagster]`` of pyproject.toml, so the code location is the one users see (``doisoat``).
+    """
     binary = Path(sys.executable).with_name("dagster-webserver")
     port = free_port()
-    cmd = [str(binary), "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)]
+    cmd = [str(binary), "-h", "127.0.0.1", "-p", str(port)]
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,

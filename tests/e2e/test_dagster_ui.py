@@ -1,9 +1,13 @@
 """The Dagster UI as a provincial team sees it: a real webserver over a demo run, read by headless Chromium.
 
 Steps: run the tiny demo through the real CLI in a temporary data folder, start ``dagster-webserver``
-on that instance, then check (1) GraphQL lists every asset of our definitions and the materialisations
-of the demo, and (2) Chromium renders the asset catalogue with our asset names, an asset page that
-links the run which materialised it, and the runs page with that successful run; a screenshot of the
+on that instance (no target: it reads ``[tool.dagster]`` of pyproject.toml like ``make ui``), then check
+(1) GraphQL lists every asset of our definitions and the materialisations of the demo, the demo's runs
+under their jobs in the ``doisoat`` code location, the installation's own partitions (one province,
+one day), table/markdown metadata, and a dry run of the inbox sensor that launches nothing for the files
+the demo already ingested, and (2) Chromium renders the asset catalogue with our asset names, an asset page that
+links the run which materialised it, the runs page with that successful run, and the publish job's
+page listing it (screenshot ``dagster_job_runs.png``); a screenshot of the
 catalogue is saved under the test's tmp_path for a human to look at. Finally ``doisoat report`` is run
 on the demo's warehouse and the HTML is opened in the same browser (screenshot ``doisoat_report.png``).
 
@@ -38,6 +42,25 @@ RUN_QUERY = """
 query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId jobName status } } }
 """
 NUX_QUERY = "{ shouldShowNux }"
+LOCATIONS_QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+JOB_RUNS_QUERY = """
+query JobRuns($sel: PipelineSelector!) { pipelineOrError(params: $sel) { __typename
+    ... on Pipeline { runs(limit: 50) { runId status } } } }
+"""
+PARTITIONS_QUERY = """
+query Partitions($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __typename
+    ... on AssetNode { partitionKeysByDimension { name partitionKeys } } } }
+"""
+METADATA_QUERY = """
+query Metadata($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __typename
+    ... on AssetNode { assetMaterializations(limit: 1) { metadataEntries { label __typename } } } } }
+"""
+SENSOR_DRY_RUN = """
+mutation DryRun($sel: SensorSelector!) { sensorDryRun(selectorData: $sel, cursor: null) { __typename
+    ... on DryRunInstigationTick { evaluationResult { runRequests { runKey } skipReason error { message } } }
+    ... on PythonError { message } } }
+"""
+LOCATION, REPOSITORY = "doisoat", "__repository__"
 
 
 def _instance_home(tmp_path: Path) -> Path:
@@ -108,6 +131,7 @@ def _check_ui(base: str, browser: Browser, expected: set[str], tmp_path: Path) -
         run = graphql(base, RUN_QUERY, {"id": events[0]["runId"]})["runOrError"]
         assert run["__typename"] == "Run" and run["status"] == "SUCCESS", run
     assert graphql(base, NUX_QUERY)["shouldShowNux"] is False
+    _check_origin_partitions_sensor(base, latest)
 
     # --- Chromium: the catalogue lists every asset
     catalogue = PageText(_dump_until(browser, f"{base}/assets", sorted(expected)))
@@ -129,10 +153,48 @@ def _check_ui(base: str, browser: Browser, expected: set[str], tmp_path: Path) -
     assert f"/runs/{publish_run}" in runs.links and publish_run[:8] in runs.text
     assert "publish_job" in runs.text and "Success" in runs.text, runs.text[:1500]
 
+    # --- the job page lists the demo's run (it said "No runs found" when runs had another origin)
+    job_page = f"{base}/locations/{LOCATION}/jobs/publish_job/runs"
+    jobs = PageText(_dump_until(browser, job_page, [publish_run[:8]]))
+    assert publish_run[:8] in jobs.text and "No runs found" not in jobs.text, jobs.text[:1500]
+    browser.screenshot(job_page, tmp_path / "dagster_job_runs.png", budget_ms=10_000)
+
     # --- a screenshot of the catalogue for a human
     shot = browser.screenshot(f"{base}/assets", tmp_path / "dagster_assets.png", budget_ms=10_000)
     assert png_size(shot) == (1400, 900)
     assert shot.stat().st_size > 30_000, "screenshot is nearly empty (blank page?)"
+
+
+def _check_origin_partitions_sensor(base: str, latest: dict[str, dict]) -> None:
+    """The demo's runs under the location `make ui` loads; the installation's own partitions; metadata as
+    tables and markdown; and the inbox sensor, evaluated by the code server, launching nothing."""
+    names = [e["name"] for e in graphql(base, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]]
+    assert names == [LOCATION], names
+    for job, asset in (("province_job", "match_results"), ("publish_job", "analyst_warehouse")):
+        sel = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "pipelineName": job}
+        runs = graphql(base, JOB_RUNS_QUERY, {"sel": sel})["pipelineOrError"]["runs"]
+        assert latest[asset]["runId"] in {r["runId"] for r in runs}, (job, runs)
+        assert all(r["status"] == "SUCCESS" for r in runs), (job, runs)
+
+    dims = graphql(base, PARTITIONS_QUERY, {"key": {"path": ["match_results"]}})["assetNodeOrError"]
+    keys = {d["name"]: d["partitionKeys"] for d in dims["partitionKeysByDimension"]}
+    assert keys == {"province": ["ho_chi_minh"], "sector": ["students", "vaccinations", "insurance"]}, keys
+    days = graphql(base, PARTITIONS_QUERY, {"key": {"path": ["verification_results"]}})["assetNodeOrError"]
+    day_keys = days["partitionKeysByDimension"][0]["partitionKeys"]
+    assert len(day_keys) == 1, day_keys  # the demo's day, not every day since a fixed date
+
+    entries = graphql(base, METADATA_QUERY, {"key": {"path": ["match_results"]}})["assetNodeOrError"]
+    kinds = {e["label"]: e["__typename"] for e in entries["assetMaterializations"][0]["metadataEntries"]}
+    assert kinds["score_distribution"] == "MarkdownMetadataEntry", kinds
+    assert kinds["flags"] == kinds["candidate_pairs_by_pass"] == "TableMetadataEntry", kinds
+    assert "JsonMetadataEntry" not in kinds.values(), kinds
+
+    sel = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": "inbox_sensor"}
+    tick = graphql(base, SENSOR_DRY_RUN, {"sel": sel})["sensorDryRun"]
+    assert tick["__typename"] == "DryRunInstigationTick", tick
+    result = tick["evaluationResult"]
+    assert result["error"] is None and result["runRequests"] == [], result  # every demo file already ingested
+    assert "no new uploads" in result["skipReason"], result
 
 
 def _dump_until(browser: Browser, url: str, needles: list[str], attempts: int = 3) -> str:

@@ -38,11 +38,30 @@ def test_every_asset_is_documented_grouped_and_owned(data_dir):
 
 
 def test_dagster_cli_validates_the_code_location(data_dir):
-    proc = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipelines.definitions"],
-        capture_output=True, text=True, timeout=300,
-    )
+    """No target: Dagster reads [tool.dagster] of pyproject.toml, as `make ui` does; the location is doisoat."""
+    from pipelines.environment import REPO_ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Validation successful for code location doisoat" in proc.stdout + proc.stderr
+
+
+def test_our_runs_carry_the_origin_of_the_location_dagster_loads(monkeypatch):
+    """The origin the runner gives runs is the one Dagster's own loader builds from pyproject.toml in
+    the repository (what `dagster dev` / `make ui` serves): so the job pages list our runs."""
+    from dagster._core.workspace.load_target import PyProjectFileTarget
+
+    from pipelines import code_location
+    from pipelines.environment import REPO_ROOT
+
+    monkeypatch.chdir(REPO_ROOT)  # dagster dev runs in the repository (`doisoat ui` starts it there)
+    loaded = PyProjectFileTarget(str(REPO_ROOT / "pyproject.toml")).create_origins()
+    assert [o.location_name for o in loaded] == ["doisoat"]
+    ours = code_location.job_origin("province_job")
+    assert ours.repository_origin.code_location_origin == loaded[0]
+    assert ours.repository_origin.get_label() == "__repository__@doisoat"
+    assert ours.job_name == "province_job"
 
 
 def test_rules_never_import_dagster():

@@ -59,12 +59,17 @@ def test_province_schedules_are_off_by_default_and_request_every_sector(data_dir
     from rules.sectors import SECTORS
 
     defs = build_definitions()
+    from assets.partitions import add_province
+
     schedule = defs.resolve_schedule_def("nightly_ho_chi_minh")
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     when = datetime(2026, 11, 23, 1, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     with dg.instance_for_test() as instance:
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs.get_repository_def())
+        skipped = schedule.evaluate_tick(ctx)  # a province this installation never processed
+        assert not skipped.run_requests and "not processed by this installation" in skipped.skip_message
+        add_province(instance, "ho_chi_minh")
         requests = schedule.evaluate_tick(ctx).run_requests
     assert sorted(r.partition_key for r in requests) == sorted(f"ho_chi_minh|{s}" for s in SECTORS)
     assert all(r.run_key.endswith("2026-11-23") for r in requests)
@@ -81,4 +86,36 @@ def test_national_schedule_spends_the_quota_of_the_vietnamese_day_it_runs_in(dat
         ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs.get_repository_def())
         requests = schedule.evaluate_tick(ctx).run_requests
+        days = instance.get_dynamic_partitions("day")
     assert [r.partition_key for r in requests] == ["2026-11-23"]
+    assert days == ["2026-11-23"]  # the installation's first day: no 300 "missing" days before it
+
+
+def test_files_a_run_already_ingested_start_nothing_and_run_keys_stay_short(data_dir):
+    """After `doisoat demo` (or `run`) the sensor's first tick has no cursor: it must not ingest again."""
+    import hashlib
+
+    import polars as pl
+
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    contents = {f"thpt_{i}__ds.csv": f"Họ và tên,Ngày sinh\nA{i},01/01/2010\n".encode() for i in range(60)}
+    for name, body in contents.items():
+        (inbox / name).write_bytes(body)
+    fresh = _sensor_tick(data_dir)
+    assert len(fresh.run_requests) == 1 and len(fresh.run_requests[0].run_key) <= 64  # was 60 hashes long
+    assert [r.partition_keys for r in fresh.dynamic_partitions_requests] == [["ho_chi_minh"]]
+
+    # A run ingested every file: the lake's uploads table holds their hashes.
+    lake = data_dir / "lake" / "uploads" / "ho_chi_minh"
+    lake.mkdir(parents=True)
+    pl.DataFrame({"file_sha256": [hashlib.sha256(b).hexdigest() for b in contents.values()]}).write_parquet(
+        lake / "students.parquet")
+    after_run = _sensor_tick(data_dir)
+    assert after_run.run_requests == [] and "no new uploads" in after_run.skip_reason.skip_message
+
+    # One corrected file: one run, for that partition, keyed by the new content only.
+    (inbox / "thpt_7__ds.csv").write_bytes("Họ và tên,Ngày sinh\nA7,02/02/2010\n".encode())
+    corrected = _sensor_tick(data_dir, cursor=after_run.cursor)
+    assert [r.partition_key for r in corrected.run_requests] == ["ho_chi_minh|students"]
+    assert corrected.run_requests[0].tags["upload_files"] == "1"

@@ -91,6 +91,8 @@ def test_render_table_lists_country_and_units():
     assert "national quota of 300/day" in text
     assert re.search(r"Country: backlog 1,305 over 3 units, clear by 2026-11-28", text)
     assert text.index("hcm/students/big") < text.index("hue/insurance/tiny")
+    assert "served from" in text and "day 1" in text  # the column is named for what it holds ...
+    assert "served from: the forecast day on which the unit gets its first verification" in text  # ... and explained
 
 
 def test_demo_backlogs_have_hcmc_students_many_units_and_visible_floor():

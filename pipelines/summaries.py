@@ -1,0 +1,137 @@
+"""What ``doisoat run``, ``publish``, ``verify-day`` and ``verify-server`` print when they succeed.
+
+One summary per command, on stdout: counts, the day's allocation and outcome, output paths, the
+address served. Read back from the lake, the queue and the analyst file after the runs, so the summary
+says what is on disk, not what a step meant to do. Counts, codes and paths only: never a name, an
+ID or a date of birth (file names of uploads are not printed either: a school may name a list
+after a pupil).
+
+Progress of long steps (:func:`step`) goes to stderr, and only when stderr is a terminal: a cron
+job or a pipe gets the summary alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.environment import data_root
+
+STATUSES = ("matched", "ambiguous", "unmatched")
+
+
+def _progress_wanted() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """``  label …`` then ``  label: 3.2 s`` on stderr (a terminal only) around a long step."""
+    show = _progress_wanted()
+    started = time.perf_counter()
+    if show:
+        print(f"  {label} …", file=sys.stderr, flush=True)
+    yield
+    if show:
+        print(f"  {label}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+
+
+def _paths():
+    from assets.resources import DataPaths
+
+    return DataPaths(root=str(data_root()))
+
+
+def _rows(path: Path) -> int:
+    return pl.scan_parquet(path).select(pl.len()).collect().item() if path.exists() else 0
+
+
+def _n(value: object) -> str:
+    return f"{int(value):,}" if value is not None else "0"
+
+
+def province_lines(province: str, sectors: list[str]) -> list[str]:
+    """Per sector: files (current/failed), rows read, accepted, rejected, match decisions; then paths."""
+    paths = _paths()
+    lines = [f"{province}: {'sector':<13} {'files':>5} {'failed':>6} {'rows':>8} {'accepted':>9} {'rejected':>9} "
+             + " ".join(f"{s:>9}" for s in STATUSES)]
+    reports = review = 0
+    for sector in sectors:
+        uploads_path = paths.lake("uploads", province, sector)
+        uploads = pl.read_parquet(uploads_path, columns=["status"]) if uploads_path.exists() else None
+        files = uploads.height if uploads is not None else 0
+        failed = int((uploads["status"] == "failed").sum()) if uploads is not None else 0
+        match_path = paths.lake("match_results", province, sector)
+        status = (dict(pl.scan_parquet(match_path).group_by("status").len().collect().iter_rows())
+                  if match_path.exists() else {})
+        lines.append(f"{'':<{len(province) + 1}} {sector:<13} {files:>5} {failed:>6} "
+                     f"{_rows(paths.lake('raw_records', province, sector)):>8,} "
+                     f"{_rows(paths.lake('clean_records', province, sector)):>9,} "
+                     f"{_rows(paths.lake('rejected_records', province, sector)):>9,} "
+                     + " ".join(f"{status.get(s, 0):>9,}" for s in STATUSES))
+        folder = paths.error_reports(province, sector)
+        reports += len(list(folder.glob("*.errors.xlsx"))) if folder.is_dir() else 0
+        review += _rows(paths.lake("review_queue", province, sector))
+    review_dir = paths.reports() / "review" / province
+    lines += [
+        f"lake: {paths.base / 'lake'} (per asset/{province}/<sector>.parquet)",
+        f"error reports for uploaders: {reports} in {paths.reports() / 'errors' / province}",
+        f"clerical review: {review:,} candidate rows; workbooks in {review_dir}",
+        "next: `doisoat verify-day` (spend today's quota), `doisoat publish` (analyst file)",
+    ]
+    return lines
+
+
+def verification_lines(day: str) -> list[str]:
+    """The day's answers by outcome and where the queue and its audit live (after the summary line)."""
+    from assets.audit import transmission_log
+    from assets.national import queue_store_path
+    from rules.verify import QueueStore, StoreError
+
+    paths = _paths()
+    queue = queue_store_path(paths)
+    if not queue.exists():
+        return []
+    try:
+        states = QueueStore(queue).requests(personal_data=False, day=day)["state"].value_counts(sort=True)
+    except StoreError:
+        return []
+    outcome = ", ".join(f"{state} {n:,}" for state, n in states.iter_rows()) or "no request allocated"
+    return [f"  requests of the day by state: {outcome}",
+            f"  queue: {queue}; transmission audit: {transmission_log(paths).path}",
+            f"  forecast: `doisoat forecast`; analyst file: `doisoat publish` -> {paths.warehouse()}"]
+
+
+def publish_lines() -> list[str]:
+    """The analyst file: path, size, tables and views with their row counts (aggregates only)."""
+    import duckdb
+
+    path = _paths().warehouse()
+    if not path.exists():
+        return [f"no analyst file at {path}"]
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+        views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()
+        counts = [(t, con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for (t,) in tables]
+    finally:
+        con.close()
+    size = path.stat().st_size / 1e6
+    rows = ", ".join(f"{t} {n:,}" for t, n in counts)
+    return [f"analyst file: {path} ({size:.1f} MB, {len(tables)} tables, {len(views)} views)",
+            f"  rows: {rows}",
+            f"  views: {', '.join(v for (v,) in views) or 'none'}",
+            f"  open it read-only: duckdb -readonly {path}"]
+
+
+def serving_line(url: str, people: int, register: Path, token: bool) -> str:
+    return (f"verification API: serving {people:,} people of {register} at {url} "
+            f"({'bearer token required' if token else 'no token: local testing only'}); Ctrl-C stops")

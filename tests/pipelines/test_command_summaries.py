@@ -1,0 +1,144 @@
+"""``doisoat run``, ``verify-day``, ``publish`` and ``verify-server`` say what they did, in real subprocesses.
+
+One small installation (a generated province, the real CLI, the real Dagster instance): each command's
+stdout holds its summary, the figures agree with the lake / the queue / the analyst file, and no name,
+ID or date of birth of the register appears in any output.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROVINCE = "da_nang"
+
+
+def _cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory):
+    data = tmp_path_factory.mktemp("summaries") / "data"
+    env = {**os.environ, "DOISOAT_DATA": str(data), "DAGSTER_HOME": str(REPO),
+           "DOISOAT_DAGSTER_STORAGE": str(data / "dagster_home"),
+           "DOISOAT_COMPUTE_LOGS": str(data / "dagster_home" / "logs")}
+    env.pop("DOISOAT_POLICY", None)
+    generated = _cli(env, "generate", "--province", PROVINCE, "--size", "2000", "--seed", "5", "--out", str(data),
+                     "--students", "300", "--vaccinations", "60", "--insurance", "60")
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    outputs = {}
+    for name, args in (("run", ["run", "--province", PROVINCE]), ("verify-day", ["verify-day"]),
+                       ("publish", ["publish"])):
+        proc = _cli(env, *args)
+        assert proc.returncode == 0, f"{name}: {proc.stderr[-2000:]}"
+        outputs[name] = proc
+    return data, env, outputs
+
+
+def _personal_values(data: Path) -> list[str]:
+    register = pl.read_parquet(data / "population" / f"{PROVINCE}.parquet")
+    values = register["full_name"].to_list() + register["person_id"].to_list()
+    values += [d.strftime("%d/%m/%Y") for d in register["date_of_birth"].drop_nulls().to_list()]
+    # ISO dates of births before this year (a baby born this year shares its date with a verification day)
+    values += [d.isoformat() for d in register["date_of_birth"].drop_nulls().to_list() if d.year < 2026]
+    return values
+
+
+def test_run_prints_counts_per_sector_that_reconcile_with_the_lake_and_the_paths(installation):
+    data, _, outputs = installation
+    out = outputs["run"].stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == [f"{PROVINCE}:", "sector"], out
+    for sector in ("insurance", "students", "vaccinations"):
+        row = next(line for line in lines if line.split()[:1] == [sector])
+        files, failed, rows, accepted, rejected, matched, ambiguous, unmatched = (
+            int(x.replace(",", "")) for x in row.split()[1:])
+        lake = data / "lake"
+        uploads = pl.read_parquet(lake / "uploads" / PROVINCE / f"{sector}.parquet")
+        assert failed == int((uploads["status"] == "failed").sum())
+        assert files == pl.read_parquet(lake / "uploads" / PROVINCE / f"{sector}.parquet").height
+        assert rows == pl.read_parquet(lake / "raw_records" / PROVINCE / f"{sector}.parquet").height
+        assert rows == accepted + rejected  # nothing lost
+        decisions = pl.read_parquet(lake / "match_results" / PROVINCE / f"{sector}.parquet")["status"]
+        assert (matched, ambiguous, unmatched) == tuple(int((decisions == s).sum())
+                                                        for s in ("matched", "ambiguous", "unmatched"))
+    assert f"lake: {data / 'lake'}" in out and "error reports for uploaders:" in out
+    assert "…" not in outputs["run"].stderr  # no progress lines when stderr is not a terminal
+
+
+def test_verify_day_prints_the_days_allocation_outcome_and_paths(installation):
+    data, _, outputs = installation
+    out = outputs["verify-day"].stdout
+    summary = re.search(r"verification (\d{4}-\d{2}-\d{2}): allocated ([\d,]+) of quota ([\d,]+), answered ([\d,]+)",
+                        out)
+    assert summary, out
+    states = re.search(r"requests of the day by state: (.+)", out).group(1)
+    answered = sum(int(n.replace(",", "")) for n in re.findall(r"(?:verified|mismatch|not_found) ([\d,]+)", states))
+    assert answered == int(summary.group(4).replace(",", "")) > 0
+    assert str(data / "national" / "verification_queue.sqlite") in out
+
+
+def test_publish_prints_the_analyst_file_with_its_tables(installation):
+    data, _, outputs = installation
+    out = outputs["publish"].stdout
+    path = data / "warehouse" / "doisoat.duckdb"
+    assert f"analyst file: {path}" in out and path.exists()
+    assert re.search(r"\(\d+\.\d MB, \d+ tables, \d+ views\)", out)
+    assert re.search(r"uploads \d+", out) and "duckdb -readonly" in out
+
+
+def test_no_summary_names_a_person(installation):
+    data, _, outputs = installation
+    text = "\n".join(p.stdout + p.stderr for p in outputs.values())
+    leaked = [v for v in _personal_values(data) if v and v in text]
+    assert not leaked, leaked[:5]
+
+
+def test_verify_server_prints_the_address_it_serves(installation):
+    data, env, _ = installation
+    register = data / "population" / f"{PROVINCE}.parquet"
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines", "verify-server", "--population", str(register),
+                             "--port", "0"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/v1/verify)", line)
+        assert url and "2,000 people" in line, line + proc.stderr.read() if proc.poll() is not None else line
+        # the address is live: an empty GET is answered (with an HTTP error, not a refused connection)
+        try:
+            urllib.request.urlopen(url.group(1).replace("/v1/verify", "/"), timeout=10)
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (404, 405)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+def test_progress_lines_go_to_a_terminal_only(monkeypatch, capsys):
+    from pipelines import summaries
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    with summaries.step("register da_nang"):
+        pass
+    assert tty.getvalue().startswith("  register da_nang …\n") and " s\n" in tty.getvalue()
+    monkeypatch.undo()
+    with summaries.step("register da_nang"):
+        pass
+    assert capsys.readouterr().err == ""

@@ -48,9 +48,10 @@ def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]
 def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """Every matched row of every province x sector, enqueued once as a verification request."""
     from rules.corrections import FLAG, adopt_register_spelling
-    from rules.verify import QueueStore, build_requests
+    from rules.verify import build_requests, open_queue
+    from rules.verify.queue import queue_location
 
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = open_queue(queue_location(queue_store_path(paths)), create=True)
     added = corrected = 0
     registers: dict[str, pl.DataFrame] = {}
     for province, sector, path in _lake_partitions(paths, "match_results"):
@@ -99,10 +100,11 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     """Spend the day's national quota: allocate, send in batches, record answers, write verified IDs back."""
     from assets.verification_service import build_service
     from rules.quota import QuotaPolicy
-    from rules.verify import QueueStore, VerificationConfig, run_day, write_back
+    from rules.verify import VerificationConfig, open_queue, run_day, write_back
+    from rules.verify.queue import queue_location
 
     day = str(context.partition_key)
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = open_queue(queue_location(queue_store_path(paths)), create=True)
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     config = VerificationConfig.from_yaml(paths.policy_path())
     store.withdraw_superseded(_current_files(paths))  # also when this asset runs on its own
@@ -156,10 +158,11 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths) -> d
     from rules.quota import QuotaPolicy
     from rules.quota.chart import burn_down_html
     from rules.quota.forecast import forecast
-    from rules.verify import QueueStore
+    from rules.verify import open_queue
+    from rules.verify.queue import queue_location
 
     day = date.fromisoformat(str(context.partition_key))
-    store = QueueStore(queue_store_path(paths), create=True)
+    store = open_queue(queue_location(queue_store_path(paths)), create=True)
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))

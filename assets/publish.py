@@ -18,12 +18,14 @@ from assets.warehouse import WarehouseSources, build_warehouse
 )
 def analyst_warehouse(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """The analyst DuckDB file: documented tables and views, masked or aggregated, swapped in atomically."""
-    from rules.verify import QueueStore
+    from rules.verify import open_queue
+    from rules.verify.queue import is_url, queue_location
 
     store_path = queue_store_path(paths)
+    location = queue_location(store_path)
     queue = budgets = None
-    if store_path.exists():
-        store = QueueStore(store_path)
+    if is_url(location) or store_path.exists():
+        store = open_queue(location)
         queue, budgets = store.requests(personal_data=False), store.day_budgets()
     sources = WarehouseSources.from_dirs(paths.base / "lake", paths.base / "national", queue, budgets)
     counts = build_warehouse(sources, paths.warehouse())

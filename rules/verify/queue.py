@@ -106,3 +106,15 @@ def open_queue(location: str | Path, create: bool = False, provinces: Iterable[s
     from rules.verify.store import QueueStore
 
     return QueueStore(location, create=create)
+
+
+QUEUE_URL_ENV = "DOISOAT_QUEUE_URL"
+
+
+def queue_location(default: str | Path) -> str | Path:
+    """The configured queue: ``$DOISOAT_QUEUE_URL`` (``postgresql://user@host:port/db``, the national
+    queue; deploy/README.md) when set, else the SQLite file ``default`` (the embedded default)."""
+    url = os.environ.get(QUEUE_URL_ENV, "").strip()
+    if url and not is_url(url):
+        raise StoreError(f"{QUEUE_URL_ENV} must be a postgresql:// URL (or unset for the local SQLite queue)")
+    return url or default

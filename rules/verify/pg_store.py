@@ -46,8 +46,16 @@ import psycopg2.extras
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
 from rules.verify.model import Answer, Request
-from rules.verify.queue import ANSWERED, WAITING, StoreError, owner_alive
-from rules.verify.store import BACKLOG_SCHEMA, LINEAGE_COLUMNS, PERSONAL_COLUMNS, REQUEST_COLUMNS
+from rules.verify.queue import (
+    ANSWERED,
+    BACKLOG_SCHEMA,
+    LINEAGE_COLUMNS,
+    PERSONAL_COLUMNS,
+    REQUEST_COLUMNS,
+    WAITING,
+    StoreError,
+    owner_alive,
+)
 
 SCHEMA_VERSION = "1"
 APP_ID = "doisoat-national-verification-queue"

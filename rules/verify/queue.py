@@ -29,6 +29,25 @@ from rules.verify.model import Answer, Request
 WAITING = ("pending", "failed")
 ANSWERED = ("verified", "mismatch", "not_found")
 HOST = socket.gethostname()
+REQUEST_COLUMNS = (
+    "request_id",
+    "province",
+    "sector",
+    "unit",
+    "person_id",
+    "full_name",
+    "date_of_birth",
+    "gender",
+    "enqueued_at",
+)
+LINEAGE_COLUMNS = ("file_sha256", "sheet", "row_number")
+PERSONAL_COLUMNS = ("person_id", "full_name", "date_of_birth", "gender")
+BACKLOG_SCHEMA = {
+    "unit_key": pl.Utf8,
+    "backlog": pl.Int64,
+    "oldest_wait_days": pl.Float64,
+    "days_since_served": pl.Float64,
+}
 
 
 class StoreError(RuntimeError):

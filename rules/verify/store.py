@@ -55,24 +55,20 @@ from rules.private import private_dir, private_file
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
 from rules.verify.model import Answer, Request
-from rules.verify.queue import ANSWERED, WAITING, StoreError, owner_alive
+from rules.verify.queue import (  # the columns are the queue's (both stores), re-exported here
+    ANSWERED,
+    BACKLOG_SCHEMA,
+    LINEAGE_COLUMNS,
+    PERSONAL_COLUMNS,
+    REQUEST_COLUMNS,
+    WAITING,
+    StoreError,
+    owner_alive,
+)
 
 SCHEMA_VERSION = "1"
 APP_ID = "doisoat-verification-queue"
 _RELEASE_DAY = "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE alloc_day = ? AND state = 'allocated'"
-REQUEST_COLUMNS = (
-    "request_id",
-    "province",
-    "sector",
-    "unit",
-    "person_id",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "enqueued_at",
-)
-LINEAGE_COLUMNS = ("file_sha256", "sheet", "row_number")
-PERSONAL_COLUMNS = ("person_id", "full_name", "date_of_birth", "gender")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -145,12 +141,6 @@ CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY);
 _EXTERNAL_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS external_backlog") :].split(";")[0]
 _ADDED_COLUMNS = {("day_budget", "stop_detail"): "TEXT"}
 
-BACKLOG_SCHEMA = {
-    "unit_key": pl.Utf8,
-    "backlog": pl.Int64,
-    "oldest_wait_days": pl.Float64,
-    "days_since_served": pl.Float64,
-}
 
 
 def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:

@@ -60,7 +60,7 @@ def instance_env(tmp_path):
         "DOISOAT_COMPUTE_LOGS": str(tmp_path / "logs"),
         "DOISOAT_DAGSTER_STORAGE": str(tmp_path / "storage"),
         "DOISOAT_DATA": str(tmp_path / "data"),
-        "DOISOAT_TEST_HOLD_S": "8",
+        "DOISOAT_TEST_HOLD_S": "12",
     }
     (tmp_path / "data").mkdir()
     yield env

@@ -60,9 +60,10 @@ def _all(*keys: str) -> list[dg.AssetDep]:
 def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths):
     """Every matched row of every province x sector, enqueued once as a verification request."""
     from rules.corrections import FLAG, adopt_register_spelling
-    from rules.verify import QueueStore, build_requests
+    from rules.verify import build_requests, open_queue
+    from rules.verify.queue import queue_location
 
-    store = QueueStore(paths.queue_store(), create=True)
+    store = open_queue(queue_location(paths.queue_store()), create=True)
     added = corrected = 0
     written: list[tuple[pl.DataFrame, Path]] = []
     registers: dict[str, pl.DataFrame] = {}
@@ -131,10 +132,11 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     """Spend the day's national quota: allocate, send in batches, record answers, write verified IDs back."""
     from assets.verification_service import build_service
     from rules.quota import QuotaPolicy
-    from rules.verify import QueueStore, VerificationConfig, run_day, write_back
+    from rules.verify import VerificationConfig, open_queue, run_day, write_back
+    from rules.verify.queue import queue_location
 
     day = str(context.partition_key)
-    store = QueueStore(paths.queue_store(), create=True)
+    store = open_queue(queue_location(paths.queue_store()), create=True)
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     config = VerificationConfig.from_yaml(paths.policy_path())
     store.withdraw_superseded(_current_files(paths))  # also when this asset runs on its own
@@ -215,11 +217,12 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths):
     from rules.quota import QuotaPolicy
     from rules.quota.forecast import forecast
     from rules.report import write_forecast_page
-    from rules.verify import QueueStore
+    from rules.verify import open_queue
     from rules.verify.backlog import national_backlog
+    from rules.verify.queue import queue_location
 
     day = date.fromisoformat(str(context.partition_key))
-    store = QueueStore(paths.queue_store(), create=True)
+    store = open_queue(queue_location(paths.queue_store()), create=True)
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))

@@ -22,12 +22,14 @@ WAREHOUSE_INPUTS = sorted({lake_table(table).written_by for table, _ in LAKE_SOU
 )
 def analyst_warehouse(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """The analyst DuckDB file: documented tables and views, masked or aggregated, swapped in atomically."""
-    from rules.verify import QueueStore
+    from rules.verify import open_queue
+    from rules.verify.queue import is_url, queue_location
 
     store_path = paths.queue_store()
+    location = queue_location(store_path)
     queue = budgets = None
-    if store_path.exists():
-        store = QueueStore(store_path)
+    if is_url(location) or store_path.exists():
+        store = open_queue(location)
         queue, budgets = store.requests(personal_data=False), store.day_budgets()
     sources = WarehouseSources.from_layout(paths.layout, queue, budgets)
     counts = build_warehouse(sources, paths.warehouse())

@@ -9,11 +9,18 @@ size; a quadratic one would take ~16x. Run heavy (about 3 GB, several minutes)::
 
     flock /tmp/doisoat-heavy.lock .venv/bin/python benchmarks/bench_queue.py
     .venv/bin/python benchmarks/bench_queue.py --answered 200000 --waiting 100000 --new 10000 --quota 20000
+    .venv/bin/python benchmarks/bench_queue.py --store postgresql://postgres@127.0.0.1:5432/postgres
+
+``--store URL``: the national queue on PostgreSQL instead (``rules/verify/pg_store.py``); each size gets
+a fresh database ``bench_queue_<n>`` on that server, dropped afterwards. The server's work is not in
+this process's CPU time, so the scaling line compares wall times for it (run it on a quiet machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import resource
 import sys
 import tempfile
@@ -65,6 +72,61 @@ def request_frame(persons: pl.DataFrame, tag: str, enqueued: str) -> pl.DataFram
     ).drop("i")
 
 
+def history(answered: int, waiting: int, cols: list[str]):
+    """The history in chunks of at most 500,000 rows (answered first, then waiting), sorted by key."""
+    chunk = 500_000
+    for start in range(0, answered + waiting, chunk):
+        n = min(chunk, answered + waiting - start)
+        done = pl.col("row_number") < answered
+        yield request_frame(people(start, n), "old", "2026-10-01T08:00:00+00:00").with_columns(
+            unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"),
+            state=pl.when(done).then(pl.lit("verified")).otherwise(pl.lit("pending")),
+            status=pl.when(done).then(pl.lit("verified")),
+            answered_at=pl.when(done).then(pl.lit("2026-10-02T00:00:00Z")),
+            alloc_day=pl.when(done).then(pl.lit("2026-10-02")),
+            batch_id=pl.when(done).then(pl.lit("history")),
+        ).sort("request_id").select(cols)
+
+
+COLS = [*REQUEST_COLUMNS, *LINEAGE_COLUMNS, "unit_key", "state", "status", "answered_at", "alloc_day", "batch_id"]
+
+
+def build_pg(server: str, answered: int, waiting: int):
+    """The history in a fresh database on ``server`` (COPY, then ANALYZE); returns (store, drop)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    from rules.verify.pg_store import PgQueueStore
+
+    db = f"bench_queue_{answered}_{os.getpid()}"
+    parts = urlsplit(server.replace("postgresql+psycopg2://", "postgresql://"))
+    admin = psycopg2.connect(server.replace("postgresql+psycopg2://", "postgresql://"))
+    admin.autocommit = True
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+    admin.cursor().execute(f"CREATE DATABASE {db}")
+    url = urlunsplit(parts._replace(path=f"/{db}"))
+    store = PgQueueStore(url, create=True)
+    con = psycopg2.connect(url)
+    with con, con.cursor() as cur:
+        for frame in history(answered, waiting, COLS):
+            buf = io.BytesIO()
+            frame.write_csv(buf, include_header=False, null_value="\\N", quote_style="non_numeric")
+            buf.seek(0)
+            cur.copy_expert(f"COPY requests ({', '.join(COLS)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+        cur.execute("INSERT INTO request_files SELECT DISTINCT file_sha256 FROM requests ON CONFLICT DO NOTHING")
+    con.autocommit = True
+    con.cursor().execute("VACUUM ANALYZE")
+    con.close()
+
+    def drop() -> None:
+        store.close()
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        admin.close()
+
+    return store, drop
+
+
 def build(path: Path, answered: int, waiting: int) -> QueueStore:
     """The history, loaded in bulk (secondary indexes dropped, rows inserted in key order, indexes
     rebuilt by sorting): the benchmark times the day's operations, not this set-up."""
@@ -75,19 +137,8 @@ def build(path: Path, answered: int, waiting: int) -> QueueStore:
         for name in names:
             con.execute(f"DROP INDEX {name}")
         con.execute("PRAGMA cache_size=-1000000")
-    cols = [*REQUEST_COLUMNS, *LINEAGE_COLUMNS, "unit_key", "state", "status", "answered_at", "alloc_day", "batch_id"]
-    chunk = 500_000
-    for start in range(0, answered + waiting, chunk):
-        n = min(chunk, answered + waiting - start)
-        done = pl.col("row_number") < answered
-        frame = request_frame(people(start, n), "old", "2026-10-01T08:00:00+00:00").with_columns(
-            unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"),
-            state=pl.when(done).then(pl.lit("verified")).otherwise(pl.lit("pending")),
-            status=pl.when(done).then(pl.lit("verified")),
-            answered_at=pl.when(done).then(pl.lit("2026-10-02T00:00:00Z")),
-            alloc_day=pl.when(done).then(pl.lit("2026-10-02")),
-            batch_id=pl.when(done).then(pl.lit("history")),
-        ).sort("request_id")
+    cols = COLS
+    for frame in history(answered, waiting, cols):
         with store.transaction() as con:
             con.executemany(f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                             frame.select(cols).iter_rows())
@@ -111,9 +162,14 @@ def timed(label: str, fn) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
-def scenario(answered: int, waiting: int, new: int, quota: int, workdir: Path) -> dict[str, float]:
+def scenario(
+    answered: int, waiting: int, new: int, quota: int, workdir: Path, server: str | None = None
+) -> dict[str, float]:
     t0 = time.perf_counter()
-    store = build(workdir / f"queue-{answered}.sqlite", answered, waiting)
+    if server:
+        store, drop = build_pg(server, answered, waiting)
+    else:
+        store, drop = build(workdir / f"queue-{answered}.sqlite", answered, waiting), None
     setup = time.perf_counter() - t0
     print(f"\nstore: {answered:,} answered + {waiting:,} waiting requests (built in {setup:.0f} s), "
           f"{UNITS:,} units")
@@ -144,6 +200,8 @@ def scenario(answered: int, waiting: int, new: int, quota: int, workdir: Path) -
           f"({report.answered_day:,} answered in {report.batches} batches, "
           f"{report.answered_day / times['dispatch']:,.0f} requests/s)")
     store.close()
+    if drop is not None:
+        drop()
     return {op: CPU[op] for op in times} | {f"{op}_wall": t for op, t in times.items()}
 
 
@@ -154,16 +212,22 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=100_000)
     ap.add_argument("--quota", type=int, default=200_000)
     ap.add_argument("--scale", type=int, default=4, help="the small run divides every size by this")
+    ap.add_argument("--store", default=None, metavar="URL",
+                    help="a postgresql:// server URL: benchmark the national queue there instead of SQLite")
     args = ap.parse_args()
     k = args.scale
+    print(f"store: {'PostgreSQL (national queue)' if args.store else 'SQLite (embedded default)'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench_queue_") as tmp:
-        small = scenario(args.answered // k, args.waiting // k, args.new // k, args.quota // k, Path(tmp))
-        full = scenario(args.answered, args.waiting, args.new, args.quota, Path(tmp))
-    print(f"\nscaling, CPU seconds (every size x{k}; linear ~x{k}, quadratic ~x{k * k}; wall in brackets):")
+        small = scenario(args.answered // k, args.waiting // k, args.new // k, args.quota // k, Path(tmp), args.store)
+        full = scenario(args.answered, args.waiting, args.new, args.quota, Path(tmp), args.store)
+    what = "wall seconds (the server's CPU is not ours)" if args.store else "CPU seconds"
+    print(f"\nscaling, {what} (every size x{k}; linear ~x{k}, quadratic ~x{k * k}; wall in brackets):")
     for op in ("enqueue", "withdraw", "allocate", "dispatch"):
-        ratio = full[op] / max(small[op], 1e-9)
+        key = op + "_wall" if args.store else op
+        ratio = full[key] / max(small[key], 1e-9)
         verdict = "linear" if ratio <= k * 1.75 else "WORSE THAN LINEAR"
-        print(f"  {op:<9} {small[op]:7.2f} s -> {full[op]:7.2f} s  x{ratio:4.1f}  {verdict}  "
+        print(f"  {op:<9} {small[key]:7.2f} s -> {full[key]:7.2f} s  x{ratio:4.1f}  {verdict}  "
               f"[{small[op + '_wall']:.2f} s -> {full[op + '_wall']:.2f} s]")
     print(f"peak RSS {peak_rss_mb():,.0f} MB")
 

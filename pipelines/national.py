@@ -35,15 +35,17 @@ def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path 
     from rules.quota import QuotaPolicy
     from rules.quota.forecast import forecast, render_table
     from rules.report import write_forecast_page
-    from rules.verify import QueueStore
+    from rules.verify import open_queue
     from rules.verify.backlog import national_backlog
+    from rules.verify.queue import is_url, queue_location
 
     rules_policy = QuotaPolicy.from_yaml(policy) if policy else QuotaPolicy.from_yaml()  # refuse a bad file first
     path = layout().queue_store()
-    if not path.exists():
+    location = queue_location(path)  # $DOISOAT_QUEUE_URL: the national queue on PostgreSQL
+    if not (is_url(location) or path.exists()):
         print("no verification queue yet: run `doisoat demo` (or the national daily job) first")
         return 0
-    store = QueueStore(path)
+    store = open_queue(location)
     days = store.day_budgets()
     last = str(days["day"].max()) if days.height else None
     backlogs = national_backlog(store, last) if last else store.backlog_by_unit()

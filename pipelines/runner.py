@@ -197,11 +197,13 @@ def print_day_summary(day: str) -> bool:
     """One line on what the day spent, always; False when it spent less than its allocation
     because something failed (an outage, a 429, bad answers, failed requests, an interrupt)."""
     from pipelines.environment import layout
-    from rules.verify import QueueStore, StoreError
+    from rules.verify import StoreError, open_queue
+    from rules.verify.queue import is_url, queue_location
 
     path = layout().queue_store()
+    location = queue_location(path)  # $DOISOAT_QUEUE_URL: the national queue on PostgreSQL
     try:
-        status = QueueStore(path).day_status(day) if path.exists() else None
+        status = open_queue(location).day_status(day) if is_url(location) or path.exists() else None
     except StoreError as exc:  # the step's failure line already named it; say what it means for the day
         print(f"verification {day}: no summary, the queue cannot be read ({exc})", file=sys.stderr)
         return False

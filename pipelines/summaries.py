@@ -93,15 +93,16 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
 def verification_lines(day: str) -> list[str]:
     """The day's answers by outcome and where the queue and its audit live (after the summary line)."""
     from assets.audit import transmission_log
-    from assets.national import queue_store_path
-    from rules.verify import QueueStore, StoreError
+    from rules.verify import StoreError, open_queue
+    from rules.verify.queue import is_url, queue_location
 
     paths = _paths()
-    queue = queue_store_path(paths)
-    if not queue.exists():
+    queue = paths.queue_store()
+    location = queue_location(queue)
+    if not (is_url(location) or queue.exists()):
         return []
     try:
-        states = QueueStore(queue).requests(personal_data=False, day=day)["state"].value_counts(sort=True)
+        states = open_queue(location).requests(personal_data=False, day=day)["state"].value_counts(sort=True)
     except StoreError:
         return []
     outcome = ", ".join(f"{state} {n:,}" for state, n in states.iter_rows()) or "no request allocated"

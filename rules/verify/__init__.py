@@ -9,8 +9,9 @@ Usage (the daily job)::
 
 Modules: ``model`` (Request/Answer, the service interface, errors), ``register`` (answers from the
 population register), ``simulator`` (embedded service), ``http_client`` (real endpoint: retries,
-backoff, circuit breaker), ``server`` (local HTTP server with fault injection), ``store`` (SQLite
-queue + ledger), ``dispatch`` (one day's run), ``results`` (requests from matches, write-back).
+backoff, circuit breaker), ``server`` (local HTTP server with fault injection), ``queue`` (the queue
+interface, ``open_queue``), ``store`` (SQLite queue + ledger, the default), ``pg_store`` (the national
+PostgreSQL queue), ``dispatch`` (one day's run), ``results`` (requests from matches, write-back).
 """
 
 from rules.verify.dispatch import DayReport, run_day, today
@@ -31,6 +32,7 @@ from rules.verify.model import (
     VerificationError,
     VerificationService,
 )
+from rules.verify.queue import VerificationQueue, open_queue
 from rules.verify.register import RegisterIndex
 from rules.verify.results import build_requests, write_back
 from rules.verify.server import Faults, VerifyServer, serve, serve_forever
@@ -57,10 +59,12 @@ __all__ = [
     "StoreError",
     "VerificationConfig",
     "VerificationError",
+    "VerificationQueue",
     "VerificationService",
     "VerifyServer",
     "build_requests",
     "make_service",
+    "open_queue",
     "run_day",
     "serve",
     "serve_forever",

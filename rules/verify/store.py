@@ -36,37 +36,39 @@ personal data.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from rules import interrupts
-from rules.errors import UserError
 from rules.private import private_dir, private_file
+from rules.quota.allocate import allocate
+from rules.quota.policy import QuotaPolicy
+from rules.verify.model import Answer, Request
+from rules.verify.queue import (  # the columns are the queue's (both stores), re-exported here
+    ANSWERED,
+    BACKLOG_SCHEMA,
+    LINEAGE_COLUMNS,
+    PERSONAL_COLUMNS,
+    REQUEST_COLUMNS,
+    WAITING,
+    StoreError,
+    owner_alive,
+)
 
 SCHEMA_VERSION = "1"
 APP_ID = "doisoat-verification-queue"
-WAITING = ("pending", "failed")
-ANSWERED = ("verified", "mismatch", "not_found")
-REQUEST_COLUMNS = (
-    "request_id",
-    "province",
-    "sector",
-    "unit",
-    "person_id",
-    "full_name",
-    "date_of_birth",
-    "gender",
-    "enqueued_at",
-)
-LINEAGE_COLUMNS = ("file_sha256", "sheet", "row_number")
-PERSONAL_COLUMNS = ("person_id", "full_name", "date_of_birth", "gender")
+_RELEASE_DAY = "UPDATE requests SET state = 'pending', alloc_day = NULL WHERE alloc_day = ? AND state = 'allocated'"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -139,12 +141,6 @@ CREATE TEMP TABLE IF NOT EXISTS current_files (sha TEXT PRIMARY KEY);
 _EXTERNAL_SCHEMA = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS external_backlog") :].split(";")[0]
 _ADDED_COLUMNS = {("day_budget", "stop_detail"): "TEXT"}
 
-BACKLOG_SCHEMA = {
-    "unit_key": pl.Utf8,
-    "backlog": pl.Int64,
-    "oldest_wait_days": pl.Float64,
-    "days_since_served": pl.Float64,
-}
 
 
 def backlog_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
@@ -227,12 +223,9 @@ def external_frame(con: sqlite3.Connection, day: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=BACKLOG_SCHEMA, orient="row")
 
 
-class StoreError(UserError, RuntimeError):
-    """The queue store is missing, corrupt, of another kind, or busy; the message says what to do."""
-
-
 class QueueStore:
-    """Handle on the queue file. Cheap to create; every operation opens its own connection.
+    """Handle on the queue file (the SQLite :class:`rules.verify.queue.VerificationQueue`). Cheap to
+    create; each thread keeps its own connection.
 
     ``QueueStore(path, create=True)`` creates a new store; without ``create`` a missing file is an
     error (a silently new, empty queue would hide lost state).
@@ -614,3 +607,226 @@ class QueueStore:
                 "allocated": pl.Int64,
             },
         )
+
+    # -- the dispatcher's steps (rules.verify.dispatch.run_day); each one BEGIN IMMEDIATE transaction --
+    def _live_runs(self, con: sqlite3.Connection, day: str, exclude: str | None = None) -> int:
+        rows = con.execute("SELECT owner, lease_until FROM day_run WHERE day = ?", (day,)).fetchall()
+        return sum(1 for o, lease in rows if o != exclude and lease >= time.time() and owner_alive(o))
+
+    def join_day(self, day: str, owner: str, lease_s: float) -> None:
+        """Register a run as working on ``day`` (other days then leave the day's allocation alone)."""
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO day_run VALUES (?, ?, ?)", (day, owner, time.time() + lease_s))
+
+    def leave_day(self, day: str, owner: str, release: bool) -> None:
+        """Unregister a run; with ``release`` and no other live run, the day's unsent requests wait again."""
+        try:
+            with self.transaction() as con:
+                con.execute("DELETE FROM day_run WHERE day = ? AND owner = ?", (day, owner))
+                if release and self._live_runs(con, day) == 0:
+                    con.execute(_RELEASE_DAY, (day,))
+        except Exception:  # best effort on the way out; the next run of any day recovers
+            pass
+
+    def take_orphans(self, owner: str, lease_s: float) -> list[tuple[str, str, int]]:
+        """Batches left ``sending`` by a dead run (process gone or lease out), now ``owner``'s."""
+        with self.transaction() as con:
+            rows = con.execute(
+                "SELECT batch_id, owner, lease_until, day, sends FROM ledger WHERE state = 'sending'"
+            ).fetchall()
+            orphans = [(b, d, n + 1) for b, o, lease, d, n in rows if lease < time.time() or not owner_alive(o)]
+            for b, _, _ in orphans:
+                con.execute(
+                    "UPDATE ledger SET owner = ?, lease_until = ?, sends = sends + 1 WHERE batch_id = ?",
+                    (owner, time.time() + lease_s, b),
+                )
+        return orphans
+
+    def allocate_day(self, day: str, policy: QuotaPolicy) -> bool:
+        """Persist the day's allocation once; top up its claimable requests. Returns True if reused."""
+        with self.transaction() as con:
+            # Allocations of other days that were never sent go back to waiting - but only when no run
+            # of that day is alive: a backfill beside the daily job must not take the other's requests.
+            stale_days = [
+                d for (d,) in con.execute(
+                    "SELECT DISTINCT alloc_day FROM requests WHERE state = 'allocated' AND alloc_day <> ?", (day,)
+                ).fetchall()
+            ]
+            for other in stale_days:
+                if self._live_runs(con, other) == 0:
+                    con.execute(_RELEASE_DAY, (other,))
+            reused = con.execute("SELECT 1 FROM day_budget WHERE day = ?", (day,)).fetchone() is not None
+            if not reused:
+                # National: this store's units and the other installations' backlogs (counts) share the quota.
+                external = external_frame(con, day)
+                local_backlog = backlog_frame(con, day)
+                national = pl.concat([local_backlog, external]) if external.height else local_backlog
+                alloc = allocate(national, policy)
+                con.executemany(
+                    "INSERT INTO day_allocation VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        (day, *row)
+                        for row in alloc.select(
+                            "unit_key", "backlog", "oldest_wait_days", "floor", "allocated"
+                        ).iter_rows()
+                    ),
+                )
+                # ``allocated`` is what this installation may spend; the external units' shares are theirs.
+                local = alloc.filter(~pl.col("unit_key").is_in(external["unit_key"].to_list()))
+                con.execute(
+                    "INSERT INTO day_budget (day, quota, allocated, created_at, policy) VALUES (?, ?, ?, ?, ?)",
+                    (day, policy.quota, int(local["allocated"].sum()), _now(), json.dumps(asdict(policy))),
+                )
+            con.execute("UPDATE day_budget SET runs = runs + 1 WHERE day = ?", (day,))
+            needs = con.execute(
+                """
+                SELECT a.unit_key, a.allocated - COALESCE(u.n, 0) AS need
+                FROM day_allocation a LEFT JOIN (
+                    SELECT unit_key, COUNT(*) AS n FROM requests WHERE alloc_day = ? GROUP BY unit_key
+                ) u ON u.unit_key = a.unit_key
+                WHERE a.day = ? AND a.allocated - COALESCE(u.n, 0) > 0
+                  AND a.unit_key IN (SELECT unit_key FROM request_units)
+                """,
+                (day, day),
+            ).fetchall()
+            # Per unit, the oldest ``need`` waiting requests: two ordered index ranges (pending, failed)
+            # read only as far as needed, so allocation costs what it allocates, not the whole backlog.
+            pick = (
+                "SELECT request_id FROM ("
+                " SELECT * FROM (SELECT request_id, enqueued_at FROM requests WHERE state = 'pending'"
+                "                AND unit_key = ?1 ORDER BY enqueued_at, request_id LIMIT ?2)"
+                " UNION ALL"
+                " SELECT * FROM (SELECT request_id, enqueued_at FROM requests WHERE state = 'failed'"
+                "                AND unit_key = ?1 ORDER BY enqueued_at, request_id LIMIT ?2)"
+                ") ORDER BY enqueued_at, request_id LIMIT ?2"
+            )
+            for unit_key, need in needs:
+                ids = [(day, r[0]) for r in con.execute(pick, (unit_key, need)).fetchall()]
+                con.executemany("UPDATE requests SET state = 'allocated', alloc_day = ? WHERE request_id = ?", ids)
+        return reused
+
+    def claim(self, day: str, batch_size: int, owner: str, lease_s: float) -> tuple[str, list[Request]] | None:
+        """Move up to ``batch_size`` allocated requests to ``sent`` under a new ledger row."""
+        batch_id = uuid.uuid4().hex
+        with self.transaction() as con:
+            ids = [
+                r[0]
+                for r in con.execute(
+                    "SELECT request_id FROM requests WHERE alloc_day = ? AND state = 'allocated' "
+                    "ORDER BY unit_key, enqueued_at, request_id LIMIT ?",
+                    (day, batch_size),
+                ).fetchall()
+            ]
+            if not ids:
+                return None
+            con.executemany(
+                "UPDATE requests SET state = 'sent', batch_id = ?, attempts = attempts + 1 WHERE request_id = ?",
+                ((batch_id, i) for i in ids),
+            )
+            con.execute(
+                "INSERT INTO ledger (batch_id, day, n, state, owner, lease_until, created_at, sends) "
+                "VALUES (?, ?, ?, 'sending', ?, ?, ?, 1)",
+                (batch_id, day, len(ids), owner, time.time() + lease_s, _now()),
+            )
+            con.execute(
+                "UPDATE day_run SET lease_until = ? WHERE day = ? AND owner = ?", (time.time() + lease_s, day, owner)
+            )
+        return batch_id, self.batch_requests(batch_id)
+
+    def batch_requests(self, batch_id: str) -> list[Request]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT request_id, person_id, full_name, date_of_birth, gender FROM requests "
+                "WHERE batch_id = ? AND +state = 'sent' ORDER BY request_id",
+                (batch_id,),
+            ).fetchall()
+        return [Request(*row) for row in rows]
+
+    def commit_batch(self, batch_id: str, answers: list[Answer]) -> int:
+        """Write a batch's answers and mark its ledger row committed, in one transaction.
+
+        A request the service left unanswered goes back to ``failed`` rather than staying ``sent``
+        for ever; returns how many.
+        """
+        with self.transaction() as con:
+            con.executemany(
+                "UPDATE requests SET state = ?, status = ?, differing_fields = ?, answered_at = ? "
+                "WHERE request_id = ? AND batch_id = ? AND state = 'sent'",
+                ((a.status, a.status, a.differing_fields, a.answered_at, a.request_id, batch_id) for a in answers),
+            )
+            left = con.execute(
+                "UPDATE requests SET state = 'failed', alloc_day = NULL, batch_id = NULL "
+                "WHERE batch_id = ? AND +state = 'sent'",
+                (batch_id,),
+            ).rowcount
+            con.execute(
+                "UPDATE ledger SET state = 'committed', finished_at = ?, cause = ? WHERE batch_id = ?",
+                (_now(), f"{left} unanswered" if left else None, batch_id),
+            )
+            reuse_for_batch(con, batch_id)
+        return left
+
+    def fail_batch(self, batch_id: str, back_to: str, cause: str, unsent: bool = False) -> int:
+        """Return an unanswered batch's requests to waiting (``pending`` or ``failed``); ledger ``failed``.
+
+        ``unsent``: the batch never left, so its send is not counted. Returns how many requests.
+        """
+        with interrupts.shielded(), self.transaction() as con:
+            n = con.execute(
+                "UPDATE requests SET state = ?, alloc_day = NULL, batch_id = NULL "
+                "WHERE batch_id = ? AND +state = 'sent'",
+                (back_to, batch_id),
+            ).rowcount
+            con.execute(
+                "UPDATE ledger SET state = 'failed', finished_at = ?, cause = ?, sends = sends - ? WHERE batch_id = ?",
+                (_now(), cause, 1 if unsent else 0, batch_id),
+            )
+        return n
+
+    def release_day(self, day: str) -> None:
+        """The day stopped early: its allocated-but-unsent requests wait again (nothing is dropped)."""
+        with self.transaction() as con:
+            con.execute(_RELEASE_DAY, (day,))
+
+    def day_figures(self, day: str, owner: str, cause: str | None, detail: str) -> dict[str, Any]:
+        """Record how the day stands (cause of unused capacity) and return its figures for the report."""
+        with self.transaction() as con:
+            quota, allocated = con.execute("SELECT quota, allocated FROM day_budget WHERE day = ?", (day,)).fetchone()
+            backlog, national_allocated = con.execute(
+                "SELECT COALESCE(SUM(backlog), 0), COALESCE(SUM(allocated), 0) FROM day_allocation WHERE day = ? "
+                "AND unit_key NOT IN (SELECT unit_key FROM external_backlog WHERE day = ?)",
+                (day, day),
+            ).fetchone()
+            national_allocated += con.execute(
+                "SELECT COALESCE(SUM(a.allocated), 0) FROM day_allocation a JOIN external_backlog e "
+                "ON e.day = a.day AND e.unit_key = a.unit_key WHERE a.day = ?",
+                (day,),
+            ).fetchone()[0]
+            done = con.execute(
+                f"SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN {ANSWERED}", (day,)
+            ).fetchone()[0]
+            in_flight = con.execute(
+                "SELECT COUNT(*) FROM requests WHERE alloc_day = ? AND state IN ('allocated', 'sent')", (day,)
+            ).fetchone()[0]
+            cause, detail = _stop_cause(allocated - done, in_flight, cause, detail)
+            unused = allocated - done
+            con.execute(
+                "UPDATE day_budget SET stop_cause = ?, unused = ?, stop_detail = ? WHERE day = ?",
+                (cause if unused else None, unused, (detail or None) if unused else None, day),
+            )
+            others = self._live_runs(con, day, exclude=owner)
+        return {"quota": quota, "allocated": allocated, "backlog": int(backlog),
+                "national_allocated": int(national_allocated), "answered": done, "unused": unused,
+                "in_flight": in_flight, "cause": cause, "detail": detail, "others": others}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _stop_cause(unused: int, in_flight: int, cause: str | None, detail: str) -> tuple[str | None, str]:
+    """Badly answered or unanswered requests went back to waiting: a re-run of the day (or the next
+    day) sends them again; name that as the cause when nothing else stopped the run."""
+    if cause is None and unused > in_flight:
+        return "failed_requests", detail or f"{unused - in_flight} allocated requests failed and wait for a re-run"
+    return cause, detail

@@ -107,7 +107,7 @@ def verification_lines(day: str) -> list[str]:
         return []
     outcome = ", ".join(f"{state} {n:,}" for state, n in states.iter_rows()) or "no request allocated"
     return [f"  requests of the day by state: {outcome}",
-            f"  queue: {queue}; transmission audit: {transmission_log(paths).path}",
+            f"  queue: {location}; transmission audit: {transmission_log(paths).path}",
             f"  forecast: `doisoat forecast`; analyst file: `doisoat publish` -> {paths.warehouse()}"]
 
 

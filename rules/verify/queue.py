@@ -12,8 +12,6 @@ lease ran out, for other hosts) is dead, and its in-flight batches are re-sent b
 
 from __future__ import annotations
 
-from rules.errors import UserError
-
 import os
 import socket
 import uuid
@@ -24,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
+from rules.errors import UserError
 from rules.processes import process_alive
 from rules.quota.policy import QuotaPolicy
 from rules.verify.model import Answer, Request

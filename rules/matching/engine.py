@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from rules.matching.blocking import generate_pairs, prepare_index
+from rules.matching.blocking import generate_pairs
 from rules.matching.compare import PREDICATE_COLUMNS, Comparisons, compare, score
 from rules.matching.config import MatchConfig
 from rules.matching.decide import decide_chunk, same_person_groups
@@ -32,6 +32,7 @@ from rules.matching.estimate import (
     with_labelled_pairs,
 )
 from rules.matching.features import generic_features, record_features
+from rules.matching.index import prepared_index
 
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "file_name",
@@ -149,7 +150,7 @@ def match_records(
     config = config or MatchConfig.default()
     t0 = time.perf_counter()
     feats = record_feature_frame(records, config)
-    prepared = prepare_index(index, config)
+    prepared = prepared_index(index, config)  # cached beside an index read by load_or_build_index
     needed = comparison_columns(config)
     index_cmp = index.select([c for c in index.columns if c in needed - INDEX_UNUSED])
     t_prep = time.perf_counter() - t0

@@ -105,6 +105,15 @@ def comparison_columns(config: MatchConfig) -> set[str]:
     return cols
 
 
+def contiguous(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with one chunk per column (a copy only when needed).
+
+    Why: gathering pairs from a frame of several chunks (a Parquet file's row groups, concatenated
+    chunks) binary-searches the chunk of every row: 8 times slower than from one chunk.
+    """
+    return df.rechunk() if any(n > 1 for n in df.n_chunks("all")) else df
+
+
 def record_feature_frame(records: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     if config.prepare == "vietnam":
         return record_features(records)
@@ -152,7 +161,7 @@ def match_records(
     feats = record_feature_frame(records, config)
     prepared = prepared_index(index, config)  # cached beside an index read by load_or_build_index
     needed = comparison_columns(config)
-    index_cmp = index.select([c for c in index.columns if c in needed - INDEX_UNUSED])
+    index_cmp = contiguous(index.select([c for c in index.columns if c in needed - INDEX_UNUSED]))
     t_prep = time.perf_counter() - t0
     n = records.height
     pass_counts = {p.name: 0 for p in config.passes}
@@ -177,7 +186,7 @@ def match_records(
         rid = cands.pairs["rid"].to_numpy()
         pidx = cands.pairs["pidx"].to_numpy()
         n_pairs += len(rid)
-        narrow = chunk.select([c for c in chunk.columns if c in needed])
+        narrow = contiguous(chunk.select([c for c in chunk.columns if c in needed]))
         lf = narrow[rid] if len(rid) else narrow.clear()
         rf = index_cmp[pidx] if len(pidx) else index_cmp.clear()
         t3 = time.perf_counter()
@@ -193,7 +202,7 @@ def match_records(
     decided: list[pl.DataFrame] = []
     reviews: list[pl.DataFrame] = []
     keep = [c for c in (config.id_column, config.record_id_column, "dob", "hh") if c and c in index.columns]
-    index_small = index.select(keep)
+    index_small = contiguous(index.select(keep))
     t5 = time.perf_counter()
     for ch in chunks:
         score(ch.comps, est, config)
@@ -271,7 +280,7 @@ def _estimate(
     k = int(min(opt.u_sample_pairs, n * big_n))
     s_rid = order[rng.integers(0, n, k)]
     s_pidx = rng.integers(0, big_n, k)
-    lf = full.select([c for c in full.columns if c in comparison_columns(config)])[s_rid]
+    lf = contiguous(full.select([c for c in full.columns if c in comparison_columns(config)]))[s_rid]
     rf = index_cmp[s_pidx]
     sample = compare(lf, rf, config, big_n, fixups=False)
     year_equal = 0.0

@@ -107,6 +107,20 @@ def register_paths_of(population: str | Path) -> list[Path]:
     return [p]
 
 
+def _one_chunk(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with each column in one chunk, column by column (at most one extra column in memory).
+
+    Why: a Parquet file reads as one chunk per row group, and gathering candidate pairs from a chunked
+    column searches the chunk of every row: 8 times slower than from one chunk.
+    """
+    cols = df.get_columns()
+    del df
+    for i, s in enumerate(cols):
+        if s.n_chunks() > 1:
+            cols[i] = s.rechunk()
+    return pl.DataFrame(cols)
+
+
 def load_or_build_index(
     register_paths: Sequence[str | Path] | str | Path,
     index_dir: str | Path,
@@ -127,7 +141,7 @@ def load_or_build_index(
     index_dir = Path(index_dir)
     target = index_dir / f"population_index_{key}.parquet"
     if target.exists():
-        index = pl.read_parquet(target)
+        index = _one_chunk(pl.read_parquet(target))
         _remember(index, index_dir, key)
         if prepare_for is not None:
             prepared_index(index, prepare_for)

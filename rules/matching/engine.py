@@ -274,14 +274,21 @@ def _estimate(
     if cached is not None:
         return cached
     # u: random record x register pairs, compared with the same code as the blocked pairs
-    full = pl.concat([c.feats for c in chunks], how="diagonal_relaxed") if chunks else feats
+    cols = comparison_columns(config)
+    parts = [c.feats.select([x for x in c.feats.columns if x in cols]) for c in chunks]
+    full = contiguous(pl.concat(parts, how="diagonal_relaxed"))
     order = _canonical_order(feats)
     rng = np.random.default_rng(opt.seed)
     k = int(min(opt.u_sample_pairs, n * big_n))
     s_rid = order[rng.integers(0, n, k)]
     s_pidx = rng.integers(0, big_n, k)
-    lf = contiguous(full.select([c for c in full.columns if c in comparison_columns(config)]))[s_rid]
+    # gathered in register order (cache friendly at 10M); u is a count per level, so the order of the
+    # sample's pairs changes nothing
+    by_person = np.argsort(s_pidx, kind="stable")
+    s_rid, s_pidx = s_rid[by_person], s_pidx[by_person]
+    lf = full[s_rid]
     rf = index_cmp[s_pidx]
+    del full
     sample = compare(lf, rf, config, big_n, fixups=False)
     year_equal = 0.0
     if "yr" in rf.columns and "yr" in lf.columns:

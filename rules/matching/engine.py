@@ -204,7 +204,8 @@ def match_records(
     keep = [c for c in (config.id_column, config.record_id_column, "dob", "hh") if c and c in index.columns]
     index_small = contiguous(index.select(keep))
     t5 = time.perf_counter()
-    for ch in chunks:
+    while chunks:  # each chunk is released once decided (its pairs' levels and weights are big at 10M)
+        ch = chunks.pop(0)
         score(ch.comps, est, config)
         rf = index_small[ch.pidx] if len(ch.pidx) else index_small.clear()
         res, rev = decide_chunk(ch.feats, ch.rid, rf, ch.comps, ch.cap_hit, config, est)
@@ -304,8 +305,12 @@ def _estimate(
         levels = {
             comp.name: np.concatenate([c.comps.levels[comp.name] for c in chunks]) for comp in config.comparisons
         }
-        scored = [score(c.comps, est, config).total for c in chunks]
-        pairs = PairLevels(rid_all, levels, np.concatenate(scored))
+        totals = []
+        for c in chunks:  # scored again with the estimates for the decisions: free the weights meanwhile
+            totals.append(score(c.comps, est, config).total)
+            c.comps.weights, c.comps.total = {}, None
+        pairs = PairLevels(rid_all, levels, np.concatenate(totals))
+        del totals
         pairs.fixed_log2 = pairs.fixed_log2 - sum_log2_m(pairs, est, config)
         n_em = n
         if n > opt.max_records:
@@ -314,6 +319,7 @@ def _estimate(
             keep = chosen[rid_all]
             pairs = PairLevels(rid_all[keep], {k_: v[keep] for k_, v in levels.items()}, pairs.fixed_log2[keep])
             n_em = opt.max_records
+        del levels, rid_all
         est = run_em(pairs, n_em, est, config)
     save_cached(Path(cache_dir) if cache_dir else None, key, est)
     return est

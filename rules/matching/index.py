@@ -150,7 +150,8 @@ def load_or_build_index(
     try:  # a cache we cannot write costs a rebuild next time, not the run
         private_dir(index_dir)  # a copy of the register (names, IDs, birth dates): owner-only
         tmp = private_file(index_dir / f".{target.name}.tmp{os.getpid()}")
-        index.write_parquet(tmp, compression="lz4")
+        # one row group: read back as one chunk per column (see _one_chunk), with no copy
+        index.write_parquet(tmp, compression="lz4", row_group_size=max(index.height, 1))
         os.replace(tmp, target)
         for stale in index_dir.glob("population_index_*"):  # one index per register version is enough
             if stale.name.startswith(f"population_index_{key}"):

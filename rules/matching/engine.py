@@ -32,7 +32,7 @@ from rules.matching.estimate import (
     with_labelled_pairs,
 )
 from rules.matching.features import generic_features, record_features
-from rules.matching.index import prepared_index
+from rules.matching.index import index_source, prepared_index
 
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "file_name",
@@ -270,7 +270,8 @@ def _estimate(
     opt = config.estimation
     if not opt.enabled or n == 0 or big_n == 0:
         return start_estimates(config, big_n)
-    key = data_version(feats, index, config)
+    source = index_source(index)
+    key = data_version(feats, index, config, source[1] if source else None)
     cached = load_cached(Path(cache_dir), key) if cache_dir else None
     if cached is not None:
         return cached

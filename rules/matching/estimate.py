@@ -444,15 +444,25 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "doisoat"
 
 
-def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig) -> str:
-    """sha256 key of (record features, index content, config, estimator version)."""
+def data_version(
+    feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None
+) -> str:
+    """sha256 key of (record features, index content, config, estimator version).
+
+    ``index_key``: the cached index's register fingerprint (``index.index_source``), which stands for
+    the index without hashing its rows (a second at 10M people).
+    """
     h = hashlib.sha256(f"est-v{ESTIMATOR_VERSION}-pl{pl.__version__}".encode())
     h.update(config.fingerprint().encode())
-    # the index is a function of the register: its IDs and names stand for it (hashing every column
-    # of a 10M-row index would cost seconds for nothing)
-    cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
-    narrow = index.select(cols) if cols else index
-    for frame in (feats, narrow):
+    frames = [feats]
+    if index_key:
+        h.update(f"index:{index_key}:{index.height}".encode())
+    else:
+        # the index is a function of the register: its IDs and names stand for it (hashing every
+        # column of a 10M-row index would cost seconds for nothing)
+        cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
+        frames.append(index.select(cols) if cols else index)
+    for frame in frames:
         h.update(str((frame.height, frame.columns)).encode())
         if frame.height:
             rows = frame.hash_rows(seed=11)

@@ -118,7 +118,11 @@ def test_sorted_blocking_keys_are_cached_beside_the_index_and_change_no_decision
     assert isinstance(next(iter(prepared.passes.values())).keys, np.memmap)
     plain = build_population_index(reg)  # not read through the cache: keys sorted in memory
     assert index_source(plain) is None and index_source(again.select(again.columns)) is None
-    cached_run = match_records(recs, again, config).results
+    cached_out = match_records(recs, again, config, cache_dir=tmp_path / "est")
+    cached_run = cached_out.results
+    # the estimates of a cached index are keyed by its register fingerprint: found again next run
+    assert not cached_out.estimates.from_cache
+    assert match_records(recs, again, config, cache_dir=tmp_path / "est").estimates.from_cache
     plain_run = match_records(recs, plain, config).results
     assert cached_run.equals(plain_run)
     assert (cached_run["status"] == "matched").sum() > 300  # a real run, not an empty one

@@ -185,7 +185,7 @@ class MatchConfig(_Strict):
     def from_yaml(cls, path: str | Path) -> MatchConfig:
         """Read a config file; unknown keys and bad values fail with one line naming the key path."""
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 15x faster
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a matching config must be a mapping of keys")
         try:

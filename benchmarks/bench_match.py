@@ -92,13 +92,14 @@ def one_line(exc: BaseException) -> str:
 
 
 def build_index_child(register: str, index_dir: str) -> dict:
-    from rules.matching import load_or_build_index
+    from rules.matching import MatchConfig, load_or_build_index
     from rules.matching.index import register_fingerprint
 
     key = register_fingerprint([register])[:20]
     cached = (Path(index_dir) / f"population_index_{key}.parquet").exists()
     t = time.perf_counter()
-    index = load_or_build_index([register], index_dir)
+    # the index step also sorts the passes' blocking keys and caches them beside the index
+    index = load_or_build_index([register], index_dir, prepare_for=MatchConfig.default())
     return {"seconds": time.perf_counter() - t, "rss": peak_rss_gb(), "rows": index.height, "cached": cached}
 
 

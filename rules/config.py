@@ -59,7 +59,7 @@ def read_yaml(path: str | Path, *, error: type[ConfigError] = ConfigError) -> An
     if not p.is_file():
         raise error(f"{shown}: file not found; pass an existing policy file")
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 15x faster
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

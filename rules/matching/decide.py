@@ -22,9 +22,9 @@ def reason_strings(comps: Comparisons, config: MatchConfig, positions: np.ndarra
     """``name=level;...`` for the pairs at ``positions`` (machine-readable, no personal data)."""
     cols = []
     for comp in config.comparisons:
-        labels = np.array(["missing", comp.else_label, *[lv.label for lv in comp.levels]], dtype=object)
-        lvl = comps.levels[comp.name][positions]
-        cols.append(pl.Series(comp.name, (comp.name + "=") + labels[lvl.astype(np.int64) + 2].astype(str)))
+        names = ("missing", comp.else_label, *(lv.label for lv in comp.levels))
+        labels = pl.Series(comp.name, [f"{comp.name}={x}" for x in names])
+        cols.append(labels.gather(comps.levels[comp.name][positions].astype(np.int64) + 2))
     if not cols:
         return pl.Series("reason", [""] * len(positions), dtype=pl.Utf8)
     return pl.DataFrame(cols).select(pl.concat_str(pl.all(), separator=";").alias("reason"))["reason"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from rules.matching.blocking import generate_pairs, prepare_index
+from rules.matching.blocking import generate_pairs
 from rules.matching.compare import PREDICATE_COLUMNS, Comparisons, compare, score
 from rules.matching.config import MatchConfig
 from rules.matching.decide import decide_chunk, same_person_groups
@@ -32,6 +32,7 @@ from rules.matching.estimate import (
     with_labelled_pairs,
 )
 from rules.matching.features import generic_features, record_features
+from rules.matching.index import index_source, prepared_index
 
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "file_name",
@@ -104,6 +105,15 @@ def comparison_columns(config: MatchConfig) -> set[str]:
     return cols
 
 
+def contiguous(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with one chunk per column (a copy only when needed).
+
+    Why: gathering pairs from a frame of several chunks (a Parquet file's row groups, concatenated
+    chunks) binary-searches the chunk of every row: 8 times slower than from one chunk.
+    """
+    return df.rechunk() if any(n > 1 for n in df.n_chunks("all")) else df
+
+
 def record_feature_frame(records: pl.DataFrame, config: MatchConfig) -> pl.DataFrame:
     if config.prepare == "vietnam":
         return record_features(records)
@@ -149,9 +159,9 @@ def match_records(
     config = config or MatchConfig.default()
     t0 = time.perf_counter()
     feats = record_feature_frame(records, config)
-    prepared = prepare_index(index, config)
+    prepared = prepared_index(index, config)  # cached beside an index read by load_or_build_index
     needed = comparison_columns(config)
-    index_cmp = index.select([c for c in index.columns if c in needed - INDEX_UNUSED])
+    index_cmp = contiguous(index.select([c for c in index.columns if c in needed - INDEX_UNUSED]))
     t_prep = time.perf_counter() - t0
     n = records.height
     pass_counts = {p.name: 0 for p in config.passes}
@@ -176,7 +186,7 @@ def match_records(
         rid = cands.pairs["rid"].to_numpy()
         pidx = cands.pairs["pidx"].to_numpy()
         n_pairs += len(rid)
-        narrow = chunk.select([c for c in chunk.columns if c in needed])
+        narrow = contiguous(chunk.select([c for c in chunk.columns if c in needed]))
         lf = narrow[rid] if len(rid) else narrow.clear()
         rf = index_cmp[pidx] if len(pidx) else index_cmp.clear()
         t3 = time.perf_counter()
@@ -192,9 +202,10 @@ def match_records(
     decided: list[pl.DataFrame] = []
     reviews: list[pl.DataFrame] = []
     keep = [c for c in (config.id_column, config.record_id_column, "dob", "hh") if c and c in index.columns]
-    index_small = index.select(keep)
+    index_small = contiguous(index.select(keep))
     t5 = time.perf_counter()
-    for ch in chunks:
+    while chunks:  # each chunk is released once decided (its pairs' levels and weights are big at 10M)
+        ch = chunks.pop(0)
         score(ch.comps, est, config)
         rf = index_small[ch.pidx] if len(ch.pidx) else index_small.clear()
         res, rev = decide_chunk(ch.feats, ch.rid, rf, ch.comps, ch.cap_hit, config, est)
@@ -259,19 +270,27 @@ def _estimate(
     opt = config.estimation
     if not opt.enabled or n == 0 or big_n == 0:
         return start_estimates(config, big_n)
-    key = data_version(feats, index, config)
+    source = index_source(index)
+    key = data_version(feats, index, config, source[1] if source else None)
     cached = load_cached(Path(cache_dir), key) if cache_dir else None
     if cached is not None:
         return cached
     # u: random record x register pairs, compared with the same code as the blocked pairs
-    full = pl.concat([c.feats for c in chunks], how="diagonal_relaxed") if chunks else feats
+    cols = comparison_columns(config)
+    parts = [c.feats.select([x for x in c.feats.columns if x in cols]) for c in chunks]
+    full = contiguous(pl.concat(parts, how="diagonal_relaxed"))
     order = _canonical_order(feats)
     rng = np.random.default_rng(opt.seed)
     k = int(min(opt.u_sample_pairs, n * big_n))
     s_rid = order[rng.integers(0, n, k)]
     s_pidx = rng.integers(0, big_n, k)
-    lf = full.select([c for c in full.columns if c in comparison_columns(config)])[s_rid]
+    # gathered in register order (cache friendly at 10M); u is a count per level, so the order of the
+    # sample's pairs changes nothing
+    by_person = np.argsort(s_pidx, kind="stable")
+    s_rid, s_pidx = s_rid[by_person], s_pidx[by_person]
+    lf = full[s_rid]
     rf = index_cmp[s_pidx]
+    del full
     sample = compare(lf, rf, config, big_n, fixups=False)
     year_equal = 0.0
     if "yr" in rf.columns and "yr" in lf.columns:
@@ -287,8 +306,12 @@ def _estimate(
         levels = {
             comp.name: np.concatenate([c.comps.levels[comp.name] for c in chunks]) for comp in config.comparisons
         }
-        scored = [score(c.comps, est, config).total for c in chunks]
-        pairs = PairLevels(rid_all, levels, np.concatenate(scored))
+        totals = []
+        for c in chunks:  # scored again with the estimates for the decisions: free the weights meanwhile
+            totals.append(score(c.comps, est, config).total)
+            c.comps.weights, c.comps.total = {}, None
+        pairs = PairLevels(rid_all, levels, np.concatenate(totals))
+        del totals
         pairs.fixed_log2 = pairs.fixed_log2 - sum_log2_m(pairs, est, config)
         n_em = n
         if n > opt.max_records:
@@ -297,6 +320,7 @@ def _estimate(
             keep = chosen[rid_all]
             pairs = PairLevels(rid_all[keep], {k_: v[keep] for k_, v in levels.items()}, pairs.fixed_log2[keep])
             n_em = opt.max_records
+        del levels, rid_all
         est = run_em(pairs, n_em, est, config)
     save_cached(Path(cache_dir) if cache_dir else None, key, est)
     return est

@@ -249,20 +249,88 @@ def record_posteriors(
     """
     if len(rid) == 0:
         return np.zeros(0), np.zeros(0)
+    return _posteriors(RecordGroups.of(rid), log2_lr, share, n_index)
+
+
+@dataclass
+class RecordGroups:
+    """Where each record's run of pairs starts (``rid`` sorted) and the group of each pair."""
+
+    starts: np.ndarray
+    grp: np.ndarray
+
+    @classmethod
+    def of(cls, rid: np.ndarray) -> RecordGroups:
+        starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+        grp = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rid)]))
+        return cls(starts, grp)
+
+
+def _posteriors(g: RecordGroups, log2_lr: np.ndarray, share: float, n_index: int) -> tuple[np.ndarray, np.ndarray]:
     a = log2_lr * LN2 + math.log(share / max(n_index, 1))  # ln((share/N) LR)
     b = math.log(1.0 - share)
-    starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
-    mx = np.maximum(np.maximum.reduceat(a, starts), b)
-    grp = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(rid)]))
-    e = np.exp(a - mx[grp])
-    denom = np.add.reduceat(e, starts) + np.exp(b - mx)
-    post = e / denom[grp]
-    return post, np.add.reduceat(post, starts)
+    mx = np.maximum(np.maximum.reduceat(a, g.starts), b)
+    e = np.exp(a - mx[g.grp])
+    denom = np.add.reduceat(e, g.starts) + np.exp(b - mx)
+    post = e / denom[g.grp]
+    return post, np.add.reduceat(post, g.starts)
+
+
+@dataclass
+class LevelPatterns:
+    """Candidate pairs grouped by their comparison-vector pattern (the level of every comparison).
+
+    ``pattern``: pattern number per pair (int64); ``levels``: comparison -> level slot per pattern
+    (0..n-1 listed levels, n = else, n+1 = missing). A run has thousands of patterns for millions
+    of pairs, so the m part of every pair's weight and the M-step's level counts are computed per
+    pattern (Splink aggregates its EM the same way); only the per-record posterior stays per pair.
+    """
+
+    pattern: np.ndarray
+    levels: dict[str, np.ndarray]
+
+    @property
+    def n_patterns(self) -> int:
+        return len(next(iter(self.levels.values()))) if self.levels else 1
+
+    @classmethod
+    def of(cls, pairs: PairLevels, config: MatchConfig) -> LevelPatterns:
+        n = len(pairs.rid)
+        code = np.zeros(n, dtype=np.int64)
+        base = 1
+        slots: dict[str, np.ndarray] = {}
+        for comp in config.comparisons:
+            n_lv = len(comp.levels)
+            lvl = pairs.levels[comp.name]
+            slot = np.where(lvl == -1, n_lv, np.where(lvl == -2, n_lv + 1, lvl)).astype(np.int64)
+            slots[comp.name] = slot
+            if base * (n_lv + 2) >= 1 << 62:  # renumber densely before the code could overflow
+                code, base = _dense(code)
+            code += slot * base
+            base *= n_lv + 2
+        pattern, k = _dense(code, base)
+        rep = np.zeros(k, dtype=np.int64)
+        rep[pattern] = np.arange(n)  # some pair of each pattern (all its pairs have the same levels)
+        return cls(pattern, {name: slot[rep] for name, slot in slots.items()})
+
+
+def _dense(code: np.ndarray, base: int | None = None) -> tuple[np.ndarray, int]:
+    """Codes renumbered 0..k-1 (in code order); a lookup table when the code range is small."""
+    if base is not None and base <= max(4 * len(code), 1 << 20):
+        seen = np.zeros(base, dtype=bool)
+        seen[code] = True
+        lut = np.cumsum(seen) - 1
+        return lut[code], int(seen.sum())
+    uniq, inv = np.unique(code, return_inverse=True)
+    return inv.astype(np.int64), len(uniq)
 
 
 def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfig) -> Estimates:
     """Estimate m and the match share by EM over ``pairs`` of ``n_records`` records (u stays fixed).
 
+    The pairs are grouped once by level pattern (:class:`LevelPatterns`): each iteration computes the
+    m part of the weights and the level counts on the pattern table, and only the record-level
+    posterior (which depends on a record's other candidates and on term frequencies) per pair.
     Returns a new Estimates; ``history`` holds the share after each iteration. Levels of ``fixed``
     comparisons keep their start m.
     """
@@ -275,11 +343,20 @@ def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfi
     history: list[float] = []
     converged = opt.max_iterations == 0
     it = 0
-    work = Estimates(m, est.u, est.u_source, share, est.n_index, est.u_year)
+    groups = RecordGroups.of(pairs.rid) if len(pairs.rid) else None
+    pats = LevelPatterns.of(pairs, config)
+    k = pats.n_patterns
     for it in range(1, opt.max_iterations + 1):  # noqa: B007 - `it` is reported after the loop
-        work.m, work.match_share = m, share
-        lr = sum_log2_m(pairs, work, config) + pairs.fixed_log2
-        post, _ = record_posteriors(pairs.rid, lr, share, est.n_index)
+        # E-step: the m part of log2 LR per pattern, the posteriors per pair (they compete per record)
+        pat_log2m = np.zeros(k, dtype=np.float64)
+        for comp in config.comparisons:
+            pat_log2m += np.append(np.log2(m[comp.name]), 0.0)[pats.levels[comp.name]]  # missing adds 0
+        if groups is not None:
+            post, _ = _posteriors(groups, pat_log2m[pats.pattern] + pairs.fixed_log2, share, est.n_index)
+            weight = np.bincount(pats.pattern, weights=post, minlength=k)  # expected matches per pattern
+        else:
+            post, weight = np.zeros(0), np.zeros(k)
+        # M-step on the pattern table
         new_m = {}
         delta = 0.0
         for comp in config.comparisons:
@@ -287,10 +364,9 @@ def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfi
             if comp.fixed:
                 new_m[comp.name] = m[comp.name]
                 continue
-            lvl = pairs.levels[comp.name]
-            ok = lvl != -2
-            idx = np.where(lvl[ok] == -1, n_lv, lvl[ok]).astype(np.int64)
-            counts = np.bincount(idx, weights=post[ok], minlength=n_lv + 1)
+            slot = pats.levels[comp.name]
+            ok = slot <= n_lv  # missing levels say nothing about m
+            counts = np.bincount(slot[ok], weights=weight[ok], minlength=n_lv + 1)
             mm = (counts + opt.m_strength * start[comp.name]) / (counts.sum() + opt.m_strength)
             mm = np.clip(mm, lo, hi)
             mm /= mm.sum()
@@ -363,15 +439,25 @@ def cache_root() -> Path:
     return user_cache()
 
 
-def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig) -> str:
-    """sha256 key of (record features, index content, config, estimator version)."""
+def data_version(
+    feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None
+) -> str:
+    """sha256 key of (record features, index content, config, estimator version).
+
+    ``index_key``: the cached index's register fingerprint (``index.index_source``), which stands for
+    the index without hashing its rows (a second at 10M people).
+    """
     h = hashlib.sha256(f"est-v{ESTIMATOR_VERSION}-pl{pl.__version__}".encode())
     h.update(config.fingerprint().encode())
-    # the index is a function of the register: its IDs and names stand for it (hashing every column
-    # of a 10M-row index would cost seconds for nothing)
-    cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
-    narrow = index.select(cols) if cols else index
-    for frame in (feats, narrow):
+    frames = [feats]
+    if index_key:
+        h.update(f"index:{index_key}:{index.height}".encode())
+    else:
+        # the index is a function of the register: its IDs and names stand for it (hashing every
+        # column of a 10M-row index would cost seconds for nothing)
+        cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
+        frames.append(index.select(cols) if cols else index)
+    for frame in frames:
         h.update(str((frame.height, frame.columns)).encode())
         if frame.height:
             rows = frame.hash_rows(seed=11)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 import polars as pl
 from unidecode import unidecode
 
-from rules.normalise.characters import fold_d_lookalikes
 from rules.provinces import slugify
 
 # Hán-Việt regional readings of one surname (domain README 3.4 item 9): near-equal for family names.
@@ -67,16 +67,20 @@ def fold_name(text: str | None) -> str | None:
     return s or None
 
 
-def _canonical_tone_fn():
-    """The normaliser's canonical tone placement (old/new style made equal), when available."""
+@cache
+def _tone_helpers():
+    """(look-alike fold, canonical tone placement) from the normaliser, imported on first use.
+
+    Why lazy: importing the normaliser builds its syllable tables (a few hundred ms), which a match of
+    already normalised records against a cached index never needs.
+    """
+    from rules.normalise.characters import fold_d_lookalikes
+
     try:
         from rules.normalise.syllable import canonical_tone
     except ImportError:  # pragma: no cover - normaliser not installed: plain NFC comparison
-        return lambda s: s
-    return canonical_tone
-
-
-_CANON = _canonical_tone_fn()
+        return fold_d_lookalikes, lambda s: s
+    return fold_d_lookalikes, canonical_tone
 
 
 def tone_name(text: str | None) -> str | None:
@@ -84,7 +88,8 @@ def tone_name(text: str | None) -> str | None:
     from the one look-alike table, rules/normalise/characters.yaml)."""
     if text is None:
         return None
-    s = _CANON(unicodedata.normalize("NFC", fold_d_lookalikes(text)).lower())
+    fold_d_lookalikes, canon = _tone_helpers()
+    s = canon(unicodedata.normalize("NFC", fold_d_lookalikes(text)).lower())
     s = _SPACES.sub(" ", _NON_WORD.sub(" ", s)).strip()
     return s or None
 

@@ -7,14 +7,22 @@ an unchanged one is just read back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import shutil
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from rules.errors import UserError
+from rules.matching import blocking
+from rules.matching.blocking import PreparedIndex, SortedKeys, prepare_index
+from rules.matching.config import MatchConfig
 from rules.matching.features import index_features
 from rules.private import private_dir, private_file
 
@@ -100,8 +108,31 @@ def register_paths_of(population: str | Path) -> list[Path]:
     return [p]
 
 
-def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index_dir: str | Path) -> pl.DataFrame:
-    """Return the cached index for these register files, building and caching it if absent."""
+def _one_chunk(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with each column in one chunk, column by column (at most one extra column in memory).
+
+    Why: a Parquet file reads as one chunk per row group, and gathering candidate pairs from a chunked
+    column searches the chunk of every row: 8 times slower than from one chunk.
+    """
+    cols = df.get_columns()
+    del df
+    for i, s in enumerate(cols):
+        if s.n_chunks() > 1:
+            cols[i] = s.rechunk()
+    return pl.DataFrame(cols)
+
+
+def load_or_build_index(
+    register_paths: Sequence[str | Path] | str | Path,
+    index_dir: str | Path,
+    prepare_for: MatchConfig | None = None,
+) -> pl.DataFrame:
+    """Return the cached index for these register files, building and caching it if absent.
+
+    The returned frame remembers where it is cached (:func:`prepared_index`), so the blocking keys
+    sorted for a config are cached beside it; ``prepare_for`` builds them now (the index step)
+    instead of in the first match run.
+    """
     if isinstance(register_paths, (str, Path)):
         register_paths = register_paths_of(register_paths)
     for p in register_paths:
@@ -111,16 +142,128 @@ def load_or_build_index(register_paths: Sequence[str | Path] | str | Path, index
     index_dir = Path(index_dir)
     target = index_dir / f"population_index_{key}.parquet"
     if target.exists():
-        return pl.read_parquet(target)
+        index = _one_chunk(pl.read_parquet(target))
+        _remember(index, index_dir, key)
+        if prepare_for is not None:
+            prepared_index(index, prepare_for)
+        return index
     index = build_population_index(read_register(register_paths))
     try:  # a cache we cannot write costs a rebuild next time, not the run
         private_dir(index_dir)  # a copy of the register (names, IDs, birth dates): owner-only
         tmp = private_file(index_dir / f".{target.name}.tmp{os.getpid()}")
-        index.write_parquet(tmp, compression="lz4")
+        # one row group: read back as one chunk per column (see _one_chunk), with no copy
+        index.write_parquet(tmp, compression="lz4", row_group_size=max(index.height, 1))
         os.replace(tmp, target)
-        for stale in index_dir.glob("population_index_*.parquet"):  # one index per register version is enough
-            if stale != target:
+        for stale in index_dir.glob("population_index_*"):  # one index per register version is enough
+            if stale.name.startswith(f"population_index_{key}"):
+                continue
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
                 stale.unlink(missing_ok=True)
     except OSError:
-        pass
+        return index
+    _remember(index, index_dir, key)
+    if prepare_for is not None:
+        prepared_index(index, prepare_for)
     return index
+
+
+# ----------------------------------------------------------------------- prepared blocking keys
+#
+# Sorting every pass's index keys costs more than the rest of a 100k-row match (13 sorts of the
+# register, two of them over every name token). The sorted keys depend only on the index and on the
+# index side of the passes, so they are cached beside the index Parquet, one folder per pass set,
+# and memory-mapped on the next run. A frame not read through ``load_or_build_index`` (tests, a
+# generic index) is simply prepared in memory.
+
+PREPARED_VERSION = "1"
+_SOURCES: dict[int, tuple[weakref.ref, Path, str]] = {}
+
+
+def _remember(index: pl.DataFrame, index_dir: str | Path, key: str) -> None:
+    """Note that ``index`` (this very object) is the cached index ``key`` in ``index_dir``."""
+    k = id(index)
+
+    def _forget(ref: weakref.ref, k: int = k) -> None:
+        if _SOURCES.get(k, (None,))[0] is ref:
+            del _SOURCES[k]
+
+    _SOURCES[k] = (weakref.ref(index, _forget), Path(index_dir), key)
+
+
+def index_source(index: pl.DataFrame) -> tuple[Path, str] | None:
+    """(index folder, index key) of a frame returned by ``load_or_build_index``, else None."""
+    entry = _SOURCES.get(id(index))
+    if entry is None or entry[0]() is not index:
+        return None
+    return entry[1], entry[2]
+
+
+def prepared_fingerprint(config: MatchConfig) -> str:
+    """Key of the prepared keys: the index side of the passes, the blocking code, polars' hash."""
+    h = hashlib.sha256(f"prepared-v{PREPARED_VERSION}-polars-{pl.__version__}".encode())
+    spec = [(p.name, p.kind, list(p.index_keys)) for p in config.passes]
+    h.update(json.dumps(spec).encode())
+    h.update(Path(blocking.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def prepared_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
+    """The passes' sorted index keys: read from the cache beside the index, else sorted (and cached)."""
+    src = index_source(index)
+    if src is None:
+        return prepare_index(index, config)
+    folder = src[0] / f"population_index_{src[1]}.prepared_{prepared_fingerprint(config)}"
+    if (folder / "done").exists():
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return _read_prepared(folder)
+    prepared = prepare_index(index, config)
+    with contextlib.suppress(OSError):  # a cache we cannot write costs a sort next time, not the run
+        _write_prepared(folder, prepared)
+    return prepared
+
+
+def _read_prepared(folder: Path) -> PreparedIndex:
+    meta = json.loads((folder / "done").read_text(encoding="utf-8"))
+
+    def table(tag: str) -> SortedKeys:
+        return SortedKeys(
+            np.load(folder / f"{tag}.keys.npy", mmap_mode="r"), np.load(folder / f"{tag}.pidx.npy", mmap_mode="r")
+        )
+
+    passes = {name: table(tag) for name, tag in meta["passes"].items()}
+    id_table = table("id_table") if meta["id_table"] else None
+    counts = pl.read_parquet(folder / "token_counts.parquet") if meta["token_counts"] else None
+    return PreparedIndex(passes, id_table, counts)
+
+
+def _write_prepared(folder: Path, prepared: PreparedIndex) -> None:
+    """Write into a hidden owner-only folder, then rename it into place (readers never see half)."""
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    private_dir(tmp)
+
+    def save(tag: str, st: SortedKeys) -> None:
+        for part, arr in (("keys", st.keys), ("pidx", st.pidx)):
+            path = private_file(tmp / f"{tag}.{part}.npy")
+            np.save(path, np.ascontiguousarray(arr))
+
+    tags = {}
+    for i, (name, st) in enumerate(prepared.passes.items()):
+        tags[name] = f"p{i}"
+        save(f"p{i}", st)
+    if prepared.id_table is not None:
+        save("id_table", prepared.id_table)
+    if prepared.token_counts is not None:
+        prepared.token_counts.write_parquet(private_file(tmp / "token_counts.parquet"))
+    meta = {
+        "passes": tags,
+        "id_table": prepared.id_table is not None,
+        "token_counts": prepared.token_counts is not None,
+    }
+    private_file(tmp / "done").write_text(json.dumps(meta), encoding="utf-8")
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another process put it there first
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -168,3 +168,91 @@ def test_labelled_pairs_move_m_toward_the_reviewers_decisions():
     assert est.m["middle"][-1] > est0.m["middle"][-1] * 2
     assert np.isclose(est.m["middle"].sum(), 1.0)
     assert np.allclose(est.m["given"], est0.m["given"])  # missing levels teach nothing
+
+
+def _em_on_pairs(pairs: PairLevels, n_records: int, est, cfg: MatchConfig):
+    """Reference EM over every pair (the engine before pattern aggregation): (m, share, history)."""
+    from rules.matching.estimate import sum_log2_m
+
+    opt = cfg.estimation
+    m = {k: v.copy() for k, v in est.m.items()}
+    start = {c.name: default_start(c)[0] for c in cfg.comparisons}
+    share, history = est.match_share, []
+    for _ in range(opt.max_iterations):
+        work = type(est)(m, est.u, est.u_source, share, est.n_index, est.u_year)
+        post, _ = record_posteriors(pairs.rid, sum_log2_m(pairs, work, cfg) + pairs.fixed_log2, share, est.n_index)
+        new_m, delta = {}, 0.0
+        for c in cfg.comparisons:
+            n_lv = len(c.levels)
+            if c.fixed:
+                new_m[c.name] = m[c.name]
+                continue
+            lvl = pairs.levels[c.name]
+            ok = lvl != -2
+            idx = np.where(lvl[ok] == -1, n_lv, lvl[ok]).astype(np.int64)
+            counts = np.bincount(idx, weights=post[ok], minlength=n_lv + 1)
+            mm = (counts + opt.m_strength * start[c.name]) / (counts.sum() + opt.m_strength)
+            mm = np.clip(mm, *opt.m_bounds)
+            mm /= mm.sum()
+            delta = max(delta, float(np.max(np.abs(mm - m[c.name]))))
+            new_m[c.name] = mm
+        new_share = (post.sum() + opt.share_strength * opt.match_share) / (n_records + opt.share_strength)
+        new_share = float(np.clip(new_share, *opt.share_bounds))
+        delta = max(delta, abs(new_share - share))
+        m, share = new_m, new_share
+        history.append(share)
+        if delta < opt.tolerance:
+            break
+    return m, share, history
+
+
+def _assert_same_fit(pairs, n_records, est0, cfg):
+    got = run_em(pairs, n_records, est0, cfg)
+    m, share, history = _em_on_pairs(pairs, n_records, est0, cfg)
+    assert got.iterations == len(history) > 1
+    assert 0.1 < got.match_share < 0.99  # not stuck at a bound: the posteriors carry the fit
+    assert np.allclose(got.history, history, rtol=0, atol=1e-9)
+    assert abs(got.match_share - share) < 1e-9
+    for c in cfg.comparisons:
+        assert np.allclose(got.m[c.name], m[c.name], rtol=0, atol=1e-9), c.name
+        assert got.u[c.name] is est0.u[c.name]  # EM never touches u
+
+
+def test_em_on_level_patterns_equals_em_on_every_pair(generated, monkeypatch, tmp_path):
+    """The pattern-table EM of a real run (the pairs the engine hands to run_em) gives the m, u,
+    match share and iterations of the plain per-pair EM."""
+    import rules.matching.engine as engine
+
+    seen = []
+
+    def spy(pairs, n_records, est, cfg):
+        seen.append((pairs, n_records, est))
+        return run_em(pairs, n_records, est, cfg)
+
+    monkeypatch.setattr(engine, "run_em", spy)
+    index, recs, _ = generated
+    match_records(recs, index)
+    (pairs, n_records, est0), = seen
+    assert len(pairs.rid) > n_records  # several candidates per record: the posteriors compete
+    _assert_same_fit(pairs, n_records, est0, config)
+
+
+def test_em_on_level_patterns_with_missing_levels_and_fixed_comparisons():
+    """Synthetic pairs with missing levels, a fixed comparison and per-pair term frequencies."""
+    raw = config.raw
+    raw["comparisons"] = [{**raw["comparisons"][0], "fixed": True}, *raw["comparisons"][1:]]
+    cfg = MatchConfig.from_dict(raw)
+    rng = np.random.default_rng(7)
+    n_rec = 3000
+    rid = np.sort(rng.integers(0, n_rec, 12_000))
+    true = rng.random(len(rid)) < 0.3  # pairs that agree like matches do
+    levels = {}
+    for c in cfg.comparisons:
+        n_lv = len(c.levels)
+        agree = np.where(rng.random(len(rid)) < 0.9, 0, rng.integers(-2, n_lv, len(rid)))
+        other = rng.integers(-2, n_lv, len(rid))
+        levels[c.name] = np.where(true, agree, other).astype(np.int16)
+    # the u part of the weights (term frequencies vary per pair): strong for the agreeing pairs
+    fixed = np.where(true, rng.normal(25.0, 3.0, len(rid)), rng.normal(-5.0, 4.0, len(rid)))
+    pairs = PairLevels(rid, levels, fixed)
+    _assert_same_fit(pairs, n_rec, start_estimates(cfg, 200_000), cfg)

@@ -88,3 +88,45 @@ def test_parent_links_are_kept_through_the_cache(tmp_path):
     reg.write_parquet(tmp_path / "pop.parquet")
     idx = load_or_build_index([tmp_path / "pop.parquet"], tmp_path / "cache")
     assert idx["par1"].to_list() == [None, "079190000001", None]
+
+
+def test_sorted_blocking_keys_are_cached_beside_the_index_and_change_no_decision(tmp_path):
+    """The passes' sorted keys are written once beside the cached index (owner-only), memory-mapped
+    by the next process, removed with a stale index; decisions equal those of an uncached index."""
+    import stat
+
+    import numpy as np
+
+    from rules.matching import MatchConfig, match_records
+    from rules.matching.index import index_source, prepared_index
+    from rules.normalise import normalise_records
+    from rules.synth import generate_register, generate_sector_records
+
+    reg = generate_register("ho_chi_minh", 5_000, 611)
+    raw, _ = generate_sector_records(reg, "students", 600, 612)
+    recs = normalise_records(raw, "students")
+    reg_path, cache = tmp_path / "pop.parquet", tmp_path / "cache"
+    reg.write_parquet(reg_path)
+    config = MatchConfig.default()
+    first = load_or_build_index([reg_path], cache, prepare_for=config)
+    folders = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and (folders[0] / "done").exists() and index_source(first) is not None
+    assert stat.S_IMODE(folders[0].stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in folders[0].iterdir())
+    again = load_or_build_index([reg_path], cache)  # read back: the keys come from the folder
+    prepared = prepared_index(again, config)
+    assert isinstance(next(iter(prepared.passes.values())).keys, np.memmap)
+    plain = build_population_index(reg)  # not read through the cache: keys sorted in memory
+    assert index_source(plain) is None and index_source(again.select(again.columns)) is None
+    cached_out = match_records(recs, again, config, cache_dir=tmp_path / "est")
+    cached_run = cached_out.results
+    # the estimates of a cached index are keyed by its register fingerprint: found again next run
+    assert not cached_out.estimates.from_cache
+    assert match_records(recs, again, config, cache_dir=tmp_path / "est").estimates.from_cache
+    plain_run = match_records(recs, plain, config).results
+    assert cached_run.equals(plain_run)
+    assert (cached_run["status"] == "matched").sum() > 300  # a real run, not an empty one
+    reg.head(4_000).write_parquet(reg_path)  # a new register: the old index and its keys go
+    load_or_build_index([reg_path], cache, prepare_for=config)
+    now = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(now) == 1 and now != folders

@@ -39,7 +39,8 @@ def id_conflicts(
     rid: np.ndarray, rf: pl.DataFrame, comps: Comparisons, config: MatchConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Records whose file ID belongs to a register person whose name disagrees, while another candidate
-    (same household or same birth date as the ID's holder) agrees on name and birth date.
+    (same household as the ID's holder, or, where the register has no households, the same birth
+    date) agrees on name and birth date.
 
     Why: a twin or sibling carrying the other's ID is common in school lists; the ID alone would pick
     the sibling at full score. For such records the ID comparison is set aside (all candidates of the
@@ -85,8 +86,11 @@ def id_conflicts(
     )
     if holders.height == 0:
         return none, holder
-    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False)
+    # a twin: born the same day as the holder, in the holder's household (where the register has
+    # households; a namesake born that day in another household is nobody's twin)
+    hh_known = (pl.col("hh").is_not_null() & pl.col("h_hh").is_not_null()).fill_null(False)
     same_hh = (pl.col("hh") == pl.col("h_hh")).fill_null(False)
+    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False) & (same_hh | ~hh_known)
     better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + config.margin)
     cand = frame.join(holders, on="rid", how="left").select(
         "rid",

@@ -149,3 +149,9 @@ def test_twin_row_with_the_siblings_id_and_a_typo_never_matches_the_sibling(inde
 def test_config_refuses_unknown_pass_and_comparison_names(patch, where):
     with pytest.raises(ValueError, match=where):
         MatchConfig.from_dict(config.raw | patch)
+
+
+def test_missing_gender_does_not_stop_a_match(index):
+    res = _match(index, [record("Lý Thu Hà", HA["date_of_birth"], None)])
+    assert res["status"][0] == "matched" and res["person_id"][0] == HA["person_id"]
+    assert "gender=missing" in res["reason"][0]

@@ -148,7 +148,11 @@ def decide_chunk(
     w = comps.total.copy()
     conflict, holder = id_conflicts(rid, rf, comps, config)
     if conflict.any():
-        w[conflict] -= comps.weights[config.id_comparison][conflict]
+        # the holder's agreement and the others' "someone else's ID" are set aside; evidence the ID
+        # gives FOR another candidate (it is that child's parent's ID) stays
+        idw = comps.weights[config.id_comparison]
+        conflict = conflict & (holder | (idw <= 0))
+        w[conflict] -= idw[conflict]
     alone = uncorroborated_ids(comps, config) & ~conflict
     if alone.any():
         w[alone] -= comps.weights[config.id_comparison][alone]

@@ -17,6 +17,22 @@ import polars as pl
 from rules.matching.config import MatchConfig, PassSpec
 
 _POW10 = 10 ** np.arange(12, dtype=np.int64)
+
+# Blocking keys derived from feature columns, computed on both sides only when a pass names them.
+# Why: a wrong digit in the birth year (or a missing year) must not stop every date key, and a typo
+# inside a given name rarely touches its first letter.
+DERIVED_KEYS: dict[str, pl.Expr] = {
+    "md": pl.col("dobs").str.slice(4, 4),  # month + day of a full birth date (year wrong or missing)
+    "gi": pl.col("gk").str.slice(0, 1),  # the given name's initial
+}
+
+
+def with_derived(df: pl.DataFrame, cols: set[str]) -> pl.DataFrame:
+    """``df`` with the derived key columns among ``cols`` added (those it lacks)."""
+    add = [DERIVED_KEYS[c].alias(c) for c in sorted(cols) if c in DERIVED_KEYS and c not in df.columns]
+    return df.with_columns(add) if add else df
+
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -55,6 +71,8 @@ class PreparedIndex:
     passes: dict[str, SortedKeys]
     id_table: SortedKeys | None  # sorted 12-digit IDs for id_variants passes
     token_counts: pl.DataFrame | None = None  # (tok hash, n): register count of each name token (token passes)
+    hh_hash: tuple[np.ndarray, np.ndarray] | None = None  # household hash per index row, and where defined
+    given_hash: np.ndarray | None = None  # given-name hash per index row (id_household passes)
 
 
 def _argsort(values: np.ndarray) -> np.ndarray:
@@ -71,19 +89,32 @@ def _sorted(keys: np.ndarray, ok: np.ndarray) -> SortedKeys:
     return SortedKeys(df["k"].to_numpy(), df["p"].to_numpy())
 
 
+def _id_table(index: pl.DataFrame, col: str) -> SortedKeys:
+    ids = index[col]
+    ok = ids.is_not_null().to_numpy()
+    return _sorted(ids.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64), ok)
+
+
 def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
     cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.index_keys}
+    index = with_derived(index, cols)
     hashes = column_hashes(index, cols)
     passes: dict[str, SortedKeys] = {}
     id_table = None
     token_counts = None
+    hh_hash = None
+    given_hash = None
     token_memo: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for spec in config.passes:
+        if spec.kind in ("id_variants", "id_household") and id_table is None:
+            id_table = _id_table(index, spec.index_keys[0])
         if spec.kind == "id_variants":
-            ids = index[spec.index_keys[0]]
-            ok = ids.is_not_null().to_numpy()
-            vals = ids.fill_null(0).cast(pl.Int64).to_numpy().view(np.uint64)
-            id_table = _sorted(vals, ok)
+            continue
+        if spec.kind == "id_household":
+            # everyone sharing a household with the holder of the record's ID, sorted by household
+            hh_hash = column_hashes(index, {spec.index_keys[-1]})[spec.index_keys[-1]]
+            given_hash = column_hashes(index, {"gk"})["gk"][0] if "gk" in index.columns else None
+            passes[spec.name] = _sorted(*hh_hash)
             continue
         if spec.kind == "token":
             name_col = spec.index_keys[0]
@@ -102,7 +133,7 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
             passes[spec.name] = st
             continue
         passes[spec.name] = _sorted(*combine(hashes, spec.index_keys))
-    return PreparedIndex(passes, id_table, token_counts)
+    return PreparedIndex(passes, id_table, token_counts, hh_hash, given_hash)
 
 
 MAX_TOKENS = 6  # name tokens looked at per person (Vietnamese names have 2-5)
@@ -214,6 +245,7 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
     """Candidate pairs (rid, pidx) for a chunk of record features (``rid`` = row in ``feats``)."""
     n = feats.height
     cols = {c for spec in config.passes if spec.kind == "exact" for c in spec.record_keys}
+    feats = with_derived(feats, cols)
     if any(spec.kind == "token" for spec in config.passes):
         feats = feats.with_columns(
             rarest_tokens(
@@ -231,9 +263,13 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
         if spec.kind == "id_variants":
             skip = hit.get(spec.only_if_no_hit_in) if spec.only_if_no_hit_in else None
             rid, pidx = _id_variant_pass(feats, spec, prepared, skip)
+        elif spec.kind == "id_household":
+            rid, pidx = _id_household_pass(feats, spec, prepared)
         else:
             keys = ("rtok", *spec.record_keys[1:]) if spec.kind == "token" else spec.record_keys
             key, ok = combine(hashes, keys)
+            for name in spec.skip_if_hit_in:
+                ok &= ~hit[name]
             rows = np.flatnonzero(ok)
             rid, pidx, over = lookup(prepared.passes[spec.name], rows, key[rows], spec.cap)
             cap_hit[over] = True
@@ -269,6 +305,33 @@ def _may_exist(table_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         seen[(np.asarray(table_keys, dtype=np.uint64) * _MIX) >> shift] = True
         return seen[(queries * _MIX) >> shift]
+
+
+def _id_household_pass(feats: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Records paired with the household of the register person holding their ID (at most ``cap`` people).
+
+    Why: a school list often carries a parent's or a twin's ID in the child's row; the child is then in
+    the ID holder's household, even when the row's name and date are too damaged for the name passes.
+    Only rows whose given name is not the holder's are looked at (a row that names the ID's holder
+    needs no other candidate), which keeps the pass to the rows it is for.
+    """
+    empty = (np.empty(0, np.uint32), np.empty(0, np.uint32))
+    ids = feats[spec.record_keys[0]]
+    rows = np.flatnonzero(ids.is_not_null().to_numpy())
+    if rows.size == 0 or prepared.id_table is None or prepared.hh_hash is None:
+        return empty
+    vals = ids.fill_null(0).cast(pl.Int64).to_numpy()[rows].view(np.uint64)
+    rid, holder, _ = lookup(prepared.id_table, rows, vals, 1)  # an ID held by one person only
+    hh, hh_ok = prepared.hh_hash
+    ok = hh_ok[holder]
+    if prepared.given_hash is not None and "gk" in feats.columns:
+        g = feats["gk"]
+        g_hash = g.hash(seed=7).to_numpy().astype(np.uint64, copy=False)
+        ok &= ~(g.is_not_null().to_numpy()[rid] & (g_hash[rid] == prepared.given_hash[holder]))
+    if not ok.any():
+        return empty
+    rid, pidx, _ = lookup(prepared.passes[spec.name], rid[ok], hh[holder[ok]], spec.cap)
+    return rid, pidx
 
 
 def _id_variant_pass(

@@ -30,8 +30,11 @@ _Strict = StrictModel  # frozen, unknown keys refused (rules.config)
 class PassSpec(_Strict):
     """One blocking pass: exact join of ``record_keys`` (record side) on ``index_keys`` (register side).
 
-    ``kind`` is ``exact`` (join on the key columns) or ``id_variants`` (join every one-digit
-    substitution / adjacent transposition of a numeric ID, for records whose ID was not found).
+    ``kind`` is ``exact`` (join on the key columns), ``id_variants`` (join every one-digit
+    substitution / adjacent transposition of a numeric ID, for records whose ID was not found),
+    ``token`` (the name's rarest token + the other keys) or ``id_household`` (everyone in the household
+    of the register person holding the record's ID; ``index_keys`` = [ID column, household column]).
+    Key columns may be derived ones (``rules.matching.blocking.DERIVED_KEYS``: ``md``, ``gi``).
     ``cap``: a record whose block in this pass is larger than ``cap`` gets no pairs from this pass and
     the flag ``candidate_cap_hit``, which keeps pair counts (and memory) bounded.
     """
@@ -39,9 +42,12 @@ class PassSpec(_Strict):
     name: str
     record_keys: tuple[str, ...]
     index_keys: tuple[str, ...] = ()
-    kind: Literal["exact", "id_variants", "token"] = "exact"
+    kind: Literal["exact", "id_variants", "token", "id_household"] = "exact"
     cap: int = Field(default=50, ge=1)
     only_if_no_hit_in: str | None = None  # id_variants: run only for records without a hit in that pass
+    # exact/token passes: run only for records that none of these (earlier) passes found anyone for:
+    # a fallback key for damaged rows is not needed where the ID or the exact name + date found someone
+    skip_if_hit_in: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _default_index_keys(self) -> PassSpec:
@@ -155,6 +161,11 @@ class MatchConfig(_Strict):
     index_id_source: str = "person_id"  # generic prepare: the register column copied to id_column
     record_id_column: str | None = "idn_s"  # record column compared with id_column for flags
     id_comparison: str | None = "id"  # the comparison whose agreement means "the file's ID is this person's"
+    # comparisons of which one must support an agreeing ID (positive weight) when another contradicts
+    # it: an ID beside a name and date that share nothing personal with its holder (a relative's or a
+    # borrowed ID) is evidence about the holder's household, not the row's person
+    # (``decide.uncorroborated_ids``)
+    id_corroborated_by: tuple[str, ...] = ()
     generic_fields: dict[str, str] = Field(default_factory=dict)  # generic prepare: feature <- column
     pair_fixups: tuple[str, ...] = ()
     default_cap: int | None = None  # applied in from_dict to passes without a cap
@@ -167,9 +178,16 @@ class MatchConfig(_Strict):
         names = [p.name for p in self.passes]
         if len(set(names)) != len(names):
             raise ValueError("passes: pass names must be unique")
-        for p in self.passes:
+        for i, p in enumerate(self.passes):
             if p.only_if_no_hit_in and p.only_if_no_hit_in not in names:
                 raise ValueError(f"passes.{p.name}.only_if_no_hit_in: no pass named {p.only_if_no_hit_in!r}")
+            for dep in p.skip_if_hit_in:
+                if dep not in names[:i]:
+                    raise ValueError(f"passes.{p.name}.skip_if_hit_in: no earlier pass named {dep!r}")
+        known = {c.name for c in self.comparisons}
+        for name in self.id_corroborated_by:
+            if name not in known:
+                raise ValueError(f"id_corroborated_by: no comparison named {name!r}")
         from rules.matching.compare import PREDICATES  # late import: compare imports this module
 
         for i, c in enumerate(self.comparisons):

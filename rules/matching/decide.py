@@ -39,7 +39,8 @@ def id_conflicts(
     rid: np.ndarray, rf: pl.DataFrame, comps: Comparisons, config: MatchConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Records whose file ID belongs to a register person whose name disagrees, while another candidate
-    (same household or same birth date as the ID's holder) agrees on name and birth date.
+    (same household as the ID's holder, or, where the register has no households, the same birth
+    date) agrees on name and birth date.
 
     Why: a twin or sibling carrying the other's ID is common in school lists; the ID alone would pick
     the sibling at full score. For such records the ID comparison is set aside (all candidates of the
@@ -85,8 +86,11 @@ def id_conflicts(
     )
     if holders.height == 0:
         return none, holder
-    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False)
+    # a twin: born the same day as the holder, in the holder's household (where the register has
+    # households; a namesake born that day in another household is nobody's twin)
+    hh_known = (pl.col("hh").is_not_null() & pl.col("h_hh").is_not_null()).fill_null(False)
     same_hh = (pl.col("hh") == pl.col("h_hh")).fill_null(False)
+    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False) & (same_hh | ~hh_known)
     better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + config.margin)
     cand = frame.join(holders, on="rid", how="left").select(
         "rid",
@@ -95,6 +99,31 @@ def id_conflicts(
     per_rid = cand.group_by("rid").agg(pl.col("c").any())
     bad = per_rid.filter("c")["rid"]
     return pl.Series(rid).is_in(bad.implode()).to_numpy(), holder
+
+
+def uncorroborated_ids(comps: Comparisons, config: MatchConfig) -> np.ndarray:
+    """Per pair: the ID agrees (positive ID weight) but no ``id_corroborated_by`` comparison supports it
+    (none with a positive weight) and at least one contradicts it (a negative weight; missing is 0).
+
+    Why: an agreeing ID is strong evidence only if the row is about the ID's holder. A relative's or a
+    borrowed ID (a W-2 form carrying a household member's SSN, a school row with a parent's ID) comes
+    with the holder's family name but not with the holder's own given name or birth date, so
+    P(ID agrees | not the holder, the rest disagrees) is nothing like the register-wide u of an ID.
+    For those pairs the ID is set aside and the row is decided on the other fields. A given name with
+    a typo still supports (its level weighs > 0); a twin, who shares the birth date, is left to
+    ``id_conflicts``, which looks for the sibling.
+    """
+    n = len(comps)
+    names = [c for c in config.id_corroborated_by if c in comps.weights]
+    idc = config.id_comparison
+    if not names or not idc or idc not in comps.weights or n == 0:
+        return np.zeros(n, dtype=bool)
+    support = np.zeros(n, dtype=bool)
+    against = np.zeros(n, dtype=bool)
+    for name in names:
+        support |= comps.weights[name] > 0
+        against |= comps.weights[name] < 0
+    return (comps.weights[idc] > 0) & ~support & against
 
 
 def decide_chunk(
@@ -119,7 +148,14 @@ def decide_chunk(
     w = comps.total.copy()
     conflict, holder = id_conflicts(rid, rf, comps, config)
     if conflict.any():
-        w[conflict] -= comps.weights[config.id_comparison][conflict]
+        # the holder's agreement and the others' "someone else's ID" are set aside; evidence the ID
+        # gives FOR another candidate (it is that child's parent's ID) stays
+        idw = comps.weights[config.id_comparison]
+        conflict = conflict & (holder | (idw <= 0))
+        w[conflict] -= idw[conflict]
+    alone = uncorroborated_ids(comps, config) & ~conflict
+    if alone.any():
+        w[alone] -= comps.weights[config.id_comparison][alone]
     post, _ = record_posteriors(rid.astype(np.int64), w, est.match_share, est.n_index)
     pid = rf[config.id_column] if rf.height else pl.Series(config.id_column, [], dtype=pl.Utf8)
     scored = pl.DataFrame(
@@ -143,9 +179,9 @@ def decide_chunk(
     bpos = best["pos"].to_numpy()
     p_best = best["p"].to_numpy()
     clear = (bw - w2) >= config.margin
-    p_any = best["p_any"].to_numpy()
     # matched: the person is among the candidates (posterior >= match_threshold) and the best is at
     # least 2**margin times as likely as the runner-up; near-ties stay ambiguous whatever the score
+    p_any = best["p_any"].to_numpy()
     status = np.where(
         (p_any >= config.match_threshold) & clear,
         "matched",
@@ -281,4 +317,4 @@ def same_person_groups(records: pl.DataFrame, feats: pl.DataFrame, results: pl.D
     return pl.lit(grp)
 
 
-__all__ = ["ELSE", "MISSING", "decide_chunk", "reason_strings", "same_person_groups"]
+__all__ = ["ELSE", "MISSING", "decide_chunk", "reason_strings", "same_person_groups", "uncorroborated_ids"]

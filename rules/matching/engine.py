@@ -313,13 +313,15 @@ def _estimate(
         pairs = PairLevels(rid_all, levels, np.concatenate(totals))
         del totals
         pairs.fixed_log2 = pairs.fixed_log2 - sum_log2_m(pairs, est, config)
-        n_em = n
+        # the share is estimated over the records that have a candidate: decisions are only ever made
+        # for those, and a record without any candidate says nothing about the others' prior
+        n_em = int(np.count_nonzero(np.bincount(rid_all, minlength=n)))
         if n > opt.max_records:
             chosen = np.zeros(n, dtype=bool)
             chosen[order[rng.choice(n, opt.max_records, replace=False)]] = True
             keep = chosen[rid_all]
             pairs = PairLevels(rid_all[keep], {k_: v[keep] for k_, v in levels.items()}, pairs.fixed_log2[keep])
-            n_em = opt.max_records
+            n_em = int(np.count_nonzero(np.bincount(pairs.rid, minlength=n)))
         del levels, rid_all
         est = run_em(pairs, n_em, est, config)
     save_cached(Path(cache_dir) if cache_dir else None, key, est)

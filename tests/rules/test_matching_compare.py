@@ -57,7 +57,9 @@ BASE = {"name": TARGET["full_name"], "dob": TARGET["date_of_birth"], "gender": "
         ({}, "given", "exact"),
         ({"name": "NGUYEN THI THUY TIEN"}, "given", "exact"),  # no tones on the record: not a disagreement
         ({"name": "Nguyễn Thị Thủy Tiến"}, "given", "tone_differs"),
-        ({"name": "Nguyễn Thị Thủy Tiênn"}, "given", "fuzzy"),
+        ({"name": "Nguyễn Thị Thủy Tiênn"}, "given", "one_edit"),  # one typo
+        ({"name": "Nguyễn Thị Thủy Tiênnn"}, "given", "fuzzy"),  # two edits, still close
+        ({"name": "Nguyễn Thj Thủy Tiên"}, "middle", "one_edit"),
         ({"name": "Nguyễn Thị Thủy Mai"}, "given", "disagree"),
         ({"name": "Nguyen Thi Thuy Tien"}, "family", "exact"),
         ({"name": "Nguyn Thị Thủy Tiên"}, "family", "fuzzy"),

@@ -1,0 +1,157 @@
+"""Every blocking pass of the shipped configuration finds the kind of row it is for, and the ID counts
+only beside the holder's own name (a relative's or a borrowed ID).
+
+A new pass added to ``vietnam.yaml`` without a row here fails ``test_every_pass_has_a_case``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from rules.matching import MatchConfig, build_population_index, match_records
+from rules.matching.blocking import generate_pairs, prepare_index
+from rules.matching.features import record_features
+from tests.rules.matching_helpers import person, record, records, register
+
+D = dt.date
+ANH = person("079190123456", "Trần Ngọc Ánh", D(1990, 7, 21), "Nữ", old_id="025111222")
+BICH = person("079190765432", "Trần Ngọc Bích", D(1990, 7, 21), "Nữ")  # Ánh's twin sister
+HOA = person("079165000001", "Lê Thị Hoa", D(1965, 2, 3), "Nữ")  # their mother
+HA = person("079190000001", "Lý Thu Hà", D(1990, 8, 7), "Nữ")  # born 07/08: day and month can swap
+HOUSEHOLDS = {ANH["person_id"]: "H1", BICH["person_id"]: "H1", HOA["person_id"]: "H1"}
+config = MatchConfig.default()
+
+# pass -> (person the row means, the row); each row is damaged so that this pass can find the person
+CASES: dict[str, tuple[dict, dict]] = {
+    "id_exact": (ANH, record("X Y Z", None, None, ANH["person_id"])),
+    "old_cmnd": (ANH, record("X Y Z", None, None, ANH["old_id"])),
+    "id_one_edit": (ANH, record("X Y Z", None, None, "079190123457")),
+    "id_household": (ANH, record("Trần Ngọc Ánh", None, None, HOA["person_id"])),  # the mother's ID
+    "name_dob": (ANH, record("Trần Ngọc Ánh", ANH["date_of_birth"])),
+    "given_dob": (ANH, record("Trn Ngọc Ánh", ANH["date_of_birth"])),
+    "name_year": (ANH, record("Trần Ngọc Ánh", None, year=1990)),
+    "family_given_year": (ANH, record("Trần Ánh", None, year=1990)),
+    "dob_day_month_swapped": (HA, record("Lý Thu Hà", D(1990, 7, 8))),
+    "name_order_given_first": (ANH, record("Ánh Trần Ngọc", None, year=1990)),
+    "name_order_reversed": (ANH, record("Anh Ngoc Tran", None, year=1990)),
+    "family_middle_dob": (ANH, record("Trần Ngọc Anhx", ANH["date_of_birth"])),
+    "initials_dob": (ANH, record("Tran Nguc Anx", ANH["date_of_birth"])),
+    # a name error and a date error together, no ID
+    "family_dob": (ANH, record("Trần Văn Hương", ANH["date_of_birth"])),  # given and middle changed
+    "family_given_day_month": (ANH, record("Trần Thị Ánh", D(1991, 7, 21))),  # middle changed, year wrong
+    "family_middle_day_month": (ANH, record("Trần Ngọc Ánhh", D(1980, 7, 21))),  # given typo, year wrong
+    "family_initial_middle_year": (ANH, record("Trần Ngọc Amh", D(1990, 3, 9))),  # given typo, day wrong
+    "dob_token_set": (ANH, record("Ngọc Ánh Trần", ANH["date_of_birth"])),
+    "dob_rarest_token": (ANH, record("Trần Ngọc Ánh Bé", ANH["date_of_birth"])),
+    "year_rarest_token": (ANH, record("Ngọc Ánh Trần Bé", D(1990, 3, 9))),
+}
+
+
+def _register() -> pl.DataFrame:
+    reg = register([ANH, BICH, HOA, HA])
+    return reg.with_columns(pl.col("person_id").replace_strict(HOUSEHOLDS, default=None).alias("household_id"))
+
+
+@pytest.fixture(scope="module")
+def index():
+    return build_population_index(_register())
+
+
+@pytest.fixture(scope="module")
+def prepared(index):
+    return prepare_index(index, config)
+
+
+def _hits(index, prepared, row):
+    cands = generate_pairs(record_features(records([row])), prepared, config)
+    return cands, {name for name, mask in cands.hit.items() if mask[0]}
+
+
+def test_every_pass_has_a_case():
+    assert {p.name for p in config.passes} == set(CASES)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_pass_finds_its_kind_of_row(index, prepared, name):
+    who, row = CASES[name]
+    cands, hits = _hits(index, prepared, row)
+    assert name in hits, f"{name} found nobody"
+    pos = int(index.with_row_index("i").filter(pl.col("pid") == who["person_id"])["i"][0])
+    assert pos in set(cands.pairs["pidx"].to_list())
+
+
+def test_fallback_passes_do_not_run_where_the_exact_name_and_date_found_someone(index, prepared):
+    _c, hits = _hits(index, prepared, record("Trần Ngọc Ánh", ANH["date_of_birth"]))
+    assert "name_dob" in hits
+    skipping = [p.name for p in config.passes if "name_dob" in p.skip_if_hit_in]
+    assert skipping and not hits & set(skipping)
+
+
+def test_household_pass_ignores_a_row_that_names_the_ids_holder(index, prepared):
+    _c, hits = _hits(index, prepared, record("Trần Ngọc Ánh", None, None, ANH["person_id"]))
+    assert "id_exact" in hits and "id_household" not in hits
+
+
+def test_household_pass_is_capped():
+    crowd = [person(f"0792000{i:05d}", f"Nguyễn Văn Nam{i}", D(2000, 1, 1), "Nam") for i in range(20)]
+    reg = register(crowd).with_columns(
+        pl.when(pl.col("person_id").str.starts_with("0792000")).then(pl.lit("BIG")).alias("household_id")
+    )
+    index = build_population_index(reg)
+    cands = generate_pairs(
+        record_features(records([record("Lê Thị Lan", None, None, crowd[0]["person_id"])])),
+        prepare_index(index, config),
+        config,
+    )
+    cap = next(p.cap for p in config.passes if p.name == "id_household")
+    assert cands.pass_counts["id_household"] == 0  # a household of 20 > cap
+    assert cap < 20
+
+
+def _match(index, rows):
+    return match_records(records(rows), index, config).results
+
+
+def test_parents_id_on_a_childs_row_finds_the_child(index):
+    res = _match(index, [record("Trần Ngọc Ánh", ANH["date_of_birth"], "Nữ", HOA["person_id"])])
+    assert res["status"][0] == "matched" and res["person_id"][0] == ANH["person_id"]
+
+
+def test_an_id_beside_a_name_that_is_not_its_holders_does_not_match_the_holder(index):
+    # someone not in the register writes Ánh's ID (a borrowed ID); nothing of the name is hers but
+    # the family name, and there is no date
+    res = _match(index, [record("Trần Văn Khải", None, "Nam", ANH["person_id"])])
+    assert res["person_id"][0] is None
+    assert res["status"][0] != "matched"
+    assert "id_belongs_to_other_person" in res["flags"][0]
+
+
+def test_an_id_beside_its_holders_name_with_a_typo_still_counts(index):
+    res = _match(index, [record("Trần Ngọc Anhh", None, "Nữ", ANH["person_id"])])
+    assert res["status"][0] == "matched" and res["person_id"][0] == ANH["person_id"]
+
+
+def test_twin_row_with_the_siblings_id_and_a_typo_never_matches_the_sibling(index):
+    res = _match(index, [record("Trần Ngọc Bíchh", BICH["date_of_birth"], "Nữ", ANH["person_id"])])
+    assert res["person_id"][0] in (None, BICH["person_id"])
+
+
+@pytest.mark.parametrize(
+    "patch, where",
+    [
+        ({"passes": [{"name": "a", "record_keys": ["nk"], "skip_if_hit_in": ["b"]}]}, "skip_if_hit_in"),
+        ({"id_corroborated_by": ["nosuch"]}, "id_corroborated_by"),
+    ],
+)
+def test_config_refuses_unknown_pass_and_comparison_names(patch, where):
+    with pytest.raises(ValueError, match=where):
+        MatchConfig.from_dict(config.raw | patch)
+
+
+def test_missing_gender_does_not_stop_a_match(index):
+    res = _match(index, [record("Lý Thu Hà", HA["date_of_birth"], None)])
+    assert res["status"][0] == "matched" and res["person_id"][0] == HA["person_id"]
+    assert "gender=missing" in res["reason"][0]

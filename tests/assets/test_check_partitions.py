@@ -42,6 +42,7 @@ def test_each_check_result_is_tied_to_its_partitions_materialisation(data_dir: P
     specs = [*raw_records.check_specs, *clean_records.check_specs]
     assert len(specs) == 6 and all(s.description for s in specs)
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("province", ["ha_noi"])  # the installation's provinces (assets.partitions)
         for province, sector in PARTITIONS:
             result = dg.materialize([raw_records, clean_records], partition_key=partition_key(province, sector),
                                     resources={"paths": DataPaths(root=str(data_dir))}, instance=instance)

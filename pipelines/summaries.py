@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.environment import data_root
+from rules.sectors import SECTORS
 
 STATUSES = ("matched", "ambiguous", "unmatched")
 
@@ -80,10 +81,10 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
         folder = paths.error_reports(province, sector)
         reports += len(list(folder.glob("*.errors.xlsx"))) if folder.is_dir() else 0
         review += _rows(paths.lake("review_queue", province, sector))
-    review_dir = paths.reports() / "review" / province
+    review_dir = paths.review_workbooks(province)
     lines += [
-        f"lake: {paths.base / 'lake'} (per asset/{province}/<sector>.parquet)",
-        f"error reports for uploaders: {reports} in {paths.reports() / 'errors' / province}",
+        f"lake: {paths.layout.lake_location()} (per asset/{province}/<sector>.parquet)",
+        f"error reports for uploaders: {reports} in {paths.error_reports(province, SECTORS[0]).parent}",
         f"clerical review: {review:,} candidate rows; workbooks in {review_dir}",
         "next: `doisoat verify-day` (spend today's quota), `doisoat publish` (analyst file)",
     ]
@@ -92,7 +93,6 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
 
 def verification_lines(day: str) -> list[str]:
     """The day's answers by outcome and where the queue and its audit live (after the summary line)."""
-    from assets.audit import transmission_log
     from rules.verify import StoreError, open_queue
     from rules.verify.queue import is_url, queue_location
 
@@ -107,7 +107,7 @@ def verification_lines(day: str) -> list[str]:
         return []
     outcome = ", ".join(f"{state} {n:,}" for state, n in states.iter_rows()) or "no request allocated"
     return [f"  requests of the day by state: {outcome}",
-            f"  queue: {location}; transmission audit: {transmission_log(paths).path}",
+            f"  queue: {location}; transmission audit: {paths.transmissions()}",
             f"  forecast: `doisoat forecast`; analyst file: `doisoat publish` -> {paths.warehouse()}"]
 
 

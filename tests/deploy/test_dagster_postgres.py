@@ -85,6 +85,15 @@ def test_queued_runs_keep_one_run_per_province_and_one_publish_at_a_time(instanc
         [str(BIN / "dagster-daemon"), "run", "-w", str(Path(env["DAGSTER_HOME"]) / "workspace.yaml")],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
+    for key in ("DAGSTER_HOME", "DOISOAT_PG_HOST", "DOISOAT_PG_PORT", "DOISOAT_PG_USER", "DOISOAT_PG_PASSWORD",
+                "DOISOAT_PG_DB", "DOISOAT_COMPUTE_LOGS", "DOISOAT_DAGSTER_STORAGE"):
+        monkeypatch.setenv(key, env[key])
+    from dagster import DagsterInstance
+
+    from assets.partitions import PROVINCE_PARTITIONS
+
+    with DagsterInstance.get() as setup:  # provinces are the installation's own (dynamic partitions)
+        setup.add_dynamic_partitions(PROVINCE_PARTITIONS, sorted({p.split("|")[0] for p in PARTITIONS}))
     try:
         submits = [
             _dagster(env, "job", "backfill", "-j", "province_job", "--partitions", ",".join(PARTITIONS),
@@ -96,9 +105,6 @@ def test_queued_runs_keep_one_run_per_province_and_one_publish_at_a_time(instanc
             out, _ = proc.communicate(timeout=180)
             assert proc.returncode == 0, out[-2000:]
 
-        for key in ("DAGSTER_HOME", "DOISOAT_PG_HOST", "DOISOAT_PG_PORT", "DOISOAT_PG_USER", "DOISOAT_PG_PASSWORD",
-                    "DOISOAT_PG_DB", "DOISOAT_COMPUTE_LOGS", "DOISOAT_DAGSTER_STORAGE"):
-            monkeypatch.setenv(key, env[key])
         from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
         instance = DagsterInstance.get()

@@ -134,7 +134,9 @@ def _check_ui(base: str, browser: Browser, expected: set[str], tmp_path: Path) -
     _check_origin_partitions_sensor(base, latest)
 
     # --- Chromium: the catalogue lists every asset
-    catalogue = PageText(_dump_until(browser, f"{base}/assets", sorted(expected)))
+    # The catalogue is a virtualised list: only rows inside the window are rendered, so a tall window
+    tall = Browser(browser.binary, browser.profile, window=(1400, 4000))
+    catalogue = PageText(_dump_until(tall, f"{base}/assets", sorted(expected)))
     missing = sorted(name for name in expected if name not in catalogue.text)
     assert not missing, f"asset catalogue does not show {missing}; page text: {catalogue.text[:1500]}"
     assert "Something went wrong" not in catalogue.text

@@ -83,7 +83,7 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
         review += _rows(paths.lake("review_queue", province, sector))
     review_dir = paths.review_workbooks(province)
     lines += [
-        f"lake: {paths.layout.lake_location()} (per asset/{province}/<sector>.parquet)",
+        f"lake: {paths.layout.lake_location} (per asset/{province}/<sector>.parquet)",
         f"error reports for uploaders: {reports} in {paths.error_reports(province, SECTORS[0]).parent}",
         f"clerical review: {review:,} candidate rows; workbooks in {review_dir}",
         "next: `doisoat verify-day` (spend today's quota), `doisoat publish` (analyst file)",

@@ -170,15 +170,15 @@ class DeltaStore:
             return None
         # A partition written with zero rows holds no file in Delta: it reads as zero rows of the table's
         # columns (never None once the table exists).
-        arrow = dt.to_pyarrow_table(partitions=[(PROVINCE, "=", province), (SECTOR, "=", sector)],
+        arrow = dt.to_pyarrow_table(filters=[(PROVINCE, "=", province), (SECTOR, "=", sector)],
                                     columns=_with_partitions(columns))
-        return _drop_partitions(pl.from_arrow(arrow))
+        return _drop_partitions(pl.DataFrame(arrow))
 
     def read_all(self, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
         dt = self._open(table)
         if dt is None:
             return None
-        return _drop_partitions(pl.from_arrow(dt.to_pyarrow_table(columns=_with_partitions(columns))))
+        return _drop_partitions(pl.DataFrame(dt.to_pyarrow_table(columns=_with_partitions(columns))))
 
     def partitions(self, table: str) -> list[tuple[str, str]]:
         dt = self._open(table)
@@ -188,7 +188,9 @@ class DeltaStore:
         dt = self._open(table)
         if dt is None:
             return None
-        empty = pl.from_arrow(dt.schema().to_arrow().empty_table())
+        import pyarrow as pa
+
+        empty = pl.DataFrame(pa.schema(dt.schema().to_arrow()).empty_table())
         return _drop_partitions(empty).schema
 
     @staticmethod

@@ -25,6 +25,11 @@ from rules.lake_store import LakeStore, open_lake
 from rules.layout import DataLayout
 from rules.private import private_temp
 
+# On object storage, the columns a partition was written with (comma-separated, one value per partition,
+# so Parquet's run-length encoding stores it once per file): the Delta table holds every column of the
+# lake table, and this tells a reader which optional ones the writer really had.
+WRITTEN_COLUMNS = "lake_written_columns"
+
 
 def store(layout: DataLayout) -> LakeStore:
     """The lake store of ``layout`` (local Parquet, or Delta when the lake root is a URI)."""
@@ -36,14 +41,16 @@ def write_partition(layout: DataLayout, table: str, df: pl.DataFrame, province: 
     ``rules.lake_schema.conform``; returns the frame as written (the table's column order and dtypes).
 
     On object storage every column of the table is written (an optional column a sector lacks as
-    nulls), so the Delta table keeps one schema and concurrent writers never race on a schema change."""
+    nulls) plus :data:`WRITTEN_COLUMNS`, so the Delta table keeps one schema and concurrent writers never
+    race on a schema change; reads drop the padding again."""
     from rules.lake_schema import conform, lake_table
 
     t = lake_table(table)
     conformed = conform(df, t)
     if layout.lake_is_remote:
         missing = [c for c in t.columns if c.name not in conformed.columns]
-        full = conformed.with_columns([pl.lit(None, c.dtype).alias(c.name) for c in missing]).select(t.column_names)
+        full = (conformed.with_columns([pl.lit(None, c.dtype).alias(c.name) for c in missing])
+                .select(*t.column_names, pl.lit(",".join(conformed.columns), pl.Utf8).alias(WRITTEN_COLUMNS)))
         store(layout).write(table, full, province, sector)
     else:
         store(layout).write(table, conformed, province, sector)
@@ -81,22 +88,24 @@ def written_schema(layout: DataLayout, table: str, province: str, sector: str) -
     schema as stored on object storage."""
     if not layout.lake_is_remote:
         return layout.lake(table, province, sector)
-    return store(layout).schema(table, province, sector) or pl.Schema()
+    stored = store(layout).schema(table, province, sector) or pl.Schema()
+    return pl.Schema({k: v for k, v in stored.items() if k != WRITTEN_COLUMNS})
 
 
 def _as_written(layout: DataLayout, table: str, df: pl.DataFrame | None) -> pl.DataFrame | None:
-    """On object storage, drop the optional columns :func:`write_partition` padded with nulls, so a frame
-    reads back with the columns it was written with (as the local files do)."""
-    if df is None or not layout.lake_is_remote:
+    """On object storage, drop the optional columns :func:`write_partition` padded with nulls (those no
+    partition read was written with), so a frame reads back with the columns it was written with, as
+    the local files do (several partitions: the union of their columns, as a diagonal concat gives)."""
+    if df is None or WRITTEN_COLUMNS not in df.columns:
         return df
     from rules.lake_schema import lake_table
 
     t = lake_table(table)
-    padded = [c.name for c in t.columns if c.optional and c.name in df.columns]
-    if not padded:
-        return df
-    all_null = df.select(pl.col(padded).null_count() == pl.len()).row(0) if df.height else [True] * len(padded)
-    return df.drop([name for name, empty in zip(padded, all_null, strict=True) if empty])
+    written = {c for value in df[WRITTEN_COLUMNS].unique().drop_nulls().to_list() for c in value.split(",")}
+    padding = [c.name for c in t.columns if c.optional and c.name in df.columns and c.name not in written]
+    if df.height == 0:  # a partition written empty holds no file: keep only the required columns
+        padding = [c.name for c in t.columns if c.optional and c.name in df.columns]
+    return df.drop([*padding, WRITTEN_COLUMNS])
 
 
 # --- the local lake's files (steps that still address a file) --------------------------------------

@@ -50,22 +50,25 @@ def schema_check_spec(table: str, *, asset: str | None = None,
     )
 
 
-def schema_check_result(table: str, written: pl.DataFrame, path: Path, *, asset: str | None = None
+def schema_check_result(table: str, written: pl.DataFrame, path: Path | pl.Schema, *, asset: str | None = None
                         ) -> dg.AssetCheckResult:
     """Read back the schema of the file at ``path`` (Parquet footer only) and check the key on the frame
     that was written. Metadata: counts and problems (column names), never values."""
     return schema_check_results(table, [(written, path)], asset=asset)
 
 
-def schema_check_results(table: str, parts: list[tuple[pl.DataFrame, Path]], *, asset: str | None = None
+def schema_check_results(table: str, parts: list[tuple[pl.DataFrame, Path | pl.Schema]], *, asset: str | None = None
                          ) -> dg.AssetCheckResult:
     """``schema_check_result`` over several files of one table written by one step (e.g. every province x
     sector file of ``corrected_records`` written by the daily run); each file's key is checked alone."""
     t = lake_table(table)
     problems: list[str] = []
-    for written, path in parts:
-        where = f"{path.parent.name}/{path.name}: " if len(parts) > 1 else ""
-        problems += [where + p for p in schema_problems(pl.read_parquet_schema(path), t) + key_problems(written, t)]
+    for i, (written, path) in enumerate(parts):
+        # ``path``: a local file (its footer is read) or, for a lake on object storage, the stored schema.
+        stored = path if isinstance(path, pl.Schema) else pl.read_parquet_schema(path)
+        label = f"part {i + 1}" if isinstance(path, pl.Schema) else f"{path.parent.name}/{path.name}"
+        where = f"{label}: " if len(parts) > 1 else ""
+        problems += [where + p for p in schema_problems(stored, t) + key_problems(written, t)]
     return dg.AssetCheckResult(
         asset_key=asset or table,
         check_name=LAKE_SCHEMA,

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import check_spec, schema_check_result, schema_check_spec
-from assets.lake import read_parquet, write_table
+from assets.lake import read_partition, write_partition, written_schema
 from assets.metadata import count_table, reason_counts, reason_histogram
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
@@ -47,16 +47,16 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
     uploads = mark_uploads(inbox.uploads)
     current = uploads.filter(pl.col("status") == "current")
     raw = inbox.raw_for(current)
-    raw_path = paths.lake("raw_records", province, sector)
-    uploads_path = paths.lake("uploads", province, sector)
-    raw = write_table("raw_records", raw, raw_path)
-    uploads = write_table("uploads", uploads, uploads_path)
+    layout = paths.layout
+    raw = write_partition(layout, "raw_records", raw, province, sector)
+    uploads = write_partition(layout, "uploads", uploads, province, sector)
     failed = uploads.filter(pl.col("status") == "failed")
     context.log.info(f"{province}/{sector}: {uploads.height} files, {raw.height} rows from {current.height} current")
     yield dg.MaterializeResult(
         asset_key="raw_records",
         metadata={"rows_read": raw.height, "files_current": current.height},
-        check_results=[schema_check_result("raw_records", raw, raw_path)],
+        check_results=[schema_check_result("raw_records", raw,
+                                           written_schema(layout, "raw_records", province, sector))],
     )
     yield dg.MaterializeResult(
         asset_key="uploads",
@@ -79,7 +79,7 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
                 metadata={"failed_files": failed.height,
                           "error_codes": dg.MetadataValue.json(failed["error_code"].value_counts().to_dicts())},
             ),
-            schema_check_result("uploads", uploads, uploads_path),
+            schema_check_result("uploads", uploads, written_schema(layout, "uploads", province, sector)),
         ],
     )
 
@@ -109,13 +109,12 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
     from rules.validate import validate_records
 
     province, sector = province_sector_of(context)
-    raw = read_parquet(paths.lake("raw_records", province, sector), what="raw_records")
+    layout = paths.layout
+    raw = read_partition(layout, "raw_records", province, sector, what="raw_records")
     normalised = normalise_records(raw, sector)
     valid, quarantined = validate_records(normalised, sector)
-    clean_path = paths.lake("clean_records", province, sector)
-    rejected_path = paths.lake("rejected_records", province, sector)
-    valid = write_table("clean_records", valid, clean_path)
-    quarantined = write_table("rejected_records", quarantined, rejected_path)
+    valid = write_partition(layout, "clean_records", valid, province, sector)
+    quarantined = write_partition(layout, "rejected_records", quarantined, province, sector)
     reports = write_error_reports(raw, quarantined, paths.inbox(province, sector),
                                   paths.error_reports(province, sector))
     reconciled = raw.height == valid.height + quarantined.height
@@ -134,7 +133,8 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
                 passed=reconciled,
                 metadata={"rows_read": raw.height, "accepted": valid.height, "rejected": quarantined.height},
             ),
-            schema_check_result("clean_records", valid, clean_path),
+            schema_check_result("clean_records", valid,
+                                written_schema(layout, "clean_records", province, sector)),
         ],
     )
     yield dg.MaterializeResult(
@@ -145,5 +145,6 @@ def clean_records(context: dg.AssetExecutionContext, paths: DataPaths):
             "reason_histogram": reason_histogram(quarantined),
             "error_reports": len(reports),
         },
-        check_results=[schema_check_result("rejected_records", quarantined, rejected_path)],
+        check_results=[schema_check_result("rejected_records", quarantined,
+                                           written_schema(layout, "rejected_records", province, sector))],
     )

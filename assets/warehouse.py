@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.lake import read_lake_table
 from rules.lake_schema import lake_table
 from rules.layout import DataLayout
 from rules.privacy import mask_id
@@ -78,14 +79,11 @@ class WarehouseSources:
     @classmethod
     def from_layout(cls, layout: DataLayout, queue: pl.DataFrame | None = None,
                     budgets: pl.DataFrame | None = None) -> WarehouseSources:
+        # Lake tables through assets.lake: local Parquet or Delta on object storage alike.
         frames = {
-            "uploads": _read_all(layout.lake_dir("uploads")),
-            "clean": _read_all(layout.lake_dir("clean_records")),
-            "rejected": _read_all(layout.lake_dir("rejected_records")),
-            "matches": _read_all(layout.lake_dir("match_results")),
-            "review": _read_all(layout.lake_dir("review_queue")),
-            "review_decisions": _read_all(layout.lake_dir("review_decisions")),
-            "match_estimates": _read_all(layout.lake_dir("match_estimates")),
+            name: read_lake_table(layout, LAKE_SOURCES[name][0])
+            for name in ("uploads", "clean", "rejected", "matches", "review", "review_decisions", "match_estimates")
+        } | {
             "allocation": _read_all(layout.allocation_dir(), add_day=True),
             "forecast": _unit_named(_read_file(layout.forecast())),
             "forecast_daily": _read_file(layout.forecast_daily()),

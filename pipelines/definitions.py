@@ -25,7 +25,8 @@ def build_definitions() -> dg.Definitions:
 
     restrict_umask()  # `dagster dev` code servers write lake files and logs too: owner-only by default
     root = configure()
-    paths = DataPaths(root=str(root), policy_file=os.environ.get("DOISOAT_POLICY", ""))
+    paths = DataPaths(root=str(root), lake_root=os.environ.get("DOISOAT_LAKE", ""),
+                      policy_file=os.environ.get("DOISOAT_POLICY", ""))
     return dg.Definitions(
         assets=dg.load_assets_from_modules([register, ingest, match, national, publish, review]),
         asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish, review]),

@@ -20,7 +20,8 @@ def data_root() -> Path:
 
 def layout() -> DataLayout:
     """Where every file lives under the data folder (``rules.layout``), for code outside Dagster."""
-    return DataLayout.at(data_root(), policy_file=os.environ.get("DOISOAT_POLICY", ""))
+    return DataLayout.at(data_root(), lake_root=os.environ.get("DOISOAT_LAKE", ""),
+                         policy_file=os.environ.get("DOISOAT_POLICY", ""))
 
 
 def configure(data: Path | None = None) -> Path:

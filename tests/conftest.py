@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.s3_server"]  # s3_endpoint / s3_lake: a local S3-compatible server (moto)
 
 
 @pytest.fixture

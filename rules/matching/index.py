@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -239,7 +240,7 @@ def _read_prepared(folder: Path) -> PreparedIndex:
 
 def _write_prepared(folder: Path, prepared: PreparedIndex) -> None:
     """Write into a hidden owner-only folder, then rename it into place (readers never see half)."""
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     private_dir(tmp)
 

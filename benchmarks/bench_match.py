@@ -16,7 +16,9 @@ with the EVALUATION seed in ``loaders/harsh.py``, never used while developing.
 For each data set and system: precision / recall / F1 overall, per noise level (clean / 1 / 2-3 /
 4+, where the data set has levels), per sector, per truth label; wall time and peak RSS of the
 matching process (a fresh process: it reads the cached index and the records, matches, writes the
-decisions; the population index is built and cached before, as the population_index asset does).
+decisions; the population index and its passes' sorted blocking keys are built and cached before by
+the index step: the population_index asset builds the index, and the first match on a new register
+sorts and caches the keys beside it).
 Splink runs the recipe of ``splink_runner.py`` (DuckDB; blocking on ID, DOB, name + birth year;
 EM; u by random sampling; best candidate with p >= 0.9). The configuration of both systems is
 fixed before scoring; truth is read only to score. Heavy phases (10M, Splink on the harsh data) take the lock

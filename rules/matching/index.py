@@ -8,10 +8,12 @@ an unchanged one is just read back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
+import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -177,7 +179,7 @@ def load_or_build_index(
 # and memory-mapped on the next run. A frame not read through ``load_or_build_index`` (tests, a
 # generic index) is simply prepared in memory.
 
-PREPARED_VERSION = "1"
+PREPARED_VERSION = "2"
 _SOURCES: dict[int, tuple[weakref.ref, Path, str]] = {}
 
 
@@ -216,54 +218,91 @@ def prepared_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
         return prepare_index(index, config)
     folder = src[0] / f"population_index_{src[1]}.prepared_{prepared_fingerprint(config)}"
     if (folder / "done").exists():
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        try:
             return _read_prepared(folder)
+        except (OSError, ValueError, KeyError, TypeError):
+            shutil.rmtree(folder, ignore_errors=True)  # unreadable: sorted again and rewritten below
     prepared = prepare_index(index, config)
-    with contextlib.suppress(OSError):  # a cache we cannot write costs a sort next time, not the run
+    # a cache we cannot write (or a field we do not know how to store) costs a sort next time, not the run
+    with contextlib.suppress(OSError, TypeError):
         _write_prepared(folder, prepared)
     return prepared
+
+
+# Every field of PreparedIndex is stored by its kind, so a field added to it is cached too (or, if of
+# a kind not listed here, the keys are simply not cached): SortedKeys, a dict of them, an array, a
+# tuple of arrays, a frame, or None.
 
 
 def _read_prepared(folder: Path) -> PreparedIndex:
     meta = json.loads((folder / "done").read_text(encoding="utf-8"))
 
-    def table(tag: str) -> SortedKeys:
-        return SortedKeys(
-            np.load(folder / f"{tag}.keys.npy", mmap_mode="r"), np.load(folder / f"{tag}.pidx.npy", mmap_mode="r")
-        )
+    def arr(tag: str) -> np.ndarray:
+        return np.load(folder / f"{tag}.npy", mmap_mode="r")
 
-    passes = {name: table(tag) for name, tag in meta["passes"].items()}
-    id_table = table("id_table") if meta["id_table"] else None
-    counts = pl.read_parquet(folder / "token_counts.parquet") if meta["token_counts"] else None
-    return PreparedIndex(passes, id_table, counts)
+    def table(tag: str) -> SortedKeys:
+        return SortedKeys(arr(f"{tag}.keys"), arr(f"{tag}.pidx"))
+
+    values = {}
+    for f in dataclasses.fields(PreparedIndex):
+        m = meta[f.name]  # a field the cache does not hold: KeyError, the keys are sorted again
+        kind = m["kind"]
+        if kind == "none":
+            values[f.name] = None
+        elif kind == "sorted":
+            values[f.name] = table(m["tag"])
+        elif kind == "sorted_dict":
+            values[f.name] = {k: table(t) for k, t in m["tags"].items()}
+        elif kind == "array":
+            values[f.name] = arr(m["tag"])
+        elif kind == "arrays":
+            values[f.name] = tuple(arr(t) for t in m["tags"])
+        elif kind == "frame":
+            values[f.name] = pl.read_parquet(folder / f"{m['tag']}.parquet")
+        else:
+            raise ValueError(f"unknown prepared field kind {kind!r}")
+    return PreparedIndex(**values)
 
 
 def _write_prepared(folder: Path, prepared: PreparedIndex) -> None:
     """Write into a hidden owner-only folder, then rename it into place (readers never see half)."""
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     private_dir(tmp)
-
-    def save(tag: str, st: SortedKeys) -> None:
-        for part, arr in (("keys", st.keys), ("pidx", st.pidx)):
-            path = private_file(tmp / f"{tag}.{part}.npy")
-            np.save(path, np.ascontiguousarray(arr))
-
-    tags = {}
-    for i, (name, st) in enumerate(prepared.passes.items()):
-        tags[name] = f"p{i}"
-        save(f"p{i}", st)
-    if prepared.id_table is not None:
-        save("id_table", prepared.id_table)
-    if prepared.token_counts is not None:
-        prepared.token_counts.write_parquet(private_file(tmp / "token_counts.parquet"))
-    meta = {
-        "passes": tags,
-        "id_table": prepared.id_table is not None,
-        "token_counts": prepared.token_counts is not None,
-    }
-    private_file(tmp / "done").write_text(json.dumps(meta), encoding="utf-8")
     try:
+        counter = iter(range(1 << 30))
+
+        def arr(a: np.ndarray) -> str:
+            tag = f"a{next(counter)}"
+            np.save(private_file(tmp / f"{tag}.npy"), np.ascontiguousarray(a))
+            return tag
+
+        def table(st: SortedKeys) -> str:
+            tag = f"t{next(counter)}"
+            np.save(private_file(tmp / f"{tag}.keys.npy"), np.ascontiguousarray(st.keys))
+            np.save(private_file(tmp / f"{tag}.pidx.npy"), np.ascontiguousarray(st.pidx))
+            return tag
+
+        meta: dict[str, dict] = {}
+        for f in dataclasses.fields(prepared):
+            v = getattr(prepared, f.name)
+            if v is None:
+                meta[f.name] = {"kind": "none"}
+            elif isinstance(v, SortedKeys):
+                meta[f.name] = {"kind": "sorted", "tag": table(v)}
+            elif isinstance(v, dict) and all(isinstance(x, SortedKeys) for x in v.values()):
+                meta[f.name] = {"kind": "sorted_dict", "tags": {k: table(x) for k, x in v.items()}}
+            elif isinstance(v, np.ndarray):
+                meta[f.name] = {"kind": "array", "tag": arr(v)}
+            elif isinstance(v, (tuple, list)) and all(isinstance(x, np.ndarray) for x in v):
+                meta[f.name] = {"kind": "arrays", "tags": [arr(x) for x in v]}
+            elif isinstance(v, pl.DataFrame):
+                tag = f"f{next(counter)}"
+                v.write_parquet(private_file(tmp / f"{tag}.parquet"))
+                meta[f.name] = {"kind": "frame", "tag": tag}
+            else:
+                raise TypeError(f"prepared index field {f.name!r}: {type(v).__name__} is not cached")
+        private_file(tmp / "done").write_text(json.dumps(meta), encoding="utf-8")
         os.replace(tmp, folder)
-    except OSError:  # another process put it there first
+    finally:  # after a failure, or when another process put the folder there first
         shutil.rmtree(tmp, ignore_errors=True)

@@ -130,3 +130,32 @@ def test_sorted_blocking_keys_are_cached_beside_the_index_and_change_no_decision
     load_or_build_index([reg_path], cache, prepare_for=config)
     now = [p for p in cache.iterdir() if p.is_dir()]
     assert len(now) == 1 and now != folders
+
+
+def test_every_field_of_the_prepared_keys_is_cached(tmp_path, monkeypatch):
+    """A field added to PreparedIndex (an array per index row, a tuple of them) is cached and read
+    back too, so a new kind of pass never silently loses its data through the cache."""
+    import dataclasses
+
+    import numpy as np
+
+    import rules.matching.index as ix
+    from rules.matching.blocking import PreparedIndex, SortedKeys
+
+    @dataclasses.dataclass
+    class Wider(PreparedIndex):
+        per_row: np.ndarray | None = None
+        pair: tuple[np.ndarray, np.ndarray] | None = None
+
+    monkeypatch.setattr(ix, "PreparedIndex", Wider)
+    keys = SortedKeys(np.array([1, 5, 9], dtype=np.uint64), np.array([2, 0, 1], dtype=np.uint32))
+    counts = pl.DataFrame({"tok": [7], "n": [3]})
+    full = Wider({"p": keys}, keys, counts, np.arange(3), (np.ones(3), np.zeros(3, dtype=bool)))
+    ix._write_prepared(tmp_path / "k", full)
+    back = ix._read_prepared(tmp_path / "k")
+    assert back.passes["p"].keys.tolist() == [1, 5, 9] and back.id_table.pidx.tolist() == [2, 0, 1]
+    assert back.token_counts.equals(counts) and back.per_row.tolist() == [0, 1, 2]
+    assert back.pair[0].tolist() == [1.0, 1.0, 1.0] and back.pair[1].tolist() == [False] * 3
+    empty = Wider({}, None, None)
+    ix._write_prepared(tmp_path / "e", empty)
+    assert ix._read_prepared(tmp_path / "e") == empty

@@ -150,7 +150,7 @@ def test_every_field_of_the_prepared_keys_is_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(ix, "PreparedIndex", Wider)
     keys = SortedKeys(np.array([1, 5, 9], dtype=np.uint64), np.array([2, 0, 1], dtype=np.uint32))
     counts = pl.DataFrame({"tok": [7], "n": [3]})
-    full = Wider({"p": keys}, keys, counts, np.arange(3), (np.ones(3), np.zeros(3, dtype=bool)))
+    full = Wider({"p": keys}, keys, counts, per_row=np.arange(3), pair=(np.ones(3), np.zeros(3, dtype=bool)))
     ix._write_prepared(tmp_path / "k", full)
     back = ix._read_prepared(tmp_path / "k")
     assert back.passes["p"].keys.tolist() == [1, 5, 9] and back.id_table.pidx.tolist() == [2, 0, 1]

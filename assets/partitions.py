@@ -73,8 +73,17 @@ def days_to_add(existing: list[str], day: date) -> list[str]:
 
 
 def add_days(instance: dg.DagsterInstance, day: date) -> list[str]:
-    """Add ``day`` (and the days between it and the installation's other days) as partitions."""
-    new = days_to_add(list(instance.get_dynamic_partitions(DAY_PARTITIONS)), day)
-    if new:
+    """Add ``day`` (and the days between it and the installation's other days) as partitions.
+
+    Dynamic partitions keep their insertion order, which is the order the UI shows: a day before the
+    first is added by re-adding the later keys after it (their runs and materialisations stay).
+    """
+    existing = list(instance.get_dynamic_partitions(DAY_PARTITIONS))
+    new = days_to_add(existing, day)
+    if new and existing and min(new) < min(existing):
+        for key in existing:
+            instance.delete_dynamic_partition(DAY_PARTITIONS, key)
+        instance.add_dynamic_partitions(DAY_PARTITIONS, sorted([*existing, *new]))
+    elif new:
         instance.add_dynamic_partitions(DAY_PARTITIONS, new)
     return new

@@ -119,3 +119,16 @@ def test_files_a_run_already_ingested_start_nothing_and_run_keys_stay_short(data
     corrected = _sensor_tick(data_dir, cursor=after_run.cursor)
     assert [r.partition_key for r in corrected.run_requests] == ["ho_chi_minh|students"]
     assert corrected.run_requests[0].tags["upload_files"] == "1"
+
+
+def test_days_run_from_the_installations_first_day_in_order_without_gaps():
+    from datetime import date
+
+    from assets.partitions import add_days
+
+    with dg.instance_for_test() as instance:
+        assert add_days(instance, date(2026, 11, 20)) == ["2026-11-20"]
+        assert add_days(instance, date(2026, 11, 22)) == ["2026-11-21", "2026-11-22"]  # the gap shows as missing
+        assert add_days(instance, date(2026, 11, 21)) == []
+        assert add_days(instance, date(2026, 11, 18)) == ["2026-11-18", "2026-11-19"]  # earlier than the first
+        assert instance.get_dynamic_partitions("day") == [f"2026-11-{d}" for d in range(18, 23)]

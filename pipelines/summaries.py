@@ -94,7 +94,7 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
 def verification_lines(day: str) -> list[str]:
     """The day's answers by outcome and where the queue and its audit live (after the summary line)."""
     from rules.verify import StoreError, open_queue
-    from rules.verify.queue import is_url, queue_location
+    from rules.verify.queue import is_url, queue_location, shown_location
 
     paths = _paths()
     queue = paths.queue_store()
@@ -107,7 +107,7 @@ def verification_lines(day: str) -> list[str]:
         return []
     outcome = ", ".join(f"{state} {n:,}" for state, n in states.iter_rows()) or "no request allocated"
     return [f"  requests of the day by state: {outcome}",
-            f"  queue: {location}; transmission audit: {paths.transmissions()}",
+            f"  queue: {shown_location(location)}; transmission audit: {paths.transmissions()}",
             f"  forecast: `doisoat forecast`; analyst file: `doisoat publish` -> {paths.warehouse()}"]
 
 

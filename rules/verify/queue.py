@@ -131,6 +131,17 @@ def open_queue(location: str | Path, create: bool = False, provinces: Iterable[s
 QUEUE_URL_ENV = "DOISOAT_QUEUE_URL"
 
 
+def shown_location(location: str | Path) -> str:
+    """The queue's location as it may be printed: a URL without its password, a file path as is."""
+    if not is_url(location):
+        return str(location)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(location))
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
 def queue_location(default: str | Path) -> str | Path:
     """The configured queue: ``$DOISOAT_QUEUE_URL`` (``postgresql://user@host:port/db``, the national
     queue; deploy/README.md) when set, else the SQLite file ``default`` (the embedded default)."""

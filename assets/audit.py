@@ -13,12 +13,10 @@ operators only; the analyst warehouse never reads them):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import polars as pl
 
-from assets.lake import write_parquet
 from assets.resources import DataPaths
+from rules.audit import record as rules_record
 from rules.verify.audit_log import TransmissionLog
 
 MATCH_AUDIT_COLUMNS = ("province", "sector", "unit", "file_sha256", "sheet", "row_number", "status",
@@ -34,10 +32,5 @@ def transmission_log(paths: DataPaths, run_id: str | None = None) -> Transmissio
 
 def record(paths: DataPaths, kind: str, partition: str, run_id: str, frame: pl.DataFrame,
            columns: tuple[str, ...]) -> int:
-    """Append ``frame`` (only ``columns``) to the audit log of ``kind`` for this run."""
-    keep = [c for c in columns if c in frame.columns]
-    stamped = frame.select(keep).with_columns(
-        pl.lit(datetime.now(UTC)).alias("recorded_at"), pl.lit(run_id).alias("run_id"), pl.lit(kind).alias("kind")
-    )
-    write_parquet(stamped, paths.audit_file(kind, partition, run_id))
-    return stamped.height
+    """Append ``frame`` (only ``columns``) to the audit log of ``kind`` for this run (``rules.audit.record``)."""
+    return rules_record(paths.layout, kind, partition, run_id, frame, columns)

@@ -19,7 +19,7 @@ from assets.metadata import count_table, score_distribution
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
-from assets.review import apply_review, partition_lock, review_labels
+from rules.review.service import apply_review, partition_lock, review_labels
 
 PAIR_BUDGET = "candidate_pair_budget"
 AMBIGUOUS_SHARE = "ambiguous_share"
@@ -80,12 +80,12 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     # is re-indexed here rather than matched against a stale index.
     index = load_or_build_index(paths.population_files(province), paths.population_index(province))
     cache = paths.match_estimates_cache()  # our data folder, never beside an input
-    labels = review_labels(paths, province, sector, config)  # reviewers' decisions teach the estimates
+    labels = review_labels(paths.layout, province, sector, config)  # reviewers' decisions teach the estimates
     output = match_with_rejected(clean, rejected, index, config, cache_dir=cache, labels=labels)
     results = with_record_attributes(output.results, clean, rejected)
     est = output.estimates
-    with partition_lock(paths, province, sector):  # clerical-review decisions still valid are re-applied
-        results, queue = apply_review(paths, province, sector, results, output.review_queue, context.run.run_id)
+    with partition_lock(paths.layout, province, sector):  # clerical-review decisions still valid are re-applied
+        results, queue = apply_review(paths.layout, province, sector, results, output.review_queue, context.run.run_id)
         results_path = paths.lake("match_results", province, sector)
         queue_path = paths.lake("review_queue", province, sector)
         results = write_table("match_results", results, results_path)

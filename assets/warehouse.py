@@ -490,7 +490,7 @@ REVIEW_LABEL_DOCS = {
 
 
 def _review_label_frames(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    from assets.review import label_tables
+    from rules.review.service import label_tables
 
     decisions, matches = frames["review_decisions"], frames["matches"]
     tables = label_tables(decisions, matches, frames["match_estimates"])

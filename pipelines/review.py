@@ -11,22 +11,22 @@ from __future__ import annotations
 import argparse
 
 from pipelines.environment import data_root
+from rules.layout import DataLayout
 
 
-def _paths():
-    from assets.resources import DataPaths
-
-    return DataPaths(root=str(data_root()))
+def _layout() -> DataLayout:
+    # The data folder only (DOISOAT_LAKE is not read here, as before the review logic moved to rules/).
+    return DataLayout.at(data_root())
 
 
 def export(args: argparse.Namespace) -> int:
-    from assets.review import export_workbooks
     from rules.provinces import resolve_province
+    from rules.review.service import export_workbooks
     from rules.sectors import SECTORS, check_sector
 
     province = resolve_province(args.province).slug
     sectors = [check_sector(args.sector)] if args.sector else list(SECTORS)
-    done = export_workbooks(_paths(), province, sectors, unit=args.unit)
+    done = export_workbooks(_layout(), province, sectors, unit=args.unit)
     for wb in done:
         where = f"-> {wb.path}" if wb.path else "(nothing to review)"
         print(f"{province}/{wb.sector}{f'/{wb.unit}' if wb.unit else ''}: {wb.blocks} rows to review {where}")
@@ -34,9 +34,9 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_(args: argparse.Namespace) -> int:
-    from assets.review import import_workbook
+    from rules.review.service import import_workbook
 
-    report = import_workbook(_paths(), args.file)
+    report = import_workbook(_layout(), args.file)
     print(report.render())
     return 0
 
@@ -44,9 +44,9 @@ def import_(args: argparse.Namespace) -> int:
 def stats(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from assets.review import review_statistics
+    from rules.review.service import review_statistics
 
-    st = review_statistics(_paths())
+    st = review_statistics(_layout())
     print(f"labelled pairs: {st['labelled_matches']} confirmed matches, {st['labelled_rejections']} rows with no "
           f"right candidate (prior strength k = {st['k']:g})")
     with pl.Config(tbl_rows=200, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):

@@ -1,7 +1,7 @@
 """The lake's storage backends: local Parquet files (the embedded default) or Delta tables on object storage.
 
 One small interface, :class:`LakeStore`, so the assets, the warehouse build and the national step read
-and write the lake the same way wherever it is (no Dagster here; ``assets.lake`` is the only caller).
+and write the lake the same way wherever it is (no Dagster here; ``assets.lake`` and ``rules.review.service`` call it).
 A lake table is split into ``province x sector`` partitions; a write replaces one partition whole::
 
     store = open_lake(layout)              # chosen from DataLayout.lake_location

@@ -110,9 +110,6 @@ def test_one_error_report_path() -> None:
 
 # What pipelines/ may take from assets/: the asset modules (for Definitions), partitions, resources.
 DAGSTER_MODULES_OF_ASSETS = {"assets", "assets.partitions", "assets.resources"}
-# Not yet moved: the review command line calls lake-I/O helpers of assets/review.py directly (the
-# seams-tables branch reshapes that module now); listed here so that no new one creeps in.
-KNOWN_NON_DAGSTER = {("pipelines/review.py", "assets.review")}
 
 
 def test_pipelines_import_only_dagster_objects_from_assets() -> None:
@@ -124,7 +121,7 @@ def test_pipelines_import_only_dagster_objects_from_assets() -> None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "assets":
-                if node.module in DAGSTER_MODULES_OF_ASSETS or (rel, node.module) in KNOWN_NON_DAGSTER:
+                if node.module in DAGSTER_MODULES_OF_ASSETS:
                     continue
                 import importlib
 

@@ -7,9 +7,13 @@ under their jobs in the ``doisoat`` code location, the installation's own partit
 one day), table/markdown metadata, and a dry run of the inbox sensor that launches nothing for the files
 the demo already ingested, and (2) Chromium renders the asset catalogue with our asset names, an asset page that
 links the run which materialised it, the runs page with that successful run, and the publish job's
-page listing it (screenshot ``dagster_job_runs.png``); a screenshot of the
-catalogue is saved under the test's tmp_path for a human to look at. Finally ``doisoat report`` is run
-on the demo's warehouse and the HTML is opened in the same browser (screenshot ``doisoat_report.png``).
+page listing it (screenshot ``dagster_job_runs.png``); (3) the asset checks of the demo's partitioned
+assets passed per province x sector: GraphQL's per-partition check statuses and each partition's latest
+execution (passed, tied to that partition's materialisation), and the Checks tab of ``clean_records``
+showing every check "Succeeded" / "Passed", never "Not evaluated" (screenshot ``dagster_asset_checks.png``).
+A screenshot of the catalogue is saved under the test's tmp_path for a human to look at. Finally
+``doisoat report`` is run on the demo's warehouse and the HTML is opened in the same browser
+(screenshot ``doisoat_report.png``).
 
 The instance config is a copy of the repository's ``dagster.yaml`` in a temporary DAGSTER_HOME (with
 the "join the community" pop-up turned off unless the file already does), so the test never writes
@@ -19,6 +23,7 @@ into the repository and the screenshot shows the catalogue, not a sign-up form.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +37,17 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = [sys.executable, "-m", "pipelines", "demo", "--size", "3000"]
 # Materialised by every successful demo: the end of the province chain and the analyst file.
 DEMO_ASSETS = ("match_results", "analyst_warehouse")
+# The demo's province x sector partitions (Dagster's multi-partition key: dimension names sorted, "|").
+DEMO_PARTITIONS = frozenset(f"ho_chi_minh|{s}" for s in ("students", "vaccinations", "insurance"))
+# Partitioned assets whose checks are emitted with each partition's materialisation, and their checks.
+CHECKED_ASSETS = {
+    "raw_records": {"lake_schema"},
+    "uploads": {"all_files_readable", "lake_schema"},
+    "clean_records": {"rows_reconcile", "lake_schema"},
+    "rejected_records": {"lake_schema"},
+    "match_results": {"rows_accounted", "candidate_pair_budget", "ambiguous_share", "lake_schema"},
+}
+CHECKS_TAB_ASSET = "clean_records"
 
 ASSETS_QUERY = """
 { assetsOrError { __typename
@@ -54,6 +70,20 @@ query Partitions($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __ty
 METADATA_QUERY = """
 query Metadata($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __typename
     ... on AssetNode { assetMaterializations(limit: 1) { metadataEntries { label __typename } } } } }
+"""
+CHECKS_QUERY = """
+query Checks($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __typename
+    ... on AssetNode { assetMaterializations(limit: 50) { runId partition }
+        assetChecksOrError { __typename ... on AssetChecks { checks { name description
+            partitionStatuses { __typename ... on AssetCheckMultiPartitionStatuses { primaryDimensionName
+                ranges { primaryDimStartKey primaryDimEndKey secondaryDim { __typename
+                    ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions
+                        inProgressPartitions skippedPartitions executionFailedPartitions } } } } } } } } } } }
+"""
+CHECK_EXECUTIONS_QUERY = """
+query Executions($key: AssetKeyInput!, $check: String!) {
+    assetCheckExecutions(assetKey: $key, checkName: $check, limit: 50) { status partition timestamp
+        evaluation { partition success targetMaterialization { runId } } } }
 """
 SENSOR_DRY_RUN = """
 mutation DryRun($sel: SensorSelector!) { sensorDryRun(selectorData: $sel, cursor: null) { __typename
@@ -161,6 +191,9 @@ def _check_ui(base: str, browser: Browser, expected: set[str], tmp_path: Path) -
     assert publish_run[:8] in jobs.text and "No runs found" not in jobs.text, jobs.text[:1500]
     browser.screenshot(job_page, tmp_path / "dagster_job_runs.png", budget_ms=10_000)
 
+    # --- every check of the demo's partitioned assets passed, per province x sector
+    _check_asset_checks(base, browser, tmp_path)
+
     # --- a screenshot of the catalogue for a human
     shot = browser.screenshot(f"{base}/assets", tmp_path / "dagster_assets.png", budget_ms=10_000)
     assert png_size(shot) == (1400, 900)
@@ -197,6 +230,78 @@ def _check_origin_partitions_sensor(base: str, latest: dict[str, dict]) -> None:
     result = tick["evaluationResult"]
     assert result["error"] is None and result["runRequests"] == [], result  # every demo file already ingested
     assert "no new uploads" in result["skipReason"], result
+
+
+def _check_asset_checks(base: str, browser: Browser, tmp_path: Path) -> None:
+    """Each check of ``CHECKED_ASSETS`` passed for every demo partition, as the UI's GraphQL reports it, and
+    the Checks tab of ``CHECKS_TAB_ASSET`` renders them passed (it read "Not Evaluated" when partitioned
+    check results were not tied to the partition's materialisation)."""
+    for asset, expected_checks in CHECKED_ASSETS.items():
+        key = {"path": [asset]}
+        node = graphql(base, CHECKS_QUERY, {"key": key})["assetNodeOrError"]
+        assert node["__typename"] == "AssetNode", node
+        materialised: dict[str, str] = {}  # partition -> run of its latest materialisation (newest first)
+        for event in node["assetMaterializations"]:
+            materialised.setdefault(event["partition"], event["runId"])
+        assert set(materialised) == DEMO_PARTITIONS, (asset, sorted(materialised))
+        checks = node["assetChecksOrError"]
+        assert checks["__typename"] == "AssetChecks", (asset, checks)
+        by_name = {c["name"]: c for c in checks["checks"]}
+        assert set(by_name) == expected_checks, (asset, sorted(by_name))
+        for name, check in by_name.items():
+            where = f"{asset}.{name}"
+            assert check["description"], f"{where} has no description"
+            assert _partition_statuses(check["partitionStatuses"]) == {p: "succeeded" for p in DEMO_PARTITIONS}, (
+                where, check["partitionStatuses"])
+            executions = graphql(base, CHECK_EXECUTIONS_QUERY, {"key": key, "check": name})["assetCheckExecutions"]
+            latest: dict[str, dict] = {}
+            for execution in sorted(executions, key=lambda e: -e["timestamp"]):
+                latest.setdefault(execution["partition"], execution)
+            assert set(latest) == DEMO_PARTITIONS, (where, sorted(latest))
+            for partition, execution in latest.items():
+                evaluation = execution["evaluation"]
+                assert execution["status"] == "SUCCEEDED" and evaluation["success"], (where, partition, execution)
+                assert evaluation["partition"] == partition, (where, partition, evaluation)
+                target = evaluation["targetMaterialization"]
+                assert target and target["runId"] == materialised[partition], (
+                    f"{where} [{partition}] is not tied to the partition's latest materialisation: {execution}")
+
+    # --- Chromium: the Checks tab lists each check as succeeded, its detail says "Passed" for a partition
+    asset = CHECKS_TAB_ASSET
+    for name in sorted(CHECKED_ASSETS[asset]):
+        url = f"{base}/assets/{asset}?view=checks&checkDetail={name}"
+        page = PageText(_dump_until(browser, url, ["Passed", *CHECKED_ASSETS[asset]]))
+        for listed in CHECKED_ASSETS[asset]:
+            assert re.search(rf"\b{listed} \| (?:{listed} \| )?Succeeded\b", page.text), (
+                f"the Checks tab does not list {listed} as Succeeded: {page.text[:2000]}")
+        detail = page.text.split(f"| {name} | Execute |", 1)
+        assert len(detail) == 2, f"no detail panel for {name}: {page.text[:2000]}"
+        assert "Evaluation result | Passed" in detail[1], f"{name} not shown as Passed: {detail[1][:1500]}"
+        shown = re.search(r"Partition \| (\S+) \|", detail[1])
+        assert shown and shown.group(1) in DEMO_PARTITIONS, f"{name}: no demo partition in {detail[1][:1500]}"
+        assert "not evaluated" not in page.text.lower(), page.text[:2000]
+        assert "Something went wrong" not in page.text
+    url = f"{base}/assets/{asset}?view=checks&checkDetail={sorted(CHECKED_ASSETS[asset])[-1]}"
+    shot = browser.screenshot(url, tmp_path / "dagster_asset_checks.png", budget_ms=10_000)
+    assert png_size(shot) == (1400, 900) and shot.stat().st_size > 30_000, "checks screenshot nearly empty"
+
+
+def _partition_statuses(statuses: dict | None) -> dict[str, str]:
+    """``AssetCheckMultiPartitionStatuses`` flattened to {"province|sector": status} (statuses lower-cased,
+    e.g. "succeeded", "failed"); partitions the check never ran for are absent."""
+    assert statuses and statuses["__typename"] == "AssetCheckMultiPartitionStatuses", statuses
+    assert statuses["primaryDimensionName"] == "province", statuses
+    flat: dict[str, str] = {}
+    for span in statuses["ranges"]:
+        # a range of primary keys with the same statuses; the demo has one province, so start == end
+        assert span["primaryDimStartKey"] == span["primaryDimEndKey"], span
+        secondary = span["secondaryDim"]
+        assert secondary["__typename"] == "AssetCheckDefaultPartitionStatuses", secondary
+        for field, keys in secondary.items():
+            if field.endswith("Partitions"):
+                flat.update({f"{span['primaryDimStartKey']}|{k}": field.removesuffix("Partitions").lower()
+                             for k in keys})
+    return flat
 
 
 def _dump_until(browser: Browser, url: str, needles: list[str], attempts: int = 3) -> str:

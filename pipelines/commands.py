@@ -227,16 +227,11 @@ def review(args: argparse.Namespace) -> int:
 
 def verify_server(args: argparse.Namespace) -> int:
     from pipelines.summaries import serving_line
-    from rules.verify.server import VerifyServer
+    from rules.verify.server import VerifyServer, serve_until_interrupted
 
     server = VerifyServer(args.population, host=args.host, port=args.port)
     print(serving_line(server.url, len(server.index), args.population, token=bool(server.token)), flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.httpd.server_close()
+    serve_until_interrupted(server)
     return 0
 
 

@@ -35,7 +35,7 @@ from rules.verify.model import (
 from rules.verify.queue import VerificationQueue, open_queue
 from rules.verify.register import RegisterIndex
 from rules.verify.results import build_requests, write_back
-from rules.verify.server import Faults, VerifyServer, serve, serve_forever
+from rules.verify.server import Faults, VerifyServer, serve, serve_until_interrupted
 from rules.verify.service import make_service
 from rules.verify.simulator import SimulatedService
 from rules.verify.store import QueueStore, StoreError
@@ -67,7 +67,7 @@ __all__ = [
     "open_queue",
     "run_day",
     "serve",
-    "serve_forever",
+    "serve_until_interrupted",
     "today",
     "write_back",
 ]

@@ -142,9 +142,8 @@ def serve(
     return VerifyServer(register, host, port, faults, token).start()
 
 
-def serve_forever(register: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
-    """Run in the foreground until interrupted (for ``doisoat verify-server``)."""
-    server = VerifyServer(register, host, port, token=token)
+def serve_until_interrupted(server: VerifyServer) -> None:
+    """Serve in the foreground until Ctrl-C (``doisoat verify-server``), then close the socket."""
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -55,6 +55,7 @@ from rules.verify.queue import (
     WAITING,
     StoreError,
     owner_alive,
+    unit_results_frame,
 )
 
 SCHEMA_VERSION = "1"
@@ -621,11 +622,7 @@ class PgQueueStore:
         )
         waiting = self._frame(f"SELECT unit_key, COUNT(*) FROM requests WHERE state IN {_W} GROUP BY unit_key",
                               schema={"unit_key": pl.Utf8, "waiting": pl.Int64})
-        return (
-            answered.join(waiting, on="unit_key", how="full", coalesce=True)
-            .with_columns(pl.col("verified", "mismatch", "not_found", "waiting").fill_null(0))
-            .sort("unit_key")
-        )
+        return unit_results_frame(answered, waiting)
 
     def ledger(self) -> pl.DataFrame:
         return self._frame("SELECT * FROM ledger ORDER BY created_at, batch_id")

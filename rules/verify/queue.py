@@ -131,6 +131,16 @@ def open_queue(location: str | Path, create: bool = False, provinces: Iterable[s
 QUEUE_URL_ENV = "DOISOAT_QUEUE_URL"
 
 
+def unit_results_frame(answered: pl.DataFrame, waiting: pl.DataFrame) -> pl.DataFrame:
+    """Both stores' ``unit_results``: per-unit answers (``unit_key, verified, mismatch, not_found``)
+    beside the waiting count (``unit_key, waiting``), zero where a unit has none of one side."""
+    return (
+        answered.join(waiting, on="unit_key", how="full", coalesce=True)
+        .with_columns(pl.col("verified", "mismatch", "not_found", "waiting").fill_null(0))
+        .sort("unit_key")
+    )
+
+
 def shown_location(location: str | Path) -> str:
     """The queue's location as it may be printed: a URL without its password, a file path as is."""
     if not is_url(location):

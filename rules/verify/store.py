@@ -64,6 +64,7 @@ from rules.verify.queue import (  # the columns are the queue's (both stores), r
     WAITING,
     StoreError,
     owner_alive,
+    unit_results_frame,
 )
 
 SCHEMA_VERSION = "1"
@@ -560,11 +561,7 @@ class QueueStore:
             f"SELECT unit_key, COUNT(*) FROM requests WHERE state IN {WAITING} GROUP BY unit_key",
             schema={"unit_key": pl.Utf8, "waiting": pl.Int64},
         )
-        return (
-            answered.join(waiting, on="unit_key", how="full", coalesce=True)
-            .with_columns(pl.col("verified", "mismatch", "not_found", "waiting").fill_null(0))
-            .sort("unit_key")
-        )
+        return unit_results_frame(answered, waiting)
 
     def ledger(self) -> pl.DataFrame:
         """One row per batch ever sent: ``batch_id, day, n, state, owner, sends, cause, ...``."""

@@ -4,13 +4,20 @@ A ``SplinkSpec`` names the columns and the blocking; the run is always the same 
 blocking rules for prediction (ID, date of birth, name + birth year where the data set has them),
 the share of matches from deterministic rules, u by random sampling, m by EM on two blocking rules,
 then the best candidate per record with match probability >= 0.9. Nothing is tuned on truth.
+
+``SplinkResources`` bounds DuckDB (memory limit, threads, a spill folder, prediction in chunks) so the 10M x 1M run fits
+the shared machine; it changes time and memory, never the result, and is not in the configuration
+hash (``config_hash``) that keys the stored results (``splink_cache.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
@@ -32,14 +39,56 @@ class SplinkSpec:
     em_blocks: tuple[tuple[str, ...], ...] = ()
     recall: float = 0.8
     u_pairs: float = 5e6
+    u_seed: int = 1  # random sampling for u is seeded: the same inputs give the same result
+    em_max_pairs: float | None = None  # Splink's own cap on EM training pairs (None: every blocked pair)
     extra: dict = field(default_factory=dict)
 
 
-def run_splink(left: pl.DataFrame, right: pl.DataFrame, spec: SplinkSpec) -> tuple[pl.Series, dict]:
-    """Best register ``unique_id`` per ``left`` row (null below the threshold) and timing figures."""
+@dataclass(frozen=True)
+class SplinkResources:
+    """How DuckDB may use the machine. ``memory_limit_gb``: DuckDB's own limit (it spills to
+    ``temp_dir`` beyond it; the process peak is higher by Python, Arrow and Splink's own frames);
+    ``threads``: DuckDB worker threads. None = DuckDB's default."""
+
+    memory_limit_gb: float | None = None
+    threads: int | None = None
+    temp_dir: Path | None = None
+    chunks_left: int | None = None  # predict() in chunks of the records x the register (same pairs)
+    chunks_right: int | None = None
+
+
+def splink_version() -> str:
+    """Installed Splink version, or ``not installed``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("splink")
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def config_hash(spec: SplinkSpec) -> str:
+    """12 hex digits naming everything that decides Splink's answer: the spec, the threshold, the
+    recipe (source of ``run_splink``) and Splink's version. Resources are left out."""
+    h = hashlib.sha256()
+    for part in (repr(spec), repr(THRESHOLD), inspect.getsource(run_splink), splink_version()):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def run_splink(
+    left: Path, right: Path, spec: SplinkSpec, resources: SplinkResources | None = None
+) -> tuple[pl.Series, dict]:
+    """Best register ``unique_id`` per row of the ``left`` parquet file (null below the threshold),
+    row-aligned with it, and figures: ``seconds`` (training + prediction), ``train_seconds``,
+    ``pairs`` (scored pairs with p >= the threshold). Both files are read by DuckDB itself (no
+    Python copy of a 10M-row register)."""
+    import duckdb
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+    res = resources or SplinkResources()
     logging.getLogger("splink").setLevel(logging.WARNING)
     t = time.perf_counter()
     comparisons = [cl.NameComparison(c).configure(term_frequency_adjustments=True) for c in spec.names]
@@ -58,30 +107,48 @@ def run_splink(left: pl.DataFrame, right: pl.DataFrame, spec: SplinkSpec) -> tup
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    db = DuckDBAPI()
+    con = duckdb.connect()
+    if res.memory_limit_gb is not None:
+        con.execute(f"SET memory_limit = '{res.memory_limit_gb:g}GB'")
+    if res.threads is not None:
+        con.execute(f"SET threads = {int(res.threads)}")
+    if res.temp_dir is not None:
+        Path(res.temp_dir).mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{Path(res.temp_dir).as_posix()}'")
+    con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream and spill big joins
+    con.execute("CREATE TABLE in_records AS SELECT * FROM read_parquet(?)", [str(left)])
+    con.execute("CREATE TABLE in_register AS SELECT * FROM read_parquet(?)", [str(right)])
+    db = DuckDBAPI(connection=con)
     linker = Linker(
-        [db.register(left.to_arrow(), table_name="records"), db.register(right.to_arrow(), table_name="register")],
+        [db.register("in_records", table_name="records"), db.register("in_register", table_name="register")],
         settings,
         log_level=logging.ERROR,
     )
     linker.training.estimate_probability_two_random_records_match(
         [block_on(*b) for b in spec.deterministic], recall=spec.recall
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_pairs)
+    linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_pairs, seed=spec.u_seed)
     for b in spec.em_blocks:
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*b))
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*b), max_pairs=spec.em_max_pairs)
     t_train = time.perf_counter() - t
-    pred = linker.inference.predict(threshold_match_probability=THRESHOLD).as_duckdbpyrelation().pl()
-    best = (
-        pred.sort("match_probability", descending=True)
-        .group_by("unique_id_l")
-        .first()
-        .select(pl.col("unique_id_l").alias("unique_id"), pl.col("unique_id_r").cast(pl.Utf8).alias("pid"))
+    pred = linker.inference.predict(
+        threshold_match_probability=THRESHOLD,
+        num_chunks_left=res.chunks_left,
+        num_chunks_right=res.chunks_right,
     )
-    joined = left.select(pl.col("unique_id")).join(
-        best.with_columns(pl.col("unique_id").cast(left["unique_id"].dtype)),
+    # best candidate per record; ties broken by the register ID so the answer is reproducible
+    best = con.sql(
+        f"""SELECT unique_id_l AS unique_id, CAST(unique_id_r AS VARCHAR) AS pid
+            FROM {pred.physical_name}
+            QUALIFY row_number() OVER (PARTITION BY unique_id_l ORDER BY match_probability DESC, unique_id_r) = 1"""
+    ).pl()
+    n_pairs = con.execute(f"SELECT count(*) FROM {pred.physical_name}").fetchone()[0]
+    ids = pl.read_parquet(left, columns=["unique_id"])
+    joined = ids.join(
+        best.with_columns(pl.col("unique_id").cast(ids["unique_id"].dtype)),
         on="unique_id",
         how="left",
         maintain_order="left",
     )
-    return joined["pid"], {"seconds": time.perf_counter() - t, "train_seconds": t_train, "pairs": pred.height}
+    con.close()
+    return joined["pid"], {"seconds": time.perf_counter() - t, "train_seconds": t_train, "pairs": int(n_pairs)}

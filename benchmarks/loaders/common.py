@@ -29,6 +29,7 @@ class Dataset:
     config: Path | None = None
     harsh: bool = False
     size_label: str = ""
+    seed: int | None = None  # the generator seed (harsh data); part of Splink's cache key
 
 
 def code_version(*folders: str) -> str:

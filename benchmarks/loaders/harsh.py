@@ -68,6 +68,7 @@ def harsh_dataset(out_dir: Path, n_register: int, n_rows: int, seed: int = EVALU
         splink=SPLINK,
         harsh=True,
         size_label=label,
+        seed=seed,
     )
     if (d / "done").exists():
         return ds

@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,11 @@ def config_hash(spec: SplinkSpec) -> str:
 
 
 def run_splink(
-    left: Path, right: Path, spec: SplinkSpec, resources: SplinkResources | None = None
+    left: Path,
+    right: Path,
+    spec: SplinkSpec,
+    resources: SplinkResources | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.Series, dict]:
     """Best register ``unique_id`` per row of the ``left`` parquet file (null below the threshold),
     row-aligned with it, and figures: ``seconds`` (training + prediction), ``train_seconds``,
@@ -128,21 +133,42 @@ def run_splink(
         [block_on(*b) for b in spec.deterministic], recall=spec.recall
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.u_pairs, seed=spec.u_seed)
+    if progress is not None:
+        progress(f"prior and u estimated: {time.perf_counter() - t:.0f} s")
     for b in spec.em_blocks:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*b), max_pairs=spec.em_max_pairs)
+        if progress is not None:
+            progress(f"EM on {' + '.join(b)}: {time.perf_counter() - t:.0f} s")
     t_train = time.perf_counter() - t
-    pred = linker.inference.predict(
-        threshold_match_probability=THRESHOLD,
-        num_chunks_left=res.chunks_left,
-        num_chunks_right=res.chunks_right,
-    )
-    # best candidate per record; ties broken by the register ID so the answer is reproducible
-    best = con.sql(
-        f"""SELECT unique_id_l AS unique_id, CAST(unique_id_r AS VARCHAR) AS pid
-            FROM {pred.physical_name}
-            QUALIFY row_number() OVER (PARTITION BY unique_id_l ORDER BY match_probability DESC, unique_id_r) = 1"""
-    ).pl()
-    n_pairs = con.execute(f"SELECT count(*) FROM {pred.physical_name}").fetchone()[0]
+    # prediction, in chunks of the records when asked (each chunk holds every pair of its records,
+    # so the best candidate per record is found within its chunk); the best candidate per record,
+    # ties broken by the register ID so the answer is reproducible
+    n_chunks = res.chunks_left or 1
+    bests, n_pairs = [], 0
+    for i in range(1, n_chunks + 1):
+        tc = time.perf_counter()
+        if n_chunks == 1:
+            pred = linker.inference.predict(threshold_match_probability=THRESHOLD)
+        else:
+            pred = linker.inference.predict_chunk(
+                left_chunk=(i, n_chunks), right_chunk=(1, 1), threshold_match_probability=THRESHOLD
+            )
+        bests.append(
+            con.sql(
+                f"""SELECT unique_id_l AS unique_id, CAST(unique_id_r AS VARCHAR) AS pid
+                    FROM {pred.physical_name}
+                    QUALIFY row_number() OVER (PARTITION BY unique_id_l
+                                               ORDER BY match_probability DESC, unique_id_r) = 1"""
+            ).pl()
+        )
+        n_pairs += con.sql(f"SELECT count(*) FROM {pred.physical_name}").fetchall()[0][0]
+        pred.drop_table_from_database_and_remove_from_cache()
+        if progress is not None:
+            progress(
+                f"predict chunk {i}/{n_chunks}: {time.perf_counter() - tc:.0f} s, "
+                f"{time.perf_counter() - t:.0f} s since start"
+            )
+    best = pl.concat(bests)
     ids = pl.read_parquet(left, columns=["unique_id"])
     joined = ids.join(
         best.with_columns(pl.col("unique_id").cast(ids["unique_id"].dtype)),

@@ -30,6 +30,9 @@ SPLINK = SplinkSpec(
     blocking=(("national_id",), ("dob",), ("full_name", "birth_year")),
     deterministic=(("national_id",), ("full_name", "dob")),
     em_blocks=(("dob",), ("full_name", "birth_year")),
+    # Splink's own cap on EM pairs: the DOB block has ~4M pairs at 1M x 100k (used whole) and ~430M
+    # at 10M x 1M (a deterministic record sample of ~1e7 pairs: plenty for m, bounded time)
+    em_max_pairs=1e7,
 )
 
 

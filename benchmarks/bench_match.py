@@ -325,6 +325,7 @@ def run_dataset(
         results["splink"] = splink_result(ds, rep, out_dir, plan, size_key, truth, preds / f"splink_{tag}.parquet")
     else:
         rep(f"  [splink] skipped ({plan.why_not})")
+        results["splink"] = (None, {"error": f"skipped ({plan.why_not})"})
     sectors = sorted(truth["sector"].drop_nulls().unique().to_list()) if "sector" in truth.columns else []
     side_by_side(ds, results, rep, size_key, sectors)
 

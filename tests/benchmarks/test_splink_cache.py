@@ -175,3 +175,18 @@ def test_every_harsh_target_is_listed_when_doisoat_did_not_run(tmp_path: Path) -
     assert len(names) == 1 + 3 * 5 + 2
     assert "students: recall 4+ >= 0.5" in names and "peak RSS <= 12 GB" in names
     assert all(not met and why.startswith("not measured") for _, _, met, why in rep.targets)
+
+
+def test_results_can_be_read_from_another_checkouts_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the final doisoat run (another worktree, its own --out-dir) reads the store where Splink was measured
+    ds = _dataset(tmp_path / "data")
+    truth = pl.read_parquet(ds.truth)
+    store_dir = tmp_path / "measured_here"
+    key = bench_match.splink_key(ds, "10m")
+    splink_cache.store(store_dir, key, pl.Series(["p1", None, None, "p4"]), {"seconds": 1.0}, spec=ds.splink)
+    monkeypatch.setattr(bench_match, "in_child", lambda *a, **k: pytest.fail("Splink must not rerun"))
+    plan = bench_match.SplinkPlan(run=False, cached=True, cache_dir=store_dir)
+    b, fig = bench_match.splink_result(
+        ds, bench_match.Report(), tmp_path / "elsewhere", plan, "10m", truth, tmp_path / "p"
+    )
+    assert b is not None and fig["cached"] and b.overall.recall == pytest.approx(2 / 3)

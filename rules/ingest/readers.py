@@ -21,7 +21,7 @@ import polars as pl
 from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
-from rules.ingest.formulas import sheet_states
+from rules.ingest.formulas import sheet_states, workbook_date1904
 from rules.ingest.layout import SCAN_ROWS
 from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
@@ -73,6 +73,8 @@ class ExcelSource:
         self._data = data
         self.reports: dict[str, CellReport] = {}
         self.formulas_evaluated = 0
+        self.first_columns: dict[str, int] = {}  # sheet -> Excel column (0-based) of its grid's c0
+        self.date1904 = workbook_date1904(data)
         states = sheet_states(data, self.sheet_names) or self._loaded_states()
         # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
         # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
@@ -89,22 +91,28 @@ class ExcelSource:
         return states
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
+        """The sheet as a text grid c0.. with rows from Excel row 1; its first column (calamine starts
+        at the first column holding a value, not at A) is kept in ``first_columns``."""
         try:
-            frame = self._reader.load_sheet(
-                sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string"
-            ).to_polars()
+            loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string")
+            columns = loaded.available_columns()
+            first = int(columns[0].absolute_index) if columns else 0
+            frame = loaded.to_polars()
         except Exception as exc:
             raise _excel_error(exc, self.path.name, sheet) from exc
-        check_frame(frame, self.path.name, sheet)
-        if frame.width > MAX_COLUMNS:
-            raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
-                              found_headers=[str(frame.width)])
+        check_frame(frame, self.path.name, sheet, first_column=first)
         frame = frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
         if n_rows is None:
             from rules.ingest.formulas import fill_unsaved_formulas
 
-            frame, n = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name)
+            frame, n, first = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name,
+                                                    first)
             self.formulas_evaluated += n
+        if frame.width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
+                              found_headers=[str(frame.width)])
+        self.first_columns[sheet] = first
+        if n_rows is None:
             frame, self.reports[sheet] = clean_frame(frame)
         return frame
 
@@ -162,6 +170,8 @@ class CsvSource:
         self.sheet_names = [""]
         self.hidden_sheets: list[str] = []
         self.formulas_evaluated = 0
+        self.first_columns: dict[str, int] = {}  # a text file's columns start at the first
+        self.date1904 = False
         self.reports: dict[str, CellReport] = {}
         head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
         if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line

@@ -150,6 +150,7 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
         text, repair_flag = _repair(nfc)
     else:
         text, repair_flag = nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
+    seen = text.clone()  # what the garbling detector saw (fold_lookalikes scatters in place)
     # Ð/ð/Ɖ/ɖ look like Đ/đ, and other look-alikes, slip into typed data (domain README 3.4/3)
     text = fold_lookalikes(text)
     # Remarks in the cell (nickname in brackets, "- chuyển trường") are not name parts.
@@ -163,11 +164,12 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     spaces = no.clone().scatter(idx, sub.str.contains(r"^\s|\s$|\s\s|[^\S ]").fill_null(False))
     squeezed = text.clone().scatter(idx, stripped.str.replace_all(r"\s+", " ").str.strip_chars(" "))
     if repair:
-        # Cleaning and title case change what the garbling detector sees (a stray symbol glued to
-        # a word; legacy byte tables are case-sensitive). The output is the title-cased clean
-        # value, so that value gets one more repair pass: normalising twice then equals once.
+        # Cleaning, look-alike folding (a Greek Α beside a CP1252 ß) and title case change what the
+        # garbling detector sees (a stray symbol glued to a word; legacy byte tables are
+        # case-sensitive). The output is the title-cased clean value, so that value gets one more
+        # repair pass: normalising twice then equals once.
         titled = squeezed.str.to_titlecase()
-        again = (titled != text).fill_null(False).arg_true()
+        again = (titled != seen).fill_null(False).arg_true()
         if again.len():
             squeezed, repair_flag = _repair_cleaned(titled, squeezed, repair_flag, again)
     squeezed, split = split_fused(squeezed, _fold_lower)

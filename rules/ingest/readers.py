@@ -229,6 +229,7 @@ class CsvSource:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
         frame = frame.with_columns(line.alias("excel_row"))
         check_frame(frame, self.path.name, None, row_column="excel_row")
+        frame = _unwrap_text_formulas(frame, cols)
         head_fonts = set().union(*(r.legacy_encodings for r in self._head_reports))
         frame, report = clean_frame(frame, cols, next(iter(head_fonts)) if len(head_fonts) == 1 else None)
         for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
@@ -275,6 +276,18 @@ class CsvSource:
             raise _layout_error(exc, self.path.name) from exc
 
 
+_TEXT_FORMULA = r'^\s*="([^"]*)"\s*$'
+
+
+def _unwrap_text_formulas(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Cells written ``="079212000123"`` (the trick exports use so that Excel keeps an ID's leading
+    zeros) become the text inside, as Excel shows them when it opens the CSV. Vectorised; columns
+    without such a cell cost one scan."""
+    hits = frame.select(pl.col(c).str.contains(_TEXT_FORMULA).any().alias(c) for c in cols).row(0) if cols else ()
+    fixed = [pl.col(c).str.replace(_TEXT_FORMULA, "$1").alias(c) for c, hit in zip(cols, hits, strict=True) if hit]
+    return frame.with_columns(fixed) if fixed else frame
+
+
 def sniff_delimiter(text: str) -> str:
     """The candidate that splits most lines into the same number (>1) of fields.
 
@@ -296,6 +309,41 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def read_regular(path: Path, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, size-checked before they are read (``rules.ingest.limits``)."""
+    import errno
+    import os
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise UploadError("file_not_found", file=str(path)) from exc
+    except PermissionError as exc:
+        raise UploadError("permission_denied", file=path.name) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise UploadError("not_a_regular_file", file=path.name) from exc
+        raise UploadError("unreadable_file", file=path.name, found_headers=[type(exc).__name__]) from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UploadError("file_not_found", file=str(path))
+        raise UploadError("not_a_regular_file", file=path.name)
+    with os.fdopen(fd, "rb") as fh:
+        check_file_size(info.st_size, path.name)  # bounds before loading
+        try:
+            data = fh.read(info.st_size + 1)
+        except PermissionError as exc:
+            raise UploadError("permission_denied", file=path.name) from exc
+        except OSError as exc:
+            raise UploadError("unreadable_file", file=path.name, found_headers=[type(exc).__name__]) from exc
+    check_file_size(len(data), path.name)  # grew while being read: still bounded
+    return data
 
 
 def _size(n: int) -> str:
@@ -348,12 +396,15 @@ def _blank_bytes(data: bytes) -> bool:
     return not data[: 1 << 16].strip(_WHITESPACE) and not data.strip(_WHITESPACE)
 
 
-def open_source(path: Path) -> ExcelSource | CsvSource:
-    """Pick the reader by file content first (zip/OLE magic) and name second."""
-    if not path.is_file():
-        raise UploadError("file_not_found", file=str(path))
-    check_file_size(path.stat().st_size, path.name)  # rules.ingest.limits: bounds before loading
-    data = path.read_bytes()
+def open_source(path: Path, *, follow_links: bool = True) -> ExcelSource | CsvSource:
+    """Pick the reader by file content first (zip/OLE magic) and name second.
+
+    ``follow_links=False`` (inbox files): the file is opened with ``O_NOFOLLOW`` and must be a regular
+    file when opened, so a file swapped for a link (or a pipe) after the inbox was listed is refused,
+    never followed. The bytes are read once: a file changing while it is read is hashed and parsed
+    as the same bytes. A file the process may not read is refused saying so (never "damaged").
+    """
+    data = read_regular(path, follow_links=follow_links)
     check_workbook(data, path.name)
     suffix = path.suffix.lower()
     if not data or (suffix in EXCEL_SUFFIXES and _blank_bytes(data)):

@@ -149,7 +149,8 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
         if source is not None and _regular(source):  # never through a link put where the upload was
             try:
-                out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None)))
+                out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None,
+                                                  follow_links=False)))
                 continue
             except UploadError:
                 pass

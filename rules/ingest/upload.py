@@ -117,9 +117,13 @@ def default_unit(path: Path) -> str:
 
 
 def read_upload(
-    path: str | Path, *, province: str, sector: str, unit: str | None = None, sheet: str | int | None = None
+    path: str | Path, *, province: str, sector: str, unit: str | None = None, sheet: str | int | None = None,
+    follow_links: bool = True,
 ) -> Upload:
     """Read a sector file into raw records. Structural problems raise :class:`UploadError`.
+
+    ``follow_links=False`` for inbox files: a link found where the file was listed is refused
+    (``not_a_regular_file``), never followed (:func:`rules.ingest.readers.read_regular`).
 
     Every other failure on bad input is turned into an UploadError too, so a caller can print
     ``str(err)`` and exit: the uploader never sees a traceback.
@@ -129,7 +133,7 @@ def read_upload(
     if province not in PROVINCE_SLUGS:
         raise ValueError(f"unknown province slug {province!r}")
     try:
-        return _read(path, province, sector, unit or default_unit(path), sheet)
+        return _read(path, province, sector, unit or default_unit(path), sheet, follow_links)
     except UploadError as exc:
         _attach_sha(exc, path)
         raise
@@ -148,9 +152,15 @@ def read_upload(
 
 
 def _attach_sha(exc: UploadError, path: Path) -> None:
-    """Failed uploads are identified by content too, so a re-sent broken file counts once."""
-    if exc.file_sha256 is None and path.is_file():
-        exc.file_sha256 = file_sha256(path)
+    """Failed uploads are identified by content too, so a re-sent broken file counts once (a link or
+    a file that cannot be opened has no content of its own: none)."""
+    import stat
+
+    try:
+        if exc.file_sha256 is None and stat.S_ISREG(path.lstat().st_mode):
+            exc.file_sha256 = file_sha256(path)
+    except OSError:
+        pass
 
 
 def empty_raw_frame(sector: str | None = None) -> pl.DataFrame:
@@ -179,13 +189,13 @@ def header_info(
 
 
 def sheet_columns(
-    path: str | Path, *, sector: str, sheet: str | int | None = None
+    path: str | Path, *, sector: str, sheet: str | int | None = None, follow_links: bool = True,
 ) -> tuple[list[str], dict[str, str], list[int], int | None]:
     """:func:`header_info` plus the Excel column (0-based, A = 0) of each header and of our own
     "Source row" when the file is an error report sent back (else None)."""
     path = Path(path)
     spec = header_spec(sector)
-    source = open_source(path)
+    source = open_source(path, follow_links=follow_links)
     head, layout = _choose_sheet(spec, source, sheet if sheet not in ("", None) else None, path.name)
     labels = _unique_labels(list(layout.labels))
     fields = list(layout.fields)
@@ -302,10 +312,11 @@ class SheetLayout:
     source_row_column: int | None = None  # an error report sent back: its "Source row" column (A = 0)
 
 
-def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None) -> Upload:
+def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
+          follow_links: bool = True) -> Upload:
     """All data sheets of the file (or the one asked for) -> one raw frame, sheet by sheet."""
     spec = header_spec(sector)
-    source = open_source(path)
+    source = open_source(path, follow_links=follow_links)
     found = _data_sheets(spec, source, sheet, path.name)
     sha = source.sha256 or file_sha256(path)
     frames: list[pl.DataFrame] = []

@@ -78,7 +78,8 @@ _WORDS = r"^(?:ngày\s*)?(\d{1,2})\s*tháng\s*(\d{1,2})\s*(?:năm\s*)?(\d{4})$"
 def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
     c = pl.col
     yy_now = today.year % 100
-    df = pl.DataFrame({"s": values.str.strip_chars()})
+    # a 5-digit serial day with its time as a fraction of any length (41157.4166666667): the day
+    df = pl.DataFrame({"s": values.str.strip_chars().str.replace(r"^(\d{5})\.\d+$", "$1")})
     g = c("s").str.extract_groups(_NUMERIC)
     if values.str.contains("th", literal=True).any():  # written-out form ("ngày ... tháng ...")
         w = c("s").str.to_lowercase().str.extract_groups(_WORDS)

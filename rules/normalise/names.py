@@ -142,8 +142,16 @@ def _fold_lower(lower: pl.Series) -> pl.Series:
     )
 
 
+# A tone mark above typed before the circumflex or breve it sits on (``e`` + tilde + circumflex, as
+# some input methods send decomposed text): both marks have combining class 230, so NFC keeps their
+# order and cannot compose ``ễ``; the shape mark goes first, as Unicode's decomposition writes it.
+_TONE_BEFORE_SHAPE = "([\u0300\u0301\u0303\u0309])([\u0302\u0306])"
+
+
 def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     raw = names.cast(pl.Utf8)
+    if raw.str.contains(_TONE_BEFORE_SHAPE).any():
+        raw = raw.str.replace_all(_TONE_BEFORE_SHAPE, "$2$1")
     nfc = raw.str.normalize("NFC")
     nfd_fixed = (raw != nfc).fill_null(False)
     if repair:

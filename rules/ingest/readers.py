@@ -209,7 +209,7 @@ class CsvSource:
             frame = self._read(first_line - 1, width)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
-                raise _layout_error(exc, self.path.name) from exc
+                raise _layout_error(exc, self.path.name, self.data) from exc
             width = _max_fields(self.data, self.delimiter)  # ragged rows: slow exact pass, rare
             if width > MAX_COLUMNS:
                 raise UploadError(
@@ -273,7 +273,7 @@ class CsvSource:
         except pl.exceptions.ComputeError:
             raise
         except Exception as exc:
-            raise _layout_error(exc, self.path.name) from exc
+            raise _layout_error(exc, self.path.name, self.data) from exc
 
 
 _TEXT_FORMULA = r'^\s*="([^"]*)"\s*$'
@@ -350,15 +350,35 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def _layout_error(exc: Exception, file: str) -> UploadError:
-    """A CSV that polars could not split: say so (never "corrupt Excel workbook")."""
+def _layout_error(exc: Exception, file: str, data: bytes | None = None) -> UploadError:
+    """A CSV that polars could not split: say so (never "corrupt Excel workbook"), naming the line
+    where an unclosed quote starts when there is one (``data``: the decoded file)."""
     text = str(exc).lower()
     if "utf-8" in text or "utf8" in text:
         return UploadError("unsupported_encoding", file=file)
-    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text
+    row = unclosed_quote_line(data) if data is not None else None
+    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text or "escaped" in text
+             or row is not None
              else "các dòng có số cột khác nhau / lines with different numbers of cells" if "field" in text
              else "không tách được thành dòng và cột / it could not be split into rows and columns")
-    return UploadError("layout_not_understood", file=file, found_headers=[cause])
+    return UploadError("layout_not_understood", file=file, row=row, found_headers=[cause])
+
+
+def unclosed_quote_line(data: bytes) -> int | None:
+    """The 1-based line where a quote opens that no later quote closes, or None (an even number of
+    quote characters in the file). Quotes pair up in any valid CSV, escaped ones (``""``) included,
+    so the line after which the running count stays odd to the end is where the quote was left open.
+    Runs on the error path only."""
+    if data.count(b'"') % 2 == 0:
+        return None
+    parity, opened = 0, None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        n = line.count(b'"')
+        if n % 2:
+            parity ^= 1
+            if parity:
+                opened = number
+    return opened
 
 
 def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int], int | None]:

@@ -301,3 +301,23 @@ def test_a_tone_typed_before_its_circumflex_or_breve_composes(base, shape, tone)
     want = unicodedata.normalize("NFC", "Ng" + base + shape + tone + "n")
     got = normalise_names(pl.Series(["Ng" + base + tone + shape + "n"]))["name_clean"][0]
     assert got == want.title() and len(got) == 4
+
+
+@FAST
+@given(n_rows=st.integers(2, 30), bad=st.integers(0, 29), escaped=st.integers(0, 3))
+def test_an_unclosed_quote_is_named_by_its_line(n_rows, bad, escaped):
+    """Wherever the quote is left open (escaped quotes "" before it or not), the message names the
+    line where it opens, in one line."""
+    bad %= n_rows
+    lines = [",".join(HEADER)]
+    for i in range(n_rows):
+        note = '"nói ""chào"""' if i < escaped else "x"
+        name = '"Trần Thị Bình' if i == bad else "Trần Thị Bình"
+        lines.append(f"{i + 1},{name},12/01/2011,Nữ,001311004567,{note}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with pytest.raises(UploadError) as info:
+            _process(path)
+    assert info.value.code == "layout_not_understood" and info.value.row == bad + 2
+    assert "\n" not in str(info.value) and "Trần" not in str(info.value)

@@ -18,9 +18,11 @@ has a value. In a workbook of the 1904 date system DATE() gives that system's se
 Excel would save it (the reader shifts the serials of date columns, ``rules.ingest.upload``).
 
 Cost: the first 4 MB of each sheet's XML (about 10,000 rows; all of a school list) are searched for
-a formula element, and the XML is parsed only when one is there. A program writes its formulas from
-the first data rows on; an unsaved formula that first appears deeper in a bigger sheet is not seen
-(it reads as an empty cell).
+a formula element, and the XML is parsed only when one is there; all of it (about 0.6 s for 200,000
+rows) when the sheet's ``<dimension>`` reaches beyond the rows and columns calamine saw, which is
+what rows made only of unsaved formulas do. A program writes its formulas from the first data rows
+on; an unsaved formula in a cell that calamine does read as empty, first appearing deeper in a bigger
+sheet, is not seen (it reads as an empty cell).
 """
 
 from __future__ import annotations
@@ -116,7 +118,11 @@ def fill_unsaved_formulas(
         return frame, 0, first_column
     try:
         with zf.open(part) as fh:
-            if not _has_formula(fh, _HEAD_SCAN):
+            head = fh.read(1 << 12)
+            # the sheet says it reaches beyond the grid calamine gave (rows or columns of values it did
+            # not see): search all of it, so that no row made only of unsaved formulas is missed
+            limit = None if _beyond(head, frame, first_column) else _HEAD_SCAN
+            if not _has_formula(fh, limit, head):
                 return frame, 0, first_column
         xml = zf.read(part)
     except (KeyError, zipfile.BadZipFile, OSError):
@@ -194,11 +200,27 @@ def workbook_date1904(data: bytes) -> bool:
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
 
 
-def _has_formula(fh, limit: int) -> bool:
-    """Whether the first ``limit`` bytes of a sheet's XML stream hold a formula element."""
-    tail = b""
-    seen = 0
-    while seen < limit and (block := fh.read(1 << 20)):
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
+
+
+def _beyond(head: bytes, frame: pl.DataFrame, first_column: int) -> bool:
+    """Whether the sheet's ``<dimension>`` (written by Excel and the libraries at the top of the
+    sheet XML) ends below or right of ``frame``; False when it is absent."""
+    m = _DIMENSION.search(head)
+    if m is None:
+        return False
+    last_row, last_col = int(m.group(2)), _col_number(m.group(1).decode())
+    return last_row > frame.height or last_col > first_column + frame.width
+
+
+def _has_formula(fh, limit: int | None, first: bytes = b"") -> bool:
+    """Whether the first ``limit`` bytes (None: all) of a sheet's XML stream hold a formula element;
+    ``first``: bytes already read from the stream."""
+    if any(tag in first for tag in _FORMULA_TAGS):
+        return True
+    tail = first[-8:]
+    seen = len(first)
+    while (limit is None or seen < limit) and (block := fh.read(1 << 20)):
         seen += len(block)
         chunk = tail + block
         if any(tag in chunk for tag in _FORMULA_TAGS):

@@ -321,3 +321,23 @@ def test_an_unclosed_quote_is_named_by_its_line(n_rows, bad, escaped):
             _process(path)
     assert info.value.code == "layout_not_understood" and info.value.row == bad + 2
     assert "\n" not in str(info.value) and "Trần" not in str(info.value)
+
+
+def test_rows_of_unsaved_formulas_deep_in_a_big_sheet_are_not_lost(tmp_path: Path):
+    """Rows made only of unsaved formulas after the first 4 MB of sheet XML (calamine sees them as
+    empty): the sheet's <dimension> reaches beyond calamine's grid, so the whole sheet is searched."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "DS"
+    ws.append([*HEADER, "Ghi chú"])
+    filler = "x" * 1500
+    for i in range(1, 3001):
+        ws.append([str(i), f"Nguyễn Văn An {chr(0x41 + i % 26)}", "05/09/2012", "Nam", "079212000123", filler])
+    ws.append(["=ROW()", '=PROPER("lê hoàng cường")', "=DATE(2010,11,23)", '="Nam"', '="048210001234"'])
+    path = tmp_path / "deep.xlsx"
+    wb.save(path)
+    result = _process(path)
+    assert result.counts["rows_read"] == 3001 and result.counts["accepted"] == 3001
+    last = result.normalised_valid.sort("row_number").row(-1, named=True)
+    assert (last["name_clean"], last["dob"], last["id_clean"]) == ("Lê Hoàng Cường", dt.date(2010, 11, 23),
+                                                                   "048210001234")

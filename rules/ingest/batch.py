@@ -58,7 +58,7 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     for path in files:
         meta = _meta(province, sector, path.name, path)
         try:
-            upload = read_upload(path, province=province, sector=sector, unit=meta["unit"])
+            upload = read_upload(path, province=province, sector=sector, unit=meta["unit"], follow_links=False)
         except UploadError as exc:
             from rules.ingest.report import write_structural_report
 
@@ -108,14 +108,25 @@ def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
-    """An error report for every upload that has rejected rows (the uploader fixes it in Excel and sends
-    it back). Returns the reports written: one that cannot be written (a full disk) is skipped, its rows
-    stay in the rejected records."""
-    from rules.ingest.report import error_report_path, write_error_report
+    """An error report for every upload that has rejected rows or lists the same person twice (the
+    uploader fixes it in Excel and sends it back), as ``doisoat upload`` writes one: a file of valid
+    rows only, some of them repeats, gets its warnings too. Returns the reports written: one that
+    cannot be written (a full disk) is skipped, its rows stay in the rejected records.
 
+    Linear in the rows: the frames are split by file once (``partition_by``), never filtered per file.
+    """
+    from rules.ingest.report import duplicate_rows, error_report_path, write_error_report
+
+    if not raw.height:
+        return []
+    rows_by_file = raw.partition_by("file_name", as_dict=True, maintain_order=True)
+    bad_by_file = (quarantined.partition_by("file_name", as_dict=True, maintain_order=True)
+                   if quarantined.height else {})
     written: list[Path] = []
-    for (file_name,), bad in quarantined.group_by(["file_name"], maintain_order=True):
-        rows = raw.filter(pl.col("file_name") == file_name)
+    for (file_name,), rows in rows_by_file.items():
+        bad = bad_by_file.get((file_name,), quarantined.clear())
+        if not bad.height and not duplicate_rows(rows).height:
+            continue
         target = error_report_path(inbox / str(file_name), reports_dir)
         with contextlib.suppress(OSError):  # a report that cannot be written never blocks the others
             written.append(write_error_report(rows, bad, target, source_dir=inbox))

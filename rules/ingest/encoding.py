@@ -29,7 +29,7 @@ class Decoded:
     """UTF-8 bytes of the file and the name of the encoding they came from."""
 
     data: bytes
-    encoding: str  # utf-8, utf-8-sig, utf-16, cp1258, tcvn3, vni, viscii
+    encoding: str  # utf-8, utf-8-sig, utf-16, utf-32, cp1258, tcvn3, vni, viscii, mac_roman
     converted: bool  # True when a legacy 8-bit table was applied
     checked: bool = True  # False: only the head was verified as UTF-8 (the reader verifies the rest)
 
@@ -67,14 +67,19 @@ _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"7
 
 def looks_binary(data: bytes) -> bool:
     """Bytes of a binary file, not text: a known binary signature, or more than 1 % control bytes
-    (NUL included) in the first 64 KiB. UTF-16 is decided before this is asked."""
+    (NUL included) in the first 64 KiB that are not UTF-8 text, or more than 10 % whatever they are.
+    A short UTF-8 list with a few stray control characters in its cells (a NUL or BEL pasted from
+    an old program) is text: the reader removes them (``characters.yaml``, ``controls``); random
+    bytes are never valid UTF-8 for long. UTF-16 is decided before this is asked."""
     if data.startswith(_BINARY_MAGIC):
         return True
     sample = data[:_SAMPLE].rstrip(b"\x00")  # NUL padding after the text (pre-allocated files) is not data
     if not sample:
         return False
     controls = len(sample) - len(sample.translate(None, _BINARY_CONTROLS))
-    return controls > 0.01 * len(sample)
+    if controls <= 0.01 * len(sample):
+        return False
+    return controls > 0.1 * len(sample) or not _utf8_head(sample)
 
 
 def _cp1258_score(text: str) -> float:
@@ -129,6 +134,8 @@ def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
         except UnicodeDecodeError as exc:
             raise UploadError("unsupported_encoding", file=file) from exc
         return Decoded(body, "utf-8-sig", False)
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts both
+        return _recode(data, "utf-32", file)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _recode(data, "utf-16", file)
     guess = _looks_utf16(data)
@@ -151,7 +158,7 @@ def _recode(data: bytes, encoding: str, file: str) -> Decoded:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise UploadError("unsupported_encoding", file=file) from exc
-    return Decoded(text.lstrip("\ufeff").encode("utf-8"), "utf-16", False)
+    return Decoded(text.lstrip("\ufeff").encode("utf-8"), "utf-32" if "32" in encoding else "utf-16", False)
 
 
 def _decode_8bit(data: bytes, file: str) -> Decoded:

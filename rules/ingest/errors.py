@@ -85,6 +85,12 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "The file could not be read from the inbox ({found}). Give it a shorter name or copy it again and "
         "upload it again.",
     ),
+    "permission_denied": (
+        "Không có quyền đọc tệp (quyền truy cập của tệp không cho phép). Hãy chép lại tệp vào thư mục "
+        "(hoặc nhờ quản trị viên cấp quyền đọc) rồi tải lên lại.",
+        "The file may not be read (its permissions do not allow it). Copy the file into the folder again "
+        "(or ask the administrator to allow reading it) and upload it again.",
+    ),
     "file_too_large": (
         "Tệp quá lớn ({found}). Hãy chia danh sách thành nhiều tệp nhỏ hơn.",
         "The file is too large ({found}). Split the list into smaller files.",

@@ -10,11 +10,19 @@ program (a school-management export, a script with openpyxl) often save the form
 be guessed: the file is refused with one message naming the cell and saying how to fix it (open
 and save the file in Excel, which stores the values).
 
-Cost: nothing for a sheet whose cells are all filled. When some cells came back empty, the first
-4 MB of the sheet's XML (about 10,000 rows; all of a school list) are searched for a formula
-element, and the XML is parsed only when one is there. A program writes its formulas from the first
-data rows on; an unsaved formula that first appears deeper in a bigger sheet is not seen (it reads
-as an empty cell).
+A formula is placed by its own cell reference: calamine's grid starts at the first column holding
+a value (not at A) and leaves out rows and columns made only of unsaved formulas, so the grid is
+widened and lengthened to hold them (never a value in the wrong column, never a row lost). A
+formula whose saved value is empty text (Excel writes ``t="str"`` and ``<v></v>`` for ``=IF(…,"",…)``)
+has a value. In a workbook of the 1904 date system DATE() gives that system's serial day, as
+Excel would save it (the reader shifts the serials of date columns, ``rules.ingest.upload``).
+
+Cost: the first 4 MB of each sheet's XML (about 10,000 rows; all of a school list) are searched for
+a formula element, and the XML is parsed only when one is there; all of it (about 0.6 s for 200,000
+rows) when the sheet's ``<dimension>`` reaches beyond the rows and columns calamine saw, which is
+what rows made only of unsaved formulas do. A program writes its formulas from the first data rows
+on; an unsaved formula in a cell that calamine does read as empty, first appearing deeper in a bigger
+sheet, is not seen (it reads as an empty cell).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ _VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 _INLINE = re.compile(rb"<(?:\w+:)?is\b")
 _REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
 _EXCEL_EPOCH = date(1899, 12, 30)
+DATE1904_OFFSET = 1462  # days from 30 Dec 1899 (serial 0 of the 1900 system) to 1 Jan 1904 (of 1904)
 
 
 def _attrs(raw: bytes) -> dict[str, str]:
@@ -82,67 +91,136 @@ def sheet_states(data: bytes, names: list[str]) -> dict[str, str]:
     return {name: state for name, (state, _) in sheet_parts(data).items()}
 
 
-_HEAD_SCAN = 4 << 20  # decompressed bytes of sheet XML looked at when only a few cells are empty
-
-
-def _scan_limit(frame: pl.DataFrame) -> int | None:
-    """How much of the sheet XML to search for formulas: its first few MB when some cells came
-    back empty (a program writes its formulas from the first data rows on), none when every cell
-    has a value."""
-    if frame.height < 2 or not any(frame.null_count().row(0)):
-        return None
-    return _HEAD_SCAN
+_HEAD_SCAN = 4 << 20  # decompressed bytes of sheet XML searched for a formula element
 
 
 def fill_unsaved_formulas(
-    data: bytes, sheet: str, names: list[str], frame: pl.DataFrame, file: str
-) -> tuple[pl.DataFrame, int]:
-    """``frame`` (the sheet from A1, columns c0..) with unsaved formula values filled in; how many.
+    data: bytes, sheet: str, names: list[str], frame: pl.DataFrame, file: str, first_column: int = 0,
+) -> tuple[pl.DataFrame, int, int]:
+    """``frame`` with unsaved formula values filled in; how many; the frame's first column.
 
-    Raises ``formula_without_value`` for the first formula that cannot be evaluated.
+    ``frame`` is the sheet as calamine read it, columns c0.. and rows from Excel row 1: its first
+    column is ``first_column`` (0-based, A = 0: calamine starts at the first column holding a value,
+    not at A). A formula's cell (row, column) is placed by that origin, never assumed to be in a
+    frame starting at A1. calamine leaves out rows and columns that hold only unsaved formulas (it
+    sees them as empty); the frame is widened and lengthened to hold them, so no such row is lost.
+    Returns the (possibly wider, longer) frame and its first column.
+
+    Searched in every sheet (the first 4 MB of its XML: a program writes its formulas from the first
+    rows on), whether or not any cell came back empty: a row made only of unsaved formulas is not
+    in ``frame`` at all. Raises ``formula_without_value`` for the first formula that cannot be
+    evaluated (its cell named; string literals and long numbers of the formula masked: they may be
+    a pupil's name or ID).
     """
-    limit = _scan_limit(frame)
-    if limit is None:
-        return frame, 0
     part = sheet_parts(data).get(sheet, ("", ""))[1]
     zf = _zip(data)
     if zf is None or not part:
-        return frame, 0
+        return frame, 0, first_column
     try:
         with zf.open(part) as fh:
-            if not _has_formula(fh, limit):
-                return frame, 0
+            head = fh.read(1 << 12)
+            # the sheet says it reaches beyond the grid calamine gave (rows or columns of values it did
+            # not see): search all of it, so that no row made only of unsaved formulas is missed
+            limit = None if _beyond(head, frame, first_column) else _HEAD_SCAN
+            if not _has_formula(fh, limit, head):
+                return frame, 0, first_column
         xml = zf.read(part)
     except (KeyError, zipfile.BadZipFile, OSError):
-        return frame, 0
+        return frame, 0, first_column
     found = _unsaved_cells(xml)
     if not found:
-        return frame, 0
-    columns: dict[int, dict[int, str]] = {}
+        return frame, 0, first_column
+    cells: dict[tuple[int, int], str] = {}
+    date1904 = workbook_date1904(data)
     for row, col, text in found:
         try:
-            value = evaluate(text, row, col)
+            cells[(row - 1, col - 1)] = evaluate(text, row, col, date1904=date1904)
         except FormulaError as exc:
             raise UploadError("formula_without_value", file=file, sheet=sheet or None, row=row,
-                              column=_col_letters(col), found_headers=[f"={text}"[:60]]) from exc
-        if row - 1 < frame.height and col - 1 < frame.width:
-            columns.setdefault(col - 1, {})[row - 1] = value
+                              column=_col_letters(col), found_headers=[mask_formula(text)]) from exc
+    frame, first_column = _cover(frame, first_column, cells)
+    columns: dict[int, dict[int, str]] = {}
+    for (r, c), value in cells.items():
+        columns.setdefault(c - first_column, {})[r] = value
     new = []
-    for j, cells in columns.items():
+    for j, by_row in columns.items():
         name = frame.columns[j]
-        idx = pl.Series(list(cells), dtype=pl.UInt32)
-        new.append(frame.get_column(name).scatter(idx, pl.Series(list(cells.values()), dtype=pl.String)))
-    return (frame.with_columns(new) if new else frame), sum(len(c) for c in columns.values())
+        idx = pl.Series(list(by_row), dtype=pl.UInt32)
+        new.append(frame.get_column(name).scatter(idx, pl.Series(list(by_row.values()), dtype=pl.String)))
+    return frame.with_columns(new), len(cells), first_column
+
+
+def _cover(frame: pl.DataFrame, first: int, cells: dict[tuple[int, int], str]) -> tuple[pl.DataFrame, int]:
+    """``frame`` (columns c0.. from absolute column ``first``, rows from 0) grown with empty rows and
+    columns until it holds every cell of ``cells`` (0-based absolute (row, column)); its new first
+    column. Columns are renamed c0.. again."""
+    rows = max(r for r, _ in cells) + 1
+    lo = min(min(c for _, c in cells), first if frame.width else 10**9)
+    hi = max(max(c for _, c in cells), first + frame.width - 1)
+    if frame.width and lo == first and hi == first + frame.width - 1 and rows <= frame.height:
+        return frame, first
+    width = hi - lo + 1
+    old = first - lo
+    height = max(rows, frame.height)
+    grown = pl.DataFrame({f"c{j}": pl.Series(values=[None] * height, dtype=pl.String) for j in range(width)})
+    if frame.width and frame.height:
+        body = frame.rename({c: f"c{old + j}" for j, c in enumerate(frame.columns)})
+        if frame.height < height:
+            body = pl.concat([body, pl.DataFrame(schema=body.schema).clear(height - frame.height)])
+        grown = grown.with_columns(body.get_column(c) for c in body.columns)
+    return grown, lo
+
+
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+_LONG_NUMBER = re.compile(r"\d{5,}")
+
+
+def mask_formula(text: str) -> str:
+    """A formula as quoted back to the uploader: its text literals and long numbers masked (a
+    library-written formula may carry a pupil's name, ID or birth date), at most 60 characters."""
+    return ("=" + _LONG_NUMBER.sub("#", _STRING.sub('"…"', text)))[:60]
+
+
+_DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*\"(?:1|true)\"")
+
+
+def workbook_date1904(data: bytes) -> bool:
+    """Whether an xlsx/xlsm counts its dates from 1904 (Excel for Mac's old default): its serial day
+    numbers are then 1,462 days smaller than the same date's in the 1900 system."""
+    zf = _zip(data)
+    if zf is None:
+        return False
+    try:
+        book = zf.read("xl/workbook.xml")
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return False
+    return bool(_DATE1904.search(book[:1 << 16]))
 
 
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
 
 
-def _has_formula(fh, limit: int) -> bool:
-    """Whether the first ``limit`` bytes of a sheet's XML stream hold a formula element."""
-    tail = b""
-    seen = 0
-    while seen < limit and (block := fh.read(1 << 20)):
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
+
+
+def _beyond(head: bytes, frame: pl.DataFrame, first_column: int) -> bool:
+    """Whether the sheet's ``<dimension>`` (written by Excel and the libraries at the top of the
+    sheet XML) ends below or right of ``frame``; False when it is absent."""
+    m = _DIMENSION.search(head)
+    if m is None:
+        return False
+    last_row, last_col = int(m.group(2)), _col_number(m.group(1).decode())
+    return last_row > frame.height or last_col > first_column + frame.width
+
+
+def _has_formula(fh, limit: int | None, first: bytes = b"") -> bool:
+    """Whether the first ``limit`` bytes (None: all) of a sheet's XML stream hold a formula element;
+    ``first``: bytes already read from the stream."""
+    if any(tag in first for tag in _FORMULA_TAGS):
+        return True
+    tail = first[-8:]
+    seen = len(first)
+    while (limit is None or seen < limit) and (block := fh.read(1 << 20)):
         seen += len(block)
         chunk = tail + block
         if any(tag in chunk for tag in _FORMULA_TAGS):
@@ -168,9 +246,12 @@ def _unsaved_cells(xml: bytes) -> list[tuple[int, int, str]]:
             else:
                 text = shared.get(fattrs["si"], "")
         v = _VALUE.search(inner)
+        cattrs = _attrs(m.group(1))
         if (v is not None and v.group(1)) or _INLINE.search(inner):
             continue
-        ref = _REF.match(_attrs(m.group(1)).get("r", ""))
+        if v is not None and cattrs.get("t") == "str":  # Excel's saved empty text (=IF(…,"",…)): a value
+            continue
+        ref = _REF.match(cattrs.get("r", ""))
         if ref is None:
             continue
         out.append((int(ref.group(2)), _col_number(ref.group(1)), text))
@@ -242,10 +323,11 @@ def _as_number(v: object) -> float:
 class _Parser:
     """Recursive descent over Excel's constant subset: concat < add < mul < unary < atom."""
 
-    def __init__(self, text: str, row: int, col: int):
+    def __init__(self, text: str, row: int, col: int, date1904: bool = False):
         self.toks = _tokens(text)
         self.i = 0
         self.row, self.col = row, col
+        self.date1904 = date1904
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -335,7 +417,7 @@ class _Parser:
             serial = (first - _EXCEL_EPOCH).days + d - 1
             if serial < 1:
                 raise FormulaError("date before 1900")
-            return float(serial)
+            return float(serial - DATE1904_OFFSET if self.date1904 else serial)
         if name == "ROW" and not args:
             return float(self.row)
         if name == "COLUMN" and not args:
@@ -347,10 +429,11 @@ class _Parser:
         raise FormulaError(f"unsupported function {name}")
 
 
-def evaluate(text: str, row: int, col: int) -> str:
+def evaluate(text: str, row: int, col: int, *, date1904: bool = False) -> str:
     """The value of a constant formula (without its ``=``) in cell (row, col), as calamine would
-    give its saved value: numbers in shortest form, dates as the Excel serial day."""
+    give its saved value: numbers in shortest form, dates as the Excel serial day of the workbook's
+    date system (``date1904``: 1,462 days fewer, as Excel would save it)."""
     text = text[1:] if text.startswith("=") else text
     if not text.strip():
         raise FormulaError("empty formula")
-    return _as_text(_Parser(text, row, col).parse())
+    return _as_text(_Parser(text, row, col, date1904).parse())

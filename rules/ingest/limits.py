@@ -232,11 +232,13 @@ def check_sheet_names(names: list[str], file: str) -> None:
 
 
 def check_frame(frame: pl.DataFrame, file: str, sheet: str | None, *, row_offset: int = 1,
-                row_column: str | None = None) -> None:
+                row_column: str | None = None, first_column: int | None = None) -> None:
     """Row count and cell length of a loaded grid (text columns ``c0``, ``c1``...), vectorised.
 
     ``row_column`` names a column holding the row number to report (CSV ``excel_row``); otherwise the
     row is ``row_offset`` + the 0-based position (1 for a sheet read from its first row).
+    ``first_column``: the Excel column (0-based) of a sheet grid's first column, so that a cell is
+    named by its column letter; a text file's column is named by its position.
     """
     if frame.height > MAX_ROWS:
         raise UploadError("too_many_rows", file=file, sheet=sheet or None,
@@ -254,5 +256,15 @@ def check_frame(frame: pl.DataFrame, file: str, sheet: str | None, *, row_offset
         idx = int(lengths.arg_max() or 0)
         row = int(frame[row_column][idx]) if row_column else idx + row_offset
         position = cols.index(col) + 1
-        raise UploadError("cell_too_long", file=file, sheet=sheet or None, row=row, column=f"Cột {position}",
+        column = f"Cột {position}" if first_column is None else column_letters(first_column + position)
+        raise UploadError("cell_too_long", file=file, sheet=sheet or None, row=row, column=column,
                           found_headers=[f"{int(lengths[idx]):,} > {MAX_CELL_CHARS:,}"])
+
+
+def column_letters(n: int) -> str:
+    """Excel's name of the 1-based column ``n``: 1 -> A, 27 -> AA."""
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out

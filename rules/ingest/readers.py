@@ -21,7 +21,7 @@ import polars as pl
 from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
-from rules.ingest.formulas import sheet_states
+from rules.ingest.formulas import sheet_states, workbook_date1904
 from rules.ingest.layout import SCAN_ROWS
 from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
@@ -73,6 +73,8 @@ class ExcelSource:
         self._data = data
         self.reports: dict[str, CellReport] = {}
         self.formulas_evaluated = 0
+        self.first_columns: dict[str, int] = {}  # sheet -> Excel column (0-based) of its grid's c0
+        self.date1904 = workbook_date1904(data)
         states = sheet_states(data, self.sheet_names) or self._loaded_states()
         # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
         # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
@@ -89,22 +91,28 @@ class ExcelSource:
         return states
 
     def _load(self, sheet: str, n_rows: int | None) -> pl.DataFrame:
+        """The sheet as a text grid c0.. with rows from Excel row 1; its first column (calamine starts
+        at the first column holding a value, not at A) is kept in ``first_columns``."""
         try:
-            frame = self._reader.load_sheet(
-                sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string"
-            ).to_polars()
+            loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string")
+            columns = loaded.available_columns()
+            first = int(columns[0].absolute_index) if columns else 0
+            frame = loaded.to_polars()
         except Exception as exc:
             raise _excel_error(exc, self.path.name, sheet) from exc
-        check_frame(frame, self.path.name, sheet)
-        if frame.width > MAX_COLUMNS:
-            raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
-                              found_headers=[str(frame.width)])
+        check_frame(frame, self.path.name, sheet, first_column=first)
         frame = frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
         if n_rows is None:
             from rules.ingest.formulas import fill_unsaved_formulas
 
-            frame, n = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name)
+            frame, n, first = fill_unsaved_formulas(self._data, sheet, self.sheet_names, frame, self.path.name,
+                                                    first)
             self.formulas_evaluated += n
+        if frame.width > MAX_COLUMNS:
+            raise UploadError("too_many_columns", file=self.path.name, sheet=sheet,
+                              found_headers=[str(frame.width)])
+        self.first_columns[sheet] = first
+        if n_rows is None:
             frame, self.reports[sheet] = clean_frame(frame)
         return frame
 
@@ -162,6 +170,8 @@ class CsvSource:
         self.sheet_names = [""]
         self.hidden_sheets: list[str] = []
         self.formulas_evaluated = 0
+        self.first_columns: dict[str, int] = {}  # a text file's columns start at the first
+        self.date1904 = False
         self.reports: dict[str, CellReport] = {}
         head_text = self.data[:_HEAD_BYTES].decode("utf-8", errors="ignore")
         if len(self.data) > _HEAD_BYTES:  # drop the last, possibly cut line
@@ -199,7 +209,7 @@ class CsvSource:
             frame = self._read(first_line - 1, width)
         except pl.exceptions.ComputeError as exc:
             if "more fields" not in str(exc):
-                raise _layout_error(exc, self.path.name) from exc
+                raise _layout_error(exc, self.path.name, self.data) from exc
             width = _max_fields(self.data, self.delimiter)  # ragged rows: slow exact pass, rare
             if width > MAX_COLUMNS:
                 raise UploadError(
@@ -219,6 +229,7 @@ class CsvSource:
             line = pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64)
         frame = frame.with_columns(line.alias("excel_row"))
         check_frame(frame, self.path.name, None, row_column="excel_row")
+        frame = _unwrap_text_formulas(frame, cols)
         head_fonts = set().union(*(r.legacy_encodings for r in self._head_reports))
         frame, report = clean_frame(frame, cols, next(iter(head_fonts)) if len(head_fonts) == 1 else None)
         for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
@@ -262,7 +273,19 @@ class CsvSource:
         except pl.exceptions.ComputeError:
             raise
         except Exception as exc:
-            raise _layout_error(exc, self.path.name) from exc
+            raise _layout_error(exc, self.path.name, self.data) from exc
+
+
+_TEXT_FORMULA = r'^\s*="([^"]*)"\s*$'
+
+
+def _unwrap_text_formulas(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """Cells written ``="079212000123"`` (the trick exports use so that Excel keeps an ID's leading
+    zeros) become the text inside, as Excel shows them when it opens the CSV. Vectorised; columns
+    without such a cell cost one scan."""
+    hits = frame.select(pl.col(c).str.contains(_TEXT_FORMULA).any().alias(c) for c in cols).row(0) if cols else ()
+    fixed = [pl.col(c).str.replace(_TEXT_FORMULA, "$1").alias(c) for c, hit in zip(cols, hits, strict=True) if hit]
+    return frame.with_columns(fixed) if fixed else frame
 
 
 def sniff_delimiter(text: str) -> str:
@@ -288,19 +311,74 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def read_regular(path: Path, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, size-checked before they are read (``rules.ingest.limits``)."""
+    import errno
+    import os
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise UploadError("file_not_found", file=str(path)) from exc
+    except PermissionError as exc:
+        raise UploadError("permission_denied", file=path.name) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise UploadError("not_a_regular_file", file=path.name) from exc
+        raise UploadError("unreadable_file", file=path.name, found_headers=[type(exc).__name__]) from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UploadError("file_not_found", file=str(path))
+        raise UploadError("not_a_regular_file", file=path.name)
+    with os.fdopen(fd, "rb") as fh:
+        check_file_size(info.st_size, path.name)  # bounds before loading
+        try:
+            data = fh.read(info.st_size + 1)
+        except PermissionError as exc:
+            raise UploadError("permission_denied", file=path.name) from exc
+        except OSError as exc:
+            raise UploadError("unreadable_file", file=path.name, found_headers=[type(exc).__name__]) from exc
+    check_file_size(len(data), path.name)  # grew while being read: still bounded
+    return data
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def _layout_error(exc: Exception, file: str) -> UploadError:
-    """A CSV that polars could not split: say so (never "corrupt Excel workbook")."""
+def _layout_error(exc: Exception, file: str, data: bytes | None = None) -> UploadError:
+    """A CSV that polars could not split: say so (never "corrupt Excel workbook"), naming the line
+    where an unclosed quote starts when there is one (``data``: the decoded file)."""
     text = str(exc).lower()
     if "utf-8" in text or "utf8" in text:
         return UploadError("unsupported_encoding", file=file)
-    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text
+    row = unclosed_quote_line(data) if data is not None else None
+    cause = ("dấu ngoặc kép không đóng / an unclosed quote" if "quote" in text or "escaped" in text
+             or row is not None
              else "các dòng có số cột khác nhau / lines with different numbers of cells" if "field" in text
              else "không tách được thành dòng và cột / it could not be split into rows and columns")
-    return UploadError("layout_not_understood", file=file, found_headers=[cause])
+    return UploadError("layout_not_understood", file=file, row=row, found_headers=[cause])
+
+
+def unclosed_quote_line(data: bytes) -> int | None:
+    """The 1-based line where a quote opens that no later quote closes, or None (an even number of
+    quote characters in the file). Quotes pair up in any valid CSV, escaped ones (``""``) included,
+    so the line after which the running count stays odd to the end is where the quote was left open.
+    Runs on the error path only."""
+    if data.count(b'"') % 2 == 0:
+        return None
+    parity, opened = 0, None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        n = line.count(b'"')
+        if n % 2:
+            parity ^= 1
+            if parity:
+                opened = number
+    return opened
 
 
 def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int], int | None]:
@@ -338,12 +416,15 @@ def _blank_bytes(data: bytes) -> bool:
     return not data[: 1 << 16].strip(_WHITESPACE) and not data.strip(_WHITESPACE)
 
 
-def open_source(path: Path) -> ExcelSource | CsvSource:
-    """Pick the reader by file content first (zip/OLE magic) and name second."""
-    if not path.is_file():
-        raise UploadError("file_not_found", file=str(path))
-    check_file_size(path.stat().st_size, path.name)  # rules.ingest.limits: bounds before loading
-    data = path.read_bytes()
+def open_source(path: Path, *, follow_links: bool = True) -> ExcelSource | CsvSource:
+    """Pick the reader by file content first (zip/OLE magic) and name second.
+
+    ``follow_links=False`` (inbox files): the file is opened with ``O_NOFOLLOW`` and must be a regular
+    file when opened, so a file swapped for a link (or a pipe) after the inbox was listed is refused,
+    never followed. The bytes are read once: a file changing while it is read is hashed and parsed
+    as the same bytes. A file the process may not read is refused saying so (never "damaged").
+    """
+    data = read_regular(path, follow_links=follow_links)
     check_workbook(data, path.name)
     suffix = path.suffix.lower()
     if not data or (suffix in EXCEL_SUFFIXES and _blank_bytes(data)):

@@ -30,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
@@ -148,7 +149,8 @@ def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
         if source is not None and _regular(source):  # never through a link put where the upload was
             try:
-                out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None)))
+                out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None,
+                                                  follow_links=False)))
                 continue
             except UploadError:
                 pass
@@ -180,7 +182,6 @@ LARGE_FILE_NOTE = [
     "LARGE FILE: this report holds the rejected rows only (at most {limit:,}). Do NOT upload this report: fix "
     "these rows in your original file (column 'Source row' gives the row) and upload the whole original again.",
 ]
-DATE_FIELDS = frozenset({"date_of_birth", "vaccination_date"})  # columns not preset to text for new typing
 DEFAULT_DATE_FORMAT = "dd/mm/yyyy"
 
 
@@ -251,8 +252,8 @@ def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
     """excel_row -> (cells of ``columns`` as openpyxl reads them, value of the "Source row" column) for
     a workbook openpyxl can read, or None (CSV, .xls, unreadable, or the columns are not known).
 
-    Rows and columns are numbered as the reader numbers them (rows from 1, columns from the first
-    used one); a typed cell is used only when it agrees with the text the reader read there
+    Rows and columns are Excel's (rows from 1, columns from A = 0, as the reader gives them); a typed
+    cell is used only when it agrees with the text the reader read there
     (:func:`_agrees`), so a misaligned sheet falls back to text. Read only for files of at most
     ``SMALL_FILE_ROWS`` rows, so the grid stays small.
     """
@@ -268,14 +269,9 @@ def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
         if sheet not in wb.sheetnames:
             return None
         grid: list[list[tuple[Any, str | None]]] = []
-        first_col: int | None = None  # the reader's columns start at the first used column, rows at row 1
-        for row in wb[sheet].iter_rows(min_row=1, max_row=SMALL_FILE_ROWS * 4):
-            cells = [(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row]
-            used = next((k for k, (v, _) in enumerate(cells) if v is not None and v != ""), None)
-            if used is not None:
-                first_col = used if first_col is None else min(first_col, used)
-            grid.append(cells)
-        col0 = first_col or 0
+        for row in wb[sheet].iter_rows(min_row=1, min_col=1, max_row=SMALL_FILE_ROWS * 4):
+            grid.append([(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row])
+        col0 = 0  # the reader gives each column's Excel position (A = 0), rows from row 1
         out: dict[int, tuple[list[Any], int | None]] = {}
         for r, cells in enumerate(grid, start=1):
             picked = [cells[c + col0] if c + col0 < len(cells) else (None, None) for c in columns]

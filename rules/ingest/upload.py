@@ -117,9 +117,13 @@ def default_unit(path: Path) -> str:
 
 
 def read_upload(
-    path: str | Path, *, province: str, sector: str, unit: str | None = None, sheet: str | int | None = None
+    path: str | Path, *, province: str, sector: str, unit: str | None = None, sheet: str | int | None = None,
+    follow_links: bool = True,
 ) -> Upload:
     """Read a sector file into raw records. Structural problems raise :class:`UploadError`.
+
+    ``follow_links=False`` for inbox files: a link found where the file was listed is refused
+    (``not_a_regular_file``), never followed (:func:`rules.ingest.readers.read_regular`).
 
     Every other failure on bad input is turned into an UploadError too, so a caller can print
     ``str(err)`` and exit: the uploader never sees a traceback.
@@ -129,7 +133,7 @@ def read_upload(
     if province not in PROVINCE_SLUGS:
         raise ValueError(f"unknown province slug {province!r}")
     try:
-        return _read(path, province, sector, unit or default_unit(path), sheet)
+        return _read(path, province, sector, unit or default_unit(path), sheet, follow_links)
     except UploadError as exc:
         _attach_sha(exc, path)
         raise
@@ -148,9 +152,15 @@ def read_upload(
 
 
 def _attach_sha(exc: UploadError, path: Path) -> None:
-    """Failed uploads are identified by content too, so a re-sent broken file counts once."""
-    if exc.file_sha256 is None and path.is_file():
-        exc.file_sha256 = file_sha256(path)
+    """Failed uploads are identified by content too, so a re-sent broken file counts once (a link or
+    a file that cannot be opened has no content of its own: none)."""
+    import stat
+
+    try:
+        if exc.file_sha256 is None and stat.S_ISREG(path.lstat().st_mode):
+            exc.file_sha256 = file_sha256(path)
+    except OSError:
+        pass
 
 
 def empty_raw_frame(sector: str | None = None) -> pl.DataFrame:
@@ -179,20 +189,23 @@ def header_info(
 
 
 def sheet_columns(
-    path: str | Path, *, sector: str, sheet: str | int | None = None
+    path: str | Path, *, sector: str, sheet: str | int | None = None, follow_links: bool = True,
 ) -> tuple[list[str], dict[str, str], list[int], int | None]:
-    """:func:`header_info` plus where each header's column is in the sheet as read (0-based) and the
-    column of our own "Source row" when the file is an error report sent back (else None)."""
+    """:func:`header_info` plus the Excel column (0-based, A = 0) of each header and of our own
+    "Source row" when the file is an error report sent back (else None)."""
     path = Path(path)
     spec = header_spec(sector)
-    source = open_source(path)
-    _, layout = _choose_sheet(spec, source, sheet if sheet not in ("", None) else None, path.name)
+    source = open_source(path, follow_links=follow_links)
+    head, layout = _choose_sheet(spec, source, sheet if sheet not in ("", None) else None, path.name)
     labels = _unique_labels(list(layout.labels))
     fields = list(layout.fields)
     ignored = {lab for lab, f in zip(labels, fields, strict=False) if f is None and fold(lab) in spec.report_columns}
     column_map, _, _ = _map_columns(spec, col_names(len(labels)), labels, fields, sorted(ignored))
     kept = [i for i, lab in enumerate(labels) if lab not in ignored]
-    return [labels[i] for i in kept], column_map, kept, _source_row_column(labels)
+    first = source.first_columns.get(head.name, 0)  # the grid's c0 is this Excel column (0-based)
+    row_col = _source_row_column(labels)
+    return [labels[i] for i in kept], column_map, [first + i for i in kept], (
+        None if row_col is None else first + row_col)
 
 
 SOURCE_ROW_HEADER = "Dòng gốc / Source row"  # our error report's column (rules.ingest.report)
@@ -295,14 +308,15 @@ class SheetLayout:
     blank_rows_skipped: int
     footer_rows_skipped: int
     rows: int
-    source_columns: list[int] = field(default_factory=list)  # column of each original header, 0-based
-    source_row_column: int | None = None  # an error report sent back: its "Source row" column
+    source_columns: list[int] = field(default_factory=list)  # Excel column of each original header, A = 0
+    source_row_column: int | None = None  # an error report sent back: its "Source row" column (A = 0)
 
 
-def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None) -> Upload:
+def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
+          follow_links: bool = True) -> Upload:
     """All data sheets of the file (or the one asked for) -> one raw frame, sheet by sheet."""
     spec = header_spec(sector)
-    source = open_source(path)
+    source = open_source(path, follow_links=follow_links)
     found = _data_sheets(spec, source, sheet, path.name)
     sha = source.sha256 or file_sha256(path)
     frames: list[pl.DataFrame] = []
@@ -418,6 +432,9 @@ def _read_sheet(
     ignored = [
         lab for lab, f in zip(labels, fields, strict=True) if f is None and fold(lab) in spec.report_columns
     ]
+    if source.date1904:  # serial days counted from 1904: the same day's serial in the 1900 system
+        body = body.with_columns(_serial_1904(c) for c, f in zip(cols, fields, strict=True) if f in DATE_FIELDS)
+    first = source.first_columns.get(head.name, 0)  # the grid's c0 is this Excel column (0-based)
     column_map, unknown, exprs = _map_columns(spec, cols, labels, fields, ignored)
     raw = body.select(
         pl.lit(head.name).alias("sheet"),
@@ -430,11 +447,29 @@ def _read_sheet(
         original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
         unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
         footer_rows_skipped=footer_rows, rows=raw.height,
-        source_columns=[int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
-        source_row_column=next((int(c[1:]) for c, lab in zip(cols, labels, strict=True)
+        source_columns=[first + int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
+        source_row_column=next((first + int(c[1:]) for c, lab in zip(cols, labels, strict=True)
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
     return raw, info
+
+
+DATE_FIELDS = frozenset({"date_of_birth", "vaccination_date"})
+_SERIAL = r"^\s*(\d{1,5})(\.\d+)?\s*$"
+
+
+def _serial_1904(col: str) -> pl.Expr:
+    """A date column of a 1904-system workbook with its serial day numbers (a number cell without a
+    date format, or an evaluated DATE()) moved to the 1900 system the date parser reads
+    (+1,462 days). A date cell (calamine writes it as a date), a year (1800-2199, typed as a number)
+    and any other text are left as they are."""
+    from rules.ingest.formulas import DATE1904_OFFSET
+
+    parts = pl.col(col).str.extract_groups(_SERIAL)
+    whole = parts.struct[0].cast(pl.Int64, strict=False)
+    year = (parts.struct[0].str.len_chars() == 4) & whole.is_between(1800, 2199) & parts.struct[1].is_null()
+    shifted = (whole + DATE1904_OFFSET).cast(pl.String) + parts.struct[1].fill_null("")
+    return pl.when(whole.is_not_null() & ~year).then(shifted).otherwise(pl.col(col)).alias(col)
 
 
 def _blank_rows(body: pl.DataFrame, cols: list[str]) -> pl.Series:

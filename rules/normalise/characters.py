@@ -62,12 +62,14 @@ class CharCounts:
 class Table:
     """``characters.yaml`` compiled: code-point sets, Python translate maps and Rust regex classes."""
 
-    ignorable: frozenset[int]
-    ignorable_ranges: tuple[tuple[int, int], ...]
-    spaces: frozenset[int]
+    ignorable: frozenset[int]  # Default_Ignorable_Code_Point (the property, as listed in the YAML)
+    ignorable_ranges: tuple[tuple[int, int], ...]  # every code point removed: ignorable + controls
+    spaces: frozenset[int]  # Unicode space separators (Zs, Zl, Zp) other than U+0020
     always: dict[str, str]  # Đ look-alikes
     mixed: dict[str, str]  # Cyrillic/Greek -> Latin, in Latin words only
     simple_fold: dict[str, str]  # always + other-script digits + full-width ASCII forms
+    controls: frozenset[int] = frozenset()  # control characters removed too (not default-ignorable)
+    blanks: frozenset[int] = frozenset()  # characters drawn as a blank that are not Unicode spaces
 
 
 OneChar = Annotated[str, Field(min_length=1, max_length=1)]
@@ -91,7 +93,9 @@ class CharacterTable(StrictModel):
     """``characters.yaml``."""
 
     ignorable: Ignorable
+    controls: tuple[tuple[int, int], ...] = ()
     spaces: tuple[int, ...]
+    blanks: tuple[int, ...] = ()
     lookalikes: Lookalikes
 
 
@@ -106,6 +110,8 @@ def table() -> Table:
     keep = set(spec.ignorable.keep)
     ignorable = frozenset(c for a, b in spec.ignorable.ranges for c in range(a, b + 1) if c not in keep)
     spaces = frozenset(spec.spaces)
+    controls = frozenset(c for a, b in spec.controls for c in range(a, b + 1))
+    blanks = frozenset(spec.blanks)
     always = dict(spec.lookalikes.always)
     mixed = dict(spec.lookalikes.mixed_script)
     # precomposed forms of the look-alikes (Greek Ὰ = Α + grave, Cyrillic ѐ = е + grave), which NFC
@@ -128,7 +134,8 @@ def table() -> Table:
     simple.update({chr(c): str(unicodedata.digit(chr(c))) for c in range(0x80, 0x110000)
                    if unicodedata.category(chr(c)) == "Nd"})
     simple.update({chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF01, 0xFF5F)})
-    return Table(ignorable, tuple(_collapse(sorted(ignorable))), spaces, always, mixed, simple)
+    return Table(ignorable, tuple(_collapse(sorted(ignorable | controls))), spaces, always, mixed, simple,
+                 controls, blanks)
 
 
 def _collapse(points: list[int]) -> list[tuple[int, int]]:
@@ -145,7 +152,7 @@ def _collapse(points: list[int]) -> list[tuple[int, int]]:
 def _regexes() -> dict[str, str]:
     t = table()
     ign = f"[{_class(list(t.ignorable_ranges))}]"
-    spc = f"[{_class(_collapse(sorted(t.spaces)))}]"
+    spc = f"[{_class(_collapse(sorted(t.spaces | t.blanks)))}]"
     simple = f"[{_class(_collapse(sorted(ord(k) for k in t.simple_fold)))}]"
     mixed = f"[{_class(_collapse(sorted(ord(k) for k in t.mixed)))}]"
     return {"ignorable": ign, "spaces": spc, "simple": simple, "mixed": mixed,
@@ -155,7 +162,7 @@ def _regexes() -> dict[str, str]:
 @cache
 def _translate_maps() -> tuple[dict[int, None], dict[int, str], dict[int, str]]:
     t = table()
-    return (dict.fromkeys(t.ignorable), dict.fromkeys(t.spaces, " "),
+    return (dict.fromkeys(t.ignorable | t.controls), dict.fromkeys(t.spaces | t.blanks, " "),
             {ord(k): v for k, v in t.simple_fold.items()})
 
 
@@ -259,7 +266,7 @@ def fold_lookalikes(values: pl.Series) -> pl.Series:
     uniq = sub.filter(sub.str.contains(rx["mixed"]).fill_null(False)).unique().to_list()
     if uniq:
         sub = sub.replace(uniq, [_fold_mixed(u)[0] for u in uniq])
-    return values.scatter(idx, sub)
+    return values.clone().scatter(idx, sub)  # never the caller's Series in place
 
 
 @cache

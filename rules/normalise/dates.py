@@ -15,8 +15,9 @@ Accepted text forms (after trimming; ``/``, ``-`` and ``.`` are interchangeable 
 Excel serial        any other integer of 1-5 digits (optionally ``.0``/fraction): 1900 system with
                     Excel's leap-year bug (serial 60 = the non-existent 29 Feb 1900 -> impossible;
                     1-59 count from 31 Dec 1899, >= 61 from 30 Dec 1899). ``excel_serial``.
-datetime cell       ``yyyy-mm-dd hh:mm[:ss]`` / ``...T...`` as written by a datetime cell;
-                    ``datetime_cell``. The time is dropped.
+datetime cell       ``yyyy-mm-dd hh:mm[:ss]`` / ``...T...`` as written by a datetime cell, and
+                    ``dd/mm/yyyy hh:mm[:ss]`` as a day-first export writes one; ``datetime_cell``.
+                    The time is dropped. A serial's time fraction too (``41157.5``, ``41157.25``).
 ``ngày d tháng m năm yyyy``  written-out Vietnamese form.
 =================== =========================================================================
 
@@ -77,7 +78,8 @@ _WORDS = r"^(?:ngày\s*)?(\d{1,2})\s*tháng\s*(\d{1,2})\s*(?:năm\s*)?(\d{4})$"
 def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
     c = pl.col
     yy_now = today.year % 100
-    df = pl.DataFrame({"s": values.str.strip_chars()})
+    # a 5-digit serial day with its time as a fraction of any length (41157.4166666667): the day
+    df = pl.DataFrame({"s": values.str.strip_chars().str.replace(r"^(\d{5})\.\d+$", "$1")})
     g = c("s").str.extract_groups(_NUMERIC)
     if values.str.contains("th", literal=True).any():  # written-out form ("ngày ... tháng ...")
         w = c("s").str.to_lowercase().str.extract_groups(_WORDS)
@@ -109,6 +111,8 @@ def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
         .then(pl.lit("dmy"))
         .when(has_time & three & (la == 4) & (c("sep") == "-"))
         .then(pl.lit("datetime"))
+        .when(has_time & three & (la <= 2) & (lb <= 2) & (lc == 4))
+        .then(pl.lit("dmy"))  # a date cell exported day first with its time, 05/09/2012 00:00:00
         .when(has_time)
         .then(pl.lit("unparseable"))
         .when(three & (la <= 2) & (lb <= 2) & (lc == 4))
@@ -119,8 +123,8 @@ def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
         .then(pl.lit("ymd"))
         .when(two & (c("sep") == ".") & c("b").str.contains(r"^0+$") & (la <= 5))
         .then(pl.when((la == 4) & a_i.is_between(1800, 2199)).then(pl.lit("year")).otherwise(pl.lit("serial")))
-        .when(two & (c("sep") == ".") & (la <= 5) & (lb > 2))
-        .then(pl.lit("serial"))  # a serial with a time fraction, e.g. 38426.5
+        .when(two & (c("sep") == ".") & (la <= 5) & ((lb > 2) | (la == 5)))
+        .then(pl.lit("serial"))  # a serial with a time fraction, e.g. 38426.5 or 38426.125
         .when(two & (la <= 2) & (lb == 4))
         .then(pl.lit("month_my"))
         .when(two & (la == 4) & (lb <= 2))
@@ -241,7 +245,7 @@ def _finish(df: pl.DataFrame, today: date) -> pl.DataFrame:
             ("possible_year_only", ok & (prec == "day") & (d == 1) & (m == 1)),
             ("excel_serial", form == "serial"),
             ("two_digit_year", form == "dmy2"),
-            ("datetime_cell", form == "datetime"),
+            ("datetime_cell", (form == "datetime") | ((form == "dmy") & c("time").is_not_null())),
             ("future_date", ok & (c("dob") > pl.lit(today))),
             (
                 "age_over_120",

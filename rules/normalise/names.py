@@ -142,14 +142,23 @@ def _fold_lower(lower: pl.Series) -> pl.Series:
     )
 
 
+# A tone mark above typed before the circumflex or breve it sits on (``e`` + tilde + circumflex, as
+# some input methods send decomposed text): both marks have combining class 230, so NFC keeps their
+# order and cannot compose ``ễ``; the shape mark goes first, as Unicode's decomposition writes it.
+_TONE_BEFORE_SHAPE = "([\u0300\u0301\u0303\u0309])([\u0302\u0306])"
+
+
 def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     raw = names.cast(pl.Utf8)
+    if raw.str.contains(_TONE_BEFORE_SHAPE).any():
+        raw = raw.str.replace_all(_TONE_BEFORE_SHAPE, "$2$1")
     nfc = raw.str.normalize("NFC")
     nfd_fixed = (raw != nfc).fill_null(False)
     if repair:
         text, repair_flag = _repair(nfc)
     else:
         text, repair_flag = nfc, pl.repeat(None, len(nfc), dtype=pl.Utf8, eager=True)
+    seen = text.clone()  # what the garbling detector saw (fold_lookalikes scatters in place)
     # Ð/ð/Ɖ/ɖ look like Đ/đ, and other look-alikes, slip into typed data (domain README 3.4/3)
     text = fold_lookalikes(text)
     # Remarks in the cell (nickname in brackets, "- chuyển trường") are not name parts.
@@ -163,11 +172,12 @@ def _normalise_unique_names(names: pl.Series, repair: bool) -> pl.DataFrame:
     spaces = no.clone().scatter(idx, sub.str.contains(r"^\s|\s$|\s\s|[^\S ]").fill_null(False))
     squeezed = text.clone().scatter(idx, stripped.str.replace_all(r"\s+", " ").str.strip_chars(" "))
     if repair:
-        # Cleaning and title case change what the garbling detector sees (a stray symbol glued to
-        # a word; legacy byte tables are case-sensitive). The output is the title-cased clean
-        # value, so that value gets one more repair pass: normalising twice then equals once.
+        # Cleaning, look-alike folding (a Greek Α beside a CP1252 ß) and title case change what the
+        # garbling detector sees (a stray symbol glued to a word; legacy byte tables are
+        # case-sensitive). The output is the title-cased clean value, so that value gets one more
+        # repair pass: normalising twice then equals once.
         titled = squeezed.str.to_titlecase()
-        again = (titled != text).fill_null(False).arg_true()
+        again = (titled != seen).fill_null(False).arg_true()
         if again.len():
             squeezed, repair_flag = _repair_cleaned(titled, squeezed, repair_flag, again)
     squeezed, split = split_fused(squeezed, _fold_lower)

@@ -360,6 +360,7 @@ def build() -> None:
     ]))
 
     build_issue12(table)
+    build_round2()
 
 
 def _openpyxl(name: str, rows: list[list[object]]) -> None:
@@ -450,6 +451,71 @@ def build_issue12(table: list[list[str]]) -> None:
         ["1", "Nguyễn Văn An", "05/09/2012", "Nam", "079212000123"],
         ["2", "Trần Thị Bình", "=C2+365", "Nữ", "001311004567"],
     ])
+
+
+def build_round2() -> None:
+    """Hostile files of the second attack round (tests/rules/test_ingest_hostile.py tests each kind)."""
+    import openpyxl
+
+    def at(name: str, rows: list[list[object]], row: int, col: int, epoch1904: bool = False,
+           patch=None) -> None:
+        wb = openpyxl.Workbook()
+        if epoch1904:
+            wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+        ws = wb.active
+        ws.title = "DS"
+        for i, values in enumerate(rows):
+            for j, v in enumerate(values):
+                if v is not None:
+                    ws.cell(row=row + i, column=col + j, value=v)
+        wb.properties.created = wb.properties.modified = dt.datetime(2025, 9, 5)
+        wb.save(OUT / name)
+        if patch:  # rewrite the sheet XML as another program would have written it
+            data = io.BytesIO((OUT / name).read_bytes())
+            out = io.BytesIO()
+            with zipfile.ZipFile(data) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+                for item in zin.infolist():
+                    body = zin.read(item.filename)
+                    zout.writestr(item, patch(body) if item.filename == "xl/worksheets/sheet1.xml" else body)
+            (OUT / name).write_bytes(out.getvalue())
+
+    # the table starts at C4; unsaved formulas in the name, date and ID columns, and a whole row of them
+    # (calamine leaves such a row out: its values went into the wrong columns, the row was lost)
+    at("formulas_offset_unsaved.xlsx", [
+        HEADER[:5],
+        ["1", '=PROPER("nguyễn văn an")', "=DATE(2012,9,5)", "Nam", "079212000123"],
+        ["2", "Trần Thị Bình", "12/01/2011", "Nữ", '="001311004567"'],
+        ["=ROW()-4", '=PROPER("lê hoàng cường")', "=DATE(2010,11,23)", '=UPPER("nam")', '="048210001234"'],
+    ], 4, 3)
+    # Excel's saved empty text (=IF(..,"",..)): t="str" and an empty <v>, beside an empty date cell
+    at("formula_empty_text.xlsx", [
+        ["Họ và tên", "Ngày sinh", "Ghi chú", "Giới tính"],
+        ["Nguyễn Văn An", "05/09/2012", '=IF(1=1,"","x")', "Nam"],
+        ["Trần Thị Bình", None, '=IF(1=1,"","x")', "Nữ"],
+    ], 1, 1, patch=lambda x: x.replace(b'<c r="C2"><f>', b'<c r="C2" t="str"><f>').replace(
+        b'<c r="C3"><f>', b'<c r="C3" t="str"><f>').replace(b"<v />", b"<v></v>"))
+    # Excel for Mac's 1904 date system: dates typed as serial numbers, a date cell, a DATE() formula
+    at("date1904.xlsx", [
+        HEADER[:5],
+        ["1", "Nguyễn Văn An", (dt.date(2012, 9, 5) - dt.date(1904, 1, 1)).days, "Nam", "079212000123"],
+        ["2", "Trần Thị Bình", dt.datetime(2011, 1, 12), "Nữ", "001311004567"],
+        ["3", "Lê Hoàng Cường", "=DATE(2010,11,23)", "Nam", "048210001234"],
+    ], 1, 1, epoch1904=True)
+    # control characters pasted into cells (NUL, BEL, VT, US, DEL, C1) of a short UTF-8 list
+    _write("controls.csv", _csv([
+        HEADER,
+        ["1", "Nguyễn\x07 Văn An", "05/09/2012", "Nam", "0792120\x0b00123", "6A1"],
+        ["2", "Trần\x1f Thị Bình", "12/01/2011", "Nữ", "001311004567\x7f", "7A2"],
+        ["3", "Lê Hoàng\x00 Cường\x85", "23/11/2010", "Nam", "048210001234", "8A3"],
+    ]))
+    _write("utf32.csv", b"\xff\xfe\x00\x00" + _csv([HEADER, *PEOPLE]).encode("utf-32-le"))
+    # IDs as ="..." (how exports keep leading zeros), a day-first datetime, serials with a time
+    _write("text_formula_ids.csv", _csv([
+        HEADER,
+        ["1", "Nguyễn Văn An", "05/09/2012 00:00:00", "Nam", '="079212000123"', "6A1"],
+        ["2", "Trần Thị Bình", "40555.5", "Nữ", '="001311004567"', "7A2"],
+        ["3", "Lê Hoàng Cường", "40505.4166666667", "Nam", "048210001234", "8A3"],
+    ]))
 
 
 if __name__ == "__main__":

@@ -358,8 +358,10 @@ def test_shared_formulas_without_values_take_their_master_text():
 
     xml = (b'<sheetData><row r="2"><c r="A2"><f t="shared" ref="A2:A4" si="0">ROW()-1</f></c>'
            b'<c r="C2" s="1"><f>DATE(2011,4,9)</f><v>40642</v></c></row>'
-           b'<row r="3"><c r="A3"><f t="shared" si="0"/></c><c r="B3" t="str"><f>"x"&amp;"y"</f><v></v></c></row>'
-           b'<row r="4"><x:c r="A4"><x:f t="shared" si="0"/><x:v/></x:c></row></sheetData>')
+           b'<row r="3"><c r="A3"><f t="shared" si="0"/></c><c r="B3"><f>"x"&amp;"y"</f><v></v></c></row>'
+           b'<row r="4"><x:c r="A4"><x:f t="shared" si="0"/><x:v/></x:c>'
+           # Excel's saved empty text (=IF(..,"",..)): t="str" and an empty <v>: a value, not unsaved
+           b'<c r="D4" t="str"><f>IF(1=1,"","x")</f><v></v></c></row></sheetData>')
     cells = _unsaved_cells(xml)
     assert cells == [(2, 1, "ROW()-1"), (3, 1, "ROW()-1"), (3, 2, '"x"&"y"'), (4, 1, "ROW()-1")]
     assert [evaluate(text, row, col) for row, col, text in cells] == ["1", "2", "xy", "3"]

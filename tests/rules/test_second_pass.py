@@ -267,3 +267,16 @@ def test_a_small_national_second_pass_finds_people_registered_elsewhere(tmp_path
     no_year = j.filter(pl.col("reason") == NO_BIRTH_YEAR)
     assert no_year.height == rows_without_year(rows).len()
     assert (no_year["status"] == "unmatched").all() and no_year["bucket"].is_null().all()
+
+
+def test_the_national_generator_mixes_in_people_registered_elsewhere() -> None:
+    regs, rows = _national()
+    everyone = pl.concat(regs)
+    assert everyone["person_id"].n_unique() == everyone.height  # IDs unique nationally
+    home_ids = set(regs[0]["person_id"].to_list())
+    oop = rows.filter(pl.col("out_of_province"))
+    assert oop.height == round(0.4 * rows.height)
+    assert (rows["province"] == "ho_chi_minh").all()  # submitted in the home province
+    assert oop["_true"].is_not_null().all() and not (set(oop["_true"].to_list()) & home_ids)
+    assert set(oop["_true"].to_list()) <= set(everyone["person_id"].to_list())
+    assert rows["row_number"].to_list() == list(range(1, rows.height + 1))

@@ -12,7 +12,7 @@ import os
 
 import dagster as dg
 
-from assets import ingest, match, national, publish, register, review
+from assets import ingest, match, national, publish, register, review, second_pass
 from assets.resources import DataPaths
 from pipelines.environment import configure
 from pipelines.jobs import JOBS
@@ -28,8 +28,10 @@ def build_definitions() -> dg.Definitions:
     paths = DataPaths(root=str(root), lake_root=os.environ.get("DOISOAT_LAKE", ""),
                       policy_file=os.environ.get("DOISOAT_POLICY", ""))
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([register, ingest, match, national, publish, review]),
-        asset_checks=dg.load_asset_checks_from_modules([register, ingest, match, national, publish, review]),
+        assets=dg.load_assets_from_modules([register, ingest, match, national, publish, review, second_pass]),
+        asset_checks=dg.load_asset_checks_from_modules(
+            [register, ingest, match, national, publish, review, second_pass]
+        ),
         resources={"paths": paths},
         jobs=JOBS,
         schedules=SCHEDULES,

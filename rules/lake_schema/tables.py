@@ -121,6 +121,17 @@ MATCH = (
     _c("dob_year", I32, "year of birth (the row's, for masked analyst views)"),
     _c("gender_norm", U, "Nam | Nữ | null (the row's, for masked analyst views)"),
 )
+SECOND_PASS = (
+    FILE_SHA, SHEET, ROW_NUMBER,
+    _c("province", U, "the row's province (where it was submitted and left unmatched)"),
+    SECTOR,
+    _c("bucket", U, "birth-year bucket of the decision, e.g. 2010-2014 (null: the row has no birth year)"),
+    _c("status", U, "matched | ambiguous | unmatched"),
+    _c("person_id", U, "the proposed register person (null unless matched)", personal=True),
+    _c("person_province", U, "the proposed person's province in the register (slug)"),
+    _c("score", F64, "posterior probability (0-1) that the best candidate is the row's person"),
+    _c("reason", U, "comparison levels, or no_birth_year / matched_in_two_buckets / empty_bucket"),
+)
 CANDIDATES = (
     _c("candidate_rank", I32, "1 = best candidate"),
     _c("candidate_id", U, "the candidate's person ID", personal=True),
@@ -164,6 +175,12 @@ TABLES: tuple[Table, ...] = (
     Table("review_queue", "Rows still ambiguous after review, one row per candidate person.",
           "lake/review_queue/<province>/<sector>.parquet", (*LINEAGE, *CANDIDATES),
           (*ROW_KEY, "candidate_rank"), "review_queue"),
+    Table("second_pass", "National second pass, one birth-year bucket: the rows left unmatched in their own "
+          "province that visit the bucket, matched against every province's register born in its years.",
+          "lake/second_pass/national/<bucket>.parquet", SECOND_PASS, ROW_KEY, "second_pass"),
+    Table("second_pass_results", "National second pass merged: one decision per row left unmatched in its own "
+          "province (the better of its buckets' decisions), by the row's province and sector.",
+          "lake/second_pass_results/<province>/<sector>.parquet", SECOND_PASS, ROW_KEY, "second_pass_results"),
     Table("match_estimates", "The Fellegi-Sunter parameters the partition's match run estimated, per level.",
           "lake/match_estimates/<province>/<sector>.parquet", (
               _c("comparison", U, "compared field (given, family, dob, id, ...)"),

@@ -184,7 +184,7 @@ def _structure_checks(
     number = pl.when(is_cccd).then(id_clean.cast(pl.Int64, strict=False))
     province = number // 1_000_000_000
     d4 = (number // 100_000_000) % 10
-    id_year = 1900 + 100 * (d4 // 2) + (number // 1_000_000) % 100
+    id_year = _id_year(number, d4)
     codes = [int(code) for code in province_codes()]
     return [
         ("province_code_unknown", is_cccd & ~province.is_in(codes)),
@@ -192,6 +192,19 @@ def _structure_checks(
         ("gender_digit_mismatch", is_cccd & gender.is_not_null() & ((d4 % 2 == 1) != (gender == "Nữ"))),
         ("birth_year_mismatch", is_cccd & dob_year.is_not_null() & (id_year != dob_year)),
     ]
+
+
+def _id_year(number: pl.Expr, d4: pl.Expr) -> pl.Expr:
+    return 1900 + 100 * (d4 // 2) + (number // 1_000_000) % 100
+
+
+def cccd_birth_year(id_clean: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
+    """Birth year encoded in a 12-digit personal ID (digit 4 = century and gender, digits 5-6 = year
+    % 100), as Int32; null unless ``id_kind`` is ``cccd`` and the century digit is one of 0-3 (living
+    people). The same arithmetic as the ``birth_year_mismatch`` check."""
+    number = pl.when(id_kind == "cccd").then(id_clean.cast(pl.Int64, strict=False))
+    d4 = (number // 100_000_000) % 10
+    return pl.when(d4 <= 3).then(_id_year(number, d4)).cast(pl.Int32)
 
 
 def id_structure_flags(id_clean: pl.Expr, id_kind: pl.Expr, gender: pl.Expr, dob_year: pl.Expr) -> pl.Expr:

@@ -15,6 +15,7 @@ from rules.config import ConfigError, _allowed_keys, key_paths, load_config
 from rules.errors import UserError
 from rules.ingest.headers import HeaderFile
 from rules.matching.config import MatchConfig, _with_default_cap
+from rules.matching.national import NationalPolicy
 from rules.normalise.characters import CharacterTable
 from rules.normalise.gender import GenderCodes
 from rules.normalise.legacy import LegacyTables
@@ -40,6 +41,7 @@ SHIPPED: dict[str, type[BaseModel]] = {
     "rules/headers/vaccinations.yaml": HeaderFile,
     "rules/headers/insurance.yaml": HeaderFile,
     "rules/synth/harsh_rates.yaml": HarshRates,
+    "rules/second_pass.yaml": NationalPolicy,
     "rules/synth/noise_rates.yaml": NoiseRates,
     "rules/synth/header_variants.yaml": HeaderVariants,
     **{f"rules/matching/{p.name}": MatchConfig for p in sorted((ROOT / "rules" / "matching").glob("*.yaml"))},

@@ -1,0 +1,145 @@
+"""The national second pass (issue 16 point 4): rows left unmatched in their own province, matched
+against every province's register, one Dagster partition per birth-year bucket.
+
+``national_register_buckets`` splits every province's register by birth year and counts names over
+the whole nation (``rules.matching.national.build_bucket_indexes``); ``second_pass`` (one partition
+per bucket) matches the unmatched rows that visit the bucket (their DOB year's bucket and their ID
+year's); ``second_pass_results`` keeps one decision per row (the better bucket) and checks that every
+unmatched row is accounted for exactly once. Metadata holds counts only, never names, IDs or dates.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.checks import check_spec, schema_check_result, schema_check_results, schema_check_spec
+from assets.lake import lake_partitions, read_partition, write_partition, written_schema
+from assets.resources import DataPaths
+from rules.matching.national import load_policy
+
+NATIONAL = "national"  # the lake's "province" folder of the per-bucket table
+NATIONAL_INDEX = "_national_buckets"  # population_index folder of the bucket indexes (not a province slug)
+GROUP = {"group_name": "national_match", "owners": ["team:provincial-data"]}
+ROWS_ACCOUNTED = "rows_accounted"
+
+bucket_partitions = dg.StaticPartitionsDefinition(load_policy().bucket_keys())
+
+
+def unmatched_rows(paths: DataPaths) -> pl.DataFrame:
+    """The clean rows of every province x sector left unmatched by the first pass (contracts §4 columns)."""
+    from rules.matching.national import second_pass_rows
+
+    policy = load_policy()
+    layout = paths.layout
+    parts = []
+    for province, sector in lake_partitions(layout, "match_results"):
+        first = read_partition(layout, "match_results", province, sector,
+                               columns=["file_sha256", "sheet", "row_number", "status"])
+        clean = read_partition(layout, "clean_records", province, sector, what="clean_records")
+        parts.append(second_pass_rows(first, clean, policy))
+    if parts:
+        return pl.concat(parts, how="diagonal_relaxed")
+    return pl.DataFrame(schema={"file_sha256": pl.Utf8, "sheet": pl.Utf8, "row_number": pl.Int64,
+                                "province": pl.Utf8, "sector": pl.Utf8})
+
+
+@dg.asset(deps=["population_index"], kinds={"polars", "parquet"}, **GROUP)
+def national_register_buckets(paths: DataPaths) -> dg.MaterializeResult:
+    """Every province's register split into birth-year buckets (matching indexes with national name counts)."""
+    from rules.matching.national import build_bucket_indexes
+
+    layout = paths.layout
+    files = [f for p in layout.population_provinces() for f in layout.population_files(p)]
+    sizes = build_bucket_indexes(files, layout.population_index(NATIONAL_INDEX), load_policy())
+    return dg.MaterializeResult(metadata={
+        "people": sum(sizes.values()), "register_files": len(files), "buckets": len(sizes),
+        "largest_bucket": max(sizes.values(), default=0),
+    })
+
+
+@dg.asset(
+    partitions_def=bucket_partitions,
+    # every province x sector's unmatched rows feed every bucket
+    deps=[national_register_buckets,
+          dg.AssetDep("match_results", partition_mapping=dg.AllPartitionMapping()),
+          dg.AssetDep("clean_records", partition_mapping=dg.AllPartitionMapping())],
+    kinds={"polars", "rapidfuzz", "parquet"},
+    check_specs=[schema_check_spec("second_pass", partitions_def=bucket_partitions)],
+    **GROUP,
+)
+def second_pass(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
+    """The unmatched rows visiting this birth-year bucket, matched against the national register's bucket."""
+    from rules.matching.national import load_bucket_index, match_bucket, row_buckets
+
+    bucket = str(context.partition_key)
+    layout = paths.layout
+    rows = unmatched_rows(paths)
+    if rows.height:
+        visits = row_buckets(rows, load_policy())
+        rows = rows[visits.filter(pl.col("bucket") == bucket)["_row"]]
+    index = load_bucket_index(layout.population_index(NATIONAL_INDEX), bucket)
+    out, output = match_bucket(rows, index, bucket)
+    written = write_partition(layout, "second_pass", out, NATIONAL, bucket)
+    counts = {s: int(n) for s, n in out["status"].value_counts().iter_rows()} if out.height else {}
+    return dg.MaterializeResult(
+        metadata={"rows": out.height, "people": index.height,
+                  **{f"status_{k}": v for k, v in sorted(counts.items())},
+                  "candidate_pairs": int(sum(output.pass_counts.values())) if output else 0},
+        check_results=[schema_check_result("second_pass", written, written_schema(layout, "second_pass", NATIONAL,
+                                                                                   bucket))],
+    )
+
+
+@dg.asset(
+    deps=[second_pass],
+    kinds={"polars", "parquet"},
+    check_specs=[
+        check_spec(ROWS_ACCOUNTED, "second_pass_results", "Every row left unmatched in its own province appears "
+                   "exactly once in the merged second pass.", blocking=True),
+        schema_check_spec("second_pass_results"),
+    ],
+    **GROUP,
+)
+def second_pass_results(paths: DataPaths) -> dg.MaterializeResult:
+    """One decision per row left unmatched in its province (the better bucket), by province x sector."""
+    from rules.matching.national import ROW_KEY, merge_decisions, no_year_rows, row_buckets, rows_without_year
+
+    policy = load_policy()
+    layout = paths.layout
+    rows = unmatched_rows(paths)
+    parts = []
+    if rows.height:
+        wanted = set(row_buckets(rows, policy)["bucket"].unique().to_list())
+        for bucket in sorted(wanted):
+            part = read_partition(layout, "second_pass", NATIONAL, bucket, what=f"second_pass {bucket}")
+            parts.append(part)
+        if policy.no_year == "report":
+            parts.append(no_year_rows(rows[rows_without_year(rows)]))
+    merged = merge_decisions(parts)
+    # only the rows unmatched now: a bucket written before a province re-ran may hold rows no longer unmatched
+    if rows.height:
+        merged = merged.join(rows.select(ROW_KEY), on=list(ROW_KEY), how="semi", nulls_equal=True)
+    expected = rows.select(ROW_KEY).unique().height if rows.height else 0
+    unique = merged.select(ROW_KEY).unique().height
+    written = []
+    for province, sector in lake_partitions(layout, "match_results"):
+        part = merged.filter((pl.col("province") == province) & (pl.col("sector") == sector))
+        df = write_partition(layout, "second_pass_results", part, province, sector)
+        written.append((df, written_schema(layout, "second_pass_results", province, sector)))
+    elsewhere = (merged.filter((pl.col("status") == "matched") & (pl.col("person_province") != pl.col("province")))
+                 .group_by("province").len().sort("province"))
+    return dg.MaterializeResult(
+        metadata={
+            "rows": merged.height,
+            **{f"status_{s}": int(n) for s, n in (merged["status"].value_counts().sort("status").iter_rows()
+                                                  if merged.height else [])},
+            # rows matched to a person registered in another province, per submitting province (counts only)
+            **{f"registered_elsewhere_{p}": int(n) for p, n in elsewhere.iter_rows()},
+        },
+        check_results=[
+            dg.AssetCheckResult(asset_key="second_pass_results", check_name=ROWS_ACCOUNTED,
+                                passed=merged.height == expected == unique,
+                                metadata={"unmatched_rows": expected, "result_rows": merged.height,
+                                          "distinct_rows": unique}),
+            schema_check_results("second_pass_results", written),
+        ],
+    )

@@ -108,3 +108,15 @@ def test_a_small_rehearsal_runs_provinces_side_by_side_and_reconciles(database, 
     assert {r[4] for r in runs} == {"SUCCESS"}, runs
     spans = [(part.split("|")[0], start, end) for job, part, start, end, _ in runs if job == "province_job"]
     assert any(a[0] != b[0] for a, b in _overlapping(spans)), spans
+
+
+def test_without_postgresql_the_rehearsal_says_so_in_one_line(tmp_path):
+    from pipelines.local_s3 import free_port
+
+    env = {**os.environ, "DOISOAT_PG_PORT": str(free_port())}  # nothing listens there
+    proc = subprocess.run([sys.executable, "-m", "pipelines", "rehearse", "--workdir", str(tmp_path)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "PostgreSQL is not reachable at 127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing generated, no database touched

@@ -272,6 +272,10 @@ def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:
         **({"DOISOAT_LAKE": r.lake, **r.s3.env()} if r.s3 else {}),
     }
     os.environ.update(r.env)  # this process creates and watches the runs on the same instance
+    import dagster as dg
+
+    with dg.DagsterInstance.get():  # creates the instance's tables once, before the daemon races us to it
+        pass
     daemon = Path(sys.executable).with_name("dagster-daemon")
     r.daemon = subprocess.Popen([str(daemon if daemon.exists() else "dagster-daemon"), "run", "-w", workspace],
                                 cwd=REPO_ROOT, env={**os.environ}, stdout=subprocess.DEVNULL,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint ui bench clean
+.PHONY: demo test lint ui bench clean rehearsal
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Not a quick-start command: needs PostgreSQL on 127.0.0.1:5432 (README, "National rehearsal").
+rehearsal: $(STAMP)
+	$(BIN)/doisoat rehearse
 
 ui: $(STAMP)
 	$(BIN)/doisoat ui

@@ -131,6 +131,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("file", type=Path, help="the filled review workbook (.xlsx)")
     rsub.add_parser("stats", help="what reviewed pairs say: m per level, precision near the threshold, what-if")
 
+    p = add("rehearse", commands.rehearse,
+            "national rehearsal on this machine: provinces in parallel on PostgreSQL and a local S3 lake")
+    p.add_argument("--province", action="append",
+                   help="a province to run, repeatable, at least two (default: "
+                        "ho_chi_minh, ha_noi, da_nang)")
+    p.add_argument("--size", type=int, default=None,
+                   help="people in each province's synthetic register (default: 12,000)")
+    p.add_argument("--seed", type=int, default=6, help="random seed of the synthetic data (default: %(default)s)")
+    p.add_argument("--date", help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
+    p.add_argument("--quota", type=int,
+                   help="national daily quota of the day (default: two thirds of the matched rows, so some wait)")
+    p.add_argument("--workdir", type=Path,
+                   help="the rehearsal's own data folder, emptied first (default: a new folder under /tmp)")
+    p.add_argument("--sector", action="append",
+                   help=f"limit to this sector, repeatable (default: every sector: {SECTOR_CHOICES})")
+    p.add_argument("--lake", choices=("s3", "local"), default="s3",
+                   help="where the lake lives: s3 (Delta on a local S3-compatible server, moto) or local "
+                        "(Parquet in the work folder, to compare) (default: %(default)s)")
+    p.add_argument("--database", default="doisoat_rehearsal",
+                   help="PostgreSQL database of the Dagster instance, dropped and recreated; the queue's is "
+                        "<database>_queue (default: %(default)s)")
+
     add("provinces", commands.provinces, "list province slugs and codes")
     return parser
 

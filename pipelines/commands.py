@@ -235,6 +235,20 @@ def verify_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def rehearse(args: argparse.Namespace) -> int:
+    """Exit 0 when every run succeeded and every count reconciles, 1 otherwise (the output says which)."""
+    import tempfile
+
+    from pipelines.rehearsal import DEFAULT_PROVINCES, DEFAULT_SIZE, RehearsalOptions, run_rehearsal
+    from rules.sectors import SECTORS, check_sector
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="doisoat-rehearsal-"))
+    return run_rehearsal(RehearsalOptions(
+        workdir=workdir.resolve(), provinces=tuple(args.province or DEFAULT_PROVINCES),
+        size=args.size or DEFAULT_SIZE, seed=args.seed, day=args.date, quota=args.quota, database=args.database,
+        lake=args.lake, sectors=tuple(dict.fromkeys(check_sector(s) for s in args.sector or SECTORS))))
+
+
 def ui(args: argparse.Namespace) -> int:
     """Start ``dagster dev`` on our code location against the persistent instance.
 

@@ -68,24 +68,14 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
     import socket
 
     from dagster._core.execution.api import execute_run
-    from dagster._core.execution.execute_in_process import merge_run_tags
 
-    from pipelines.code_location import job_origin, reconstructable_repository
     from pipelines.summaries import step
 
     instance = dg.DagsterInstance.get()
     if fail_orphaned_runs(instance):
         print("  (runs left STARTED by a killed process were marked failed)", file=sys.stderr)
-    recon_job = reconstructable_repository().get_reconstructable_job(job_name)
-    job = recon_job.get_definition()
-    partition = str(partition) if partition is not None else None
-    if partition is not None:
-        _add_partition(instance, job_name, partition)
-    run_config = _run_config()
-    tags = merge_run_tags(job, partition, {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())},
-                          None, instance, run_config)
-    run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=job_origin(job_name),
-                                      job_code_origin=recon_job.get_python_origin())
+    recon_job, run = create_run(instance, job_name, partition,
+                                {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
     with step(label):
         result = execute_run(recon_job, run, instance, raise_on_error=False)
     if not result.success:
@@ -97,6 +87,28 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
             "the run did not finish (see the run in the UI)")
         print(f"  ✗ {label} failed (run {result.run_id[:8]}): {detail}", file=sys.stderr)
     return result.success
+
+
+def create_run(instance: dg.DagsterInstance, job_name: str, partition: str | None, tags: dict[str, str]):
+    """Create (not start) a run of ``job_name`` for one partition, as the code location ``dagster dev``
+    loads: the run carries that location's origin (``pipelines.code_location``), the partition's tags and
+    ``tags``; the partition is added to the installation's dynamic partitions first. Returns
+    ``(reconstructable job, run)``: execute it here (:func:`_execute`) or submit it to the instance's run
+    queue (``pipelines.rehearsal``), where a daemon launches it in its own process."""
+    from dagster._core.execution.execute_in_process import merge_run_tags
+
+    from pipelines.code_location import job_origin, reconstructable_repository
+
+    recon_job = reconstructable_repository().get_reconstructable_job(job_name)
+    job = recon_job.get_definition()
+    partition = str(partition) if partition is not None else None
+    if partition is not None:
+        _add_partition(instance, job_name, partition)
+    run_config = _run_config()
+    tags = merge_run_tags(job, partition, tags, None, instance, run_config)
+    run = instance.create_run_for_job(job, run_config=run_config, tags=tags, remote_job_origin=job_origin(job_name),
+                                      job_code_origin=recon_job.get_python_origin())
+    return recon_job, run
 
 
 def _add_partition(instance: dg.DagsterInstance, job_name: str, partition: str) -> None:

@@ -7,17 +7,13 @@ and never skip. One server per test session on a free port; each test gets its o
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.services import reachable
+from pipelines.local_s3 import LocalS3
 
 
 @dataclass(frozen=True)
@@ -29,29 +25,12 @@ class S3Lake:
     env: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """Start ``moto.server`` on a free loopback port; stopped (by its own process id) after the session."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not reachable("127.0.0.1", port, timeout=0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"moto server did not start on 127.0.0.1:{port}")
-        time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """Start ``moto.server`` on a free loopback port (``pipelines.local_s3``, the one owner of its start-up);
+    stopped (by its own process id) after the session."""
+    with LocalS3.start() as server:
+        yield server.endpoint
 
 
 @pytest.fixture

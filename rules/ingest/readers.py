@@ -116,6 +116,12 @@ class ExcelSource:
             frame, self.reports[sheet] = clean_frame(frame)
         return frame
 
+    def merged(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        """Merged ranges of ``sheet`` (0-based, absolute: see ``rules.ingest.formulas.merged_ranges``)."""
+        from rules.ingest.formulas import merged_ranges
+
+        return merged_ranges(self._data, sheet)
+
     def head(self, name: str) -> SheetHead:
         """The first rows of one sheet (loaded in full and kept for body())."""
         frame = self._frames.get(name)
@@ -195,6 +201,9 @@ class CsvSource:
 
     def head(self, name: str) -> SheetHead:
         return next(self.heads())
+
+    def merged(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        return []  # a text file has no merged cells
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""

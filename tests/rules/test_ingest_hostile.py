@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -341,3 +342,30 @@ def test_rows_of_unsaved_formulas_deep_in_a_big_sheet_are_not_lost(tmp_path: Pat
     last = result.normalised_valid.sort("row_number").row(-1, named=True)
     assert (last["name_clean"], last["dob"], last["id_clean"]) == ("Lê Hoàng Cường", dt.date(2010, 11, 23),
                                                                    "048210001234")
+
+
+@SLOW
+@given(cuts=st.sets(st.integers(1, len(PEOPLE) - 1)), empty_below=st.integers(0, 3), first_col=st.integers(0, 3))
+def test_a_merged_data_cell_belongs_to_every_row_it_spans(cuts, empty_below, first_col):
+    """A class (or school) merged down the list in runs, the last run reaching into empty rows below
+    the list: every pupil row gets the value shown beside it, no empty row becomes a pupil."""
+    bounds = [0, *sorted(cuts), len(PEOPLE)]
+    runs = list(itertools.pairwise(bounds))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+        ws = wb.add_worksheet("DS")
+        ws.write_row(0, first_col, [*HEADER, "Lớp"])
+        for i, p in enumerate(PEOPLE, start=1):
+            ws.write_row(i, first_col, [p[0], p[1], p[2].strftime("%d/%m/%Y"), p[3], p[4]])
+        for k, (a, b) in enumerate(runs):
+            last = b + (empty_below if k == len(runs) - 1 else 0)
+            if last - a > 1:
+                ws.merge_range(a + 1, first_col + 5, last, first_col + 5, f"6A{k}")
+            else:
+                ws.write_string(a + 1, first_col + 5, f"6A{k}")
+        wb.close()
+        result = _process(path)
+    assert result.counts["rows_read"] == len(PEOPLE) and _accepted(result) == WANT
+    want = [f"6A{k}" for k, (a, b) in enumerate(runs) for _ in range(a, b)]
+    assert result.raw.sort("row_number")["class"].to_list() == want

@@ -412,7 +412,8 @@ def _read_sheet(
     if isinstance(source, CsvSource):
         _check_delimiters(body, cols, source.delimiter, file)
     body = body.with_columns(_blank_rows(body, cols).alias("_blank"))
-    if isinstance(source, ExcelSource):
+    if isinstance(source, ExcelSource) and body.height > 1 and any(body.select(cols).null_count().row(0)):
+        # a merged value leaves empty cells below it; a sheet without any has none to fill
         body = _fill_merged(body, cols, source.merged(head.name), source.first_columns.get(head.name, 0),
                             layout.data_start)
     footer_rows = 0

@@ -369,3 +369,29 @@ def test_a_merged_data_cell_belongs_to_every_row_it_spans(cuts, empty_below, fir
     assert result.counts["rows_read"] == len(PEOPLE) and _accepted(result) == WANT
     want = [f"6A{k}" for k, (a, b) in enumerate(runs) for _ in range(a, b)]
     assert result.raw.sort("row_number")["class"].to_list() == want
+
+
+def test_the_error_report_of_a_table_not_at_a1_keeps_the_uploaders_cell_types(tmp_path: Path):
+    """Columns are Excel's own (A = 0) from the reader to the report: dates stay dates, numbers
+    numbers, each under its own header, for a table starting at C4."""
+    from rules.ingest import write_error_report
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "DS"
+    rows = [HEADER, [1, "Nguyễn Văn An", dt.datetime(2012, 9, 5), "Nam", "079212000123"],
+            [2, None, dt.datetime(2011, 1, 12), "Nữ", "001311004567"]]
+    for i, values in enumerate(rows):
+        for j, v in enumerate(values):
+            cell = ws.cell(row=4 + i, column=3 + j, value=v)
+            if isinstance(v, dt.datetime):
+                cell.number_format = "dd/mm/yyyy"
+    path = tmp_path / "ds.xlsx"
+    wb.save(path)
+    result = _process(path)
+    assert result.upload.sheets[0].source_columns == [2, 3, 4, 5, 6]
+    report = write_error_report(result, tmp_path / "ds.errors.xlsx")
+    got = list(openpyxl.load_workbook(report).worksheets[0].iter_rows(values_only=True))
+    assert got[0][:5] == tuple(HEADER)
+    assert got[1][:5] == (1, "Nguyễn Văn An", dt.datetime(2012, 9, 5), "Nam", "079212000123")
+    assert got[2][:3] == (2, None, dt.datetime(2011, 1, 12)) and got[2][6] == "missing_name"

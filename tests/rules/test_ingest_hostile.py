@@ -395,3 +395,28 @@ def test_the_error_report_of_a_table_not_at_a1_keeps_the_uploaders_cell_types(tm
     assert got[0][:5] == tuple(HEADER)
     assert got[1][:5] == (1, "Nguyễn Văn An", dt.datetime(2012, 9, 5), "Nam", "079212000123")
     assert got[2][:3] == (2, None, dt.datetime(2011, 1, 12)) and got[2][6] == "missing_name"
+
+
+@SLOW
+@given(trailing=st.lists(st.integers(0, 1200), min_size=len(PEOPLE) + 1, max_size=len(PEOPLE) + 1),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_empty_trailing_fields_are_not_columns(trailing, delimiter):
+    """Excel writes a delimiter for every column up to the last one ever used: hundreds of empty
+    trailing fields on each line read as the table they end, never "too many columns"."""
+    rows = [list(HEADER)] + [[v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v for v in p] for p in PEOPLE]
+    text = "".join(delimiter.join(r) + delimiter * n + "\r\n" for r, n in zip(rows, trailing, strict=True))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.csv"
+        path.write_text(text, encoding="utf-8")
+        result = _process(path)
+    assert _accepted(result) == WANT and result.upload.unknown_columns == ["STT"]
+
+
+def test_a_value_far_to_the_right_is_still_too_many_columns(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    far = "," * 700 + "x"
+    path.write_text(",".join(HEADER) + "\r\n1,Nguyễn Văn An,05/09/2012,Nam,079212000123" + far + "\r\n",
+                    encoding="utf-8")
+    with pytest.raises(UploadError) as info:
+        _process(path)
+    assert info.value.code == "too_many_columns" and "705" in str(info.value)

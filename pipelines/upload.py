@@ -61,14 +61,17 @@ def _copy_to_inbox(path: Path, slug: str, sector: str, unit: str) -> None:
     where = layout()
     target = where.inbox_file(slug, sector, unit, path.name)  # the inbox naming rule (rules.ingest.inbox)
     folder = target.parent
-    if not inside(target, where.inbox_root()):  # one path part, but a linked folder could lead out
+    if not inside(folder, where.inbox_root()):  # one path part, but a linked folder could lead out
         raise InboxLinkError(f"{folder}: this inbox folder leads outside the inbox (a link?); not copied")
-    if target.resolve() != path.resolve():
-        from rules.private import private_file
+    if target.is_symlink() or target.resolve() != path.resolve():
+        from rules.private import private_temp
 
         replaced = replaced_files(folder, target.name)
-        private_file(target)  # an upload holds personal data: owner-only, whatever the source's mode
-        shutil.copyfile(path, target)  # arrival time, not the file's edit time, decides "newest"
+        # an upload holds personal data: owner-only, whatever the source's mode; written beside the
+        # target and renamed over it, so a link planted at the target's name is replaced, never
+        # followed (copying onto it would write the list wherever it points)
+        with private_temp(target) as tmp:
+            shutil.copyfile(path, tmp)  # arrival time, not the file's edit time, decides "newest"
         print(f"copied to the inbox: {target}")
         if replaced:
             print(f"thay thế tệp trước / replaces the earlier file of this list: {', '.join(replaced)}")

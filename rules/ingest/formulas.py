@@ -181,6 +181,30 @@ def mask_formula(text: str) -> str:
     return ("=" + _LONG_NUMBER.sub("#", _STRING.sub('"…"', text)))[:60]
 
 
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_MERGE_TAG = (b"<mergeCell ", b":mergeCell ")
+
+
+def merged_ranges(data: bytes, sheet: str) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of one xlsx/xlsm sheet as 0-based (first row, first column, last row, last
+    column), absolute (A1 = (0, 0)); [] for other workbooks. Excel keeps a merged range's value in
+    its top-left cell only; the others read as empty."""
+    part = sheet_parts(data).get(sheet, ("", ""))[1]
+    zf = _zip(data)
+    if zf is None or not part:
+        return []
+    try:
+        xml = zf.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return []
+    at = max(xml.rfind(tag) for tag in _MERGE_TAG)
+    if at < 0:
+        return []
+    start = xml.rfind(b"<", 0, xml.rfind(b"mergeCells", 0, at) + 1)  # the <mergeCells> list, after the data
+    return [(int(r1) - 1, _col_number(c1.decode()) - 1, int(r2) - 1, _col_number(c2.decode()) - 1)
+            for c1, r1, c2, r2 in _MERGE.findall(xml, max(start, 0))]
+
+
 _DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*\"(?:1|true)\"")
 
 

@@ -116,6 +116,12 @@ class ExcelSource:
             frame, self.reports[sheet] = clean_frame(frame)
         return frame
 
+    def merged(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        """Merged ranges of ``sheet`` (0-based, absolute: see ``rules.ingest.formulas.merged_ranges``)."""
+        from rules.ingest.formulas import merged_ranges
+
+        return merged_ranges(self._data, sheet)
+
     def head(self, name: str) -> SheetHead:
         """The first rows of one sheet (loaded in full and kept for body())."""
         frame = self._frames.get(name)
@@ -184,8 +190,15 @@ class CsvSource:
         width = max((len(r) for r in self._records), default=0)
         if width > MAX_COLUMNS and len(self._records) <= 1 and b"\n" not in self.data.rstrip():
             raise UploadError("no_line_breaks", file=path.name, found_headers=[_size(len(self.data))])
+        self._parse_width: int | None = None  # set when empty trailing fields are read and dropped
         if width > MAX_COLUMNS:
-            raise UploadError("too_many_columns", file=path.name, found_headers=[str(width)])
+            # Excel writes a delimiter for every column up to the last one ever used: 700 trailing
+            # commas on each line are not 700 columns. Counted over the whole file (rare, slow path).
+            fields, filled = _field_counts(self.data, self.delimiter)
+            if filled > MAX_COLUMNS:
+                raise UploadError("too_many_columns", file=path.name, found_headers=[str(filled)])
+            self._parse_width, width = fields, max(filled, 1)
+            self._records = [r[:width] for r in self._records]
         self._records, self._head_reports = clean_rows(self._records, width)
 
     def heads(self) -> Iterator[SheetHead]:
@@ -195,6 +208,9 @@ class CsvSource:
 
     def head(self, name: str) -> SheetHead:
         return next(self.heads())
+
+    def merged(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        return []  # a text file has no merged cells
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""
@@ -258,13 +274,15 @@ class CsvSource:
         return self._parse(skip_lines, width)
 
     def _parse(self, skip_lines: int, width: int) -> pl.DataFrame:
+        parse_width = max(self._parse_width or 0, width)
         try:
             return pl.read_csv(
                 self.data,
                 has_header=False,
                 separator=self.delimiter,
                 skip_lines=skip_lines,
-                schema=dict.fromkeys(col_names(width), pl.String),
+                schema=dict.fromkeys(col_names(parse_width), pl.String),
+                columns=list(range(width)) if parse_width > width else None,
                 missing_columns="insert",
                 truncate_ragged_lines=False,
                 raise_if_empty=False,
@@ -400,6 +418,20 @@ def _parse_head(text: str, delimiter: str) -> tuple[list[list[str]], list[int], 
     except csv.Error:
         error_line = line  # a broken quote late in the head: what was parsed is enough to find the header
     return records, starts, error_line
+
+
+def _field_counts(data: bytes, delimiter: str) -> tuple[int, int]:
+    """(most fields on a line, last field holding anything but spaces on any line) over the file."""
+    csv.field_size_limit(1 << 30)
+    text = data.decode("utf-8", errors="replace")
+    most = filled = 0
+    for rec in csv.reader(io.StringIO(text), delimiter=delimiter):
+        most = max(most, len(rec))
+        last = len(rec)
+        while last > filled and not rec[last - 1].strip():
+            last -= 1
+        filled = max(filled, last)
+    return most, filled
 
 
 def _max_fields(data: bytes, delimiter: str) -> int:

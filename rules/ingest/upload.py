@@ -412,6 +412,10 @@ def _read_sheet(
     if isinstance(source, CsvSource):
         _check_delimiters(body, cols, source.delimiter, file)
     body = body.with_columns(_blank_rows(body, cols).alias("_blank"))
+    if isinstance(source, ExcelSource) and body.height > 1 and any(body.select(cols).null_count().row(0)):
+        # a merged value leaves empty cells below it; a sheet without any has none to fill
+        body = _fill_merged(body, cols, source.merged(head.name), source.first_columns.get(head.name, 0),
+                            layout.data_start)
     footer_rows = 0
     if body.height:
         tail = body.tail(FOOTER_SCAN)
@@ -452,6 +456,34 @@ def _read_sheet(
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
     return raw, info
+
+
+def _fill_merged(body: pl.DataFrame, cols: list[str], merges: list[tuple[int, int, int, int]], first: int,
+                 data_start: int) -> pl.DataFrame:
+    """Cells of the data area inside a merged range take the range's value (Excel keeps it in the
+    top-left cell only, but shows it on every row it spans: a class "6A1" merged down the list),
+    in the rows that hold data of their own (``_blank`` false): a merge reaching into empty rows
+    below the list makes no rows. Ranges starting in the header rows are the header's (left as
+    they are). Vectorised: one join per column that has merges."""
+    spans = [(r1, c1, r2, c2) for r1, c1, r2, c2 in merges
+             if r1 >= data_start and r2 > r1 and c2 >= first and c1 < first + len(cols)]
+    if not spans or not body.height:
+        return body
+    ranges = pl.DataFrame(spans, schema=["r1", "c1", "r2", "c2"], orient="row").with_columns(
+        pl.int_ranges(pl.max_horizontal(pl.col("c1"), pl.lit(first)) - first,
+                      pl.min_horizontal(pl.col("c2"), pl.lit(first + len(cols) - 1)) - first + 1).alias("j"),
+        pl.int_ranges(pl.col("r1") + 2, pl.col("r2") + 2).alias("excel_row"),  # rows below the top one
+    ).explode("j").explode("excel_row").select(
+        pl.col("j"), pl.col("excel_row").cast(pl.Int64), (pl.col("r1") + 1).cast(pl.Int64).alias("top"))
+    filled = []
+    for (j,), part in ranges.partition_by("j", as_dict=True).items():
+        col = cols[j]
+        top = body.select(pl.col("excel_row").alias("top"), pl.col(col).alias("_v"))
+        values = part.select("excel_row", "top").join(top, on="top", how="left").select("excel_row", "_v")
+        new = body.select("excel_row", col, "_blank").join(values, on="excel_row", how="left", maintain_order="left")
+        filled.append(pl.when(new["_v"].is_not_null() & new[col].is_null() & ~new["_blank"])
+                      .then(new["_v"]).otherwise(new[col]).alias(col))
+    return body.with_columns(filled)
 
 
 DATE_FIELDS = frozenset({"date_of_birth", "vaccination_date"})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -341,3 +342,81 @@ def test_rows_of_unsaved_formulas_deep_in_a_big_sheet_are_not_lost(tmp_path: Pat
     last = result.normalised_valid.sort("row_number").row(-1, named=True)
     assert (last["name_clean"], last["dob"], last["id_clean"]) == ("Lê Hoàng Cường", dt.date(2010, 11, 23),
                                                                    "048210001234")
+
+
+@SLOW
+@given(cuts=st.sets(st.integers(1, len(PEOPLE) - 1)), empty_below=st.integers(0, 3), first_col=st.integers(0, 3))
+def test_a_merged_data_cell_belongs_to_every_row_it_spans(cuts, empty_below, first_col):
+    """A class (or school) merged down the list in runs, the last run reaching into empty rows below
+    the list: every pupil row gets the value shown beside it, no empty row becomes a pupil."""
+    bounds = [0, *sorted(cuts), len(PEOPLE)]
+    runs = list(itertools.pairwise(bounds))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+        ws = wb.add_worksheet("DS")
+        ws.write_row(0, first_col, [*HEADER, "Lớp"])
+        for i, p in enumerate(PEOPLE, start=1):
+            ws.write_row(i, first_col, [p[0], p[1], p[2].strftime("%d/%m/%Y"), p[3], p[4]])
+        for k, (a, b) in enumerate(runs):
+            last = b + (empty_below if k == len(runs) - 1 else 0)
+            if last - a > 1:
+                ws.merge_range(a + 1, first_col + 5, last, first_col + 5, f"6A{k}")
+            else:
+                ws.write_string(a + 1, first_col + 5, f"6A{k}")
+        wb.close()
+        result = _process(path)
+    assert result.counts["rows_read"] == len(PEOPLE) and _accepted(result) == WANT
+    want = [f"6A{k}" for k, (a, b) in enumerate(runs) for _ in range(a, b)]
+    assert result.raw.sort("row_number")["class"].to_list() == want
+
+
+def test_the_error_report_of_a_table_not_at_a1_keeps_the_uploaders_cell_types(tmp_path: Path):
+    """Columns are Excel's own (A = 0) from the reader to the report: dates stay dates, numbers
+    numbers, each under its own header, for a table starting at C4."""
+    from rules.ingest import write_error_report
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "DS"
+    rows = [HEADER, [1, "Nguyễn Văn An", dt.datetime(2012, 9, 5), "Nam", "079212000123"],
+            [2, None, dt.datetime(2011, 1, 12), "Nữ", "001311004567"]]
+    for i, values in enumerate(rows):
+        for j, v in enumerate(values):
+            cell = ws.cell(row=4 + i, column=3 + j, value=v)
+            if isinstance(v, dt.datetime):
+                cell.number_format = "dd/mm/yyyy"
+    path = tmp_path / "ds.xlsx"
+    wb.save(path)
+    result = _process(path)
+    assert result.upload.sheets[0].source_columns == [2, 3, 4, 5, 6]
+    report = write_error_report(result, tmp_path / "ds.errors.xlsx")
+    got = list(openpyxl.load_workbook(report).worksheets[0].iter_rows(values_only=True))
+    assert got[0][:5] == tuple(HEADER)
+    assert got[1][:5] == (1, "Nguyễn Văn An", dt.datetime(2012, 9, 5), "Nam", "079212000123")
+    assert got[2][:3] == (2, None, dt.datetime(2011, 1, 12)) and got[2][6] == "missing_name"
+
+
+@SLOW
+@given(trailing=st.lists(st.integers(0, 1200), min_size=len(PEOPLE) + 1, max_size=len(PEOPLE) + 1),
+       delimiter=st.sampled_from([",", ";", "\t"]))
+def test_empty_trailing_fields_are_not_columns(trailing, delimiter):
+    """Excel writes a delimiter for every column up to the last one ever used: hundreds of empty
+    trailing fields on each line read as the table they end, never "too many columns"."""
+    rows = [list(HEADER)] + [[v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v for v in p] for p in PEOPLE]
+    text = "".join(delimiter.join(r) + delimiter * n + "\r\n" for r, n in zip(rows, trailing, strict=True))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.csv"
+        path.write_text(text, encoding="utf-8")
+        result = _process(path)
+    assert _accepted(result) == WANT and result.upload.unknown_columns == ["STT"]
+
+
+def test_a_value_far_to_the_right_is_still_too_many_columns(tmp_path: Path):
+    path = tmp_path / "ds.csv"
+    far = "," * 700 + "x"
+    path.write_text(",".join(HEADER) + "\r\n1,Nguyễn Văn An,05/09/2012,Nam,079212000123" + far + "\r\n",
+                    encoding="utf-8")
+    with pytest.raises(UploadError) as info:
+        _process(path)
+    assert info.value.code == "too_many_columns" and "705" in str(info.value)

@@ -126,3 +126,24 @@ def test_a_pipe_given_on_the_command_line_does_not_hang(tmp_path: Path) -> None:
     with pytest.raises(UploadError) as info:
         read_upload(fifo, province="ha_noi", sector="students")
     assert info.value.code == "not_a_regular_file"
+
+
+def test_a_link_planted_at_the_inbox_name_is_replaced_not_written_through(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``doisoat upload`` copies the list into the inbox under a name anyone can predict; a link put
+    there beforehand (to a world-readable file elsewhere) is replaced by the upload, never written
+    through."""
+    from pipelines.upload import upload_file
+
+    monkeypatch.setenv("DOISOAT_DATA", str(tmp_path / "data"))
+    source = tmp_path / "ds.csv"
+    source.write_text(HEADER + ROW, encoding="utf-8")
+    elsewhere = tmp_path / "public.txt"
+    elsewhere.write_text("nothing\n", encoding="utf-8")
+    target = tmp_path / "data" / "inbox" / "ha_noi" / "students" / "thpt_a__ds.csv"
+    target.parent.mkdir(parents=True)
+    target.symlink_to(elsewhere)
+    assert upload_file(source, "ha_noi", "students", unit="thpt_a") == 0
+    assert elsewhere.read_text(encoding="utf-8") == "nothing\n"
+    assert not target.is_symlink() and target.read_text(encoding="utf-8") == HEADER + ROW
+    assert target.stat().st_mode & 0o077 == 0

@@ -8,7 +8,8 @@ pass/fail per province x sector (or per day) instead of "Not Evaluated".
 
 ``lake_schema`` is the per-table check derived from ``rules.lake_schema`` (the PUDL idiom of one
 schema check per asset): the written file's schema equals the table's, and its primary key is
-unique and complete.
+unique and complete. What is read back comes from ``assets.lake.written_schema`` / ``national_schema``:
+the local file's Parquet footer, or the schema the Delta table stores when the lake is on object storage.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def schema_check_results(table: str, parts: list[tuple[pl.DataFrame, Path | pl.S
         # ``path``: a local file (its footer is read) or, for a lake on object storage, the stored schema.
         stored = path if isinstance(path, pl.Schema) else pl.read_parquet_schema(path)
         label = f"part {i + 1}" if isinstance(path, pl.Schema) else f"{path.parent.name}/{path.name}"
+        # (part numbers on object storage: in the order the step wrote them, one per province x sector)
         where = f"{label}: " if len(parts) > 1 else ""
         problems += [where + p for p in schema_problems(stored, t) + key_problems(written, t)]
     return dg.AssetCheckResult(

@@ -14,7 +14,7 @@ import polars as pl
 
 from assets.audit import MATCH_AUDIT_COLUMNS, record
 from assets.checks import check_spec, schema_check_result, schema_check_spec
-from assets.lake import read_parquet, write_table
+from assets.lake import read_partition, write_partition, written_schema
 from assets.metadata import count_table, score_distribution
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
@@ -72,27 +72,26 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     from rules.matching import MatchConfig, load_or_build_index, match_weights_svg, match_with_rejected
 
     province, sector = province_sector_of(context)
-    clean = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
-    rejected = read_parquet(paths.lake("rejected_records", province, sector), what="rejected_records")
-    raw_rows = read_parquet(paths.lake("raw_records", province, sector), what="raw_records").height
+    layout = paths.layout
+    clean = read_partition(layout, "clean_records", province, sector, what="clean_records")
+    rejected = read_partition(layout, "rejected_records", province, sector, what="rejected_records")
+    raw_rows = read_partition(layout, "raw_records", province, sector, what="raw_records",
+                              columns=["row_number"]).height
     config = MatchConfig.default()
     # Keyed by the register's content hash: a register that changed since population_index last ran
     # is re-indexed here rather than matched against a stale index.
     index = load_or_build_index(paths.population_files(province), paths.population_index(province))
     cache = paths.match_estimates_cache()  # our data folder, never beside an input
-    labels = review_labels(paths.layout, province, sector, config)  # reviewers' decisions teach the estimates
+    labels = review_labels(layout, province, sector, config)  # reviewers' decisions teach the estimates
     output = match_with_rejected(clean, rejected, index, config, cache_dir=cache, labels=labels)
     results = with_record_attributes(output.results, clean, rejected)
     est = output.estimates
-    with partition_lock(paths.layout, province, sector):  # clerical-review decisions still valid are re-applied
-        results, queue = apply_review(paths.layout, province, sector, results, output.review_queue, context.run.run_id)
-        results_path = paths.lake("match_results", province, sector)
-        queue_path = paths.lake("review_queue", province, sector)
-        results = write_table("match_results", results, results_path)
-        queue = write_table("review_queue", queue, queue_path)
+    with partition_lock(layout, province, sector):  # clerical-review decisions still valid are re-applied
+        results, queue = apply_review(layout, province, sector, results, output.review_queue, context.run.run_id)
+        results = write_partition(layout, "match_results", results, province, sector)
+        queue = write_partition(layout, "review_queue", queue, province, sector)
     if est is not None:  # per level m, u, match weight: for the report's match-weights chart
-        estimates_path = paths.lake("match_estimates", province, sector)
-        estimates = write_table("match_estimates", est.to_frame(config), estimates_path)
+        estimates = write_partition(layout, "match_estimates", est.to_frame(config), province, sector)
     record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
@@ -137,7 +136,8 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"ambiguous_share": round(share, 4), "max_share": max_share},
             ),
-            schema_check_result("match_results", results, results_path),
+            schema_check_result("match_results", results,
+                                written_schema(layout, "match_results", province, sector)),
         ],
     )
     # a row is (file, sheet, row number): row numbers repeat across the files of a partition
@@ -145,7 +145,8 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
     yield dg.MaterializeResult(
         asset_key="review_queue",
         metadata={"rows_to_review": waiting, "candidates": queue.height},
-        check_results=[schema_check_result("review_queue", queue, queue_path)],
+        check_results=[schema_check_result("review_queue", queue,
+                                           written_schema(layout, "review_queue", province, sector))],
     )
     if est is not None:
         yield dg.MaterializeResult(
@@ -159,5 +160,6 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
                     + base64.b64encode(match_weights_svg(est, config).encode()).decode() + ")"
                 ),
             },
-            check_results=[schema_check_result("match_estimates", estimates, estimates_path)],
+            check_results=[schema_check_result("match_estimates", estimates,
+                                               written_schema(layout, "match_estimates", province, sector))],
         )

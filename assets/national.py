@@ -5,6 +5,12 @@ the request id is a hash of the row's lineage and proposed person); ``verificati
 the day's quota through ``rules.verify.run_day`` (allocation persisted once per day, ledger committed
 per batch, unused capacity reported with its cause) and writes verified IDs back per partition;
 ``clearance_forecast`` simulates the policy forward. Only this job writes the queue store.
+
+Lake I/O goes through ``assets.lake`` (local Parquet or Delta on object storage alike): the province x
+sector tables (match_results, clean_records in; corrected_records, verified_records out) and the
+national tables (daily_allocation per day, verification_results, forecast, forecast_daily). Local
+whatever the lake: the register files, the SQLite queue (unless ``DOISOAT_QUEUE_URL``), the operators'
+``external_backlog.parquet`` and the forecast page.
 """
 
 
@@ -16,7 +22,14 @@ import polars as pl
 
 from assets.audit import REQUEST_AUDIT_COLUMNS, record, transmission_log
 from assets.checks import check_spec, schema_check_result, schema_check_results, schema_check_spec
-from assets.lake import read_parquet, write_table
+from assets.lake import (
+    lake_partitions,
+    national_schema,
+    read_partition,
+    write_national,
+    write_partition,
+    written_schema,
+)
 from assets.metadata import count_table
 from assets.partitions import daily_partitions
 from assets.resources import DataPaths
@@ -27,12 +40,10 @@ NOTHING_LOST = "requests_accounted"
 
 def _current_files(paths: DataPaths) -> set[str]:
     """Uploads whose rows are in the current match results; requests of any other file were superseded."""
-    return {sha for _, _, path in _lake_partitions(paths, "match_results")
-            for sha in pl.read_parquet(path, columns=["file_sha256"])["file_sha256"].unique().to_list()}
-
-
-def _lake_partitions(paths: DataPaths, asset: str) -> list[tuple[str, str, Path]]:
-    return paths.lake_partitions(asset)
+    layout = paths.layout
+    return {sha for province, sector in lake_partitions(layout, "match_results")
+            for sha in read_partition(layout, "match_results", province, sector, columns=["file_sha256"])
+            ["file_sha256"].unique().to_list()}
 
 
 DAYS = daily_partitions
@@ -63,13 +74,14 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths):
     from rules.verify import build_requests, open_queue
     from rules.verify.queue import queue_location
 
+    layout = paths.layout
     store = open_queue(queue_location(paths.queue_store()), create=True)
     added = corrected = 0
-    written: list[tuple[pl.DataFrame, Path]] = []
+    written: list[tuple[pl.DataFrame, Path | pl.Schema]] = []
     registers: dict[str, pl.DataFrame] = {}
-    for province, sector, path in _lake_partitions(paths, "match_results"):
-        matches = pl.read_parquet(path)
-        records = read_parquet(paths.lake("clean_records", province, sector), what="clean_records")
+    for province, sector in lake_partitions(layout, "match_results"):
+        matches = read_partition(layout, "match_results", province, sector)
+        records = read_partition(layout, "clean_records", province, sector, what="clean_records")
         if province not in registers:
             files = paths.population_files(province)
             if not files:  # nothing to compare spellings with: enqueue the rows as cleaned
@@ -80,9 +92,8 @@ def verification_queue(context: dg.AssetExecutionContext, paths: DataPaths):
         # Cosmetic name differences are fixed from the register before any quota is spent.
         records = adopt_register_spelling(records, matches, registers[province])
         corrected += int(records[FLAG].sum())
-        corrected_path = paths.lake("corrected_records", province, sector)
-        records = write_table("corrected_records", records, corrected_path)
-        written.append((records, corrected_path))
+        records = write_partition(layout, "corrected_records", records, province, sector)
+        written.append((records, written_schema(layout, "corrected_records", province, sector)))
         added += store.enqueue(build_requests(matches, records))
     withdrawn = store.withdraw_superseded(_current_files(paths))
     states = store.state_counts()
@@ -148,16 +159,15 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
                      audit=transmission_log(paths, context.run_id))
     results = store.results()
     record(paths, "verification_requests", day, context.run_id, store.requests(day=day), REQUEST_AUDIT_COLUMNS)
-    allocation_path = paths.allocation(day)
-    results_path = paths.verification_results()
-    allocation = write_table("daily_allocation", store.day_allocation(day), allocation_path)
-    results = write_table("verification_results", results, results_path)
-    verified: list[tuple[pl.DataFrame, Path]] = []
-    for province, sector, path in _lake_partitions(paths, "corrected_records"):
+    layout = paths.layout
+    allocation = write_national(layout, "daily_allocation", store.day_allocation(day), day)
+    results = write_national(layout, "verification_results", results)
+    verified: list[tuple[pl.DataFrame, Path | pl.Schema]] = []
+    for province, sector in lake_partitions(layout, "corrected_records"):
         mine = results.filter((pl.col("province") == province) & (pl.col("sector") == sector))
-        verified_path = paths.lake("verified_records", province, sector)
-        verified.append((write_table("verified_records", write_back(pl.read_parquet(path), mine), verified_path),
-                         verified_path))
+        corrected = read_partition(layout, "corrected_records", province, sector)
+        done = write_partition(layout, "verified_records", write_back(corrected, mine), province, sector)
+        verified.append((done, written_schema(layout, "verified_records", province, sector)))
     summary = report.summary()
     after = store.total_requests()
     # Scoped to the day: another day's run (a backfill beside the daily job) may hold its own
@@ -181,14 +191,15 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
                 passed=after >= before and in_flight == 0,
                 metadata={"requests_before": before, "requests_after": after, "in_flight": in_flight},
             ),
-            schema_check_result("verification_results", results, results_path),
+            schema_check_result("verification_results", results, national_schema(layout, "verification_results")),
         ],
     )
     yield dg.MaterializeResult(
         asset_key="daily_allocation",
         metadata={"units": allocation.height, "allocated": int(allocation["allocated"].sum() or 0),
                   "floor": int(allocation["floor"].sum() or 0)},
-        check_results=[schema_check_result("daily_allocation", allocation, allocation_path)],
+        check_results=[schema_check_result("daily_allocation", allocation,
+                                           national_schema(layout, "daily_allocation", day))],
     )
     yield dg.MaterializeResult(
         asset_key="verified_records",
@@ -226,22 +237,28 @@ def clearance_forecast(context: dg.AssetExecutionContext, paths: DataPaths):
     # The day's dispatch has run: forecast from the next day on, over the whole country's backlog.
     policy = QuotaPolicy.from_yaml(paths.policy_path())
     result = forecast(national_backlog(store, str(day)), policy, start_day=day + timedelta(days=1))
-    units_path, daily_path = paths.forecast(), paths.forecast_daily()
-    units = write_table("forecast", result.units, units_path)
-    daily = write_table("forecast_daily", result.daily, daily_path)
+    layout = paths.layout
+    units = write_national(layout, "forecast", result.units)
+    daily = write_national(layout, "forecast_daily", result.daily)
     html = write_forecast_page(result, paths.forecast_html())
+    # Last step of the day: old Delta versions beyond the retention window go (nothing on a local lake).
+    from rules.lake_store import retention_hours, vacuum
+
+    vacuumed = vacuum(layout, retention_hours())
     yield dg.MaterializeResult(
         asset_key="forecast_daily",
         metadata={"rows": daily.height, "series": daily["series"].n_unique()},
-        check_results=[schema_check_result("forecast_daily", daily, daily_path)],
+        check_results=[schema_check_result("forecast_daily", daily, national_schema(layout, "forecast_daily"))],
     )
     yield dg.MaterializeResult(
         asset_key="clearance_forecast",
-        check_results=[schema_check_result("forecast", units, units_path, asset="clearance_forecast")],
+        check_results=[schema_check_result("forecast", units, national_schema(layout, "forecast"),
+                                           asset="clearance_forecast")],
         metadata={
             "units_with_backlog": result.units.height,
             "total_backlog": result.total_backlog,
             "national_clearance_date": str(result.national_date or f"not within {result.horizon_days} days"),
             "chart": dg.MetadataValue.path(str(html)),
+            "lake_files_vacuumed": sum(vacuumed.values()),
         }
     )

@@ -7,8 +7,8 @@ The logic (no Dagster) is ``rules.review.service``; these assets call it with ``
 - ``review_decisions`` (province, job ``review_import_job``, started by ``review_inbox_sensor``):
   imports every workbook in ``inbox/<province>/review/``; importing a workbook again changes nothing.
 
-The ledger ``lake/review_decisions/<province>/<sector>.parquet`` and the workbooks hold personal data
-(owner-only files); Dagster metadata and logs get counts only.
+The ledger (lake table ``review_decisions``, local Parquet or Delta like every lake table) and the
+workbooks hold personal data (owner-only files locally); Dagster metadata and logs get counts only.
 """
 
 import dagster as dg
@@ -16,7 +16,7 @@ import dagster as dg
 from assets.checks import schema_check_results, schema_check_spec
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
-from rules.review.service import export_workbooks, import_workbook, ledger_path, read_ledger, review_inbox
+from rules.review.service import export_workbooks, import_workbook, ledger_schema, read_ledger, review_inbox
 
 
 # ------------------------------------------------------------------------------------------------ assets
@@ -68,8 +68,8 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
         problems += rep.messages
     from rules.sectors import SECTORS
 
-    ledgers = [(read_ledger(paths.layout, province, s), ledger_path(paths.layout, province, s)) for s in SECTORS
-               if ledger_path(paths.layout, province, s).exists()]
+    stored = {s: ledger_schema(paths.layout, province, s) for s in SECTORS}
+    ledgers = [(read_ledger(paths.layout, province, s), schema) for s, schema in stored.items() if schema is not None]
     return dg.MaterializeResult(metadata={
         "workbooks": len(files), **{f"decisions_{k}": v for k, v in sorted(totals.items())},
         # block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.lake import read_lake_table
+from assets.lake import national_keys, read_lake_table, read_national
 from rules.lake_schema import lake_table
 from rules.layout import DataLayout
 from rules.privacy import mask_id
@@ -79,26 +79,24 @@ class WarehouseSources:
     @classmethod
     def from_layout(cls, layout: DataLayout, queue: pl.DataFrame | None = None,
                     budgets: pl.DataFrame | None = None) -> WarehouseSources:
-        # Lake tables through assets.lake: local Parquet or Delta on object storage alike.
+        # Lake tables (national ones too) through assets.lake: local Parquet or Delta on object storage alike.
         frames = {
             name: read_lake_table(layout, LAKE_SOURCES[name][0])
             for name in ("uploads", "clean", "rejected", "matches", "review", "review_decisions", "match_estimates")
         } | {
-            "allocation": _read_all(layout.allocation_dir(), add_day=True),
-            "forecast": _unit_named(_read_file(layout.forecast())),
-            "forecast_daily": _read_file(layout.forecast_daily()),
+            "allocation": _allocations(layout),
+            "forecast": _unit_named(read_national(layout, "forecast")),
+            "forecast_daily": read_national(layout, "forecast_daily"),
             "requests": queue,
             "budgets": budgets,
         }
         return cls({k: _conform(v, SOURCE_SCHEMAS[k]) for k, v in frames.items()})
 
 
-def _read_all(folder: Path, add_day: bool = False) -> pl.DataFrame | None:
-    files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
-    frames = []
-    for f in files:
-        df = pl.read_parquet(f)
-        frames.append(df.with_columns(day=pl.lit(f.stem)) if add_day else df)
+def _allocations(layout: DataLayout) -> pl.DataFrame | None:
+    """Every day's allocation, with its ``day`` (the key it was written under)."""
+    frames = [df.with_columns(day=pl.lit(day)) for day in national_keys(layout, "daily_allocation")
+              if (df := read_national(layout, "daily_allocation", day)) is not None]
     return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
 
@@ -107,10 +105,6 @@ def _unit_named(df: pl.DataFrame | None) -> pl.DataFrame | None:
     if df is not None and "unit_key" in df.columns and "unit" not in df.columns:
         return df.rename({"unit_key": "unit"})
     return df
-
-
-def _read_file(path: Path) -> pl.DataFrame | None:
-    return pl.read_parquet(path) if path.exists() else None
 
 
 def _conform(df: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -2,7 +2,8 @@
 S3-compatible server (moto in server mode on 127.0.0.1, started here as a subprocess).
 
 Prints, per backend: first write, replace (a second write of the same partition), read of the
-partition, and read of the whole table, as wall seconds and this process's CPU seconds, plus the moto
+partition, read of the whole table, and a vacuum with a zero window (deletes the replaced version's
+files; the local store has none), as wall seconds and this process's CPU seconds, plus the moto
 server's CPU seconds (its own process). Rows default to 1,000,000 (a large province's student list);
 the frame has the shape of ``raw_records`` (text columns of realistic width).
 ``python benchmarks/bench_lake_store.py [--rows N]``. moto keeps objects in memory, so its figures are
@@ -61,6 +62,9 @@ def run(layout: DataLayout, df: pl.DataFrame, moto: psutil.Process | None, env: 
     _timed("replace partition", lambda: store.write("bench", df, "hcm", "students"), moto)
     _timed("read partition", lambda: store.read("bench", "hcm", "students"), moto)
     _timed("read whole table", lambda: store.read_all("bench"), moto)
+    removed: list[str] = []
+    _timed("vacuum (window 0 h)", lambda: removed.extend(store.vacuum("bench", 0)), moto)
+    print(f"  {'':<22} {len(removed)} old files deleted")
     assert store.read("bench", "hcm", "students").height == df.height
 
 

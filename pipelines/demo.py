@@ -60,15 +60,17 @@ def run_demo(province: str, day: str | None = None) -> DemoSummary:
 
 def review_lines(province: str) -> list[str]:
     """The clerical-review workbooks the match runs wrote (paths and counts only)."""
-    import polars as pl
 
     where = layout()
     folder = where.review_workbooks(province)
     books = sorted(folder.glob("*.xlsx")) if folder.is_dir() else []
     lines = []
     for book in books:
-        queue = where.lake("review_queue", province, book.stem.split("__")[0])
-        rows = pl.read_parquet(queue).select("file_sha256", "sheet", "row_number").n_unique() if queue.exists() else 0
+        from rules.lake_store import read_table_partition
+
+        key = ["file_sha256", "sheet", "row_number"]
+        queue = read_table_partition(where, "review_queue", province, book.stem.split("__")[0], columns=key)
+        rows = queue.select(key).n_unique() if queue is not None else 0
         lines.append(f"review workbook: {book} ({rows} rows to review)")
     return lines or [f"review workbooks: none (no ambiguous rows in {province})"]
 

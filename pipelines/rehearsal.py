@@ -186,6 +186,7 @@ def run_rehearsal(options: RehearsalOptions) -> int:
         raise RehearsalError("--province: give at least two different provinces (they run side by side)")
     options = RehearsalOptions(**{**options.__dict__, "provinces": provinces})
     day = options.day or today_vn()
+    _check_workdir(options.workdir)
     pg = Postgres.from_env()
     pg.check()
     queue_db = f"{options.database}_queue"
@@ -234,6 +235,18 @@ def run_rehearsal(options: RehearsalOptions) -> int:
         return 0 if reconciled else 1
     finally:
         rehearsal.close()
+
+
+def _check_workdir(workdir: Path) -> None:
+    """Refuse a work folder that holds anything but an earlier rehearsal: its generated folders are emptied."""
+    from rules.layout import DataLayout
+
+    if not workdir.exists() or not any(workdir.iterdir()):
+        return
+    if any(DataLayout.at(workdir).dagster_storage().glob("workspace-*.yaml")):  # written by _start_services
+        return
+    raise RehearsalError(f"--workdir {workdir} holds other data (the rehearsal empties its work folder first): "
+                         "give a new or empty folder, or one an earlier rehearsal used")
 
 
 def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 
-from pipelines.environment import data_root
+from pipelines.environment import layout
 from rules.layout import DataLayout
 
 
 def _layout() -> DataLayout:
-    # The data folder only (DOISOAT_LAKE is not read here, as before the review logic moved to rules/).
-    return DataLayout.at(data_root())
+    # The data folder and DOISOAT_LAKE: review reads and writes the lake wherever it is (rules.lake_store).
+    return layout()
 
 
 def export(args: argparse.Namespace) -> int:

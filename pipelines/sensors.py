@@ -34,11 +34,13 @@ def ingested_digests(paths: DataPaths, province: str, sector: str) -> set[str]:
     """The sha256 of every file the last run of the partition read (``lake/uploads``), or nothing."""
     import polars as pl
 
-    path = paths.lake("uploads", province, sector)
-    try:
-        return set(pl.read_parquet(path, columns=["file_sha256"])["file_sha256"].drop_nulls().to_list())
-    except (OSError, pl.exceptions.PolarsError):  # never run, or being replaced: treat files as new
+    from rules.lake_store import read_table_partition
+
+    try:  # the lake is local Parquet or Delta on object storage (rules.lake_store)
+        uploads = read_table_partition(paths.layout, "uploads", province, sector, columns=["file_sha256"])
+    except (OSError, pl.exceptions.PolarsError):  # being replaced: treat files as new
         return set()
+    return set(uploads["file_sha256"].drop_nulls().to_list()) if uploads is not None else set()
 
 
 def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], list[tuple[str, str, str]]]:

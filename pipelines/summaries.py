@@ -46,13 +46,23 @@ def step(label: str) -> Iterator[None]:
 
 
 def _paths():
+    import os
+
     from assets.resources import DataPaths
 
-    return DataPaths(root=str(data_root()))
+    return DataPaths(root=str(data_root()), lake_root=os.environ.get("DOISOAT_LAKE", ""))
 
 
-def _rows(path: Path) -> int:
-    return pl.scan_parquet(path).select(pl.len()).collect().item() if path.exists() else 0
+def _read(paths, table: str, province: str, sector: str, columns: list[str]) -> pl.DataFrame | None:
+    """A partition's ``columns`` from the lake (local or object storage), or None if never written."""
+    from rules.lake_store import read_table_partition
+
+    return read_table_partition(paths.layout, table, province, sector, columns=columns)
+
+
+def _rows(paths, table: str, province: str, sector: str) -> int:
+    df = _read(paths, table, province, sector, ["file_sha256"])
+    return df.height if df is not None else 0
 
 
 def _n(value: object) -> str:
@@ -66,21 +76,19 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
              + " ".join(f"{s:>9}" for s in STATUSES)]
     reports = review = 0
     for sector in sectors:
-        uploads_path = paths.lake("uploads", province, sector)
-        uploads = pl.read_parquet(uploads_path, columns=["status"]) if uploads_path.exists() else None
+        uploads = _read(paths, "uploads", province, sector, ["status"])
         files = uploads.height if uploads is not None else 0
         failed = int((uploads["status"] == "failed").sum()) if uploads is not None else 0
-        match_path = paths.lake("match_results", province, sector)
-        status = (dict(pl.scan_parquet(match_path).group_by("status").len().collect().iter_rows())
-                  if match_path.exists() else {})
+        matches = _read(paths, "match_results", province, sector, ["status"])
+        status = dict(matches.group_by("status").len().iter_rows()) if matches is not None else {}
         lines.append(f"{'':<{len(province) + 1}} {sector:<13} {files:>5} {failed:>6} "
-                     f"{_rows(paths.lake('raw_records', province, sector)):>8,} "
-                     f"{_rows(paths.lake('clean_records', province, sector)):>9,} "
-                     f"{_rows(paths.lake('rejected_records', province, sector)):>9,} "
+                     f"{_rows(paths, 'raw_records', province, sector):>8,} "
+                     f"{_rows(paths, 'clean_records', province, sector):>9,} "
+                     f"{_rows(paths, 'rejected_records', province, sector):>9,} "
                      + " ".join(f"{status.get(s, 0):>9,}" for s in STATUSES))
         folder = paths.error_reports(province, sector)
         reports += len(list(folder.glob("*.errors.xlsx"))) if folder.is_dir() else 0
-        review += _rows(paths.lake("review_queue", province, sector))
+        review += _rows(paths, "review_queue", province, sector)
     review_dir = paths.review_workbooks(province)
     lines += [
         f"lake: {paths.layout.lake_location} (per asset/{province}/<sector>.parquet)",

@@ -21,6 +21,15 @@ A lake table is split into ``province x sector`` partitions; a write replaces on
   that loses the race gets ``CommitFailedError`` and retries (:data:`COMMIT_RETRIES`), so writers of
   different partitions all land and two writers of one partition leave exactly one of their frames.
 
+Above the stores, the table-level calls every step uses (:func:`write_table`, :func:`read_table_partition`,
+:func:`read_table`, :func:`table_partitions`, :func:`stored_schema`) check a frame against its table in
+``rules.lake_schema`` before the first byte is written, and on Delta pad the optional columns a sector
+lacks (one schema per Delta table, so concurrent writers never race on a schema change). National
+tables (:data:`NATIONAL_TABLES`: the day's allocation, the verification results, the forecast) are
+lake tables too: local files under ``national/`` as before, on Delta partition ``national x <key>``
+(:func:`write_national`, :func:`read_national`, :func:`national_keys`). :func:`vacuum` removes the files
+old Delta versions left behind once they are older than a retention window.
+
 Credentials and the endpoint come from the usual environment variables (:data:`ENV_OPTIONS`, e.g.
 ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), never from a
 file of ours; see ``deploy/README.md``.
@@ -32,6 +41,7 @@ import os
 import random
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import polars as pl
@@ -40,6 +50,7 @@ from rules.layout import DataLayout
 
 PROVINCE, SECTOR = "lake_province", "lake_sector"
 PARTITION_COLUMNS = (PROVINCE, SECTOR)  # added by DeltaStore on write, dropped on read
+DEFAULT_RETENTION_HOURS = 168  # vacuum keeps a week of old versions (a reader's snapshot stays readable)
 COMMIT_RETRIES = 40  # a lost commit race is retried with jittered backoff (0.05 s .. 1 s)
 
 # Environment variables passed to delta-rs as storage options (the names object_store understands).
@@ -69,6 +80,9 @@ class LakeStore(Protocol):
 
     def schema(self, table: str, province: str, sector: str) -> pl.Schema | None:
         """The stored column types of a partition (without reading its rows), or None if absent."""
+
+    def vacuum(self, table: str, retention_hours: float) -> list[str]:
+        """Delete files no version newer than ``retention_hours`` needs; returns the files deleted."""
 
 
 def open_lake(layout: DataLayout, environ: Mapping[str, str] | None = None) -> LakeStore:
@@ -123,6 +137,10 @@ class LocalParquetStore:
     def schema(self, table: str, province: str, sector: str) -> pl.Schema | None:
         path = self.layout.lake(table, province, sector)
         return pl.read_parquet_schema(path) if path.exists() else None
+
+    def vacuum(self, table: str, retention_hours: float) -> list[str]:
+        """Nothing to do: a local partition is replaced by a rename, no old version stays behind."""
+        return []
 
 
 class DeltaStore:
@@ -193,6 +211,18 @@ class DeltaStore:
         empty = pl.DataFrame(pa.schema(dt.schema().to_arrow()).empty_table())
         return _drop_partitions(empty).schema
 
+    def vacuum(self, table: str, retention_hours: float) -> list[str]:
+        """delta-rs ``vacuum``: delete the data files no longer referenced by the current version and
+        removed from the log more than ``retention_hours`` ago. A reader that opened a version older than
+        the window may then fail to find a file, so the window must exceed the longest read (a warehouse
+        build, a national day): the default :data:`DEFAULT_RETENTION_HOURS` is a week. Below delta-rs'
+        own minimum (one week) its check is lifted explicitly: the window is ours to choose."""
+        dt = self._open(table)
+        if dt is None:
+            return []
+        hours = max(0, int(retention_hours))
+        return list(dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False))
+
     @staticmethod
     def _partitions_of(dt) -> list[tuple[str, str]]:
         found = dt.partitions()
@@ -219,3 +249,174 @@ def _with_partitions(columns: Sequence[str] | None) -> list[str] | None:
 
 def _drop_partitions(df: pl.DataFrame) -> pl.DataFrame:
     return df.drop([c for c in PARTITION_COLUMNS if c in df.columns])
+
+
+# --- lake tables: checked, padded, read back as written ------------------------------------------------
+# On object storage, the columns a partition was written with (comma-separated, one value per partition,
+# so Parquet's run-length encoding stores it once per file): the Delta table holds every column of the
+# lake table, and this tells a reader which optional ones the writer really had.
+WRITTEN_COLUMNS = "lake_written_columns"
+
+
+def write_table(layout: DataLayout, table: str, df: pl.DataFrame, province: str, sector: str) -> pl.DataFrame:
+    """Replace partition ``province x sector`` of lake table ``table`` with ``df`` after
+    ``rules.lake_schema.conform`` (raises ``LakeSchemaError`` naming table and column before any byte is
+    written); returns the frame as written (the table's column order and dtypes).
+
+    On object storage every column of the table is written (an optional column a sector lacks as
+    nulls) plus :data:`WRITTEN_COLUMNS`, so the Delta table keeps one schema and concurrent writers never
+    race on a schema change; reads drop the padding again."""
+    from rules.lake_schema import conform, lake_table
+
+    t = lake_table(table)
+    conformed = conform(df, t)
+    store = open_lake(layout)
+    if layout.lake_is_remote:
+        missing = [c for c in t.columns if c.name not in conformed.columns]
+        full = (conformed.with_columns([pl.lit(None, c.dtype).alias(c.name) for c in missing])
+                .select(*t.column_names, pl.lit(",".join(conformed.columns), pl.Utf8).alias(WRITTEN_COLUMNS)))
+        store.write(table, full, province, sector)
+    else:
+        store.write(table, conformed, province, sector)
+    return conformed
+
+
+def read_table_partition(layout: DataLayout, table: str, province: str, sector: str,
+                         columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """A partition's rows with the columns it was written with, or None if it was never written."""
+    return _as_written(table, open_lake(layout).read(table, province, sector, _plus_written(layout, columns)))
+
+
+def read_table(layout: DataLayout, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+    """Every partition of ``table`` in one frame (None if there is none)."""
+    return _as_written(table, open_lake(layout).read_all(table, _plus_written(layout, columns)))
+
+
+def table_partitions(layout: DataLayout, table: str) -> list[tuple[str, str]]:
+    """``(province, sector)`` of every partition ``table`` holds (sorted; national tables excluded)."""
+    return [ps for ps in open_lake(layout).partitions(table) if ps[0] != NATIONAL]
+
+
+def stored_schema(layout: DataLayout, table: str, province: str, sector: str) -> Path | pl.Schema:
+    """What a schema check reads back: the local file (its Parquet footer is read), or the partition's
+    schema as stored on object storage."""
+    if not layout.lake_is_remote:
+        return _local_file(layout, table, province, sector)
+    stored = open_lake(layout).schema(table, province, sector) or pl.Schema()
+    return pl.Schema({k: v for k, v in stored.items() if k != WRITTEN_COLUMNS})
+
+
+def _plus_written(layout: DataLayout, columns: Sequence[str] | None) -> list[str] | None:
+    """A column selection on Delta also reads :data:`WRITTEN_COLUMNS` (dropped again by :func:`_as_written`)."""
+    if not columns:
+        return None
+    return [*columns, WRITTEN_COLUMNS] if layout.lake_is_remote else list(columns)
+
+
+def _as_written(table: str, df: pl.DataFrame | None) -> pl.DataFrame | None:
+    """On object storage, drop the optional columns :func:`write_table` padded with nulls (those no
+    partition read was written with), so a frame reads back with the columns it was written with, as
+    the local files do (several partitions: the union of their columns, as a diagonal concat gives)."""
+    if df is None or WRITTEN_COLUMNS not in df.columns:
+        return df
+    from rules.lake_schema import lake_table
+
+    t = lake_table(table)
+    written = {c for value in df[WRITTEN_COLUMNS].unique().drop_nulls().to_list() for c in value.split(",")}
+    padding = [c.name for c in t.columns if c.optional and c.name in df.columns and c.name not in written]
+    if df.height == 0:  # a partition written empty holds no file: keep only the required columns
+        padding = [c.name for c in t.columns if c.optional and c.name in df.columns]
+    return df.drop([*padding, WRITTEN_COLUMNS])
+
+
+# --- national tables --------------------------------------------------------------------------------------
+NATIONAL = "national"  # the "province" of a national table's partitions on Delta
+CURRENT = "current"    # the key of a national table that holds one current version
+# National lake tables -> the name of their key (None: one current version). Locally each is a file of
+# ``DataLayout`` under ``national/`` (the allocation one per day); on Delta the partition national x key.
+NATIONAL_TABLES: dict[str, str | None] = {"daily_allocation": "day", "verification_results": None,
+                                          "forecast": None, "forecast_daily": None}
+
+
+def _local_file(layout: DataLayout, table: str, province: str, sector: str) -> Path:
+    """The local file of a partition: ``DataLayout.lake`` or, for a national table, its national file."""
+    if province != NATIONAL:
+        return layout.lake(table, province, sector)
+    if table == "daily_allocation":
+        return layout.allocation(sector)
+    return {"verification_results": layout.verification_results, "forecast": layout.forecast,
+            "forecast_daily": layout.forecast_daily}[table]()
+
+
+def write_national(layout: DataLayout, table: str, df: pl.DataFrame, key: str = CURRENT) -> pl.DataFrame:
+    """Write national table ``table`` (one of :data:`NATIONAL_TABLES`) for ``key`` (the day of an
+    allocation; :data:`CURRENT` otherwise), checked like :func:`write_table`; returns the frame as written."""
+    if layout.lake_is_remote:
+        return write_table(layout, table, df, NATIONAL, key)
+    from rules.lake_schema import conform, lake_table
+    from rules.private import private_temp
+
+    conformed = conform(df, lake_table(table))
+    with private_temp(_local_file(layout, table, NATIONAL, key)) as tmp:
+        conformed.write_parquet(tmp)
+    return conformed
+
+
+def read_national(layout: DataLayout, table: str, key: str = CURRENT) -> pl.DataFrame | None:
+    """A national table's rows for ``key``, or None if never written."""
+    if layout.lake_is_remote:
+        return read_table_partition(layout, table, NATIONAL, key)
+    path = _local_file(layout, table, NATIONAL, key)
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def national_keys(layout: DataLayout, table: str) -> list[str]:
+    """The keys a national table holds (sorted): the days of the allocation."""
+    if layout.lake_is_remote:
+        return [s for p, s in open_lake(layout).partitions(table) if p == NATIONAL]
+    if table == "daily_allocation":
+        folder = layout.allocation_dir()
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    return [CURRENT] if _local_file(layout, table, NATIONAL, CURRENT).exists() else []
+
+
+def national_schema(layout: DataLayout, table: str, key: str = CURRENT) -> Path | pl.Schema:
+    """What a schema check reads back of a national table (see :func:`stored_schema`)."""
+    return stored_schema(layout, table, NATIONAL, key)
+
+
+# --- retention ----------------------------------------------------------------------------------------------
+RETENTION_ENV = "DOISOAT_LAKE_RETENTION_HOURS"
+
+
+def retention_hours(environ: Mapping[str, str] | None = None) -> float:
+    """The vacuum window in hours: ``$DOISOAT_LAKE_RETENTION_HOURS`` or :data:`DEFAULT_RETENTION_HOURS`
+    (a week). Raises ``OptionError`` (one line) for a value that is not a number >= 0."""
+    from rules.errors import OptionError
+
+    value = (os.environ if environ is None else environ).get(RETENTION_ENV, "").strip()
+    if not value:
+        return float(DEFAULT_RETENTION_HOURS)
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not hours >= 0:
+        raise OptionError(f"{RETENTION_ENV}={value!r}: give the hours of old lake versions to keep (a number >= 0)")
+    return hours
+
+
+def vacuum(layout: DataLayout, hours: float = DEFAULT_RETENTION_HOURS,
+           tables: Sequence[str] | None = None) -> dict[str, int]:
+    """Delete the files of old Delta versions removed more than ``hours`` ago from every lake table (or
+    ``tables``); returns the number of files deleted per table (tables with none left out). The current
+    version of every table is untouched and stays readable; on the local lake there is nothing to do
+    (``{}``). The national daily job calls it last (``assets.national.clearance_forecast``, window from
+    :func:`retention_hours`)."""
+    from rules.lake_schema import LAKE_TABLES
+
+    if not layout.lake_is_remote:
+        return {}
+    store = open_lake(layout)
+    removed = {t: len(store.vacuum(t, hours)) for t in (tables or list(LAKE_TABLES))}
+    return {t: n for t, n in removed.items() if n}

@@ -27,13 +27,15 @@ The folders under the root (all but ``warehouse/`` hold personal data and are ow
     dagster_home/ (instance storage), dagster_home/logs/ (compute logs)
     manifest.json                                                       what the generator wrote
 
-**The lake may move to object storage** (the scale-out issue): ``lake_root`` is a string that is
-either a local folder (the default, ``<root>/lake``) or a URI such as ``s3://bucket/doisoat/lake``.
-:meth:`DataLayout.lake_uri` and :meth:`DataLayout.lake_table_uri` give a table's location in
-either case, as a string; the ``Path`` accessors (:meth:`DataLayout.lake`,
-:meth:`DataLayout.lake_files`, ...) are the local lake's and raise :class:`RemoteLakeError` when the
-lake is remote, so a caller that still assumes a local disk fails loudly instead of writing a
-folder named ``s3:``.
+**The lake may live on object storage** (the scale-out issue, ``DOISOAT_LAKE``): ``lake_root`` is a
+string that is either a local folder (the default, ``<root>/lake``) or a URI such as
+``s3://bucket/doisoat/lake``. Every step reads and writes lake tables through ``rules.lake_store``
+(local Parquet or Delta), which asks :meth:`DataLayout.lake_table_uri` for a table's location; the
+``Path`` accessors (:meth:`DataLayout.lake`, :meth:`DataLayout.lake_dir`, ...) are the local store's
+own and raise :class:`RemoteLakeError` on a remote lake. What stays on local disk whatever the lake:
+the register and its matching index cache (:meth:`DataLayout.population_index`: ``cache/population_index/``
+when the lake is remote), the SQLite queue, Dagster storage, workbooks and reports, and the partition
+lock file (:meth:`DataLayout.partition_lock`, used only when the queue is not PostgreSQL).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ URI_SCHEMES = ("s3://", "gs://", "az://", "abfs://", "abfss://", "file://", "mem
 
 
 class RemoteLakeError(RuntimeError):
-    """A local-path accessor was asked for a table of a lake on object storage (a programming error:
-    the caller must use :meth:`DataLayout.lake_uri`)."""
+    """A local-path accessor of the lake was asked for a table of a lake on object storage (a programming
+    error: lake tables are read and written through ``rules.lake_store``, which works on either)."""
 
 
 def inbox_folder(inbox_root: Path, province: str, sector: str) -> Path:
@@ -156,8 +158,10 @@ class DataLayout:
         return f"{self.population_file(province)} (or a folder of parts {self.population_parts_dir(province)}/)"
 
     def population_index(self, province: str) -> Path:
-        """The matching index cache of a province (``rules.matching.load_or_build_index``); local disk."""
-        return self._local_lake() / "population_index" / province
+        """The matching index cache of a province (``rules.matching.load_or_build_index``): always local
+        disk (it is memory-mapped), under the local lake by default, under ``cache/`` when the lake is remote."""
+        base = self.root / CACHE if self.lake_is_remote else Path(self.lake_location)
+        return base / "population_index" / province
 
     # --- inbox ----------------------------------------------------------------------------------
     def inbox_root(self) -> Path:
@@ -244,12 +248,17 @@ class DataLayout:
                 for p in sorted(folder.glob(f"*/*{PARQUET}"))] if folder.is_dir() else []
 
     def partition_lock(self, province: str, sector: str) -> Path:
-        """The lock file serialising writers of a partition's match results, queue and review ledger."""
+        """The lock file serialising writers of a partition's match results, queue and review ledger on
+        one machine (``rules.review.service.partition_lock``; with a PostgreSQL queue an advisory lock is
+        taken instead). Beside the ledger on the local lake; under ``cache/locks/`` when the lake is remote."""
+        if self.lake_is_remote:
+            return self.root / CACHE / "locks" / province / f".{sector}.lock"
         return self.lake_dir("review_decisions") / province / f".{sector}.lock"
 
     def _local_lake(self) -> Path:
         if self.lake_is_remote:
-            raise RemoteLakeError(f"the lake is at {self.lake_location}: use DataLayout.lake_uri, not a local path")
+            raise RemoteLakeError(f"the lake is at {self.lake_location}, not on local disk: read and write lake "
+                                  "tables through rules.lake_store (open_lake / write_table / read_table)")
         return Path(self.lake_location)
 
     # --- caches ---------------------------------------------------------------------------------

@@ -12,16 +12,18 @@
 - :func:`review_statistics` / :func:`label_tables`: what the reviewed pairs say about the matcher.
 
 Every function takes a :class:`rules.layout.DataLayout` (the Dagster resource ``DataPaths`` hands its
-``.layout``). The lake is read and written through ``rules.lake_store``'s local Parquet store (writes
-checked by ``rules.lake_schema.conform``): review runs on the local lake only, as the partition lock
-and the register files are local; ``DataLayout.lake`` raises ``RemoteLakeError`` on a remote lake.
-The ledger ``lake/review_decisions/<province>/<sector>.parquet`` and the workbooks hold personal data
-(owner-only files); callers log and report counts only.
+``.layout``). Lake tables (match results, queue, ledger, clean records) are read and written through
+``rules.lake_store`` (writes checked by ``rules.lake_schema.conform``), so review works on the local
+lake and on a lake on object storage alike; the register, the workbooks and the review inbox are local.
+:func:`partition_lock` serialises the writers of a partition across machines when the queue is on
+PostgreSQL (an advisory lock) and on one machine otherwise (a lock file); see its docstring.
+The ledger (lake table ``review_decisions``) and the workbooks hold personal data (owner-only files
+locally); callers log and report counts only.
 """
 
 import contextlib
 import fcntl
-import io
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,32 +34,28 @@ import polars as pl
 
 from rules.audit import record
 from rules.errors import MissingInputError
-from rules.lake_store import LocalParquetStore
+from rules.lake_store import read_table, read_table_partition, stored_schema, write_table
 from rules.layout import REVIEW_FOLDER, DataLayout
 
 REVIEW_AUDIT_COLUMNS = ("province", "sector", "unit", "file_sha256", "sheet", "row_number", "decision", "status",
                         "person_id", "reviewer", "workbook_id", "workbook_sha256", "import_id", "decided_at")
 
 
-def _store(layout: DataLayout) -> LocalParquetStore:
-    """The local lake of ``layout`` (see the module docstring: review is local-lake only)."""
-    return LocalParquetStore(layout)
-
-
 def _read(layout: DataLayout, table: str, province: str, sector: str) -> pl.DataFrame | None:
     """A partition of lake table ``table``, or None if it was never written."""
-    return _store(layout).read(table, province, sector)
+    return read_table_partition(layout, table, province, sector)
 
 
 def _write(layout: DataLayout, table: str, df: pl.DataFrame, province: str, sector: str) -> None:
     """Replace a partition of ``table`` with ``df`` checked and cast by ``rules.lake_schema.conform``."""
-    from rules.lake_schema import conform, lake_table
-
-    _store(layout).write(table, conform(df, lake_table(table)), province, sector)
+    write_table(layout, table, df, province, sector)
 
 
-def ledger_path(layout: DataLayout, province: str, sector: str) -> Path:
-    return layout.lake("review_decisions", province, sector)
+def ledger_schema(layout: DataLayout, province: str, sector: str) -> Path | pl.Schema | None:
+    """What the ledger's schema check reads back (the local file or the stored schema), None if never written."""
+    if _read(layout, "review_decisions", province, sector) is None:
+        return None
+    return stored_schema(layout, "review_decisions", province, sector)
 
 
 def workbook_dir(layout: DataLayout, province: str) -> Path:
@@ -76,18 +74,35 @@ def read_ledger(layout: DataLayout, province: str, sector: str) -> pl.DataFrame:
 
 
 def _write_ledger(layout: DataLayout, province: str, sector: str, ledger: pl.DataFrame) -> None:
-    from rules.lake_schema import conform, lake_table
-    from rules.review import write_private
+    _write(layout, "review_decisions", ledger, province, sector)
 
-    buf = io.BytesIO()
-    conform(ledger, lake_table("review_decisions")).write_parquet(buf)
-    write_private(ledger_path(layout, province, sector), buf.getvalue())
+
+# Advisory lock keys of the partition lock on PostgreSQL: (namespace, hash of province/sector). The
+# namespace is an application-chosen number beside the queue's own (rules.verify.pg_store: 7431_0001..2).
+_PG_LOCK_NAMESPACE = 7431_0101
 
 
 @contextlib.contextmanager
 def partition_lock(layout: DataLayout, province: str, sector: str) -> Iterator[None]:
     """One writer at a time of a partition's match results, queue and ledger (a match run and an
-    import landing together would otherwise lose one side's write)."""
+    import landing together would otherwise lose one side's write: the three tables are read, combined
+    and rewritten together, and Delta commits are per table, so its optimistic concurrency cannot
+    cover them).
+
+    * Queue on PostgreSQL (``DOISOAT_QUEUE_URL``, the national deployment where runs land on several
+      machines): a session-level advisory lock ``pg_advisory_lock(namespace, hashtext(province/sector))``
+      on the queue's database, held on a connection of its own for the block. It works across machines
+      and dies with the connection, so a ``kill -9`` of the holder never leaves a stale lock.
+    * Otherwise (the embedded default; a SQLite queue means one machine): ``flock`` on the owner-only
+      file ``DataLayout.partition_lock`` (local disk whatever the lake).
+    """
+    from rules.verify.queue import is_url, queue_location
+
+    location = queue_location(layout.queue_store())
+    if is_url(location):
+        with _pg_partition_lock(str(location), province, sector):
+            yield
+        return
     from rules.private import private_file
 
     lock = private_file(layout.partition_lock(province, sector))
@@ -97,6 +112,31 @@ def partition_lock(layout: DataLayout, province: str, sector: str) -> Iterator[N
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def partition_lock_key(province: str, sector: str) -> tuple[int, int]:
+    """The advisory lock key pair of a partition: (namespace, signed 32-bit hash of ``province/sector``)."""
+    digest = hashlib.sha256(f"{province}/{sector}".encode()).digest()
+    return _PG_LOCK_NAMESPACE, int.from_bytes(digest[:4], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _pg_partition_lock(url: str, province: str, sector: str) -> Iterator[None]:
+    import psycopg2
+
+    con = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://", 1), connect_timeout=10,
+                           application_name="doisoat-partition-lock")
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", partition_lock_key(province, sector))
+        try:
+            yield
+        finally:
+            with con.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", partition_lock_key(province, sector))
+    finally:
+        con.close()
 
 
 def register_scan(layout: DataLayout, province: str) -> pl.LazyFrame:
@@ -294,7 +334,7 @@ def label_tables(ledger: pl.DataFrame, matches: pl.DataFrame,
 
 
 def _read_lake(layout: DataLayout, table: str, columns: list[str] | None = None) -> pl.DataFrame | None:
-    return _store(layout).read_all(table, columns)
+    return read_table(layout, table, columns)
 
 
 def review_statistics(layout: DataLayout) -> dict:

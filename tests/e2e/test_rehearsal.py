@@ -120,3 +120,12 @@ def test_without_postgresql_the_rehearsal_says_so_in_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "PostgreSQL is not reachable at 127.0.0.1:" in proc.stderr and "Traceback" not in proc.stderr
     assert not any(tmp_path.iterdir())  # nothing generated, no database touched
+
+
+def test_a_work_folder_with_other_data_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "population").mkdir()
+    (tmp_path / "population" / "ha_noi.parquet").write_bytes(b"someone's register")
+    proc = subprocess.run([sys.executable, "-m", "pipelines", "rehearse", "--workdir", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "holds other data" in proc.stderr, proc.stderr
+    assert (tmp_path / "population" / "ha_noi.parquet").read_bytes() == b"someone's register"

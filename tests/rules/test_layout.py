@@ -171,10 +171,13 @@ def test_the_lake_can_be_object_storage(tmp_path: Path) -> None:
     assert layout.lake_uri("clean_records", "ha_noi", "students") == "s3://doisoat-lake/prod/clean_records/ha_noi/students.parquet"
     assert layout.lake_table_uri("uploads") == "s3://doisoat-lake/prod/uploads"
     for local_only in (lambda: layout.lake("uploads", "ha_noi", "students"), lambda: layout.lake_dir("uploads"),
-                       lambda: layout.population_index("ha_noi"), lambda: layout.lake_partitions("uploads")):
-        with pytest.raises(RemoteLakeError, match="lake_uri"):
+                       lambda: layout.lake_partitions("uploads")):
+        with pytest.raises(RemoteLakeError, match=r"rules\.lake_store"):
             local_only()
     assert layout.queue_store() == tmp_path / "national" / "verification_queue.sqlite"  # the rest stays local
+    # the memory-mapped index cache and the one-machine lock file stay on local disk, outside the lake
+    assert layout.population_index("ha_noi") == tmp_path / "cache" / "population_index" / "ha_noi"
+    assert layout.partition_lock("ha_noi", "students").is_relative_to(tmp_path / "cache")
 
 
 def test_the_dagster_resource_is_the_layout(tmp_path: Path) -> None:

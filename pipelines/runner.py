@@ -35,6 +35,31 @@ def _run_config() -> dict:
 
 HOST_TAG, PID_TAG = "doisoat/host", "doisoat/pid"
 
+# The instance the runs of this process share, with the environment it was opened for.
+_INSTANCE: tuple[tuple[tuple[str, str], ...], dg.DagsterInstance] | None = None
+
+
+def _instance_environment() -> tuple[tuple[str, str], ...]:
+    """What ``dagster.yaml`` is read from and fills in: DAGSTER_HOME and the DOISOAT_* variables."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k == "DAGSTER_HOME" or k.startswith("DOISOAT_")))
+
+
+def shared_instance() -> dg.DagsterInstance:
+    """One ``DagsterInstance`` for every run this process starts (``doisoat demo`` starts six).
+
+    Why: ``DagsterInstance.get()`` builds a new instance each call, opening its SQLite storages and
+    checking their schema revisions with alembic (about 0.3-1 s each); the runs of one command need
+    one. A changed environment (another data folder, as tests set) opens a new one and disposes the old.
+    """
+    global _INSTANCE
+    key = _instance_environment()
+    if _INSTANCE is not None and _INSTANCE[0] == key:
+        return _INSTANCE[1]
+    if _INSTANCE is not None:
+        _INSTANCE[1].dispose()
+    _INSTANCE = (key, dg.DagsterInstance.get())
+    return _INSTANCE[1]
+
 
 def fail_orphaned_runs(instance: dg.DagsterInstance) -> int:
     """Mark failed the runs of this host that a killed in-process run left STARTING/STARTED.
@@ -71,7 +96,7 @@ def _execute(job_name: str, partition: str | None, label: str) -> bool:
 
     from pipelines.summaries import step
 
-    instance = dg.DagsterInstance.get()
+    instance = shared_instance()
     if fail_orphaned_runs(instance):
         print("  (runs left STARTED by a killed process were marked failed)", file=sys.stderr)
     recon_job, run = create_run(instance, job_name, partition,

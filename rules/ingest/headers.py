@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from pydantic import Field
-from unidecode import unidecode
 
 from rules.config import StrictModel, load_config
 from rules.normalise.characters import fold_text
 from rules.sectors import check_sector
+from rules.transliterate import to_ascii
 
 HEADERS_DIR = Path(__file__).resolve().parent.parent / "headers"
 
@@ -42,16 +42,24 @@ def fold(label: object) -> str:
     """Folded form of a header or text cell: ASCII, lower case, single spaces, no punctuation."""
     if label is None:
         return ""
-    text = unicodedata.normalize("NFC", fold_text(str(label)))
-    return _NON_ALNUM.sub(" ", unidecode(text).lower()).strip()
+    return _fold_text(str(label))
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_text(text: str) -> str:
+    """Why cached: header detection folds each cell of a sheet's first rows up to three times (alone,
+    and in the two-row pairs above and below it)."""
+    text = unicodedata.normalize("NFC", fold_text(text))
+    return _NON_ALNUM.sub(" ", to_ascii(text).lower()).strip()
 
 
 def fold_variants(label: object) -> list[str]:
     """The folded label, then the same without bracketed hints (most specific first)."""
     if label is None:
         return []
-    full = fold(label)
-    stripped = fold(_BRACKETS.sub(" ", str(label)))
+    text = str(label)
+    full = fold(text)
+    stripped = fold(_BRACKETS.sub(" ", text))
     return [v for v in dict.fromkeys((full, stripped)) if v]
 
 

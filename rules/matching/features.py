@@ -12,9 +12,9 @@ import unicodedata
 from functools import cache
 
 import polars as pl
-from unidecode import unidecode
 
 from rules.provinces import slugify
+from rules.transliterate import to_ascii
 
 # Hán-Việt regional readings of one surname (domain README 3.4 item 9): near-equal for family names.
 FAMILY_VARIANTS: dict[str, str] = {"huynh": "hoang", "vo": "vu"}
@@ -62,7 +62,7 @@ def fold_name(text: str | None) -> str | None:
     """Diacritic-free lower-case key (đ->d), punctuation dropped, single spaces."""
     if text is None:
         return None
-    s = unidecode(unicodedata.normalize("NFC", text)).lower()
+    s = to_ascii(unicodedata.normalize("NFC", text)).lower()
     s = _SPACES.sub(" ", _NON_WORD.sub(" ", s)).strip()
     return s or None
 

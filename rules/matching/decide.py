@@ -39,8 +39,8 @@ def id_conflicts(
     rid: np.ndarray, rf: pl.DataFrame, comps: Comparisons, config: MatchConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """Records whose file ID belongs to a register person whose name disagrees, while another candidate
-    (same household as the ID's holder, or, where the register has no households, the same birth
-    date) agrees on name and birth date.
+    (same household as the ID's holder or same mother or father and the same birth date, or, where
+    the register has no households, the same birth date) agrees on name and birth date.
 
     Why: a twin or sibling carrying the other's ID is common in school lists; the ID alone would pick
     the sibling at full score. For such records the ID comparison is set aside (all candidates of the
@@ -74,6 +74,8 @@ def id_conflicts(
             "rid": rid,
             "dob": rf["dob"] if "dob" in rf.columns else pl.Series([None] * n, dtype=pl.Date),
             "hh": rf["hh"] if "hh" in rf.columns else pl.Series([None] * n, dtype=pl.Utf8),
+            "par1": rf["par1"] if "par1" in rf.columns else pl.Series([None] * n, dtype=pl.Utf8),
+            "par2": rf["par2"] if "par2" in rf.columns else pl.Series([None] * n, dtype=pl.Utf8),
             "bad_holder": holder & disagree,
             "other": ~holder,
             "agree": agree,
@@ -82,15 +84,21 @@ def id_conflicts(
         }
     )
     holders = frame.filter("bad_holder").group_by("rid").agg(
-        pl.col("dob").first().alias("h_dob"), pl.col("hh").first().alias("h_hh"), pl.col("nw").max().alias("h_nw")
+        pl.col("dob").first().alias("h_dob"),
+        pl.col("hh").first().alias("h_hh"),
+        pl.col("nw").max().alias("h_nw"),
+        pl.col("par1").first().alias("h_par1"),
+        pl.col("par2").first().alias("h_par2"),
     )
     if holders.height == 0:
         return none, holder
     # a twin: born the same day as the holder, in the holder's household (where the register has
-    # households; a namesake born that day in another household is nobody's twin)
+    # households) or a child of the same mother or father (grown-up twins have households of their
+    # own); a namesake born that day in another household, of other parents, is nobody's twin
     hh_known = (pl.col("hh").is_not_null() & pl.col("h_hh").is_not_null()).fill_null(False)
     same_hh = (pl.col("hh") == pl.col("h_hh")).fill_null(False)
-    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False) & (same_hh | ~hh_known)
+    same_parent = ((pl.col("par1") == pl.col("h_par1")) | (pl.col("par2") == pl.col("h_par2"))).fill_null(False)
+    same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False) & (same_hh | ~hh_known | same_parent)
     better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + config.margin)
     cand = frame.join(holders, on="rid", how="left").select(
         "rid",

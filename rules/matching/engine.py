@@ -201,7 +201,9 @@ def match_records(
     timing["estimate"] = time.perf_counter() - t4
     decided: list[pl.DataFrame] = []
     reviews: list[pl.DataFrame] = []
-    keep = [c for c in (config.id_column, config.record_id_column, "dob", "hh") if c and c in index.columns]
+    # dob, household and parents: who is a twin of whom (``decide.id_conflicts``)
+    wanted = (config.id_column, config.record_id_column, "dob", "hh", "par1", "par2")
+    keep = [c for c in wanted if c and c in index.columns]
     index_small = contiguous(index.select(keep))
     t5 = time.perf_counter()
     while chunks:  # each chunk is released once decided (its pairs' levels and weights are big at 10M)

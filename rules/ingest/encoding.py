@@ -132,6 +132,7 @@ def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
+            _check_mixed(body, exc.start, file)
             raise UploadError("unsupported_encoding", file=file) from exc
         return Decoded(body, "utf-8-sig", False)
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00 starts both
@@ -148,9 +149,28 @@ def _decode(data: bytes, file: str, check_all: bool) -> Decoded:
     try:
         data.decode("utf-8")
         return Decoded(data, "utf-8", False)
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        _check_mixed(data, exc.start, file)
     return _decode_8bit(data, file)
+
+
+# Vietnamese letters whose UTF-8 bytes an 8-bit legacy file does not hold by chance (3-byte forms)
+_VIET_UNICODE = re.compile("[\u1ea0-\u1ef9]")
+
+
+def _check_mixed(data: bytes, bad: int, file: str) -> None:
+    """Refuse a file that is UTF-8 Vietnamese up to byte ``bad`` and another encoding from there
+    (lines pasted from an older TCVN3 / Windows-1258 file), naming the line where it changes: read
+    as one 8-bit encoding, the UTF-8 part would be garbled, and "the file uses TCVN3" would be wrong."""
+    prefix = data[:bad]
+    try:
+        text = prefix.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    if len(_VIET_UNICODE.findall(text[-(1 << 16):])) < 2:
+        return  # ASCII (or no Vietnamese) so far: an 8-bit file, decided by the usual path
+    breaks = prefix.count(b"\n") or prefix.count(b"\r")
+    raise UploadError("mixed_encoding", file=file, row=breaks + 1)
 
 
 def _recode(data: bytes, encoding: str, file: str) -> Decoded:

@@ -61,6 +61,13 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "Không nhận ra bảng mã của tệp văn bản. Hãy lưu tệp CSV với bảng mã UTF-8.",
         "The text encoding of the file is not recognised. Save the CSV file as UTF-8.",
     ),
+    "mixed_encoding": (
+        "Tệp là chữ Unicode (UTF-8) nhưng từ dòng này có chữ theo bảng mã khác (dán từ tệp cũ dùng "
+        "TCVN3/VNI/Windows-1258?). Hãy gõ lại hoặc chuyển mã các dòng đó sang Unicode rồi lưu CSV UTF-8.",
+        "The file is Unicode (UTF-8) text, but from this line on it holds text in another encoding "
+        "(pasted from an older TCVN3/VNI/Windows-1258 file?). Retype or convert those lines to Unicode "
+        "and save as UTF-8 CSV.",
+    ),
     "legacy_encoding": (
         "Tệp dùng bảng mã cũ {encoding}, chưa chuyển được sang Unicode. "
         "Hãy chuyển sang Unicode (ví dụ bằng Unikey: Công cụ chuyển mã) rồi lưu CSV UTF-8.",

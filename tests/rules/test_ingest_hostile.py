@@ -420,3 +420,25 @@ def test_a_value_far_to_the_right_is_still_too_many_columns(tmp_path: Path):
     with pytest.raises(UploadError) as info:
         _process(path)
     assert info.value.code == "too_many_columns" and "705" in str(info.value)
+
+
+@SLOW
+@given(good_lines=st.integers(1, 60), encoding=st.sampled_from(["tcvn3", "cp1258", "vni"]), bom=st.booleans())
+def test_lines_in_another_encoding_after_utf8_are_named_by_line(good_lines, encoding, bom):
+    """A UTF-8 list with lines pasted from an older file in TCVN3, VNI or Windows-1258: refused as
+    mixed, naming the first such line (not "the file uses TCVN3", not garbled rows)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "corpus"))
+    from make_corpus import cp1258_bytes, legacy_bytes, vni_bytes
+
+    good = _csv([HEADER] + [[f"{i}", "Nguyễn Văn An", "05/09/2012", "Nam", "079212000123"]
+                            for i in range(1, good_lines + 1)])
+    line = "99,Trần Thị Bình,12/01/2011,Nữ,001311004567\r\n"
+    bad = {"tcvn3": lambda t: legacy_bytes(t, "tcvn3"), "cp1258": cp1258_bytes, "vni": vni_bytes}[encoding](line)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ds.csv"
+        path.write_bytes((codecs.BOM_UTF8 if bom else b"") + good + bad)
+        with pytest.raises(UploadError) as info:
+            _process(path)
+    assert info.value.code == "mixed_encoding" and info.value.row == good_lines + 2

@@ -48,18 +48,11 @@ def main() -> None:
         src = school_workbook(Path(tmp) / "thpt_x__ds.xlsx", args.rows)
         result = process_upload(src, province="ha_noi", sector="students")
         for label, typed in (("uploader's types and formats", True), ("text only", False)):
-            sheets = [
-                (s.sheet, s.original_headers, s.column_map, s.source_columns if typed else None, s.source_row_column)
-                for s in result.upload.sheets
-            ]
+            sheets = [(s.sheet, s.original_headers, s.column_map, s.source_columns if typed else None,
+                       s.source_row_column) for s in result.upload.sheets]
             t = time.process_time()
-            write_error_report_frames(
-                result.raw,
-                result.quarantined,
-                sheets,
-                Path(tmp) / f"{typed}.errors.xlsx",
-                source=src if typed else None,
-            )
+            write_error_report_frames(result.raw, result.quarantined, sheets, Path(tmp) / f"{typed}.errors.xlsx",
+                                      source=src if typed else None)
             print(f"{label:30s} {args.rows:>9,} rows  report CPU {time.process_time() - t:6.2f} s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 

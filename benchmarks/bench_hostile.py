@@ -26,17 +26,11 @@ from tests.security.hostile import grid_bomb, lying_directory, run_limited, shar
 def big_upload(path: Path, rows: int) -> Path:
     """A student list of ``rows`` rows, 1% of them without a name (rejected)."""
     i = pl.int_range(0, rows, eager=True)
-    names = pl.select(
-        pl.when(i % 100 == 0).then(pl.lit("")).otherwise(pl.lit("Nguyễn Văn ") + (i % 997).cast(pl.String))
-    ).to_series()
-    frame = pl.DataFrame(
-        {
-            "STT": (i + 1).cast(pl.String),
-            "Họ và tên": names,
-            "Ngày sinh": pl.Series(["05/09/2012"] * rows),
-            "Số định danh cá nhân": "0792" + (i + 10**7).cast(pl.String).str.zfill(8),
-        }
-    )
+    names = pl.select(pl.when(i % 100 == 0).then(pl.lit("")).otherwise(
+        pl.lit("Nguyễn Văn ") + (i % 997).cast(pl.String))).to_series()
+    frame = pl.DataFrame({"STT": (i + 1).cast(pl.String), "Họ và tên": names,
+                          "Ngày sinh": pl.Series(["05/09/2012"] * rows),
+                          "Số định danh cá nhân": "0792" + (i + 10**7).cast(pl.String).str.zfill(8)})
     frame.write_csv(path)
     return path
 
@@ -58,11 +52,8 @@ def main() -> None:
     for label, build in cases:
         path = build(folder)
         t = time.perf_counter()
-        r = run_limited(
-            ["upload", str(path), "--province", "ha_noi", "--sector", "students", "--no-inbox"],
-            data=folder,
-            timeout=1800,
-        )
+        r = run_limited(["upload", str(path), "--province", "ha_noi", "--sector", "students", "--no-inbox"],
+                        data=folder, timeout=1800)
         took = time.perf_counter() - t
         line = (r["stderr"].strip().splitlines() or r["stdout"].strip().splitlines() or [""])[0]
         outcome = line.split("]")[0] + "]" if line.startswith("doisoat upload: [") else line[:60]

@@ -34,31 +34,24 @@ GIVEN = ["An", "Bình", "Cường", "Dung", "Hà", "Hải", "Hương", "Khánh",
 def make_frame(n: int, seed: int = 7) -> pl.DataFrame:
     """Realistic student list: ~1.5 % blank names, ~1 % bad dates, IDs as 12-digit text."""
     rng = np.random.default_rng(seed)
-    names = (
-        pl.Series(FAMILY).gather(rng.integers(0, len(FAMILY), n))
-        + " "
-        + pl.Series(MIDDLE).gather(rng.integers(0, len(MIDDLE), n))
-        + " "
-        + pl.Series(GIVEN).gather(rng.integers(0, len(GIVEN), n))
-    )
+    names = (pl.Series(FAMILY).gather(rng.integers(0, len(FAMILY), n)) + " "
+             + pl.Series(MIDDLE).gather(rng.integers(0, len(MIDDLE), n)) + " "
+             + pl.Series(GIVEN).gather(rng.integers(0, len(GIVEN), n)))
     names = pl.select(pl.when(pl.Series(rng.random(n) < 0.015)).then(pl.lit("")).otherwise(names)).to_series()
     day, month, year = rng.integers(1, 29, n), rng.integers(1, 13, n), rng.integers(2008, 2020, n)
     dob = pl.Series([f"{d:02d}/{m:02d}/{y}" for d, m, y in zip(day[:5000], month[:5000], year[:5000], strict=True)])
     dob = dob.gather(rng.integers(0, 5000, n))
     dob = pl.select(pl.when(pl.Series(rng.random(n) < 0.01)).then(pl.lit("không rõ")).otherwise(dob)).to_series()
-    ids = pl.Series(rng.integers(1, 96, n)).cast(pl.String).str.zfill(3) + pl.Series(rng.integers(0, 10**9, n)).cast(
-        pl.String
-    ).str.zfill(9)
-    return pl.DataFrame(
-        {
-            "STT": pl.int_range(1, n + 1, eager=True).cast(pl.String),
-            "Họ và tên": names,
-            "Ngày sinh": dob,
-            "Giới tính": pl.Series(["Nam", "Nữ"]).gather(rng.integers(0, 2, n)),
-            "Số định danh cá nhân": ids,
-            "Lớp": pl.Series(["6A1", "7A2", "8A3", "9A4"]).gather(rng.integers(0, 4, n)),
-        }
-    )
+    ids = pl.Series(rng.integers(1, 96, n)).cast(pl.String).str.zfill(3) + pl.Series(
+        rng.integers(0, 10**9, n)).cast(pl.String).str.zfill(9)
+    return pl.DataFrame({
+        "STT": pl.int_range(1, n + 1, eager=True).cast(pl.String),
+        "Họ và tên": names,
+        "Ngày sinh": dob,
+        "Giới tính": pl.Series(["Nam", "Nữ"]).gather(rng.integers(0, 2, n)),
+        "Số định danh cá nhân": ids,
+        "Lớp": pl.Series(["6A1", "7A2", "8A3", "9A4"]).gather(rng.integers(0, 4, n)),
+    })
 
 
 def write_csv(df: pl.DataFrame, path: Path) -> None:
@@ -104,21 +97,11 @@ def run_case(path: str, queue) -> None:
     valid, bad = validate_records(normalised, "students", headers={f: h for h, f in up.column_map.items()})
     c3, t3 = cpu_s(), time.perf_counter()
     assert up.raw.height == valid.height + bad.height
-    queue.put(
-        {
-            "rows": up.raw.height,
-            "read_map_s": t1 - t0,
-            "normalise_s": t2 - t1,
-            "validate_s": t3 - t2,
-            "accepted": valid.height,
-            "rejected": bad.height,
-            "peak_rss_mb": peak_rss_mb(),
-            "start_rss_mb": rss0,
-            "cpu_read_map_s": c1 - c0,
-            "cpu_normalise_s": c2 - c1,
-            "cpu_validate_s": c3 - c2,
-        }
-    )
+    queue.put({
+        "rows": up.raw.height, "read_map_s": t1 - t0, "normalise_s": t2 - t1, "validate_s": t3 - t2,
+        "accepted": valid.height, "rejected": bad.height, "peak_rss_mb": peak_rss_mb(), "start_rss_mb": rss0,
+        "cpu_read_map_s": c1 - c0, "cpu_normalise_s": c2 - c1, "cpu_validate_s": c3 - c2,
+    })
 
 
 def main() -> None:
@@ -138,10 +121,8 @@ def main() -> None:
     del df
     targets = {"csv": 1_000_000, "xlsx": 150_000}
     ctx = mp.get_context("spawn")
-    print(
-        f"\n{'file':5} {'rows':>9} {'read+map':>9} {'validate':>9} {'rows/s (read+map+validate)':>27} "
-        f"{'target':>9} {'normalise':>10} {'all rows/s':>11} {'peak RSS':>9}"
-    )
+    print(f"\n{'file':5} {'rows':>9} {'read+map':>9} {'validate':>9} {'rows/s (read+map+validate)':>27} "
+          f"{'target':>9} {'normalise':>10} {'all rows/s':>11} {'peak RSS':>9}")
     for kind, path in files.items():
         queue = ctx.Queue()
         proc = ctx.Process(target=run_case, args=(str(path), queue))
@@ -151,21 +132,15 @@ def main() -> None:
         rmv = r["read_map_s"] + r["validate_s"]
         total = rmv + r["normalise_s"]
         ok = "ok" if r["rows"] / rmv >= targets[kind] else "MISSED"
-        print(
-            f"{kind:5} {r['rows']:>9,} {r['read_map_s']:>8.2f}s {r['validate_s']:>8.2f}s "
-            f"{r['rows'] / rmv:>27,.0f} {targets[kind]:>9,} {r['normalise_s']:>9.2f}s {r['rows'] / total:>11,.0f} "
-            f"{r['peak_rss_mb'] / 1024:>7.2f}GB  {ok}; accepted {r['accepted']:,}, rejected {r['rejected']:,}"
-        )
+        print(f"{kind:5} {r['rows']:>9,} {r['read_map_s']:>8.2f}s {r['validate_s']:>8.2f}s "
+              f"{r['rows'] / rmv:>27,.0f} {targets[kind]:>9,} {r['normalise_s']:>9.2f}s {r['rows'] / total:>11,.0f} "
+              f"{r['peak_rss_mb'] / 1024:>7.2f}GB  {ok}; accepted {r['accepted']:,}, rejected {r['rejected']:,}")
         cpu = r["cpu_read_map_s"] + r["cpu_validate_s"]
-        print(
-            f"      CPU time (all threads): read+map {r['cpu_read_map_s']:.2f}s, "
-            f"validate {r['cpu_validate_s']:.2f}s, normalise {r['cpu_normalise_s']:.2f}s -> "
-            f"{r['rows'] / cpu:,.0f} rows per CPU-second (read+map+validate)"
-        )
-    print(
-        f"\nload average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-        "(figures above are wall time on a shared machine; CPU-seconds are less sensitive to contention)"
-    )
+        print(f"      CPU time (all threads): read+map {r['cpu_read_map_s']:.2f}s, "
+              f"validate {r['cpu_validate_s']:.2f}s, normalise {r['cpu_normalise_s']:.2f}s -> "
+              f"{r['rows'] / cpu:,.0f} rows per CPU-second (read+map+validate)")
+    print(f"\nload average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(figures above are wall time on a shared machine; CPU-seconds are less sensitive to contention)")
     if args.keep is None:
         for path in files.values():
             path.unlink(missing_ok=True)

@@ -40,10 +40,8 @@ def main() -> None:
     c1 = time.process_time()
     problems = key_problems(out, t)
     c2 = time.process_time()
-    print(
-        f"match_results, {rows:,} rows: conform {c1 - c0:.3f} s CPU, primary-key check {c2 - c1:.3f} s CPU "
-        f"({problems or 'key unique'})"
-    )
+    print(f"match_results, {rows:,} rows: conform {c1 - c0:.3f} s CPU, primary-key check {c2 - c1:.3f} s CPU "
+          f"({problems or 'key unique'})")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,17 @@ def frame(rows: int) -> pl.DataFrame:
     rng = np.random.default_rng(7)
     ids = pl.Series(rng.integers(10**11, 10**12, rows)).cast(pl.Utf8)
     given = pl.Series(rng.choice(["An", "Bình", "Cúc", "Dũng", "Hà", "Lan", "Minh", "Ngọc"], rows))
-    return pl.DataFrame(
-        {
-            "file_name": pl.Series(rng.choice([f"thcs_{i}__ds.xlsx" for i in range(300)], rows)),
-            "file_sha256": pl.Series(rng.integers(0, 300, rows)).cast(pl.Utf8).str.pad_start(64, "0"),
-            "sheet": pl.Series(["Sheet1"] * rows),
-            "row_number": pl.Series(np.arange(rows)),
-            "full_name": "Nguyễn Văn " + given,
-            "date_of_birth": pl.Series(rng.integers(1, 28, rows)).cast(pl.Utf8) + "/02/2012",
-            "national_id": ids,
-            "phone": pl.Series(rng.integers(10**8, 10**9, rows)).cast(pl.Utf8),
-            "score": pl.Series(rng.random(rows)),
-        }
-    )
+    return pl.DataFrame({
+        "file_name": pl.Series(rng.choice([f"thcs_{i}__ds.xlsx" for i in range(300)], rows)),
+        "file_sha256": pl.Series(rng.integers(0, 300, rows)).cast(pl.Utf8).str.pad_start(64, "0"),
+        "sheet": pl.Series(["Sheet1"] * rows),
+        "row_number": pl.Series(np.arange(rows)),
+        "full_name": "Nguyễn Văn " + given,
+        "date_of_birth": pl.Series(rng.integers(1, 28, rows)).cast(pl.Utf8) + "/02/2012",
+        "national_id": ids,
+        "phone": pl.Series(rng.integers(10**8, 10**9, rows)).cast(pl.Utf8),
+        "score": pl.Series(rng.random(rows)),
+    })
 
 
 def _timed(label: str, fn, moto: psutil.Process | None) -> None:
@@ -80,30 +78,18 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             import boto3
 
             endpoint = f"http://127.0.0.1:{port}"
-            env = {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_REGION": "us-east-1",
-            }
+            env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "AWS_REGION": "us-east-1"}
             for _ in range(100):
                 try:
-                    boto3.client(
-                        "s3",
-                        endpoint_url=endpoint,
-                        region_name="us-east-1",
-                        aws_access_key_id="bench",
-                        aws_secret_access_key="bench",
-                    ).create_bucket(Bucket="bench")
+                    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                                 aws_secret_access_key="bench").create_bucket(Bucket="bench")
                     break
                 except Exception:  # the server is still starting
                     time.sleep(0.2)

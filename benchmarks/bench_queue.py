@@ -78,19 +78,14 @@ def history(answered: int, waiting: int, cols: list[str]):
     for start in range(0, answered + waiting, chunk):
         n = min(chunk, answered + waiting - start)
         done = pl.col("row_number") < answered
-        yield (
-            request_frame(people(start, n), "old", "2026-10-01T08:00:00+00:00")
-            .with_columns(
-                unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"),
-                state=pl.when(done).then(pl.lit("verified")).otherwise(pl.lit("pending")),
-                status=pl.when(done).then(pl.lit("verified")),
-                answered_at=pl.when(done).then(pl.lit("2026-10-02T00:00:00Z")),
-                alloc_day=pl.when(done).then(pl.lit("2026-10-02")),
-                batch_id=pl.when(done).then(pl.lit("history")),
-            )
-            .sort("request_id")
-            .select(cols)
-        )
+        yield request_frame(people(start, n), "old", "2026-10-01T08:00:00+00:00").with_columns(
+            unit_key=pl.concat_str(["province", "sector", "unit"], separator="/"),
+            state=pl.when(done).then(pl.lit("verified")).otherwise(pl.lit("pending")),
+            status=pl.when(done).then(pl.lit("verified")),
+            answered_at=pl.when(done).then(pl.lit("2026-10-02T00:00:00Z")),
+            alloc_day=pl.when(done).then(pl.lit("2026-10-02")),
+            batch_id=pl.when(done).then(pl.lit("history")),
+        ).sort("request_id").select(cols)
 
 
 COLS = [*REQUEST_COLUMNS, *LINEAGE_COLUMNS, "unit_key", "state", "status", "answered_at", "alloc_day", "batch_id"]
@@ -137,29 +132,20 @@ def build(path: Path, answered: int, waiting: int) -> QueueStore:
     rebuilt by sorting): the benchmark times the day's operations, not this set-up."""
     store = QueueStore(path, create=True)
     with store.connect() as con:
-        names = [
-            r[0]
-            for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' AND sql IS NOT NULL"
-            )
-        ]
+        names = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' AND sql IS NOT NULL")]
         for name in names:
             con.execute(f"DROP INDEX {name}")
         con.execute("PRAGMA cache_size=-1000000")
     cols = COLS
     for frame in history(answered, waiting, cols):
         with store.transaction() as con:
-            con.executemany(
-                f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                frame.select(cols).iter_rows(),
-            )
-            con.executemany(
-                "INSERT OR IGNORE INTO request_files VALUES (?)",
-                frame.select(pl.col("file_sha256").unique()).iter_rows(),
-            )
-            con.executemany(
-                "INSERT OR IGNORE INTO request_units VALUES (?)", frame.select(pl.col("unit_key").unique()).iter_rows()
-            )
+            con.executemany(f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                            frame.select(cols).iter_rows())
+            con.executemany("INSERT OR IGNORE INTO request_files VALUES (?)",
+                            frame.select(pl.col("file_sha256").unique()).iter_rows())
+            con.executemany("INSERT OR IGNORE INTO request_units VALUES (?)",
+                            frame.select(pl.col("unit_key").unique()).iter_rows())
     store.close()
     return QueueStore(path)  # recreates the indexes (sorting, not random inserts)
 
@@ -185,41 +171,34 @@ def scenario(
     else:
         store, drop = build(workdir / f"queue-{answered}.sqlite", answered, waiting), None
     setup = time.perf_counter() - t0
-    print(f"\nstore: {answered:,} answered + {waiting:,} waiting requests (built in {setup:.0f} s), {UNITS:,} units")
+    print(f"\nstore: {answered:,} answered + {waiting:,} waiting requests (built in {setup:.0f} s), "
+          f"{UNITS:,} units")
     times: dict[str, float] = {}
     # Enqueue: 90 % new people, 10 % identical to answered requests (they take the earlier answer).
     twins = request_frame(people(0, new // 10), "new", "2026-11-23T08:00:00+00:00")
     fresh = request_frame(people(answered + waiting, new - new // 10), "new", "2026-11-23T08:00:00+00:00")
     times["enqueue"], added = timed("enqueue", lambda: store.enqueue(pl.concat([twins, fresh])))
     reused = store.reused_answers()
-    print(
-        f"  enqueue {new:,} new requests: {times['enqueue']:.2f} s, cpu {CPU['enqueue']:.2f} s ({added:,} added, "
-        f"{reused:,} took an earlier answer)"
-    )
+    print(f"  enqueue {new:,} new requests: {times['enqueue']:.2f} s, cpu {CPU['enqueue']:.2f} s ({added:,} added, "
+          f"{reused:,} took an earlier answer)")
     # Withdrawal: every tenth file still waiting was superseded by a corrected file.
     files = {f for (f,) in store._frame("SELECT file_sha256 FROM request_files").iter_rows()}
     first, last = answered // ROWS_PER_FILE, (answered + waiting) // ROWS_PER_FILE
     superseded = {f"old-file-{f}" for f in range(first, last, 10)}
     times["withdraw"], withdrawn = timed("withdraw", lambda: store.withdraw_superseded(files - superseded))
-    print(
-        f"  withdrawal of {len(superseded):,} superseded files: {times['withdraw']:.2f} s, "
-        f"cpu {CPU['withdraw']:.2f} s ({withdrawn:,} withdrawn)"
-    )
+    print(f"  withdrawal of {len(superseded):,} superseded files: {times['withdraw']:.2f} s, "
+          f"cpu {CPU['withdraw']:.2f} s ({withdrawn:,} withdrawn)")
     policy = QuotaPolicy(quota=quota, floor_per_unit=20)
     times["allocate"], _ = timed("allocate", lambda: _allocate_day(store, DAY, policy))
     allocated = store.day_budgets()["allocated"][0]
-    print(
-        f"  the day's allocation (quota {quota:,}): {times['allocate']:.2f} s, cpu {CPU['allocate']:.2f} s "
-        f"({allocated:,} allocated)"
-    )
+    print(f"  the day's allocation (quota {quota:,}): {times['allocate']:.2f} s, cpu {CPU['allocate']:.2f} s "
+          f"({allocated:,} allocated)")
     register = people(answered, waiting + new)
     service = SimulatedService(register)
     times["dispatch"], report = timed("dispatch", lambda: run_day(store, DAY, policy, service, batch_size=500))
-    print(
-        f"  dispatch with the simulator: {times['dispatch']:.2f} s, cpu {CPU['dispatch']:.2f} s "
-        f"({report.answered_day:,} answered in {report.batches} batches, "
-        f"{report.answered_day / times['dispatch']:,.0f} requests/s)"
-    )
+    print(f"  dispatch with the simulator: {times['dispatch']:.2f} s, cpu {CPU['dispatch']:.2f} s "
+          f"({report.answered_day:,} answered in {report.batches} batches, "
+          f"{report.answered_day / times['dispatch']:,.0f} requests/s)")
     store.close()
     if drop is not None:
         drop()
@@ -233,18 +212,12 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=100_000)
     ap.add_argument("--quota", type=int, default=200_000)
     ap.add_argument("--scale", type=int, default=4, help="the small run divides every size by this")
-    ap.add_argument(
-        "--store",
-        default=None,
-        metavar="URL",
-        help="a postgresql:// server URL: benchmark the national queue there instead of SQLite",
-    )
+    ap.add_argument("--store", default=None, metavar="URL",
+                    help="a postgresql:// server URL: benchmark the national queue there instead of SQLite")
     args = ap.parse_args()
     k = args.scale
-    print(
-        f"store: {'PostgreSQL (national queue)' if args.store else 'SQLite (embedded default)'}; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    print(f"store: {'PostgreSQL (national queue)' if args.store else 'SQLite (embedded default)'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="bench_queue_") as tmp:
         small = scenario(args.answered // k, args.waiting // k, args.new // k, args.quota // k, Path(tmp), args.store)
         full = scenario(args.answered, args.waiting, args.new, args.quota, Path(tmp), args.store)
@@ -254,10 +227,8 @@ def main() -> None:
         key = op + "_wall" if args.store else op
         ratio = full[key] / max(small[key], 1e-9)
         verdict = "linear" if ratio <= k * 1.75 else "WORSE THAN LINEAR"
-        print(
-            f"  {op:<9} {small[key]:7.2f} s -> {full[key]:7.2f} s  x{ratio:4.1f}  {verdict}  "
-            f"[{small[op + '_wall']:.2f} s -> {full[op + '_wall']:.2f} s]"
-        )
+        print(f"  {op:<9} {small[key]:7.2f} s -> {full[key]:7.2f} s  x{ratio:4.1f}  {verdict}  "
+              f"[{small[op + '_wall']:.2f} s -> {full[op + '_wall']:.2f} s]")
     print(f"peak RSS {peak_rss_mb():,.0f} MB")
 
 

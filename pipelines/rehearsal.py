@@ -12,12 +12,14 @@ What runs, in order (one line each as it goes, then a table of what ran where an
 3. The lake on a local S3-compatible server (moto, ``pipelines.local_s3``; ``DOISOAT_LAKE=s3://...``),
    the verification API over the three registers (``rules.verify.server``, the local HTTP server of
    ``doisoat verify-server``; the policy's ``service: http``), and ``dagster-daemon run`` on the instance.
-4. Runs created as ``doisoat run`` creates them (``pipelines.runner.create_run``: the ``doisoat`` code
-   location's origin) and *submitted* to the instance's queue: the daemon launches each in its own
-   process, so the provinces' runs really run side by side (the per-province tag limit keeps one run
-   per province at a time). Registers first, then the province x sector runs, then the national
-   verification day, then the analyst publish; a phase with a failed run stops the rehearsal and says
-   which step failed and why (one line per run, never a traceback).
+4. Runs in their own processes, launched by the daemon from the instance's queue, so the provinces'
+   runs really run side by side (the per-province tag limit keeps one run per province at a time).
+   The registers, the national verification day and the analyst publish are created as ``doisoat run``
+   creates runs (``pipelines.runner.create_run``: the ``doisoat`` code location's origin) and
+   *submitted*; the province x sector runs are requested by the inbox sensor, as in production, once
+   the generated uploads land in the inbox (they are held back until the registers are indexed). A
+   phase with a failed run stops the rehearsal and says which step failed and why (one line per run,
+   never a traceback).
 
 The reconciliation (``rules.reconcile``) is read back from the lake on S3, the queue on PostgreSQL and
 the analyst file. Personal data stays in the rehearsal's folder, the S3 server's memory (gone when it
@@ -158,6 +160,7 @@ class Rehearsal:
     daemon: subprocess.Popen | None = None
     lake: str = ""
     runs: list[RunRow] = field(default_factory=list)
+    stash: Path | None = None  # the generated inbox, held back until the registers are built
 
     def close(self) -> None:
         if self.daemon is not None and self.daemon.poll() is None:
@@ -201,7 +204,8 @@ def run_rehearsal(options: RehearsalOptions) -> int:
 
     configure(options.workdir)  # DOISOAT_DATA and the instance folders point at the work folder
     where = layout()
-    for folder in [*where.generated_folders(), where.dagster_storage()]:
+    held = sorted(where.root.glob(".inbox-held-*")) if where.root.is_dir() else []  # an interrupted rehearsal's
+    for folder in [*where.generated_folders(), where.dagster_storage(), *held]:
         shutil.rmtree(folder, ignore_errors=True)
     from pipelines.demo import demo_rows_per_sector
     from rules.synth import write_province
@@ -217,6 +221,10 @@ def run_rehearsal(options: RehearsalOptions) -> int:
     home = where.dagster_storage()
     home.mkdir(parents=True, exist_ok=True)
     rehearsal = Rehearsal(options, pg, home)
+    # The uploads "arrive" only once the registers are indexed: the inbox sensor (running in the daemon,
+    # as in production) then starts the province x sector runs. Same file system: a rename, atomic.
+    rehearsal.stash = Path(tempfile.mkdtemp(prefix=".inbox-held-", dir=where.root))
+    os.replace(where.inbox_root(), rehearsal.stash)
     try:
         _start_services(rehearsal, queue_db, day)
         ok = _run_phases(rehearsal, day)
@@ -333,12 +341,14 @@ def _policy_file(folder: Path, endpoint: str, quota: int, path: str | None = Non
 def _run_phases(r: Rehearsal, day: str) -> bool:
     """Submit each phase's runs to the queue and wait for them; False at the first phase with a failure."""
     from assets.partitions import partition_key
+    from pipelines.environment import layout
 
     provinces = r.options.provinces
     phases = [
         ("register", "register_job", list(provinces), "4/7", "registers (one run per province, side by side)"),
-        ("province", "province_job", [partition_key(p, s) for s in r.options.sectors for p in provinces], "5/7",
-         "province x sector runs (one per province at a time, provinces side by side)"),
+        ("province", "province_job", [str(partition_key(p, s)) for s in r.options.sectors for p in provinces],
+         "5/7", "uploads landed in the inbox; the inbox sensor's province x sector runs (one per province at a "
+         "time, provinces side by side)"),
         ("national", "national_verification_job", [day], "6/7", f"national verification day {day}"),
         ("publish", "publish_job", [None], "7/7", "analyst publish"),
     ]
@@ -346,7 +356,11 @@ def _run_phases(r: Rehearsal, day: str) -> bool:
         if phase == "national" and r.options.quota is None:
             _set_quota_to_part_of_backlog(r)
         t0 = time.monotonic()
-        rows = _submit_and_wait(r, phase, job, partitions)
+        if phase == "province":  # as in production: files land, the inbox sensor requests the runs
+            os.replace(r.stash, layout().inbox_root())
+            rows = _wait_for_sensor_runs(r, phase, job, set(partitions))
+        else:
+            rows = _submit_and_wait(r, phase, job, partitions)
         r.runs += rows
         failed = [x for x in rows if x.status != "SUCCESS"]
         print(f"[{number}] {label}: {len(rows) - len(failed)} of {len(rows)} runs succeeded in "
@@ -390,6 +404,27 @@ def _submit_and_wait(r: Rehearsal, phase: str, job: str, partitions: list) -> li
             raise RuntimeError(f"dagster-daemon exited (code {r.daemon.returncode}) while {phase} runs were queued")
         if time.monotonic() > deadline:
             raise RuntimeError(f"{phase} runs did not finish within {RUN_TIMEOUT_S:.0f}s (see them in the instance)")
+        time.sleep(1)
+    return [_run_row(instance, phase, x) for x in sorted(records, key=lambda x: x.create_timestamp)]
+
+
+def _wait_for_sensor_runs(r: Rehearsal, phase: str, job: str, partitions: set[str]) -> list[RunRow]:
+    """Wait until the inbox sensor's runs of ``job`` cover ``partitions`` and have all finished."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        records = instance.get_run_records(dg.RunsFilter(job_name=job))
+        seen = {x.dagster_run.tags.get("dagster/partition") for x in records}
+        if partitions <= seen and all(x.dagster_run.status in done for x in records):
+            break
+        if r.daemon.poll() is not None:
+            raise RuntimeError(f"dagster-daemon exited (code {r.daemon.returncode}) while waiting for {phase} runs")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the inbox sensor's runs did not finish within {RUN_TIMEOUT_S:.0f}s "
+                               f"({len(seen & partitions)} of {len(partitions)} partitions started)")
         time.sleep(1)
     return [_run_row(instance, phase, x) for x in sorted(records, key=lambda x: x.create_timestamp)]
 

@@ -539,11 +539,20 @@ def reconcile_lines(day: str) -> tuple[list[str], bool]:
 
     def rows(table: str, *columns: str) -> pl.DataFrame:
         df = lake.read_all(table, columns=["province", "sector", *columns])
-        return df if df is not None else pl.DataFrame(schema={c: pl.Utf8 for c in ("province", "sector", *columns)})
+        types = {"row_number": pl.Int64, "rows_read": pl.Int64}
+        return df if df is not None else pl.DataFrame(
+            schema={c: types.get(c, pl.Utf8) for c in ("province", "sector", *columns)})
 
     uploads = rows("uploads", "rows_read", "status").filter(pl.col("status") == "current")
-    rejected = rows("rejected_records").group_by("province", "sector").agg(pl.len().alias("rows"))
-    decisions = rows("match_results", "status").group_by("province", "sector", "status").agg(pl.len().alias("rows"))
+    lineage = ("file_sha256", "sheet", "row_number")
+    matched_rows = rows("match_results", "status", *lineage)
+    # A row validation refused but still matched on the fields it has (flag validation_failed) has its
+    # decision: it counts there, not again as rejected.
+    keys = ["province", "sector", *lineage]
+    rejected = (rows("rejected_records", *lineage).join(matched_rows.select(keys), on=keys, how="anti",
+                                                         nulls_equal=True)
+                .group_by("province", "sector").agg(pl.len().alias("rows")))
+    decisions = matched_rows.group_by("province", "sector", "status").agg(pl.len().alias("rows"))
     table = reconcile.partition_table(uploads, rejected, decisions)
     checks = reconcile.partition_checks(table)
 

@@ -3,7 +3,8 @@
 Three identities, each checked from counts only (no personal data):
 
 * per province x sector: **rows read = matched + ambiguous + unmatched + rejected**. Rows read are the
-  data rows of the current uploads; rejected are the rows validation refused (``rejected_records``),
+  data rows of the current uploads; rejected are the rows validation refused (``rejected_records``)
+  and that got no match decision (a refused row matched on the fields it has counts under its decision),
   the rest each got exactly one match decision (``match_results``; a reviewer's decision counts under
   what it decided: ``matched_by_review`` as matched, ``rejected_by_review`` as unmatched).
 * the verification queue: **enqueued = sent + waiting (+ withdrawn)**, where sent is answered plus in

@@ -306,16 +306,11 @@ def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:
 
 
 def _instance_file(home: Path) -> None:
-    """``deploy/dagster.yaml`` into the rehearsal's DAGSTER_HOME, with one addition: the daemon launches
-    queued runs from worker threads (``dequeue_use_threads``). The default launcher waits until a run's
-    process has loaded the code (seconds) before launching the next, which on a small machine starts
-    the provinces one after another; with K8sRunLauncher a launch returns at once."""
-    import yaml
-
-    instance = yaml.safe_load(DEPLOY_INSTANCE.read_text(encoding="utf-8"))
-    instance["run_coordinator"]["config"].update({"dequeue_use_threads": True, "dequeue_num_workers": 4})
-    target = home / DEPLOY_INSTANCE.name  # dagster.yaml: the name Dagster looks for in DAGSTER_HOME
-    target.write_text(yaml.safe_dump(instance, sort_keys=False), encoding="utf-8")
+    """``deploy/dagster.yaml`` as is into the rehearsal's DAGSTER_HOME (the name Dagster looks for). It
+    launches queued runs from worker threads (``dequeue_use_threads``): the default launcher waits until
+    a run's process has loaded the code before launching the next, which would start the provinces one
+    after another."""
+    shutil.copyfile(DEPLOY_INSTANCE, home / DEPLOY_INSTANCE.name)
 
 
 def _policy_file(folder: Path, endpoint: str, quota: int, path: str | None = None) -> str:

@@ -16,7 +16,8 @@ from assets.lake import lake_partitions, read_partition, write_partition, writte
 from assets.resources import DataPaths
 from rules.matching.national import load_policy
 
-NATIONAL = "national"  # the lake's "province" folder of the per-bucket table
+ALL_PROVINCES = "all_provinces"  # the lake's "province" key of the per-bucket table ("national" is the
+# national tables' key in rules.lake_store)
 NATIONAL_INDEX = "_national_buckets"  # population_index folder of the bucket indexes (not a province slug)
 GROUP = {"group_name": "national_match", "owners": ["team:provincial-data"]}
 ROWS_ACCOUNTED = "rows_accounted"
@@ -78,13 +79,13 @@ def second_pass(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.Mater
         rows = rows[visits.filter(pl.col("bucket") == bucket)["_row"]]
     index = load_bucket_index(layout.population_index(NATIONAL_INDEX), bucket)
     out, output = match_bucket(rows, index, bucket)
-    written = write_partition(layout, "second_pass", out, NATIONAL, bucket)
+    written = write_partition(layout, "second_pass", out, ALL_PROVINCES, bucket)
     counts = {s: int(n) for s, n in out["status"].value_counts().iter_rows()} if out.height else {}
     return dg.MaterializeResult(
         metadata={"rows": out.height, "people": index.height,
                   **{f"status_{k}": v for k, v in sorted(counts.items())},
                   "candidate_pairs": int(sum(output.pass_counts.values())) if output else 0},
-        check_results=[schema_check_result("second_pass", written, written_schema(layout, "second_pass", NATIONAL,
+        check_results=[schema_check_result("second_pass", written, written_schema(layout, "second_pass", ALL_PROVINCES,
                                                                                    bucket))],
     )
 
@@ -110,7 +111,7 @@ def second_pass_results(paths: DataPaths) -> dg.MaterializeResult:
     if rows.height:
         wanted = set(row_buckets(rows, policy)["bucket"].unique().to_list())
         for bucket in sorted(wanted):
-            part = read_partition(layout, "second_pass", NATIONAL, bucket, what=f"second_pass {bucket}")
+            part = read_partition(layout, "second_pass", ALL_PROVINCES, bucket, what=f"second_pass {bucket}")
             parts.append(part)
         if policy.no_year == "report":
             parts.append(no_year_rows(rows[rows_without_year(rows)]))

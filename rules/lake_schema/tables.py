@@ -123,7 +123,7 @@ MATCH = (
 )
 SECOND_PASS = (
     FILE_SHA, SHEET, ROW_NUMBER,
-    _c("province", U, "the row's province (where it was submitted and left unmatched)"),
+    PROVINCE,  # the row's province: where it was submitted and left unmatched
     SECTOR,
     _c("bucket", U, "birth-year bucket of the decision, e.g. 2010-2014 (null: the row has no birth year)"),
     _c("status", U, "matched | ambiguous | unmatched"),
@@ -177,7 +177,7 @@ TABLES: tuple[Table, ...] = (
           (*ROW_KEY, "candidate_rank"), "review_queue"),
     Table("second_pass", "National second pass, one birth-year bucket: the rows left unmatched in their own "
           "province that visit the bucket, matched against every province's register born in its years.",
-          "lake/second_pass/national/<bucket>.parquet", SECOND_PASS, ROW_KEY, "second_pass"),
+          "lake/second_pass/all_provinces/<bucket>.parquet", SECOND_PASS, ROW_KEY, "second_pass"),
     Table("second_pass_results", "National second pass merged: one decision per row left unmatched in its own "
           "province (the better of its buckets' decisions), by the row's province and sector.",
           "lake/second_pass_results/<province>/<sector>.parquet", SECOND_PASS, ROW_KEY, "second_pass_results"),

@@ -475,11 +475,12 @@ def _clock(ts: float | None) -> str:
 
 def run_lines(runs: list[RunRow]) -> list[str]:
     """One line per run (partition, run id, pid, start/end UTC, duration) and how many ran at once."""
-    lines = [f"{'runs':<9}{'job':<27}{'partition':<24}{'run id':<10}{'pid':>8}  {'start':>8}  {'end':>8} "
+    w = max([len("partition"), *(len(x.partition or "-") for x in runs)]) + 2  # the widest partition key
+    lines = [f"{'runs':<9}{'job':<27}{'partition':<{w}}{'run id':<10}{'pid':>8}  {'start':>8}  {'end':>8} "
              f"{'seconds':>8}  status"]
     for x in runs:
         d = f"{x.duration:.1f}" if x.duration is not None else "-"
-        lines.append(f"{x.phase:<9}{x.job:<27}{x.partition or '-':<24}{x.run_id[:8]:<10}{x.pid:>8}  "
+        lines.append(f"{x.phase:<9}{x.job:<27}{x.partition or '-':<{w}}{x.run_id[:8]:<10}{x.pid:>8}  "
                      f"{_clock(x.start):>8}  {_clock(x.end):>8} {d:>8}  {x.status.lower()}")
     spans = [(x.start, x.end) for x in runs if x.start and x.end]
     if spans:

@@ -92,7 +92,7 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
         queue = write_partition(layout, "review_queue", queue, province, sector)
     if est is not None:  # per level m, u, match weight: for the report's match-weights chart
         estimates = write_partition(layout, "match_estimates", est.to_frame(config), province, sector)
-    record(paths, "match_decisions", f"{province}/{sector}", context.run_id, results, MATCH_AUDIT_COLUMNS)
+    record(paths, "match_decisions", f"{province}/{sector}", context.run.run_id, results, MATCH_AUDIT_COLUMNS)
 
     status_counts = {r["status"]: r["count"] for r in results["status"].value_counts().iter_rows(named=True)}
     flag_counts = (

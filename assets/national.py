@@ -156,9 +156,9 @@ def verification_results(context: dg.AssetExecutionContext, paths: DataPaths):
     if external.exists():  # other installations' backlogs (counts) share the national quota
         store.set_external_backlogs(day, pl.read_parquet(external))
     report = run_day(store, day, policy, build_service(paths), batch_size=config.batch_size,
-                     audit=transmission_log(paths, context.run_id))
+                     audit=transmission_log(paths, context.run.run_id))
     results = store.results()
-    record(paths, "verification_requests", day, context.run_id, store.requests(day=day), REQUEST_AUDIT_COLUMNS)
+    record(paths, "verification_requests", day, context.run.run_id, store.requests(day=day), REQUEST_AUDIT_COLUMNS)
     layout = paths.layout
     allocation = write_national(layout, "daily_allocation", store.day_allocation(day), day)
     results = write_national(layout, "verification_results", results)

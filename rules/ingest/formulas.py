@@ -36,6 +36,7 @@ from datetime import date
 import polars as pl
 
 from rules.ingest.errors import UploadError
+from rules.ingest.limits import column_letters
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
@@ -137,7 +138,7 @@ def fill_unsaved_formulas(
             cells[(row - 1, col - 1)] = evaluate(text, row, col, date1904=date1904)
         except FormulaError as exc:
             raise UploadError("formula_without_value", file=file, sheet=sheet or None, row=row,
-                              column=_col_letters(col), found_headers=[mask_formula(text)]) from exc
+                              column=column_letters(col), found_headers=[mask_formula(text)]) from exc
     frame, first_column = _cover(frame, first_column, cells)
     columns: dict[int, dict[int, str]] = {}
     for (r, c), value in cells.items():
@@ -287,14 +288,6 @@ def _col_number(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 class FormulaError(ValueError):

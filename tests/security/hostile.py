@@ -15,6 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from rules.ingest.limits import column_letters
+
 REPO = Path(__file__).resolve().parents[2]
 HEADER = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân"]
 
@@ -45,12 +47,7 @@ _SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://s
 _SHEET_TAIL = "</sheetData></worksheet>"
 
 
-def col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
+col_letters = column_letters  # Excel's column names: the reader's own rule (rules.ingest.limits)
 
 
 def inline_row(r: int, values: list[str]) -> str:

@@ -119,7 +119,7 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
         if spec.kind == "token":
             name_col = spec.index_keys[0]
             if name_col not in token_memo:  # several token passes share one tokenisation
-                token_memo[name_col] = _token_hashes(index, name_col)
+                token_memo[name_col] = token_hashes(index, name_col)
             tok_hash, tok_ok, tok_row = token_memo[name_col]
             if token_counts is None:
                 token_counts = (
@@ -139,7 +139,7 @@ def prepare_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
 MAX_TOKENS = 6  # name tokens looked at per person (Vietnamese names have 2-5)
 
 
-def _token_hashes(frame: pl.DataFrame, name_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def token_hashes(frame: pl.DataFrame, name_col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hash of each name token of each row, flattened: (uint64 hash, token present, row).
 
     Tokens by position (at most ``MAX_TOKENS``), hashed column by column, so no exploded string frame

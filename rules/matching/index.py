@@ -145,7 +145,7 @@ def load_or_build_index(
     target = index_dir / f"population_index_{key}.parquet"
     if target.exists():
         index = _one_chunk(pl.read_parquet(target))
-        _remember(index, index_dir, key)
+        remember_index(index, index_dir, key)
         if prepare_for is not None:
             prepared_index(index, prepare_for)
         return index
@@ -165,7 +165,7 @@ def load_or_build_index(
                 stale.unlink(missing_ok=True)
     except OSError:
         return index
-    _remember(index, index_dir, key)
+    remember_index(index, index_dir, key)
     if prepare_for is not None:
         prepared_index(index, prepare_for)
     return index
@@ -183,8 +183,9 @@ PREPARED_VERSION = "2"
 _SOURCES: dict[int, tuple[weakref.ref, Path, str]] = {}
 
 
-def _remember(index: pl.DataFrame, index_dir: str | Path, key: str) -> None:
-    """Note that ``index`` (this very object) is the cached index ``key`` in ``index_dir``."""
+def remember_index(index: pl.DataFrame, index_dir: str | Path, key: str) -> None:
+    """Note that ``index`` (this very object) is the cached index ``key`` in ``index_dir`` (public: the
+    national second pass registers its bucket indexes the same way, ``rules.matching.national``)."""
     k = id(index)
 
     def _forget(ref: weakref.ref, k: int = k) -> None:
@@ -225,7 +226,7 @@ def prepared_index(index: pl.DataFrame, config: MatchConfig) -> PreparedIndex:
     prepared = prepare_index(index, config)
     # a cache we cannot write (or a field we do not know how to store) costs a sort next time, not the run
     with contextlib.suppress(OSError, TypeError):
-        _write_prepared(folder, prepared)
+        write_prepared(folder, prepared)
     return prepared
 
 
@@ -264,8 +265,9 @@ def _read_prepared(folder: Path) -> PreparedIndex:
     return PreparedIndex(**values)
 
 
-def _write_prepared(folder: Path, prepared: PreparedIndex) -> None:
-    """Write into a hidden owner-only folder, then rename it into place (readers never see half)."""
+def write_prepared(folder: Path, prepared: PreparedIndex) -> None:
+    """Write ``prepared`` (sorted blocking keys) into a hidden owner-only folder, then rename it to
+    ``folder`` (readers never see half). Public: the second pass writes its buckets' keys with it."""
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     private_dir(tmp)

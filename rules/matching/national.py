@@ -48,7 +48,7 @@ from pydantic import Field, model_validator
 
 from rules.config import StrictModel, load_config
 from rules.matching import index as index_cache
-from rules.matching.blocking import PreparedIndex, _token_hashes, prepare_index
+from rules.matching.blocking import PreparedIndex, prepare_index, token_hashes
 from rules.matching.config import MatchConfig
 from rules.matching.engine import MatchOutput, match_records
 from rules.matching.index import OPTIONAL_COLUMNS, REQUIRED_REGISTER_COLUMNS, RegisterError, build_population_index
@@ -247,7 +247,7 @@ def token_counts_of(index: pl.DataFrame, config: MatchConfig) -> pl.DataFrame | 
     name_col = next((p.index_keys[0] for p in config.passes if p.kind == "token"), None)
     if name_col is None:
         return None
-    tok_hash, ok, _ = _token_hashes(index, name_col)
+    tok_hash, ok, _ = token_hashes(index, name_col)
     return pl.DataFrame({"tok": tok_hash[ok]}).group_by("tok").agg(pl.len().cast(pl.UInt32).alias("n"))
 
 
@@ -308,7 +308,7 @@ def build_bucket_indexes(
         index.write_parquet(tmp, compression="lz4", row_group_size=max(index.height, 1))
         prepared_dir = _prepared_folder(folder, b, config)
         shutil.rmtree(prepared_dir, ignore_errors=True)
-        index_cache._write_prepared(prepared_dir, prepare_bucket(index, config, national_tokens))
+        index_cache.write_prepared(prepared_dir, prepare_bucket(index, config, national_tokens))
         os.replace(tmp, folder / f"{b}.parquet")
         raw.unlink()
     return sizes
@@ -322,7 +322,7 @@ def load_bucket_index(folder: str | Path, bucket: str) -> pl.DataFrame:
     if not path.exists():
         raise RegisterError(f"bucket index {bucket} not found in {folder}: build the bucket indexes first")
     index = pl.read_parquet(path)
-    index_cache._remember(index, folder, bucket)
+    index_cache.remember_index(index, folder, bucket)
     return index
 
 

@@ -151,11 +151,11 @@ def test_every_field_of_the_prepared_keys_is_cached(tmp_path, monkeypatch):
     keys = SortedKeys(np.array([1, 5, 9], dtype=np.uint64), np.array([2, 0, 1], dtype=np.uint32))
     counts = pl.DataFrame({"tok": [7], "n": [3]})
     full = Wider({"p": keys}, keys, counts, per_row=np.arange(3), pair=(np.ones(3), np.zeros(3, dtype=bool)))
-    ix._write_prepared(tmp_path / "k", full)
+    ix.write_prepared(tmp_path / "k", full)
     back = ix._read_prepared(tmp_path / "k")
     assert back.passes["p"].keys.tolist() == [1, 5, 9] and back.id_table.pidx.tolist() == [2, 0, 1]
     assert back.token_counts.equals(counts) and back.per_row.tolist() == [0, 1, 2]
     assert back.pair[0].tolist() == [1.0, 1.0, 1.0] and back.pair[1].tolist() == [False] * 3
     empty = Wider({}, None, None)
-    ix._write_prepared(tmp_path / "e", empty)
+    ix.write_prepared(tmp_path / "e", empty)
     assert ix._read_prepared(tmp_path / "e") == empty

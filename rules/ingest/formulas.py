@@ -173,13 +173,15 @@ def _cover(frame: pl.DataFrame, first: int, cells: dict[tuple[int, int], str]) -
 
 
 _STRING = re.compile(r'"(?:[^"]|"")*"')
-_LONG_NUMBER = re.compile(r"\d{5,}")
+# A number literal, not the row of a cell reference (B2, $A$10, Sheet1!C3): the letters before it tell.
+_NUMBER = re.compile(r"(?<![A-Za-z$\d.])\d+(?:\.\d+)?")
 
 
 def mask_formula(text: str) -> str:
-    """A formula as quoted back to the uploader: its text literals and long numbers masked (a
-    library-written formula may carry a pupil's name, ID or birth date), at most 60 characters."""
-    return ("=" + _LONG_NUMBER.sub("#", _STRING.sub('"…"', text)))[:60]
+    """A formula as quoted back to the uploader: its text literals and number literals masked (a
+    library-written formula may carry a pupil's name, an ID, or a birth date as ``DATE(2012,9,5)``);
+    functions and cell references stay, so the uploader can find it. At most 60 characters."""
+    return ("=" + _NUMBER.sub("#", _STRING.sub('"…"', text)))[:60]
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')

@@ -356,7 +356,8 @@ def match_bucket(
     res = output.results
     homes = index.select(pl.col(config.id_column).alias("person_id"), pl.col("prov").alias("person_province"))
     out = keys.hstack(res.select("status", "person_id", "score", "reason")).with_columns(bucket=pl.lit(bucket))
-    out = out.join(homes.unique("person_id", keep="first", maintain_order=True), on="person_id", how="left", maintain_order="left")
+    homes = homes.unique("person_id", keep="first", maintain_order=True)  # deterministic if an ID repeats
+    out = out.join(homes, on="person_id", how="left", maintain_order="left")
     return _shape(out), output
 
 

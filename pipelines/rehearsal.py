@@ -293,10 +293,9 @@ def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:
         **({"DOISOAT_LAKE": r.lake, **r.s3.env()} if r.s3 else {}),
     }
     os.environ.update(r.env)  # this process creates and watches the runs on the same instance
-    import dagster as dg
+    from pipelines.runner import shared_instance
 
-    with dg.DagsterInstance.get():  # creates the instance's tables once, before the daemon races us to it
-        pass
+    shared_instance()  # creates the instance's tables once, before the daemon races us to it; kept for the phases
     daemon = Path(sys.executable).with_name("dagster-daemon")
     r.daemon = subprocess.Popen([str(daemon if daemon.exists() else "dagster-daemon"), "run", "-w", workspace],
                                 cwd=REPO_ROOT, env={**os.environ}, stdout=subprocess.DEVNULL,
@@ -381,9 +380,9 @@ def _set_quota_to_part_of_backlog(r: Rehearsal) -> None:
 def _submit_and_wait(r: Rehearsal, phase: str, job: str, partitions: list) -> list[RunRow]:
     import dagster as dg
 
-    from pipelines.runner import create_run
+    from pipelines.runner import create_run, shared_instance
 
-    instance = dg.DagsterInstance.get()
+    instance = shared_instance()  # one instance for every phase, not a new one (and alembic check) each
     ids = []
     for partition in partitions:
         _, run = create_run(instance, job, partition, {"doisoat/rehearsal": phase})
@@ -407,7 +406,9 @@ def _wait_for_sensor_runs(r: Rehearsal, phase: str, job: str, partitions: set[st
     """Wait until the inbox sensor's runs of ``job`` cover ``partitions`` and have all finished."""
     import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+    from pipelines.runner import shared_instance
+
+    instance = shared_instance()
     done = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:

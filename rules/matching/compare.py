@@ -36,6 +36,8 @@ PREDICATE_COLUMNS: tuple[str, ...] = (
     "par1",
     "par2",
     "idk",
+    "grk",
+    "grk2",
 )
 
 MISSING = -2
@@ -81,6 +83,30 @@ def _hamming(lf, rf, lv, idx):
         vals = process.cpdist(a.filter(m).to_list(), b.filter(m).to_list(), scorer=Hamming.distance, workers=1)
         out[same_len] = vals <= lv.arg
     return out
+
+
+def _parent_name(scorer=None, better: str = "high"):
+    """The record's ``column`` (a guardian's name) against the candidate's ``column`` and
+    ``column + "2"`` (mother's and father's names): exact (``scorer`` None) or fuzzy, either parent."""
+
+    def pred(lf, rf, lv, idx):
+        a = lf[lv.column].gather(idx)
+        out = np.zeros(len(idx), dtype=bool)
+        for col in (lv.column, lv.column + "2"):
+            if col not in rf.columns:
+                continue
+            b = rf[col].gather(idx)
+            if scorer is None:
+                out |= _bool(a == b)
+                continue
+            ok = _bool(a.is_not_null() & b.is_not_null()) & ~out
+            if ok.any():
+                m = pl.Series(ok)
+                vals = process.cpdist(a.filter(m).to_list(), b.filter(m).to_list(), scorer=scorer, workers=1)
+                out[ok] = vals >= lv.arg if better == "high" else vals <= lv.arg
+        return out
+
+    return pred
 
 
 def _either_empty(lf, rf, lv, idx):
@@ -175,6 +201,8 @@ PREDICATES: dict[str, Predicate] = {
     "id_unknown": _id_unknown,
     "year_far": _year_far,
     "always": _always,
+    "parent_name": _parent_name(),
+    "parent_name_jw": _parent_name(JaroWinkler.normalized_similarity),
 }
 
 
@@ -186,13 +214,16 @@ class Comparisons:
     ``tf_log2u``: comparison -> float64 log2 u per pair for pairs at a term-frequency level (NaN
     elsewhere), or None when the comparison has no tf level; ``name_n`` / ``name_year_n``: register
     counts of the candidate's whole name (and name + birth year), for the joint name frequency.
-    ``weights``/``total`` are filled by :func:`score` (log2 units, no prior).
+    ``weights``/``total`` are filled by :func:`score` (log2 units: the likelihood ratio plus the
+    candidate's birth-year prior ratio, without the share / N prior).
     """
 
     levels: dict[str, np.ndarray]
     tf_log2u: dict[str, np.ndarray | None]
     name_n: np.ndarray | None = None  # register count of the candidate's whole name
     name_year_n: np.ndarray | None = None  # register count of the candidate's name + birth year
+    cand_year: np.ndarray | None = None  # the candidate's birth year (int64, -1 unknown): the year prior
+    rec_stratum: np.ndarray | None = None  # the record's row of the year prior (``Estimates.stratum_codes``)
     weights: dict[str, np.ndarray] = field(default_factory=dict)
     total: np.ndarray | None = None
 
@@ -322,6 +353,9 @@ def compare(
         for attr, col in (("name_n", nf.name_count), ("name_year_n", nf.name_year_count)):
             if col and col in rf.columns:
                 setattr(out, attr, np.maximum(rf[col].cast(pl.Float64).fill_null(1.0).to_numpy(), 1.0))
+    ycol = config.estimation.year_prior_column
+    if ycol and ycol in rf.columns:
+        out.cand_year = rf[ycol].cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
     return out
 
 
@@ -354,7 +388,8 @@ def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_ind
 
 def score(comps: Comparisons, est, config: MatchConfig) -> Comparisons:
     """Fill ``weights`` (per comparison, log2 m/u per pair) and ``total`` (their sum plus the joint
-    name frequency adjustment; log2 likelihood ratio, no prior) from the estimates ``est``."""
+    name frequency adjustment and the candidate's birth-year prior ratio ``est.year_prior_log2``;
+    log2 units, without the share / N prior) from the estimates ``est``."""
     n = len(comps)
     total = np.zeros(n, dtype=np.float64)
     name_parts = []
@@ -374,6 +409,8 @@ def score(comps: Comparisons, est, config: MatchConfig) -> Comparisons:
         if comp.name_part:
             name_parts.append((lvl, log_u))
     total += name_frequency_adjustment(comps, est, config, name_parts)
+    if comps.cand_year is not None and getattr(est, "prior_years", None) is not None:
+        total += est.year_prior_log2(comps.cand_year, comps.rec_stratum)
     comps.total = total
     return comps
 

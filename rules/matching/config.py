@@ -111,7 +111,9 @@ class Estimation(_Strict):
     have a match in the register starts at ``match_share`` with ``share_strength`` pseudo-records and
     stays within ``share_bounds``. u comes from ``u_sample_pairs`` random record x register pairs; a
     level seen fewer than ``u_min_hits`` times there keeps its start u (or the Laplace estimate when
-    the config gives none).
+    the config gives none). The birth-year prior (``year_prior_*``; ``estimate.year_prior``) weighs
+    each candidate by how common its birth year is in the file compared with the register;
+    ``year_prior_column: null`` turns it off.
     """
 
     enabled: bool = True
@@ -127,6 +129,14 @@ class Estimation(_Strict):
     u_bounds: tuple[float, float] = (1e-10, 0.9999)
     max_records: int = Field(default=400_000, ge=1)  # records whose pairs feed EM (a hashed sample)
     seed: int = 20260101
+    # birth-year prior: a file is not a uniform draw from the register (a school list holds children);
+    # the prior that a candidate is the record's person follows the file's birth years (smoothed
+    # toward the register's by ``year_prior_strength`` pseudo-records), within +- ``year_prior_max_log2``.
+    # Off unless a config names the column (vietnam.yaml does not: see README, "Speed and accuracy")
+    year_prior_column: str | None = None
+    year_prior_by: str | None = "sector"  # records column whose values get a prior each (a run of many sectors)
+    year_prior_strength: float = Field(default=200.0, ge=0)
+    year_prior_max_log2: float = Field(default=3.0, ge=0)
 
 
 class NameFrequency(_Strict):

@@ -30,6 +30,7 @@ from rules.matching.estimate import (
     start_estimates,
     sum_log2_m,
     with_labelled_pairs,
+    year_prior,
 )
 from rules.matching.features import generic_features, record_features
 from rules.matching.index import index_source, prepared_index
@@ -195,7 +196,8 @@ def match_records(
         timing["compare"] += time.perf_counter() - t3
         chunks.append(_Chunk(start, chunk, rid, pidx, comps, cands.cap_hit))
     t4 = time.perf_counter()
-    est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir)
+    strata = _strata(records, config)
+    est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir, strata)
     if labels is not None and len(labels[1]):
         est = with_labelled_pairs(est, config, labels[0], labels[1])
     timing["estimate"] = time.perf_counter() - t4
@@ -206,8 +208,10 @@ def match_records(
     keep = [c for c in wanted if c and c in index.columns]
     index_small = contiguous(index.select(keep))
     t5 = time.perf_counter()
+    codes = _stratum_codes(strata, est)
     while chunks:  # each chunk is released once decided (its pairs' levels and weights are big at 10M)
         ch = chunks.pop(0)
+        ch.comps.rec_stratum = codes[ch.rid.astype(np.int64) + ch.start] if codes is not None else None
         score(ch.comps, est, config)
         rf = index_small[ch.pidx] if len(ch.pidx) else index_small.clear()
         res, rev = decide_chunk(ch.feats, ch.rid, rf, ch.comps, ch.cap_hit, config, est)
@@ -259,6 +263,44 @@ def _canonical_order(feats: pl.DataFrame) -> np.ndarray:
     return np.lexsort((np.arange(len(h)), h)) if len(h) else np.zeros(0, dtype=np.int64)
 
 
+def _strata(records: pl.DataFrame, config: MatchConfig) -> pl.Series | None:
+    """The records' birth-year prior strata (``estimation.year_prior_by``, e.g. the sector), or None."""
+    by = config.estimation.year_prior_by
+    if not by or by not in records.columns or records.height == 0:
+        return None
+    return records[by].cast(pl.Utf8)
+
+
+def _stratum_codes(strata: pl.Series | None, est: Estimates) -> np.ndarray | None:
+    """Per record, its row of ``est.year_log2`` (the last row for a stratum the estimates lack)."""
+    if strata is None or est.prior_years is None:
+        return None
+    names = strata.unique().sort(nulls_last=True)
+    lookup = pl.DataFrame({"_s": names, "_c": est.stratum_codes(names.to_list())})
+    return pl.DataFrame({"_s": strata}).join(lookup, on="_s", how="left", nulls_equal=True, maintain_order="left")[
+        "_c"
+    ].to_numpy()
+
+
+def _year_prior(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, strata: pl.Series | None, est):
+    """Fill ``est``'s birth-year prior: one row per stratum with at least one record, then all records."""
+    opt = config.estimation
+    ycol = opt.year_prior_column
+    if not ycol or ycol not in feats.columns or ycol not in index.columns:
+        return
+    names: list[str] = []
+    rows = []
+    if strata is not None:
+        names = [n for n in strata.unique().sort().to_list() if n is not None]
+        for name in names:
+            years, row = year_prior(
+                feats[ycol].filter(strata == name), index[ycol], opt.year_prior_strength, opt.year_prior_max_log2
+            )
+            rows.append(row)
+    years, row = year_prior(feats[ycol], index[ycol], opt.year_prior_strength, opt.year_prior_max_log2)
+    est.prior_years, est.year_log2, est.prior_strata = years, np.vstack([*rows, row]), names
+
+
 def _estimate(
     feats: pl.DataFrame,
     chunks: list[_Chunk],
@@ -266,6 +308,7 @@ def _estimate(
     index_cmp: pl.DataFrame,
     config: MatchConfig,
     cache_dir: str | Path | None,
+    strata: pl.Series | None = None,
 ) -> Estimates:
     """u from random pairs, then m and the match share by EM over the blocked pairs (cached per data)."""
     n, big_n = feats.height, index.height
@@ -273,7 +316,8 @@ def _estimate(
     if not opt.enabled or n == 0 or big_n == 0:
         return start_estimates(config, big_n)
     source = index_source(index)
-    key = data_version(feats, index, config, source[1] if source else None)
+    keyed = feats if strata is None else feats.with_columns(strata.alias("_year_prior_stratum"))
+    key = data_version(keyed, index, config, source[1] if source else None)
     cached = load_cached(Path(cache_dir), key) if cache_dir else None
     if cached is not None:
         return cached
@@ -302,6 +346,8 @@ def _estimate(
             year_equal = float((yr_l == yr_r).fill_null(False).to_numpy()[both].mean())
     est = estimate_u(sample.levels, config, k, big_n, year_equal)
     del lf, rf, sample
+    _year_prior(feats, index, config, strata, est)
+    codes = _stratum_codes(strata, est)
     # EM over the blocked pairs of (a hashed sample of) the records
     rid_all = np.concatenate([c.rid.astype(np.int64) + c.start for c in chunks]) if chunks else np.zeros(0, np.int64)
     if len(rid_all) and opt.max_iterations > 0:
@@ -310,6 +356,7 @@ def _estimate(
         }
         totals = []
         for c in chunks:  # scored again with the estimates for the decisions: free the weights meanwhile
+            c.comps.rec_stratum = codes[c.rid.astype(np.int64) + c.start] if codes is not None else None
             totals.append(score(c.comps, est, config).total)
             c.comps.weights, c.comps.total = {}, None
         pairs = PairLevels(rid_all, levels, np.concatenate(totals))

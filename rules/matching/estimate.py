@@ -12,7 +12,12 @@ model's structure and start values; every run estimates
   For a record with candidates j and likelihood ratios LR_j = prod(m/u), the posterior that j is its
   person is ``(share/N) LR_j / ((1 - share) + (share/N) sum_k LR_k)``; people outside the candidate
   list have a negligible LR. This is the same posterior the decisions use, so twins and namesakes
-  compete for one record instead of each scoring 1.0.
+  compete for one record instead of each scoring 1.0;
+- **the birth-year prior**: a file is not a uniform draw from the register (a school list holds
+  children, a vaccination list mostly infants), so "share / N each" becomes
+  ``share x P_file(year) / (N x P_reg(year))`` for a person born in ``year``: P_reg from the
+  register's birth years, P_file from the file's (smoothed toward P_reg). Summed over the register
+  the prior is still ``share``. It enters as ``log2(P_file / P_reg)`` per candidate, bounded.
 
 Bounds: m is a MAP estimate (Dirichlet pseudo-counts toward the start values, ``m_strength``
 pseudo-matches), clamped to ``m_bounds``; the share likewise (``share_strength``, ``share_bounds``);
@@ -36,7 +41,7 @@ import polars as pl
 
 from rules.matching.config import ComparisonSpec, MatchConfig
 
-ESTIMATOR_VERSION = "1"
+ESTIMATOR_VERSION = "2"
 LN2 = math.log(2.0)
 
 
@@ -81,7 +86,30 @@ class Estimates:
     em_pairs: int = 0
     u_pairs: int = 0
     history: list[float] = field(default_factory=list)  # match share after each EM iteration
+    prior_years: np.ndarray | None = None  # birth years with a prior (int64, ascending) ...
+    year_log2: np.ndarray | None = None  # ... log2(P_file(year) / P_reg(year)): one row per stratum
+    prior_strata: list[str] = field(default_factory=list)  # row names of year_log2 but the last (all rows)
     from_cache: bool = False
+
+    def stratum_codes(self, names: list[str | None]) -> np.ndarray:
+        """Row of ``year_log2`` for each stratum name (a name without a row of its own: the last row,
+        estimated from all the run's records)."""
+        own = {n: i for i, n in enumerate(self.prior_strata)}
+        return np.asarray([own.get(n, len(self.prior_strata)) for n in names], dtype=np.int64)
+
+    def year_prior_log2(self, years: np.ndarray, strata: np.ndarray | None = None) -> np.ndarray:
+        """Per candidate, log2 of its birth-year prior ratio (0 for a year not in the table or missing,
+        coded < 0). ``years``: int array, one per pair; ``strata``: row of ``year_log2`` per pair
+        (``stratum_codes``), None for the last row."""
+        out = np.zeros(len(years), dtype=np.float64)
+        if self.prior_years is None or self.year_log2 is None or len(self.prior_years) == 0 or len(years) == 0:
+            return out
+        table = np.atleast_2d(self.year_log2)
+        rows = np.full(len(years), table.shape[0] - 1, dtype=np.int64) if strata is None else strata
+        pos = np.clip(np.searchsorted(self.prior_years, years), 0, len(self.prior_years) - 1)
+        hit = self.prior_years[pos] == years
+        out[hit] = table[rows[hit], pos[hit]]
+        return out
 
     def log2_m(self, name: str) -> np.ndarray:
         return np.log2(self.m[name])
@@ -129,6 +157,9 @@ class Estimates:
             "em_pairs": self.em_pairs,
             "u_pairs": self.u_pairs,
             "history": self.history,
+            "prior_years": None if self.prior_years is None else self.prior_years.tolist(),
+            "year_log2": None if self.year_log2 is None else self.year_log2.tolist(),
+            "prior_strata": self.prior_strata,
         }
 
     @classmethod
@@ -146,6 +177,9 @@ class Estimates:
             em_pairs=int(d.get("em_pairs", 0)),
             u_pairs=int(d.get("u_pairs", 0)),
             history=list(d.get("history", [])),
+            prior_years=None if d.get("prior_years") is None else np.asarray(d["prior_years"], dtype=np.int64),
+            year_log2=None if d.get("year_log2") is None else np.asarray(d["year_log2"], dtype=np.float64),
+            prior_strata=list(d.get("prior_strata", [])),
         )
 
     def to_markdown(self, config: MatchConfig) -> str:
@@ -155,6 +189,7 @@ class Estimates:
             f"EM {self.iterations} iterations{'' if self.converged else ' (not converged)'} on "
             f"{self.em_pairs:,} pairs of {self.em_records:,} records; u from {self.u_pairs:,} random pairs",
             "",
+            *self._prior_lines(),
             "| comparison | level | m | u | match weight (log2 m/u) | u from |",
             "|---|---|---:|---:|---:|---|",
         ]
@@ -164,6 +199,50 @@ class Estimates:
                 f"| {r['u_source']} |"
             )
         return "\n".join(lines)
+
+
+    def _prior_lines(self) -> list[str]:
+        if self.prior_years is None or self.year_log2 is None or len(self.prior_years) == 0:
+            return []
+        table = np.atleast_2d(self.year_log2)
+        out = []
+        for name, row in zip([*self.prior_strata, "all rows"], table, strict=True):
+            hi, lo = int(np.argmax(row)), int(np.argmin(row))
+            out.append(
+                f"birth-year prior ({name}: the file's birth years against the register's): from "
+                f"{row[lo]:+.2f} (born {self.prior_years[lo]}) to {row[hi]:+.2f} (born {self.prior_years[hi]}) "
+                "log2 units"
+            )
+        return [*out, ""]
+
+
+def year_prior(
+    record_years: pl.Series, register_years: pl.Series, strength: float, max_log2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The birth-year prior of a run: (years, log2(P_file(year) / P_reg(year))) for every year the
+    register has.
+
+    ``P_reg``: share of the register born in the year; ``P_file``: share of the file's rows with that
+    birth year, smoothed with ``strength`` pseudo-rows spread as the register
+    (``(count + strength x P_reg) / (rows + strength)``), so a small file spread over many years keeps
+    a prior close to uniform, a row's own year weighs at most 1 / (1 + strength) of it, and a wrong
+    year on a few rows moves nothing. Bounded to +- ``max_log2``. Rows without a
+    year, and years nobody in the register has, do not count. Read from the data of the run only.
+    """
+    reg = register_years.drop_nulls().cast(pl.Int64, strict=False).drop_nulls()
+    if reg.len() == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    reg_counts = reg.value_counts(name="n").sort(reg.name)
+    years = reg_counts[reg.name].to_numpy().astype(np.int64)
+    p_reg = reg_counts["n"].to_numpy().astype(np.float64) / float(reg.len())
+    rec = record_years.drop_nulls().cast(pl.Int64, strict=False).drop_nulls()
+    rec = rec.filter(rec.is_in(pl.Series(years).implode())) if rec.len() else rec
+    counts = np.zeros(len(years), dtype=np.float64)
+    if rec.len():
+        rc = rec.value_counts(name="n")
+        counts[np.searchsorted(years, rc[rec.name].to_numpy().astype(np.int64))] = rc["n"].to_numpy()
+    p_file = (counts + strength * p_reg) / (counts.sum() + strength) if counts.sum() + strength > 0 else p_reg
+    return years, np.clip(np.log2(p_file / p_reg), -max_log2, max_log2)
 
 
 def start_estimates(config: MatchConfig, n_index: int) -> Estimates:
@@ -394,6 +473,9 @@ def run_em(pairs: PairLevels, n_records: int, est: Estimates, config: MatchConfi
         em_pairs=len(pairs.rid),
         u_pairs=est.u_pairs,
         history=history,
+        prior_years=est.prior_years,
+        year_log2=est.year_log2,
+        prior_strata=est.prior_strata,
     )
 
 
@@ -507,4 +589,5 @@ __all__ = [
     "run_em",
     "start_estimates",
     "with_labelled_pairs",
+    "year_prior",
 ]

@@ -28,7 +28,7 @@ from rules.matching.config import MatchConfig
 from rules.matching.features import index_features
 from rules.private import private_dir, private_file
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 REQUIRED_REGISTER_COLUMNS: tuple[str, ...] = ("person_id", "full_name", "date_of_birth", "gender")
 # used when present: old CMND, current province, and parent links (a parent's ID on a child's row)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("old_id", "province", "mother_id", "father_id", "household_id")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+import numpy as np
+
 from rules.matching.config import MatchConfig
 from rules.matching.estimate import Estimates
 
@@ -27,6 +29,11 @@ def match_weights_svg(est: Estimates, config: MatchConfig, title: str = "Match w
     Weights are clipped to +-25 for drawing (the value is printed unclipped beside the bar).
     """
     rows: list[tuple[str, str, float]] = [("prior", "share / N", est.prior_log2())]
+    if est.prior_years is not None and est.year_log2 is not None and len(est.prior_years):
+        table = np.atleast_2d(est.year_log2)
+        for name, row in zip([*est.prior_strata, "all rows"], table, strict=True):
+            for i in sorted({int(row.argmax()), int(row.argmin())}):
+                rows.append(("prior", f"{name}: born {est.prior_years[i]} (file vs register)", float(row[i])))
     for r in est.to_frame(config).iter_rows(named=True):
         rows.append((r["comparison"], r["level"], r["match_weight"]))
     lim = min(25.0, max(4.0, math.ceil(max(abs(w) for _, _, w in rows))))

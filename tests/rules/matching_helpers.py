@@ -61,7 +61,16 @@ def register(people: list[dict], with_filler: bool = True) -> pl.DataFrame:
 
 
 def record(
-    name, dob=None, gender=None, national_id=None, id_kind=None, year=None, precision=None, old_id=None, row=1
+    name,
+    dob=None,
+    gender=None,
+    national_id=None,
+    id_kind=None,
+    year=None,
+    precision=None,
+    old_id=None,
+    row=1,
+    guardian=None,
 ) -> dict:
     """One normalised record as rules.normalise would emit it (only the columns matching reads)."""
     if dob is not None:
@@ -97,6 +106,7 @@ def record(
         "id_clean": national_id,
         "id_kind": kind,
         "old_id_clean": old_id,
+        "guardian_name": guardian,
     }
 
 
@@ -122,5 +132,6 @@ def records(rows: list[dict]) -> pl.DataFrame:
             "id_clean": pl.Utf8,
             "id_kind": pl.Utf8,
             "old_id_clean": pl.Utf8,
+            "guardian_name": pl.Utf8,
         },
     )

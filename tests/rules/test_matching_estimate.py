@@ -133,14 +133,25 @@ def test_config_errors_name_the_key_path(patch, where):
 
 def test_estimates_table_and_chart(generated, tmp_path):
     index, recs, _ = generated
-    est = match_records(recs.head(300), index).estimates
+    with_prior = config.model_copy(
+        update={"estimation": config.estimation.model_copy(update={"year_prior_column": "yr"})}
+    )
+    est = match_records(recs.head(300), index, with_prior).estimates
     frame = est.to_frame(config)
     assert frame.columns == ["comparison", "level", "m", "u", "match_weight", "u_source"]
     assert frame.height == sum(len(c.levels) + 1 for c in config.comparisons)
     md = est.to_markdown(config)
     assert "| given | exact |" in md
     svg = match_weights_svg(est, config)
-    assert svg.startswith("<svg") and svg.count("<rect") == frame.height + 1  # + the prior
+    # + the share / N prior and, per stratum (the sector) and for all rows, the birth-year prior's
+    # highest and lowest year
+    assert est.prior_years is not None and len(est.prior_years) > 1
+    assert est.prior_strata == sorted(set(recs.head(300)["sector"].to_list()))
+    table = np.atleast_2d(est.year_log2)
+    assert table.shape == (len(est.prior_strata) + 1, len(est.prior_years))
+    bars = sum(len({int(r.argmax()), int(r.argmin())}) for r in table)
+    assert svg.startswith("<svg") and svg.count("<rect") == frame.height + 1 + bars
+    assert md.count("birth-year prior") == table.shape[0]
     # no personal data: only labels and numbers
     names = set(recs["full_name"].drop_nulls().to_list()[:50])
     assert not any(n in svg or n in md for n in names)

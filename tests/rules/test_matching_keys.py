@@ -21,7 +21,9 @@ ANH = person("079190123456", "Trần Ngọc Ánh", D(1990, 7, 21), "Nữ", old_i
 BICH = person("079190765432", "Trần Ngọc Bích", D(1990, 7, 21), "Nữ")  # Ánh's twin sister
 HOA = person("079165000001", "Lê Thị Hoa", D(1965, 2, 3), "Nữ")  # their mother
 HA = person("079190000001", "Lý Thu Hà", D(1990, 8, 7), "Nữ")  # born 07/08: day and month can swap
+THANH = person("079160000002", "Trần Văn Thành", D(1960, 1, 5), "Nam")  # their father
 HOUSEHOLDS = {ANH["person_id"]: "H1", BICH["person_id"]: "H1", HOA["person_id"]: "H1"}
+PARENTS = {ANH["person_id"]: (HOA["person_id"], THANH["person_id"]), BICH["person_id"]: (None, THANH["person_id"])}
 config = MatchConfig.default()
 
 # pass -> (person the row means, the row); each row is damaged so that this pass can find the person
@@ -47,12 +49,22 @@ CASES: dict[str, tuple[dict, dict]] = {
     "dob_token_set": (ANH, record("Ngọc Ánh Trần", ANH["date_of_birth"])),
     "dob_rarest_token": (ANH, record("Trần Ngọc Ánh Bé", ANH["date_of_birth"])),
     "year_rarest_token": (ANH, record("Ngọc Ánh Trần Bé", D(1990, 3, 9))),
+    # name typo and a wrong date, but the list names the mother, or the father of a child with both
+    # parents in the register (a child with only a father has him in the first parent column)
+    "guardian_given": (ANH, record("Trần Ngoc Ánh", D(1991, 3, 9), guardian="LÊ THỊ HOA")),
+    "guardian2_given": (ANH, record("Trần Ngoc Ánh", D(1991, 3, 9), guardian="Trần Văn Thành")),
 }
 
 
 def _register() -> pl.DataFrame:
-    reg = register([ANH, BICH, HOA, HA])
-    return reg.with_columns(pl.col("person_id").replace_strict(HOUSEHOLDS, default=None).alias("household_id"))
+    reg = register([ANH, BICH, HOA, HA, THANH])
+    mothers = {k: v[0] for k, v in PARENTS.items()}
+    fathers = {k: v[1] for k, v in PARENTS.items()}
+    return reg.with_columns(
+        pl.col("person_id").replace_strict(HOUSEHOLDS, default=None).alias("household_id"),
+        pl.col("person_id").replace_strict(mothers, default=None, return_dtype=pl.Utf8).alias("mother_id"),
+        pl.col("person_id").replace_strict(fathers, default=None, return_dtype=pl.Utf8).alias("father_id"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +93,27 @@ def test_each_pass_finds_its_kind_of_row(index, prepared, name):
     assert name in hits, f"{name} found nobody"
     pos = int(index.with_row_index("i").filter(pl.col("pid") == who["person_id"])["i"][0])
     assert pos in set(cands.pairs["pidx"].to_list())
+
+
+def test_guardian_passes_find_a_child_with_only_a_father_through_the_first_parent_column(index, prepared):
+    cands, hits = _hits(index, prepared, record("Trần Ngoc Bích", D(1991, 3, 9), guardian="Trần Văn Thành"))
+    assert "guardian_given" in hits and "guardian2_given" not in hits
+    pos = int(index.with_row_index("i").filter(pl.col("pid") == BICH["person_id"])["i"][0])
+    assert pos in set(cands.pairs["pidx"].to_list())
+
+
+def test_guardian_named_like_a_parent_is_evidence_for_the_child(index):
+    # a wrong year and a name typo: only the guardian finds her
+    row = record("Trần Ngoc Ánh", D(1991, 3, 9), "Nữ", guardian="Lê Thị Hoa")
+    res = match_records(records([row]), index, config).results
+    assert "guardian=parent_named" in res["reason"][0] and res["proposed_id"][0] == ANH["person_id"]
+    stranger = record("Trần Ngoc Ánh", D(1991, 3, 9), "Nữ", guardian="Phạm Văn Khác")
+    assert match_records(records([stranger]), index, config).results["reason"][0] == "no_candidates"
+    # one wrong digit in the day: found either way; the parent's name weighs for her, another against
+    rows = [record("Trần Ngoc Ánh", D(1990, 7, 27), "Nữ", guardian=g) for g in ("Lê Thị Hoa", "Phạm Văn Khác")]
+    both = match_records(records(rows), index, config).results
+    assert "guardian=parent_named" in both["reason"][0] and "guardian=other_name" in both["reason"][1]
+    assert both["score"][0] > both["score"][1]
 
 
 def test_fallback_passes_do_not_run_where_the_exact_name_and_date_found_someone(index, prepared):

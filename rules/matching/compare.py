@@ -38,6 +38,7 @@ PREDICATE_COLUMNS: tuple[str, ...] = (
     "idk",
     "grk",
     "grk2",
+    "idn_s",
 )
 
 MISSING = -2
@@ -107,6 +108,24 @@ def _parent_name(scorer=None, better: str = "high"):
         return out
 
     return pred
+
+
+def _sci_prefix(lf, rf, lv, idx):
+    """The record's rounded ID prefix (``column``, ``features.sci_id_prefix``) against the candidate's
+    ID, on the digits a birth date and gender do not already give: the province code (digits 1-3)
+    and digits 7 on, where Excel's rounding may have added one."""
+    a = lf[lv.column].gather(idx)
+    b = rf["idn_s"].gather(idx)
+    n = a.str.len_chars()
+    frame = pl.DataFrame({"a": a, "b": b, "n": n}).select(
+        prov=pl.col("a").str.slice(0, 3) == pl.col("b").str.slice(0, 3),
+        ta=pl.col("a").str.slice(6).cast(pl.Int64, strict=False),
+        tb=pl.col("b").str.slice(6, pl.col("n") - 6).cast(pl.Int64, strict=False),
+        mod=pl.lit(10, pl.Int64).pow(pl.col("n") - 6),
+    )
+    # rounded up by one, with a carry out of the tail when it was all nines (0 shown for 9)
+    tail = ((frame["ta"] - frame["tb"]) % frame["mod"]).is_in([0, 1])
+    return _bool(frame["prov"] & tail)
 
 
 def _either_empty(lf, rf, lv, idx):
@@ -202,6 +221,7 @@ PREDICATES: dict[str, Predicate] = {
     "year_far": _year_far,
     "always": _always,
     "parent_name": _parent_name(),
+    "sci_prefix": _sci_prefix,
     "parent_name_jw": _parent_name(JaroWinkler.normalized_similarity),
 }
 
@@ -364,8 +384,8 @@ def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_ind
     lvl = np.full(n, ELSE, dtype=np.int16)
     if comp.null_columns:
         miss = np.zeros(n, dtype=bool)
-        for c in comp.null_columns:
-            miss |= lf[c].is_null().to_numpy() | rf[c].is_null().to_numpy()
+        for c in comp.null_columns:  # a record-only column (the register has none) is missing on one side
+            miss |= lf[c].is_null().to_numpy() | (rf[c].is_null().to_numpy() if c in rf.columns else False)
         lvl[miss] = MISSING
     for i, lv in enumerate(comp.levels):
         todo = np.flatnonzero(lvl == ELSE)

@@ -52,13 +52,14 @@ VIETNAM_FEATURES: tuple[str, ...] = (
     "hh",
     "grk",
     "grk2",
+    "idp",
 )
 
 
 GUARDIAN_COLUMN = "guardian_name"  # canonical column of a school list's parent or guardian (contracts §4)
 
 # record-side helpers the register does not need (the index stays smaller and its cache stays valid)
-RECORD_ONLY_FEATURES: tuple[str, ...] = ("dob_sw", "idf", "nk_rot", "nk_rev")
+RECORD_ONLY_FEATURES: tuple[str, ...] = ("dob_sw", "idf", "nk_rot", "nk_rev", "idp")
 INDEX_FEATURES: tuple[str, ...] = tuple(f for f in VIETNAM_FEATURES if f not in RECORD_ONLY_FEATURES)
 
 
@@ -192,6 +193,7 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, pl.Utf8).alias("par2"),
         pl.lit(None, pl.Utf8).alias("hh"),
         pl.lit(None, pl.Utf8).alias("grk2"),
+        sci_id_prefix(col("national_id"), id_kind).alias("idp"),
     )
     # the parent or guardian a school list names (cột "Họ tên cha/mẹ/người giám hộ"), folded like a
     # name: compared with the names of the candidate's mother and father in the register
@@ -213,6 +215,26 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
     base = base.with_columns(orders.get_columns())
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
     return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
+
+
+def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
+    """The leading digits of a 12-digit ID that Excel wrote in scientific notation and rounded
+    (``7.92031E+10`` -> ``0792031``, ``1.19012E+09`` -> ``00119012``), for an ID the normaliser could
+    not use (kind ``unusable``).
+
+    Why: the ID is lost, but its first digits are not: the province code (digits 1-3) and, after the
+    century/gender and year digits, the first of the six random digits (digit 7, maybe rounded up by
+    one). Null when the value is not scientific notation, or too short to reach digit 7.
+    """
+    from rules.normalise.ids import ID_QUOTES, SCIENTIFIC_ID  # the normaliser's reading of the notation
+
+    sci = raw.str.strip_chars().str.strip_chars(ID_QUOTES).str.extract_groups(SCIENTIFIC_ID)
+    digits = (sci.struct[0] + sci.struct[1].fill_null("")).str.strip_chars_start("0")
+    width = sci.struct[2].cast(pl.Int32, strict=False) + 1  # digits of the number Excel held
+    # CCCD province codes start with 0 (Hà Nội 001: two zeros), which the number lost
+    prefix = pl.when(width.is_between(10, 12)).then(pl.lit("00").str.slice(0, 12 - width) + digits)
+    ok = (id_kind == "unusable") & (prefix.str.len_chars() >= 7) & (prefix.str.len_chars() <= 12)
+    return pl.when(ok).then(prefix).otherwise(None)
 
 
 def index_features(register: pl.DataFrame) -> pl.DataFrame:

@@ -134,11 +134,16 @@ def normalise_ids(
     return df.select("id_clean", "id_kind", "id_error", flags.alias("id_flags"))
 
 
+# an ID Excel wrote in scientific notation: integer part, decimals (the mantissa's digits), exponent
+SCIENTIFIC_ID = r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$"
+ID_QUOTES = "'\"`’‘"  # an Excel text-prefix quote and its look-alikes around a typed ID
+
+
 def _repair_cells(raw: pl.Series) -> pl.DataFrame:
     """Digits and repair flags for cells that are not bare digits (quotes, floats, separators)."""
     c = pl.col
-    df = pl.DataFrame({"raw": raw}).with_columns(t=c("raw").str.strip_chars().str.strip_chars("'\"`’‘"))
-    sci = c("t").str.extract_groups(r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d+)$")
+    df = pl.DataFrame({"raw": raw}).with_columns(t=c("raw").str.strip_chars().str.strip_chars(ID_QUOTES))
+    sci = c("t").str.extract_groups(SCIENTIFIC_ID)
     df = df.with_columns(
         sci_int=sci.struct[0],
         sci_frac=sci.struct[1].fill_null(""),

@@ -13,7 +13,7 @@ import unicodedata
 from datetime import date, timedelta
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rules.normalise import (
@@ -131,8 +131,14 @@ def test_nfc_nfd_invariance_and_idempotence(names: list[str]) -> None:
 
 @SETTINGS
 @given(st.lists(st.one_of(name_pair().map(lambda p: p[0]), viet_text), min_size=1, max_size=20))
+@example(["Â\xa0"])
+@example(["Ánh\xa0"])
 def test_key_ignores_diacritics(names: list[str]) -> None:
-    with_marks = _names(names)["name_key"]
+    marked = _names(names)
+    # "Â" + a no-break space is how a UTF-8 no-break space reads in cp1252: repaired (to nothing),
+    # while "A" + a no-break space is a name; the property holds for text that is not mojibake
+    assume(not any("mojibake_repaired" in flags for flags in marked["name_flags"].to_list()))
+    with_marks = marked["name_key"]
     without = _names([strip_diacritics(n) for n in names])["name_key"]
     assert with_marks.to_list() == without.to_list()
     assert all(k is None or k.isascii() or not k.isalpha() or k == k.lower() for k in with_marks.to_list())

@@ -1,0 +1,76 @@
+"""An ID that Excel wrote in scientific notation (6 significant digits, rounded) still speaks for its
+holder through the digits a birth date cannot give: the province code and the 7th digit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+import polars as pl
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rules.matching import build_population_index, match_records
+from rules.matching.compare import PREDICATES
+from rules.matching.config import LevelSpec
+from rules.matching.features import sci_id_prefix
+from tests.rules.matching_helpers import person, record, records, register
+
+
+def excel_general(digits: str) -> str:
+    """How Excel's General format shows a 12-digit ID typed as a number: 6 significant digits,
+    rounded half up (``079203123456`` -> ``7.92031E+10``)."""
+    value = Decimal(int(digits))
+    step = Decimal(10) ** (value.adjusted() - 5)
+    mantissa, exp = f"{value.quantize(step, rounding=ROUND_HALF_UP):.5E}".split("E")
+    return f"{mantissa}E{int(exp):+03d}"
+
+
+def agrees(shown: str, candidate: str) -> bool:
+    lf = pl.DataFrame({"idp": pl.select(sci_id_prefix(pl.lit(shown), pl.lit("unusable"))).to_series()})
+    rf = pl.DataFrame({"idn_s": [candidate]})
+    lv = LevelSpec(label="agrees", when="sci_prefix", column="idp")
+    return bool(PREDICATES["sci_prefix"](lf, rf, lv, pl.Series([0]).to_numpy())[0])
+
+
+ids = st.from_regex(r"0(0[1-9]|[1-8][0-9]|9[0-6])[0-3][0-9]{8}", fullmatch=True)  # province codes 001-096
+
+
+@settings(max_examples=300, deadline=None)
+@given(true_id=ids)
+@example(true_id="079190999996")  # rounds up with a carry into the year digits
+@example(true_id="079190950000")
+@example(true_id="001190123456")  # Hà Nội: two leading zeros lost
+def test_the_holders_id_agrees_with_its_rounded_form(true_id):
+    shown = excel_general(true_id)
+    assert shown.endswith(("E+10", "E+09"))
+    assert agrees(shown, true_id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(true_id=ids, other=st.sampled_from(["001", "048", "092"]))
+def test_another_province_code_disagrees(true_id, other):
+    if true_id[:3] == other:
+        return
+    assert not agrees(excel_general(true_id), other + true_id[3:])
+
+
+def test_only_unusable_scientific_ids_give_a_prefix():
+    raw = pl.Series(["7.92031E+10", "'7.92031E+10", "7.9E+10", "079203123456", "7.92031E+10", None, "1.19012E+09"])
+    kind = pl.Series(["unusable", "unusable", "unusable", "cccd", "cccd", "missing", "unusable"])
+    got = pl.DataFrame({"r": raw, "k": kind}).select(sci_id_prefix(pl.col("r"), pl.col("k"))).to_series().to_list()
+    assert got == ["0792031", "0792031", None, None, None, None, "00119012"]
+
+
+def test_a_rounded_id_weighs_for_its_holder_and_against_a_namesake():
+    anh = person("079190123456", "Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ")
+    twin_name = person("001190543210", "Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ")  # namesake, other province
+    idx = build_population_index(register([anh, twin_name]))
+    row = dict(record("Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ", id_kind="unusable"), national_id="7.91901E+10")
+    plain = record("Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ")
+    recs = records([row, plain]).with_columns(pl.Series("national_id", ["7.91901E+10", None]))
+    res = match_records(recs, idx).results
+    # with the rounded ID the namesake is told apart; without any ID the two stay a near tie
+    assert res["proposed_id"][0] == anh["person_id"] and "id_prefix=agrees" in res["reason"][0]
+    assert res["status"][1] == "ambiguous"
+    assert res["score"][0] > res["score"][1]

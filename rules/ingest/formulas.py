@@ -35,6 +35,7 @@ from datetime import date
 
 import polars as pl
 
+from rules.ingest.biff import SheetMarks
 from rules.ingest.errors import UploadError
 from rules.ingest.limits import column_letters
 
@@ -225,6 +226,73 @@ def workbook_date1904(data: bytes) -> bool:
 
 
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
+
+# Hidden rows and columns, error cells (``t="e"``: a constant error or a formula's cached error):
+# calamine reads neither which rows/columns are hidden nor error values (it gives an empty cell).
+_MARK_HINTS = (b'hidden="1"', b'hidden="true"', b't="e"', b"hidden='", b"t='e'")  # plain scans: fast
+
+
+def _positions(xml: bytes, needles: tuple[bytes, ...]):
+    """Every offset of each needle in ``xml`` (plain byte search: hidden rows and error cells are few)."""
+    for needle in needles:
+        at = xml.find(needle)
+        while at >= 0:
+            yield at
+            at = xml.find(needle, at + len(needle))
+
+
+def _tags_with(xml: bytes, needles: tuple[bytes, ...]):
+    """The opening tags (``<row r="5" hidden="1" …``) holding one of ``needles``."""
+    for at in _positions(xml, needles):
+        begin = xml.rfind(b"<", 0, at)
+        end = xml.find(b">", at)
+        if begin >= 0 and end > at:
+            yield xml[begin:end]
+
+
+def xlsx_sheet_marks(data: bytes, sheet: str) -> SheetMarks:
+    """Hidden rows and columns and error cells of one xlsx/xlsm sheet (0-based, absolute); nothing
+    for other workbooks. The sheet XML is streamed once looking for a ``hidden`` or ``t="e"``
+    attribute (about 0.2 s per 100 MB; most sheets have neither) and parsed only when one is there."""
+    marks = SheetMarks()
+    part = sheet_parts(data).get(sheet, ("", ""))[1]
+    zf = _zip(data)
+    if zf is None or not part:
+        return marks
+    try:
+        with zf.open(part) as fh:
+            tail, hit = b"", False
+            while block := fh.read(1 << 20):
+                chunk = tail + block
+                if any(hint in chunk for hint in _MARK_HINTS):
+                    hit = True
+                    break
+                tail = block[-32:]
+        if not hit:
+            return marks
+        xml = zf.read(part)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return marks
+    for tag in _tags_with(xml, (b'hidden="1"', b'hidden="true"', b"hidden='1'", b"hidden='true'")):
+        name = tag[1:].split(None, 1)[0].split(b":")[-1] if len(tag) > 1 else b""
+        a = _attrs(tag)
+        if name == b"row" and a.get("r", "").isdigit():
+            marks.hidden_rows.add(int(a["r"]) - 1)
+        elif name == b"col" and a.get("min", "").isdigit() and a.get("max", "").isdigit():
+            marks.hidden_columns.append((int(a["min"]) - 1, int(a["max"]) - 1))
+    for at in _positions(xml, (b't="e"', b"t='e'")):
+        begin = xml.rfind(b"<", 0, at)
+        m = _CELL.match(xml, begin)
+        if m is None:
+            continue
+        ref = _REF.match(_attrs(m.group(1)).get("r", ""))
+        if ref is None:
+            continue
+        v = _VALUE.search(m.group(2) or b"")
+        text = html.unescape((v.group(1) or b"").decode("utf-8", "replace")).strip() if v else ""
+        marks.errors[(int(ref.group(2)) - 1, _col_number(ref.group(1)) - 1)] = text or "#VALUE!"
+    return marks
+
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')

@@ -102,7 +102,8 @@ def workbook_stream(data: bytes) -> bytes:
             root_start = start
         elif kind == 2:
             entries[name] = (start, length)
-    found = entries.get("Workbook") or entries.get("Book")
+    by_name = {name.lower(): where for name, where in entries.items()}
+    found = by_name.get("workbook") or by_name.get("book")
     if found is None:
         return b""
     start, length = found

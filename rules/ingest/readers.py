@@ -75,6 +75,11 @@ class ExcelSource:
             raise UploadError("password_protected", file=path.name)
         if not data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) and path.suffix.lower() != ".ods":
             raise UploadError("corrupt_file", file=path.name)
+        # an .xls whose Workbook stream cannot be followed (a broken sector chain) is damaged: said
+        # here, before calamine, which may panic on it and print a Rust backtrace on stderr
+        self._biff = read_book(data) if data.startswith(_OLE_MAGIC) else None
+        if self._biff is not None and not self._biff.stream.startswith(b"\x09\x08"):
+            raise UploadError("corrupt_file", file=path.name)
         try:
             self._reader = fastexcel.read_excel(data)
             self.sheet_names: list[str] = list(self._reader.sheet_names)
@@ -88,7 +93,6 @@ class ExcelSource:
         self.formulas_evaluated = 0
         self.first_columns: dict[str, int] = {}  # sheet -> Excel column (0-based) of its grid's c0
         # the date system: workbook.xml of an xlsx, the DATEMODE record of an .xls (rules.ingest.biff)
-        self._biff = read_book(data) if data.startswith(_OLE_MAGIC) else None
         self.date1904 = self._biff.date1904 if self._biff is not None else workbook_date1904(data)
         self._marks: dict[str, SheetMarks] = {}
         states = sheet_states(data, self.sheet_names) or self._loaded_states()

@@ -391,10 +391,14 @@ def test_a_damaged_xls_never_breaks_the_record_reader(cut, flips):
         sheet_marks(book, name)
 
 
-@SLOW
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(512, 6000), flips=st.lists(st.tuples(st.integers(0, 6000), st.integers(0, 255)),
                                                   max_size=4))
-def test_a_damaged_xls_is_read_or_refused_plainly(cut, flips):
+def test_a_damaged_xls_is_read_or_refused_plainly(capfd, cut, flips):
+    """A cut or scribbled-over .xls: read, or refused in one line; calamine never reaches a broken
+    sector chain (it panics there and prints a Rust backtrace on stderr)."""
+    capfd.readouterr()
     rows = _grid(PEOPLE)
     with tempfile.TemporaryDirectory() as folder:
         path = _write(Path(folder), "xls", rows, hidden_rows={2}, errors={(1, 2): ("#REF!", True)})
@@ -409,3 +413,4 @@ def test_a_damaged_xls_is_read_or_refused_plainly(cut, flips):
             assert "\n" not in str(exc)
         else:
             assert result.counts["rows_read"] == result.counts["accepted"] + result.counts["rejected"]
+    assert "panicked" not in capfd.readouterr().err

@@ -7,7 +7,8 @@ Rules (domain README §1.4), in order:
   kind ``unusable`` with ``id_scientific_notation`` - never guessed.
 - a float cell (``79203001234.0``) -> its integer digits (``float_repaired``).
 - digits lost on the way through a number: a 10- or 11-digit value (a 12-digit ID whose leading
-  zeros a number cell dropped) with at most 6 significant digits left, ``79203100000``: what Excel
+  zeros a number cell dropped), or a 12-digit one without a leading zero (rounded up for display),
+  with at most 6 significant digits left, ``79203100000``: what Excel
   keeps when a number shown as ``7.92031E+10`` is saved or retyped as displayed. Kind ``unusable`` /
   ``id_scientific_notation``, never padded into a wrong ID. A real ID ends in that many zeros once
   in 100,000 (10,000 for the ``00x`` provinces), and only as a number cell: typed as Text it keeps
@@ -89,7 +90,9 @@ def normalise_ids(
     short = n.is_in([10, 11])
     pad_ok = pl.when(short).then(d.str.zfill(12).str.slice(0, 3).is_in(codes))
     # a number that kept at most 6 significant digits: the rest were lost, not zeros (see above)
-    truncated = short & c("all_digits") & (d.str.strip_chars_end("0").str.len_chars() <= LOST_DIGITS_KEPT)
+    # (12 digits without a leading zero too: 9.5E+10 shown with one digit is 1E+11, 100000000000)
+    truncated = ((short | ((n == 12) & ~d.str.starts_with("0"))) & c("all_digits")
+                 & (d.str.strip_chars_end("0").str.len_chars() <= LOST_DIGITS_KEPT))
     kind = (
         pl.when(c("missing"))
         .then(missing)

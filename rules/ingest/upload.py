@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
@@ -493,8 +494,8 @@ def _read_sheet(
     return raw, info
 
 
-def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | None], marks, first: int
-                      ) -> pl.DataFrame:
+def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | None], marks: SheetMarks,
+                      first: int) -> pl.DataFrame:
     """Date cells holding an error value (``#REF!``, a formula's cached ``#DIV/0!``) get that text,
     as Excel shows it, so the date rule rejects the row saying so (calamine reads them as empty:
     the row would be rejected as "missing date", or a stale hidden copy silently used)."""
@@ -515,7 +516,8 @@ def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | No
 _SHOWN_CELLS = 5
 
 
-def _note_marks(info: SheetLayout, marks, rows: pl.Series, cols: list[str], labels: list[str], first: int) -> None:
+def _note_marks(info: SheetLayout, marks: SheetMarks, rows: pl.Series, cols: list[str], labels: list[str],
+                first: int) -> None:
     """What Excel hid or showed as an error among the rows and columns read (``info`` updated)."""
     from rules.ingest.limits import column_letters
 

@@ -414,3 +414,30 @@ def test_a_damaged_xls_is_read_or_refused_plainly(capfd, cut, flips):
         else:
             assert result.counts["rows_read"] == result.counts["accepted"] + result.counts["rejected"]
     assert "panicked" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("block", [1, 7, 333, 1 << 20])
+def test_marks_across_block_edges_are_all_found(tmp_path: Path, monkeypatch, block: int):
+    """Hidden rows, hidden columns and error cells, the sheet XML read in blocks of any size (every
+    tag cut at some block edge when blocks are tiny): each found once, none invented."""
+    import rules.ingest.formulas as formulas
+
+    path = tmp_path / "big.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet("DS")
+    ws.set_column(6, 7, None, None, {"hidden": True})
+    ws.write_row(0, 0, HEADER)
+    hidden, errors = set(), {}
+    for i in range(1, 1_001 if block < 100 else 20_001):
+        if i % 7 == 0:
+            ws.set_row(i, None, None, {"hidden": True})
+            hidden.add(i)
+        ws.write_row(i, 0, [str(i), "Nguyễn Văn An", "05/09/2012", "Nam", "079212000123"])
+        if i % 11 == 0:
+            code = CODES[i % len(CODES)]
+            ws.write_formula(i, 5, f"={code}", None, code)
+            errors[(i, 5)] = code
+    wb.close()
+    monkeypatch.setattr(formulas, "_BLOCK", block)
+    marks = formulas.xlsx_sheet_marks(path.read_bytes(), "DS")
+    assert marks.hidden_rows == hidden and marks.errors == errors and marks.hidden_columns == [(6, 7)]

@@ -29,6 +29,10 @@ Decisions worth knowing:
 * Hidden and very hidden sheets are not read (``Upload.hidden_sheets``) unless ``sheet=`` names one.
 * Formulas saved without a value (files written by programs) are evaluated when they are simple
   constants (``rules.ingest.formulas``), else the file is refused ``formula_without_value``.
+* Hidden rows and columns of a visible sheet are read (a hidden column only when no visible one
+  names the same field) and named in one warning line; error values (``#REF!``…) in date cells
+  reject the row ``date_error_value``; the .xls date system is its DATEMODE record
+  (``rules.ingest.biff``; decisions in ``docs/input.md``).
 * Any failure on bad input is an :class:`UploadError` naming its real cause (``no_line_breaks``,
   ``not_text``, ``layout_not_understood`` for text files; never "empty" or "not a workbook" about
   a text file with data); nothing else escapes ``read_upload``.

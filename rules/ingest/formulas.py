@@ -35,6 +35,7 @@ from datetime import date
 
 import polars as pl
 
+from rules.ingest.biff import SheetMarks
 from rules.ingest.errors import UploadError
 from rules.ingest.limits import column_letters
 
@@ -225,6 +226,78 @@ def workbook_date1904(data: bytes) -> bool:
 
 
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
+
+# Hidden rows and columns, error cells (``t="e"``: a constant error or a formula's cached error):
+# calamine reads neither which rows/columns are hidden nor error values (it gives an empty cell).
+_HIDDEN = (b'hidden="1"', b'hidden="true"', b"hidden='1'", b"hidden='true'")
+_ERROR_CELL = (b't="e"', b"t='e'")
+_CONTEXT = 1 << 16  # bytes kept around a block's edge: a whole row/col tag or error cell fits in it
+_BLOCK = 1 << 20
+
+
+def xlsx_sheet_marks(data: bytes, sheet: str) -> SheetMarks:
+    """Hidden rows and columns and error cells of one xlsx/xlsm sheet (0-based, absolute); nothing
+    for other workbooks. One streaming pass over the sheet XML in 1 MB blocks, plain byte searches
+    for the few attributes that matter (no whole-sheet copy in memory, no cost measurable next to
+    calamine's parse); a hit is parsed from the ``<`` of its tag."""
+    marks = SheetMarks()
+    part = sheet_parts(data).get(sheet, ("", ""))[1]
+    zf = _zip(data)
+    if zf is None or not part:
+        return marks
+    try:
+        with zf.open(part) as fh:
+            buf, start = b"", 0
+            while True:
+                block = fh.read(_BLOCK)
+                buf += block
+                # hits before ``cut`` are handled now: the element each starts has _CONTEXT bytes to end
+                cut = len(buf) if not block else max(start, len(buf) - _CONTEXT)
+                for at in _positions(buf, _HIDDEN, start, cut):
+                    _hidden_tag(buf, at, marks)
+                for at in _positions(buf, _ERROR_CELL, start, cut):
+                    _error_cell(buf, at, marks)
+                if not block:
+                    break
+                keep = max(0, cut - _CONTEXT)  # the text before a hit, back to its tag's "<"
+                buf, start = buf[keep:], cut - keep
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return SheetMarks()
+    return marks
+
+
+def _positions(buf: bytes, needles: tuple[bytes, ...], start: int, end: int):
+    """Offsets in ``buf[start:end]`` where one of ``needles`` begins."""
+    for needle in needles:
+        at = buf.find(needle, start, end + len(needle) - 1)
+        while at >= 0:
+            yield at
+            at = buf.find(needle, at + len(needle), end + len(needle) - 1)
+
+
+def _hidden_tag(buf: bytes, at: int, marks: SheetMarks) -> None:
+    begin, end = buf.rfind(b"<", 0, at), buf.find(b">", at)
+    if begin < 0 or end < 0:
+        return
+    tag = buf[begin:end]
+    name = tag[1:].split(None, 1)[0].split(b":")[-1] if len(tag) > 1 else b""
+    a = _attrs(tag)
+    if name == b"row" and a.get("r", "").isdigit():
+        marks.hidden_rows.add(int(a["r"]) - 1)
+    elif name == b"col" and a.get("min", "").isdigit() and a.get("max", "").isdigit():
+        marks.hidden_columns.append((int(a["min"]) - 1, int(a["max"]) - 1))
+
+
+def _error_cell(buf: bytes, at: int, marks: SheetMarks) -> None:
+    m = _CELL.match(buf, max(buf.rfind(b"<", 0, at), 0))
+    if m is None:  # t="e" in a cell's text, not an attribute
+        return
+    ref = _REF.match(_attrs(m.group(1)).get("r", ""))
+    if ref is None or _attrs(m.group(1)).get("t") != "e":
+        return
+    v = _VALUE.search(m.group(2) or b"")
+    text = html.unescape((v.group(1) or b"").decode("utf-8", "replace")).strip() if v else ""
+    marks.errors[(int(ref.group(2)) - 1, _col_number(ref.group(1)) - 1)] = text or "#VALUE!"
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')

@@ -10,7 +10,7 @@ filled rightwards before the labels are joined ("Phụ huynh Họ tên").
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rules.ingest.headers import FAMILY_MIDDLE, HeaderSpec, fold
@@ -82,36 +82,35 @@ def _two_row(spec: HeaderSpec, upper: list[str | None], lower: list[str | None])
     return labels, fields
 
 
-def _dedupe(fields: list[str | None]) -> list[str | None]:
-    """A canonical field maps from its first column only; later duplicates become unknown columns."""
-    seen: set[str] = set()
-    out: list[str | None] = []
-    for f in fields:
-        if f is None or f in seen:
-            out.append(None)
-        else:
-            seen.add(f)
-            out.append(f)
-    return out
+def _dedupe(fields: list[str | None], hidden: Collection[int] = ()) -> list[str | None]:
+    """A canonical field maps from one column only: its first visible one (a column hidden in Excel
+    beside a visible one of the same name is usually the stale copy: last year's "Ngày sinh"), else
+    its first; the other columns become unknown columns (kept in ``extra``, never lost)."""
+    chosen: dict[str, int] = {}
+    for j, f in enumerate(fields):
+        if f is not None and (f not in chosen or (chosen[f] in hidden and j not in hidden)):
+            chosen[f] = j
+    return [f if f is not None and chosen[f] == j else None for j, f in enumerate(fields)]
 
 
-def find_header(spec: HeaderSpec, grid: Grid, width: int) -> HeaderLayout | None:
+def find_header(spec: HeaderSpec, grid: Grid, width: int, hidden: Collection[int] = ()) -> HeaderLayout | None:
     """Best single or two-row header in the first rows of ``grid``, or None when nothing maps.
 
     A header needs at least two distinct known fields, or the full-name column alone. Ties go to the
-    earlier, single-row candidate: title rows score nothing, so they never win.
+    earlier, single-row candidate: title rows score nothing, so they never win. ``hidden``: grid
+    columns hidden in Excel; when two columns name one field the visible one is taken.
     """
     best: HeaderLayout | None = None
     n = min(len(grid), SCAN_ROWS)
     rows = [_row(grid, i, width) for i in range(n + 1)]
-    singles = [_dedupe(_map_labels(spec, r)) if any(r) else [None] * width for r in rows]
+    singles = [_dedupe(_map_labels(spec, r), hidden) if any(r) else [None] * width for r in rows]
     for i in range(n):
         if not any(rows[i]):
             continue
         candidates = [(1, list(rows[i]), singles[i])]
         if i + 1 < len(rows) and any(rows[i + 1]):
             labels2, fields2 = _two_row(spec, rows[i], rows[i + 1])
-            fields2 = _dedupe(fields2)
+            fields2 = _dedupe(fields2, hidden)
             # a pair must say more than either of its rows alone (a title above the header does not)
             if _score(fields2) > max(_score(singles[i]), _score(singles[i + 1])):
                 candidates.append((2, labels2, fields2))

@@ -13,15 +13,16 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.biff import SheetMarks, read_book, sheet_marks
 from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes
 from rules.ingest.errors import UploadError
-from rules.ingest.formulas import sheet_states, workbook_date1904
+from rules.ingest.formulas import sheet_states, workbook_date1904, xlsx_sheet_marks
 from rules.ingest.layout import SCAN_ROWS
 from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
@@ -35,17 +36,27 @@ _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _HEAD_BYTES = 1 << 18
 
 
+def _reader_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a reader failure on bad input: any Exception, or calamine's Rust panic,
+    which reaches Python as pyo3's ``PanicException``, a BaseException (not importable by name): a
+    damaged .xls (a broken compound-file sector chain) raises one. Such a file is "damaged" for the
+    uploader, never a traceback; KeyboardInterrupt and SystemExit go on."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 def col_names(width: int) -> list[str]:
     return [f"c{i}" for i in range(width)]
 
 
 @dataclass
 class SheetHead:
-    """The first rows of one sheet (0-based grid) and its width."""
+    """The first rows of one sheet (0-based grid) and its width; ``hidden_columns``: grid columns
+    hidden in Excel (header detection prefers a visible column when two name one field)."""
 
     name: str
     rows: list[list[str | None]]
     width: int
+    hidden_columns: frozenset[int] = field(default_factory=frozenset)
 
 
 class ExcelSource:
@@ -64,17 +75,26 @@ class ExcelSource:
             raise UploadError("password_protected", file=path.name)
         if not data.startswith((_ZIP_MAGIC, _OLE_MAGIC)) and path.suffix.lower() != ".ods":
             raise UploadError("corrupt_file", file=path.name)
+        # an .xls whose Workbook stream cannot be followed (a broken sector chain) is damaged: said
+        # here, before calamine, which may panic on it and print a Rust backtrace on stderr
+        self._biff = read_book(data) if data.startswith(_OLE_MAGIC) else None
+        if self._biff is not None and not self._biff.stream.startswith(b"\x09\x08"):
+            raise UploadError("corrupt_file", file=path.name)
         try:
             self._reader = fastexcel.read_excel(data)
             self.sheet_names: list[str] = list(self._reader.sheet_names)
-        except Exception as exc:
+        except BaseException as exc:
+            if not _reader_failed(exc):
+                raise
             raise _excel_error(exc, path.name) from exc
         check_sheet_names(self.sheet_names, path.name)
         self._data = data
         self.reports: dict[str, CellReport] = {}
         self.formulas_evaluated = 0
         self.first_columns: dict[str, int] = {}  # sheet -> Excel column (0-based) of its grid's c0
-        self.date1904 = workbook_date1904(data)
+        # the date system: workbook.xml of an xlsx, the DATEMODE record of an .xls (rules.ingest.biff)
+        self.date1904 = self._biff.date1904 if self._biff is not None else workbook_date1904(data)
+        self._marks: dict[str, SheetMarks] = {}
         states = sheet_states(data, self.sheet_names) or self._loaded_states()
         # Hidden and very hidden sheets (last year's list, lookup tables) are never read unless
         # named with --sheet: their rows would be matched and spend quota without anyone seeing them.
@@ -86,7 +106,9 @@ class ExcelSource:
         for name in self.sheet_names:
             try:
                 states[name] = str(self._reader.load_sheet(name, header_row=None, n_rows=1, dtypes="string").visible)
-            except Exception:  # unreadable here: the sheet's own load reports it
+            except BaseException as exc:  # unreadable here: the sheet's own load reports it
+                if not _reader_failed(exc):
+                    raise
                 continue
         return states
 
@@ -98,7 +120,9 @@ class ExcelSource:
             columns = loaded.available_columns()
             first = int(columns[0].absolute_index) if columns else 0
             frame = loaded.to_polars()
-        except Exception as exc:
+        except BaseException as exc:
+            if not _reader_failed(exc):
+                raise
             raise _excel_error(exc, self.path.name, sheet) from exc
         check_frame(frame, self.path.name, sheet, first_column=first)
         frame = frame.rename(dict(zip(frame.columns, col_names(frame.width), strict=True)))
@@ -122,12 +146,26 @@ class ExcelSource:
 
         return merged_ranges(self._data, sheet)
 
+    def marks(self, sheet: str) -> SheetMarks:
+        """Hidden rows and columns and error cells of ``sheet`` (0-based, absolute), which calamine
+        does not report: from the sheet XML of an xlsx/xlsm, the records of an .xls; none for .xlsb
+        and .ods (not read)."""
+        if sheet not in self._marks:
+            if self._biff is not None:
+                self._marks[sheet] = sheet_marks(self._biff, sheet)
+            else:
+                self._marks[sheet] = xlsx_sheet_marks(self._data, sheet)
+        return self._marks[sheet]
+
     def head(self, name: str) -> SheetHead:
         """The first rows of one sheet (loaded in full and kept for body())."""
         frame = self._frames.get(name)
         if frame is None:
             frame = self._frames[name] = self._load(name, None)
-        return SheetHead(name, [list(r) for r in frame.head(SCAN_ROWS + 2).rows()], frame.width)
+        first = self.first_columns.get(name, 0)
+        marks = self.marks(name)
+        hidden = frozenset(j for j in range(frame.width) if marks.column_hidden(first + j))
+        return SheetHead(name, [list(r) for r in frame.head(SCAN_ROWS + 2).rows()], frame.width, hidden)
 
     def heads(self) -> Iterator[SheetHead]:
         # calamine parses a whole sheet even for a few rows, so each sheet is loaded once, in full,
@@ -211,6 +249,9 @@ class CsvSource:
 
     def merged(self, sheet: str) -> list[tuple[int, int, int, int]]:
         return []  # a text file has no merged cells
+
+    def marks(self, sheet: str) -> SheetMarks:
+        return SheetMarks()  # nothing is hidden in a text file; an error value there is its text
 
     def body(self, sheet: str, start: int, width: int) -> pl.DataFrame:
         """Records from record index ``start`` on; ``excel_row`` is the line a text editor shows."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
@@ -97,6 +98,32 @@ class Upload:
         if self.hidden_sheets:
             names = ", ".join(f"'{n}'" for n in self.hidden_sheets)
             lines.append(f"  trang ẩn không đọc/hidden sheets not read: {names} (dùng/use --sheet)")
+        return lines + self.hidden_lines()
+
+    def hidden_lines(self) -> list[str]:
+        """One line per sheet naming the rows and columns Excel hides that were read, and one per
+        sheet naming the cells that show an error value: what the uploader cannot see in the list
+        but doisoat read (row numbers, column letters and headers only, never a cell's value)."""
+        lines = []
+        for lay in self.sheets:
+            where = f"{self.file_name}" + (f", trang/sheet '{lay.sheet}'" if lay.sheet else "")
+            parts = []
+            if lay.hidden_rows:
+                parts.append(f"{len(lay.hidden_rows)} dòng ẩn/hidden rows {_row_ranges(lay.hidden_rows)} "
+                             "đã đọc như dữ liệu/read as data")
+            if lay.hidden_columns:
+                parts.append(f"cột ẩn/hidden columns {', '.join(lay.hidden_columns)}")
+            if parts:
+                lines.append(f"  cảnh báo/warning: {where}: {'; '.join(parts)}. Hãy bỏ ẩn để kiểm tra, xoá "
+                             "dòng/cột không thuộc danh sách rồi gửi lại / unhide them to check; delete the rows "
+                             "or columns that are not part of the list and send it again (a hidden column is "
+                             "used only when no visible column has the same header)")
+            if lay.n_error_cells:
+                left = lay.n_error_cells - len(lay.error_cells)
+                more = f" (+{left})" if left else ""
+                lines.append(f"  cảnh báo/warning: {where}: {lay.n_error_cells} ô báo lỗi/cells show an error value: "
+                             f"{', '.join(lay.error_cells)}{more}. Hãy sửa công thức hoặc nhập lại giá trị / fix "
+                             "the formula or type the value")
         return lines
 
 
@@ -226,7 +253,7 @@ def _choose_sheet(
     if all(not any(any(c is not None and str(c).strip() for c in r) for r in h.rows) for h in heads):
         raise UploadError("empty_file", file=file, sheet=heads[0].name if sheet is not None else None)
     for head in heads:
-        layout = find_header(spec, head.rows, head.width)
+        layout = find_header(spec, head.rows, head.width, head.hidden_columns)
         if layout is not None:
             return head, layout
     first = next(h for h in heads if any(any(r) for r in h.rows))
@@ -310,6 +337,12 @@ class SheetLayout:
     rows: int
     source_columns: list[int] = field(default_factory=list)  # Excel column of each original header, A = 0
     source_row_column: int | None = None  # an error report sent back: its "Source row" column (A = 0)
+    # hidden in Excel but read (rules.ingest.readers marks): data rows (Excel numbers), table columns
+    # ("D 'Ngày sinh'"), and error values (#REF!, #N/A…) in data cells: "C5 #REF!", the first few
+    hidden_rows: list[int] = field(default_factory=list)
+    hidden_columns: list[str] = field(default_factory=list)
+    error_cells: list[str] = field(default_factory=list)
+    n_error_cells: int = 0
 
 
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
@@ -383,7 +416,7 @@ def _data_sheets(
     heads = list(source.heads())
     found = []
     for head in heads:
-        layout = find_header(spec, head.rows, head.width)
+        layout = find_header(spec, head.rows, head.width, head.hidden_columns)
         if layout is not None:
             found.append((head, layout))
     return found or [_choose_sheet(spec, source, None, file, heads=heads)]
@@ -411,6 +444,9 @@ def _read_sheet(
     cols = col_names(width)
     if isinstance(source, CsvSource):
         _check_delimiters(body, cols, source.delimiter, file)
+    first = source.first_columns.get(head.name, 0)  # the grid's c0 is this Excel column (0-based)
+    marks = source.marks(head.name)
+    body = _fill_date_errors(body, cols, fields, marks, first)
     body = body.with_columns(_blank_rows(body, cols).alias("_blank"))
     if isinstance(source, ExcelSource) and body.height > 1 and any(body.select(cols).null_count().row(0)):
         # a merged value leaves empty cells below it; a sheet without any has none to fill
@@ -438,7 +474,6 @@ def _read_sheet(
     ]
     if source.date1904:  # serial days counted from 1904: the same day's serial in the 1900 system
         body = body.with_columns(_serial_1904(c) for c, f in zip(cols, fields, strict=True) if f in DATE_FIELDS)
-    first = source.first_columns.get(head.name, 0)  # the grid's c0 is this Excel column (0-based)
     column_map, unknown, exprs = _map_columns(spec, cols, labels, fields, ignored)
     raw = body.select(
         pl.lit(head.name).alias("sheet"),
@@ -455,7 +490,60 @@ def _read_sheet(
         source_row_column=next((first + int(c[1:]) for c, lab in zip(cols, labels, strict=True)
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
+    _note_marks(info, marks, raw["excel_row"], cols, labels, first)
     return raw, info
+
+
+def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | None], marks: SheetMarks,
+                      first: int) -> pl.DataFrame:
+    """Date cells holding an error value (``#REF!``, a formula's cached ``#DIV/0!``) get that text,
+    as Excel shows it, so the date rule rejects the row saying so (calamine reads them as empty:
+    the row would be rejected as "missing date", or a stale hidden copy silently used)."""
+    if not marks.errors:
+        return body
+    fills = []
+    for j, (col, f) in enumerate(zip(cols, fields, strict=False)):
+        if f not in DATE_FIELDS:
+            continue
+        rows = {r + 1: text for (r, c), text in marks.errors.items() if c == first + j}
+        if rows:
+            by_row = pl.col("excel_row").replace_strict(list(rows), list(rows.values()), default=None,
+                                                        return_dtype=pl.String)
+            fills.append(pl.coalesce(pl.col(col), by_row).alias(col))
+    return body.with_columns(fills) if fills else body
+
+
+_SHOWN_CELLS = 5
+
+
+def _note_marks(info: SheetLayout, marks: SheetMarks, rows: pl.Series, cols: list[str], labels: list[str],
+                first: int) -> None:
+    """What Excel hid or showed as an error among the rows and columns read (``info`` updated)."""
+    from rules.ingest.limits import column_letters
+
+    if marks.hidden_rows:
+        info.hidden_rows = sorted(set(rows.to_list()) & {r + 1 for r in marks.hidden_rows})
+    if marks.hidden_columns:
+        info.hidden_columns = [f"{column_letters(first + int(c[1:]) + 1)} '{lab}'"
+                               for c, lab in zip(cols, labels, strict=True) if marks.column_hidden(first + int(c[1:]))]
+    if marks.errors:
+        data_rows = set(rows.to_list())
+        inside = {first + int(c[1:]) for c in cols}
+        cells = sorted((r + 1, c) for (r, c) in marks.errors if r + 1 in data_rows and c in inside)
+        info.n_error_cells = len(cells)
+        info.error_cells = [f"{column_letters(c + 1)}{r} {marks.errors[(r - 1, c)]}" for r, c in cells[:_SHOWN_CELLS]]
+
+
+def _row_ranges(rows: list[int], limit: int = 8) -> str:
+    """``[5, 6, 7, 9]`` -> ``"5-7, 9"`` (at most ``limit`` ranges, then ``…``)."""
+    ranges: list[list[int]] = []
+    for r in rows:
+        if ranges and r == ranges[-1][1] + 1:
+            ranges[-1][1] = r
+        else:
+            ranges.append([r, r])
+    shown = [f"{a}-{b}" if b > a else str(a) for a, b in ranges[:limit]]
+    return ", ".join(shown) + (", …" if len(ranges) > limit else "")
 
 
 def _fill_merged(body: pl.DataFrame, cols: list[str], merges: list[tuple[int, int, int, int]], first: int,

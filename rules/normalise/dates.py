@@ -22,7 +22,10 @@ datetime cell       ``yyyy-mm-dd hh:mm[:ss]`` / ``...T...`` as written by a date
 =================== =========================================================================
 
 Errors: ``missing_date`` (null/blank), ``unparseable_date`` (no form matched),
-``impossible_date`` (e.g. 31/02/2005, month 13 with day > 12, year outside 1800..today+100).
+``impossible_date`` (e.g. 31/02/2005, month 13 with day > 12, year outside 1800..today+100),
+``date_error_value``: the cell shows a spreadsheet error value (``#REF!``, ``#VALUE!``, ``#N/A``,
+``#DIV/0!``, … as Excel shows them, a formula's cached error included; LibreOffice's ``Err:502``):
+the formula behind it is broken, so no date is read from it, whatever the cell's neighbours hold.
 Warnings (``dob_flags``): ``possible_year_only`` for 01/01/yyyy (a common placeholder for an
 unknown day), ``future_date``, ``age_over_120``, plus the form flags above.
 """
@@ -73,6 +76,9 @@ _NUMERIC = re.compile(
     r"((?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:?\d{2})?)?$"
 ).pattern
 _WORDS = r"^(?:ngày\s*)?(\d{1,2})\s*tháng\s*(\d{1,2})\s*(?:năm\s*)?(\d{4})$"
+# Spreadsheet error values as shown in the cell (Excel's, then LibreOffice's "Err:nnn").
+ERROR_VALUE = (r"(?i)^(?:#(?:NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|FIELD!|"
+               r"BLOCKED!|CONNECT!|BUSY!|UNKNOWN!|EXTERNAL!|PYTHON!)|Err:\d{3})$")
 
 
 def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
@@ -107,6 +113,8 @@ def _parse_text(values: pl.Series, today: date) -> pl.DataFrame:
     form = (
         pl.when(c("s").is_null() | (c("s") == ""))
         .then(pl.lit("missing"))
+        .when(c("s").str.contains(ERROR_VALUE))
+        .then(pl.lit("error_value"))
         .when(c("w_d").is_not_null())
         .then(pl.lit("dmy"))
         .when(has_time & three & (la == 4) & (c("sep") == "-"))
@@ -209,7 +217,7 @@ def _finish(df: pl.DataFrame, today: date) -> pl.DataFrame:
         .then(pl.lit("year"))
         .when(form == "month")
         .then(pl.lit("month"))
-        .when(form.is_in(["missing", "unparseable"]))
+        .when(form.is_in(["missing", "unparseable", "error_value"]))
         .then(pl.lit(None, dtype=pl.Utf8))
         .otherwise(pl.lit("day"))
     )
@@ -224,6 +232,8 @@ def _finish(df: pl.DataFrame, today: date) -> pl.DataFrame:
         .then(pl.lit("missing_date"))
         .when(form == "unparseable")
         .then(pl.lit("unparseable_date"))
+        .when(form == "error_value")
+        .then(pl.lit("date_error_value"))
         .when(~valid.fill_null(False))
         .then(pl.lit("impossible_date"))
     )

@@ -6,6 +6,13 @@ Rules (domain README §1.4), in order:
   decimals as the exponent) the number is rebuilt (``float_repaired``); if digits were lost it is
   kind ``unusable`` with ``id_scientific_notation`` - never guessed.
 - a float cell (``79203001234.0``) -> its integer digits (``float_repaired``).
+- digits lost on the way through a number: a 10- or 11-digit value (a 12-digit ID whose leading
+  zeros a number cell dropped), or a 12-digit one without a leading zero (rounded up for display),
+  with at most 6 significant digits left, ``79203100000``: what Excel
+  keeps when a number shown as ``7.92031E+10`` is saved or retyped as displayed. Kind ``unusable`` /
+  ``id_scientific_notation``, never padded into a wrong ID. A real ID ends in that many zeros once
+  in 100,000 (10,000 for the ``00x`` provinces), and only as a number cell: typed as Text it keeps
+  its leading zero, has 12 digits and is read as it is.
 - spaces, dots, dashes, underscores and slashes removed (``separators_removed``).
 - anything but ASCII digits left -> ``invalid`` / ``id_not_digits``.
 - length, for a ``national_id`` column: 12 -> ``cccd``; 11 or 10 -> left-padded with zeros to 12
@@ -33,6 +40,7 @@ from rules.normalise.flaglist import flag_list
 from rules.provinces import cccd_codes
 
 ID_COLUMNS: tuple[str, ...] = ("id_clean", "id_kind", "id_error", "id_flags")
+LOST_DIGITS_KEPT = 6  # significant digits Excel's General format shows in scientific notation
 IdRole = Literal["national_id", "old_id"]
 
 
@@ -81,10 +89,14 @@ def normalise_ids(
     missing, unusable, invalid, twelve, cmnd9 = range(5)
     short = n.is_in([10, 11])
     pad_ok = pl.when(short).then(d.str.zfill(12).str.slice(0, 3).is_in(codes))
+    # a number that kept at most 6 significant digits: the rest were lost, not zeros (see above)
+    # (12 digits without a leading zero too: 9.5E+10 shown with one digit is 1E+11, 100000000000)
+    truncated = ((short | ((n == 12) & ~d.str.starts_with("0"))) & c("all_digits")
+                 & (d.str.strip_chars_end("0").str.len_chars() <= LOST_DIGITS_KEPT))
     kind = (
         pl.when(c("missing"))
         .then(missing)
-        .when(c("sci_lost"))
+        .when(c("sci_lost") | truncated.fill_null(False))
         .then(unusable)
         .when(~c("all_digits"))
         .then(invalid)

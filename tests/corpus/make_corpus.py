@@ -284,7 +284,7 @@ def build() -> None:
             ("Nguyễn Văn An", 79212000123),       # number: leading zero lost, restored
             ("Trần Thị Bình", "001311004567"),    # text, fine
             ("Lê Hoàng Cường", "7.92031E+10"),    # scientific notation as text: digits lost
-            ("Phạm Thị Dung", 7.92031e10),        # number shown in scientific format
+            ("Phạm Thị Dung", 7.92031e10),        # the number a scientific display keeps: digits lost
             ("Võ Minh Em", "0792 1200 0124"),     # separators
             ("Đỗ Thu Hà", "12345"),               # wrong length
         ]

@@ -160,7 +160,10 @@ def test_any_digit_of_any_script_folds_to_its_ascii_digit(digits):
     ascii_id = "".join(str(unicodedata.digit(d)) for d in digits)
     cleaned, _ = clean_series(pl.Series(["".join(digits)]))
     assert cleaned[0] == ascii_id
-    assert normalise_ids(cleaned)["id_clean"][0] == ascii_id
+    # a 12-digit number without its leading zero and 6 significant digits or fewer (1E+11 saved as a
+    # number) is one that lost digits: never an ID (rules.normalise.ids)
+    lost = ascii_id[0] != "0" and len(ascii_id.rstrip("0")) <= 6
+    assert normalise_ids(cleaned)["id_clean"][0] == (None if lost else ascii_id)
 
 
 def test_names_of_other_scripts_are_left_as_written():

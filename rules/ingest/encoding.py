@@ -22,6 +22,8 @@ from rules.ingest.errors import UploadError
 # Characters that Windows-1258 puts on Vietnamese text: the five combining tone marks and the
 # precomposed base letters ă â ê ô ơ ư đ (both cases). Real Vietnamese in cp1258 is full of them.
 _CP1258_VIET = set("\u0300\u0301\u0303\u0309\u0323ăâêôơưđĂÂÊÔƠƯĐ")
+_CP1258_TONES = set("\u0300\u0301\u0303\u0309\u0323")
+_VIET_VOWELS = set("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _SAMPLE = 1 << 16
 
 
@@ -84,10 +86,21 @@ def looks_binary(data: bytes) -> bool:
 
 
 def _cp1258_score(text: str) -> float:
-    """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese."""
+    """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese; 0 when its tone
+    marks do not sit on vowels.
+
+    Why the vowels: Windows-1258 reads five Windows-1252 letters as combining tone marks (ì as an
+    acute, ò as a dot below, Ì Ò Þ), so Western text such as ``Tô Thì Tâm`` scored as Vietnamese
+    Windows and read as ``Tô Th́ Tâm``. Vietnamese typed in Windows-1258 puts each tone mark on a
+    vowel; more than one mark in 20 after anything else is not Windows-1258 text.
+    """
     high = [c for c in text if ord(c) > 127]
     if not high:
         return 1.0
+    marks = [i for i, c in enumerate(text) if c in _CP1258_TONES]
+    misplaced = sum(1 for i in marks if i == 0 or text[i - 1] not in _VIET_VOWELS)
+    if misplaced * 20 > len(marks):
+        return 0.0
     return sum(c in _CP1258_VIET for c in high) / len(high)
 
 

@@ -169,7 +169,7 @@ def detect_legacy(text: str, min_score: float = 0.6) -> str | None:
         return None
     best, best_score = None, 0.0
     for enc in ENCODINGS:
-        converted = [to_unicode(w, enc) for w in words]
+        converted = [to_unicode(w, enc).translate(strip) for w in words]  # and the cell pass after it
         score = _score([w for c in converted for w in c.split()])
         if score > best_score:
             best, best_score = enc, score

@@ -12,6 +12,7 @@ without another copy.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -21,6 +22,8 @@ from rules.ingest.errors import UploadError
 # Characters that Windows-1258 puts on Vietnamese text: the five combining tone marks and the
 # precomposed base letters ă â ê ô ơ ư đ (both cases). Real Vietnamese in cp1258 is full of them.
 _CP1258_VIET = set("\u0300\u0301\u0303\u0309\u0323ăâêôơưđĂÂÊÔƠƯĐ")
+_CP1258_TONES = set("\u0300\u0301\u0303\u0309\u0323")
+_VIET_VOWELS = set("aăâeêioôơuưyAĂÂEÊIOÔƠUƯY")
 _SAMPLE = 1 << 16
 
 
@@ -29,7 +32,7 @@ class Decoded:
     """UTF-8 bytes of the file and the name of the encoding they came from."""
 
     data: bytes
-    encoding: str  # utf-8, utf-8-sig, utf-16, utf-32, cp1258, tcvn3, vni, viscii, mac_roman
+    encoding: str  # utf-8, utf-8-sig, utf-16, utf-32, cp1258, cp1252, tcvn3, vni, viscii, mac_roman
     converted: bool  # True when a legacy 8-bit table was applied
     checked: bool = True  # False: only the head was verified as UTF-8 (the reader verifies the rest)
 
@@ -83,10 +86,21 @@ def looks_binary(data: bytes) -> bool:
 
 
 def _cp1258_score(text: str) -> float:
-    """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese."""
+    """Share of non-ASCII characters that are ones Windows-1258 uses for Vietnamese; 0 when its tone
+    marks do not sit on vowels.
+
+    Why the vowels: Windows-1258 reads five Windows-1252 letters as combining tone marks (ì as an
+    acute, ò as a dot below, Ì Ò Þ), so Western text such as ``Tô Thì Tâm`` scored as Vietnamese
+    Windows and read as ``Tô Th́ Tâm``. Vietnamese typed in Windows-1258 puts each tone mark on a
+    vowel; more than one mark in 20 after anything else is not Windows-1258 text.
+    """
     high = [c for c in text if ord(c) > 127]
     if not high:
         return 1.0
+    marks = [i for i, c in enumerate(text) if c in _CP1258_TONES]
+    misplaced = sum(1 for i in marks if i == 0 or text[i - 1] not in _VIET_VOWELS)
+    if misplaced * 20 > len(marks):
+        return 0.0
     return sum(c in _CP1258_VIET for c in high) / len(high)
 
 
@@ -161,7 +175,13 @@ _VIET_UNICODE = re.compile("[\u1ea0-\u1ef9]")
 def _check_mixed(data: bytes, bad: int, file: str) -> None:
     """Refuse a file that is UTF-8 Vietnamese up to byte ``bad`` and another encoding from there
     (lines pasted from an older TCVN3 / Windows-1258 file), naming the line where it changes: read
-    as one 8-bit encoding, the UTF-8 part would be garbled, and "the file uses TCVN3" would be wrong."""
+    as one 8-bit encoding, the UTF-8 part would be garbled, and "the file uses TCVN3" would be wrong.
+
+    UTF-8 whose broken sequences end in ``?`` is UTF-8 saved again through a Windows code page that
+    lacked some of its bytes (shown as ``Há»?``, written back with ``?`` for what it could not
+    hold): refused as lost letters (``lossy_ansi_csv``), wherever the first one is."""
+    if data[bad: bad + 4].find(b"?") > 0 and _utf8_lost_bytes(data):
+        raise UploadError("lossy_ansi_csv", file=file, row=(data[:bad].count(b"\n") or data[:bad].count(b"\r")) + 1)
     prefix = data[:bad]
     try:
         text = prefix.decode("utf-8")
@@ -173,6 +193,21 @@ def _check_mixed(data: bytes, bad: int, file: str) -> None:
     raise UploadError("mixed_encoding", file=file, row=breaks + 1)
 
 
+_BROKEN_THEN_QUESTION = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{0,2}\?")
+
+
+def _utf8_lost_bytes(data: bytes) -> bool:
+    """UTF-8 Vietnamese whose multi-byte letters were cut short by ``?``: at least two intact
+    Vietnamese letters (3-byte forms no 8-bit file holds by chance) and mostly cut ones that end
+    in ``?`` among the broken sequences."""
+    head = data[: _SAMPLE * 4]
+    text = head.decode("utf-8", errors="replace")
+    if len(_VIET_UNICODE.findall(text)) < 2:
+        return False
+    broken = text.count("\ufffd")
+    return 2 * len(_BROKEN_THEN_QUESTION.findall(head)) >= broken > 0
+
+
 def _recode(data: bytes, encoding: str, file: str) -> Decoded:
     try:
         text = data.decode(encoding)
@@ -182,6 +217,11 @@ def _recode(data: bytes, encoding: str, file: str) -> Decoded:
 
 
 def _decode_8bit(data: bytes, file: str) -> Decoded:
+    """An 8-bit text file, in this order: Excel for Mac's Mac Roman; Windows-1258 (Vietnamese
+    Windows); a legacy font table (TCVN3, VNI, VISCII); Windows-1252 (Western Windows, what Excel's
+    plain 'CSV' writes on a Western PC). Letters that the Windows code page could not hold were
+    written as ``?``: such a file is refused naming the line, never read as names with ``?`` in
+    them. A file none of these reads is refused as a legacy font file."""
     mac = _mac_roman(data, file)
     if mac is not None:
         return mac
@@ -190,12 +230,17 @@ def _decode_8bit(data: bytes, file: str) -> Decoded:
     except UnicodeDecodeError:
         text = ""
     if text and _cp1258_score(text[:_SAMPLE]) >= 0.6:
+        _refuse_lost_letters(text[: _SAMPLE * 4], file)
         return Decoded(unicodedata.normalize("NFC", text).encode("utf-8"), "cp1258", False)
     # Not Vietnamese Windows text: a legacy font encoding (never applied to text that passed above).
     detect_legacy, to_unicode = _legacy_tools()
     latin = data.decode("latin-1")
     legacy = detect_legacy(latin[: _SAMPLE * 4]) if detect_legacy else None
     if not legacy:
+        western = _western(data)
+        if western is not None:
+            _refuse_lost_letters(western[: _SAMPLE * 4], file)
+            return Decoded(unicodedata.normalize("NFC", western).encode("utf-8"), "cp1252", False)
         raise UploadError("legacy_encoding", file=file, encoding=_name_legacy_family(data))
     try:
         converted = to_unicode(latin, legacy)
@@ -205,6 +250,51 @@ def _decode_8bit(data: bytes, file: str) -> Decoded:
 
 
 _LOST_LETTER = re.compile(r"[^\W\d_][?_]|[?_][^\W\d_]")
+# A letter a Windows code page could not hold, written as "?": a "?" before a letter (starting or
+# inside a word: ``??ng``, ``Nguy?n``), or more than one "?" ending a word (one is a question in a note).
+_QUESTION_BEFORE_LETTER = re.compile(r"\?[^\W\d_]")
+_QUESTION_AFTER_LETTER = re.compile(r"[^\W\d_]\?")
+# The letters of Windows-1252 beyond ASCII (Latin-1's and its own Š Ž Œ Ÿ); not µ ª º, which the
+# legacy fonts use for Vietnamese letters, nor any symbol.
+_WESTERN_LETTERS = "À-ÖØ-öø-ÿŠšŽžŒœŸ"
+_WESTERN_WORD = re.compile(f"[A-Za-z{_WESTERN_LETTERS}]+")
+
+
+def _refuse_lost_letters(text: str, file: str) -> None:
+    """Refuse 8-bit text whose letters were replaced by ``?`` (``lossy_ansi_csv``), naming the first
+    line: Excel's plain 'CSV' writes every letter its Windows code page lacks as ``?``, and
+    Windows-1252 lacks nearly all Vietnamese ones (``Nguy?n V?n An``), Windows-1258 the
+    precomposed ones. Nothing can bring them back."""
+    before = _QUESTION_BEFORE_LETTER.search(text)
+    after = list(itertools.islice(_QUESTION_AFTER_LETTER.finditer(text), 2))
+    if before is None and len(after) < 2:
+        return
+    first = min(m.start() for m in [*after, *([before] if before else [])])
+    head = text[:first]
+    raise UploadError("lossy_ansi_csv", file=file, row=head.count("\n") + head.count("\r") - head.count("\r\n") + 1)
+
+
+def _western(data: bytes) -> str | None:
+    """The text of a Windows-1252 (Western) file, or None when the bytes are not that.
+
+    Why: a file that is neither UTF-8, Windows-1258 nor a legacy font table the detector reads is
+    most often plain Western text (names with é, à, ü; Vietnamese saved by Excel on a Western PC).
+    Refusing it as "the file uses TCVN3" is a wrong diagnosis that sends the uploader to a font
+    converter that mangles it. It is Western text when it decodes in Windows-1252 and each word
+    holding a non-ASCII character is letters only in one case shape (``Société``, ``HÀ``: legacy
+    fonts give symbols, ``Hä vµ tªn``, or a capital inside a word, ``NguyÔn``). VNI, whose marks
+    are letters too (``Nguyeãn Vaên``), is not told apart here: the legacy detector, asked first,
+    reads it (its words become Vietnamese syllables), and a text it could not read is not VNI.
+    """
+    from rules.normalise.legacy import _affected_words
+
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: no Windows-1252 text holds them
+        return None
+    words = _affected_words(text[: _SAMPLE * 4])
+    odd = sum(1 for w in words if not (_WESTERN_WORD.fullmatch(w) and (w.islower() or w.isupper() or w.istitle())))
+    return None if odd * 20 > len(words) else text
 
 
 def _mac_roman(data: bytes, file: str) -> Decoded | None:

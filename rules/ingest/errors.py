@@ -143,6 +143,14 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "letters were replaced by '?' or '_' and cannot be recovered. Open the original in Excel and "
         "save it as 'CSV UTF-8' (or .xlsx).",
     ),
+    "lossy_ansi_csv": (
+        "Tệp được lưu dạng 'CSV' bằng bảng mã Windows của máy (Windows-1252/1258), bảng mã không có đủ "
+        "chữ tiếng Việt, nên các chữ có dấu đã bị thay bằng '?' và không khôi phục được. Hãy mở tệp "
+        "gốc bằng Excel và lưu lại dạng 'CSV UTF-8' (hoặc .xlsx).",
+        "The file was saved as 'CSV' in the computer's Windows encoding (Windows-1252/1258), which "
+        "lacks most Vietnamese letters: accented letters were replaced by '?' and cannot be "
+        "recovered. Open the original in Excel and save it as 'CSV UTF-8' (or .xlsx).",
+    ),
     "no_line_breaks": (
         "Tệp có {found} dữ liệu nhưng không có dấu xuống dòng nào, nên không tách được thành các dòng "
         "của bảng (không phải tệp rỗng). Hãy mở tệp bằng Excel, kiểm tra rồi lưu lại dạng CSV UTF-8 "

@@ -93,6 +93,10 @@ class Upload:
         if c.get("legacy_font_cells_repaired"):
             lines.append(f"  ô phông cũ ({c.get('legacy_font') or '?'}) đã chuyển Unicode/"
                          f"legacy-font cells converted: {c['legacy_font_cells_repaired']}")
+        if self.blank_rows_skipped:  # a row of only invisible characters is one too: it shows nothing
+            lines.append(f"  dòng trống bỏ qua/blank rows skipped: {self.blank_rows_skipped}")
+        if self.footer_rows_skipped:
+            lines.append(f"  dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped}")
         if self.formulas_evaluated:
             lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
         if self.hidden_sheets:
@@ -452,12 +456,13 @@ def _read_sheet(
         # a merged value leaves empty cells below it; a sheet without any has none to fill
         body = _fill_merged(body, cols, source.merged(head.name), source.first_columns.get(head.name, 0),
                             layout.data_start)
-    footer_rows = 0
+    footer_rows = footer_blank = 0
     if body.height:
         tail = body.tail(FOOTER_SCAN)
         start = footer_start(spec, [list(r) for r in tail.select(cols).rows()])
         if start is not None:
             footer_rows = int((~tail["_blank"].slice(start)).sum())
+            footer_blank = tail.height - start - footer_rows  # blank rows between the notes: blank rows
             body = body.head(body.height - (tail.height - start))
     n_blank = int(body["_blank"].sum())
     body = (body.filter(~pl.col("_blank")) if n_blank else body).drop("_blank")
@@ -484,7 +489,7 @@ def _read_sheet(
     info = SheetLayout(
         sheet=head.name, header_row=header_row, header_rows=layout.n_header_rows,
         original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
-        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
+        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank + footer_blank,
         footer_rows_skipped=footer_rows, rows=raw.height,
         source_columns=[first + int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
         source_row_column=next((first + int(c[1:]) for c, lab in zip(cols, labels, strict=True)

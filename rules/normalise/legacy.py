@@ -124,24 +124,52 @@ def _affected_words(text: str) -> list[str]:
     return words
 
 
+@cache
+def _removed() -> dict[int, None]:
+    """``str.translate`` map deleting what the cell pass deletes as invisible (``characters.yaml``:
+    default-ignorable characters such as the soft hyphen, and C0/C1 controls)."""
+    from rules.normalise.characters import table
+
+    t = table()
+    return dict.fromkeys(t.ignorable | t.controls)
+
+
+def _evidence(words: list[str]) -> list[str]:
+    """The affected words that can vote: those holding a legacy character the cell pass would keep.
+
+    Why: legacy tables put letters on invisible codes (VISCII capitals on C0/C1 controls, TCVN3
+    ``ư`` and VISCII ``ễ`` on the soft hyphen 0xAD), so an invisible character pasted into a Unicode
+    word "converts" to a letter: a C1 control typed into the header ``Ngày sinh`` read as the VISCII
+    capital ``Ố`` (``Ngày sỐinh``) and the date column was lost. An invisible character is far more
+    often a stray than a legacy letter, and real legacy text is full of visible ones (most of its
+    lower-case letters), so invisible ones never decide; once visible evidence decides, they are
+    converted with the rest of the text.
+    """
+    strip = _removed()
+    return [w for w in words if _HIGH.search(w.translate(strip))]
+
+
 def detect_legacy(text: str, min_score: float = 0.6) -> str | None:
     """Name the legacy encoding ``text`` is in (``tcvn3`` | ``vni`` | ``viscii``), or None.
 
-    Only words holding a character from the 0x80-0xFF range are scored. An encoding is chosen
-    when at least ``min_score`` of those words become Vietnamese syllables after conversion and
-    that beats the text as it is by a clear margin.
+    Only words holding a visible character from the 0x80-0xFF range are scored (invisible ones alone
+    are no evidence: :func:`_evidence`). An encoding is chosen when at least ``min_score`` of those
+    words become Vietnamese syllables after conversion and that beats the text as it is by a clear
+    margin. "As it is" means as the cell pass would leave it, invisible characters removed: a stray
+    control inside a Unicode word must not make the word look broken and conversion a repair.
     """
     if not text or _UNICODE_VIET.search(text):
         return None
-    words = _affected_words(text)
+    words = _evidence(_affected_words(text))
     if not words:
         return None
-    baseline = _score(words)
+    strip = _removed()
+    baseline = _score([w.translate(strip) for w in words])
     if baseline + 0.3 > 1.0:  # already mostly real syllables: no table can win by the margin
         return None
     best, best_score = None, 0.0
     for enc in ENCODINGS:
-        converted = [to_unicode(w, enc) for w in words]
+        converted = [to_unicode(w, enc).translate(strip) for w in words]  # and the cell pass after it
         score = _score([w for c in converted for w in c.split()])
         if score > best_score:
             best, best_score = enc, score

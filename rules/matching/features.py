@@ -219,8 +219,8 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
 
 def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     """The leading digits of a 12-digit ID that Excel wrote in scientific notation and rounded
-    (``7.92031E+10`` -> ``0792031``, ``1.19012E+09`` -> ``00119012``), for an ID the normaliser could
-    not use (kind ``unusable``).
+    (``7.92031E+10`` or the number ``79203100000`` -> ``0792031``, ``1.19012E+09`` -> ``00119012``),
+    for an ID the normaliser could not use (kind ``unusable``).
 
     Why: the ID is lost, but its first digits are not: the province code (digits 1-3) and, after the
     century/gender and year digits, the first of the six random digits (digit 7, maybe rounded up by
@@ -228,11 +228,16 @@ def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     """
     from rules.normalise.ids import ID_QUOTES, SCIENTIFIC_ID  # the normaliser's reading of the notation
 
-    sci = raw.str.strip_chars().str.strip_chars(ID_QUOTES).str.extract_groups(SCIENTIFIC_ID)
+    text = raw.str.strip_chars().str.strip_chars(ID_QUOTES)
+    sci = text.str.extract_groups(SCIENTIFIC_ID)
     digits = (sci.struct[0] + sci.struct[1].fill_null("")).str.strip_chars_start("0")
     width = sci.struct[2].cast(pl.Int32, strict=False) + 1  # digits of the number Excel held
     # CCCD province codes start with 0 (Hà Nội 001: two zeros), which the number lost
     prefix = pl.when(width.is_between(10, 12)).then(pl.lit("00").str.slice(0, 12 - width) + digits)
+    # ... or the rounded number saved back as a number (79203100000): its 6 significant digits
+    number = text.str.extract(r"^(\d{10,11})(?:[.,]0+)?$", 1)
+    n = number.str.len_chars()
+    prefix = prefix.fill_null(number.str.zfill(12).str.slice(0, 18 - n))
     ok = (id_kind == "unusable") & (prefix.str.len_chars() >= 7) & (prefix.str.len_chars() <= 12)
     return pl.when(ok).then(prefix).otherwise(None)
 

@@ -242,8 +242,26 @@ def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     return pl.when(ok).then(prefix).otherwise(None)
 
 
-def index_features(register: pl.DataFrame) -> pl.DataFrame:
-    """Features of the register (contract 1; normalised name columns are used when present)."""
+def person_name_keys(register: pl.DataFrame) -> pl.DataFrame:
+    """``(idn_s, nk)`` of every person of ``register`` (contract 1 columns ``person_id``,
+    ``full_name``; ``name_key`` used when present): the lookup :func:`parent_names` reads parents'
+    names from. Built from the whole register when the index covers a part of it (a birth-year
+    bucket of the national second pass holds the children but not their parents)."""
+    nk = (
+        register["name_key"]
+        if "name_key" in register.columns
+        else _map_unique(register["full_name"].cast(pl.Utf8), fold_name)
+    )
+    return pl.DataFrame(
+        {"idn_s": register.select(_pad_id(pl.col("person_id").cast(pl.Utf8))).to_series(), "nk": nk}
+    ).with_columns(pl.col("nk").str.strip_chars().replace("", None))
+
+
+def index_features(register: pl.DataFrame, parents_from: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Features of the register (contract 1; normalised name columns are used when present).
+
+    ``parents_from``: ``(idn_s, nk)`` of the people whose names parents are read from
+    (:func:`person_name_keys` of the whole register); default: ``register`` itself."""
     names = _with_name_features(register, "name_key", "name_toned", "full_name")
     dob = pl.col("date_of_birth").cast(pl.Date)
     prov = _map_unique(register["province"].cast(pl.Utf8), lambda v: slugify(v) if v else None)
@@ -271,10 +289,10 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
     )
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn")).with_columns(hh)
     feats = pl.concat([names, base], how="horizontal")
-    return feats.with_columns(parent_names(feats)).select(INDEX_FEATURES)
+    return feats.with_columns(parent_names(feats, parents_from)).select(INDEX_FEATURES)
 
 
-def parent_names(feats: pl.DataFrame) -> list[pl.Series]:
+def parent_names(feats: pl.DataFrame, lookup: pl.DataFrame | None = None) -> list[pl.Series]:
     """``grk`` / ``grk2``: the folded full names of each person's parents in the register, for the
     guardian comparison: ``grk`` the mother's (``par1``), else the father's; ``grk2`` the father's
     when ``grk`` is the mother's. Null where no parent is in the register (the comparison is then
@@ -282,7 +300,8 @@ def parent_names(feats: pl.DataFrame) -> list[pl.Series]:
 
     ``feats``: index features with ``idn_s``, ``nk``, ``par1``, ``par2`` (one row per person). Two
     hash joins on the 12-digit ID (seconds at 10M people)."""
-    names = feats.select(pl.col("idn_s").alias("_p"), pl.col("nk").alias("_n")).filter(pl.col("_p").is_not_null())
+    source = feats if lookup is None else lookup
+    names = source.select(pl.col("idn_s").alias("_p"), pl.col("nk").alias("_n")).filter(pl.col("_p").is_not_null())
     names = names.unique("_p", keep="first")
     found = []
     for par in ("par1", "par2"):

@@ -219,8 +219,8 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
 
 def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     """The leading digits of a 12-digit ID that Excel wrote in scientific notation and rounded
-    (``7.92031E+10`` -> ``0792031``, ``1.19012E+09`` -> ``00119012``), for an ID the normaliser could
-    not use (kind ``unusable``).
+    (``7.92031E+10`` or the number ``79203100000`` -> ``0792031``, ``1.19012E+09`` -> ``00119012``),
+    for an ID the normaliser could not use (kind ``unusable``).
 
     Why: the ID is lost, but its first digits are not: the province code (digits 1-3) and, after the
     century/gender and year digits, the first of the six random digits (digit 7, maybe rounded up by
@@ -228,17 +228,40 @@ def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     """
     from rules.normalise.ids import ID_QUOTES, SCIENTIFIC_ID  # the normaliser's reading of the notation
 
-    sci = raw.str.strip_chars().str.strip_chars(ID_QUOTES).str.extract_groups(SCIENTIFIC_ID)
+    text = raw.str.strip_chars().str.strip_chars(ID_QUOTES)
+    sci = text.str.extract_groups(SCIENTIFIC_ID)
     digits = (sci.struct[0] + sci.struct[1].fill_null("")).str.strip_chars_start("0")
     width = sci.struct[2].cast(pl.Int32, strict=False) + 1  # digits of the number Excel held
     # CCCD province codes start with 0 (Hà Nội 001: two zeros), which the number lost
     prefix = pl.when(width.is_between(10, 12)).then(pl.lit("00").str.slice(0, 12 - width) + digits)
+    # ... or the rounded number saved back as a number (79203100000): its 6 significant digits
+    number = text.str.extract(r"^(\d{10,11})(?:[.,]0+)?$", 1)
+    n = number.str.len_chars()
+    prefix = prefix.fill_null(number.str.zfill(12).str.slice(0, 18 - n))
     ok = (id_kind == "unusable") & (prefix.str.len_chars() >= 7) & (prefix.str.len_chars() <= 12)
     return pl.when(ok).then(prefix).otherwise(None)
 
 
-def index_features(register: pl.DataFrame) -> pl.DataFrame:
-    """Features of the register (contract 1; normalised name columns are used when present)."""
+def person_name_keys(register: pl.DataFrame) -> pl.DataFrame:
+    """``(idn_s, nk)`` of every person of ``register`` (contract 1 columns ``person_id``,
+    ``full_name``; ``name_key`` used when present): the lookup :func:`parent_names` reads parents'
+    names from. Built from the whole register when the index covers a part of it (a birth-year
+    bucket of the national second pass holds the children but not their parents)."""
+    nk = (
+        register["name_key"]
+        if "name_key" in register.columns
+        else _map_unique(register["full_name"].cast(pl.Utf8), fold_name)
+    )
+    return pl.DataFrame(
+        {"idn_s": register.select(_pad_id(pl.col("person_id").cast(pl.Utf8))).to_series(), "nk": nk}
+    ).with_columns(pl.col("nk").str.strip_chars().replace("", None))
+
+
+def index_features(register: pl.DataFrame, parents_from: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Features of the register (contract 1; normalised name columns are used when present).
+
+    ``parents_from``: ``(idn_s, nk)`` of the people whose names parents are read from
+    (:func:`person_name_keys` of the whole register); default: ``register`` itself."""
     names = _with_name_features(register, "name_key", "name_toned", "full_name")
     dob = pl.col("date_of_birth").cast(pl.Date)
     prov = _map_unique(register["province"].cast(pl.Utf8), lambda v: slugify(v) if v else None)
@@ -266,10 +289,10 @@ def index_features(register: pl.DataFrame) -> pl.DataFrame:
     )
     base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn")).with_columns(hh)
     feats = pl.concat([names, base], how="horizontal")
-    return feats.with_columns(parent_names(feats)).select(INDEX_FEATURES)
+    return feats.with_columns(parent_names(feats, parents_from)).select(INDEX_FEATURES)
 
 
-def parent_names(feats: pl.DataFrame) -> list[pl.Series]:
+def parent_names(feats: pl.DataFrame, lookup: pl.DataFrame | None = None) -> list[pl.Series]:
     """``grk`` / ``grk2``: the folded full names of each person's parents in the register, for the
     guardian comparison: ``grk`` the mother's (``par1``), else the father's; ``grk2`` the father's
     when ``grk`` is the mother's. Null where no parent is in the register (the comparison is then
@@ -277,7 +300,8 @@ def parent_names(feats: pl.DataFrame) -> list[pl.Series]:
 
     ``feats``: index features with ``idn_s``, ``nk``, ``par1``, ``par2`` (one row per person). Two
     hash joins on the 12-digit ID (seconds at 10M people)."""
-    names = feats.select(pl.col("idn_s").alias("_p"), pl.col("nk").alias("_n")).filter(pl.col("_p").is_not_null())
+    source = feats if lookup is None else lookup
+    names = source.select(pl.col("idn_s").alias("_p"), pl.col("nk").alias("_n")).filter(pl.col("_p").is_not_null())
     names = names.unique("_p", keep="first")
     found = []
     for par in ("par1", "par2"):

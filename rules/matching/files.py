@@ -38,7 +38,7 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
     row number, so every row read appears exactly once.
     """
     if rejected is None or rejected.height == 0:
-        return results
+        return in_input_order(results)
     lineage = [c for c in results.columns if c not in RESULT_COLUMNS and c in rejected.columns]
     reason = pl.col("reason_code").cast(pl.Utf8) if "reason_code" in rejected.columns else pl.lit(None, pl.Utf8)
     rej = rejected.select(
@@ -53,7 +53,12 @@ def combine_with_rejected(results: pl.DataFrame, rejected: pl.DataFrame) -> pl.D
         pl.lit(None, pl.Int64).alias("same_person_group"),
         reason.alias("validation_reason"),
     )
-    both = pl.concat([results, rej], how="diagonal_relaxed")
+    return in_input_order(pl.concat([results, rej], how="diagonal_relaxed"))
+
+
+def in_input_order(both: pl.DataFrame) -> pl.DataFrame:
+    """Rows in input order: files in order of first appearance, then sheet and data row number
+    (the matcher's results come valid rows first, then the rejected rows it matched)."""
     keys = [c for c in ORDER_COLUMNS if c in both.columns]
     if not keys:
         return both

@@ -56,15 +56,17 @@ def check_register(register: pl.DataFrame, source: str = "register") -> None:
         raise RegisterError(f"{source}: column date_of_birth must be a Date, found {dtype}")
 
 
-def build_population_index(register: pl.DataFrame) -> pl.DataFrame:
+def build_population_index(register: pl.DataFrame, parents_from: pl.DataFrame | None = None) -> pl.DataFrame:
     """Register (contract 1) -> index: ``pid`` + match features + register counts of name values.
 
     Row position in the index is the person's internal key (``pidx``) used by the blocking joins.
     Counts (``gk_n`` given name, ``fk_n`` family name, ``nk_n`` full name) feed the term-frequency
     weights: agreeing on "Nguyễn" is weak evidence, agreeing on a rare given name is strong.
+    ``parents_from``: where parents' names are looked up (``features.person_name_keys`` of the whole
+    register) when ``register`` is a part of it; default ``register`` itself.
     """
     check_register(register)
-    feats = index_features(register)
+    feats = index_features(register, parents_from)
     feats = feats.with_columns(register["person_id"].cast(pl.Utf8).alias("pid"))
     feats = feats.with_columns(pl.len().over(src).cast(pl.UInt32).alias(dst) for src, dst in FREQUENCY_COLUMNS.items())
     # whole name + birth year: namesakes of one generation are far more common than name x year

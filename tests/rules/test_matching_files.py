@@ -175,3 +175,23 @@ def test_combine_with_rejected_keeps_input_order():
     assert both.select("file_sha256", "row_number").rows() == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]
     assert both["status"].to_list() == ["matched", "rejected", "unmatched", "matched", "rejected"]
     assert both["reason"][1] == "missing_name"
+
+
+def test_rows_refused_by_validation_but_matched_come_back_in_input_order(tmp_path):
+    """Every refused row has a name here, so all go through the matcher: the output is still in the
+    file's order, not valid rows first."""
+    reg = tmp_path / "population.parquet"
+    register([KIM, LOC]).write_parquet(reg)
+    upload = tmp_path / "lop.csv"
+    upload.write_text(
+        "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
+        "Phan Thị Kim,,Nữ,079201000001\n"  # no date: refused, matched on name + ID
+        "Đặng Hữu Lộc,05/04/2002,Nam,\n"
+        "Phan Thị Kim,31/02/2001,Nữ,\n",  # impossible date: refused, matched on the name
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.parquet"
+    match_file(reg, upload, "students", out, progress=False)
+    res = pl.read_parquet(out)
+    assert res["row_number"].to_list() == sorted(res["row_number"].to_list())
+    assert res.height == 3

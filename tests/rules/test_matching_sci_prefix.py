@@ -56,10 +56,12 @@ def test_another_province_code_disagrees(true_id, other):
 
 
 def test_only_unusable_scientific_ids_give_a_prefix():
-    raw = pl.Series(["7.92031E+10", "'7.92031E+10", "7.9E+10", "079203123456", "7.92031E+10", None, "1.19012E+09"])
-    kind = pl.Series(["unusable", "unusable", "unusable", "cccd", "cccd", "missing", "unusable"])
+    saved_back = ["79203100000", "79203100000.0", "1190120000"]  # the rounded number saved as a number
+    typed = ["7.92031E+10", "'7.92031E+10", "7.9E+10", "079203123456", "7.92031E+10", None, "1.19012E+09"]
+    raw = pl.Series([*typed, *saved_back])
+    kind = pl.Series(["unusable", "unusable", "unusable", "cccd", "cccd", "missing", *["unusable"] * 4])
     got = pl.DataFrame({"r": raw, "k": kind}).select(sci_id_prefix(pl.col("r"), pl.col("k"))).to_series().to_list()
-    assert got == ["0792031", "0792031", None, None, None, None, "00119012"]
+    assert got == ["0792031", "0792031", None, None, None, None, "00119012", "0792031", "0792031", "00119012"]
 
 
 def test_a_rounded_id_weighs_for_its_holder_and_against_a_namesake():

@@ -94,3 +94,17 @@ def test_parent_names_come_from_the_register_mother_first():
     first, second = parent_names(feats)
     assert first.to_list() == [None, None, "le thi hoa", "tran van thanh", None]
     assert second.to_list() == [None, None, "tran van thanh", None, None]
+
+
+def test_a_part_of_the_register_reads_parents_names_from_the_whole():
+    """A birth-year bucket holds the children, not their parents: the names come from the lookup."""
+    from rules.matching.features import person_name_keys
+
+    mother = person("079165000001", "Lê Thị Hoa", dt.date(1965, 2, 3), "Nữ")
+    child = person("079190123456", "Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ")
+    whole = register([mother, child], with_filler=False).with_columns(
+        pl.Series("mother_id", [None, mother["person_id"]]), pl.Series("father_id", [None, None], dtype=pl.Utf8)
+    )
+    part = whole.filter(pl.col("person_id") == child["person_id"])
+    assert build_population_index(part)["grk"].to_list() == [None]
+    assert build_population_index(part, person_name_keys(whole))["grk"].to_list() == ["le thi hoa"]

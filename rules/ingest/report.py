@@ -141,13 +141,21 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
 
 
 def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:
-    """Uploader headers per sheet for raw rows of one file: from the upload in ``folder``, else canonical."""
+    """Uploader headers per sheet for raw rows of one file: as the reader found them when this process
+    read it (``rules.ingest.upload.known_layout``, by content), else from the upload in ``folder`` read
+    again, else canonical."""
     from rules.ingest.errors import UploadError
-    from rules.ingest.upload import sheet_columns
+    from rules.ingest.upload import known_layout, sheet_columns
 
     out: list[tuple] = []
     source = folder / str(raw["file_name"][0]) if raw.height else None
+    sha = str(raw["file_sha256"][0]) if raw.height and "file_sha256" in raw.columns else ""
+    sector = str(raw["sector"][0]) if raw.height and "sector" in raw.columns else ""
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
+        known = known_layout(sha, sector, sheet or "") if sha and sector else None
+        if known is not None:  # this process read the file: the reader's own decision, no second read
+            out.append((sheet, *known))
+            continue
         if source is not None and _regular(source):  # never through a link put where the upload was
             try:
                 out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None,

@@ -305,3 +305,48 @@ def test_a_sheet_whose_cells_carry_no_reference_is_read_as_openpyxl_reads_it(tmp
     got = _reduced(_typed_sheets(out, {"10A1": (columns, None)})["10A1"])
     assert got == _oracle(out, "10A1", columns, None)
     assert got[FIRST_DATA_ROW][0][2] == (PUPILS[0][1], "dd/mm/yyyy")
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "files"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir() if p.is_file()))
+def test_the_readers_layout_kept_for_the_report_is_the_one_a_second_read_finds(name: str) -> None:
+    """The inbox's reports take each sheet's headers and columns from the read that produced the rows
+    (``known_layout``); reading the file again (a process that did not read it) must find the same."""
+    from rules.ingest import UploadError, read_upload
+    from rules.ingest.upload import known_layout, sheet_columns
+
+    path = CORPUS / name
+    try:
+        up = read_upload(path, province="ha_noi", sector="students")
+    except UploadError:
+        return
+    for s in up.sheets:
+        kept = known_layout(up.file_sha256, "students", s.sheet)
+        assert kept is not None
+        assert kept == tuple(sheet_columns(path, sector="students", sheet=s.sheet or None))
+
+
+def test_an_inbox_report_is_the_same_whether_or_not_this_process_read_the_file(tmp_path: Path) -> None:
+    """The same report, byte for byte in its sheets, from the kept layout and from a second read."""
+    import zipfile
+
+    from rules.ingest import upload as upload_module
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    src = school_list(inbox / "thpt_y__ds_10a2.xlsx")
+    result = process_upload(src, province="ha_noi", sector="students", unit="thpt_y", today=TODAY)
+    assert upload_module.known_layout(result.upload.file_sha256, "students", "10A1") is not None
+    kept = write_error_report(result.raw, result.quarantined, tmp_path / "kept.xlsx", source_dir=inbox)
+    upload_module._LAYOUTS.clear()
+    again = write_error_report(result.raw, result.quarantined, tmp_path / "again.xlsx", source_dir=inbox)
+
+    def parts(p: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(p) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+    assert parts(kept) == parts(again)
+    ws = openpyxl.load_workbook(kept)["10A1"]
+    assert [c.value for c in ws[1]][: len(HEAD)] == HEAD

@@ -114,7 +114,8 @@ def _sheets_of(up) -> list[tuple]:
             for s in up.sheets] or [(up.sheet, up.original_headers, up.column_map)]
 
 
-def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None) -> Path:
+def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None,
+                       *, duplicates: pl.DataFrame | None = None) -> Path:
     """Write the error report; returns its path. Two call forms:
 
     * ``write_error_report(result, path=None)`` with an :class:`~rules.ingest.process.UploadResult`
@@ -125,7 +126,8 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
       (only its first rows).
 
     ``path`` may be the upload itself (an error report sent back): the report is written to a
-    temporary file and renamed over it once complete.
+    temporary file and renamed over it once complete. ``duplicates``: :func:`duplicate_rows` of
+    these rows when the caller already has it (computed here otherwise).
     """
     if isinstance(result, pl.DataFrame):
         raw, quarantined, target = result, path, Path(out) if out is not None else None
@@ -133,7 +135,8 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
         folder = Path(source_dir) if source_dir is not None else target.parent
         source = folder / str(raw["file_name"][0]) if raw.height else None
-        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source)
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source,
+                                         duplicates=duplicates)
     up = result.upload
     return write_error_report_frames(result.raw, result.quarantined, _sheets_of(up),
                                      path or error_report_path(up.file_name),
@@ -562,7 +565,7 @@ def _agrees(value: Any, text: str | None) -> bool:
 
 def write_error_report_frames(
     raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[tuple], path: str | Path,
-    *, source: Path | None = None,
+    *, source: Path | None = None, duplicates: pl.DataFrame | None = None,
 ) -> Path:
     """The report from frames of one file: one worksheet per data sheet, then the instructions.
 
@@ -591,7 +594,7 @@ def write_error_report_frames(
             pl.when(pl.col("sheet").is_in(list(sent_back))).then(pl.col("_s")).otherwise(pl.col("excel_row"))
             .alias("excel_row")).drop("_s")
     shown = shown.rename({"excel_row": "shown_row"})
-    dups = duplicate_rows(raw)
+    dups = duplicate_rows(raw) if duplicates is None else duplicates
     errors = (raw.select(*keys, "excel_row")
               .join(shown, on=keys, how="left", maintain_order="left")
               .join(_warnings(dups, shown), on=keys, how="left", maintain_order="left")

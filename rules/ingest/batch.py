@@ -125,9 +125,10 @@ def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Pat
     written: list[Path] = []
     for (file_name,), rows in rows_by_file.items():
         bad = bad_by_file.get((file_name,), quarantined.clear())
-        if not bad.height and not duplicate_rows(rows).height:
+        dups = duplicate_rows(rows)
+        if not bad.height and not dups.height:
             continue
         target = error_report_path(inbox / str(file_name), reports_dir)
         with contextlib.suppress(OSError):  # a report that cannot be written never blocks the others
-            written.append(write_error_report(rows, bad, target, source_dir=inbox))
+            written.append(write_error_report(rows, bad, target, source_dir=inbox, duplicates=dups))
     return written

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,8 @@ def _sheets_of(up) -> list[tuple]:
             for s in up.sheets] or [(up.sheet, up.original_headers, up.column_map)]
 
 
-def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None) -> Path:
+def write_error_report(result, path=None, out: str | Path | None = None, source_dir: str | Path | None = None,
+                       *, duplicates: pl.DataFrame | None = None) -> Path:
     """Write the error report; returns its path. Two call forms:
 
     * ``write_error_report(result, path=None)`` with an :class:`~rules.ingest.process.UploadResult`
@@ -124,7 +126,8 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
       (only its first rows).
 
     ``path`` may be the upload itself (an error report sent back): the report is written to a
-    temporary file and renamed over it once complete.
+    temporary file and renamed over it once complete. ``duplicates``: :func:`duplicate_rows` of
+    these rows when the caller already has it (computed here otherwise).
     """
     if isinstance(result, pl.DataFrame):
         raw, quarantined, target = result, path, Path(out) if out is not None else None
@@ -132,7 +135,8 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
         folder = Path(source_dir) if source_dir is not None else target.parent
         source = folder / str(raw["file_name"][0]) if raw.height else None
-        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source)
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source,
+                                         duplicates=duplicates)
     up = result.upload
     return write_error_report_frames(result.raw, result.quarantined, _sheets_of(up),
                                      path or error_report_path(up.file_name),
@@ -140,13 +144,21 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
 
 
 def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:
-    """Uploader headers per sheet for raw rows of one file: from the upload in ``folder``, else canonical."""
+    """Uploader headers per sheet for raw rows of one file: as the reader found them when this process
+    read it (``rules.ingest.upload.known_layout``, by content), else from the upload in ``folder`` read
+    again, else canonical."""
     from rules.ingest.errors import UploadError
-    from rules.ingest.upload import sheet_columns
+    from rules.ingest.upload import known_layout, sheet_columns
 
     out: list[tuple] = []
     source = folder / str(raw["file_name"][0]) if raw.height else None
+    sha = str(raw["file_sha256"][0]) if raw.height and "file_sha256" in raw.columns else ""
+    sector = str(raw["sector"][0]) if raw.height and "sector" in raw.columns else ""
     for sheet in raw["sheet"].unique(maintain_order=True).to_list() if raw.height else []:
+        known = known_layout(sha, sector, sheet or "") if sha and sector else None
+        if known is not None:  # this process read the file: the reader's own decision, no second read
+            out.append((sheet, *known))
+            continue
         if source is not None and _regular(source):  # never through a link put where the upload was
             try:
                 out.append((sheet, *sheet_columns(source, sector=str(raw["sector"][0]), sheet=sheet or None,
@@ -247,47 +259,292 @@ def _warnings(dups: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
 # -- the uploader's cells, read again for their types and number formats -------------------------------
 
 
-def _typed_cells(source: Path | None, sheet: str, columns: list[int] | None,
-                 row_column: int | None) -> dict[int, tuple[list[Any], int | None]] | None:
-    """excel_row -> (cells of ``columns`` as openpyxl reads them, value of the "Source row" column) for
-    a workbook openpyxl can read, or None (CSV, .xls, unreadable, or the columns are not known).
+def _typed_sheets(source: Path | None,
+                  wanted: dict[str, tuple[list[int] | None, int | None]]) -> dict[str, dict | None]:
+    """sheet -> excel_row -> (cells of ``columns`` as openpyxl reads them, value of the "Source row"
+    column) for the sheets of one workbook openpyxl can read; None for a sheet that cannot be (CSV,
+    .xls, unreadable, or its columns are not known). The workbook is opened once for all its sheets.
 
     Rows and columns are Excel's (rows from 1, columns from A = 0, as the reader gives them); a typed
-    cell is used only when it agrees with the text the reader read there
-    (:func:`_agrees`), so a misaligned sheet falls back to text. Read only for files of at most
-    ``SMALL_FILE_ROWS`` rows, so the grid stays small.
+    cell is used only when it agrees with the text the reader read there (:func:`_agrees`), so a
+    misaligned sheet falls back to text. Read only for files of at most ``SMALL_FILE_ROWS`` rows.
+
+    Why not ``openpyxl``'s ``iter_rows``: it decodes every cell (a list's names, inline strings and all)
+    into a cell object, which made the re-read the largest part of the report (issue: 56 reports in the
+    demo). Only dates, numbers and true/false can be written back typed (text stays text), so the
+    sheet is scanned once and only those cells (and the "Source row" column) are decoded, with
+    openpyxl's own workbook, styles, date rules and number formats (:func:`_scan_sheet`), giving the
+    values and formats ``iter_rows`` gives (tests/rules/test_error_report_format.py checks it does).
     """
-    if source is None or columns is None or source.suffix.lower() not in WORKBOOK_SUFFIXES or not _regular(source):
-        return None
+    out: dict[str, dict | None] = dict.fromkeys(wanted)
+    todo = {s: w for s, w in wanted.items() if w[0] is not None}
+    if (not todo or source is None or source.suffix.lower() not in WORKBOOK_SUFFIXES
+            or not _regular(source)):
+        return out
     try:
         from openpyxl import load_workbook
 
         wb = load_workbook(source, read_only=True, data_only=True)
     except Exception:  # the reader accepted it; if openpyxl cannot, the report falls back to text
-        return None
-    try:
-        if sheet not in wb.sheetnames:
-            return None
-        grid: list[list[tuple[Any, str | None]]] = []
-        for row in wb[sheet].iter_rows(min_row=1, min_col=1, max_row=SMALL_FILE_ROWS * 4):
-            grid.append([(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row])
-        col0 = 0  # the reader gives each column's Excel position (A = 0), rows from row 1
-        out: dict[int, tuple[list[Any], int | None]] = {}
-        for r, cells in enumerate(grid, start=1):
-            picked = [cells[c + col0] if c + col0 < len(cells) else (None, None) for c in columns]
-            shown = None
-            if row_column is not None and row_column + col0 < len(cells):
-                v = cells[row_column + col0][0]
-                if isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v > 0:
-                    shown = int(v)
-                elif isinstance(v, str) and v.strip().isdigit():
-                    shown = int(v.strip())
-            out[r] = (picked, shown)
         return out
-    except Exception:
-        return None
+    try:
+        for sheet, (columns, row_column) in todo.items():
+            if sheet not in wb.sheetnames:
+                continue
+            try:
+                out[sheet] = _scan_sheet(wb, wb[sheet], columns or [], row_column)
+            except Exception:  # a sheet openpyxl cannot read falls back to text, as with iter_rows
+                out[sheet] = None
+        return out
     finally:
         wb.close()
+
+
+# Tokens of a sheet's <sheetData>: a row start, or a whole cell (attributes, body). Cell text never holds
+# "</c>" or "<row" unescaped, so the tokens are the sheet's rows and cells in order.
+_TOKEN = re.compile(rb"<(?:\w+:)?(?:row\b([^>]*)>|c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>))", re.S)
+_ATTRS = {k: re.compile(rb"\b" + k + rb"""\s*=\s*["']([^"']*)["']""") for k in (b"r", b"t", b"s")}
+_REF = re.compile(rb"([A-Z]{1,3})(\d+)$")
+_V = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
+_IS = re.compile(rb"<(?:\w+:)?is\b.*?</(?:\w+:)?is>", re.S)
+_SHEET_DATA = (re.compile(rb"<(?:\w+:)?sheetData\b[^>]*>"), re.compile(rb"</(?:\w+:)?sheetData>"))
+
+
+class _Cells:
+    """A workbook's facts that decode a cell as openpyxl's read-only worksheet parser does: styles,
+    number formats, date styles, epoch and shared strings (all read by openpyxl's ``load_workbook``)."""
+
+    def __init__(self, wb, ws):
+        from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+        from openpyxl.utils.datetime import from_excel, from_ISO8601
+
+        self.styles, self.custom, self.builtin, self.first_custom = (
+            wb._cell_styles, wb._number_formats, BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE)
+        self.dates, self.durations, self.epoch = wb._date_formats, wb._timedelta_formats, wb.epoch
+        self.strings = ws._shared_strings
+        self.from_excel, self.from_iso = from_excel, from_ISO8601
+
+    def number_format(self, style: int) -> str:
+        fmt_id = self.styles[style].numFmtId
+        return (self.builtin.get(fmt_id, "General") if fmt_id < self.first_custom
+                else self.custom[fmt_id - self.first_custom])
+
+    def typed(self, kind: str, v: str | None, style: int) -> tuple[Any, str | None]:
+        """(value, number format) of a date, number or true/false cell (openpyxl's ``parse_cell``);
+        (None, None) for text, empty and error cells, which are never written typed."""
+        if kind not in ("n", "b", "d") or not v:
+            return _BLANK
+        if kind == "n":
+            value: Any = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+            if style in self.dates:
+                try:
+                    value = self.from_excel(value, self.epoch, timedelta=style in self.durations)
+                except (OverflowError, ValueError):
+                    return _BLANK  # openpyxl: the error text "#VALUE!"
+        elif kind == "b":
+            value = bool(int(v))
+        else:
+            value = self.from_iso(v)
+        return value, self.number_format(style)
+
+
+_BLANK = (None, None)
+
+
+def _shown(v: Any) -> int | None:
+    """The school's row number in a "Source row" cell (a report sent back), else None."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) and v > 0:
+        return int(v)
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v.strip())
+    return None
+
+
+def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int, tuple[list[Any], int | None]]:
+    """One read-only sheet of ``wb`` as :func:`_typed_sheets` gives it: what ``ws.iter_rows(min_row=1,
+    min_col=1, max_row=SMALL_FILE_ROWS * 4)`` yields for ``columns`` (value, number format), text cells
+    left out (they are never written typed) except in ``row_column``. Rows are numbered and cells
+    placed as openpyxl's worksheet parser does (``<row r>``, else counting; a repeated or out-of-order
+    row is skipped; cells right of the sheet's dimension are dropped).
+
+    The sheet XML is tokenised with one regular expression (rows and cells, as
+    ``rules.ingest.formulas`` reads cells); a sheet whose cells do not all carry their reference
+    (``r="B7"``: Excel and the usual libraries always write it) is parsed by :func:`_parse_sheet`."""
+    import html
+
+    with wb._archive.open(ws._worksheet_path) as fh:
+        xml = fh.read()
+    start, end = (_SHEET_DATA[0].search(xml), _SHEET_DATA[1].search(xml))
+    if start is None or end is None:  # no <sheetData>…</sheetData> (an empty sheet, or unusual XML)
+        return _parse_sheet(wb, ws, columns, row_column)
+    dec = _Cells(wb, ws)
+    max_col = ws.max_column  # iter_rows cuts each row at the sheet's dimension (None: at its last cell)
+    wanted = {c + 1 for c in columns}
+    src_col = None if row_column is None else row_column + 1
+    limit = SMALL_FILE_ROWS * 4
+    ref, attr_t, attr_s, attr_r = _REF, _ATTRS[b"t"], _ATTRS[b"s"], _ATTRS[b"r"]
+    out: dict[int, tuple[list[Any], int | None]] = {}
+    row_no = last = 0
+    keep = False  # the current row is kept (not a repeat)
+    cells: dict[int, tuple[Any, str | None]] = {}
+    shown_cell: tuple[int, bytes, bytes | None] | None = None
+    last_col = 0
+
+    def close_row() -> None:
+        width = max_col or last_col
+        picked = [cells.get(c + 1, _BLANK) if c + 1 <= width else _BLANK for c in columns]
+        shown = None
+        if shown_cell is not None and shown_cell[0] <= width:
+            shown = _shown(_cell_text(dec, shown_cell[1], shown_cell[2], html))
+        out[row_no] = (picked, shown)
+
+    for m in _TOKEN.finditer(xml, start.end(), end.start()):
+        row_attrs, attrs, body = m.groups()
+        if row_attrs is not None:
+            if keep:
+                close_row()
+            r = attr_r.search(row_attrs)
+            if r is not None:
+                text = r.group(1).decode()
+                row_no = int(text) if text.isdigit() else int(float(text))  # openpyxl: "3.0" is row 3
+            else:
+                row_no += 1
+            if row_no > limit:
+                keep = False
+                break
+            keep = row_no > last  # repeated or out of order: iter_rows skips it
+            last = max(last, row_no)
+            cells, shown_cell, last_col = {}, None, 0
+            continue
+        r = attr_r.search(attrs)
+        at = ref.match(r.group(1)) if r is not None else None
+        if at is None:
+            return _parse_sheet(wb, ws, columns, row_column)  # no reference: count as openpyxl does
+        if not keep:
+            continue
+        col = _column_number(at.group(1))
+        last_col = col
+        if col in wanted or col == src_col:
+            t = attr_t.search(attrs)
+            kind = t.group(1).decode() if t is not None else "n"
+            if col == src_col:
+                shown_cell = (col, attrs, body)
+            if col in wanted:
+                if kind in ("n", "b", "d") and body:
+                    v = _V.search(body)
+                    sv = attr_s.search(attrs)
+                    cells[col] = dec.typed(kind, v.group(1).decode() if v is not None and v.group(1) else None,
+                                           int(sv.group(1) or 0) if sv is not None else 0)
+                else:
+                    cells[col] = _BLANK
+    if keep:
+        close_row()
+    return out
+
+
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _column_number(letters: bytes) -> int:
+    """Excel column letters -> number (A = 1), cached."""
+    n = _COLUMNS.get(letters)
+    if n is None:
+        n = 0
+        for ch in letters:
+            n = n * 26 + ch - 64
+        _COLUMNS[letters] = n
+    return n
+
+
+def _cell_text(dec: _Cells, attrs: bytes, body: bytes | None, html) -> Any:
+    """A "Source row" cell as openpyxl reads it: a number, a date or text."""
+    t = _ATTRS[b"t"].search(attrs)
+    kind = t.group(1).decode() if t is not None else "n"
+    if not body:
+        return None
+    if kind == "inlineStr":
+        from openpyxl.cell.text import Text
+        from openpyxl.xml.functions import fromstring
+
+        found = _IS.search(body)
+        if found is None:
+            return None
+        node = fromstring(b'<is xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                          + found.group(0)[found.group(0).index(b">") + 1:])
+        return Text.from_tree(node).content
+    v = _V.search(body)
+    text = html.unescape(v.group(1).decode()) if v is not None and v.group(1) else None
+    if text is None or kind in ("str", "e"):
+        return text
+    if kind == "s":
+        return dec.strings[int(text)]
+    sv = _ATTRS[b"s"].search(attrs)
+    return dec.typed(kind, text, int(sv.group(1) or 0) if sv is not None else 0)[0]
+
+
+def _parse_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int, tuple[list[Any], int | None]]:
+    """:func:`_scan_sheet` through openpyxl's XML parser, for sheets whose cells lack their reference."""
+    from openpyxl.cell.text import Text
+    from openpyxl.utils.cell import coordinate_to_tuple
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    row_tag, value_tag, inline_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "v", "is"))
+    dec = _Cells(wb, ws)
+    max_col = ws.max_column
+    wanted = {c + 1 for c in columns}
+    src_col = None if row_column is None else row_column + 1
+    limit = SMALL_FILE_ROWS * 4
+
+    def typed(c) -> tuple[Any, str | None]:
+        return dec.typed(c.get("t", "n"), c.findtext(value_tag, None) or None, int(c.get("s") or 0))
+
+    def text(c) -> Any:
+        kind = c.get("t", "n")
+        if kind == "inlineStr":
+            child = c.find(inline_tag)
+            return Text.from_tree(child).content if child is not None else None
+        v = c.findtext(value_tag, None) or None
+        if v is None or kind in ("str", "e"):
+            return v
+        return dec.strings[int(v)] if kind == "s" else typed(c)[0]
+
+    out: dict[int, tuple[list[Any], int | None]] = {}
+    row_no = last = 0
+    with wb._archive.open(ws._worksheet_path) as fh:
+        for _, el in iterparse(fh):
+            if el.tag != row_tag:
+                continue
+            r = el.get("r")
+            if r is not None:
+                row_no = int(r) if r.isdigit() else int(float(r))
+            else:
+                row_no += 1
+            if row_no > limit:
+                break
+            if row_no <= last:
+                el.clear()
+                continue
+            last = row_no
+            col = 0
+            placed = []
+            for c in el:
+                coord = c.get("r")
+                col = coordinate_to_tuple(coord)[1] if coord else col + 1
+                placed.append((col, c))
+            width = max_col or (placed[-1][0] if placed else 0)
+            cells: dict[int, tuple[Any, str | None]] = {}
+            shown = None
+            for col, c in placed:
+                if col > width:
+                    continue
+                if col in wanted:
+                    cells[col] = typed(c)
+                if col == src_col:
+                    shown = _shown(text(c))
+            out[row_no] = ([cells.get(c + 1, _BLANK) for c in columns], shown)
+            el.clear()
+    return out
 
 
 def _agrees(value: Any, text: str | None) -> bool:
@@ -308,7 +565,7 @@ def _agrees(value: Any, text: str | None) -> bool:
 
 def write_error_report_frames(
     raw: pl.DataFrame, quarantined: pl.DataFrame, sheets: list[tuple], path: str | Path,
-    *, source: Path | None = None,
+    *, source: Path | None = None, duplicates: pl.DataFrame | None = None,
 ) -> Path:
     """The report from frames of one file: one worksheet per data sheet, then the instructions.
 
@@ -325,8 +582,8 @@ def write_error_report_frames(
     total_rows = raw.height
     small = total_rows <= SMALL_FILE_ROWS
     layouts = [(t[0], t[1], t[2], t[3] if len(t) > 3 else None, t[4] if len(t) > 4 else None) for t in sheets]
-    typed = {sheet: (_typed_cells(source, sheet, cols, src) if small and sheet else None)
-             for sheet, _, _, cols, src in layouts}
+    typed = _typed_sheets(source if small else None, {sheet: (cols if sheet else None, src)
+                                                      for sheet, _, _, cols, src in layouts})
     # the row in the school's own file: the reader's row, or the "Source row" of a report sent back
     overrides = [(sheet, r, shown) for sheet, cells in typed.items() if cells for r, (_, shown) in cells.items()]
     shown = raw.select(*keys, "excel_row")
@@ -337,7 +594,7 @@ def write_error_report_frames(
             pl.when(pl.col("sheet").is_in(list(sent_back))).then(pl.col("_s")).otherwise(pl.col("excel_row"))
             .alias("excel_row")).drop("_s")
     shown = shown.rename({"excel_row": "shown_row"})
-    dups = duplicate_rows(raw)
+    dups = duplicate_rows(raw) if duplicates is None else duplicates
     errors = (raw.select(*keys, "excel_row")
               .join(shown, on=keys, how="left", maintain_order="left")
               .join(_warnings(dups, shown), on=keys, how="left", maintain_order="left")

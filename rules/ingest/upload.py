@@ -164,7 +164,7 @@ def read_upload(
     if province not in PROVINCE_SLUGS:
         raise ValueError(f"unknown province slug {province!r}")
     try:
-        return _read(path, province, sector, unit or default_unit(path), sheet, follow_links)
+        upload = _read(path, province, sector, unit or default_unit(path), sheet, follow_links)
     except UploadError as exc:
         _attach_sha(exc, path)
         raise
@@ -180,6 +180,39 @@ def read_upload(
             err = UploadError("corrupt_file", file=path.name)
         _attach_sha(err, path)
         raise err from exc
+    _remember_layouts(upload, sector)
+    return upload
+
+
+# What the reader decided per sheet of the files this process read, by content (file hash, sector):
+# sheet -> (original headers, header -> field, Excel column of each header, "Source row" column). The
+# inbox's error reports are written by a later step (the clean_records asset, from the lake's raw rows)
+# and need exactly these for the rows they report on; reading each file again to find them cost more
+# than reading it the first time (the demo's 132 reports). A file not read by this process (another
+# process, or forgotten) is read again: :func:`sheet_columns` gives the same (tests check it does).
+_LAYOUTS: dict[tuple[str, str], dict[str, tuple[list[str], dict[str, str], list[int], int | None]]] = {}
+_LAYOUTS_KEPT = 4096  # files remembered at most (a few hundred bytes each): the oldest are forgotten
+
+
+def _remember_layouts(upload: Upload, sector: str) -> None:
+    key = (upload.file_sha256, sector)
+    sheets = _LAYOUTS.pop(key, {})
+    sheets.update({s.sheet: (list(s.original_headers), dict(s.column_map), list(s.source_columns),
+                             s.source_row_column) for s in upload.sheets})
+    _LAYOUTS[key] = sheets
+    while len(_LAYOUTS) > _LAYOUTS_KEPT:
+        del _LAYOUTS[next(iter(_LAYOUTS))]
+
+
+def known_layout(file_sha256: str, sector: str, sheet: str) -> tuple[list[str], dict[str, str], list[int],
+                                                                        int | None] | None:
+    """:func:`sheet_columns` of ``sheet`` of the file with this content, if this process read it
+    (:func:`read_upload`), else None. Copies: the caller may change them."""
+    found = _LAYOUTS.get((file_sha256, sector), {}).get(sheet)
+    if found is None:
+        return None
+    headers, column_map, columns, row_column = found
+    return list(headers), dict(column_map), list(columns), row_column
 
 
 def _attach_sha(exc: UploadError, path: Path) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.cli import main
 from rules.ingest import process_upload
@@ -195,3 +197,156 @@ def test_the_inbox_form_keeps_types_and_source_rows_too(report, tmp_path: Path) 
     rows = _rows(ws)
     assert [r[col[ERROR_HEADERS[3]]].value for r in rows] == [str(FIRST_DATA_ROW + i) for i in range(len(PUPILS))]
     assert rows[0][0].data_type == "n" and rows[0][2].is_date and rows[0][2].number_format == "dd/mm/yyyy"
+
+
+# -- the typed re-read agrees with openpyxl's iter_rows, cell for cell -----------------------------------
+
+_TYPED = (int, float, bool, dt.date, dt.datetime, dt.time, dt.timedelta)
+
+
+def _oracle(path: Path, sheet: str, columns: list[int], row_column: int | None) -> dict:
+    """What the report read before the scan (openpyxl ``iter_rows``), reduced to what it may write
+    typed: per row the (value, number format) of typed cells in ``columns`` and the "Source row"."""
+    from rules.ingest.report import SMALL_FILE_ROWS, _shown
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        out = {}
+        for r, row in enumerate(wb[sheet].iter_rows(min_row=1, min_col=1, max_row=SMALL_FILE_ROWS * 4), start=1):
+            cells = [(getattr(c, "value", None), getattr(c, "number_format", None)) for c in row]
+            picked = [cells[c] if c < len(cells) and isinstance(cells[c][0], _TYPED) else (None, None)
+                      for c in columns]
+            shown = _shown(cells[row_column][0]) if row_column is not None and row_column < len(cells) else None
+            if shown is not None or any(v is not None for v, _ in picked):
+                out[r] = (picked, shown)
+        return out
+    finally:
+        wb.close()
+
+
+def _reduced(typed: dict | None) -> dict:
+    return {r: (cells, shown) for r, (cells, shown) in (typed or {}).items()
+            if shown is not None or any(v is not None for v, _ in cells)}
+
+
+_CELL_VALUES = st.one_of(
+    st.none(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.booleans(), st.dates(dt.date(1900, 3, 1), dt.date(2099, 12, 31)),
+    st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(2099, 12, 31)),
+    st.text(alphabet="0123456789 AĐăêố<&>\"'", max_size=8),
+)
+_FORMATS = st.sampled_from(["General", "dd/mm/yyyy", "0", "0.00", "@", "d mmm yyyy", "#,##0", "[h]:mm",
+                           "yyyy-mm-dd hh:mm"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(grid=st.lists(st.lists(st.tuples(_CELL_VALUES, _FORMATS), min_size=1, max_size=6), min_size=1, max_size=8),
+       top=st.integers(1, 4), left=st.integers(0, 3), skip=st.integers(0, 3), inline=st.booleans(),
+       row_column=st.one_of(st.none(), st.integers(0, 7)))
+def test_the_typed_reread_gives_what_openpyxl_iter_rows_gives(tmp_path: Path, grid, top, left, skip, inline,
+                                                               row_column) -> None:
+    """Every date, number and true/false cell (value and number format) and every "Source row" the
+    report reads back is the one openpyxl's ``iter_rows`` reads, for sheets written with shared strings
+    (openpyxl) and inline strings (xlsxwriter's constant memory, as the demo's generator writes),
+    starting anywhere, with gaps between rows."""
+    import xlsxwriter
+
+    from rules.ingest.report import _typed_sheets
+
+    path = tmp_path / f"t{inline:d}.xlsx"
+    rows = [(top + i + (skip if i > 1 else 0), cells) for i, cells in enumerate(grid)]
+    if inline:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                             "strings_to_formulas": False, "strings_to_urls": False})
+        ws, formats = wb.add_worksheet("10A1"), {}
+        for r, cells in rows:
+            for j, (v, code) in enumerate(cells):
+                fmt = formats.setdefault(code, wb.add_format({"num_format": code}))
+                if isinstance(v, bool):
+                    ws.write_boolean(r - 1, left + j, v, fmt)
+                elif isinstance(v, dt.date):
+                    ws.write_datetime(r - 1, left + j, v, fmt)
+                elif isinstance(v, int | float):
+                    ws.write_number(r - 1, left + j, v, fmt)
+                elif v is not None:
+                    ws.write_string(r - 1, left + j, v, fmt)
+        wb.close()
+    else:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "10A1"
+        for r, cells in rows:
+            for j, (v, code) in enumerate(cells):
+                cell = ws.cell(r, left + j + 1, v)
+                cell.number_format = code
+        wb.save(path)
+    columns = list(range(8))
+    got = _typed_sheets(path, {"10A1": (columns, row_column)})["10A1"]
+    assert _reduced(got) == _oracle(path, "10A1", columns, row_column)
+
+
+def test_a_sheet_whose_cells_carry_no_reference_is_read_as_openpyxl_reads_it(tmp_path: Path) -> None:
+    """Cells without ``r="B7"`` (allowed, rare) are placed by counting, through openpyxl's parser."""
+    import re
+    import zipfile
+
+    from rules.ingest.report import _typed_sheets
+
+    src = school_list(tmp_path / "a.xlsx")
+    out = tmp_path / "b.xlsx"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'(<c\b[^>]*?) r="[A-Z]+\d+"', rb"\1", data)
+                assert b'<c r="' not in data
+            zout.writestr(item, data)
+    columns = list(range(5))
+    got = _reduced(_typed_sheets(out, {"10A1": (columns, None)})["10A1"])
+    assert got == _oracle(out, "10A1", columns, None)
+    assert got[FIRST_DATA_ROW][0][2] == (PUPILS[0][1], "dd/mm/yyyy")
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "files"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir() if p.is_file()))
+def test_the_readers_layout_kept_for_the_report_is_the_one_a_second_read_finds(name: str) -> None:
+    """The inbox's reports take each sheet's headers and columns from the read that produced the rows
+    (``known_layout``); reading the file again (a process that did not read it) must find the same."""
+    from rules.ingest import UploadError, read_upload
+    from rules.ingest.upload import known_layout, sheet_columns
+
+    path = CORPUS / name
+    try:
+        up = read_upload(path, province="ha_noi", sector="students")
+    except UploadError:
+        return
+    for s in up.sheets:
+        kept = known_layout(up.file_sha256, "students", s.sheet)
+        assert kept is not None
+        assert kept == tuple(sheet_columns(path, sector="students", sheet=s.sheet or None))
+
+
+def test_an_inbox_report_is_the_same_whether_or_not_this_process_read_the_file(tmp_path: Path) -> None:
+    """The same report, byte for byte in its sheets, from the kept layout and from a second read."""
+    import zipfile
+
+    from rules.ingest import upload as upload_module
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    src = school_list(inbox / "thpt_y__ds_10a2.xlsx")
+    result = process_upload(src, province="ha_noi", sector="students", unit="thpt_y", today=TODAY)
+    assert upload_module.known_layout(result.upload.file_sha256, "students", "10A1") is not None
+    kept = write_error_report(result.raw, result.quarantined, tmp_path / "kept.xlsx", source_dir=inbox)
+    upload_module._LAYOUTS.clear()
+    again = write_error_report(result.raw, result.quarantined, tmp_path / "again.xlsx", source_dir=inbox)
+
+    def parts(p: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(p) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+    assert parts(kept) == parts(again)
+    ws = openpyxl.load_workbook(kept)["10A1"]
+    assert [c.value for c in ws[1]][: len(HEAD)] == HEAD

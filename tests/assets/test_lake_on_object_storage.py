@@ -2,7 +2,7 @@
 ``tests/s3_server.py``).
 
 Checked: raw_records and clean_records through Dagster and the analyst file built from that lake equal
-the local lake's; a whole run (register + students partition job, a clerical-review import, the
+the local lake's; a whole run (register + a vaccinations partition job, a clerical-review import, the
 national day, publish) gives the same counts on S3 as on the local lake and leaves no lake table on the
 local disk; four processes writing different partitions of match_results lose nothing; a reader during
 rewrites of a partition sees whole versions only; vacuum deletes the files of replaced versions and
@@ -124,7 +124,8 @@ def test_optional_columns_read_back_as_written(tmp_path: Path, s3_lake: S3Lake):
 
 
 # --- a whole run with the lake on object storage ---------------------------------------------------------
-PROVINCE, SECTOR, DAY = "ho_chi_minh", "students", "2026-11-20"
+# vaccinations: a list without a guardian column keeps ambiguous rows for the review to decide
+PROVINCE, SECTOR, DAY = "ho_chi_minh", "vaccinations", "2026-11-20"
 SIZE, SEED = 20_000, 11  # as tests/pipelines/test_review_end_to_end.py: namesakes born the same day (review rows)
 PICK_FIRST = "Ứng viên 1 / Candidate 1"
 
@@ -156,7 +157,7 @@ def _fill_first_candidate(book: Path, out: Path) -> int:
 
 
 def _whole_run(root: Path, lake_root: str) -> dict[str, object]:
-    """Register + students partition job, review import, the national day and publish; what they left."""
+    """Register + one sector's partition job, review import, the national day and publish; what they left."""
     from datetime import date
 
     from assets.partitions import add_days
@@ -195,7 +196,7 @@ def _whole_run(root: Path, lake_root: str) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_a_whole_run_on_object_storage_reconciles_with_the_local_lake(tmp_path: Path, s3_lake: S3Lake):
-    """Students partition job, clerical review applied, the national day and publish with DOISOAT_LAKE on
+    """A sector's partition job, clerical review applied, the national day and publish with DOISOAT_LAKE on
     S3: every count equals the same run on the local lake, and no lake table lands on the local disk."""
     import shutil
 

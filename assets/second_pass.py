@@ -78,8 +78,8 @@ def national_register_buckets(paths: DataPaths) -> dg.MaterializeResult:
     **GROUP,
 )
 def second_pass_input(paths: DataPaths) -> dg.MaterializeResult:
-    """The rows left unmatched in their own province, written once to each birth-year bucket they visit
-    (every bucket's partition is written, empty ones too, so a bucket never reads a stale slice)."""
+    """The rows left unmatched in their own province, written once to each birth-year bucket they visit."""
+    # every bucket's partition is written, empty ones too, so a bucket never reads a stale slice
     from rules.matching.national import row_buckets, rows_without_year
 
     policy = load_policy()

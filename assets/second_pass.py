@@ -2,11 +2,15 @@
 against every province's register, one Dagster partition per birth-year bucket.
 
 ``national_register_buckets`` splits every province's register by birth year and counts names over
-the whole nation (``rules.matching.national.build_bucket_indexes``); ``second_pass`` (one partition
-per bucket) matches the unmatched rows that visit the bucket (their DOB year's bucket and their ID
-year's); ``second_pass_results`` keeps one decision per row (the better bucket) and checks that every
+the whole nation (``rules.matching.national.build_bucket_indexes``); ``second_pass_input`` reads every
+province's ``match_results`` and ``clean_records`` ONCE and writes the unmatched rows to the bucket(s)
+they visit (their DOB year's bucket and their ID year's), one lake partition per bucket;
+``second_pass`` (one partition per bucket) reads only its bucket's rows; ``second_pass_results`` keeps
+one decision per row (the better bucket) and checks, against ``match_results`` itself, that every
 unmatched row is accounted for exactly once. Metadata holds counts only, never names, IDs or dates.
 """
+
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
@@ -25,8 +29,15 @@ ROWS_ACCOUNTED = "rows_accounted"
 bucket_partitions = dg.StaticPartitionsDefinition(load_policy().bucket_keys())
 
 
-def unmatched_rows(paths: DataPaths) -> pl.DataFrame:
-    """The clean rows of every province x sector left unmatched by the first pass (contracts §4 columns)."""
+INPUT = "second_pass_input"  # lake table: the unmatched rows, one partition per bucket they visit
+# what the merge needs of a row: its key, where it came from, and what decides its buckets
+KEY_COLUMNS = ("file_sha256", "sheet", "row_number", "province", "sector", "dob_year", "id_clean", "id_kind")
+
+
+def unmatched_rows(paths: DataPaths, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """The clean rows of every province x sector left unmatched by the first pass (contracts §4 columns,
+    or only ``columns`` of them, required columns of ``clean_records``: the merge reads the key and
+    year columns, not the names)."""
     from rules.matching.national import second_pass_rows
 
     policy = load_policy()
@@ -35,7 +46,8 @@ def unmatched_rows(paths: DataPaths) -> pl.DataFrame:
     for province, sector in lake_partitions(layout, "match_results"):
         first = read_partition(layout, "match_results", province, sector,
                                columns=["file_sha256", "sheet", "row_number", "status"])
-        clean = read_partition(layout, "clean_records", province, sector, what="clean_records")
+        clean = read_partition(layout, "clean_records", province, sector, what="clean_records",
+                               columns=list(columns) if columns is not None else None)
         parts.append(second_pass_rows(first, clean, policy))
     if parts:
         return pl.concat(parts, how="diagonal_relaxed")
@@ -58,25 +70,57 @@ def national_register_buckets(paths: DataPaths) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    partitions_def=bucket_partitions,
-    # every province x sector's unmatched rows feed every bucket
-    deps=[national_register_buckets,
-          dg.AssetDep("match_results", partition_mapping=dg.AllPartitionMapping()),
+    # every province x sector's unmatched rows feed the buckets: read here once, not once per bucket
+    deps=[dg.AssetDep("match_results", partition_mapping=dg.AllPartitionMapping()),
           dg.AssetDep("clean_records", partition_mapping=dg.AllPartitionMapping())],
+    kinds={"polars", "parquet"},
+    check_specs=[schema_check_spec(INPUT)],
+    **GROUP,
+)
+def second_pass_input(paths: DataPaths) -> dg.MaterializeResult:
+    """The rows left unmatched in their own province, written once to each birth-year bucket they visit."""
+    # every bucket's partition is written, empty ones too, so a bucket never reads a stale slice
+    from rules.matching.national import row_buckets, rows_without_year
+
+    policy = load_policy()
+    layout = paths.layout
+    rows = unmatched_rows(paths)
+    visits = row_buckets(rows, policy) if rows.height else pl.DataFrame(schema={"_row": pl.UInt32, "bucket": pl.Utf8})
+    written = []
+    for bucket in policy.bucket_keys():
+        sel = visits.filter(pl.col("bucket") == bucket)["_row"]
+        part = rows[sel].with_columns(bucket=pl.lit(bucket, pl.Utf8))
+        df = write_partition(layout, INPUT, part, ALL_PROVINCES, bucket)
+        written.append((df, written_schema(layout, INPUT, ALL_PROVINCES, bucket)))
+    return dg.MaterializeResult(
+        metadata={"rows": rows.height, "row_bucket_visits": visits.height,
+                  "rows_without_year": int(rows_without_year(rows).len()) if rows.height else 0,
+                  "rows_in_two_buckets": int(visits.group_by("_row").len().filter(pl.col("len") > 1).height)},
+        check_results=[schema_check_results(INPUT, written)],
+    )
+
+
+def bucket_rows(paths: DataPaths, bucket: str) -> pl.DataFrame:
+    """The unmatched rows visiting ``bucket`` (``second_pass_input``'s partition, without its bucket
+    column): one partition read, predicate pushdown by the lake's partitioning."""
+    df = read_partition(paths.layout, INPUT, ALL_PROVINCES, bucket, what=f"{INPUT} {bucket}")
+    return df.drop("bucket")
+
+
+@dg.asset(
+    partitions_def=bucket_partitions,
+    deps=[national_register_buckets, second_pass_input],
     kinds={"polars", "rapidfuzz", "parquet"},
     check_specs=[schema_check_spec("second_pass", partitions_def=bucket_partitions)],
     **GROUP,
 )
 def second_pass(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.MaterializeResult:
     """The unmatched rows visiting this birth-year bucket, matched against the national register's bucket."""
-    from rules.matching.national import load_bucket_index, match_bucket, row_buckets
+    from rules.matching.national import load_bucket_index, match_bucket
 
     bucket = str(context.partition_key)
     layout = paths.layout
-    rows = unmatched_rows(paths)
-    if rows.height:
-        visits = row_buckets(rows, load_policy())
-        rows = rows[visits.filter(pl.col("bucket") == bucket)["_row"]]
+    rows = bucket_rows(paths, bucket)
     index = load_bucket_index(layout.population_index(NATIONAL_INDEX), bucket)
     out, output = match_bucket(rows, index, bucket)
     written = write_partition(layout, "second_pass", out, ALL_PROVINCES, bucket)
@@ -106,7 +150,8 @@ def second_pass_results(paths: DataPaths) -> dg.MaterializeResult:
 
     policy = load_policy()
     layout = paths.layout
-    rows = unmatched_rows(paths)
+    # from match_results itself, not second_pass_input: the count check must not trust the staging
+    rows = unmatched_rows(paths, columns=KEY_COLUMNS)
     parts = []
     if rows.height:
         wanted = set(row_buckets(rows, policy)["bucket"].unique().to_list())

@@ -11,10 +11,12 @@ rows, ``--out-share`` of them people registered in another province.
 Steps, each in a fresh process (its wall time and peak RSS are its own):
 1. first pass: each home province's rows against its own register (the population_index +
    match_results assets);
-2. bucket indexes: every province's register split by birth year, national name counts
-   (``rules.matching.national.build_bucket_indexes``);
-3. one process per bucket: the unmatched rows visiting it against its index (the second_pass asset);
-4. merge (the second_pass_results asset).
+2. bucket indexes: every province's register read once and split by birth year, national name
+   counts (``rules.matching.national.build_bucket_indexes``);
+3. one process per bucket: the unmatched rows visiting it (written once per bucket beforehand, as the
+   second_pass_input asset does) against its index (the second_pass asset);
+4. merge (the second_pass_results asset), written to ``<data>/second_pass_results.parquet`` with a
+   digest of its rows printed, so two runs (two commits) can be compared row for row.
 
 Prints recall and precision of the out-of-province rows after the first pass alone and after the
 second pass (recall = rows matched to their true person / out-of-province rows; precision = correct /
@@ -154,6 +156,19 @@ def score(decisions: pl.DataFrame, truth: pl.DataFrame, out_of_province: bool) -
     return t.height, recall, n_c / max(n_m, 1), n_m - n_c
 
 
+def decisions_digest(merged: pl.DataFrame) -> str:
+    """sha256 of the merged decisions sorted by row key (every column, scores to full precision): no value
+    is printed, only whether two runs decided every row alike."""
+    import hashlib
+
+    rows = merged.sort("file_sha256", "sheet", "row_number")
+    h = hashlib.sha256()
+    for col in rows.columns:
+        h.update(col.encode())
+        h.update(rows[col].cast(pl.Utf8).fill_null("\x00null").str.join("\x1f").item().encode())
+    return h.hexdigest()[:16]
+
+
 def run_size(label: str, n_people: int, n_rows: int, args: argparse.Namespace) -> None:
     from rules.matching.national import (
         load_policy,
@@ -224,6 +239,7 @@ def run_size(label: str, n_people: int, n_rows: int, args: argparse.Namespace) -
     merged = merge_decisions(parts)
     t_merge = time.perf_counter() - t
     assert merged.height == rows.height, "every second-pass row is accounted for once"
+    merged.write_parquet(d / "second_pass_results.parquet")
     key = ["file_sha256", "sheet", "row_number"]
     after = first.join(merged.select(*key, pl.col("status").alias("s2"), pl.col("person_id").alias("p2")),
                        on=key, how="left").with_columns(
@@ -240,6 +256,8 @@ def run_size(label: str, n_people: int, n_rows: int, args: argparse.Namespace) -
               f"              {w1:>5,} -> {w2:,}", flush=True)
     counts = merged["status"].value_counts().sort("status")
     print("  second-pass decisions: " + ", ".join(f"{s} {c:,}" for s, c in counts.iter_rows()), flush=True)
+    print(f"  decisions digest {decisions_digest(merged)} (sorted by row key; equal digests: equal decisions)",
+          flush=True)
     print(f"  {uptime()}", flush=True)
 
 

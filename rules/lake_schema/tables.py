@@ -8,6 +8,8 @@ warehouse takes its source dtypes and column comments from here; every write is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
 from rules.lake_schema.model import Column, Table
@@ -175,6 +177,14 @@ TABLES: tuple[Table, ...] = (
     Table("review_queue", "Rows still ambiguous after review, one row per candidate person.",
           "lake/review_queue/<province>/<sector>.parquet", (*LINEAGE, *CANDIDATES),
           (*ROW_KEY, "candidate_rank"), "review_queue"),
+    Table("second_pass_input", "National second pass input, one birth-year bucket: the clean rows left unmatched "
+          "in their own province that visit the bucket (a row in two buckets is in both partitions).",
+          "lake/second_pass_input/all_provinces/<bucket>.parquet",
+          # what clean_records holds of the row (the key, province and sector always), then its bucket
+          (*(c if c.name in (*ROW_KEY, "province", "sector") else dataclasses.replace(c, optional=True)
+             for c in CLEAN),
+           _c("bucket", U, "birth-year bucket the row visits (its DOB year's or its ID year's)")),
+          ("province", "sector", *ROW_KEY), "second_pass_input"),
     Table("second_pass", "National second pass, one birth-year bucket: the rows left unmatched in their own "
           "province that visit the bucket, matched against every province's register born in its years.",
           "lake/second_pass/all_provinces/<bucket>.parquet", SECOND_PASS, ROW_KEY, "second_pass"),

@@ -51,7 +51,13 @@ from rules.matching import index as index_cache
 from rules.matching.blocking import PreparedIndex, prepare_index, token_hashes
 from rules.matching.config import MatchConfig
 from rules.matching.engine import MatchOutput, match_records
-from rules.matching.index import OPTIONAL_COLUMNS, REQUIRED_REGISTER_COLUMNS, RegisterError, build_population_index
+from rules.matching.index import (
+    OPTIONAL_COLUMNS,
+    REQUIRED_REGISTER_COLUMNS,
+    RegisterError,
+    build_population_index,
+    check_register,
+)
 from rules.normalise.ids import cccd_birth_year
 from rules.private import private_dir, private_file
 
@@ -158,9 +164,17 @@ def rows_without_year(records: pl.DataFrame) -> pl.Series:
 # -------------------------------------------------------------------------------------- the register side
 
 
+REGISTER_WANTED: tuple[str, ...] = (*REQUIRED_REGISTER_COLUMNS, *OPTIONAL_COLUMNS)
+BUCKET_COLUMN = "_bucket"
+
+
+def _birth_year() -> pl.Expr:
+    return pl.col("date_of_birth").cast(pl.Date).dt.year()
+
+
 def _year_filter(policy: NationalPolicy, bucket: str) -> pl.Expr:
     lo, hi = policy.year_range(bucket)
-    year = pl.col("date_of_birth").cast(pl.Date).dt.year()
+    year = _birth_year()
     cond = year.is_not_null()
     if lo is not None:
         cond &= year >= lo
@@ -169,24 +183,82 @@ def _year_filter(policy: NationalPolicy, bucket: str) -> pl.Expr:
     return cond
 
 
+def register_schema(path: str | Path) -> pl.Schema:
+    """The schema of one register file, checked as the first pass checks it (``check_register``): a
+    missing file, unreadable Parquet, a missing column or a ``date_of_birth`` that is not a date is one
+    ``RegisterError`` line naming the file, never a Polars traceback from inside a bucket."""
+    path = Path(path)
+    if not path.exists():
+        raise RegisterError(f"population register not found: {path}")
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception as exc:
+        raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
+    check_register(pl.DataFrame(schema=schema), str(path))
+    return schema
+
+
+def _union_schema(schemas: Sequence[pl.Schema]) -> pl.Schema:
+    """The columns and dtypes of the register files' wanted columns concatenated (``diagonal_relaxed``)."""
+    empties = [pl.DataFrame(schema={c: s[c] for c in REGISTER_WANTED if c in s}) for s in schemas]
+    return pl.concat(empties, how="diagonal_relaxed").schema
+
+
+def _conform(df: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    missing = [pl.lit(None, t).alias(c) for c, t in schema.items() if c not in df.columns]
+    return df.with_columns(missing).select(list(schema)).cast(dict(schema))
+
+
 def bucket_register(register_paths: Sequence[str | Path], bucket: str, policy: NationalPolicy) -> pl.DataFrame:
     """The register people of every file born in ``bucket``'s years (contract 1 columns), read with the
-    year filter pushed into the Parquet scan: memory is the bucket's, not the nation's."""
-    wanted = (*REQUIRED_REGISTER_COLUMNS, *OPTIONAL_COLUMNS)
-    frames = []
-    for p in register_paths:
-        path = Path(p)
-        if not path.exists():
-            raise RegisterError(f"population register not found: {path}")
-        lf = pl.scan_parquet(path)
-        names = lf.collect_schema().names()
-        missing = [c for c in REQUIRED_REGISTER_COLUMNS if c not in names]
-        if missing:
-            raise RegisterError(f"{path}: missing required column(s): {', '.join(missing)}")
-        frames.append(lf.select([c for c in wanted if c in names]).filter(_year_filter(policy, bucket)).collect())
-    if not frames:
+    year filter pushed into the Parquet scan: memory is the bucket's, not the nation's. One bucket on its
+    own; :func:`build_bucket_indexes` splits the register in one pass instead (:func:`split_register`)."""
+    schemas = [register_schema(p) for p in register_paths]
+    if not schemas:
         raise RegisterError("no population register files given")
-    return pl.concat(frames, how="diagonal_relaxed")
+    frames = [
+        pl.scan_parquet(p).select([c for c in REGISTER_WANTED if c in s]).filter(_year_filter(policy, bucket)).collect()
+        for p, s in zip(register_paths, schemas, strict=True)
+    ]
+    return _conform(pl.concat(frames, how="diagonal_relaxed"), _union_schema(schemas))
+
+
+@dataclass
+class SplitRegister:
+    """The register split by bucket on disk (:func:`split_register`): each bucket's parts in file order."""
+
+    parts: dict[str, list[Path]]
+    schema: pl.Schema
+
+    def bucket(self, bucket: str) -> pl.DataFrame:
+        """The bucket's people, the same frame (rows, order, columns, dtypes) as :func:`bucket_register`."""
+        paths = self.parts.get(bucket, [])
+        if not paths:
+            return pl.DataFrame(schema=self.schema)
+        return _conform(pl.concat([pl.read_parquet(p) for p in paths], how="diagonal_relaxed"), self.schema)
+
+
+def split_register(register_paths: Sequence[str | Path], folder: str | Path, policy: NationalPolicy) -> SplitRegister:
+    """Read each register file ONCE and write its people to one staging file per bucket they fall in
+    (``<folder>/<bucket>/<file no>.parquet``, owner-only): one pass over the national register instead
+    of one scan per bucket (a register file is not sorted by birth year, so a per-bucket scan cannot
+    skip row groups and reads every file ~26 times). Memory: one register file at a time. Every file is
+    checked (``check_register``) before any is read."""
+    schemas = [register_schema(p) for p in register_paths]
+    if not schemas:
+        raise RegisterError("no population register files given")
+    folder = Path(folder)
+    private_dir(folder)
+    parts: dict[str, list[Path]] = {}
+    for i, (p, s) in enumerate(zip(register_paths, schemas, strict=True)):
+        df = pl.read_parquet(p, columns=[c for c in REGISTER_WANTED if c in s])
+        df = df.with_columns(policy.bucket_of(_birth_year()).alias(BUCKET_COLUMN)).drop_nulls(BUCKET_COLUMN)
+        for (b,), part in df.partition_by(BUCKET_COLUMN, maintain_order=True, as_dict=True).items():
+            out = private_dir(folder / str(b)) / f"{i:06d}.parquet"
+            part.drop(BUCKET_COLUMN).write_parquet(private_file(out), compression="lz4")
+            parts.setdefault(str(b), []).append(out)
+        del df
+    return SplitRegister(parts, _union_schema(schemas))
 
 
 @dataclass
@@ -278,20 +350,33 @@ def build_bucket_indexes(
 ) -> dict[str, int]:
     """Write one matching index per bucket (``<folder>/<bucket>.parquet``) with national name counts,
     its sorted blocking keys with national token counts (beside it, where the engine reads prepared
-    keys), and the counts (``<folder>/counts/``). Two sweeps over the buckets, one bucket in memory at
-    a time (plus the count tables). Returns people per bucket.
+    keys), and the counts (``<folder>/counts/``). The register files are read once
+    (:func:`split_register`, into a staging folder removed at the end), then two sweeps over the
+    buckets, one bucket in memory at a time (plus the count tables). Returns people per bucket.
 
     Register people without a date of birth are in no bucket (they have no birth year to meet).
     """
     config = config or MatchConfig.default()
     folder = Path(folder)
     private_dir(folder)
+    staging = folder / ".split"
+    shutil.rmtree(staging, ignore_errors=True)  # a build that died half-way
+    split = split_register(register_paths, staging, policy)
+    try:
+        return _build_from_split(split, folder, policy, config)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_from_split(
+    split: SplitRegister, folder: Path, policy: NationalPolicy, config: MatchConfig
+) -> dict[str, int]:
     sizes: dict[str, int] = {}
     tokens: list[pl.DataFrame | None] = []
 
     def first_sweep() -> Iterable[pl.DataFrame]:
         for b in policy.bucket_keys():
-            index = build_population_index(bucket_register(register_paths, b, policy))
+            index = build_population_index(split.bucket(b))
             sizes[b] = index.height
             tokens.append(token_counts_of(index, config))
             index.write_parquet(private_file(folder / f".{b}.raw.parquet"), compression="lz4")
@@ -459,11 +544,13 @@ __all__ = [
     "merge_decisions",
     "no_year_rows",
     "prepare_bucket",
+    "register_schema",
     "row_buckets",
     "row_years",
     "rows_without_year",
     "run_second_pass",
     "second_pass_rows",
+    "split_register",
     "sum_token_counts",
     "token_counts_of",
     "with_national_counts",

@@ -38,16 +38,34 @@ def _lake(data_dir):
 
 
 def test_second_pass_assets_account_for_every_unmatched_row(data_dir):
-    from assets.second_pass import national_register_buckets, second_pass, second_pass_results, unmatched_rows
-    from rules.matching.national import load_policy, row_buckets
+    from assets.second_pass import (
+        ALL_PROVINCES,
+        NATIONAL_INDEX,
+        national_register_buckets,
+        second_pass,
+        second_pass_input,
+        second_pass_results,
+        unmatched_rows,
+    )
+    from rules.matching.national import load_policy, row_buckets, run_second_pass
 
     paths, _, first, truth, _ = _lake(data_dir)
     rows = unmatched_rows(paths)
     assert rows.height == int((first["status"] == "unmatched").sum()) > 0
-    buckets = sorted(set(row_buckets(rows, load_policy())["bucket"].to_list()))
+    visits = row_buckets(rows, load_policy())
+    buckets = sorted(set(visits["bucket"].to_list()))
     res = {"paths": paths}
     with dg.instance_for_test() as instance:
         assert dg.materialize([national_register_buckets], resources=res, instance=instance).success
+        r = dg.materialize([second_pass_input], resources=res, instance=instance)
+        assert r.success and all(e.passed for e in r.get_asset_check_evaluations())
+        # the unmatched rows written once per bucket they visit, every bucket's partition written
+        staged = {b: pl.read_parquet(paths.lake("second_pass_input", ALL_PROVINCES, b))
+                  for b in load_policy().bucket_keys()}
+        assert sum(df.height for df in staged.values()) == visits.height
+        for b, df in staged.items():
+            assert df.select("file_sha256", "sheet", "row_number").equals(
+                rows[visits.filter(pl.col("bucket") == b)["_row"]].select("file_sha256", "sheet", "row_number"))
         for b in buckets:
             r = dg.materialize([second_pass], partition_key=b, resources=res, instance=instance,
                                selection=[second_pass])
@@ -58,6 +76,10 @@ def test_second_pass_assets_account_for_every_unmatched_row(data_dir):
     checks = {e.check_name: e.passed for e in r.get_asset_check_evaluations()}
     assert checks == {"rows_accounted": True, "lake_schema": True}
     out = pl.read_parquet(paths.lake("second_pass_results", HOME, SECTOR))
+    # each bucket read only its slice, yet decided every row as the all-buckets run on every row does
+    alone = run_second_pass(rows, paths.layout.population_index(NATIONAL_INDEX), load_policy())
+    key = ["file_sha256", "sheet", "row_number"]
+    assert out.sort(key).select(alone.columns).equals(alone.sort(key))
     assert out.height == rows.height and out.select("file_sha256", "sheet", "row_number").n_unique() == rows.height
     # people registered elsewhere are found, in their own province
     j = out.join(truth.select("row_number", pl.col("person_id").alias("true_id"), "registered_in"), on="row_number")

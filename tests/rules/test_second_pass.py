@@ -3,6 +3,7 @@ year, national name counts, one decision per row, and a small national run end t
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rules.config import ConfigError
 from rules.matching import MatchConfig
 from rules.matching.blocking import generate_pairs, prepare_index
 from rules.matching.features import record_features
-from rules.matching.index import build_population_index
+from rules.matching.index import RegisterError, build_population_index, read_register
 from rules.matching.national import (
     NO_BIRTH_YEAR,
     SECOND_PASS_COLUMNS,
@@ -33,6 +34,7 @@ from rules.matching.national import (
     row_years,
     rows_without_year,
     run_second_pass,
+    split_register,
     sum_token_counts,
     token_counts_of,
     with_national_counts,
@@ -207,6 +209,68 @@ def test_buckets_partition_the_register_and_counts_are_national(tmp_path: Path) 
             np.testing.assert_allclose(j["nk_n"] / idx.height, j["n"] / national.height, rtol=1e-9)
             assert (j["nky_n"] == j["ny"]).all()
     assert sorted(seen) == sorted(everyone["person_id"].to_list())  # each person in exactly one bucket
+
+
+_DOBS = st.one_of(st.none(), st.dates(dt.date(1880, 1, 1), dt.date(2040, 12, 31)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    files=st.lists(st.tuples(st.lists(_DOBS, max_size=12), st.booleans(), st.booleans()), min_size=1, max_size=4),
+    width=st.integers(1, 30),
+    first=st.integers(1900, 1990),
+)
+def test_the_one_pass_split_gives_each_bucket_the_per_bucket_scan(
+    tmp_path_factory: pytest.TempPathFactory, files: list, width: int, first: int
+) -> None:
+    """Reading each register file once and splitting it gives every bucket the very frame the per-bucket
+    scan gives (rows, order, columns, dtypes), whatever optional columns and date dtypes the files have."""
+    tmp = tmp_path_factory.mktemp("split")
+    policy = NationalPolicy(bucket_years=width, first_year=first, last_year=first + 3 * width + 1)
+    paths = []
+    for i, (dobs, has_old_id, as_datetime) in enumerate(files):
+        df = pl.DataFrame({"person_id": [f"p{i}-{k}" for k in range(len(dobs))],
+                           "full_name": ["Nguyễn Văn An"] * len(dobs), "date_of_birth": pl.Series(dobs, dtype=pl.Date),
+                           "gender": ["nam"] * len(dobs), "ignored": [1] * len(dobs)})
+        if has_old_id:
+            df = df.with_columns(old_id=pl.lit("123456789"))
+        if as_datetime:
+            df = df.with_columns(pl.col("date_of_birth").cast(pl.Datetime("us")))
+        paths.append(tmp / f"r{i}.parquet")
+        df.write_parquet(paths[-1])
+    split = split_register(paths, tmp / "split", policy)
+    total = 0
+    for b in policy.bucket_keys():
+        expected = bucket_register(paths, b, policy)
+        got = split.bucket(b)
+        total += got.height
+        assert got.schema == expected.schema
+        assert got.equals(expected)
+    assert total == sum(sum(d is not None for d in dobs) for dobs, _, _ in files)
+
+
+@pytest.mark.parametrize("break_it", ["string_dob", "no_gender", "not_parquet"])
+def test_a_malformed_register_fails_the_bucket_build_with_the_first_pass_error(
+    tmp_path: Path, break_it: str
+) -> None:
+    """The bucket indexes refuse a malformed register with the first pass's one-line RegisterError
+    (file and column named), before any bucket is written."""
+    regs, _ = _national()
+    good, bad = tmp_path / "good.parquet", tmp_path / "bad.parquet"
+    regs[0].write_parquet(good)
+    if break_it == "string_dob":
+        regs[1].with_columns(pl.col("date_of_birth").cast(pl.Utf8)).write_parquet(bad)
+    elif break_it == "no_gender":
+        regs[1].drop("gender").write_parquet(bad)
+    else:
+        bad.write_bytes(b"not parquet at all")
+    with pytest.raises(RegisterError) as first_pass:
+        read_register([good, bad])
+    with pytest.raises(RegisterError) as second_pass:
+        build_bucket_indexes([good, bad], tmp_path / "b", load_policy())
+    assert str(second_pass.value) == str(first_pass.value)
+    assert "\n" not in str(second_pass.value) and str(bad) in str(second_pass.value)
+    assert not list((tmp_path / "b").glob("*.parquet"))
 
 
 # ------------------------------------------------------------------------------------------ merging

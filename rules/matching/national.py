@@ -51,6 +51,7 @@ from rules.matching import index as index_cache
 from rules.matching.blocking import PreparedIndex, prepare_index, token_hashes
 from rules.matching.config import MatchConfig
 from rules.matching.engine import MatchOutput, match_records
+from rules.matching.features import person_name_keys
 from rules.matching.index import (
     OPTIONAL_COLUMNS,
     REQUIRED_REGISTER_COLUMNS,
@@ -229,6 +230,9 @@ class SplitRegister:
 
     parts: dict[str, list[Path]]
     schema: pl.Schema
+    # (idn_s, nk) of every person in the register: parents' names for the guardian comparison come
+    # from here (a bucket holds the children of its birth years, not their parents)
+    names: pl.DataFrame | None = None
 
     def bucket(self, bucket: str) -> pl.DataFrame:
         """The bucket's people, the same frame (rows, order, columns, dtypes) as :func:`bucket_register`."""
@@ -250,15 +254,17 @@ def split_register(register_paths: Sequence[str | Path], folder: str | Path, pol
     folder = Path(folder)
     private_dir(folder)
     parts: dict[str, list[Path]] = {}
+    names: list[pl.DataFrame] = []
     for i, (p, s) in enumerate(zip(register_paths, schemas, strict=True)):
         df = pl.read_parquet(p, columns=[c for c in REGISTER_WANTED if c in s])
+        names.append(person_name_keys(df))
         df = df.with_columns(policy.bucket_of(_birth_year()).alias(BUCKET_COLUMN)).drop_nulls(BUCKET_COLUMN)
         for (b,), part in df.partition_by(BUCKET_COLUMN, maintain_order=True, as_dict=True).items():
             out = private_dir(folder / str(b)) / f"{i:06d}.parquet"
             part.drop(BUCKET_COLUMN).write_parquet(private_file(out), compression="lz4")
             parts.setdefault(str(b), []).append(out)
         del df
-    return SplitRegister(parts, _union_schema(schemas))
+    return SplitRegister(parts, _union_schema(schemas), pl.concat(names) if names else None)
 
 
 @dataclass
@@ -376,7 +382,7 @@ def _build_from_split(
 
     def first_sweep() -> Iterable[pl.DataFrame]:
         for b in policy.bucket_keys():
-            index = build_population_index(split.bucket(b))
+            index = build_population_index(split.bucket(b), split.names)
             sizes[b] = index.height
             tokens.append(token_counts_of(index, config))
             index.write_parquet(private_file(folder / f".{b}.raw.parquet"), compression="lz4")

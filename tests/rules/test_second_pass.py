@@ -194,6 +194,7 @@ def test_buckets_partition_the_register_and_counts_are_national(tmp_path: Path) 
     assert sum(sizes.values()) == everyone.filter(pl.col("date_of_birth").is_not_null()).height
     national = build_population_index(everyone)
     seen = []
+    parents_named = 0
     for b in policy.bucket_keys():
         idx = load_bucket_index(tmp_path / "b", b)
         assert idx.height == sizes[b] == bucket_register(files, b, policy).height
@@ -203,12 +204,17 @@ def test_buckets_partition_the_register_and_counts_are_national(tmp_path: Path) 
         seen += idx["pid"].to_list()
         # national frequency of each given / full name, rescaled to the bucket; name + year exact
         j = idx.join(national.select("pid", pl.col("gk_n").alias("g"), pl.col("nk_n").alias("n"),
-                                     pl.col("nky_n").alias("ny")), on="pid")
+                                     pl.col("nky_n").alias("ny"), pl.col("grk").alias("m"),
+                                     pl.col("grk2").alias("f")), on="pid")
         if j.height:
+            # parents' names as in the national index, though the parents are in other buckets
+            assert j["grk"].eq_missing(j["m"]).all() and j["grk2"].eq_missing(j["f"]).all()
+            parents_named += int(j["grk"].is_not_null().sum())
             np.testing.assert_allclose(j["gk_n"] / idx.height, j["g"] / national.height, rtol=1e-9)
             np.testing.assert_allclose(j["nk_n"] / idx.height, j["n"] / national.height, rtol=1e-9)
             assert (j["nky_n"] == j["ny"]).all()
     assert sorted(seen) == sorted(everyone["person_id"].to_list())  # each person in exactly one bucket
+    assert parents_named > 0
 
 
 _DOBS = st.one_of(st.none(), st.dates(dt.date(1880, 1, 1), dt.date(2040, 12, 31)))

@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
@@ -664,6 +665,49 @@ def _write_book(target: Path, raw: pl.DataFrame, errors: pl.DataFrame, n_bad: in
         wb.close()
 
 
+_AS_REPORTED = {FAMILY_MIDDLE: "full_name", FEMALE_MARK: "gender", MALE_MARK: "gender"}
+_JOIN = " - "  # how rules.ingest.layout labels a column of a two-row header: "<group> - <column>"
+
+
+def report_headers(sector: str | None, headers: list[str], column_map: dict[str, str]) -> list[str]:
+    """The header row of a report sheet: one label per uploader column that the reader, reading the
+    report's single header row, maps to the field it mapped the upload's column to.
+
+    Why: a two-row header ("Thông tin học sinh" merged over "Họ và tên" | "Ngày sinh") is labelled
+    "Thông tin học sinh - Họ và tên" by the reader, and when the group and column together are not an
+    alias the column's own label decided the field. Written as one cell that label names no field, so
+    the report came back refused (no header, no name column). Such a column is written under the
+    longest end of its label that names the same field (the leaf "Họ và tên"), else under an alias of
+    the field, never under a label another column has; every other label is written as it is, so
+    unknown columns keep their key in ``extra`` across rounds."""
+    if not sector:
+        return list(headers)
+    from rules.ingest.headers import header_spec
+    from rules.sectors import SectorError
+
+    try:
+        spec = header_spec(sector)
+    except SectorError:
+        return list(headers)
+
+    def names(label: str) -> str | None:
+        f = spec.lookup(label)
+        return _AS_REPORTED.get(f, f) if f is not None else None
+
+    out: list[str] = []
+    for label in headers:
+        field = column_map.get(label)
+        if field is None or names(label) == field:
+            out.append(label)
+            continue
+        parts = label.split(_JOIN)
+        taken = set(headers) | set(out)  # a label another column has would be renamed "x (2)" when read
+        ends = [_JOIN.join(parts[k:]) for k in range(1, len(parts))]  # longest end first
+        aliases = [a for a in spec.display.get(field, []) if spec.lookup(a) == field]  # the field's own names
+        out.append(next((c for c in [*ends, *aliases] if c not in taken and names(c) == field), label))
+    return out
+
+
 def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
                  column_map: dict[str, str], typed: dict | None, number_format) -> None:
     import xlsxwriter
@@ -687,7 +731,9 @@ def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFra
         is_date = j < n_orig and column_map.get(col) in DATE_FIELDS
         ws.set_column(j, j, 40 if col in (WARNING_HEADER, *ERROR_HEADERS[1:3]) else 18,
                       None if is_date else fmt["text"])  # new typing in an ID column stays text
-    for j, col in enumerate(table.columns):
+    sector = str(raw["sector"][0]) if raw.height and "sector" in raw.columns else None
+    shown_headers = report_headers(sector, headers, column_map) + table.columns[n_orig:]
+    for j, col in enumerate(shown_headers):
         ws.write_string(0, j, neutralise_formula(col), fmt["err_head"] if j >= n_orig else fmt["head"])
     text = fmt["text"]
     for i, row in enumerate(table.iter_rows(), start=1):  # one row in memory at a time

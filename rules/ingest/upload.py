@@ -14,7 +14,7 @@ from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
-from rules.ingest.layout import HeaderLayout, find_header, footer_start
+from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_start
 from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import check_sector
@@ -699,7 +699,9 @@ def _map_columns(
     column_map = {lab: f for f, (_, lab) in by_field.items() if f not in PSEUDO_FIELDS}
     exprs: list[pl.Expr] = []
     given_col = by_field.get("full_name")
-    split = FAMILY_MIDDLE in by_field and (given_col is None or fold(given_col[1]) in spec.given_labels)
+    # the given-name column by its own label, also under a group ("Học sinh - Tên": rules.ingest.layout)
+    split = FAMILY_MIDDLE in by_field and (
+        given_col is None or {fold(given_col[1]), fold(given_col[1].rsplit(TWO_ROW_JOIN, 1)[-1])} & spec.given_labels)
     for f in spec.fields:
         if f == "full_name" and split:
             fam = pl.col(by_field[FAMILY_MIDDLE][0]).str.strip_chars()

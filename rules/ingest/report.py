@@ -32,6 +32,7 @@ from typing import Any
 import polars as pl
 
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
+from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
@@ -350,6 +351,33 @@ class _Cells:
 
 
 _BLANK = (None, None)
+_F = re.compile(rb"<(?:\w+:)?f\b")  # a formula in a cell's body
+
+
+class _Unsaved:
+    """A formula cell saved without its value (a file written by a program, never opened in Excel): the
+    reader evaluated it (``rules.ingest.formulas``), so the report writes what the reader read, a date
+    in a date column (:func:`_unsaved_date`), instead of the serial day as text."""
+
+
+_UNSAVED = (_Unsaved(), None)
+_YEAR = (1800, 2199)  # a whole number in this range in a date column is a year (rules.ingest.upload)
+
+
+def _unsaved_date(text: str | None) -> dt.datetime | None:
+    """The date an evaluated formula gave (its 1900-system serial day, as the reader holds it), or None
+    when it is not a serial day (a year, text)."""
+    from openpyxl.utils.datetime import from_excel
+
+    if text is None or re.fullmatch(r"\d{1,5}(?:\.\d+)?", text.strip()) is None:
+        return None
+    serial = float(text)
+    if serial < 1 or (serial == int(serial) and _YEAR[0] <= serial <= _YEAR[1]):
+        return None
+    try:
+        return from_excel(serial)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _shown(v: Any) -> int | None:
@@ -431,11 +459,13 @@ def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int,
             if col == src_col:
                 shown_cell = (col, attrs, body)
             if col in wanted:
-                if kind in ("n", "b", "d") and body:
-                    v = _V.search(body)
+                v = _V.search(body) if body else None
+                value = v.group(1).decode() if v is not None and v.group(1) else None
+                if value is None and body and _F.search(body):
+                    cells[col] = _UNSAVED
+                elif kind in ("n", "b", "d") and body:
                     sv = attr_s.search(attrs)
-                    cells[col] = dec.typed(kind, v.group(1).decode() if v is not None and v.group(1) else None,
-                                           int(sv.group(1) or 0) if sv is not None else 0)
+                    cells[col] = dec.typed(kind, value, int(sv.group(1) or 0) if sv is not None else 0)
                 else:
                     cells[col] = _BLANK
     if keep:
@@ -490,7 +520,7 @@ def _parse_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    row_tag, value_tag, inline_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "v", "is"))
+    row_tag, value_tag, inline_tag, formula_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "v", "is", "f"))
     dec = _Cells(wb, ws)
     max_col = ws.max_column
     wanted = {c + 1 for c in columns}
@@ -540,7 +570,8 @@ def _parse_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int
                 if col > width:
                     continue
                 if col in wanted:
-                    cells[col] = typed(c)
+                    unsaved = c.find(formula_tag) is not None and not c.findtext(value_tag, None)
+                    cells[col] = _UNSAVED if unsaved else typed(c)
                 if col == src_col:
                     shown = _shown(text(c))
             out[row_no] = ([cells.get(c + 1, _BLANK) for c in columns], shown)
@@ -666,7 +697,6 @@ def _write_book(target: Path, raw: pl.DataFrame, errors: pl.DataFrame, n_bad: in
 
 
 _AS_REPORTED = {FAMILY_MIDDLE: "full_name", FEMALE_MARK: "gender", MALE_MARK: "gender"}
-_JOIN = " - "  # how rules.ingest.layout labels a column of a two-row header: "<group> - <column>"
 
 
 def report_headers(sector: str | None, headers: list[str], column_map: dict[str, str]) -> list[str]:
@@ -700,9 +730,9 @@ def report_headers(sector: str | None, headers: list[str], column_map: dict[str,
         if field is None or names(label) == field:
             out.append(label)
             continue
-        parts = label.split(_JOIN)
+        parts = label.split(TWO_ROW_JOIN)
         taken = set(headers) | set(out)  # a label another column has would be renamed "x (2)" when read
-        ends = [_JOIN.join(parts[k:]) for k in range(1, len(parts))]  # longest end first
+        ends = [TWO_ROW_JOIN.join(parts[k:]) for k in range(1, len(parts))]  # longest end first
         aliases = [a for a in spec.display.get(field, []) if spec.lookup(a) == field]  # the field's own names
         out.append(next((c for c in [*ends, *aliases] if c not in taken and names(c) == field), label))
     return out
@@ -736,10 +766,15 @@ def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFra
     for j, col in enumerate(shown_headers):
         ws.write_string(0, j, neutralise_formula(col), fmt["err_head"] if j >= n_orig else fmt["head"])
     text = fmt["text"]
+    date_cols = {j for j, h in enumerate(headers) if column_map.get(h) in DATE_FIELDS}
     for i, row in enumerate(table.iter_rows(), start=1):  # one row in memory at a time
         cells = typed.get(rows_read[i - 1], (None,))[0] if typed else None
         for j, value in enumerate(row):
-            if cells is not None and j < n_orig and _agrees(cells[j][0], value):
+            unsaved = (cells is not None and j in date_cols and isinstance(cells[j][0], _Unsaved)
+                       and _unsaved_date(value))
+            if unsaved:
+                ws.write_datetime(i, j, unsaved, number_format(None, True))
+            elif cells is not None and j < n_orig and _agrees(cells[j][0], value):
                 v, code = cells[j]
                 if isinstance(v, bool):
                     ws.write_boolean(i, j, v)

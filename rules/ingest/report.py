@@ -269,7 +269,9 @@ def _typed_sheets(source: Path | None,
 
     Rows and columns are Excel's (rows from 1, columns from A = 0, as the reader gives them); a typed
     cell is used only when it agrees with the text the reader read there (:func:`_agrees`), so a
-    misaligned sheet falls back to text. Read only for files of at most ``SMALL_FILE_ROWS`` rows.
+    misaligned sheet falls back to text. A formula cell saved without its value is marked
+    ``_UNSAVED`` (openpyxl gives None): the reader evaluated it, and a date column writes that date.
+    Read only for files of at most ``SMALL_FILE_ROWS`` rows.
 
     Why not ``openpyxl``'s ``iter_rows``: it decodes every cell (a list's names, inline strings and all)
     into a cell object, which made the re-read the largest part of the report (issue: 56 reports in the

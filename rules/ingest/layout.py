@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rules.ingest.headers import FAMILY_MIDDLE, HeaderSpec, fold
 
 Grid = Sequence[Sequence[str | None]]
+TWO_ROW_JOIN = " - "  # label of a column under a group: "<group> - <column>" (rules.ingest.report splits it)
 SCAN_ROWS = 40  # title blocks are a few rows; 40 leaves room for long letterheads
 
 
@@ -77,7 +78,7 @@ def _two_row(spec: HeaderSpec, upper: list[str | None], lower: list[str | None])
             continue
         joined = f"{top} {sub}"
         field = spec.lookup(joined)
-        labels.append(f"{top} - {sub}")
+        labels.append(f"{top}{TWO_ROW_JOIN}{sub}")
         fields.append(field if field is not None else spec.lookup(sub))
     return labels, fields
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import polars as pl
 
+from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
+from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
@@ -267,7 +269,9 @@ def _typed_sheets(source: Path | None,
 
     Rows and columns are Excel's (rows from 1, columns from A = 0, as the reader gives them); a typed
     cell is used only when it agrees with the text the reader read there (:func:`_agrees`), so a
-    misaligned sheet falls back to text. Read only for files of at most ``SMALL_FILE_ROWS`` rows.
+    misaligned sheet falls back to text. A formula cell saved without its value is marked
+    ``_UNSAVED`` (openpyxl gives None): the reader evaluated it, and a date column writes that date.
+    Read only for files of at most ``SMALL_FILE_ROWS`` rows.
 
     Why not ``openpyxl``'s ``iter_rows``: it decodes every cell (a list's names, inline strings and all)
     into a cell object, which made the re-read the largest part of the report (issue: 56 reports in the
@@ -349,6 +353,33 @@ class _Cells:
 
 
 _BLANK = (None, None)
+_F = re.compile(rb"<(?:\w+:)?f\b")  # a formula in a cell's body
+
+
+class _Unsaved:
+    """A formula cell saved without its value (a file written by a program, never opened in Excel): the
+    reader evaluated it (``rules.ingest.formulas``), so the report writes what the reader read, a date
+    in a date column (:func:`_unsaved_date`), instead of the serial day as text."""
+
+
+_UNSAVED = (_Unsaved(), None)
+_YEAR = (1800, 2199)  # a whole number in this range in a date column is a year (rules.ingest.upload)
+
+
+def _unsaved_date(text: str | None) -> dt.datetime | None:
+    """The date an evaluated formula gave (its 1900-system serial day, as the reader holds it), or None
+    when it is not a serial day (a year, text)."""
+    from openpyxl.utils.datetime import from_excel
+
+    if text is None or re.fullmatch(r"\d{1,5}(?:\.\d+)?", text.strip()) is None:
+        return None
+    serial = float(text)
+    if serial < 1 or (serial == int(serial) and _YEAR[0] <= serial <= _YEAR[1]):
+        return None
+    try:
+        return from_excel(serial)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _shown(v: Any) -> int | None:
@@ -430,11 +461,13 @@ def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int,
             if col == src_col:
                 shown_cell = (col, attrs, body)
             if col in wanted:
-                if kind in ("n", "b", "d") and body:
-                    v = _V.search(body)
+                v = _V.search(body) if body else None
+                value = v.group(1).decode() if v is not None and v.group(1) else None
+                if value is None and body and _F.search(body):
+                    cells[col] = _UNSAVED
+                elif kind in ("n", "b", "d") and body:
                     sv = attr_s.search(attrs)
-                    cells[col] = dec.typed(kind, v.group(1).decode() if v is not None and v.group(1) else None,
-                                           int(sv.group(1) or 0) if sv is not None else 0)
+                    cells[col] = dec.typed(kind, value, int(sv.group(1) or 0) if sv is not None else 0)
                 else:
                     cells[col] = _BLANK
     if keep:
@@ -489,7 +522,7 @@ def _parse_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int
     from openpyxl.xml.constants import SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse
 
-    row_tag, value_tag, inline_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "v", "is"))
+    row_tag, value_tag, inline_tag, formula_tag = (f"{{{SHEET_MAIN_NS}}}{t}" for t in ("row", "v", "is", "f"))
     dec = _Cells(wb, ws)
     max_col = ws.max_column
     wanted = {c + 1 for c in columns}
@@ -539,7 +572,8 @@ def _parse_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int
                 if col > width:
                     continue
                 if col in wanted:
-                    cells[col] = typed(c)
+                    unsaved = c.find(formula_tag) is not None and not c.findtext(value_tag, None)
+                    cells[col] = _UNSAVED if unsaved else typed(c)
                 if col == src_col:
                     shown = _shown(text(c))
             out[row_no] = ([cells.get(c + 1, _BLANK) for c in columns], shown)
@@ -664,6 +698,48 @@ def _write_book(target: Path, raw: pl.DataFrame, errors: pl.DataFrame, n_bad: in
         wb.close()
 
 
+_AS_REPORTED = {FAMILY_MIDDLE: "full_name", FEMALE_MARK: "gender", MALE_MARK: "gender"}
+
+
+def report_headers(sector: str | None, headers: list[str], column_map: dict[str, str]) -> list[str]:
+    """The header row of a report sheet: one label per uploader column that the reader, reading the
+    report's single header row, maps to the field it mapped the upload's column to.
+
+    Why: a two-row header ("Thông tin học sinh" merged over "Họ và tên" | "Ngày sinh") is labelled
+    "Thông tin học sinh - Họ và tên" by the reader, and when the group and column together are not an
+    alias the column's own label decided the field. Written as one cell that label names no field, so
+    the report came back refused (no header, no name column). Such a column is written under the
+    longest end of its label that names the same field (the leaf "Họ và tên"), else under an alias of
+    the field, never under a label another column has; every other label is written as it is, so
+    unknown columns keep their key in ``extra`` across rounds."""
+    if not sector:
+        return list(headers)
+    from rules.ingest.headers import header_spec
+    from rules.sectors import SectorError
+
+    try:
+        spec = header_spec(sector)
+    except SectorError:
+        return list(headers)
+
+    def names(label: str) -> str | None:
+        f = spec.lookup(label)
+        return _AS_REPORTED.get(f, f) if f is not None else None
+
+    out: list[str] = []
+    for label in headers:
+        field = column_map.get(label)
+        if field is None or names(label) == field:
+            out.append(label)
+            continue
+        parts = label.split(TWO_ROW_JOIN)
+        taken = set(headers) | set(out)  # a label another column has would be renamed "x (2)" when read
+        ends = [TWO_ROW_JOIN.join(parts[k:]) for k in range(1, len(parts))]  # longest end first
+        aliases = [a for a in spec.display.get(field, []) if spec.lookup(a) == field]  # the field's own names
+        out.append(next((c for c in [*ends, *aliases] if c not in taken and names(c) == field), label))
+    return out
+
+
 def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
                  column_map: dict[str, str], typed: dict | None, number_format) -> None:
     import xlsxwriter
@@ -687,13 +763,20 @@ def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFra
         is_date = j < n_orig and column_map.get(col) in DATE_FIELDS
         ws.set_column(j, j, 40 if col in (WARNING_HEADER, *ERROR_HEADERS[1:3]) else 18,
                       None if is_date else fmt["text"])  # new typing in an ID column stays text
-    for j, col in enumerate(table.columns):
+    sector = str(raw["sector"][0]) if raw.height and "sector" in raw.columns else None
+    shown_headers = report_headers(sector, headers, column_map) + table.columns[n_orig:]
+    for j, col in enumerate(shown_headers):
         ws.write_string(0, j, neutralise_formula(col), fmt["err_head"] if j >= n_orig else fmt["head"])
     text = fmt["text"]
+    date_cols = {j for j, h in enumerate(headers) if column_map.get(h) in DATE_FIELDS}
     for i, row in enumerate(table.iter_rows(), start=1):  # one row in memory at a time
         cells = typed.get(rows_read[i - 1], (None,))[0] if typed else None
         for j, value in enumerate(row):
-            if cells is not None and j < n_orig and _agrees(cells[j][0], value):
+            unsaved = (cells is not None and j in date_cols and isinstance(cells[j][0], _Unsaved)
+                       and _unsaved_date(value))
+            if unsaved:
+                ws.write_datetime(i, j, unsaved, number_format(None, True))
+            elif cells is not None and j < n_orig and _agrees(cells[j][0], value):
                 v, code = cells[j]
                 if isinstance(v, bool):
                     ws.write_boolean(i, j, v)

@@ -14,7 +14,7 @@ from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
-from rules.ingest.layout import HeaderLayout, find_header, footer_start
+from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_start
 from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import check_sector
@@ -51,6 +51,8 @@ class Upload:
     ignored_columns: list[str] = field(default_factory=list)  # our own error-report columns
     sheets: list[SheetLayout] = field(default_factory=list)  # every data sheet read, in file order
     hidden_sheets: list[str] = field(default_factory=list)  # hidden / very hidden sheets, not read
+    # every sheet of the workbook not read, in workbook order, with why (a key of SHEET_NOT_READ)
+    sheets_not_read: list[tuple[str, str]] = field(default_factory=list)
     formulas_evaluated: int = 0  # formula cells without a saved value, evaluated (rules.ingest.formulas)
     # what the cell pass changed (rules.ingest.cells): invisible_removed, spaces_replaced,
     # lookalikes_folded, legacy_font_cells_repaired, legacy_font
@@ -76,6 +78,7 @@ class Upload:
             "column_map": json.dumps(self.column_map, ensure_ascii=False),
             "sheets": json.dumps([s.sheet for s in self.sheets], ensure_ascii=False),
             "hidden_sheets": json.dumps(self.hidden_sheets, ensure_ascii=False),
+            "sheets_not_read": json.dumps(dict(self.sheets_not_read), ensure_ascii=False),
             "formulas_evaluated": self.formulas_evaluated,
             "cells_cleaned": json.dumps(self.cells, ensure_ascii=False),
         }
@@ -99,9 +102,9 @@ class Upload:
             lines.append(f"  dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped}")
         if self.formulas_evaluated:
             lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
-        if self.hidden_sheets:
-            names = ", ".join(f"'{n}'" for n in self.hidden_sheets)
-            lines.append(f"  trang ẩn không đọc/hidden sheets not read: {names} (dùng/use --sheet)")
+        if self.sheets_not_read:  # a list on a sheet the uploader meant us to read must not vanish silently
+            names = ", ".join(f"'{n}' ({SHEET_NOT_READ[why]})" for n, why in self.sheets_not_read)
+            lines.append(f"  trang không đọc/sheets not read: {names}")
         return lines + self.hidden_lines()
 
     def hidden_lines(self) -> list[str]:
@@ -129,6 +132,34 @@ class Upload:
                              f"{', '.join(lay.error_cells)}{more}. Hãy sửa công thức hoặc nhập lại giá trị / fix "
                              "the formula or type the value")
         return lines
+
+
+SHEET_NOT_READ = {  # why a sheet of a workbook was not read, as the upload summary says it
+    "not_chosen": "không chọn/not chosen: --sheet",
+    "hidden": "ẩn/hidden: dùng/use --sheet",
+    "no_header": "không có dòng tiêu đề/no header row",
+    "no_rows": "không có dòng dữ liệu/no data rows",
+}
+
+
+def _sheets_not_read(source, layouts: list[SheetLayout], chosen: bool) -> list[tuple[str, str]]:
+    """Every sheet of the workbook that gave no rows, in workbook order, with its SHEET_NOT_READ key.
+    ``chosen``: one sheet was named (``--sheet``), so the others were not looked at."""
+    read = {lay.sheet: lay for lay in layouts}
+    out: list[tuple[str, str]] = []
+    for name in source.sheet_names:
+        if name in read and read[name].rows:
+            continue
+        if name in read:
+            why = "no_rows"
+        elif chosen:
+            why = "not_chosen"
+        elif name in source.hidden_sheets:
+            why = "hidden"
+        else:
+            why = "no_header"
+        out.append((name, why))
+    return out if any(source.sheet_names) else []  # a CSV has one sheet, ""
 
 
 def file_sha256(path: Path) -> str:
@@ -434,6 +465,7 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         ignored_columns=first.ignored_columns,
         sheets=data_layouts,
         hidden_sheets=[n for n in source.hidden_sheets if n not in {lay.sheet for lay in layouts}],
+        sheets_not_read=_sheets_not_read(source, layouts, sheet is not None),
         formulas_evaluated=source.formulas_evaluated,
         cells=cells.as_dict(),
         source_path=str(path),
@@ -699,7 +731,9 @@ def _map_columns(
     column_map = {lab: f for f, (_, lab) in by_field.items() if f not in PSEUDO_FIELDS}
     exprs: list[pl.Expr] = []
     given_col = by_field.get("full_name")
-    split = FAMILY_MIDDLE in by_field and (given_col is None or fold(given_col[1]) in spec.given_labels)
+    # the given-name column by its own label, also under a group ("Học sinh - Tên": rules.ingest.layout)
+    split = FAMILY_MIDDLE in by_field and (
+        given_col is None or {fold(given_col[1]), fold(given_col[1].rsplit(TWO_ROW_JOIN, 1)[-1])} & spec.given_labels)
     for f in spec.fields:
         if f == "full_name" and split:
             fam = pl.col(by_field[FAMILY_MIDDLE][0]).str.strip_chars()

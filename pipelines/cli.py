@@ -23,17 +23,32 @@ EXIT_INTERNAL_ERROR = 1
 SECTOR_CHOICES = ", ".join(SECTORS)
 
 
+def _global_options(*, after_command: bool) -> argparse.ArgumentParser:
+    """``--data`` and ``--debug``, accepted before the command and after it (``doisoat upload F --data D``).
+
+    Why two copies: argparse lets a sub-command's defaults overwrite what the main parser parsed, so
+    after the command the options default to ``SUPPRESS`` (absent unless given) and ``doisoat --data D
+    upload F`` keeps its ``D``; given in both places, the one after the command wins.
+    """
+    unset = {"default": argparse.SUPPRESS} if after_command else {}
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--data", type=Path, **unset,
+                         help="data folder (default: $DOISOAT_DATA, else ./data of the repository)")
+    options.add_argument("--debug", action="store_true", **unset, help="show tracebacks of unexpected errors")
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doisoat",
         description="Đối soát: clean sector data and verify it against the population register.",
+        parents=[_global_options(after_command=False)],
     )
-    parser.add_argument("--data", type=Path, help="data folder (default: $DOISOAT_DATA, else ./data of the repository)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    after = [_global_options(after_command=True)]
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=after)
         p.set_defaults(func=func)
         return p
 
@@ -123,13 +138,14 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("review", commands.review, "clerical review of ambiguous rows: export / import workbooks, statistics")
     rsub = p.add_subparsers(dest="review_command", required=True, metavar="ACTION")
-    r = rsub.add_parser("export", help="write review workbooks (one per sector, or per unit)")
+    r = rsub.add_parser("export", help="write review workbooks (one per sector, or per unit)", parents=after)
     r.add_argument("--province", required=True, help="province slug or code (see `doisoat provinces`)")
     r.add_argument("--sector", help="only this sector (default: every sector with rows to review)")
     r.add_argument("--unit", help="only this unit (one workbook per sector x unit; default: every unit)")
-    r = rsub.add_parser("import", help="validate a filled workbook and apply its decisions")
+    r = rsub.add_parser("import", help="validate a filled workbook and apply its decisions", parents=after)
     r.add_argument("file", type=Path, help="the filled review workbook (.xlsx)")
-    rsub.add_parser("stats", help="what reviewed pairs say: m per level, precision near the threshold, what-if")
+    rsub.add_parser("stats", help="what reviewed pairs say: m per level, precision near the threshold, what-if",
+                    parents=after)
 
     p = add("rehearse", commands.rehearse,
             "national rehearsal on this machine: provinces in parallel on PostgreSQL and a local S3 lake")

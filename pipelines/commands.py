@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pipelines.environment import REPO_ROOT, data_root, layout
+from pipelines.environment import data_root, layout
 from rules.errors import UserError
 
 # OS errors that are about a path (missing, a folder where a file was expected, no permission), as
@@ -250,11 +249,9 @@ def rehearse(args: argparse.Namespace) -> int:
 
 
 def ui(args: argparse.Namespace) -> int:
-    """Start ``dagster dev`` on our code location against the persistent instance.
+    """Start ``dagster dev`` on our code location against the persistent instance, as a child that
+    stops with this command: SIGTERM / SIGINT to our pid reach its webserver, daemon and code server
+    (``pipelines.ui``)."""
+    from pipelines.ui import serve_ui
 
-    No target: run in the repository, ``dagster dev`` loads ``[tool.dagster]`` of pyproject.toml, the
-    code location ``doisoat`` our own runs carry as their origin (``pipelines.code_location``)."""
-    dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster if dagster.exists() else "dagster"), "dev", "-p", str(args.port), "-h", "127.0.0.1"]
-    print("starting:", " ".join(cmd), f"(open http://127.0.0.1:{args.port})")
-    return subprocess.call(cmd, cwd=REPO_ROOT)
+    return serve_ui(args.port)

@@ -98,7 +98,8 @@ def summary_lines(day: str) -> list[str]:
         reasons = con.execute(
             "SELECT reason_code, sum(rows) FROM rejections GROUP BY 1 ORDER BY 2 DESC LIMIT 6").fetchall()
         if reasons:
-            lines.append("rejected by reason: " + ", ".join(f"{r} {_n(n)}" for r, n in reasons))
+            lines.append("rejected by reason (a row with several reasons counts under each): "
+                         + ", ".join(f"{r} {_n(n)}" for r, n in reasons))
         flags = con.execute("SELECT flag, sum(rows) FROM match_flags GROUP BY 1 ORDER BY 2 DESC").fetchall()
         if flags:
             lines.append("match flags: " + ", ".join(f"{f} {_n(n)}" for f, n in flags))
@@ -125,7 +126,7 @@ def summary_lines(day: str) -> list[str]:
         outcomes = con.execute(
             "SELECT status, sum(rows) FROM verification_outcomes GROUP BY 1 ORDER BY 2 DESC").fetchall()
         if outcomes:
-            lines.append("  verification answers: " + ", ".join(f"{s} {_n(n)}" for s, n in outcomes))
+            lines.append("  " + answers_line(outcomes, _reused_answers()))
         top = con.execute("SELECT unit_key, backlog, floor, allocated FROM daily_allocation "
                           "WHERE day = ? ORDER BY allocated DESC, unit_key LIMIT 6", [day]).fetchall()
         if top:
@@ -146,6 +147,38 @@ def summary_lines(day: str) -> list[str]:
         return lines
     finally:
         con.close()
+
+
+def answers_line(outcomes: list[tuple[str, int]], reused: int | None) -> str:
+    """The answers by outcome, reconciled with the checks the quota paid for.
+
+    ``verification_outcomes`` counts rows (one request per matched row); the quota counts checks.
+    A row asking exactly what another row asked (the same person, name, birth date and gender: twins
+    within a list, a re-sent list) takes that check's answer without spending quota, so rows
+    answered = checks + rows that shared an answer (``reused``, from the queue; None if unreadable).
+    """
+    total = sum(int(n or 0) for _, n in outcomes)
+    by_status = ", ".join(f"{s} {_n(n)}" for s, n in outcomes)
+    if reused is None:
+        return f"verification answers: {_n(total)} rows: {by_status}"
+    return (f"verification answers: {_n(total)} rows answered by {_n(total - reused)} checks "
+            f"(one check per person; {_n(reused)} rows shared the answer of the same person's check, "
+            f"no quota spent): {by_status}")
+
+
+def _reused_answers() -> int | None:
+    """Rows answered from another row's check (counts only), or None when the queue cannot be read."""
+    from rules.verify import StoreError, open_queue
+    from rules.verify.queue import is_url, queue_location
+
+    where = layout()
+    location = queue_location(where.queue_store())
+    if not (is_url(location) or where.queue_store().exists()):
+        return None
+    try:
+        return int(open_queue(location).reused_answers())
+    except StoreError:
+        return None
 
 
 def _n(value: object) -> str:

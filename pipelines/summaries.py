@@ -69,34 +69,79 @@ def _n(value: object) -> str:
     return f"{int(value):,}" if value is not None else "0"
 
 
+# Match decisions as printed: the matcher's ``rejected`` is a row with neither a name nor an ID (the
+# other validation rejects are still matched on the fields they have), so every row read is in one.
+DECISIONS = (("matched", "matched"), ("ambiguous", "ambiguous"), ("unmatched", "unmatched"),
+             ("rejected", "no-name/ID"))
+
+
 def province_lines(province: str, sectors: list[str]) -> list[str]:
-    """Per sector: files (current/failed), rows read, accepted, rejected, match decisions; then paths."""
+    """Per sector: files (current/failed), rows read, accepted, rejected, match decisions; then one
+    line per failed file (masked label, reason code, what to do) and the paths.
+
+    Every count closes: rows = accepted + rejected = matched + ambiguous + unmatched + no-name/ID."""
     paths = _paths()
     lines = [f"{province}: {'sector':<13} {'files':>5} {'failed':>6} {'rows':>8} {'accepted':>9} {'rejected':>9} "
-             + " ".join(f"{s:>9}" for s in STATUSES)]
+             + " ".join(f"{label:>10}" for _, label in DECISIONS)]
     reports = review = 0
+    failures: list[str] = []
     for sector in sectors:
-        uploads = _read(paths, "uploads", province, sector, ["status"])
+        uploads = _read(paths, "uploads", province, sector, ["status", "file_name", "error_code"])
         files = uploads.height if uploads is not None else 0
-        failed = int((uploads["status"] == "failed").sum()) if uploads is not None else 0
+        failed = uploads.filter(pl.col("status") == "failed") if uploads is not None else None
         matches = _read(paths, "match_results", province, sector, ["status"])
         status = dict(matches.group_by("status").len().iter_rows()) if matches is not None else {}
-        lines.append(f"{'':<{len(province) + 1}} {sector:<13} {files:>5} {failed:>6} "
+        lines.append(f"{'':<{len(province) + 1}} {sector:<13} {files:>5} "
+                     f"{failed.height if failed is not None else 0:>6} "
                      f"{_rows(paths, 'raw_records', province, sector):>8,} "
                      f"{_rows(paths, 'clean_records', province, sector):>9,} "
                      f"{_rows(paths, 'rejected_records', province, sector):>9,} "
-                     + " ".join(f"{status.get(s, 0):>9,}" for s in STATUSES))
+                     + " ".join(f"{status.get(s, 0):>10,}" for s, _ in DECISIONS))
         folder = paths.error_reports(province, sector)
+        if failed is not None:
+            failures += [failed_file_line(sector, name, code, folder)
+                         for name, code in failed.select("file_name", "error_code").iter_rows()]
         reports += len(list(folder.glob("*.errors.xlsx"))) if folder.is_dir() else 0
         review += _rows(paths, "review_queue", province, sector)
     review_dir = paths.review_workbooks(province)
     lines += [
+        "rows = accepted + rejected = matched + ambiguous + unmatched + no-name/ID (rejected rows that keep "
+        "a name or an ID are still matched, flagged validation_failed)",
+        *failures,
         f"lake: {paths.layout.lake_location} (per asset/{province}/<sector>.parquet)",
         f"error reports for uploaders: {reports} in {paths.error_reports(province, SECTORS[0]).parent}",
         f"clerical review: {review:,} candidate rows; workbooks in {review_dir}",
         "next: `doisoat verify-day` (spend today's quota), `doisoat publish` (analyst file)",
     ]
     return lines
+
+
+def failed_file_line(sector: str, file_name: str, code: str | None, reports: Path) -> str:
+    """``failed file students/thpt_x__ds_lop_x.xlsx [corrupt_file]: <what to do> …``: the file's
+    masked label (uploaders name lists after pupils), its reason code and the generic advice of that
+    code. The specific message (sheet, row, headers found) is in the file's error report."""
+    from rules.ingest.inbox import public_label
+
+    return (f"failed file {sector}/{public_label(file_name)} [{code or 'unknown'}]: {what_to_do(code)} "
+            f"Details: its error report in {reports}")
+
+
+# Stands for a detail of one file (headers found, an encoding) when the generic advice is rendered.
+_DETAIL = "\x00"
+
+
+def what_to_do(code: str | None) -> str:
+    """The English advice of an upload error code without its file-specific details (the sentences
+    that would quote headers, sizes or an encoding are dropped: those are in the error report)."""
+    import re
+
+    from rules.ingest.errors import ERROR_CODES, UploadError
+
+    if code not in ERROR_CODES:
+        return "The file could not be read."
+    detail = UploadError(code, expected_headers=[_DETAIL], found_headers=[_DETAIL], encoding=_DETAIL).message_en
+    sentences = [s for s in re.split(r"(?<=[.!])\s+(?=[A-Z])", detail) if _DETAIL not in s]
+    return " ".join(sentences) or "The file could not be read."
 
 
 def verification_lines(day: str) -> list[str]:

@@ -103,6 +103,30 @@ def test_upload_of_a_structurally_bad_file_is_one_clear_line_and_exit_2(data_dir
     assert not (data_dir / "inbox" / "da_nang" / "students").exists()
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_work_before_and_after_the_command(data_dir, tmp_path, monkeypatch, capsys, where):
+    """``doisoat upload F … --data D`` and ``doisoat --data D upload F …`` both use D (the tester's
+    ``--data`` after the command was refused as an unrecognised argument)."""
+    other = tmp_path / "other_data"
+    upload = _school_list(tmp_path / "DS 8A.xlsx")
+    command = ["upload", str(upload), "--province", "da_nang", "--sector", "students", "--unit", "thcs_x"]
+    args = ["--data", str(other), *command] if where == "before" else [*command, "--data", str(other)]
+    monkeypatch.setenv("DOISOAT_DATA", str(data_dir))  # main() moves it to --data; monkeypatch restores it
+    assert main(args) == 0, capsys.readouterr().err
+    assert [p.name for p in (other / "inbox" / "da_nang" / "students").iterdir()] == ["thcs_x__DS 8A.xlsx"]
+    assert not (data_dir / "inbox").exists()
+
+
+def test_global_options_after_the_command_do_not_reset_those_before_it():
+    from pipelines.cli import _parser
+
+    parse = _parser().parse_args
+    assert parse(["--data", "A", "--debug", "provinces"]).data == Path("A")
+    assert parse(["--data", "A", "--debug", "provinces"]).debug is True
+    assert parse(["--data", "A", "review", "stats", "--data", "B"]).data == Path("B")  # the later one wins
+    assert parse(["provinces"]).data is None and parse(["provinces"]).debug is False
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["upload", "nope.xlsx", "--province", "da_nang", "--sector", "students"], "nope.xlsx"),
     (["upload", "x.csv", "--province", "atlantis", "--sector", "students"], "unknown province"),

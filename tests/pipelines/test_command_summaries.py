@@ -38,6 +38,10 @@ def installation(tmp_path_factory):
     generated = _cli(env, "generate", "--province", PROVINCE, "--size", "2000", "--seed", "5", "--out", str(data),
                      "--students", "300", "--vaccinations", "60", "--insurance", "60")
     assert generated.returncode == 0, generated.stderr[-2000:]
+    # A broken upload named after a pupil of the register: its line must name the reason, not the pupil.
+    person = pl.read_parquet(data / "population" / f"{PROVINCE}.parquet").row(0, named=True)
+    broken = data / "inbox" / PROVINCE / "students" / f"thpt_x__{person['full_name']} {person['person_id']}.xlsx"
+    broken.write_bytes(b"not a spreadsheet")
     outputs = {}
     for name, args in (("run", ["run", "--province", PROVINCE]), ("verify-day", ["verify-day"]),
                        ("publish", ["publish"])):
@@ -63,7 +67,7 @@ def test_run_prints_counts_per_sector_that_reconcile_with_the_lake_and_the_paths
     assert lines[0].split()[:2] == [f"{PROVINCE}:", "sector"], out
     for sector in ("insurance", "students", "vaccinations"):
         row = next(line for line in lines if line.split()[:1] == [sector])
-        files, failed, rows, accepted, rejected, matched, ambiguous, unmatched = (
+        files, failed, rows, accepted, rejected, matched, ambiguous, unmatched, no_name_id = (
             int(x.replace(",", "")) for x in row.split()[1:])
         lake = data / "lake"
         uploads = pl.read_parquet(lake / "uploads" / PROVINCE / f"{sector}.parquet")
@@ -72,8 +76,15 @@ def test_run_prints_counts_per_sector_that_reconcile_with_the_lake_and_the_paths
         assert rows == pl.read_parquet(lake / "raw_records" / PROVINCE / f"{sector}.parquet").height
         assert rows == accepted + rejected  # nothing lost
         decisions = pl.read_parquet(lake / "match_results" / PROVINCE / f"{sector}.parquet")["status"]
-        assert (matched, ambiguous, unmatched) == tuple(int((decisions == s).sum())
-                                                        for s in ("matched", "ambiguous", "unmatched"))
+        assert (matched, ambiguous, unmatched, no_name_id) == tuple(
+            int((decisions == s).sum()) for s in ("matched", "ambiguous", "unmatched", "rejected"))
+        assert rows == matched + ambiguous + unmatched + no_name_id  # every printed count closes
+        assert failed == (1 if sector == "students" else 0)
+    failures = [line for line in lines if line.startswith("failed file ")]
+    assert failures == [line for line in lines if "[corrupt_file]" in line], out  # one line per failed file
+    assert failures[0].startswith("failed file students/thpt_x__x.xlsx [corrupt_file]: ")  # masked label
+    assert "Save As" in failures[0] and str(data / "reports" / "errors" / PROVINCE / "students") in failures[0]
+    assert "no-name/ID" in lines[0] and any(line.startswith("rows = accepted + rejected = ") for line in lines)
     assert f"lake: {data / 'lake'}" in out and "error reports for uploaders:" in out
     assert "…" not in outputs["run"].stderr  # no progress lines when stderr is not a terminal
 

@@ -54,6 +54,14 @@ def test_demo_succeeds_and_prints_counts_per_stage(demo):
     assert "national quota 200,000" in out and "floor" in out and "forecast:" in out
     assert (data / "warehouse" / "doisoat.duckdb").exists()
     assert "Traceback" not in proc.stderr
+    # The answers reconcile on screen: rows answered = checks (the day's answered) + rows sharing a check.
+    day = re.search(r"verification \S+: allocated [\d,]+ of quota [\d,]+, answered ([\d,]+)", out)
+    answers = re.search(r"verification answers: ([\d,]+) rows answered by ([\d,]+) checks \(one check per "
+                        r"person; ([\d,]+) rows shared .*\): (.+)", out)
+    assert day and answers, out
+    rows, checks, shared = (int(answers.group(i).replace(",", "")) for i in (1, 2, 3))
+    by_status = [int(n.replace(",", "")) for n in re.findall(r"[a-z_]+ ([\d,]+)", answers.group(4))]
+    assert rows == sum(by_status) == checks + shared and checks == int(day.group(1).replace(",", "")) > 0
 
 
 def test_every_row_read_ends_in_exactly_one_place(demo):

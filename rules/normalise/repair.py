@@ -47,14 +47,14 @@ _VIETNAMESE_TEXT = re.compile(f"[{_VIET_LETTERS}0-9\\s.,'()/-]*")
 _CONTINUATION = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122"
 MOJIBAKE_CANDIDATE = f"[\u00c2-\u00f4][{_CONTINUATION}]"
 # What undone mojibake may hold beyond ASCII: Latin letters of Latin-1, Latin Extended-A, Vietnamese
-# ơ ư and Latin Extended Additional (ạ..ỹ); the combining marks Vietnamese uses (text typed in
-# decomposed form); Latin-1 symbols, NBSP, general punctuation (dashes, quotes, zero-width and
+# ơ ư and Latin Extended Additional (ạ..ỹ); combining marks (text typed in decomposed form); C1
+# controls (strays of the original text); Latin-1 symbols, NBSP, general punctuation (dashes, quotes, zero-width and
 # word-joining characters, which the cell pass removes), the euro and trade marks, a BOM. Anything
 # else (IPA ``ʠ`` from ``LÊ`` + NBSP, Cyrillic from ``Ô`` + ``–``, Armenian, Arabic)
 # means the bytes were not UTF-8 text by intent: genuine text that merely forms valid UTF-8.
 _UNDONE_OK = re.compile(
     "[\x00-\u017f\u01a0\u01a1\u01af\u01b0\u1e00-\u1eff"
-    "\u0300-\u0303\u0306\u0309\u031b\u0323\u2000-\u206f\u20ac\u2122\ufeff]*"
+    "\u0300-\u036f\u2000-\u206f\u20ac\u2122\ufeff]*"
 )
 
 
@@ -75,7 +75,7 @@ def undo_mojibake(text: str, *, among_mojibake: bool = False) -> str | None:
     it (``CHÂ\xadU``). So text without a lower-case letter (all capitals: mojibake of lower-case
     Vietnamese always holds one, ``á»``, ``Ã©``, ``Ã ``), or that would gain no letter beyond ASCII, is undone only when
     ``among_mojibake`` (its column holds mojibake undone without doubt). A combining mark must
-    follow a vowel (decomposed ``a`` + grave is ``aÌ€``; ``XÌ`` + a C1 control is not that).
+    follow a letter (decomposed ``a`` + grave is ``aÌ€``; ``1Ì`` + a C1 control is not that).
     """
     once = _decode_cp1252_view(text)
     if once is None:
@@ -85,14 +85,13 @@ def undo_mojibake(text: str, *, among_mojibake: bool = False) -> str | None:
         if fixed is not None and _UNDONE_OK.fullmatch(fixed):
             if _STRAY_MARK.search(fixed):
                 return None
+            fixed = unicodedata.normalize("NFC", fixed)
             doubtful = not _has_lower(text) or not _NON_ASCII_LETTER.search(fixed)
-            if doubtful and not among_mojibake:
-                return None
-            return unicodedata.normalize("NFC", fixed)
+            return None if doubtful and not among_mojibake else fixed
     return None
 
 
-_STRAY_MARK = re.compile("(?:^|[^aeiouyAEIOUYâêôăơưÂÊÔĂƠƯ\u0300-\u036f])[\u0300-\u036f]")
+_STRAY_MARK = re.compile("(?:^|[^A-Za-z\u00c0-\u017f\u01a0\u01a1\u01af\u01b0\u0300-\u036f])[\u0300-\u036f]")
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
 
 

@@ -48,10 +48,10 @@ _CONTINUATION = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u
 MOJIBAKE_CANDIDATE = f"[\u00c2-\u00f4][{_CONTINUATION}]"
 # What undone mojibake may hold beyond ASCII: Latin letters of Latin-1, Latin Extended-A, Vietnamese
 # ơ ư and Latin Extended Additional (ạ..ỹ); combining marks (text typed in decomposed form); C1
-# controls (strays of the original text); Latin-1 symbols, NBSP, general punctuation (dashes, quotes, zero-width and
-# word-joining characters, which the cell pass removes), the euro and trade marks, a BOM. Anything
-# else (IPA ``ʠ`` from ``LÊ`` + NBSP, Cyrillic from ``Ô`` + ``–``, Armenian, Arabic)
-# means the bytes were not UTF-8 text by intent: genuine text that merely forms valid UTF-8.
+# controls (strays of the original text); Latin-1 symbols, NBSP, general punctuation (dashes,
+# quotes, zero-width and word-joining characters, which the cell pass removes), the euro and trade
+# marks, a BOM. Anything else (IPA ``ʠ`` from ``LÊ`` + NBSP, Cyrillic from ``Ô`` + ``–``, Armenian,
+# Arabic) means the bytes were not UTF-8 text by intent: genuine text that merely forms valid UTF-8.
 _UNDONE_OK = re.compile(
     "[\x00-\u017f\u01a0\u01a1\u01af\u01b0\u1e00-\u1eff"
     "\u0300-\u036f\u2000-\u206f\u20ac\u2122\ufeff]*"
@@ -71,11 +71,12 @@ def undo_mojibake(text: str, *, among_mojibake: bool = False) -> str | None:
     One shape is both: an upper-case ``Ã`` or ``Â`` before an NBSP, a soft hyphen or a symbol is
     the mojibake of ``à``/``í``/... (``HÃ\xa0`` for ``Hà``) and also genuine capitals (``XÃ\xa0AN``,
     a commune with an NBSP; ``QUÃ`` and a stray C1 control reads as ``QUÁ``); ``Â`` before one is
-    the mojibake of that character alone (``Â\xa0`` for an NBSP) and also a capital with a stray after
-    it (``CHÂ\xadU``). So text without a lower-case letter (all capitals: mojibake of lower-case
-    Vietnamese always holds one, ``á»``, ``Ã©``, ``Ã ``), or that would gain no letter beyond ASCII, is undone only when
-    ``among_mojibake`` (its column holds mojibake undone without doubt). A combining mark must
-    follow a letter (decomposed ``a`` + grave is ``aÌ€``; ``1Ì`` + a C1 control is not that).
+    the mojibake of that character alone (``Â\xa0`` for an NBSP) and also a capital with a stray
+    after it (``CHÂ\xadU``). So text without a lower-case letter (mojibake of a name in title case
+    nearly always has one: ``LÃª``, ``Nguyá»…n``), or that would gain no letter beyond ASCII, is
+    undone only when ``among_mojibake`` (its column holds mojibake undone without doubt). A
+    combining mark must follow a letter (decomposed ``a`` + grave is ``aÌ€``; ``1Ì`` + a C1 control
+    is not that).
     """
     once = _decode_cp1252_view(text)
     if once is None:
@@ -126,7 +127,9 @@ def repair_text(text: str) -> tuple[str, str | None]:
     """
     if not text or not _SUSPICIOUS_PY.search(text) or _NOT_CP1252_PY.search(text):
         return text, None
-    fixed = undo_mojibake(text)
+    # A name met here did not come through the cell pass (which undoes mojibake with its column's
+    # evidence) or was changed after it: its own exactness is the evidence, as before.
+    fixed = undo_mojibake(text, among_mojibake=True)
     # Accept only a result written in the Vietnamese alphabet: "Âµ" is also UTF-8 for "µ", but
     # that is a case-changed "âµ", not a name.
     if fixed is not None and _VIETNAMESE_TEXT.fullmatch(fixed):

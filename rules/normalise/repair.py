@@ -45,7 +45,7 @@ _VIETNAMESE_TEXT = re.compile(f"[{_VIET_LETTERS}0-9\\s.,'()/-]*")
 # before a continuation byte (0x80-0xBF) seen the same way: a C1 control, NBSP, soft hyphen, a Latin-1
 # symbol or one of CP1252's letters and punctuation there. Polars/Rust regex; selects candidates only.
 _CONTINUATION = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122"
-MOJIBAKE_CANDIDATE = f"[\u00c2-\u00f4][{_CONTINUATION}]"
+MOJIBAKE_CANDIDATE = f"[\u00c2-\u00f4][{_CONTINUATION}]|[\u00c3\u00c6] "  # Ã/Æ + space: NBSP made a space
 # What undone mojibake may hold beyond ASCII: Latin letters of Latin-1, Latin Extended-A, Vietnamese
 # ơ ư and Latin Extended Additional (ạ..ỹ); combining marks (text typed in decomposed form); C1
 # controls (strays of the original text); Latin-1 symbols, NBSP, general punctuation (dashes,
@@ -78,7 +78,7 @@ def undo_mojibake(text: str, *, among_mojibake: bool = False) -> str | None:
     combining mark must follow a letter (decomposed ``a`` + grave is ``aÌ€``; ``1Ì`` + a C1 control
     is not that).
     """
-    once = _decode_cp1252_view(text)
+    once = _decode_cp1252_view(text, restore_spaces=_has_lower(text))
     if once is None:
         return None
     twice = _decode_cp1252_view(once)
@@ -100,8 +100,12 @@ def _has_lower(text: str) -> bool:
     return any(c.islower() for c in text)
 
 
-def _decode_cp1252_view(text: str) -> str | None:
-    """If ``text`` is UTF-8 bytes that were decoded as CP1252/Latin-1, return the real text."""
+def _decode_cp1252_view(text: str, restore_spaces: bool = False) -> str | None:
+    """If ``text`` is UTF-8 bytes that were decoded as CP1252/Latin-1, return the real text.
+
+    ``restore_spaces``: 0xA0, the last byte of à Ơ Ạ Ỡ, shows as an NBSP that copy-paste often
+    turns into a space; a space where a sequence needs its next byte is taken for that byte
+    (``HoÃ ng``). Not for text in capitals: ``NGÃ BA`` is the capital Ã and a space."""
     table = _cp1252_char_to_byte()
     buf = bytearray()
     for ch in text:
@@ -112,10 +116,15 @@ def _decode_cp1252_view(text: str) -> str | None:
             buf.append(table[ch])
         else:
             return None
-    try:
-        fixed = buf.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    while True:
+        try:
+            fixed = buf.decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            if (not restore_spaces or exc.reason != "invalid continuation byte" or exc.end >= len(buf)
+                    or buf[exc.end] != 0x20):
+                return None
+            buf[exc.end] = 0xA0
     return fixed if fixed != text else None
 
 

@@ -112,6 +112,18 @@ def test_mojibake_of_any_vietnamese_or_western_text_comes_back(words, case, code
 
 
 @SETTINGS
+@example(words=["Hoàng"])
+@given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=5))
+def test_mojibake_whose_nbsp_became_a_space_comes_back(words):
+    """Copy-paste turns the NBSP of ``HoÃ\xa0ng`` into a space: a space where a UTF-8 sequence needs
+    its next byte was that byte."""
+    text = " ".join(words)
+    garbled = garble(text).replace("\xa0", " ")
+    assume(any(c.islower() for c in garbled) and not text.isascii())
+    assert undo_mojibake(garbled) == unicodedata.normalize("NFC", text)
+
+
+@SETTINGS
 @given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4), case=st.sampled_from(["title", "upper"]))
 def test_every_cell_of_a_mojibake_column_comes_back(words, case):
     """Cells a single value cannot vouch for (``HÃ\\xa0`` is ``Hà`` or a capital ``Ã`` before an NBSP)

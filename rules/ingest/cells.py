@@ -4,14 +4,20 @@ Run by the readers on a sheet's grid *before* header detection and field rules, 
 ``Họ và tên`` with an NBSP, an ID with a zero-width space, a workbook typed in the .VnTime font
 (``Hä vµ tªn``, ``N÷``) all reach the rest of ingest as plain Unicode text:
 
-1. invisible characters removed, odd spaces -> space, look-alike letters and digits folded
-   (:mod:`rules.normalise.characters`, table ``characters.yaml``);
+1. UTF-8 text that was once decoded as CP1252/Latin-1 before it reached us (``LÃª HoÃ ng CÆ°á»ng``
+   for ``Lê Hoàng Cường``: a CSV opened and re-saved by a program that guessed the encoding wrong,
+   an xlsx filled from such a file) undone, cell by cell (:func:`rules.normalise.repair.undo_mojibake`).
+   First, because its NBSP, soft hyphen and C1 controls are bytes of letters, which step 3 would
+   remove as invisible, and its ``Ã``/``»`` next to letters would otherwise read as a legacy font;
 2. legacy Vietnamese font text (TCVN3/ABC, VNI, VISCII) detected once per *column* (header, title
    and data cells together: a column typed in one font is all in that font, and a later column
    typed in Unicode stays as it is) and every text cell of such a column converted
-   (:mod:`rules.normalise.legacy`).
+   (:mod:`rules.normalise.legacy`);
+3. invisible characters removed, odd spaces -> space, look-alike letters and digits folded
+   (:mod:`rules.normalise.characters`, table ``characters.yaml``).
 
-Everything is vectorised; Python runs only on the sample used for detection.
+Everything is vectorised; Python runs only on the sample used for detection and on the distinct
+values that look like mojibake.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import polars as pl
 
 from rules.normalise.characters import CLEAN_PATTERN, CharCounts, clean_series, clean_text
 from rules.normalise.legacy import ENCODINGS, _translation, detect_legacy, to_unicode
+from rules.normalise.repair import MOJIBAKE_CANDIDATE, NOT_CP1252, undo_mojibake
 
 # A character that a legacy byte (0x80-0xFF read as CP1252/Latin-1) becomes: candidates only.
 # Exactly the characters of CP1252/Latin-1 bytes 0x80-0xFF; a candidate cell has one next to a letter
@@ -43,15 +50,18 @@ class CellReport:
     chars: CharCounts = field(default_factory=CharCounts)
     legacy_cells: int = 0
     legacy_encodings: set[str] = field(default_factory=set)
+    mojibake_cells: int = 0
 
     def add(self, other: CellReport) -> None:
         self.chars.add(other.chars)
+        self.mojibake_cells += other.mojibake_cells
         self.legacy_cells += other.legacy_cells
         self.legacy_encodings |= other.legacy_encodings
 
     def as_dict(self) -> dict[str, object]:
         return {**self.chars.as_dict(), "legacy_font_cells_repaired": self.legacy_cells,
-                "legacy_font": ",".join(sorted(self.legacy_encodings))}
+                "legacy_font": ",".join(sorted(self.legacy_encodings)),
+                "mojibake_cells_repaired": self.mojibake_cells}
 
 
 def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None,
@@ -66,6 +76,7 @@ def clean_frame(frame: pl.DataFrame, columns: list[str] | None = None,
     """
     report = CellReport()
     names = [n for n in (columns if columns is not None else frame.columns) if frame.schema[n] == pl.String]
+    frame, report.mojibake_cells = _undo_mojibake_frame(frame, names)
     encodings = legacy_columns(frame, names, sheet_encoding)
     # one scan of every column, the columns in parallel: nearly always nothing to clean
     if names:
@@ -93,16 +104,22 @@ def clean_rows(rows: list[list[str | None]], width: int) -> tuple[list[list[str 
         return rows, [CellReport() for _ in rows]
     padded = [list(r) + [None] * (width - len(r)) for r in rows]
     frame = pl.DataFrame([pl.Series(f"c{j}", [r[j] for r in padded], dtype=pl.String) for j in range(width)])
-    encodings = legacy_columns(frame, frame.columns)
+    # legacy fonts decided on the cells as they will be after mojibake is undone (as clean_frame does)
+    undone = _undo_mojibake_frame(frame, frame.columns)[0]
+    encodings = legacy_columns(undone, frame.columns)
     out: list[list[str | None]] = []
     reports = []
-    for row in padded:
+    for i, row in enumerate(padded):
         rep = CellReport()
         cells: list[str | None] = []
         for j, cell in enumerate(row):
             if cell is None:
                 cells.append(None)
                 continue
+            fixed = undone.get_column(f"c{j}")[i]
+            if fixed != cell:
+                cell = fixed
+                rep.mojibake_cells += 1
             enc = encodings.get(f"c{j}")
             if enc and _is_candidate(cell):
                 cell = unicodedata.normalize("NFC", to_unicode(cell, enc))
@@ -114,6 +131,32 @@ def clean_rows(rows: list[list[str | None]], width: int) -> tuple[list[list[str 
         out.append(cells)
         reports.append(rep)
     return out, reports
+
+
+def _undo_mojibake_frame(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, int]:
+    """``frame`` with every mojibake cell of ``names`` undone, and how many cells were. One scan per
+    column (in parallel) finds candidates; Python sees each distinct candidate value once."""
+    if not names:
+        return frame, 0
+    hits = frame.select(pl.col(n).str.contains(MOJIBAKE_CANDIDATE).any().alias(n) for n in names).row(0)
+    new: list[pl.Series] = []
+    count = 0
+    for name in (n for n, hit in zip(names, hits, strict=True) if hit):
+        col = frame.get_column(name)
+        mask = (col.str.contains(MOJIBAKE_CANDIDATE) & ~col.str.contains(NOT_CP1252)).fill_null(False)
+        idx = mask.arg_true()
+        if idx.len() == 0:
+            continue
+        values = col.gather(idx)
+        unique = values.unique().to_list()
+        fixed = {v: f for v in unique if (f := undo_mojibake(v)) is not None}
+        if not fixed:
+            continue
+        fixed |= {v: f for v in unique if v not in fixed and (f := undo_mojibake(v, among_mojibake=True))}
+        changed = values.is_in(list(fixed))
+        count += int(changed.sum())
+        new.append(col.scatter(idx, values.replace(list(fixed), list(fixed.values()))).alias(name))
+    return (frame.with_columns(new) if new else frame), count
 
 
 _HIGH_PY = re.compile(f"[^\\W\\d_][{_CP1252_HIGH}]|[{_CP1252_HIGH}][^\\W\\d_]")

@@ -17,6 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+import polars as pl
+
 from rules.ingest.errors import UploadError
 
 # Characters that Windows-1258 puts on Vietnamese text: the five combining tone marks and the
@@ -326,3 +328,46 @@ def _name_legacy_family(data: bytes) -> str:
         1 for i in range(1, min(len(data), _SAMPLE)) if data[i] > 127 and chr(data[i - 1]) in "aeiouyAEIOUY"
     )
     return "VNI" if after_vowel > 0.6 * len(high) else "TCVN3 (ABC)"
+
+
+# A name whose Vietnamese letters a Windows code page wrote as "?": letters, spaces and "?" only, at
+# least two words, and a "?" that starts a word or sits between letters (``Nguy?n V?n An``,
+# ``??ng``). Polars/Rust regex. A question in a note (``Da nop?``) ends a word and is never one; a
+# web address (``a.php?id=1``) holds other characters and is not a name.
+_NAME_SHAPED = r"^\s*[A-Za-z?]+(?:[ .'-]+[A-Za-z?]+)+\s*$"
+_LOST_IN_WORD = r"(?:^|[^A-Za-z?])\?+[A-Za-z]|[A-Za-z]\?+[A-Za-z]"
+
+
+def refuse_lost_letters_in_names(frame: pl.DataFrame, cols: list[str], file: str,
+                                 labels: list[str | None] | None = None) -> None:
+    """Refuse an all-ASCII text file whose names had their letters replaced by ``?``
+    (``lossy_ansi_csv``), naming the first line and its column.
+
+    Why here and not in :func:`decode_bytes`: ASCII is valid UTF-8, so such a file never reaches the
+    8-bit path that refuses lost letters (``_refuse_lost_letters``); and in a whole ASCII text a
+    ``?`` before a letter can be a note's (``Hoi lai?Xem``) or a link's. A cell shaped like a name
+    (:data:`_NAME_SHAPED`) with a ``?`` inside a word is a lost letter: no name is spelled with one.
+    Vectorised: one scan per column, nearly always finding nothing. ``frame`` holds ``excel_row``
+    (the line a text editor shows); ``labels``: header text per column, for the message.
+    """
+    hits = frame.select(
+        (pl.col(c).str.contains(_LOST_IN_WORD) & pl.col(c).str.contains(_NAME_SHAPED)).fill_null(False).alias(c)
+        for c in cols
+    )
+    found = [(int(frame["excel_row"][idx[0]]), j) for j, c in enumerate(cols)
+             if (idx := hits.get_column(c).arg_true()).len()]
+    if not found:
+        return
+    line, j = min(found)
+    label = labels[j] if labels and j < len(labels) and labels[j] else f"{_column_letter(j)}"
+    raise UploadError("lossy_ansi_csv", file=file, row=line, column=label)
+
+
+def _column_letter(j: int) -> str:
+    """Spreadsheet column name of 0-based column ``j`` (A, B, ..., Z, AA, ...)."""
+    name = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        name = chr(65 + r) + name
+    return name

@@ -20,7 +20,7 @@ import polars as pl
 
 from rules.ingest.biff import SheetMarks, read_book, sheet_marks
 from rules.ingest.cells import CellReport, clean_frame, clean_rows
-from rules.ingest.encoding import Decoded, decode_bytes
+from rules.ingest.encoding import Decoded, decode_bytes, refuse_lost_letters_in_names
 from rules.ingest.errors import UploadError
 from rules.ingest.formulas import sheet_states, workbook_date1904, xlsx_sheet_marks
 from rules.ingest.layout import SCAN_ROWS
@@ -34,6 +34,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 _HEAD_BYTES = 1 << 18
+_BOM = "\ufeff".encode()
 
 
 def _reader_failed(exc: BaseException) -> bool:
@@ -276,7 +277,8 @@ class CsvSource:
         cols = col_names(width)
         # A quoted field may span lines; then each record's lines are counted to keep line numbers
         # right. Cheap test first: as many line breaks after the data start as records means none.
-        breaks = self.data.count(b"\n", self._offset(first_line))
+        start_at = self._offset(first_line)
+        breaks = self.data.count(b"\n", start_at)
         spans = breaks > frame.height or (breaks == frame.height - 1 and not self.data.endswith(b"\n"))
         if b'"' in self.data and spans:
             span = 1 + pl.sum_horizontal([pl.col(c).str.count_matches("\n", literal=True).fill_null(0)
@@ -291,6 +293,11 @@ class CsvSource:
         frame, report = clean_frame(frame, cols, next(iter(head_fonts)) if len(head_fonts) == 1 else None)
         for head_report in self._head_reports[:start]:  # header and title rows, cleaned in the head
             report.add(head_report)
+        # polars drops a BOM that starts its input (the first data line): an invisible character
+        # removed like the others, so counted with them (a BOM later in the file the cell pass counts)
+        report.chars.invisible_removed += self.data.startswith(_BOM, start_at)
+        if self.data.isascii():  # Vietnamese names in ASCII: letters lost as "?" (valid UTF-8 all the same)
+            refuse_lost_letters_in_names(frame, cols, self.path.name, self._records[start - 1] if start else None)
         self.reports[sheet] = report
         return frame
 

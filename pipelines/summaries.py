@@ -69,6 +69,19 @@ def _n(value: object) -> str:
     return f"{int(value):,}" if value is not None else "0"
 
 
+FAILED_SHOWN = 5
+
+
+def _masked(file_name: str, message: str) -> str:
+    """``message`` naming ``file_name`` as is, unless the name holds an ID, a date or a person's name:
+    then by its masked label (``rules.ingest.inbox.public_label``), as the analysts see it."""
+    from rules.ingest.inbox import mask_personal, public_label
+    from rules.provinces import slugify
+
+    plain = slugify(file_name)
+    return message if mask_personal(plain) == plain else message.replace(file_name, public_label(file_name))
+
+
 def province_lines(province: str, sectors: list[str]) -> list[str]:
     """Per sector: files (current/failed), rows read, accepted, rejected, match decisions; then paths."""
     paths = _paths()
@@ -76,7 +89,7 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
              + " ".join(f"{s:>9}" for s in STATUSES)]
     reports = review = 0
     for sector in sectors:
-        uploads = _read(paths, "uploads", province, sector, ["status"])
+        uploads = _read(paths, "uploads", province, sector, ["status", "file_name", "error_message"])
         files = uploads.height if uploads is not None else 0
         failed = int((uploads["status"] == "failed").sum()) if uploads is not None else 0
         matches = _read(paths, "match_results", province, sector, ["status"])
@@ -86,6 +99,12 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
                      f"{_rows(paths, 'clean_records', province, sector):>9,} "
                      f"{_rows(paths, 'rejected_records', province, sector):>9,} "
                      + " ".join(f"{status.get(s, 0):>9,}" for s in STATUSES))
+        if failed:  # one line per file the uploader must fix (the message names the file and what to do)
+            bad = uploads.filter(uploads["status"] == "failed").drop_nulls("error_message")
+            messages = [_masked(n, m) for n, m in zip(bad["file_name"], bad["error_message"], strict=True)]
+            lines += [f"{'':<{len(province) + 1}}   failed: {m}" for m in messages[:FAILED_SHOWN]]
+            if len(messages) > FAILED_SHOWN:
+                lines.append(f"{'':<{len(province) + 1}}   ... and {len(messages) - FAILED_SHOWN} more (uploads table)")
         folder = paths.error_reports(province, sector)
         reports += len(list(folder.glob("*.errors.xlsx"))) if folder.is_dir() else 0
         review += _rows(paths, "review_queue", province, sector)

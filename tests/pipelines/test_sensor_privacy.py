@@ -23,15 +23,18 @@ def _storage_bytes(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file())
 
 
-def _tick(instance: dg.DagsterInstance) -> None:
+def _tick(instance: dg.DagsterInstance, code: Path) -> None:
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
     from dagster._daemon.sensor import execute_sensor_iteration
 
+    # definitions built now, for this test's data folder (``pipelines.definitions.defs`` was built at
+    # its first import, maybe for another test's folder)
+    code.write_text("from pipelines.definitions import build_definitions\n\ndefs = build_definitions()\n")
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="pipelines.definitions", attribute="defs", working_directory=str(REPO)),
+        LoadableTargetOrigin(python_file=str(code), attribute="defs", working_directory=str(REPO)),
         location_name="doisoat",
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as workspace:
@@ -49,7 +52,7 @@ def test_sensor_storage_holds_no_personal_data_from_file_names(data_dir: Path, t
     home.mkdir()
     queued = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}}
     with dg.instance_for_test(temp_dir=str(home), overrides=queued) as instance:
-        _tick(instance)
+        _tick(instance, tmp_path / "code.py")
         runs = instance.get_runs()
         ticks = [t for s in instance.all_instigator_state() for t in instance.get_ticks(s.instigator_origin_id,
                                                                                           s.selector_id)]

@@ -14,6 +14,7 @@ from assets.metadata import count_table, reason_counts, reason_histogram
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
 from rules.ingest.batch import READER_COUNTS, mark_uploads, read_inbox
+from rules.ingest.lineage import rows_as_listed
 
 ROWS_RECONCILE = "rows_reconcile"
 ALL_FILES_READABLE = "all_files_readable"
@@ -46,7 +47,7 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
                        reports_dir=paths.error_reports(province, sector))
     uploads = mark_uploads(inbox.uploads)
     current = uploads.filter(pl.col("status") == "current")
-    raw = inbox.raw_for(current)
+    raw = rows_as_listed(inbox.raw_for(current), current)  # the copy counted names the rows (rule 1)
     layout = paths.layout
     raw = write_partition(layout, "raw_records", raw, province, sector)
     uploads = write_partition(layout, "uploads", uploads, province, sector)

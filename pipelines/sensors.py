@@ -5,6 +5,11 @@ runs once, and a corrected file (new content) runs again (docs/decisions.md, "se
 remembers (mtime, size, hash) per file so unchanged files are not hashed again on every tick. Files
 a run already ingested (their sha256 is in the partition's ``uploads`` lake file: ``doisoat demo``
 or ``doisoat run`` processed them before the sensor ever ticked) start nothing.
+
+Nothing the sensor hands to Dagster holds a file name: Dagster stores cursors, run keys, tags and
+skip messages in its own storage and shows them in the UI, and uploaders name files after pupils.
+Cursor entries are keyed by :func:`rules.ingest.inbox.name_key` (masked label + 8 hex digits), run
+keys hash the contents, tags and messages carry counts and folder names only.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import dagster as dg
 from assets.partitions import PROVINCE_PARTITIONS, partition_key, province_partitions
 from assets.resources import DataPaths
 from pipelines.jobs import province_job, review_import_job
-from rules.ingest.inbox import list_inbox, sha256_regular
+from rules.ingest.inbox import list_inbox, name_key, sha256_regular
 from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import SECTORS
@@ -49,9 +54,11 @@ def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], 
     changed: list[tuple[str, str, str]] = []
     for province in PROVINCE_SLUGS:
         for sector in SECTORS:
-            files, _ = list_inbox(inbox_folder(root, province, sector))  # regular files only: links never start a run
+            # regular, well-named files only: links never start a run, a misnamed file is reported by the
+            # next run of its folder (listed as failed, with what to rename it to)
+            files, _ = list_inbox(inbox_folder(root, province, sector), units=True)
             for path in files:
-                digest = _new_content(path, f"{province}/{sector}/{path.name}", previous, state)
+                digest = _new_content(path, f"{province}/{sector}/{name_key(path.name)}", previous, state)
                 if digest:
                     changed.append((province, sector, digest))
     return state, changed
@@ -75,6 +82,20 @@ def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[st
         return None
     state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
     return digest if not seen or seen[2] != digest else None
+
+
+def misnamed_counts(root: Path) -> dict[str, int]:
+    """``{"<province>/<sector>": n}`` of inbox files not named ``<unit>__<list>``: they start no run
+    and are never read, so the operator is told where they are (folder and count: names are uploader
+    text and may name a pupil)."""
+    counts: dict[str, int] = {}
+    for province in PROVINCE_SLUGS:
+        for sector in SECTORS:
+            _, refused = list_inbox(inbox_folder(root, province, sector), units=True)
+            n = sum(r.reason == "misnamed_file" for r in refused)
+            if n:
+                counts[f"{province}/{sector}"] = n
+    return counts
 
 
 def misplaced_folders(root: Path) -> list[str]:
@@ -104,6 +125,13 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.Se
         context.log.warning(
             f"inbox folders ignored (unknown province or sector): {', '.join(wrong[:10])}; use "
             f"inbox/<province>/<sector>/ with a province from `doisoat provinces` and a sector of {', '.join(SECTORS)}"
+        )
+    misnamed = misnamed_counts(paths.inbox_root())
+    if misnamed:
+        context.log.warning(
+            "inbox files not read (not named <unit>__<list>.xlsx): "
+            + ", ".join(f"{folder}: {n}" for folder, n in sorted(misnamed.items())[:10])
+            + "; name them <unit>__<list>.xlsx, e.g. thpt_le_quy_don__ds_lop_10a1.xlsx"
         )
     # One run per partition: it processes every current file of that inbox folder anyway.
     by_partition: dict[tuple[str, str], list[str]] = {}
@@ -145,7 +173,7 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
         for path in files:
             if path.suffix.lower() != ".xlsx" or path.name.startswith((".", "~$")):  # Excel's lock files
                 continue
-            digest = _new_content(path, f"{province}/{path.name}", previous, state)
+            digest = _new_content(path, f"{province}/{name_key(path.name)}", previous, state)
             if digest:
                 changed.setdefault(province, []).append(digest)
     return state, changed

@@ -47,12 +47,12 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
 
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
-    files, refused = list_inbox(folder)
+    files, refused = list_inbox(folder, units=True)  # a misnamed file is refused, not given a made-up unit
     # Reports are rebuilt on every run: one of a file that is now fine would only mislead.
     for stale in reports_dir.glob("*.errors.xlsx") if reports_dir.is_dir() else []:
         stale.unlink()
     for entry in refused:  # links and special files are listed as failed, never read or followed
-        err = UploadError("not_a_regular_file", file=entry.name)
+        err = UploadError("misnamed_file" if entry.reason == "misnamed_file" else "not_a_regular_file", file=entry.name)
         rows.append(_meta(province, sector, entry.name, None) | {
             "status": "failed", "error_code": err.code, "error_message": str(err)})
     for path in files:

@@ -86,6 +86,12 @@ ERROR_CODES: dict[str, tuple[str, str]] = {
         "Not read: a link (symlink) or special file, not a regular file in the inbox. "
         "Copy the file itself into the folder instead of a link.",
     ),
+    "misnamed_file": (
+        "Không đọc: tên tệp phải có dạng <đơn vị>__<tên danh sách>.xlsx (mã đơn vị trước hai dấu gạch dưới, "
+        "ví dụ thpt_le_quy_don__ds_lop_10a1.xlsx). Hãy đổi tên tệp rồi đặt lại vào thư mục.",
+        "Not read: name it <unit>__<list>.xlsx (your unit's slug before two underscores, e.g. "
+        "thpt_le_quy_don__ds_lop_10a1.xlsx), then put it in the folder again.",
+    ),
     "unreadable_file": (
         "Không đọc được tệp từ hộp thư đến ({found}). Hãy đổi tên tệp cho ngắn hơn hoặc chép lại tệp rồi "
         "tải lên lại.",

@@ -17,8 +17,13 @@ as hostile text typed by uploaders and operators:
   dot are replaced, so a name is always one harmless path part.
 * **Listing** (:func:`list_inbox`) returns regular files only, by ``lstat``: symbolic links (to a
   file or a folder), FIFOs, sockets and devices are refused, and so is a province or sector folder
-  that is itself a link. Refused entries come back with a reason so callers can say what they
-  skipped (by count; names are uploader text).
+  that is itself a link. With ``units=True`` (a sector inbox) a file not named ``<unit>__<list>``
+  is refused too (``misnamed_file``): a unit made up from a free file name would be a new unit that
+  competes for the verification quota, so the uploader is told to rename it instead. Refused entries
+  come back with a reason so callers can say what they skipped (by count; names are uploader text).
+* **Cursor keys** (:func:`name_key`): what a sensor may remember about a file name is its masked
+  label plus 8 hex digits of the name, never the name (Dagster keeps cursors in its own storage and
+  shows them in the UI).
 """
 
 from __future__ import annotations
@@ -174,6 +179,20 @@ def bounded_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     return cut + tail
 
 
+def is_inbox_name(file_name: str) -> bool:
+    """True when ``file_name`` follows the inbox naming rule ``<unit>__<list>.<suffix>``: a prefix
+    before ``__`` that makes a unit slug, and a list name after it. ``DS học sinh lớp 6A.xlsx`` is not."""
+    prefix, _ = split_inbox_name(Path(file_name).name)
+    return prefix is not None and bool(listed_stem(file_name).strip()) and unit_slug(prefix) != "unknown"
+
+
+def name_key(file_name: str) -> str:
+    """A key for a file name that holds no personal data: ``thcs_nu__x.xlsx#1a2b3c4d`` (the masked
+    :func:`public_label` plus 8 hex digits of the full name, so two names stay two keys). For state
+    kept outside the lake, such as a sensor cursor, which Dagster stores and shows as it is."""
+    return f"{public_label(file_name)}#{hashlib.sha256(file_name.encode()).hexdigest()[:8]}"
+
+
 def split_inbox_name(file_name: str) -> tuple[str | None, str]:
     """``thpt_x__DS lớp 10.xlsx`` -> (``thpt_x``, ``DS lớp 10.xlsx``); no prefix -> (None, name)."""
     prefix, sep, rest = file_name.partition(UNIT_SEPARATOR)
@@ -237,14 +256,18 @@ def is_upload_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class Refused:
-    """An inbox entry that is not read, and why (``symlink``, ``not_a_regular_file``, ``linked_folder``)."""
+    """An inbox entry that is not read, and why (``symlink``, ``not_a_regular_file``, ``linked_folder``,
+    ``misnamed_file``)."""
 
     name: str
     reason: str
 
 
-def list_inbox(folder: Path, *, parents: int = 1) -> tuple[list[Path], list[Refused]]:
+def list_inbox(folder: Path, *, parents: int = 1, units: bool = False) -> tuple[list[Path], list[Refused]]:
     """Regular upload files directly in ``folder`` (sorted) and the entries refused.
+
+    ``units=True`` (a sector inbox, where the unit comes from the file name): a regular file that
+    does not follow :func:`is_inbox_name` is refused as ``misnamed_file``.
 
     Checked with ``lstat``: links are never followed, whatever they point at. ``folder`` and its
     ``parents`` nearest parent folders (the province folder above a sector folder) must not be links
@@ -269,6 +292,8 @@ def list_inbox(folder: Path, *, parents: int = 1) -> tuple[list[Path], list[Refu
                 refused.append(Refused(entry.name, "symlink"))
             elif not stat.S_ISREG(mode):
                 refused.append(Refused(entry.name, "not_a_regular_file"))
+            elif units and not is_inbox_name(entry.name):
+                refused.append(Refused(entry.name, "misnamed_file"))
             else:
                 files.append(Path(entry.path))
     return sorted(files), sorted(refused, key=lambda r: r.name)

@@ -93,6 +93,27 @@ def supersede(uploads: pl.DataFrame) -> pl.DataFrame:
     return out.sort("_i").drop("_i", "_failed", "_first", "_dup", "_current", "list_name")
 
 
+def rows_as_listed(raw: pl.DataFrame, uploads: pl.DataFrame) -> pl.DataFrame:
+    """``raw`` rows with ``file_name`` and ``unit`` of the upload :func:`supersede` counted for their
+    ``file_sha256``.
+
+    Two files with the same bytes give the same rows; which of them counts is decided once, by rule 1
+    here, and every table follows it (rows, rejections, matches, error reports), whichever copy
+    was read last. ``uploads`` is the marked table; rows of a hash with no current upload are kept
+    as they are.
+    """
+    if not raw.height or "file_sha256" not in raw.columns:
+        return raw
+    owner = (uploads.filter(pl.col("status") == "current")
+             .select("file_sha256", pl.col("file_name").alias("_file"), pl.col("unit").alias("_unit"))
+             .unique("file_sha256", keep="first"))
+    order = raw.columns
+    return (raw.join(owner, on="file_sha256", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_file", "file_name").alias("file_name"),
+                          pl.coalesce("_unit", "unit").alias("unit"))
+            .select(order))
+
+
 def current_shas(uploads: pl.DataFrame) -> list[str]:
     """Hashes of the uploads whose rows belong in the clean data."""
     return supersede(uploads).filter(pl.col("status") == "current")["file_sha256"].to_list()

@@ -69,3 +69,34 @@ def test_lists_corrections_and_counts(data_dir: Path):
     assert "001312000002" in raw["national_id"].to_list()
     meta = {m.asset_key.path[-1]: m.metadata for m in result.asset_materializations_for_node("clean_records")}
     assert meta["clean_records"]["rows_read"].value == 4 and meta["rejected_records"]["rejected"].value == 1
+
+
+def test_same_bytes_under_two_names_every_table_names_the_copy_that_counts(data_dir: Path):
+    """The uploads table decides which copy of a content hash counts (unit and file); the raw, clean
+    and rejected rows follow it whichever copy was read last. A file not named ``<unit>__<list>``
+    is refused (failed, told how to name it), never turned into a made-up unit."""
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    t0 = time.time() - 3600
+    rows = ["Nguyễn Văn An,01/02/2013,Nam,079213000001", "Lê Thị Cúc,31/02/2013,Nữ,079313000002"]
+    _write(inbox / "thcs_nu__ds_lop_6a.csv", rows, t0)
+    _write(inbox / "thcs_zz__ds_lop_6a_copy.csv", rows, t0 + 10)  # same bytes, later, read last (name order)
+    _write(inbox / "DS học sinh lớp 6A.csv", rows, t0 - 10)      # same bytes, earliest, no unit prefix
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("province", ["ho_chi_minh"])
+        result = dg.materialize([raw_records, clean_records], partition_key=partition_key("ho_chi_minh", "students"),
+                                resources={"paths": DataPaths(root=str(data_dir))}, instance=instance)
+    assert result.success
+    lake = data_dir / "lake"
+    uploads = pl.read_parquet(lake / "uploads" / "ho_chi_minh" / "students.parquet")
+    status = {r["file_name"]: (r["unit"], r["status"], r["error_code"]) for r in uploads.iter_rows(named=True)}
+    assert status == {"thcs_nu__ds_lop_6a.csv": ("thcs_nu", "current", None),
+                      "thcs_zz__ds_lop_6a_copy.csv": ("thcs_zz", "duplicate", None),
+                      "DS học sinh lớp 6A.csv": (status["DS học sinh lớp 6A.csv"][0], "failed", "misnamed_file")}
+    message = uploads.filter(pl.col("status") == "failed")["error_message"][0]
+    assert "DS học sinh lớp 6A.csv" in message and "<unit>__<list>.xlsx" in message and "\n" not in message
+    for table, n in (("raw_records", 2), ("clean_records", 1), ("rejected_records", 1)):
+        frame = pl.read_parquet(lake / table / "ho_chi_minh" / "students.parquet")
+        assert frame.height == n, table
+        owners = set(zip(frame["unit"], frame["file_name"], strict=True))
+        assert owners == {("thcs_nu", "thcs_nu__ds_lop_6a.csv")}, table

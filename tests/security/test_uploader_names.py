@@ -37,6 +37,10 @@ PUPIL_FILES = {
                                                   "Trần Thị Bích,05/09/2012,07921200012\n",
     "nguyen van an 079212000123__ds.csv": "Họ và tên,Ngày sinh\n,05/09/2012\n",
     "079212000124.csv": "nothing here\n",
+    # named by the inbox rule, with a pupil in the list name: read, its label masked (the names above
+    # without a unit prefix are refused as misnamed_file, their names still kept out of analysts' view)
+    "thpt_y__Nguyễn Văn An 079212000123 05-09-2012.csv": "Họ và tên,Ngày sinh,Số định danh cá nhân\n"
+                                                        "Nguyễn Văn An,05/09/2012,079212000123\n",
 }
 FORBIDDEN = ["079212000123", "079212000124", "nguyen_van_an", "nguyen van an", "nguyễn văn an", "tran_thi_bich",
              "trần thị bích", "tran thi bich", "05_09_2012", "05-09-2012", "2012_09_05", "2012-09-05"]

@@ -1,0 +1,59 @@
+"""The inbox naming rule ``<unit>__<list>``: who follows it, what a misnamed file becomes, and the
+name keys that stand for file names in state kept outside the lake (sensor cursors)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rules.ingest.inbox import inbox_name, is_inbox_name, list_inbox, name_key, unit_slug
+
+UNITS = st.from_regex(r"[a-z][a-z0-9_]{0,20}[a-z0-9]", fullmatch=True).filter(lambda u: "__" not in u)
+LISTED = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    lambda t: t.strip(" ._") and "__" not in t)
+
+
+@given(UNITS, LISTED)
+def test_every_name_we_build_follows_the_rule(unit, listed):
+    name = inbox_name(unit_slug(unit), listed + ".xlsx")
+    assert is_inbox_name(name)
+
+
+def test_names_without_a_unit_prefix_do_not():
+    for name in ("DS học sinh lớp 6A.xlsx", "Phạm Thu Dung 079313000104.xlsx", "thcs_nu__.xlsx", "__ds.xlsx",
+                 "thcs_nu_ds.csv"):
+        assert not is_inbox_name(name), name
+    for name in ("thcs_nu__ds_lop_6a.xlsx", "thcs_nu__DS lớp 6A (sửa).xlsx", "thcs_nu__ds.csv.errors.xlsx"):
+        assert is_inbox_name(name), name
+
+
+def test_a_sector_inbox_refuses_misnamed_files_and_a_plain_listing_does_not(tmp_path: Path):
+    for name in ("thcs_nu__ds_lop_6a.xlsx", "DS học sinh lớp 6A.xlsx"):
+        (tmp_path / name).write_bytes(b"x")
+    files, refused = list_inbox(tmp_path, units=True)
+    assert [p.name for p in files] == ["thcs_nu__ds_lop_6a.xlsx"]
+    assert [(r.name, r.reason) for r in refused] == [("DS học sinh lớp 6A.xlsx", "misnamed_file")]
+    files, refused = list_inbox(tmp_path)  # review workbooks have no unit: only links are refused there
+    assert len(files) == 2 and refused == []
+
+
+@given(UNITS, st.from_regex(r"[0-9]{12}", fullmatch=True),
+       st.sampled_from(["Phạm Thu Dung", "Nguyễn Văn An", "Trần Thị Bích Ngọc"]),
+       st.dates(date(1930, 1, 1), date(2026, 12, 31)).map(lambda d: d.strftime("%d-%m-%Y")))
+def test_name_keys_hold_no_id_date_or_person_name(unit, pid, person, dob):
+    name = f"{unit}__{person} {pid} {dob}.xlsx"
+    key = name_key(name)
+    assert pid not in key and dob not in key and dob.replace("-", "_") not in key
+    assert not re.search(r"\d{9,}", key)
+    assert person.split()[-1].lower() not in key.split("#")[0].split("__")[-1]
+    other = f"{unit}__{person} {pid[:-1]}{(int(pid[-1]) + 1) % 10} {dob}.xlsx"
+    assert key != name_key(other)  # two pupils' files stay two cursor entries
+
+
+def test_name_key_is_the_public_label_plus_a_digest():
+    key = name_key("thcs_nu__Phạm Thu Dung 079313000104 13-05-2013.xlsx")
+    assert re.fullmatch(r"thcs_nu__x\.xlsx#[0-9a-f]{8}", key)

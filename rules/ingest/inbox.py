@@ -213,11 +213,41 @@ def unit_of(file_name: str) -> str:
     from rules.ingest.lineage import strip_corrections
 
     name = Path(file_name).name
-    stem = name.split(".", 1)[0] if ".errors." in name else Path(name).stem
-    prefix, _ = split_inbox_name(name)
+    prefix, listed = split_inbox_name(name)
     if prefix is not None:
-        return unit_slug(prefix)
-    return unit_slug(strip_corrections(slugify(stem)))
+        return _rekeyed_legacy(prefix, listed) or unit_slug(prefix)
+    return unit_slug(strip_corrections(slugify(_stem(name))))
+
+
+def _stem(name: str) -> str:
+    """The stem a unit is derived from (an error report ``x.csv.errors.xlsx`` names the unit of ``x.csv``)."""
+    return name.split(".", 1)[0] if ".errors." in name else Path(name).stem
+
+
+_LEGACY_TAG = re.compile(r"_[0-9a-f]{8}$")
+
+
+def _rekeyed_legacy(prefix: str, listed: str) -> str | None:
+    """The keyed unit of an inbox file ``doisoat upload`` copied before unit digests were keyed, else None.
+
+    Such a file carries in its prefix the *plain*-hash unit of its own listed name
+    (``x_<sha256[:8]>__Nguyễn Văn An 079212000123.xlsx``). Recognised by recomputing that old tag from
+    the listed name, it gets the keyed unit of that name: a correction uploaded now still supersedes it,
+    and the plain tag never reaches the analyst file again. A prefix whose text is lost (the original
+    name had its own ``__`` prefix, or was cut to 200 bytes) keeps its old unit.
+    """
+    if not _LEGACY_TAG.search(prefix):
+        return None
+    from rules.ingest.lineage import strip_corrections
+
+    text = strip_corrections(slugify(_stem(listed)))
+    plain = slugify(text)
+    old = mask_personal(plain)
+    if old != plain:
+        old = f"{old}_{hashlib.sha256(plain.encode()).hexdigest()[:8]}"
+    if len(old) > MAX_UNIT_CHARS:
+        old = f"{old[: MAX_UNIT_CHARS - 9].strip('_')}_{hashlib.sha256(old.encode()).hexdigest()[:8]}"
+    return unit_slug(text) if old == prefix else None
 
 
 def listed_stem(file_name: str) -> str:

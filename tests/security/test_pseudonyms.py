@@ -72,6 +72,18 @@ def test_long_names_get_keyed_tails(monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"~{pseudonym('file-name', name, key=KEY_A)}.xlsx" == cut[cut.index("~"):]
 
 
+def test_inbox_files_named_with_the_old_plain_tag_get_the_keyed_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`doisoat upload` baked the unit into the inbox name; an old upload must still be superseded by
+    its correction uploaded now, and its plain tag must not reach analysts."""
+    monkeypatch.setenv(KEY_ENV, KEY_A.decode())
+    old_name = f"x_{_sha(PLAIN)}__{PUPIL}"
+    keyed = f"x_{pseudonym('unit-masked', PLAIN, key=KEY_A)}"
+    assert unit_of(old_name) == unit_of(PUPIL.replace(".xlsx", " (sửa).xlsx")) == keyed
+    assert unit_of(f"x_{_sha(PLAIN)}__{PUPIL}.errors.xlsx") == unit_of(old_name)  # its error report too
+    assert unit_of(f"thpt_{_sha('x')}__ds.xlsx") == f"thpt_{_sha('x')}"  # a hex-looking unit of its own stays
+    assert unit_of(f"x_{_sha('other')}__{PUPIL}") == f"x_{_sha('other')}"  # not the old tag of this name
+
+
 def test_a_short_key_in_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "secret")
     with pytest.raises(PseudonymKeyError, match=KEY_ENV):

@@ -338,9 +338,10 @@ def public_label(file_name: str) -> str:
     """
     name = Path(file_name).name
     suffix = Path(name).suffix.lower() if is_upload_name(name) or name.endswith(".parquet") else ""
-    prefix, _ = split_inbox_name(name)
+    prefix, rest = split_inbox_name(name)
     listed = mask_personal(slugify(listed_stem(name) if prefix is not None else name[: len(name) - len(suffix)]))
-    unit = mask_personal(slugify(prefix)) if prefix is not None else ""
+    # an old upload's prefix holds a plain-hash tag of the pupil's name: show its keyed unit instead
+    unit = (_rekeyed_legacy(prefix, rest) or mask_personal(slugify(prefix))) if prefix is not None else ""
     label = f"{unit[:40]}{UNIT_SEPARATOR}{listed[:50]}" if unit else listed[:90]
     return (label or MASK) + suffix
 

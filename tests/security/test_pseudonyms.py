@@ -26,7 +26,7 @@ from assets.ingest import clean_records, raw_records
 from assets.partitions import partition_key
 from assets.resources import DataPaths
 from assets.warehouse import WarehouseSources, build_warehouse
-from rules.ingest.inbox import MAX_NAME_BYTES, bounded_name, unit_of
+from rules.ingest.inbox import MAX_NAME_BYTES, bounded_name, public_label, unit_of
 from rules.ingest.lineage import strip_corrections
 from rules.layout import DataLayout
 from rules.provinces import slugify
@@ -80,6 +80,7 @@ def test_inbox_files_named_with_the_old_plain_tag_get_the_keyed_unit(monkeypatch
     keyed = f"x_{pseudonym('unit-masked', PLAIN, key=KEY_A)}"
     assert unit_of(old_name) == unit_of(PUPIL.replace(".xlsx", " (sửa).xlsx")) == keyed
     assert unit_of(f"x_{_sha(PLAIN)}__{PUPIL}.errors.xlsx") == unit_of(old_name)  # its error report too
+    assert public_label(old_name) == f"{keyed}__x.xlsx"  # the analysts' file label
     assert unit_of(f"thpt_{_sha('x')}__ds.xlsx") == f"thpt_{_sha('x')}"  # a hex-looking unit of its own stays
     assert unit_of(f"x_{_sha('other')}__{PUPIL}") == f"x_{_sha('other')}"  # not the old tag of this name
 

@@ -119,7 +119,7 @@ def _conform(df: pl.DataFrame | None, schema: dict[str, pl.DataType]) -> pl.Data
 
 TABLES: list[tuple[str, str, str]] = [
     ("uploads", "One row per uploaded file: unit, status and rows read / accepted / rejected.", """
-        SELECT u.province, u.sector, u.unit, u.file_label, left(u.file_sha256, 12) AS file_id, u.status,
+        SELECT u.province, u.sector, u.unit, u.file_label, u.file_id, u.status,
                u.uploaded_at, u.error_code, u.rows_read, u.blank_rows_skipped,
                coalesce(a.accepted, 0) AS accepted, coalesce(r.rejected, 0) AS rejected
         FROM src_uploads u
@@ -130,7 +130,7 @@ TABLES: list[tuple[str, str, str]] = [
         SELECT province, sector, unit, file_label, file_id, reason_code, any_value(message_vi) AS message_vi,
                any_value(message_en) AS message_en, count(*) AS rows
         -- a row with several reasons counts once under each; codes and messages split in step
-        FROM (SELECT province, sector, unit, file_label, left(file_sha256, 12) AS file_id,
+        FROM (SELECT province, sector, unit, file_label, file_id,
                      unnest(string_split(reason_code, ';')) AS reason_code,
                      unnest(string_split(message_vi, ' ; ')) AS message_vi,
                      unnest(string_split(message_en, ' ; ')) AS message_en FROM src_rejected)
@@ -145,7 +145,7 @@ TABLES: list[tuple[str, str, str]] = [
         FROM (SELECT province, sector, unit, unnest(flags) AS flag FROM src_matches) GROUP BY ALL
     """),
     ("match_decisions", "Row-level decisions, masked: IDs as 079*******34, birth year only, no names.", """
-        SELECT province, sector, unit, left(file_sha256, 12) AS file_id, row_number, status,
+        SELECT province, sector, unit, file_id, row_number, status,
                round(score, 4) AS score, reason, flags, person_id_masked, proposed_id_masked,
                dob_year AS birth_year, gender_norm AS gender
         FROM src_matches_masked
@@ -264,7 +264,8 @@ VIEWS: list[tuple[str, str, str]] = [
 # every lake table (province, sector, unit, unit_key). A test fails when any column of any table or
 # view of the file has no comment.
 COLUMN_DOCS = {
-    "file_id": "first 12 hex digits of the upload's sha256",
+    "file_id": "12 hex digits standing for the upload (keyed pseudonym of its sha256: only this deployment can "
+               "compute it)",
     "file_label": "the upload's name as slugs, IDs, dates and person names masked (x); file_id tells uploads apart",
     "rows": "number of rows",
     "person_id_masked": "personal ID proposed by the match, masked (first 3 and last 2 digits)",
@@ -454,9 +455,16 @@ def _build(sources: WarehouseSources, tmp: Path) -> dict[str, int]:
 def _published(df: pl.DataFrame) -> pl.DataFrame:
     """Free text chosen by uploaders, made fit for analysts (rules.ingest.inbox is the rule's owner):
     ``file_name`` becomes ``file_label`` (slugs, IDs / dates / person names masked) and a unit that is
-    not a safe slug (data from before the rule) is rebuilt with ``unit_slug``. Python runs per distinct
-    name, not per row."""
+    not a safe slug (data from before the rule) is rebuilt with ``unit_slug``. ``file_sha256`` gets
+    ``file_id``, a keyed pseudonym (rules.pseudonym): a plain prefix of the sha256 would let anyone
+    holding a copy of an upload find its rows. Python runs per distinct name, not per row."""
     from rules.ingest.inbox import public_label, unit_slug, unsafe_unit
+    from rules.pseudonym import pseudonym
+
+    if "file_sha256" in df.columns:
+        shas = [h for h in df["file_sha256"].unique().to_list() if h is not None]
+        df = df.with_columns(pl.col("file_sha256").replace_strict(
+            {h: pseudonym("file-id", h, 12) for h in shas}, default=None, return_dtype=pl.Utf8).alias("file_id"))
 
     if "file_name" in df.columns:
         names = [n for n in df["file_name"].unique().to_list() if n is not None]

@@ -263,6 +263,7 @@ def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:
 
     from pipelines.environment import layout
     from pipelines.local_s3 import LocalS3
+    from rules.pseudonym import KEY_ENV, deployment_key
     from rules.verify.server import VerifyServer
 
     where = layout()
@@ -291,6 +292,9 @@ def _start_services(r: Rehearsal, queue_db: str, day: str) -> None:
         "DOISOAT_QUEUE_URL": r.pg.url(queue_db),
         "DOISOAT_POLICY": _policy_file(r.home, r.verify.url, r.options.quota or 200_000),
         **({"DOISOAT_LAKE": r.lake, **r.s3.env()} if r.s3 else {}),
+        # one pseudonym key for every process, as a deployment over several machines must set it
+        # (deploy/README.md): the environment's, else the work folder's generated key
+        KEY_ENV: os.environ.get(KEY_ENV) or deployment_key().decode(),
     }
     os.environ.update(r.env)  # this process creates and watches the runs on the same instance
     from pipelines.runner import shared_instance

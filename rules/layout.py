@@ -26,6 +26,7 @@ The folders under the root (all but ``warehouse/`` hold personal data and are ow
     operator/audit/transmissions.jsonl, operator/audit/<kind>/<partition>/<run_id>.parquet
     dagster_home/ (instance storage), dagster_home/logs/ (compute logs)
     manifest.json                                                       what the generator wrote
+    secrets/pseudonym.key                                               the pseudonym key (rules.pseudonym)
 
 **The lake may live on object storage** (the scale-out issue, ``DOISOAT_LAKE``): ``lake_root`` is a
 string that is either a local folder (the default, ``<root>/lake``) or a URI such as
@@ -57,8 +58,9 @@ QUEUE_STORE_FILE = "verification_queue.sqlite"
 # holding names, IDs or birth dates (owner-only, 0700); warehouse/ is the analyst file and is not.
 POPULATION, INBOX, TRUTH, LAKE, NATIONAL = "population", "inbox", "truth", "lake", "national"
 WAREHOUSE, REPORTS, OPERATOR, CACHE, DAGSTER_HOME = "warehouse", "reports", "operator", "cache", "dagster_home"
+SECRETS = "secrets"  # the deployment's pseudonym key: owner-only, and kept by ``demo --fresh`` (stable pseudonyms)
 GENERATED_FOLDERS = (POPULATION, INBOX, TRUTH, LAKE, NATIONAL, WAREHOUSE, REPORTS, OPERATOR)
-PERSONAL_FOLDERS = (POPULATION, INBOX, TRUTH, LAKE, NATIONAL, REPORTS, OPERATOR, DAGSTER_HOME)
+PERSONAL_FOLDERS = (POPULATION, INBOX, TRUTH, LAKE, NATIONAL, REPORTS, OPERATOR, DAGSTER_HOME, SECRETS)
 
 URI_SCHEMES = ("s3://", "gs://", "az://", "abfs://", "abfss://", "file://", "memory://")
 
@@ -314,6 +316,11 @@ class DataLayout:
     def audit_file(self, kind: str, partition: str, run_id: str) -> Path:
         """One run's audit rows of ``kind`` for ``partition`` (``province/sector`` or a day)."""
         return self.audit_dir() / kind / partition / f"{run_id}{PARQUET}"
+
+    # --- secrets -----------------------------------------------------------------------------------
+    def pseudonym_key(self) -> Path:
+        """The generated pseudonym key when ``DOISOAT_PSEUDONYM_KEY`` is unset (``rules.pseudonym``)."""
+        return self.root / SECRETS / "pseudonym.key"
 
     # --- Dagster instance -----------------------------------------------------------------------
     def dagster_storage(self) -> Path:

@@ -30,5 +30,12 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("DOISOAT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _test_pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed pseudonym key (rules.pseudonym), so no test writes a key file into the repository's data/;
+    tests of the generated key file unset it."""
+    monkeypatch.setenv("DOISOAT_PSEUDONYM_KEY", "test-only-pseudonym-key-0123456789abcdef")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")

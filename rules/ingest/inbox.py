@@ -10,9 +10,13 @@ as hostile text typed by uploaders and operators:
   (``05_09_2012``, ``2012_09_05``, ``05092012``) and a person-name shape (a Vietnamese family name
   followed by one to four name words). A unit typed on the command line is checked instead
   (:func:`check_unit`): anything that is not already a safe slug is refused with a suggestion.
+  The hex digits a slug may carry (masked or cut text) are a *keyed* pseudonym (HMAC with the
+  deployment's key, ``rules.pseudonym``): a plain hash of ``nguyen_van_an_079212000123`` could be
+  recomputed by anyone holding a list of pupils, and the slug is seen by analysts, e-mails and metadata.
 * **File names** are bounded in UTF-8 *bytes* (Linux allows 255 bytes per name; Vietnamese letters
   take 2-3 bytes each): :func:`bounded_name` cuts at a character boundary, keeps the suffix and
-  adds 8 hex digits of the full name's hash so that two long names stay two lists. Our own error
+  adds 8 hex digits of the full name's keyed pseudonym (``rules.pseudonym``) so that two long names
+  stay two lists. Our own error
   report name (``<stem>.errors.xlsx``) fits too. Path separators, control characters and a leading
   dot are replaced, so a name is always one harmless path part.
 * **Listing** (:func:`list_inbox`) returns regular files only, by ``lstat``: symbolic links (to a
@@ -119,17 +123,21 @@ def unit_slug(text: str) -> str:
     """A safe unit slug from free text (a file-name prefix or stem): ASCII, masked, bounded.
 
     ``"THPT Lê Quý Đôn"`` -> ``thpt_le_quy_don``; an ID, a date or a pupil's name in it becomes
-    ``x`` and the slug gets 8 hex digits of the unmasked text (so that two pupils' correction files
-    stay two units while a corrected file still names the same unit); longer than ``MAX_UNIT_CHARS``
-    keeps the first part plus 8 hex digits of the whole; nothing left gives ``unknown``. The result
-    always matches :data:`UNIT_PATTERN`.
+    ``x`` and the slug gets 8 hex digits of the unmasked text's keyed pseudonym (so that two pupils'
+    correction files stay two units while a corrected file still names the same unit, and nobody
+    without the deployment's key can test a guessed name, ID or date against it); longer than
+    ``MAX_UNIT_CHARS`` keeps the first part plus 8 hex digits of the whole's pseudonym; nothing left
+    gives ``unknown``. The result always matches :data:`UNIT_PATTERN`. Only those two cases need the
+    key (:func:`rules.pseudonym.deployment_key`).
     """
+    from rules.pseudonym import pseudonym
+
     plain = slugify(text)
     slug = mask_personal(plain)
-    if slug != plain:  # two pupils' files must stay two units: a digest of the unmasked text tells them apart
-        slug = f"{slug}_{hashlib.sha256(plain.encode()).hexdigest()[:8]}"
+    if slug != plain:  # two pupils' files must stay two units: a keyed digest of the unmasked text tells them apart
+        slug = f"{slug}_{pseudonym('unit-masked', plain)}"
     if len(slug) > MAX_UNIT_CHARS:
-        digest = hashlib.sha256(slug.encode()).hexdigest()[:8]
+        digest = pseudonym("unit-long", slug)
         slug = f"{slug[: MAX_UNIT_CHARS - 9].strip('_')}_{digest}"
     return slug if UNIT_PATTERN.match(slug) else "unknown"
 
@@ -161,7 +169,8 @@ def safe_part(name: str) -> str:
 
 
 def bounded_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
-    """``name`` cut to ``max_bytes`` of UTF-8, suffix kept; cut names get ``~<8 hex>`` of the whole.
+    """``name`` cut to ``max_bytes`` of UTF-8, suffix kept; cut names get ``~<8 hex>`` of the whole's
+    keyed pseudonym (the cut part may hold a pupil's name, and error reports are sent back by e-mail).
 
     Raises nothing: a suffix longer than the budget is itself cut (such a file is refused later as
     an unsupported type anyway).
@@ -173,7 +182,9 @@ def bounded_name(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     stem, dot, suffix = name.rpartition(".")
     if not dot or len(suffix.encode()) > 16:
         stem, suffix = name, ""
-    tail = f"~{hashlib.sha256(raw).hexdigest()[:8]}" + (f".{suffix}" if suffix else "")
+    from rules.pseudonym import pseudonym
+
+    tail = f"~{pseudonym('file-name', name)}" + (f".{suffix}" if suffix else "")
     budget = max_bytes - len(tail.encode("utf-8"))
     cut = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip()
     return cut + tail
@@ -221,11 +232,41 @@ def unit_of(file_name: str) -> str:
     from rules.ingest.lineage import strip_corrections
 
     name = Path(file_name).name
-    stem = name.split(".", 1)[0] if ".errors." in name else Path(name).stem
-    prefix, _ = split_inbox_name(name)
+    prefix, listed = split_inbox_name(name)
     if prefix is not None:
-        return unit_slug(prefix)
-    return unit_slug(strip_corrections(slugify(stem)))
+        return _rekeyed_legacy(prefix, listed) or unit_slug(prefix)
+    return unit_slug(strip_corrections(slugify(_stem(name))))
+
+
+def _stem(name: str) -> str:
+    """The stem a unit is derived from (an error report ``x.csv.errors.xlsx`` names the unit of ``x.csv``)."""
+    return name.split(".", 1)[0] if ".errors." in name else Path(name).stem
+
+
+_LEGACY_TAG = re.compile(r"_[0-9a-f]{8}$")
+
+
+def _rekeyed_legacy(prefix: str, listed: str) -> str | None:
+    """The keyed unit of an inbox file ``doisoat upload`` copied before unit digests were keyed, else None.
+
+    Such a file carries in its prefix the *plain*-hash unit of its own listed name
+    (``x_<sha256[:8]>__Nguyễn Văn An 079212000123.xlsx``). Recognised by recomputing that old tag from
+    the listed name, it gets the keyed unit of that name: a correction uploaded now still supersedes it,
+    and the plain tag never reaches the analyst file again. A prefix whose text is lost (the original
+    name had its own ``__`` prefix, or was cut to 200 bytes) keeps its old unit.
+    """
+    if not _LEGACY_TAG.search(prefix):
+        return None
+    from rules.ingest.lineage import strip_corrections
+
+    text = strip_corrections(slugify(_stem(listed)))
+    plain = slugify(text)
+    old = mask_personal(plain)
+    if old != plain:
+        old = f"{old}_{hashlib.sha256(plain.encode()).hexdigest()[:8]}"
+    if len(old) > MAX_UNIT_CHARS:
+        old = f"{old[: MAX_UNIT_CHARS - 9].strip('_')}_{hashlib.sha256(old.encode()).hexdigest()[:8]}"
+    return unit_slug(text) if old == prefix else None
 
 
 def listed_stem(file_name: str) -> str:
@@ -322,9 +363,10 @@ def public_label(file_name: str) -> str:
     """
     name = Path(file_name).name
     suffix = Path(name).suffix.lower() if is_upload_name(name) or name.endswith(".parquet") else ""
-    prefix, _ = split_inbox_name(name)
+    prefix, rest = split_inbox_name(name)
     listed = mask_personal(slugify(listed_stem(name) if prefix is not None else name[: len(name) - len(suffix)]))
-    unit = mask_personal(slugify(prefix)) if prefix is not None else ""
+    # an old upload's prefix holds a plain-hash tag of the pupil's name: show its keyed unit instead
+    unit = (_rekeyed_legacy(prefix, rest) or mask_personal(slugify(prefix))) if prefix is not None else ""
     label = f"{unit[:40]}{UNIT_SEPARATOR}{listed[:50]}" if unit else listed[:90]
     return (label or MASK) + suffix
 

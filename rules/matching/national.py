@@ -260,7 +260,8 @@ def split_register(register_paths: Sequence[str | Path], folder: str | Path, pol
         names.append(person_name_keys(df))
         df = df.with_columns(policy.bucket_of(_birth_year()).alias(BUCKET_COLUMN)).drop_nulls(BUCKET_COLUMN)
         for (b,), part in df.partition_by(BUCKET_COLUMN, maintain_order=True, as_dict=True).items():
-            out = private_dir(folder / str(b)) / f"{i:06d}.parquet"
+            out = folder / f"{b}/{i:06d}.parquet"  # staging inside the bucket-index folder
+            private_dir(out.parent)
             part.drop(BUCKET_COLUMN).write_parquet(private_file(out), compression="lz4")
             parts.setdefault(str(b), []).append(out)
         del df

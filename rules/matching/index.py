@@ -83,18 +83,27 @@ def register_fingerprint(paths: Sequence[str | Path]) -> str:
     return h.hexdigest()
 
 
+def register_schema(path: str | Path) -> pl.Schema:
+    """The schema of one register file, checked (``check_register``): a missing file, unreadable
+    Parquet, a missing column or a ``date_of_birth`` that is not a date is one ``RegisterError`` line
+    naming the file, never a Polars traceback (the first pass and the second pass's buckets alike)."""
+    path = Path(path)
+    if not path.exists():
+        raise RegisterError(f"population register not found: {path}")
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception as exc:
+        raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
+    check_register(pl.DataFrame(schema=schema), str(path))
+    return schema
+
+
 def read_register(paths: Sequence[str | Path]) -> pl.DataFrame:
     """Read and concatenate register Parquet files, with clear errors naming the faulty file."""
     frames = []
     for p in paths:
-        path = Path(p)
-        if not path.exists():
-            raise RegisterError(f"population register not found: {path}")
-        try:
-            df = pl.read_parquet(path)
-        except Exception as exc:
-            raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
-        check_register(df, str(path))
+        register_schema(p)  # a missing, unreadable or malformed file: one RegisterError line naming it
+        df = pl.read_parquet(p)
         frames.append(df.select([c for c in df.columns if c in (*REQUIRED_REGISTER_COLUMNS, *OPTIONAL_COLUMNS)]))
     if not frames:
         raise RegisterError("no population register files given")

@@ -57,7 +57,7 @@ from rules.matching.index import (
     REQUIRED_REGISTER_COLUMNS,
     RegisterError,
     build_population_index,
-    check_register,
+    register_schema,
 )
 from rules.normalise.ids import cccd_birth_year
 from rules.private import private_dir, private_file
@@ -182,21 +182,6 @@ def _year_filter(policy: NationalPolicy, bucket: str) -> pl.Expr:
     if hi is not None:
         cond &= year <= hi
     return cond
-
-
-def register_schema(path: str | Path) -> pl.Schema:
-    """The schema of one register file, checked as the first pass checks it (``check_register``): a
-    missing file, unreadable Parquet, a missing column or a ``date_of_birth`` that is not a date is one
-    ``RegisterError`` line naming the file, never a Polars traceback from inside a bucket."""
-    path = Path(path)
-    if not path.exists():
-        raise RegisterError(f"population register not found: {path}")
-    try:
-        schema = pl.read_parquet_schema(path)
-    except Exception as exc:
-        raise RegisterError(f"population register is not readable Parquet: {path} ({type(exc).__name__})") from None
-    check_register(pl.DataFrame(schema=schema), str(path))
-    return schema
 
 
 def _union_schema(schemas: Sequence[pl.Schema]) -> pl.Schema:
@@ -551,7 +536,6 @@ __all__ = [
     "merge_decisions",
     "no_year_rows",
     "prepare_bucket",
-    "register_schema",
     "row_buckets",
     "row_years",
     "rows_without_year",

@@ -33,6 +33,7 @@ from rules.ingest.formulas import mask_formula
 from rules.normalise.characters import table
 from rules.normalise.dates import parse_dates
 from rules.normalise.names import normalise_names
+from tests.rules.upload_files import write_rows
 
 HEADER = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân"]
 PEOPLE = [
@@ -257,17 +258,7 @@ def _check_invisible_changes_nothing(row: int, col: int, pos: int, cp: int, xlsx
     at = pos % (len(cell) + 1)
     rows[row][col] = cell[:at] + chr(cp) + cell[at:]
     with tempfile.TemporaryDirectory() as folder:
-        if xlsx:
-            path = Path(folder) / "ds.xlsx"
-            wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-            ws = wb.add_worksheet("DS")
-            for i, r in enumerate(rows):
-                for j, v in enumerate(r):
-                    ws.write_string(i, j, v)
-            wb.close()
-        else:
-            path = Path(folder) / "ds.csv"
-            path.write_bytes(_csv(rows))
+        path = write_rows(rows, folder, xlsx)
         result = _process(path)
     assert _accepted(result) == WANT
     assert result.counts["rows_read"] == len(PEOPLE) and result.counts["rejected"] == 0

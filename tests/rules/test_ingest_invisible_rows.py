@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from pathlib import Path
 
-import xlsxwriter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rules.ingest import process_upload
 from rules.normalise.characters import table
+from tests.rules.upload_files import write_rows
 
 HEADER = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", "Số định danh cá nhân"]
 PEOPLE = [
@@ -38,20 +37,7 @@ invisible_cell = st.lists(st.sampled_from(SHOWS_NOTHING), max_size=3).map(lambda
 invisible_row = st.lists(invisible_cell, min_size=len(HEADER), max_size=len(HEADER))
 
 
-def _write(rows: list[list[str]], folder: str, xlsx: bool) -> Path:
-    if xlsx:
-        path = Path(folder) / "ds.xlsx"
-        wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-        ws = wb.add_worksheet("DS")
-        for i, r in enumerate(rows):
-            for j, v in enumerate(r):
-                if v:
-                    ws.write_string(i, j, v)
-        wb.close()
-        return path
-    path = Path(folder) / "ds.csv"
-    path.write_bytes(("\r\n".join(",".join(r) for r in rows) + "\r\n").encode("utf-8"))
-    return path
+_write = write_rows
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import xlsxwriter
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from rules.ingest.cells import clean_frame, clean_rows
 from rules.ingest.errors import UploadError
 from rules.normalise.characters import table
 from rules.normalise.repair import undo_mojibake
+from tests.rules.upload_files import write_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "corpus"))
 from make_corpus import legacy_bytes, vni_bytes  # the corpus's own, independent encoders
@@ -65,19 +65,7 @@ PEOPLE = [
 ]
 
 
-def _write(rows: list[list[str]], folder: str, xlsx: bool) -> Path:
-    if xlsx:
-        path = Path(folder) / "ds.xlsx"
-        wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-        ws = wb.add_worksheet("DS")
-        for i, r in enumerate(rows):
-            for j, v in enumerate(r):
-                ws.write_string(i, j, v)
-        wb.close()
-        return path
-    path = Path(folder) / "ds.csv"
-    path.write_bytes(("\n".join(",".join(r) for r in rows) + "\n").encode("utf-8"))
-    return path
+_write = write_rows
 
 
 # --- undo_mojibake, both ways -------------------------------------------------------------------

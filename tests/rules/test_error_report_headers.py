@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rules.ingest import process_upload
@@ -132,6 +132,10 @@ def two_row_headers(draw) -> tuple[list[str | None], list[str | None]]:
 @given(two_row_headers())
 def test_the_written_header_maps_every_column_as_the_two_row_header_did(rows) -> None:
     upper, lower = rows
+    # one name per column kind: a header naming "Họ đệm" twice (under a group and on its own) is
+    # ambiguous to any reader (which half of the split name is which); left out, see the closing note
+    leaves = [b if b is not None else a for a, b in zip(upper, lower, strict=True)]
+    assume(len(set(leaves)) == len(leaves))
     layout = find_header(SPEC, [upper, lower], len(upper))
     if layout is None:
         return  # not a header the reader accepts

@@ -39,3 +39,19 @@ def _test_pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="module")
+def sample_analyst_file(tmp_path_factory: pytest.TempPathFactory):
+    """A read-only DuckDB connection to an analyst file built by the real warehouse builder from the
+    report tests' hand-made lake sources (tests/pipelines/test_report.py)."""
+    import duckdb
+
+    from assets.warehouse import WarehouseSources, build_warehouse
+    from tests.pipelines.test_report import _sources
+
+    path = tmp_path_factory.mktemp("w") / "doisoat.duckdb"
+    build_warehouse(WarehouseSources(_sources()), path)
+    c = duckdb.connect(str(path), read_only=True)
+    yield c
+    c.close()

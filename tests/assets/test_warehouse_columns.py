@@ -9,23 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from assets.warehouse import LAKE_SOURCES, WarehouseSources, build_warehouse
+from assets.warehouse import LAKE_SOURCES
 from rules.lake_schema import lake_table
-from tests.pipelines.test_report import _sources
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("w") / "doisoat.duckdb"
-    build_warehouse(WarehouseSources(_sources()), path)
-    c = duckdb.connect(str(path), read_only=True)
-    yield c
-    c.close()
+def con(sample_analyst_file):
+    return sample_analyst_file
 
 
 def _columns(con) -> list[tuple[str, str, str, str | None]]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from assets.warehouse import WarehouseSources, build_warehouse
-from tests.pipelines.test_report import _sources
-
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def con(sample_analyst_file):
+    return sample_analyst_file
 
 
 def _readme_queries() -> dict[int, list[str]]:
@@ -33,13 +34,6 @@ def _sql(text: str) -> list[str]:
     return [s for s in "\n".join(lines).split(";") if s.strip()]
 
 
-@pytest.fixture(scope="module")
-def con(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("w") / "doisoat.duckdb"
-    build_warehouse(WarehouseSources(_sources()), path)
-    c = duckdb.connect(str(path), read_only=True)
-    yield c
-    c.close()
 
 
 def test_every_example_query_runs(con):

@@ -86,9 +86,10 @@ def _hamming(lf, rf, lv, idx):
     return out
 
 
-def _parent_name(scorer=None, better: str = "high"):
+def _parent_name(scorer=None):
     """The record's ``column`` (a guardian's name) against the candidate's ``column`` and
-    ``column + "2"`` (mother's and father's names): exact (``scorer`` None) or fuzzy, either parent."""
+    ``column + "2"`` (mother's and father's names): exact (``scorer`` None) or a similarity of at
+    least ``arg``, either parent."""
 
     def pred(lf, rf, lv, idx):
         a = lf[lv.column].gather(idx)
@@ -104,7 +105,7 @@ def _parent_name(scorer=None, better: str = "high"):
             if ok.any():
                 m = pl.Series(ok)
                 vals = process.cpdist(a.filter(m).to_list(), b.filter(m).to_list(), scorer=scorer, workers=1)
-                out[ok] = vals >= lv.arg if better == "high" else vals <= lv.arg
+                out[ok] = vals >= lv.arg
         return out
 
     return pred
@@ -429,7 +430,7 @@ def score(comps: Comparisons, est, config: MatchConfig) -> Comparisons:
         if comp.name_part:
             name_parts.append((lvl, log_u))
     total += name_frequency_adjustment(comps, est, config, name_parts)
-    if comps.cand_year is not None and getattr(est, "prior_years", None) is not None:
+    if comps.cand_year is not None and est.prior_years is not None:
         total += est.year_prior_log2(comps.cand_year, comps.rec_stratum)
     comps.total = total
     return comps

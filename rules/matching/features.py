@@ -126,13 +126,16 @@ def _name_parts(nk: pl.Expr, tk: pl.Expr) -> list[pl.Expr]:
     ]
 
 
+def _name_key(df: pl.DataFrame, key_col: str | None, raw_col: str) -> pl.Series:
+    """``nk``: the normalised key column when present, else the raw name folded; trimmed, "" -> null."""
+    nk = df[key_col] if key_col and key_col in df.columns else _map_unique(df[raw_col].cast(pl.Utf8), fold_name)
+    nk = nk.alias("nk").str.strip_chars()
+    return nk.set(nk == "", None)
+
+
 def _with_name_features(df: pl.DataFrame, key_col: str | None, toned_col: str | None, raw_col: str):
-    nk = df[key_col] if key_col and key_col in df.columns else _map_unique(df[raw_col], fold_name)
     tk = df[toned_col] if toned_col and toned_col in df.columns else _map_unique(df[raw_col], tone_name)
-    out = df.select(nk.alias("nk").str.strip_chars(), tk.alias("tk").str.strip_chars())
-    out = out.with_columns(
-        pl.when(pl.col("nk") == "").then(None).otherwise(pl.col("nk")).alias("nk"),
-    )
+    out = pl.DataFrame([_name_key(df, key_col, raw_col), tk.alias("tk").str.strip_chars()])
     out = out.with_columns(_name_parts(pl.col("nk"), pl.col("tk")))
     variants = pl.col("fk").replace(FAMILY_VARIANTS)
     return out.with_columns(variants.alias("fkc"))
@@ -247,14 +250,8 @@ def person_name_keys(register: pl.DataFrame) -> pl.DataFrame:
     ``full_name``; ``name_key`` used when present): the lookup :func:`parent_names` reads parents'
     names from. Built from the whole register when the index covers a part of it (a birth-year
     bucket of the national second pass holds the children but not their parents)."""
-    nk = (
-        register["name_key"]
-        if "name_key" in register.columns
-        else _map_unique(register["full_name"].cast(pl.Utf8), fold_name)
-    )
-    return pl.DataFrame(
-        {"idn_s": register.select(_pad_id(pl.col("person_id").cast(pl.Utf8))).to_series(), "nk": nk}
-    ).with_columns(pl.col("nk").str.strip_chars().replace("", None))
+    idn_s = register.select(_pad_id(pl.col("person_id").cast(pl.Utf8)).alias("idn_s")).to_series()
+    return pl.DataFrame([idn_s, _name_key(register, "name_key", "full_name")])
 
 
 def index_features(register: pl.DataFrame, parents_from: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -199,9 +199,12 @@ def is_inbox_name(file_name: str) -> bool:
 
 def name_key(file_name: str) -> str:
     """A key for a file name that holds no personal data: ``thcs_nu__x.xlsx#1a2b3c4d`` (the masked
-    :func:`public_label` plus 8 hex digits of the full name, so two names stay two keys). For state
+    :func:`public_label` plus a keyed pseudonym of the full name, so two names stay two keys and a
+    list of pupils cannot be hashed to find them). For state
     kept outside the lake, such as a sensor cursor, which Dagster stores and shows as it is."""
-    return f"{public_label(file_name)}#{hashlib.sha256(file_name.encode()).hexdigest()[:8]}"
+    from rules.pseudonym import pseudonym
+
+    return f"{public_label(file_name)}#{pseudonym('name-key', file_name)}"
 
 
 def split_inbox_name(file_name: str) -> tuple[str | None, str]:

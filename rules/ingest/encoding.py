@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from rules.ingest.errors import UploadError
+from rules.ingest.limits import column_letters
 
 # Characters that Windows-1258 puts on Vietnamese text: the five combining tone marks and the
 # precomposed base letters ă â ê ô ơ ư đ (both cases). Real Vietnamese in cp1258 is full of them.
@@ -359,15 +360,5 @@ def refuse_lost_letters_in_names(frame: pl.DataFrame, cols: list[str], file: str
     if not found:
         return
     line, j = min(found)
-    label = labels[j] if labels and j < len(labels) and labels[j] else f"{_column_letter(j)}"
+    label = labels[j] if labels and j < len(labels) and labels[j] else column_letters(j + 1)
     raise UploadError("lossy_ansi_csv", file=file, row=line, column=label)
-
-
-def _column_letter(j: int) -> str:
-    """Spreadsheet column name of 0-based column ``j`` (A, B, ..., Z, AA, ...)."""
-    name = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        name = chr(65 + r) + name
-    return name

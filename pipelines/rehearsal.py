@@ -548,10 +548,12 @@ def reconcile_lines(day: str) -> tuple[list[str], bool]:
     lineage = ("file_sha256", "sheet", "row_number")
     matched_rows = rows("match_results", "status", *lineage)
     # A row validation refused but still matched on the fields it has (flag validation_failed) has its
-    # decision: it counts there, not again as rejected.
+    # decision: it counts there, not again as rejected. A refused row with neither name nor ID is in
+    # match_results too, as status "rejected", which partition_table leaves to the rejected count: it
+    # must stay in that count here (taking it out as "decided" lost it from both).
     keys = ["province", "sector", *lineage]
-    rejected = (rows("rejected_records", *lineage).join(matched_rows.select(keys), on=keys, how="anti",
-                                                         nulls_equal=True)
+    decided = matched_rows.filter(pl.col("status") != "rejected").select(keys)
+    rejected = (rows("rejected_records", *lineage).join(decided, on=keys, how="anti", nulls_equal=True)
                 .group_by("province", "sector").agg(pl.len().alias("rows")))
     decisions = matched_rows.group_by("province", "sector", "status").agg(pl.len().alias("rows"))
     table = reconcile.partition_table(uploads, rejected, decisions)

@@ -48,20 +48,29 @@ def ingested_digests(paths: DataPaths, province: str, sector: str) -> set[str]:
     return set(uploads["file_sha256"].drop_nulls().to_list()) if uploads is not None else set()
 
 
-def scan_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, list], list[tuple[str, str, str]]]:
-    """Return the new cursor state and (province, sector, sha256) of new or changed uploads."""
+def scan_inbox(
+    root: Path, previous: dict[str, list]
+) -> tuple[dict[str, list], list[tuple[str, str, str]], dict[str, int]]:
+    """Return the new cursor state, (province, sector, sha256) of new or changed uploads, and
+    ``{"<province>/<sector>": n}`` of files not named ``<unit>__<list>``: they start no run and are
+    never read, so the operator is told where they are (folder and count: names are uploader text and
+    may name a pupil). One listing of each folder serves all three."""
     state: dict[str, list] = {}
     changed: list[tuple[str, str, str]] = []
+    misnamed: dict[str, int] = {}
     for province in PROVINCE_SLUGS:
         for sector in SECTORS:
             # regular, well-named files only: links never start a run, a misnamed file is reported by the
             # next run of its folder (listed as failed, with what to rename it to)
-            files, _ = list_inbox(inbox_folder(root, province, sector), units=True)
+            files, refused = list_inbox(inbox_folder(root, province, sector), units=True)
             for path in files:
                 digest = _new_content(path, f"{province}/{sector}/{name_key(path.name)}", previous, state)
                 if digest:
                     changed.append((province, sector, digest))
-    return state, changed
+            n = sum(r.reason == "misnamed_file" for r in refused)
+            if n:
+                misnamed[f"{province}/{sector}"] = n
+    return state, changed, misnamed
 
 
 def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[str, list]) -> str | None:
@@ -82,20 +91,6 @@ def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[st
         return None
     state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
     return digest if not seen or seen[2] != digest else None
-
-
-def misnamed_counts(root: Path) -> dict[str, int]:
-    """``{"<province>/<sector>": n}`` of inbox files not named ``<unit>__<list>``: they start no run
-    and are never read, so the operator is told where they are (folder and count: names are uploader
-    text and may name a pupil)."""
-    counts: dict[str, int] = {}
-    for province in PROVINCE_SLUGS:
-        for sector in SECTORS:
-            _, refused = list_inbox(inbox_folder(root, province, sector), units=True)
-            n = sum(r.reason == "misnamed_file" for r in refused)
-            if n:
-                counts[f"{province}/{sector}"] = n
-    return counts
 
 
 def misplaced_folders(root: Path) -> list[str]:
@@ -119,14 +114,13 @@ def misplaced_folders(root: Path) -> list[str]:
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
     previous = json.loads(context.cursor) if context.cursor else {}
-    state, changed = scan_inbox(paths.inbox_root(), previous)
+    state, changed, misnamed = scan_inbox(paths.inbox_root(), previous)
     wrong = misplaced_folders(paths.inbox_root())
     if wrong:  # folder names only: an uploader put files where no run will ever look
         context.log.warning(
             f"inbox folders ignored (unknown province or sector): {', '.join(wrong[:10])}; use "
             f"inbox/<province>/<sector>/ with a province from `doisoat provinces` and a sector of {', '.join(SECTORS)}"
         )
-    misnamed = misnamed_counts(paths.inbox_root())
     if misnamed:
         context.log.warning(
             "inbox files not read (not named <unit>__<list>.xlsx): "

@@ -190,6 +190,6 @@ def test_the_sensor_requests_runs_for_regular_files_only(hostile_inbox: tuple[Pa
     from rules.ingest.upload import file_sha256
 
     root, _ = hostile_inbox
-    state, changed = scan_inbox(root, {})
+    state, changed, _misnamed = scan_inbox(root, {})
     assert set(state) == {f"ha_noi/students/{name_key('thpt_a__ds.csv')}"}  # a name key, never the file name
     assert changed == [("ha_noi", "students", file_sha256(root / "ha_noi" / "students" / "thpt_a__ds.csv"))]

@@ -7,7 +7,9 @@ province's ``match_results`` and ``clean_records`` ONCE and writes the unmatched
 they visit (their DOB year's bucket and their ID year's), one lake partition per bucket;
 ``second_pass`` (one partition per bucket) reads only its bucket's rows; ``second_pass_results`` keeps
 one decision per row (the better bucket) and checks, against ``match_results`` itself, that every
-unmatched row is accounted for exactly once. Metadata holds counts only, never names, IDs or dates.
+unmatched row is accounted for exactly once. Rows of every partition meet here, so a row is keyed by
+``LAKE_ROW_KEY`` (its province and sector too): the same file uploaded to two partitions keeps one
+decision in each. Metadata holds counts only, never names, IDs or dates.
 """
 
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ import polars as pl
 from assets.checks import check_spec, schema_check_result, schema_check_results, schema_check_spec
 from assets.lake import lake_partitions, read_partition, write_partition, written_schema
 from assets.resources import DataPaths
+from rules.lake_schema import LAKE_ROW_KEY
 from rules.matching.national import load_policy
 
 ALL_PROVINCES = "all_provinces"  # the lake's "province" key of the per-bucket table ("national" is the
@@ -31,7 +34,7 @@ bucket_partitions = dg.StaticPartitionsDefinition(load_policy().bucket_keys())
 
 INPUT = "second_pass_input"  # lake table: the unmatched rows, one partition per bucket they visit
 # what the merge needs of a row: its key, where it came from, and what decides its buckets
-KEY_COLUMNS = ("file_sha256", "sheet", "row_number", "province", "sector", "dob_year", "id_clean", "id_kind")
+KEY_COLUMNS = (*LAKE_ROW_KEY, "dob_year", "id_clean", "id_kind")
 
 
 def unmatched_rows(paths: DataPaths, columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -45,14 +48,13 @@ def unmatched_rows(paths: DataPaths, columns: Sequence[str] | None = None) -> pl
     parts = []
     for province, sector in lake_partitions(layout, "match_results"):
         first = read_partition(layout, "match_results", province, sector,
-                               columns=["file_sha256", "sheet", "row_number", "status"])
+                               columns=[*LAKE_ROW_KEY, "status"])
         clean = read_partition(layout, "clean_records", province, sector, what="clean_records",
                                columns=list(columns) if columns is not None else None)
         parts.append(second_pass_rows(first, clean, policy))
     if parts:
         return pl.concat(parts, how="diagonal_relaxed")
-    return pl.DataFrame(schema={"file_sha256": pl.Utf8, "sheet": pl.Utf8, "row_number": pl.Int64,
-                                "province": pl.Utf8, "sector": pl.Utf8})
+    return pl.DataFrame(schema={c: pl.Int64 if c == "row_number" else pl.Utf8 for c in LAKE_ROW_KEY})
 
 
 @dg.asset(deps=["population_index"], kinds={"polars", "parquet"}, **GROUP)
@@ -146,7 +148,7 @@ def second_pass(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.Mater
 )
 def second_pass_results(paths: DataPaths) -> dg.MaterializeResult:
     """One decision per row left unmatched in its province (the better bucket), by province x sector."""
-    from rules.matching.national import ROW_KEY, merge_decisions, no_year_rows, row_buckets, rows_without_year
+    from rules.matching.national import merge_decisions, no_year_rows, row_buckets, rows_without_year
 
     policy = load_policy()
     layout = paths.layout
@@ -162,11 +164,11 @@ def second_pass_results(paths: DataPaths) -> dg.MaterializeResult:
             parts.append(no_year_rows(rows[rows_without_year(rows)]))
     merged = merge_decisions(parts)
     # only the rows unmatched now: a bucket written before a province re-ran may hold rows no longer unmatched
+    key = list(LAKE_ROW_KEY)  # the same file in two partitions is two sets of rows, each decided
     if rows.height:
-        merged = merged.join(rows.select(ROW_KEY), on=list(ROW_KEY), how="semi", nulls_equal=True)
-    # counted by province x sector too: the same file in two partitions must not pass as one set of rows
-    expected = rows.select("province", "sector", *ROW_KEY).unique().height if rows.height else 0
-    unique = merged.select(ROW_KEY).unique().height
+        merged = merged.join(rows.select(key), on=key, how="semi", nulls_equal=True)
+    expected = rows.select(key).unique().height if rows.height else 0
+    unique = merged.select(key).unique().height
     written = []
     for province, sector in lake_partitions(layout, "match_results"):
         part = merged.filter((pl.col("province") == province) & (pl.col("sector") == sector))

@@ -34,7 +34,13 @@ SHEET = _c("sheet", U, "sheet the rows were read from ('' for csv)")
 ROW_NUMBER = _c("row_number", I64, "1-based index over the data rows of the sheet (blank rows not counted)")
 EXCEL_ROW = _c("excel_row", I64, "the row number as Excel shows it (title, header and blank rows counted)")
 LINEAGE = (FILE_NAME, FILE_SHA, SHEET, ROW_NUMBER, EXCEL_ROW, PROVINCE, SECTOR, UNIT)
+# A row's key within its own partition (province x sector): the file's bytes, the sheet, the row.
 ROW_KEY = ("file_sha256", "sheet", "row_number")
+PARTITION_KEY = ("province", "sector")
+# A row's key anywhere in the lake. The same file uploaded to two partitions (two provinces, or two
+# sectors) has the same ROW_KEY in both, so every frame that holds rows of several partitions (the
+# national second pass, the reconciled counts) keys its joins, merges and dedupes on this one.
+LAKE_ROW_KEY = (*PARTITION_KEY, *ROW_KEY)
 
 # --------------------------------------------------------------------------- raw fields (text, as typed)
 RAW_FIELDS = (
@@ -181,13 +187,12 @@ TABLES: tuple[Table, ...] = (
           "in their own province that visit the bucket (a row in two buckets is in both partitions).",
           "lake/second_pass_input/all_provinces/<bucket>.parquet",
           # what clean_records holds of the row (the key, province and sector always), then its bucket
-          (*(c if c.name in (*ROW_KEY, "province", "sector") else dataclasses.replace(c, optional=True)
-             for c in CLEAN),
+          (*(c if c.name in LAKE_ROW_KEY else dataclasses.replace(c, optional=True) for c in CLEAN),
            _c("bucket", U, "birth-year bucket the row visits (its DOB year's or its ID year's)")),
-          ("province", "sector", *ROW_KEY), "second_pass_input"),
+          LAKE_ROW_KEY, "second_pass_input"),
     Table("second_pass", "National second pass, one birth-year bucket: the rows left unmatched in their own "
           "province that visit the bucket, matched against every province's register born in its years.",
-          "lake/second_pass/all_provinces/<bucket>.parquet", SECOND_PASS, ROW_KEY, "second_pass"),
+          "lake/second_pass/all_provinces/<bucket>.parquet", SECOND_PASS, LAKE_ROW_KEY, "second_pass"),
     Table("second_pass_results", "National second pass merged: one decision per row left unmatched in its own "
           "province (the better of its buckets' decisions), by the row's province and sector.",
           "lake/second_pass_results/<province>/<sector>.parquet", SECOND_PASS, ROW_KEY, "second_pass_results"),

@@ -30,8 +30,10 @@ A row matched in two buckets keeps the better decision (matched > ambiguous > un
 higher score, then the earlier bucket); matched in two buckets to two different people it becomes
 ``ambiguous`` (reason ``matched_in_two_buckets``).
 
-Shapes: rows are normalised records (contracts §4) with the row key ``file_sha256, sheet,
-row_number``; register files are contract 1 Parquet. Nothing here logs personal data.
+Shapes: rows are normalised records (contracts §4); they come from every province x sector, so a row
+is keyed by ``rules.lake_schema.LAKE_ROW_KEY`` (province, sector, file_sha256, sheet, row_number): the
+same file uploaded to two partitions keeps one decision in each. Register files are contract 1
+Parquet. Nothing here logs personal data.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from rules.config import StrictModel, load_config
+from rules.lake_schema import LAKE_ROW_KEY, PARTITION_KEY, ROW_KEY
 from rules.matching import index as index_cache
 from rules.matching.blocking import PreparedIndex, prepare_index, token_hashes
 from rules.matching.config import MatchConfig
@@ -64,7 +67,6 @@ from rules.private import private_dir, private_file
 
 # beside the other policies (rules/matching/*.yaml are match configs only)
 POLICY_FILE = Path(__file__).resolve().parents[1] / "second_pass.yaml"
-ROW_KEY: tuple[str, ...] = ("file_sha256", "sheet", "row_number")
 # name counts that are national (rescaled to the bucket); name + year counts are exact per bucket
 NATIONAL_NAME_COUNTS: dict[str, str] = {"gk": "gk_n", "fk": "fk_n", "mk": "mk_n", "nk": "nk_n"}
 NO_BIRTH_YEAR = "no_birth_year"
@@ -407,7 +409,7 @@ def load_bucket_index(folder: str | Path, bucket: str) -> pl.DataFrame:
 
 
 SECOND_PASS_COLUMNS: tuple[str, ...] = (
-    *ROW_KEY, "province", "sector", "bucket", "status", "person_id", "person_province", "score", "reason",
+    *ROW_KEY, *PARTITION_KEY, "bucket", "status", "person_id", "person_province", "score", "reason",
 )
 
 
@@ -421,7 +423,7 @@ def match_bucket(
     ``SECOND_PASS_COLUMNS`` (one row per input row, input order) and the engine's output (None for an
     empty side). Estimates are not cached: a bucket index is keyed by its name, not its content."""
     config = config or MatchConfig.default()
-    keys = rows.select(*ROW_KEY, *[c for c in ("province", "sector") if c in rows.columns])
+    keys = rows.select(*ROW_KEY, *[c for c in PARTITION_KEY if c in rows.columns])
     if rows.height == 0 or index.height == 0:
         out = keys.with_columns(
             bucket=pl.lit(bucket), status=pl.lit("unmatched"), person_id=pl.lit(None, pl.Utf8),
@@ -439,15 +441,15 @@ def match_bucket(
 
 
 def _shape(df: pl.DataFrame) -> pl.DataFrame:
-    for c, t in (("province", pl.Utf8), ("sector", pl.Utf8)):
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, t).alias(c))
+    # rows without their partition (tests, the benchmark) keep null province and sector: one partition
+    missing = [pl.lit(None, pl.Utf8).alias(c) for c in PARTITION_KEY if c not in df.columns]
+    df = df.with_columns(missing)
     return df.select(SECOND_PASS_COLUMNS).cast(_empty_schema())
 
 
 def no_year_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """``SECOND_PASS_COLUMNS`` for rows reported instead of matched (policy ``no_year: report``)."""
-    keys = rows.select(*ROW_KEY, *[c for c in ("province", "sector") if c in rows.columns])
+    keys = rows.select(*ROW_KEY, *[c for c in PARTITION_KEY if c in rows.columns])
     return _shape(keys.with_columns(
         bucket=pl.lit(None, pl.Utf8), status=pl.lit("unmatched"), person_id=pl.lit(None, pl.Utf8),
         person_province=pl.lit(None, pl.Utf8), score=pl.lit(None, pl.Float64), reason=pl.lit(NO_BIRTH_YEAR),
@@ -455,7 +457,8 @@ def no_year_rows(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def merge_decisions(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """One decision per row key from the buckets' decisions (``SECOND_PASS_COLUMNS`` each).
+    """One decision per row (``LAKE_ROW_KEY``: the same file in two partitions keeps one decision in
+    each) from the buckets' decisions (``SECOND_PASS_COLUMNS`` each).
 
     The best: matched > ambiguous > unmatched, then the higher score, then the earlier bucket
     (deterministic whatever the order of ``parts``). Two ``matched`` decisions naming different people
@@ -464,7 +467,7 @@ def merge_decisions(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema={c: t for c, t in _empty_schema().items()})
     df = pl.concat([_shape(p) for p in parts])
-    key = list(ROW_KEY)
+    key = list(LAKE_ROW_KEY)
     rank = pl.col("status").replace_strict(STATUS_RANK, default=3, return_dtype=pl.Int8)
     df = df.with_columns(_rank=rank, _score=pl.col("score").fill_null(-1.0), _b=pl.col("bucket").fill_null(""))
     conflict = (
@@ -493,8 +496,9 @@ def _empty_schema() -> dict[str, pl.DataType]:
 
 def second_pass_rows(first_pass: pl.DataFrame, clean: pl.DataFrame, policy: NationalPolicy) -> pl.DataFrame:
     """The clean rows (contracts §4) whose first-pass status is one of ``policy.statuses``, joined on
-    the row key (rejected rows have no clean record and stay where the first pass put them)."""
-    key = list(ROW_KEY)
+    ``LAKE_ROW_KEY`` (rejected rows have no clean record and stay where the first pass put them).
+    Keyed by partition too, so frames holding several partitions' rows cannot pick each other's."""
+    key = list(LAKE_ROW_KEY)
     left = first_pass.filter(pl.col("status").is_in(list(policy.statuses))).select(key).unique(maintain_order=True)
     return clean.join(left, on=key, how="semi", nulls_equal=True)
 

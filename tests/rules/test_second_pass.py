@@ -34,6 +34,7 @@ from rules.matching.national import (
     row_years,
     rows_without_year,
     run_second_pass,
+    second_pass_rows,
     split_register,
     sum_token_counts,
     token_counts_of,
@@ -309,6 +310,50 @@ def test_merge_keeps_the_better_decision_whatever_the_order(rnd) -> None:
     assert got[3][:2] == ("ambiguous", None) and got[3][3] == TWO_BUCKETS  # two people matched
     assert got[4][:3] == ("matched", "D", "2000-2004")
     assert got[5][2] == "2000-2004"  # a tie goes to the earlier bucket
+
+
+# a row anywhere in the lake: its partition, then file, sheet and row (spelled here, the spec under test)
+KEY = ["province", "sector", "file_sha256", "sheet", "row_number"]
+PARTITIONS = [("ho_chi_minh", "students"), ("ha_noi", "students"), ("ho_chi_minh", "insurance")]
+DECISIONS = st.fixed_dictionaries({
+    "partition": st.sampled_from(PARTITIONS),
+    "row": st.integers(1, 4),
+    "bucket": st.sampled_from(["1995-1999", "2000-2004", "2005-2009"]),
+    "status": st.sampled_from(["matched", "ambiguous", "unmatched"]),
+    "person": st.sampled_from(["A", "B", None]),
+    "score": st.one_of(st.none(), st.sampled_from([0.1, 0.7, 0.99])),
+})
+
+
+def _in(d: dict) -> dict:
+    """A bucket's decision on row ``d["row"]`` of the ONE file every partition uploaded."""
+    province, sector = d["partition"]
+    return {**_decision(d["row"], d["bucket"], d["status"], d["person"], d["score"]),
+            "province": province, "sector": sector}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(DECISIONS, min_size=1, max_size=30))
+def test_merge_keeps_one_decision_per_partition_for_the_same_file(decisions) -> None:
+    # same file_sha256, sheet and row numbers in every partition: merging them all at once must give
+    # what merging each partition alone gives (no partition's row decided by another's buckets)
+    parts = [pl.DataFrame([_in(d)]) for d in decisions]
+    together = merge_decisions(parts).sort(KEY)
+    alone = pl.concat([merge_decisions([f for f, d in zip(parts, decisions, strict=True) if d["partition"] == p])
+                       for p in PARTITIONS if any(d["partition"] == p for d in decisions)]).sort(KEY)
+    assert together.equals(alone)
+    assert together.height == len({(d["partition"], d["row"]) for d in decisions})
+
+
+def test_second_pass_rows_takes_each_partition_s_own_unmatched_rows() -> None:
+    # one file in two partitions: unmatched in one, matched in the other; the rows sent on are the
+    # unmatched partition's only, however the frames of both are handed over
+    clean = pl.DataFrame([{**_decision(r, "", "", None, None), "province": p, "sector": s}
+                          for (p, s) in PARTITIONS[:2] for r in (1, 2)]).select(KEY)
+    first = clean.with_columns(status=pl.when(pl.col("province") == "ha_noi").then(pl.lit("matched"))
+                               .otherwise(pl.lit("unmatched")))
+    rows = second_pass_rows(first, clean, load_policy())
+    assert rows.sort(KEY).equals(clean.filter(pl.col("province") == "ho_chi_minh").sort(KEY))
 
 
 # ------------------------------------------------------------------------------------------ end to end

@@ -19,6 +19,7 @@ from assets.metadata import count_table, score_distribution
 from assets.partitions import province_sector_of, province_sector_partitions
 from assets.register import population_index
 from assets.resources import DataPaths
+from rules.lake_schema import ROW_KEY
 from rules.review.service import apply_review, partition_lock, review_labels
 
 PAIR_BUDGET = "candidate_pair_budget"
@@ -26,15 +27,15 @@ AMBIGUOUS_SHARE = "ambiguous_share"
 ROWS_ACCOUNTED = "rows_accounted"
 
 # Policy for the checks lives in rules/matching (YAML); these are only the check names.
-ROW_KEY = ["file_sha256", "sheet", "row_number"]
 ATTRIBUTES = ["dob_year", "gender_norm"]  # what analysts may see of a row (birth year, gender)
 
 
 def with_record_attributes(results: pl.DataFrame, clean: pl.DataFrame, rejected: pl.DataFrame) -> pl.DataFrame:
-    """Birth year and gender of each row beside its decision, for masked analyst views."""
-    attrs = pl.concat([f.select(ROW_KEY + [c for c in ATTRIBUTES if c in f.columns]) for f in (clean, rejected)],
+    """Birth year and gender of each row beside its decision, for masked analyst views. One partition's
+    frames: ``ROW_KEY`` (no province or sector) names a row."""
+    attrs = pl.concat([f.select(*ROW_KEY, *[c for c in ATTRIBUTES if c in f.columns]) for f in (clean, rejected)],
                       how="diagonal_relaxed")
-    return results.join(attrs, on=ROW_KEY, how="left", maintain_order="left", nulls_equal=True)
+    return results.join(attrs, on=list(ROW_KEY), how="left", maintain_order="left", nulls_equal=True)
 
 
 PARTITIONS = province_sector_partitions
@@ -141,7 +142,7 @@ def match_results(context: dg.AssetExecutionContext, paths: DataPaths):
         ],
     )
     # a row is (file, sheet, row number): row numbers repeat across the files of a partition
-    waiting = queue.select("file_sha256", "sheet", "row_number").n_unique() if queue.height else 0
+    waiting = queue.select(ROW_KEY).n_unique() if queue.height else 0
     yield dg.MaterializeResult(
         asset_key="review_queue",
         metadata={"rows_to_review": waiting, "candidates": queue.height},

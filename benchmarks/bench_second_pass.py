@@ -102,6 +102,7 @@ def generate_child(d: str, n_people: int, n_rows: int, n_prov: int, out_share: f
 
 
 def first_pass_child(d: str, home: str, sector: str) -> dict:
+    from rules.lake_schema import LAKE_ROW_KEY
     from rules.matching import load_or_build_index, match_records
 
     folder = Path(d)
@@ -110,7 +111,7 @@ def first_pass_child(d: str, home: str, sector: str) -> dict:
     t1 = time.perf_counter()
     records = pl.read_parquet(folder / f"records_{home}_{sector}.parquet")
     out = match_records(records, index)
-    res = records.select("file_sha256", "sheet", "row_number").hstack(
+    res = records.select(LAKE_ROW_KEY).hstack(
         out.results.select("status", "person_id", "score"))
     res.write_parquet(folder / f"first_{home}_{sector}.parquet")
     return {"index_seconds": t1 - t, "match_seconds": time.perf_counter() - t1, "rss": peak_rss_gb(),
@@ -170,6 +171,7 @@ def decisions_digest(merged: pl.DataFrame) -> str:
 
 
 def run_size(label: str, n_people: int, n_rows: int, args: argparse.Namespace) -> None:
+    from rules.lake_schema import LAKE_ROW_KEY
     from rules.matching.national import (
         load_policy,
         merge_decisions,
@@ -240,7 +242,7 @@ def run_size(label: str, n_people: int, n_rows: int, args: argparse.Namespace) -
     t_merge = time.perf_counter() - t
     assert merged.height == rows.height, "every second-pass row is accounted for once"
     merged.write_parquet(d / "second_pass_results.parquet")
-    key = ["file_sha256", "sheet", "row_number"]
+    key = list(LAKE_ROW_KEY)  # the partitions' rows meet here
     after = first.join(merged.select(*key, pl.col("status").alias("s2"), pl.col("person_id").alias("p2")),
                        on=key, how="left").with_columns(
         status=pl.coalesce("s2", "status"), person_id=pl.when(pl.col("s2").is_not_null()).then("p2")

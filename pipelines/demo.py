@@ -66,9 +66,10 @@ def review_lines(province: str) -> list[str]:
     books = sorted(folder.glob("*.xlsx")) if folder.is_dir() else []
     lines = []
     for book in books:
+        from rules.lake_schema import ROW_KEY
         from rules.lake_store import read_table_partition
 
-        key = ["file_sha256", "sheet", "row_number"]
+        key = list(ROW_KEY)  # one partition's queue: file, sheet and row name a row
         queue = read_table_partition(where, "review_queue", province, book.stem.split("__")[0], columns=key)
         rows = queue.select(key).n_unique() if queue is not None else 0
         lines.append(f"review workbook: {book} ({rows} rows to review)")

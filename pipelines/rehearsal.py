@@ -531,6 +531,7 @@ def reconcile_lines(day: str) -> tuple[list[str], bool]:
 
     from pipelines.environment import layout
     from rules import reconcile
+    from rules.lake_schema import LAKE_ROW_KEY, ROW_KEY
     from rules.lake_store import open_lake
     from rules.verify import open_queue
     from rules.verify.queue import queue_location
@@ -545,15 +546,15 @@ def reconcile_lines(day: str) -> tuple[list[str], bool]:
             schema={c: types.get(c, pl.Utf8) for c in ("province", "sector", *columns)})
 
     uploads = rows("uploads", "rows_read", "status").filter(pl.col("status") == "current")
-    lineage = ("file_sha256", "sheet", "row_number")
-    matched_rows = rows("match_results", "status", *lineage)
+    matched_rows = rows("match_results", "status", *ROW_KEY)
     # A row validation refused but still matched on the fields it has (flag validation_failed) has its
     # decision: it counts there, not again as rejected. A refused row with neither name nor ID is in
     # match_results too, as status "rejected", which partition_table leaves to the rejected count: it
     # must stay in that count here (taking it out as "decided" lost it from both).
-    keys = ["province", "sector", *lineage]
+    # every partition in one frame: the same file in two partitions is two sets of rows
+    keys = list(LAKE_ROW_KEY)
     decided = matched_rows.filter(pl.col("status") != "rejected").select(keys)
-    rejected = (rows("rejected_records", *lineage).join(decided, on=keys, how="anti", nulls_equal=True)
+    rejected = (rows("rejected_records", *ROW_KEY).join(decided, on=keys, how="anti", nulls_equal=True)
                 .group_by("province", "sector").agg(pl.len().alias("rows")))
     decisions = matched_rows.group_by("province", "sector", "status").agg(pl.len().alias("rows"))
     table = reconcile.partition_table(uploads, rejected, decisions)

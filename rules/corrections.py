@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from rules.lake_schema import ROW_KEY
 from rules.normalise import normalise_names
 
-ROW_KEY = ("file_sha256", "sheet", "row_number")
 FLAG = "name_spelling_from_register"
 
 

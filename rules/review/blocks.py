@@ -19,7 +19,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-ROW_KEY = ["file_sha256", "sheet", "row_number"]
+from rules.lake_schema import ROW_KEY  # a review block is one partition's: file, sheet and row name a row
+
 REGISTER_FIELDS = ("person_id", "full_name", "date_of_birth", "gender", "old_id", "province", "mother_id",
                    "father_id")
 UNIT_FIELDS = ("full_name", "date_of_birth", "gender", "national_id", "old_id")

@@ -30,6 +30,7 @@ import math
 import numpy as np
 import polars as pl
 
+from rules.lake_schema import ROW_KEY
 from rules.review.decisions import FINAL
 
 M_SCHEMA = {"comparison": pl.Utf8, "level": pl.Utf8, "m": pl.Float64}
@@ -128,7 +129,7 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float | None, float
 
 def _final(ledger: pl.DataFrame) -> pl.DataFrame:
     rows = ledger.filter(pl.col("decision").is_in(FINAL)).sort("decided_at")
-    return rows.unique(["file_sha256", "sheet", "row_number"], keep="last").with_columns(
+    return rows.unique(list(ROW_KEY), keep="last").with_columns(
         ((pl.col("decision") == "match") & (pl.col("chosen_rank") == 1)).alias("best_confirmed"))
 
 

@@ -123,8 +123,11 @@ TABLES: list[tuple[str, str, str]] = [
                u.uploaded_at, u.error_code, u.rows_read, u.blank_rows_skipped,
                coalesce(a.accepted, 0) AS accepted, coalesce(r.rejected, 0) AS rejected
         FROM src_uploads u
-        LEFT JOIN (SELECT file_sha256, count(*) AS accepted FROM src_clean GROUP BY 1) a USING (file_sha256)
-        LEFT JOIN (SELECT file_sha256, count(*) AS rejected FROM src_rejected GROUP BY 1) r USING (file_sha256)
+        -- by partition too: the same file uploaded to two partitions is two sets of rows
+        LEFT JOIN (SELECT province, sector, file_sha256, count(*) AS accepted FROM src_clean GROUP BY ALL) a
+            USING (province, sector, file_sha256)
+        LEFT JOIN (SELECT province, sector, file_sha256, count(*) AS rejected FROM src_rejected GROUP BY ALL) r
+            USING (province, sector, file_sha256)
     """),
     ("rejections", "Rejected rows by unit, file and reason (Vietnamese and English message).", """
         SELECT province, sector, unit, file_label, file_id, reason_code, any_value(message_vi) AS message_vi,

@@ -37,7 +37,7 @@ import polars as pl
 
 from rules.ingest.biff import SheetMarks
 from rules.ingest.errors import UploadError
-from rules.ingest.limits import column_letters
+from rules.ingest.limits import column_letters, column_number
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)>")
@@ -48,6 +48,7 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 _INLINE = re.compile(rb"<(?:\w+:)?is\b")
 _REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+_REF_BYTES = re.compile(_REF.pattern.encode())
 _EXCEL_EPOCH = date(1899, 12, 30)
 DATE1904_OFFSET = 1462  # days from 30 Dec 1899 (serial 0 of the 1900 system) to 1 Jan 1904 (of 1904)
 
@@ -205,7 +206,7 @@ def merged_ranges(data: bytes, sheet: str) -> list[tuple[int, int, int, int]]:
     if at < 0:
         return []
     start = xml.rfind(b"<", 0, xml.rfind(b"mergeCells", 0, at) + 1)  # the <mergeCells> list, after the data
-    return [(int(r1) - 1, _col_number(c1.decode()) - 1, int(r2) - 1, _col_number(c2.decode()) - 1)
+    return [(int(r1) - 1, column_number(c1) - 1, int(r2) - 1, column_number(c2) - 1)
             for c1, r1, c2, r2 in _MERGE.findall(xml, max(start, 0))]
 
 
@@ -292,12 +293,12 @@ def _error_cell(buf: bytes, at: int, marks: SheetMarks) -> None:
     m = _CELL.match(buf, max(buf.rfind(b"<", 0, at), 0))
     if m is None:  # t="e" in a cell's text, not an attribute
         return
-    ref = _REF.match(_attrs(m.group(1)).get("r", ""))
+    ref = cell_ref(_attrs(m.group(1)).get("r", ""))
     if ref is None or _attrs(m.group(1)).get("t") != "e":
         return
     v = _VALUE.search(m.group(2) or b"")
     text = html.unescape((v.group(1) or b"").decode("utf-8", "replace")).strip() if v else ""
-    marks.errors[(int(ref.group(2)) - 1, _col_number(ref.group(1)) - 1)] = text or "#VALUE!"
+    marks.errors[(ref[0] - 1, ref[1] - 1)] = text or "#VALUE!"
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*\bref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
@@ -309,7 +310,7 @@ def _beyond(head: bytes, frame: pl.DataFrame, first_column: int) -> bool:
     m = _DIMENSION.search(head)
     if m is None:
         return False
-    last_row, last_col = int(m.group(2)), _col_number(m.group(1).decode())
+    last_row, last_col = int(m.group(2)), column_number(m.group(1))
     return last_row > frame.height or last_col > first_column + frame.width
 
 
@@ -351,18 +352,18 @@ def _unsaved_cells(xml: bytes) -> list[tuple[int, int, str]]:
             continue
         if v is not None and cattrs.get("t") == "str":  # Excel's saved empty text (=IF(…,"",…)): a value
             continue
-        ref = _REF.match(cattrs.get("r", ""))
+        ref = cell_ref(cattrs.get("r", ""))
         if ref is None:
             continue
-        out.append((int(ref.group(2)), _col_number(ref.group(1)), text))
+        out.append((*ref, text))
     return out
 
 
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
+def cell_ref(ref: str | bytes) -> tuple[int, int] | None:
+    """(row, column), 1-based, of an A1 reference such as a cell's ``r="B7"`` (text or the sheet XML's
+    bytes), or None when ``ref`` is not one (no reference, a column beyond XFD's three letters)."""
+    m = (_REF_BYTES if isinstance(ref, bytes) else _REF).match(ref)
+    return None if m is None else (int(m.group(2)), column_number(m.group(1)))
 
 
 class FormulaError(ValueError):

@@ -31,6 +31,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Iterator
+from functools import lru_cache
 
 import polars as pl
 
@@ -189,13 +190,6 @@ def _inflate(data: bytes, info: zipfile.ZipInfo, file: str, total: int) -> tuple
     return total + size, wide
 
 
-def _col_number(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ch - 64)
-    return n
-
-
 def _check_grid(data: bytes, info: zipfile.ZipInfo, file: str) -> None:
     """Exact extent of a wide or long worksheet: refuse when calamine's grid would be too large."""
     max_row = max_col = 0
@@ -206,7 +200,7 @@ def _check_grid(data: bytes, info: zipfile.ZipInfo, file: str) -> None:
         cut = text.rfind(b"<") if chunk else len(text)
         text, tail = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
         for letters, digits in set(_CELL.findall(text)):
-            col, row = _col_number(letters), int(digits)
+            col, row = column_number(letters), int(digits)
             max_col, min_col = max(max_col, col), min(min_col, col)
             max_row, min_row = max(max_row, row), min(min_row, row)
         for digits in _ROW.findall(text):
@@ -268,3 +262,14 @@ def column_letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         out = chr(65 + r) + out
     return out
+
+
+@lru_cache(maxsize=1 << 14)
+def column_number(letters: str | bytes) -> int:
+    """The 1-based number of the column Excel names ``letters`` (text or ASCII bytes, as a sheet's XML
+    holds them): A -> 1, AA -> 27; the inverse of :func:`column_letters`. Cached (bounded: a hostile
+    sheet may name many columns) because the error report calls it for every cell it scans."""
+    n = 0
+    for ch in letters.encode("ascii") if isinstance(letters, str) else letters:
+        n = n * 26 + ch - 64
+    return n

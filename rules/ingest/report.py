@@ -31,8 +31,10 @@ from typing import Any
 
 import polars as pl
 
+from rules.ingest.formulas import cell_ref
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
 from rules.ingest.layout import TWO_ROW_JOIN
+from rules.ingest.limits import column_letters
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
@@ -308,7 +310,6 @@ def _typed_sheets(source: Path | None,
 # "</c>" or "<row" unescaped, so the tokens are the sheet's rows and cells in order.
 _TOKEN = re.compile(rb"<(?:\w+:)?(?:row\b([^>]*)>|c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>))", re.S)
 _ATTRS = {k: re.compile(rb"\b" + k + rb"""\s*=\s*["']([^"']*)["']""") for k in (b"r", b"t", b"s")}
-_REF = re.compile(rb"([A-Z]{1,3})(\d+)$")
 _V = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v>)", re.S)
 _IS = re.compile(rb"<(?:\w+:)?is\b.*?</(?:\w+:)?is>", re.S)
 _SHEET_DATA = (re.compile(rb"<(?:\w+:)?sheetData\b[^>]*>"), re.compile(rb"</(?:\w+:)?sheetData>"))
@@ -413,7 +414,7 @@ def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int,
     wanted = {c + 1 for c in columns}
     src_col = None if row_column is None else row_column + 1
     limit = SMALL_FILE_ROWS * 4
-    ref, attr_t, attr_s, attr_r = _REF, _ATTRS[b"t"], _ATTRS[b"s"], _ATTRS[b"r"]
+    attr_t, attr_s, attr_r = _ATTRS[b"t"], _ATTRS[b"s"], _ATTRS[b"r"]
     out: dict[int, tuple[list[Any], int | None]] = {}
     row_no = last = 0
     keep = False  # the current row is kept (not a repeat)
@@ -448,12 +449,12 @@ def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int,
             cells, shown_cell, last_col = {}, None, 0
             continue
         r = attr_r.search(attrs)
-        at = ref.match(r.group(1)) if r is not None else None
+        at = cell_ref(r.group(1)) if r is not None else None  # (row, column)
         if at is None:
             return _parse_sheet(wb, ws, columns, row_column)  # no reference: count as openpyxl does
         if not keep:
             continue
-        col = _column_number(at.group(1))
+        col = at[1]
         last_col = col
         if col in wanted or col == src_col:
             t = attr_t.search(attrs)
@@ -473,20 +474,6 @@ def _scan_sheet(wb, ws, columns: list[int], row_column: int | None) -> dict[int,
     if keep:
         close_row()
     return out
-
-
-_COLUMNS: dict[bytes, int] = {}
-
-
-def _column_number(letters: bytes) -> int:
-    """Excel column letters -> number (A = 1), cached."""
-    n = _COLUMNS.get(letters)
-    if n is None:
-        n = 0
-        for ch in letters:
-            n = n * 26 + ch - 64
-        _COLUMNS[letters] = n
-    return n
 
 
 def _cell_text(dec: _Cells, attrs: bytes, body: bytes | None, html) -> Any:
@@ -742,8 +729,6 @@ def report_headers(sector: str | None, headers: list[str], column_map: dict[str,
 
 def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFrame, headers: list[str],
                  column_map: dict[str, str], typed: dict | None, number_format) -> None:
-    import xlsxwriter
-
     from rules.outputs import neutralise_formula
 
     table = pl.concat(
@@ -788,8 +773,7 @@ def _write_sheet(wb, fmt: dict, name: str, raw: pl.DataFrame, errors: pl.DataFra
                 ws.write_string(i, j, value, text)
     last_row, last_col = table.height, table.width - 1
     if table.height:
-        warn_col = xlsxwriter.utility.xl_col_to_name(n_orig)
-        code_col = xlsxwriter.utility.xl_col_to_name(n_orig + 1)
+        warn_col, code_col = column_letters(n_orig + 1), column_letters(n_orig + 2)
         ws.conditional_format(1, 0, last_row, last_col,
                               {"type": "formula", "criteria": f'=${code_col}2<>""', "format": fmt["bad"]})
         ws.conditional_format(1, 0, last_row, last_col,

@@ -126,22 +126,12 @@ def failed_file_line(sector: str, file_name: str, code: str | None, reports: Pat
             f"Details: its error report in {reports}")
 
 
-# Stands for a detail of one file (headers found, an encoding) when the generic advice is rendered.
-_DETAIL = "\x00"
-
-
 def what_to_do(code: str | None) -> str:
-    """The English advice of an upload error code without its file-specific details (the sentences
-    that would quote headers, sizes or an encoding are dropped: those are in the error report)."""
-    import re
+    """The English advice of an upload error code (:func:`rules.ingest.errors.advice_en`: its message
+    without the sentences quoting one file's headers, sizes or encoding, which are in the error report)."""
+    from rules.ingest.errors import ERROR_CODES, advice_en
 
-    from rules.ingest.errors import ERROR_CODES, UploadError
-
-    if code not in ERROR_CODES:
-        return "The file could not be read."
-    detail = UploadError(code, expected_headers=[_DETAIL], found_headers=[_DETAIL], encoding=_DETAIL).message_en
-    sentences = [s for s in re.split(r"(?<=[.!])\s+(?=[A-Z])", detail) if _DETAIL not in s]
-    return " ".join(sentences) or "The file could not be read."
+    return (advice_en(code) if code in ERROR_CODES else "") or "The file could not be read."
 
 
 def verification_lines(day: str) -> list[str]:

@@ -153,3 +153,30 @@ def test_progress_lines_go_to_a_terminal_only(monkeypatch, capsys):
     with summaries.step("register da_nang"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def _codes() -> list[str]:
+    from rules.ingest.errors import ERROR_CODES
+
+    return sorted(ERROR_CODES)
+
+
+@pytest.mark.parametrize("code", _codes())
+def test_the_advice_for_a_failed_file_is_what_its_full_message_says(code: str) -> None:
+    """``what_to_do`` reads a code's advice from ``rules.ingest.errors``: the full message a file refused
+    with that code gets, less the sentences that quote the file's own details, word for word."""
+    from pipelines.summaries import what_to_do
+    from rules.ingest.errors import UploadError, advice_en
+
+    mark = "\x00"  # stands for every detail: a sentence holding it quotes the file
+    full = UploadError(code, expected_headers=[mark], found_headers=[mark], encoding=mark).message_en
+    generic = [s for s in re.split(r"(?<=[.!])\s+(?=[A-Z])", full) if mark not in s]
+    assert what_to_do(code) == advice_en(code) == " ".join(generic) != ""
+    shown = UploadError(code, expected_headers=["Họ tên"], found_headers=["HS"], encoding="TCVN3").message_en
+    assert all(s in shown for s in generic)
+
+
+def test_an_unknown_code_gets_the_generic_advice() -> None:
+    from pipelines.summaries import what_to_do
+
+    assert what_to_do(None) == what_to_do("no_such_code") == "The file could not be read."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,26 +61,6 @@ class Upload:
     @property
     def rows_read(self) -> int:
         return self.raw.height
-
-    def meta(self) -> dict[str, object]:
-        """Plain data describing the upload (no cell values): a row of the lead's uploads table."""
-        return {
-            "file_name": self.file_name,
-            "file_sha256": self.file_sha256,
-            "sheet": self.sheet,
-            "header_row": self.header_row,
-            "rows_read": self.rows_read,
-            "blank_rows_skipped": self.blank_rows_skipped,
-            "footer_rows_skipped": self.footer_rows_skipped,
-            "encoding": self.encoding,
-            "original_headers": json.dumps(self.original_headers, ensure_ascii=False),
-            "column_map": json.dumps(self.column_map, ensure_ascii=False),
-            "sheets": json.dumps([s.sheet for s in self.sheets], ensure_ascii=False),
-            "hidden_sheets": json.dumps(self.hidden_sheets, ensure_ascii=False),
-            "sheets_not_read": json.dumps(dict(self.sheets_not_read), ensure_ascii=False),
-            "formulas_evaluated": self.formulas_evaluated,
-            "cells_cleaned": json.dumps(self.cells, ensure_ascii=False),
-        }
 
     def cleaning_lines(self) -> list[str]:
         """Human lines about what the reader changed or left out (counts and sheet names only)."""

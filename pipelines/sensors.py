@@ -1,7 +1,7 @@
 """The upload inbox sensor: a file dropped into ``data/inbox/<province>/<sector>/`` starts a run.
 
-The run key is a short hash of the partition's new file contents, so the same file dropped twice
-runs once, and a corrected file (new content) runs again (docs/decisions.md, "sensors"). The cursor
+The run key is a keyed pseudonym of the partition's new file contents, so the same file dropped
+twice runs once, and a corrected file (new content) runs again (docs/decisions.md, "sensors"). The cursor
 remembers (mtime, size, hash) per file so unchanged files are not hashed again on every tick. Files
 a run already ingested (their sha256 is in the partition's ``uploads`` lake file: ``doisoat demo``
 or ``doisoat run`` processed them before the sensor ever ticked) start nothing.
@@ -9,12 +9,12 @@ or ``doisoat run`` processed them before the sensor ever ticked) start nothing.
 Nothing the sensor hands to Dagster holds a file name: Dagster stores cursors, run keys, tags and
 skip messages in its own storage and shows them in the UI, and uploaders name files after pupils.
 Cursor entries are keyed by :func:`rules.ingest.inbox.name_key` (masked label + 8 hex digits), run
-keys hash the contents, tags and messages carry counts and folder names only.
+keys are keyed pseudonyms of the contents' sha256 (:mod:`rules.pseudonym`: anyone holding an upload
+can compute its sha256, not the key), tags and messages carry counts and folder names only.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -26,13 +26,19 @@ from pipelines.jobs import province_job, review_import_job
 from rules.ingest.inbox import list_inbox, name_key, sha256_regular
 from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
+from rules.pseudonym import pseudonym
 from rules.sectors import SECTORS
 
 
 def run_key(*parts: str) -> str:
-    """``<kind>|<partition>|<16 hex>``: readable, bounded, and different for different file contents."""
+    """``<kind>|<partition>|<16 hex>``: readable, bounded, and different for different file contents.
+
+    The hex is a keyed pseudonym of ``digests`` (the files' sha256), as the cursor's name keys are: a
+    plain hash of them would let anyone holding an upload find its run in Dagster's storage and UI.
+    It depends on the deployment key alone, so it stays the same across ticks and restarts of one data
+    folder and a file dropped again is still one run."""
     *head, digests = parts
-    return "|".join([*head, hashlib.sha256(digests.encode()).hexdigest()[:16]])
+    return "|".join([*head, pseudonym("run-key", digests, length=16)])
 
 
 def ingested_digests(paths: DataPaths, province: str, sector: str) -> set[str]:

@@ -46,6 +46,28 @@ def test_inbox_sensor_requests_one_run_per_new_upload_and_never_repeats(data_dir
     assert re.fullmatch(r"ho_chi_minh/students/thpt_a__ds\.csv#[0-9a-f]{8}", key)
 
 
+def test_the_run_key_is_a_keyed_pseudonym_of_the_contents_the_same_on_every_tick(data_dir, monkeypatch):
+    """Dagster stores and shows run keys: whoever holds an upload can hash it, so the key must not be a
+    plain hash of its sha256; it must stay the same from tick to tick, or a file dropped again runs again."""
+    import hashlib
+
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    body = "Họ và tên,Ngày sinh\nA,01/01/2010\n".encode()
+    (inbox / "thpt_a__ds.csv").write_bytes(body)
+    digest = hashlib.sha256(body).hexdigest()
+
+    (first,) = _sensor_tick(data_dir).run_requests
+    (second,) = _sensor_tick(data_dir).run_requests  # no cursor: the file is seen anew, as after a reset
+    assert first.run_key == second.run_key  # so Dagster de-duplicates the second request
+    tag = first.run_key.rsplit("|", 1)[1]
+    assert re.fullmatch(r"[0-9a-f]{16}", tag)
+    assert tag not in hashlib.sha256(digest.encode()).hexdigest() and tag not in digest
+    monkeypatch.setenv("DOISOAT_PSEUDONYM_KEY", "another deployment's key, long enough: 0123456789")
+    (elsewhere,) = _sensor_tick(data_dir).run_requests
+    assert elsewhere.run_key != first.run_key  # the key decides: without it the tag cannot be computed
+
+
 def test_misplaced_inbox_folders_are_named(data_dir):
     from pipelines.sensors import misplaced_folders
 

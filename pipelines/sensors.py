@@ -2,20 +2,22 @@
 
 The run key is a keyed pseudonym of the partition's new file contents, so the same file dropped
 twice runs once, and a corrected file (new content) runs again (docs/decisions.md, "sensors"). The cursor
-remembers (mtime, size, hash) per file so unchanged files are not hashed again on every tick. Files
+remembers (mtime, size, content tag) per file so unchanged files are not hashed again on every tick. Files
 a run already ingested (their sha256 is in the partition's ``uploads`` lake file: ``doisoat demo``
 or ``doisoat run`` processed them before the sensor ever ticked) start nothing.
 
 Nothing the sensor hands to Dagster holds a file name: Dagster stores cursors, run keys, tags and
 skip messages in its own storage and shows them in the UI, and uploaders name files after pupils.
-Cursor entries are keyed by :func:`rules.ingest.inbox.name_key` (masked label + 8 hex digits), run
-keys are keyed pseudonyms of the contents' sha256 (:mod:`rules.pseudonym`: anyone holding an upload
-can compute its sha256, not the key), tags and messages carry counts and folder names only.
+Cursor entries are keyed by :func:`rules.ingest.inbox.name_key` (masked label + 8 hex digits); the
+content tags they hold and the run keys are keyed pseudonyms of the contents' sha256
+(:mod:`rules.pseudonym`: anyone holding an upload can compute its sha256, not the key), tags and
+messages carry counts and folder names only.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -39,6 +41,47 @@ def run_key(*parts: str) -> str:
     folder and a file dropped again is still one run."""
     *head, digests = parts
     return "|".join([*head, pseudonym("run-key", digests, length=16)])
+
+
+CONTENT_TAG_CHARS = 32  # 128 bits: no two contents share one in practice; not 64, a plain sha256's length
+PLAIN_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def content_tag(digest: str) -> str:
+    """What the cursor keeps of a file's sha256: a keyed pseudonym (purpose ``cursor-content``).
+
+    Dagster stores and shows cursors; a plain sha256 there would let anyone holding an upload hash it
+    and find that it was uploaded. Equal contents give equal tags for one deployment key, so comparing
+    tags tells a changed file from an unchanged one as comparing digests did."""
+    return pseudonym("cursor-content", digest, length=CONTENT_TAG_CHARS)
+
+
+def read_cursor(text: str | None) -> dict[str, list]:
+    """The cursor state ``{key: [mtime_ns, size, content_tag]}`` stored as ``text``.
+
+    A cursor written before content tags holds plain sha256 digests: each is turned into its tag here
+    (the digest is all the tag needs, so no file is hashed again and none runs again), and the next
+    cursor written holds tags only. Text that is not such a state (damaged, or hand-edited) gives up
+    only the entries it cannot read, never the tick: those files count as new (an upload a run already
+    ingested still starts nothing, :func:`ingested_digests`; a review workbook imported again changes
+    nothing)."""
+    try:
+        raw = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {key: entry for key, value in raw.items() if (entry := _cursor_entry(value)) is not None}
+
+
+def _cursor_entry(value: object) -> list | None:
+    """One cursor entry as ``[mtime_ns, size, content_tag]``, a plain digest replaced by its tag; None
+    when it has another shape."""
+    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) for v in value[:2])
+            and isinstance(value[2], str)):
+        return None
+    mtime_ns, size, seen = value
+    return [mtime_ns, size, content_tag(seen) if PLAIN_SHA256.fullmatch(seen) else seen]
 
 
 def ingested_digests(paths: DataPaths, province: str, sector: str) -> set[str]:
@@ -81,8 +124,9 @@ def scan_inbox(
 
 def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[str, list]) -> str | None:
     """The sha256 of ``path`` when it is new or changed since ``previous`` (cursor entries
-    ``[mtime_ns, size, sha256]``), else None; ``state[rel]`` is updated. The file is hashed only when
-    its size or time changed, and opened without following links."""
+    ``[mtime_ns, size, content_tag]``, :func:`read_cursor`), else None; ``state[rel]`` is updated with
+    the file's :func:`content_tag`, never its digest. The file is hashed only when its size or time
+    changed, and opened without following links."""
     try:
         stat = path.lstat()
     except OSError:
@@ -95,8 +139,9 @@ def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[st
         digest = sha256_regular(path)
     except OSError:  # replaced by a link or removed since the listing: not an upload
         return None
-    state[rel] = [stat.st_mtime_ns, stat.st_size, digest]
-    return digest if not seen or seen[2] != digest else None
+    tag = content_tag(digest)
+    state[rel] = [stat.st_mtime_ns, stat.st_size, tag]
+    return digest if not seen or seen[2] != tag else None
 
 
 def misplaced_folders(root: Path) -> list[str]:
@@ -119,7 +164,7 @@ def misplaced_folders(root: Path) -> list[str]:
     description="Starts ingest -> clean -> match for a province x sector when a file lands in its inbox.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
-    previous = json.loads(context.cursor) if context.cursor else {}
+    previous = read_cursor(context.cursor)
     state, changed, misnamed = scan_inbox(paths.inbox_root(), previous)
     wrong = misplaced_folders(paths.inbox_root())
     if wrong:  # folder names only: an uploader put files where no run will ever look
@@ -186,7 +231,7 @@ def scan_review_inbox(root: Path, previous: dict[str, list]) -> tuple[dict[str, 
     description="Imports filled clerical-review workbooks dropped into inbox/<province>/review/.",
 )
 def review_inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.SensorResult:
-    previous = json.loads(context.cursor) if context.cursor else {}
+    previous = read_cursor(context.cursor)
     state, changed = scan_review_inbox(paths.inbox_root(), previous)
     requests = [dg.RunRequest(run_key=run_key("review", province, "+".join(sorted(digests))), partition_key=province,
                               tags={"review_workbooks": str(len(digests)), "province": province})

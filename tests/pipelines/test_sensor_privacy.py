@@ -5,6 +5,7 @@ disk, and every byte of that storage is searched."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from pathlib import Path
@@ -46,7 +47,8 @@ def test_sensor_storage_holds_no_personal_data_from_file_names(data_dir: Path, t
 
     inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
     inbox.mkdir(parents=True)
-    (inbox / NAME).write_bytes(b"any bytes: the sensor only hashes them")
+    body = b"any bytes: the sensor only hashes them"
+    (inbox / NAME).write_bytes(body)
     (inbox / MISNAMED).write_bytes(b"other bytes")  # refused, and said so in the tick's log
     home = tmp_path / "instance"
     home.mkdir()
@@ -66,3 +68,6 @@ def test_sensor_storage_holds_no_personal_data_from_file_names(data_dir: Path, t
     assert re.search(rb"079313000104", stored) is None
     leaked = [s for s in SECRETS if s in stored]
     assert leaked == []
+    # whoever holds the upload can hash it: its sha256 (cursor, run key) must not be searchable either
+    digest = hashlib.sha256(body).hexdigest()
+    assert digest[:8].encode() not in stored and hashlib.sha256(digest.encode()).hexdigest()[:8].encode() not in stored

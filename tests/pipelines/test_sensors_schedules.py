@@ -8,6 +8,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _sensor_tick(data_dir, cursor=None):
@@ -66,6 +68,102 @@ def test_the_run_key_is_a_keyed_pseudonym_of_the_contents_the_same_on_every_tick
     monkeypatch.setenv("DOISOAT_PSEUDONYM_KEY", "another deployment's key, long enough: 0123456789")
     (elsewhere,) = _sensor_tick(data_dir).run_requests
     assert elsewhere.run_key != first.run_key  # the key decides: without it the tag cannot be computed
+
+
+def _touch(path, seconds=1):
+    """A new modification time, content unchanged (an uploader's copy tool saving the same bytes again)."""
+    import os
+
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def test_the_cursor_holds_keyed_content_tags_and_still_tells_changed_files_from_seen_ones(data_dir):
+    """Dagster stores and shows cursors: a plain sha256 of an upload there lets anyone holding the file
+    find that it was uploaded. The tags that replace it must still skip a file seen before (also when
+    it is hashed again after a new modification time) and run a changed one, from the cursor read back."""
+    import hashlib
+
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    path = inbox / "thpt_a__ds.csv"
+    body = "Họ và tên,Ngày sinh\nA,01/01/2010\n".encode()
+    path.write_bytes(body)
+    digest = hashlib.sha256(body).hexdigest()
+
+    first = _sensor_tick(data_dir)
+    assert len(first.run_requests) == 1
+    assert digest[:8] not in first.cursor  # not the digest, nor any part of it worth searching for
+    (entry,) = json.loads(first.cursor).values()
+    assert re.fullmatch(r"[0-9a-f]{32}", entry[2])
+
+    _touch(path)  # hashed again on the next tick: same content, same tag, no run
+    again = _sensor_tick(data_dir, cursor=first.cursor)
+    assert again.run_requests == [] and json.loads(again.cursor) != json.loads(first.cursor)
+    assert _sensor_tick(data_dir, cursor=again.cursor).run_requests == []
+
+    changed = "Họ và tên,Ngày sinh\nB,02/02/2010\n".encode()
+    path.write_bytes(changed)
+    corrected = _sensor_tick(data_dir, cursor=again.cursor)
+    assert len(corrected.run_requests) == 1
+    assert hashlib.sha256(changed).hexdigest()[:8] not in corrected.cursor
+    assert _sensor_tick(data_dir, cursor=corrected.cursor).run_requests == []
+
+
+def test_a_cursor_of_plain_digests_is_taken_over_without_running_its_files_again(data_dir):
+    """The previous version kept each file's sha256 in the cursor. Read back, its files are known (no
+    run, even when hashed again after a new modification time), a file changed since runs, and the next
+    cursor holds tags only."""
+    import hashlib
+
+    from rules.ingest.inbox import name_key
+
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    bodies = {f"thpt_{i}__ds.csv": f"Họ và tên,Ngày sinh\nA{i},01/01/2010\n".encode() for i in range(3)}
+    old = {}
+    for name, body in bodies.items():
+        (inbox / name).write_bytes(body)
+        stat = (inbox / name).stat()
+        old[f"ho_chi_minh/students/{name_key(name)}"] = [stat.st_mtime_ns, stat.st_size,
+                                                           hashlib.sha256(body).hexdigest()]
+    _touch(inbox / "thpt_1__ds.csv")
+    (inbox / "thpt_2__ds.csv").write_bytes("Họ và tên,Ngày sinh\nC,03/03/2010\n".encode())
+
+    tick = _sensor_tick(data_dir, cursor=json.dumps(old))
+    assert [r.tags["upload_files"] for r in tick.run_requests] == ["1"]  # thpt_2 only
+    assert not any(entry[2] in tick.cursor for entry in old.values())
+    assert all(re.fullmatch(r"[0-9a-f]{32}", e[2]) for e in json.loads(tick.cursor).values())
+    assert _sensor_tick(data_dir, cursor=tick.cursor).run_requests == []
+
+
+def test_a_damaged_cursor_does_not_stop_the_sensor(data_dir):
+    """A cursor that is not the sensor's state (cut short, hand-edited) costs at most a re-hash."""
+    inbox = data_dir / "inbox" / "ho_chi_minh" / "students"
+    inbox.mkdir(parents=True)
+    (inbox / "thpt_a__ds.csv").write_text("Họ và tên,Ngày sinh\nA,01/01/2010\n", encoding="utf-8")
+    for cursor in ['{"ho_chi_minh/students/x', "[1, 2]", '{"k": [1, "two", 3], "j": null, "i": [1, 2]}', "7"]:
+        tick = _sensor_tick(data_dir, cursor=cursor)
+        assert len(tick.run_requests) == 1  # the file is new to it, and nothing ingested it yet
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(), c, max_size=4))
+# entries as the sensor writes them, old (plain sha256) and new (tag), among damaged ones
+_ENTRY = st.tuples(st.integers(), st.integers(0), st.text("0123456789abcdef", min_size=64, max_size=64)
+                   | st.text("0123456789abcdef", min_size=32, max_size=32)).map(list)
+
+
+@given(st.text() | st.dictionaries(st.text(), _ENTRY | _JSON).map(json.dumps) | _JSON.map(json.dumps))
+def test_any_cursor_text_reads_as_a_state_without_plain_digests(text):
+    """Whatever Dagster hands back as the cursor, the sensor gets a state, and no plain digest survives
+    into the cursor it writes next."""
+    from pipelines.sensors import read_cursor
+
+    state = read_cursor(text)
+    assert isinstance(state, dict)
+    for entry in state.values():
+        assert len(entry) == 3 and not re.fullmatch(r"[0-9a-f]{64}", entry[2])
 
 
 def test_misplaced_inbox_folders_are_named(data_dir):

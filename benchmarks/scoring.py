@@ -130,8 +130,12 @@ def harsh_target_names(sectors: list[str]) -> list[str]:
     return names
 
 
-def harsh_targets(b: Breakdown) -> list[tuple[str, bool, str]]:
-    """(target, met, why) for the per-sector accuracy targets on the harsh profile."""
+def harsh_targets(
+    b: Breakdown, tradeoffs: dict[tuple[str, str], Tradeoff] | None = None
+) -> list[tuple[str, bool, str]]:
+    """(target, met, why) for the per-sector accuracy targets on the harsh profile. A recall target
+    not met says, from ``tradeoffs`` (:func:`best_tradeoff` per (sector, level)), whether any
+    threshold on the posterior would have met it at the precision target."""
     rows = []
     sectors = b.sectors or {"all": b.overall}
     for sec, s in sectors.items():
@@ -142,5 +146,75 @@ def harsh_targets(b: Breakdown) -> list[tuple[str, bool, str]]:
             if got is None:
                 rows.append((name, False, "not measured: no rows at this level"))
                 continue
-            rows.append((name, got.recall >= want, f"R = {got.recall:.5f}"))
+            why = f"R = {got.recall:.5f}"
+            t = (tradeoffs or {}).get((sec, lv))
+            if got.recall < want and t is not None:
+                why += "; " + tradeoff_text(t, want)
+            rows.append((name, got.recall >= want, why))
     return rows
+
+
+def tradeoff_text(t: Tradeoff, want: float) -> str:
+    """Why a recall target is not met, in one clause, from the best trade-off of the posterior."""
+    if t.threshold is None:
+        return f"no threshold on the posterior keeps precision >= {PRECISION_TARGET}"
+    if t.recall >= want:
+        return (
+            f"a threshold of {t.threshold:.4f} on the best candidate's posterior would give R = {t.recall:.5f} "
+            f"at precision >= {PRECISION_TARGET} (not used: no threshold is fitted to truth)"
+        )
+    return (
+        f"no threshold on the posterior reaches it at precision >= {PRECISION_TARGET}: at most "
+        f"R = {t.recall:.5f} (threshold {t.threshold:.4f}): the evidence, not the decision rule, limits it"
+    )
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """The most recall any threshold on one ranking score could give at a precision floor.
+
+    ``recall``: the highest recall of the level's rows over every cut of the ranking whose precision
+    (over the sector's rows) is at least the floor; ``threshold``: the score at that cut (None when no
+    cut reaches the floor); ``decided``: rows above the cut."""
+
+    recall: float
+    threshold: float | None
+    decided: int
+
+
+def best_tradeoff(
+    proposed: pl.Series, ranking: pl.Series, truth: pl.DataFrame, sector: str, level: str, precision_floor: float
+) -> Tradeoff:
+    """Scoring only (truth read after the decisions, nothing fed back): if the rows of ``sector``
+    were decided by one threshold on ``ranking`` (e.g. the best candidate's posterior) instead of
+    the matcher's rule, what is the most recall on ``level`` that keeps precision >= ``precision_floor``?
+
+    Says whether a NOT MET recall target is a matter of the decision rule (some threshold would reach
+    it) or of the evidence (no threshold on this ranking reaches it). ``proposed``: person ID per row
+    (null = none proposed); ``ranking``: Float per row; ``truth``: ``person_id``, ``n_errors``,
+    ``sector``, row-aligned. Every cut point is tried (one sort, cumulative sums)."""
+    df = (
+        truth.select("person_id", "sector", _level=level_of(pl.col("n_errors")))
+        .with_columns(_p=proposed.cast(pl.Utf8), _s=ranking.cast(pl.Float64))
+        .filter(pl.col("sector") == sector)
+    )
+    n_true = int(df.filter((pl.col("_level") == level) & pl.col("person_id").is_not_null()).height)
+    ranked = (
+        df.filter(pl.col("_p").is_not_null() & pl.col("_s").is_not_null())
+        .sort("_s", descending=True)
+        .with_columns(
+            right=(pl.col("_p") == pl.col("person_id")).fill_null(False),
+        )
+        .with_columns(
+            tp=pl.col("right").cum_sum(),
+            tp_level=(pl.col("right") & (pl.col("_level") == level)).cum_sum(),
+            n=pl.int_range(1, pl.len() + 1),
+        )
+        # a cut falls between two different scores only (ties are decided together)
+        .filter(pl.col("_s") != pl.col("_s").shift(-1).fill_null(-1.0))
+        .filter(pl.col("tp") >= precision_floor * pl.col("n"))
+    )
+    if ranked.height == 0 or n_true == 0:
+        return Tradeoff(0.0, None, 0)
+    best = ranked.sort(["tp_level", "_s"], descending=[True, True]).row(0, named=True)
+    return Tradeoff(best["tp_level"] / n_true, best["_s"], int(best["n"]))

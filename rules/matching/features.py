@@ -216,7 +216,7 @@ def record_features(records: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("nk").str.contains(" ")).then(nk_toks.list.reverse().list.join(" ")).alias("nk_rev"),
     )
     base = base.with_columns(orders.get_columns())
-    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"))
+    base = base.with_columns(pl.col("idn_s").cast(pl.Int64, strict=False).alias("idn"), *_year_from_rounded_id())
     return pl.concat([names, base], how="horizontal").select(VIETNAM_FEATURES)
 
 
@@ -243,6 +243,27 @@ def sci_id_prefix(raw: pl.Expr, id_kind: pl.Expr) -> pl.Expr:
     prefix = prefix.fill_null(number.str.zfill(12).str.slice(0, 18 - n))
     ok = (id_kind == "unusable") & (prefix.str.len_chars() >= 7) & (prefix.str.len_chars() <= 12)
     return pl.when(ok).then(prefix).otherwise(None)
+
+
+def _year_from_rounded_id() -> list[pl.Expr]:
+    """A row without a birth year whose ID Excel rounded (``idp``) takes the year the ID's digits 4-6
+    still say (century and year), as a row that gives its year only (``prec`` = ``year``).
+
+    Why: it is the only birth year such a row has (a clerk reads it off the ID the same way); with it
+    the passes keyed on the year find the person and the date comparison scores the year. The
+    comparison ``id_prefix`` skips those digits, so nothing is counted twice. Only for a rounded ID:
+    a usable ID that is a parent's would give the parent's year, and a usable ID finds its holder by
+    itself. The rounding carries into the year only when digits 7 on were all nines (about one
+    rounded ID in twenty): the year then reads one late.
+    """
+    from rules.normalise.ids import cccd_birth_year  # the normaliser's reading of digits 4-6
+
+    from_id = cccd_birth_year(pl.col("idp").str.pad_end(12, "0"), pl.lit("cccd"))
+    fill = pl.col("yr").is_null() & pl.col("idp").is_not_null() & from_id.is_not_null()
+    return [
+        pl.when(fill).then(from_id).otherwise(pl.col("yr")).cast(pl.Int32).alias("yr"),
+        pl.when(fill).then(pl.lit("year")).otherwise(pl.col("prec")).alias("prec"),
+    ]
 
 
 def person_name_keys(register: pl.DataFrame) -> pl.DataFrame:

@@ -76,3 +76,40 @@ def test_a_rounded_id_weighs_for_its_holder_and_against_a_namesake():
     assert res["proposed_id"][0] == anh["person_id"] and "id_prefix=agrees" in res["reason"][0]
     assert res["status"][1] == "ambiguous"
     assert res["score"][0] > res["score"][1]
+
+
+def test_a_row_without_a_date_takes_the_birth_year_its_rounded_id_still_says():
+    """No date of birth and an ID Excel rounded: digits 4-6 of the ID still give the century and the
+    year, so the row is found by the passes keyed on the year and scored as a row giving its year
+    only; a namesake born in another year is told apart."""
+    anh = person("079190123456", "Trần Ngọc Ánh", dt.date(1990, 7, 21), "Nữ")
+    older = person("079185654321", "Trần Ngọc Ánh", dt.date(1985, 3, 2), "Nữ")
+    idx = build_population_index(register([anh, older]))
+    row = dict(record("Trần Ngọc Ánh", None, "Nữ", id_kind="unusable"), national_id=excel_general(anh["person_id"]))
+    res = match_records(records([row]).with_columns(pl.Series("national_id", [row["national_id"]])), idx).results
+    assert res["proposed_id"][0] == anh["person_id"]
+    assert "dob=year_only" in res["reason"][0] and "id_prefix=agrees" in res["reason"][0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(true_id=ids)
+def test_the_year_read_from_a_rounded_id_is_the_holders_unless_the_rounding_carried(true_id):
+    from rules.matching.features import record_features
+
+    row = dict(record("Trần Ngọc Ánh", None, "Nữ", id_kind="unusable"))
+    recs = records([row]).with_columns(pl.Series("national_id", [excel_general(true_id)]))
+    feats = record_features(recs)
+    d4, yy = int(true_id[3]), int(true_id[4:6])
+    year = 1900 + 100 * (d4 // 2) + yy
+    z = len(true_id) - len(true_id.lstrip("0"))  # leading zeros the number lost: 6 digits kept from z
+    carried = set(true_id[6 : z + 6]) <= {"9"} and int(true_id[z + 6]) >= 5  # rounding reached the year
+    assert feats["prec"][0] == "year"
+    assert feats["yr"][0] == year or (carried and feats["yr"][0] == year + 1)
+
+
+def test_a_row_with_its_own_year_keeps_it_whatever_its_rounded_id_says():
+    from rules.matching.features import record_features
+
+    row = record("Trần Ngọc Ánh", dt.date(1991, 7, 21), "Nữ", id_kind="unusable")
+    feats = record_features(records([row]).with_columns(pl.Series("national_id", ["7.91901E+10"])))
+    assert (feats["yr"][0], feats["prec"][0]) == (1991, "day")

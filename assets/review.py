@@ -8,8 +8,13 @@ The logic (no Dagster) is ``rules.review.service``; these assets call it with ``
   imports every workbook in ``inbox/<province>/review/``; importing a workbook again changes nothing.
 
 The ledger (lake table ``review_decisions``, local Parquet or Delta like every lake table) and the
-workbooks hold personal data (owner-only files locally); Dagster metadata and logs get counts only.
+workbooks hold personal data (owner-only files locally); Dagster metadata and logs get counts, block
+codes, unit slugs and Excel rows only. A workbook's file name is chosen by a clerk and may name a pupil:
+messages and warnings name it by its masked label (``rules.review.reader.shown_name``, the default of
+``import_workbook``), never by the name itself.
 """
+
+from pathlib import Path
 
 import dagster as dg
 
@@ -52,11 +57,11 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     province = str(context.partition_key)
     folder = review_inbox(paths.layout, province)
     files = sorted((p for p in folder.glob("*.xlsx") if not p.name.startswith((".", "~$"))),
-                   key=lambda p: p.stat().st_mtime_ns) if folder.is_dir() else []
+                   key=_arrival) if folder.is_dir() else []
     totals: dict[str, int] = {}
     problems: list[str] = []
     for number, path in enumerate(files, start=1):
-        try:  # one import id per workbook: each gets its own audit file
+        try:  # one import id per workbook: each gets its own audit file; messages name it masked
             rep = import_workbook(paths.layout, path, import_id=f"{context.run.run_id}-{number}",
                                   expected_province=province)
         except (ReviewWorkbookError, FileNotFoundError) as exc:
@@ -72,6 +77,16 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
     ledgers = [(read_ledger(paths.layout, province, s), schema) for s, schema in stored.items() if schema is not None]
     return dg.MaterializeResult(metadata={
         "workbooks": len(files), **{f"decisions_{k}": v for k, v in sorted(totals.items())},
-        # block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates
+        # masked file labels, block codes, unit slugs and Excel row numbers only: no names, IDs or birth dates
         "messages": dg.MetadataValue.md("\n".join(f"- {m}" for m in problems[:200]) or "none")},
         check_results=[schema_check_results("review_decisions", ledgers)])
+
+
+def _arrival(path: Path) -> int:
+    """When the workbook arrived (its mtime), so workbooks import in the order they were dropped; 0 for
+    one removed since the listing (``import_workbook`` then says so by its masked label, where the
+    OSError raised here would have carried its path, and so its name, into Dagster's event log)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

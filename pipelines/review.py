@@ -3,7 +3,9 @@
 export writes owner-only workbooks under ``data/reports/review/<province>/``; import validates a
 filled workbook and applies its decisions at once (the same as dropping it into
 ``data/inbox/<province>/review/``); stats prints what the reviewed pairs say about the matcher.
-Output is counts, block codes, unit slugs and paths: never names, IDs or birth dates.
+Output is counts, block codes, unit slugs and paths: never names, IDs or birth dates. ``import`` names
+the workbook by the path the operator typed, unmasked: this output is for the person who gave the
+file, on their own terminal (the review asset shows the same lines in Dagster by the masked label).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def export(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     from rules.review.service import import_workbook
 
-    report = import_workbook(_layout(), args.file)
+    # the operator's own terminal: the file as they typed it (rules.review.reader.shown_name)
+    report = import_workbook(_layout(), args.file, label=str(args.file))
     print(report.render())
     return 0
 

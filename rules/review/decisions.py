@@ -69,7 +69,9 @@ def evaluate(parsed: ParsedWorkbook, queue: pl.DataFrame, current_fp: pl.DataFra
 
     ``queue``: current review queue (ambiguous rows x candidates); ``current_fp``: their fingerprints
     (``blocks.fingerprints`` over the *current* register); ``results``: current match results (``ROW_KEY,
-    status``); ``ledger``: decisions so far. Nothing is written here.
+    status``); ``ledger``: decisions so far. ``file_label`` names the workbook in ``messages``: pass
+    ``rules.review.reader.shown_name`` (masked unless the messages go to the person who gave the file).
+    Nothing is written here.
     """
     decided = parsed.choices.join(parsed.blocks, on="block", how="inner")
     fp_now = {tuple(r[:3]): (r[3], r[4]) for r in current_fp.select(*ROW_KEY, "fp_match", "fp_register").iter_rows()}

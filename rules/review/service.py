@@ -9,6 +9,9 @@
 - :func:`import_workbook`: validates one filled workbook and applies its decisions (ledger, match
   results, queue, audit log) under the partition lock -> :class:`ImportReport`; importing a workbook
   again changes nothing. Bad workbooks raise ``ReviewWorkbookError`` / ``MissingInputError`` (user errors).
+  Its messages and errors name the file by its masked label (``rules.review.reader.shown_name``: the
+  clerk chose the name, and the asset puts these lines in Dagster metadata and logs); only
+  ``doisoat review import``, printing for the operator who gave the file, passes the real name.
 - :func:`review_statistics` / :func:`label_tables`: what the reviewed pairs say about the matcher.
 
 Every function takes a :class:`rules.layout.DataLayout` (the Dagster resource ``DataPaths`` hands its
@@ -233,9 +236,12 @@ def export_workbooks(layout: DataLayout, province: str, sectors: list[str], unit
 @dataclass
 class ImportReport:
     """What one import did: counts per outcome (``rules.review.decisions.OUTCOMES``), blocks deleted or
-    left undecided in the sheet, and one message per refused or unreadable block."""
+    left undecided in the sheet, and one message per refused or unreadable block.
 
-    file_name: str
+    ``label`` is how :meth:`render` and ``messages`` name the workbook (``rules.review.reader.shown_name``):
+    masked unless the importer asked for the real name."""
+
+    label: str
     province: str
     sector: str
     reviewer_given: bool
@@ -250,46 +256,56 @@ class ImportReport:
 
     def render(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v)
-        lines = [f"{self.file_name}: {self.province}/{self.sector}: {parts or 'no decisions'}; "
+        lines = [f"{self.label}: {self.province}/{self.sector}: {parts or 'no decisions'}; "
                  f"{self.undecided} blocks left undecided, {self.deleted} blocks deleted (no decision)"]
         if not self.reviewer_given:
-            lines.append(f"{self.file_name}: no reviewer name in C3 (Người rà soát / Reviewer); decisions recorded "
+            lines.append(f"{self.label}: no reviewer name in C3 (Người rà soát / Reviewer); decisions recorded "
                          "without a name")
         return "\n".join(lines + self.messages)
 
 
 def import_workbook(layout: DataLayout, file: Path, *, import_id: str | None = None,
-                    expected_province: str | None = None) -> ImportReport:
-    """Validate a filled workbook and apply its decisions (ledger, match results, queue, audit log)."""
+                    expected_province: str | None = None, label: str | None = None) -> ImportReport:
+    """Validate a filled workbook and apply its decisions (ledger, match results, queue, audit log).
+
+    Messages and errors name the file by ``rules.review.reader.shown_name``: its masked label by default
+    (the review asset shows them in Dagster); ``label`` (the real name or path) only for output read
+    by the person who gave the file, such as ``doisoat review import``'s terminal."""
     from rules.ingest.upload import file_sha256
     from rules.review import ReviewWorkbookError, apply_decisions, evaluate, read_workbook, remaining_queue
     from rules.review.decisions import STATUS_OF
+    from rules.review.reader import shown_name
 
     file = Path(file)
+    label = shown_name(file, label)
     if not file.is_file():
-        raise MissingInputError(f"{file}: no such file")
-    parsed = read_workbook(file)
+        raise MissingInputError(f"{label}: no such file")
+    parsed = read_workbook(file, label=label)
     province, sector = parsed.meta.get("province", ""), parsed.meta.get("sector", "")
     from rules.provinces import PROVINCE_SLUGS
     from rules.sectors import SECTORS
 
     if province not in PROVINCE_SLUGS or sector not in SECTORS:  # never a path from a cell
-        raise ReviewWorkbookError(f"{file.name}: the workbook names no known province and sector; export a new one "
+        raise ReviewWorkbookError(f"{label}: the workbook names no known province and sector; export a new one "
                                   "with `doisoat review export`")
     if expected_province and province != expected_province:
-        raise ReviewWorkbookError(f"{file.name}: this workbook is for {province}, not {expected_province}; "
+        raise ReviewWorkbookError(f"{label}: this workbook is for {province}, not {expected_province}; "
                                   f"put it in inbox/{province}/{REVIEW_FOLDER}/")
     import_id = import_id or f"review-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
-    digest = file_sha256(file)
+    try:
+        digest = file_sha256(file)
+    except OSError as exc:  # removed or locked since it was read: an OSError's text carries the path
+        raise ReviewWorkbookError(f"{label}: cannot be read ({exc.strerror or type(exc).__name__}); "
+                                  "put the workbook back and import it again") from None
     with partition_lock(layout, province, sector):
         results = _read(layout, "match_results", province, sector)
         queue = _read(layout, "review_queue", province, sector)
         if results is None or queue is None:
-            raise MissingInputError(f"{file.name}: no match results for {province}/{sector}: run the match first")
+            raise MissingInputError(f"{label}: no match results for {province}/{sector}: run the match first")
         ledger = read_ledger(layout, province, sector)
         current_fp = _current_fingerprints(layout, province, queue)
         ev = evaluate(parsed, queue, current_fp, results, ledger, import_id=import_id,
-                      decided_at=datetime.now(UTC), workbook_sha256=digest, file_label=file.name)
+                      decided_at=datetime.now(UTC), workbook_sha256=digest, file_label=label)
         if ev.new.height:
             ledger = pl.concat([ledger, ev.new], how="vertical_relaxed")
             _write_ledger(layout, province, sector, ledger)
@@ -300,7 +316,7 @@ def import_workbook(layout: DataLayout, file: Path, *, import_id: str | None = N
             audit = ev.new.with_columns(
                 pl.col("decision").replace_strict(STATUS_OF, default="ambiguous").alias("status"))
             record(layout, "review_decisions", f"{province}/{sector}", import_id, audit, REVIEW_AUDIT_COLUMNS)
-    return ImportReport(file_name=file.name, province=province, sector=sector, reviewer_given=bool(parsed.reviewer),
+    return ImportReport(label=label, province=province, sector=sector, reviewer_given=bool(parsed.reviewer),
                         counts=ev.counts(), deleted=parsed.deleted, undecided=parsed.undecided,
                         messages=parsed.messages + ev.messages)
 

@@ -1,5 +1,7 @@
 """``doisoat review export`` / ``import`` on a hand-built lake: per-unit workbooks, stale rows refused
-with one message each, a file that is not a workbook refused in one line, audit and permissions."""
+with one message each, a file that is not a workbook refused in one line, audit and permissions; a
+workbook named after a pupil is named by its masked label in Dagster (metadata, event log, console)
+and by its real name on the command line of the operator who gave it."""
 
 from __future__ import annotations
 
@@ -129,3 +131,88 @@ def test_the_import_job_reads_every_workbook_of_the_province_inbox(lake, capsys,
     assert status[1] == "matched_by_review" and status[2] == "rejected_by_review"
     audits = list((data / "operator" / "audit" / "review_decisions" / PROVINCE / SECTOR).glob("*.parquet"))
     assert len(audits) == 2 and sum(pl.read_parquet(p).height for p in audits) == 2
+
+
+# ------------------------------------------------------------------------------------ file names chosen by clerks
+# Invented pupils, as a clerk may name the workbooks sent back (rules.review.reader.shown_name).
+PUPIL = "Đoàn Thị Mỹ Duyên"
+OTHER_PUPIL = "Lương Văn Khải"
+BROKEN_PUPIL = "Vũ Minh Khôi"
+
+
+def _name_forms(*names: str) -> list[str]:
+    """Every way a file name can show in text: as typed, folded to ASCII, as a slug, JSON-escaped (Dagster
+    stores events as JSON), each given name alone (lower case: texts are compared lower-cased)."""
+    import json
+
+    from rules.provinces import slugify
+
+    forms: set[str] = set()
+    for name in names:
+        given = name.split()[-2:]
+        for text in (name, " ".join(given), given[-1]):
+            slug = slugify(text)
+            forms |= {text.lower(), slug, slug.replace("_", " ")}
+    return sorted(forms | {json.dumps(f)[1:-1] for f in forms})
+
+
+def _pupil_named_inbox(capsys, data, tmp_path):
+    """inbox/<province>/review/ as clerks fill it: a workbook named after a pupil with an unreadable
+    choice, a second one named after another pupil that decides a row the first decided already, and a
+    pupil-named file that is no workbook at all. Returns the first workbook."""
+    import os
+
+    inbox = data / "inbox" / PROVINCE / "review"
+    inbox.mkdir(parents=True)
+    assert _run(capsys, "--data", str(data), "review", "export", "--province", PROVINCE)[0] == 0
+    exported = data / "reports" / "review" / PROVINCE / f"{SECTOR}.xlsx"
+    filled = _fill(exported, tmp_path / f"{PUPIL}.xlsx",
+                   {"B0001": "Ứng viên 1 / Candidate 1", "B0002": "none", "B0003": "có lẽ người thứ nhất"})
+    second = _fill(exported, tmp_path / "second.xlsx", {"B0001": "Ứng viên 2 / Candidate 2"})
+    for i, (name, book) in enumerate(((f"{PUPIL}.xlsx", filled), (f"{OTHER_PUPIL} (sửa).xlsx", second))):
+        target = inbox / name
+        target.write_bytes(book.read_bytes())
+        os.utime(target, ns=(10**18 + i, 10**18 + i))  # imported in this order
+    (inbox / f"{BROKEN_PUPIL}.xlsx").write_bytes(b"not a workbook")
+    return filled
+
+
+def test_pupil_named_workbooks_reach_dagster_metadata_and_logs_masked(lake, capfd, tmp_path):
+    import dagster as dg
+
+    from assets.resources import DataPaths
+    from assets.review import review_decisions
+
+    data, _ = lake
+    _pupil_named_inbox(capfd, data, tmp_path)  # (the export's own output is read there)
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        instance.add_dynamic_partitions("province", [PROVINCE])
+        result = dg.materialize([review_decisions], partition_key=PROVINCE, instance=instance,
+                                resources={"paths": DataPaths(root=str(data))})
+        assert result.success
+        messages = result.asset_materializations_for_node("review_decisions")[0].metadata["messages"].value
+        # every event of the run as stored: materialisation metadata, check results, log lines
+        events = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+    printed = capfd.readouterr()  # the run's console log lines
+    stored = "\n".join(p.read_bytes().decode("utf-8", errors="ignore") for p in home.rglob("*") if p.is_file())
+    # the lines are there, naming each file by its masked label ...
+    assert "x.xlsx row" in messages and "not one of the choices" in messages
+    assert "x.xlsx: block B0001" in messages and "already decided in an earlier workbook" in messages
+    assert "x.xlsx: not a readable .xlsx review workbook" in messages and "not a readable" in events
+    # ... and no form of the pupils' names is, anywhere Dagster keeps or prints them
+    text = "\n".join([messages, events, printed.out, printed.err, stored]).lower()
+    assert [f for f in _name_forms(PUPIL, OTHER_PUPIL, BROKEN_PUPIL) if f in text] == []
+
+
+def test_the_command_line_names_the_workbook_to_the_operator_who_gave_it(lake, capsys, tmp_path):
+    data, _ = lake
+    filled = _pupil_named_inbox(capsys, data, tmp_path)
+    code, out, _ = _run(capsys, "--data", str(data), "review", "import", str(filled))
+    assert code == 0 and "applied 2" in out
+    assert f"{PUPIL}.xlsx: {PROVINCE}/{SECTOR}" in out  # the report line names the file as typed
+    assert f"{PUPIL}.xlsx row" in out and "not one of the choices" in out
+    broken = data / "inbox" / PROVINCE / "review" / f"{BROKEN_PUPIL}.xlsx"
+    code, _, err = _run(capsys, "--data", str(data), "review", "import", str(broken))
+    assert code == 2 and f"{BROKEN_PUPIL}.xlsx: not a readable" in err

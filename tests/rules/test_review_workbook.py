@@ -156,3 +156,52 @@ def test_review_policy_refuses_unknown_keys():
         ReviewPolicy.from_dict({"prior_strenght": 5})
     with pytest.raises(ReviewPolicyError, match="precision_band"):
         ReviewPolicy.from_dict({"precision_band": [0.99, 0.9]})
+
+
+# ------------------------------------------------------------------------------------ file names chosen by clerks
+FAMILIES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"]
+GIVEN = ["Văn", "Thị", "Minh", "Ngọc", "Thu", "Hải", "Duyên", "Khôi", "Quỳnh", "Tâm", "Phúc", "Trâm"]
+PUPIL_FILE_NAMES = st.builds(
+    lambda family, given, tail: f"{family} {' '.join(given)}{tail}.xlsx",
+    st.sampled_from(FAMILIES), st.lists(st.sampled_from(GIVEN), min_size=1, max_size=3),
+    st.sampled_from(["", " (sửa)", " 079215000123", " 05-09-2015"]))
+
+
+def _person_in(text: str, file_name: str) -> bool:
+    """True when ``text`` holds the person named in ``file_name``, as typed or as a slug."""
+    from rules.provinces import slugify
+
+    person = file_name.split(" (")[0].removesuffix(".xlsx").rstrip("0123456789- ")
+    return person.lower() in text.lower() or slugify(person) in slugify(text)
+
+
+@given(name=PUPIL_FILE_NAMES)
+def test_a_pupil_named_file_that_is_no_workbook_is_named_masked_unless_the_caller_asks(tmp_path_factory, name):
+    from rules.ingest.inbox import public_label
+
+    path = tmp_path_factory.mktemp("inbox") / name
+    path.write_bytes(b"not a workbook")
+    with pytest.raises(ReviewWorkbookError) as masked:
+        read_workbook(path)
+    assert str(masked.value).startswith(f"{public_label(name)}: ") and not _person_in(str(masked.value), name)
+    with pytest.raises(ReviewWorkbookError) as own:  # e.g. `doisoat review import` on the operator's terminal
+        read_workbook(path, label=name)
+    assert str(own.value).startswith(f"{name}: ")
+
+
+def test_row_messages_name_a_pupil_named_workbook_masked_unless_the_caller_asks(tmp_path):
+    path, _, _ = _export(tmp_path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    units = _unit_rows(ws)
+    ws.cell(units["B0001"], DECISION_COL + 1, "maybe the first")  # not a choice: one message
+    ws.cell(units["B0002"], DECISION_COL + 1, "Ứng viên 1 / Candidate 1")
+    ws.cell(units["B0002"] + 2, DECISION_COL + 1, "x")  # contradicting: one message
+    ws.cell(ws.max_row + 1, 1, "B9999")  # a block code not in the workbook: one message
+    name = "Đoàn Thị Mỹ Duyên.xlsx"  # an invented pupil
+    wb.save(tmp_path / name)
+    messages = read_workbook(tmp_path / name).messages
+    assert len(messages) == 3 and all(m.startswith("x.xlsx row") for m in messages)
+    assert not [m for m in messages if _person_in(m, name)]
+    own = read_workbook(tmp_path / name, label=name).messages
+    assert len(own) == 3 and all(m.startswith(f"{name} row") for m in own)

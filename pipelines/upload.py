@@ -4,6 +4,11 @@ What an education department needs from one command: counts (rows read / accepte
 reason), an Excel error report beside the file to fix and upload again, and a clear one-line error
 (exit code 2, from the CLI) when the file cannot be read at all. Accepted files are copied into
 ``data/inbox/<province>/<sector>/`` where the sensor and the province job pick them up.
+
+The output names the file (and sheet) as the uploader gave it: it is printed on their own terminal
+and written into their own error report. Once the file is in the inbox, Dagster keeps only its masked
+``rules.ingest.inbox.name_key`` (sensor cursors), the runs report counts and error codes, and ``doisoat
+run`` names a failed file by its masked ``public_label``.
 """
 
 from __future__ import annotations

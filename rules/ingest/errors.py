@@ -5,6 +5,11 @@ encoding we cannot read) becomes an :class:`UploadError`. Its ``str()`` is meant
 is by the command line: it names the file (and sheet, row, column when known), says what is wrong
 in Vietnamese and English, and what to do. It never contains cell values (personal data), only
 headers, which are the uploader's own labels.
+
+The file and sheet names in it are the uploader's own, unmasked, and may name a pupil: the message
+is for the uploader (their terminal in ``doisoat upload``, their Excel error report) and the private
+``uploads`` table. Dagster metadata and logs get error codes and counts only (``assets.ingest``);
+operators' lines and analysts name a file by ``rules.ingest.inbox.public_label``.
 """
 
 from __future__ import annotations

@@ -100,3 +100,40 @@ def test_same_bytes_under_two_names_every_table_names_the_copy_that_counts(data_
         assert frame.height == n, table
         owners = set(zip(frame["unit"], frame["file_name"], strict=True))
         assert owners == {("thcs_nu", "thcs_nu__ds_lop_6a.csv")}, table
+
+
+def test_file_and_sheet_names_chosen_by_uploaders_never_reach_dagster(data_dir: Path, capfd, tmp_path: Path):
+    """Uploads named after a pupil (read, refused as misnamed, unreadable) and a sheet named after one:
+    the run reports counts and error codes, the names stay in the private lake and the error reports."""
+    import openpyxl
+
+    from tests.security.file_names import dagster_text, name_forms
+
+    inbox = data_dir / "inbox" / "ha_noi" / "students"
+    inbox.mkdir(parents=True)
+    t0 = time.time() - 3600
+    # invented pupils, as clerks name single-pupil corrections
+    _write(inbox / "thcs_nu__Đặng Quốc Khánh 001212000123.csv", ["Đặng Quốc Khánh,31/02/2012,Nam,001212000123"], t0)
+    _write(inbox / "Hồ Thị Ngọc Diệp (sửa).csv", ["Hồ Thị Ngọc Diệp,01/02/2012,Nữ,001312000124"], t0)
+    (inbox / "thcs_nu__Bùi Thanh Tuấn.xlsx").write_bytes(b"not a workbook")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Ngô Thảo Uyên"
+    for row in (HEADER.strip().split(","), ["1", "Ngô Thảo Uyên", "30/02/2012", "Nữ", "001312000125"]):
+        wb.active.append(row)
+    wb.save(inbox / "thcs_nu__ds_lop_6a.xlsx")
+    home = tmp_path / "dagster"
+    home.mkdir()
+    capfd.readouterr()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        instance.add_dynamic_partitions("province", ["ha_noi"])
+        result = dg.materialize([raw_records, clean_records], partition_key=partition_key("ha_noi", "students"),
+                                resources={"paths": DataPaths(root=str(data_dir))}, instance=instance)
+        assert result.success
+        printed = capfd.readouterr()
+        text = dagster_text(instance, result.run_id, home, printed.out + printed.err)
+    uploads = pl.read_parquet(data_dir / "lake" / "uploads" / "ha_noi" / "students.parquet")
+    assert sorted(uploads["status"]) == ["current", "current", "failed", "failed"]  # every case was there
+    assert "Ngô Thảo Uyên" in uploads["sheet"].to_list()
+    assert "misnamed_file" in text and "corrupt_file" in text  # the run did report the failures
+    assert [f for f in name_forms("Đặng Quốc Khánh", "Hồ Thị Ngọc Diệp", "Bùi Thanh Tuấn", "Ngô Thảo Uyên")
+            if f in text] == []

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from tests.rules.review_helpers import situation
+from tests.security.file_names import dagster_text, name_forms
 
 PROVINCE, SECTOR = "ho_chi_minh", "students"
 
@@ -140,22 +141,6 @@ OTHER_PUPIL = "Lương Văn Khải"
 BROKEN_PUPIL = "Vũ Minh Khôi"
 
 
-def _name_forms(*names: str) -> list[str]:
-    """Every way a file name can show in text: as typed, folded to ASCII, as a slug, JSON-escaped (Dagster
-    stores events as JSON), each given name alone (lower case: texts are compared lower-cased)."""
-    import json
-
-    from rules.provinces import slugify
-
-    forms: set[str] = set()
-    for name in names:
-        given = name.split()[-2:]
-        for text in (name, " ".join(given), given[-1]):
-            slug = slugify(text)
-            forms |= {text.lower(), slug, slug.replace("_", " ")}
-    return sorted(forms | {json.dumps(f)[1:-1] for f in forms})
-
-
 def _pupil_named_inbox(capsys, data, tmp_path):
     """inbox/<province>/review/ as clerks fill it: a workbook named after a pupil with an unreadable
     choice, a second one named after another pupil that decides a row the first decided already, and a
@@ -193,17 +178,14 @@ def test_pupil_named_workbooks_reach_dagster_metadata_and_logs_masked(lake, capf
                                 resources={"paths": DataPaths(root=str(data))})
         assert result.success
         messages = result.asset_materializations_for_node("review_decisions")[0].metadata["messages"].value
-        # every event of the run as stored: materialisation metadata, check results, log lines
-        events = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
-    printed = capfd.readouterr()  # the run's console log lines
-    stored = "\n".join(p.read_bytes().decode("utf-8", errors="ignore") for p in home.rglob("*") if p.is_file())
+        printed = capfd.readouterr()  # the run's console log lines
+        text = dagster_text(instance, result.run_id, home, printed.out + printed.err)
     # the lines are there, naming each file by its masked label ...
     assert "x.xlsx row" in messages and "not one of the choices" in messages
     assert "x.xlsx: block B0001" in messages and "already decided in an earlier workbook" in messages
-    assert "x.xlsx: not a readable .xlsx review workbook" in messages and "not a readable" in events
+    assert "x.xlsx: not a readable .xlsx review workbook" in messages and "not a readable" in text
     # ... and no form of the pupils' names is, anywhere Dagster keeps or prints them
-    text = "\n".join([messages, events, printed.out, printed.err, stored]).lower()
-    assert [f for f in _name_forms(PUPIL, OTHER_PUPIL, BROKEN_PUPIL) if f in text] == []
+    assert [f for f in name_forms(PUPIL, OTHER_PUPIL, BROKEN_PUPIL) if f in text] == []
 
 
 def test_the_command_line_names_the_workbook_to_the_operator_who_gave_it(lake, capsys, tmp_path):

@@ -11,7 +11,9 @@ skip messages in its own storage and shows them in the UI, and uploaders name fi
 Cursor entries are keyed by :func:`rules.ingest.inbox.name_key` (masked label + 8 hex digits); the
 content tags they hold and the run keys are keyed pseudonyms of the contents' sha256
 (:mod:`rules.pseudonym`: anyone holding an upload can compute its sha256, not the key), tags and
-messages carry counts and folder names only.
+messages carry counts and folder names only; a folder that is no province or sector was made by a
+clerk and may be named after a pupil, so it is named by its masked
+:func:`rules.ingest.inbox.public_label`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import dagster as dg
 from assets.partitions import PROVINCE_PARTITIONS, partition_key, province_partitions
 from assets.resources import DataPaths
 from pipelines.jobs import province_job, review_import_job
-from rules.ingest.inbox import list_inbox, name_key, sha256_regular
+from rules.ingest.inbox import list_inbox, name_key, public_label, sha256_regular
 from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
 from rules.pseudonym import pseudonym
@@ -145,14 +147,18 @@ def _new_content(path: Path, rel: str, previous: dict[str, list], state: dict[st
 
 
 def misplaced_folders(root: Path) -> list[str]:
-    """Inbox folders that match no province slug or sector: files there would never be picked up."""
+    """Inbox folders that match no province slug or sector: files there would never be picked up.
+
+    Named for the sensor's log, which Dagster stores and shows: a clerk chose these names (a folder for
+    one pupil's files), so each is its masked :func:`rules.ingest.inbox.public_label` (``HCM`` -> ``hcm``,
+    ``Phạm Thu Dung 13-05-2013`` -> ``x``) under its province's slug."""
     if not root.is_dir():
         return []
-    wrong = [p.name for p in root.iterdir() if p.is_dir() and p.name not in PROVINCE_SLUGS]
+    wrong = [public_label(p.name) for p in root.iterdir() if p.is_dir() and p.name not in PROVINCE_SLUGS]
     for province in PROVINCE_SLUGS:
         folder = root / province
         if folder.is_dir():
-            wrong += [f"{province}/{p.name}" for p in folder.iterdir()
+            wrong += [f"{province}/{public_label(p.name)}" for p in folder.iterdir()
                       if p.is_dir() and p.name not in SECTORS and p.name != REVIEW_FOLDER]
     return sorted(wrong)
 

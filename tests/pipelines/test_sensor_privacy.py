@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 # invented person, as an uploader would type the file name of a single pupil's correction
 NAME = "thcs_nu__Phạm Thu Dung 079313000104 13-05-2013.xlsx"
 MISNAMED = "Phạm Thu Dung 079313000104 13-05-2013 (sửa).xlsx"
+FOLDER = "Phạm Thu Dung 13-05-2013"  # a folder a clerk made for one pupil's files, where no sector is
 SECRETS = [b"079313000104", b"13-05-2013", b"13_05_2013", b"Thu Dung", b"thu_dung", b"Dung",
            "Phạm".encode(), "Phạm Thu".encode("utf-16-le")]
 
@@ -50,6 +51,7 @@ def test_sensor_storage_holds_no_personal_data_from_file_names(data_dir: Path, t
     body = b"any bytes: the sensor only hashes them"
     (inbox / NAME).write_bytes(body)
     (inbox / MISNAMED).write_bytes(b"other bytes")  # refused, and said so in the tick's log
+    (inbox.parent / FOLDER).mkdir()  # a folder no run reads: named in the tick's log, masked
     home = tmp_path / "instance"
     home.mkdir()
     queued = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}}

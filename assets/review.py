@@ -21,6 +21,7 @@ import dagster as dg
 from assets.checks import schema_check_results, schema_check_spec
 from assets.partitions import province_partitions, province_sector_of, province_sector_partitions
 from assets.resources import DataPaths
+from rules.ingest.inbox import list_inbox, public_label
 from rules.review.service import export_workbooks, import_workbook, ledger_schema, read_ledger, review_inbox
 
 
@@ -56,10 +57,13 @@ def review_decisions(context: dg.AssetExecutionContext, paths: DataPaths) -> dg.
 
     province = str(context.partition_key)
     folder = review_inbox(paths.layout, province)
-    files = sorted((p for p in folder.glob("*.xlsx") if not p.name.startswith((".", "~$"))),
-                   key=_arrival) if folder.is_dir() else []
+    # the inbox lister every inbox uses: links (to a file or from the folder) are refused, never followed
+    listed, refused = list_inbox(folder)
+    files = sorted((p for p in listed if p.suffix.lower() == ".xlsx"), key=_arrival)
     totals: dict[str, int] = {}
-    problems: list[str] = []
+    problems: list[str] = [f"{public_label(r.name)}: not read ({r.reason})" for r in refused]
+    for line in problems:
+        context.log.warning(line)
     for number, path in enumerate(files, start=1):
         try:  # one import id per workbook: each gets its own audit file; messages name it masked
             rep = import_workbook(paths.layout, path, import_id=f"{context.run.run_id}-{number}",

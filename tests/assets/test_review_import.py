@@ -198,3 +198,29 @@ def test_the_command_line_names_the_workbook_to_the_operator_who_gave_it(lake, c
     broken = data / "inbox" / PROVINCE / "review" / f"{BROKEN_PUPIL}.xlsx"
     code, _, err = _run(capsys, "--data", str(data), "review", "import", str(broken))
     assert code == 2 and f"{BROKEN_PUPIL}.xlsx: not a readable" in err
+
+
+def test_a_link_in_the_review_inbox_is_refused_not_followed(lake, capsys, tmp_path):
+    """A symlink dropped into inbox/<province>/review/ (to a workbook elsewhere, or to any file the
+    pipeline can read) is listed as refused, never opened: the same lister as every other inbox."""
+    import dagster as dg
+
+    from assets.resources import DataPaths
+    from assets.review import review_decisions
+
+    data, _ = lake
+    inbox = data / "inbox" / PROVINCE / "review"
+    inbox.mkdir(parents=True)
+    assert _run(capsys, "--data", str(data), "review", "export", "--province", PROVINCE)[0] == 0
+    outside = _fill(data / "reports" / "review" / PROVINCE / f"{SECTOR}.xlsx", tmp_path / "elsewhere.xlsx",
+                    {"B0001": "Ứng viên 1 / Candidate 1"})
+    (inbox / "linked.xlsx").symlink_to(outside)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("province", [PROVINCE])
+        result = dg.materialize([review_decisions], partition_key=PROVINCE, instance=instance,
+                                resources={"paths": DataPaths(root=str(data))})
+        meta = result.asset_materializations_for_node("review_decisions")[0].metadata
+    assert meta["workbooks"].value == 0 and "decisions_applied" not in meta
+    assert "linked.xlsx: not read (symlink)" in meta["messages"].value
+    status = pl.read_parquet(data / "lake" / "match_results" / PROVINCE / f"{SECTOR}.parquet")["status"]
+    assert "matched_by_review" not in status.to_list()

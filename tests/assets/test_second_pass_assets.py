@@ -6,6 +6,16 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from assets.second_pass import (
+    ALL_PROVINCES,
+    NATIONAL_INDEX,
+    national_register_buckets,
+    second_pass,
+    second_pass_input,
+    second_pass_results,
+    unmatched_rows,
+)
+from rules.matching.national import load_policy, row_buckets, run_second_pass
 from tests.assets.test_review_import import _complete
 
 HOME, SECTOR = "ho_chi_minh", "insurance"
@@ -38,16 +48,6 @@ def _lake(data_dir):
 
 
 def test_second_pass_assets_account_for_every_unmatched_row(data_dir):
-    from assets.second_pass import (
-        ALL_PROVINCES,
-        NATIONAL_INDEX,
-        national_register_buckets,
-        second_pass,
-        second_pass_input,
-        second_pass_results,
-        unmatched_rows,
-    )
-    from rules.matching.national import load_policy, row_buckets, run_second_pass
 
     paths, _, first, truth, _ = _lake(data_dir)
     rows = unmatched_rows(paths)
@@ -111,15 +111,6 @@ def test_the_same_file_in_two_partitions_keeps_a_decision_in_each(data_dir):
     """One file uploaded to three partitions (its own, another province's, another sector's): its rows
     share file_sha256, sheet and row_number, and each partition must keep its own second-pass decision
     for each of them; the counts reconcile partition by partition."""
-    from assets.second_pass import (
-        NATIONAL_INDEX,
-        national_register_buckets,
-        second_pass,
-        second_pass_input,
-        second_pass_results,
-        unmatched_rows,
-    )
-    from rules.matching.national import load_policy, row_buckets, run_second_pass
 
     paths, clean, first, _, _ = _lake(data_dir)
     # the other province's first pass matched every other row the home province left unmatched

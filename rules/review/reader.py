@@ -88,7 +88,8 @@ def read_workbook(path: Path, *, label: str | None = None) -> ParsedWorkbook:
                                   "fill in the workbook written by `doisoat review export` and save it as .xlsx")
     meta = {str(r[0]): ("" if r[1] is None else str(r[1])) for r in _sheet(reader, META_SHEET, label) if r and r[0]}
     if meta.get("format") != FORMAT:
-        raise ReviewWorkbookError(f"{label}: review workbook format {meta.get('format')!r} is not {FORMAT!r}; "
+        # the hidden cell is not echoed: a reviewer may have typed anything into it
+        raise ReviewWorkbookError(f"{label}: not a review workbook of format {FORMAT!r}; "
                                   "export a new workbook with `doisoat review export`")
     raw_blocks = _sheet(reader, BLOCKS_SHEET, label)
     header = [str(c) for c in raw_blocks[0]]

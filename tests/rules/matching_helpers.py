@@ -26,7 +26,11 @@ def person(pid, name, dob, gender, old_id=None, province="Hồ Chí Minh") -> di
 
 
 def filler(n: int = 400) -> list[dict]:
-    """Background population so that frequencies look like a register (many Nguyễn, few rare names)."""
+    """Background population so that frequencies look like a register (many Nguyễn, few rare names).
+
+    IDs end in six scattered digits, as real CCCD numbers do (Decree 137/2015 Art. 13: the last six
+    digits are random): consecutive numbers would make every filler ID one digit from the next, and
+    the matcher counts how often that happens in the register (``u_from: id_neighbours``)."""
     out = []
     combos = itertools.cycle(itertools.product(FAMILIES, MIDDLES, GIVENS))
     base = dt.date(1960, 1, 1)
@@ -36,7 +40,7 @@ def filler(n: int = 400) -> list[dict]:
             f = "Nguyễn"
         out.append(
             person(
-                f"0791{i:08d}",
+                f"0791{(i * 104_729 + 12_345) % 10**8:08d}",  # 104,729 is prime: distinct, scattered
                 f"{f} {m} {g}",
                 base + dt.timedelta(days=37 * i + i % 11),
                 "Nam" if i % 2 else "Nữ",

@@ -203,7 +203,7 @@ TABLES: tuple[Table, ...] = (
               _c("m", F64, "P(level | same person)"),
               _c("u", F64, "P(level | different people)"),
               _c("match_weight", F64, "log2(m / u)"),
-              _c("u_source", U, "sample | start | laplace: where u came from"),
+              _c("u_source", U, "sample | start | laplace | register: where u came from"),
           ), ("comparison", "level"), "match_estimates"),
     Table("review_decisions", "The clerical-review ledger: one row per decision ever accepted (append-only).",
           "lake/review_decisions/<province>/<sector>.parquet", (

@@ -307,6 +307,24 @@ def _may_exist(table_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
         return seen[(queries * _MIX) >> shift]
 
 
+def id_neighbour_rate(table: SortedKeys, sample: np.ndarray) -> float:
+    """Mean number of IDs in ``table`` one digit substitution or adjacent transposition away from each
+    ID of ``sample`` (uint64 12-digit IDs, usually drawn from ``table`` itself): the register's ID
+    density that ``u`` of the one-edit ID level stands for (``estimate.register_u``).
+
+    Why here: the same variants and lookups as the ``id_variants`` pass, so the level's u counts
+    exactly the relation the pass finds. A variant is never the ID itself, so a person does not count
+    as their own neighbour. Returns 0.0 for an empty sample.
+    """
+    if len(sample) == 0 or len(table.keys) == 0:
+        return 0.0
+    _, var = id_variants(np.asarray(sample, dtype=np.uint64).view(np.int64))
+    queries = var.astype(np.int64).view(np.uint64)
+    queries = queries[_may_exist(table.keys, queries)]
+    found = np.searchsorted(table.keys, queries, side="right") - np.searchsorted(table.keys, queries, side="left")
+    return float(found.sum()) / len(sample)
+
+
 def _id_household_pass(feats: pl.DataFrame, spec: PassSpec, prepared: PreparedIndex) -> tuple[np.ndarray, np.ndarray]:
     """Records paired with the household of the register person holding their ID (at most ``cap`` people).
 

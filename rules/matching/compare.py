@@ -430,10 +430,52 @@ def score(comps: Comparisons, est, config: MatchConfig) -> Comparisons:
         if comp.name_part:
             name_parts.append((lvl, log_u))
     total += name_frequency_adjustment(comps, est, config, name_parts)
+    for name, adj in implied_adjustment(comps, est, config).items():
+        # part of the implying comparison's weight (set aside with it: ``decide.id_conflicts``); it takes
+        # back the double-counted agreement but never turns the level's own evidence against the pair
+        # (a small register with consecutive IDs makes one-digit neighbours common and the level weak)
+        adj = np.maximum(adj, -np.maximum(comps.weights[name], 0.0))
+        comps.weights[name] = comps.weights[name] + adj
+        total += adj
     if comps.cand_year is not None and est.prior_years is not None:
         total += est.year_prior_log2(comps.cand_year, comps.rec_stratum)
     comps.total = total
     return comps
+
+
+def implied_adjustment(comps: Comparisons, est, config: MatchConfig) -> dict[str, np.ndarray]:
+    """log2 correction where one comparison's level implies another's agreement for different people too
+    (``LevelSpec.implies``), so the implied agreement adds only what it says beyond the implying level:
+    for a pair at such a level whose implied comparison is at one of the implied labels, the labels'
+    u are renormalised among themselves (+ log2 of their sum: P(those labels | different people)).
+    Returns, per implying comparison that has such a level, the log2 correction per pair.
+
+    Why: an ID one digit off is usually off in its six random digits; its province, gender and year
+    digits then equal the neighbour's, and a neighbour who is not the person agrees on birth year and
+    gender far more often than two random people. Counting those agreements at their unconditional u
+    as well (independence) made a stranger whose ID is one typo away look like the person.
+    """
+    n = len(comps)
+    out: dict[str, np.ndarray] = {}
+    for comp in config.comparisons:
+        for i, lv in enumerate(comp.levels):
+            if not lv.implies:
+                continue
+            adj = out.setdefault(comp.name, np.zeros(n, dtype=np.float64))
+            at = comps.levels[comp.name] == i
+            if not at.any():
+                continue
+            for other, labels in lv.implies.items():
+                spec = config.comparison(other)
+                if spec is None or other not in comps.levels:
+                    continue
+                lvl = comps.levels[other]
+                slot = np.where(lvl == ELSE, len(spec.levels), lvl)
+                idx = [j for j, label in enumerate(spec.labels) if label in labels]
+                p_agree = float(np.sum(est.u[other][idx])) if idx else 1.0
+                hit = at & np.isin(slot, idx) & (lvl != MISSING)
+                adj[hit] += math.log2(min(max(p_agree, 1e-12), 1.0))
+    return out
 
 
 def name_frequency_adjustment(comps: Comparisons, est, config: MatchConfig, name_parts) -> np.ndarray:

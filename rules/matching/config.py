@@ -63,6 +63,18 @@ class LevelSpec(_Strict):
     ``m``/``u`` are *start values* (estimated per run); ``tf`` names an index column holding the register
     count of the agreeing value, in which case the pair's u is max(u_min, count / register size) (a rare
     value weighs more). ``fixed: true`` keeps the start values (no estimation) for this level.
+
+    ``u_from`` says how u is estimated: ``sample`` (random record x register pairs, the default), or,
+    for a level too rare for any affordable sample to see (a few in 10^7 pairs), counted in the
+    register itself: ``id_neighbours`` (people whose IDs are one digit substitution or adjacent
+    transposition apart: the ``osa`` level of a 12-digit ID) or ``parent_links`` (the register's
+    mother / father links: the ``parent_of`` level). See ``rules.matching.estimate.register_u``.
+
+    ``implies``: comparisons whose agreement this level carries for two different people as well,
+    each with the labels meant (``{dob: [exact, ...], gender: [agree]}``). Where a pair is at this
+    level and the named comparison at one of those labels, that agreement is not counted a second
+    time: the total loses log2 of 1 / P(those labels | different people), i.e. the named
+    comparison's u is taken given this level (``compare.implied_adjustment``).
     """
 
     label: str
@@ -73,6 +85,10 @@ class LevelSpec(_Strict):
     u: float | None = Field(default=None, gt=0, le=1)
     tf: str | None = None
     u_min: float = Field(default=1e-7, gt=0, lt=1)
+    u_from: Literal["sample", "id_neighbours", "parent_links"] = "sample"
+    # comparison -> its labels that this level implies even for two different people (their u is then
+    # conditional on it): e.g. IDs one digit apart mostly share the digits of province, gender and year
+    implies: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class ComparisonSpec(_Strict):
@@ -126,6 +142,7 @@ class Estimation(_Strict):
     share_bounds: tuple[float, float] = (0.05, 0.999)
     u_sample_pairs: int = Field(default=300_000, ge=1000)
     u_min_hits: int = Field(default=30, ge=1)
+    id_neighbour_sample: int = Field(default=20_000, ge=100)  # register IDs whose one-edit neighbours are counted
     u_bounds: tuple[float, float] = (1e-10, 0.9999)
     max_records: int = Field(default=400_000, ge=1)  # records whose pairs feed EM (a hashed sample)
     seed: int = 20260101
@@ -207,6 +224,15 @@ class MatchConfig(_Strict):
                         f"comparisons.{i}.levels.{j}.when: unknown predicate {lv.when!r} "
                         f"(known: {', '.join(sorted(PREDICATES))})"
                     )
+                for other, labels in lv.implies.items():
+                    spec = self.comparison(other)
+                    if spec is None or spec.name == c.name:
+                        raise ValueError(f"comparisons.{i}.levels.{j}.implies: no other comparison named {other!r}")
+                    for label in labels:
+                        if label not in spec.labels:
+                            raise ValueError(
+                                f"comparisons.{i}.levels.{j}.implies.{other}: {other!r} has no level {label!r}"
+                            )
         return self
 
     @classmethod

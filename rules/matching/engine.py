@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from rules.matching.blocking import generate_pairs
+from rules.matching.blocking import PreparedIndex, generate_pairs, id_neighbour_rate
 from rules.matching.compare import PREDICATE_COLUMNS, Comparisons, compare, score
 from rules.matching.config import MatchConfig
 from rules.matching.decide import decide_chunk, same_person_groups
@@ -25,6 +25,7 @@ from rules.matching.estimate import (
     data_version,
     estimate_u,
     load_cached,
+    register_u,
     run_em,
     save_cached,
     start_estimates,
@@ -197,7 +198,7 @@ def match_records(
         chunks.append(_Chunk(start, chunk, rid, pidx, comps, cands.cap_hit))
     t4 = time.perf_counter()
     strata = _strata(records, config)
-    est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir, strata)
+    est = estimates or _estimate(feats, chunks, index, index_cmp, config, cache_dir, strata, prepared)
     if labels is not None and len(labels[1]):
         est = with_labelled_pairs(est, config, labels[0], labels[1])
     timing["estimate"] = time.perf_counter() - t4
@@ -301,6 +302,25 @@ def _year_prior(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, s
     est.prior_years, est.year_log2, est.prior_strata = years, np.vstack([*rows, row]), names
 
 
+def _register_rates(index: pl.DataFrame, prepared: PreparedIndex | None, config: MatchConfig) -> dict[str, float]:
+    """Per ``u_from`` kind the config uses, the mean number of register people in the level's relation
+    to one record (``estimate.register_u``): ID neighbours from a sample of the register's own IDs
+    (seconds are not needed: 20,000 IDs x 119 variants), parent links from the register's links."""
+    kinds = {lv.u_from for c in config.comparisons for lv in c.levels} - {"sample"}
+    rates: dict[str, float] = {}
+    if "id_neighbours" in kinds and prepared is not None and prepared.id_table is not None:
+        keys = prepared.id_table.keys
+        rng = np.random.default_rng([config.estimation.seed, 1])  # own stream: the pair samples stay as they were
+        n_sample = config.estimation.id_neighbour_sample
+        if len(keys):  # a small register is counted whole
+            sample = keys if len(keys) <= n_sample else keys[rng.integers(0, len(keys), n_sample)]
+            rates["id_neighbours"] = id_neighbour_rate(prepared.id_table, sample)
+    if "parent_links" in kinds and index.height:
+        links = sum(int(index[c].is_not_null().sum()) for c in ("par1", "par2") if c in index.columns)
+        rates["parent_links"] = links / index.height
+    return rates
+
+
 def _estimate(
     feats: pl.DataFrame,
     chunks: list[_Chunk],
@@ -309,6 +329,7 @@ def _estimate(
     config: MatchConfig,
     cache_dir: str | Path | None,
     strata: pl.Series | None = None,
+    prepared: PreparedIndex | None = None,
 ) -> Estimates:
     """u from random pairs, then m and the match share by EM over the blocked pairs (cached per data)."""
     n, big_n = feats.height, index.height
@@ -346,6 +367,7 @@ def _estimate(
             year_equal = float((yr_l == yr_r).fill_null(False).to_numpy()[both].mean())
     est = estimate_u(sample.levels, config, k, big_n, year_equal)
     del lf, rf, sample
+    register_u(est, config, _register_rates(index, prepared, config))
     _year_prior(feats, index, config, strata, est)
     codes = _stratum_codes(strata, est)
     # EM over the blocked pairs of (a hashed sample of) the records

@@ -450,6 +450,10 @@ def implied_adjustment(comps: Comparisons, est, config: MatchConfig) -> dict[str
     u are renormalised among themselves (+ log2 of their sum: P(those labels | different people)).
     Returns, per implying comparison that has such a level, the log2 correction per pair.
 
+    One-sided, as an approximation: a pair whose implied comparison is at another label keeps its
+    unconditional u (about one one-edit neighbour in four differs in the year or gender digits), and
+    u of the implying level is the register's average, not the row's own neighbour count.
+
     Why: an ID one digit off is usually off in its six random digits; its province, gender and year
     digits then equal the neighbour's, and a neighbour who is not the person agrees on birth year and
     gender far more often than two random people. Counting those agreements at their unconditional u

@@ -67,8 +67,9 @@ class LevelSpec(_Strict):
     ``u_from`` says how u is estimated: ``sample`` (random record x register pairs, the default), or,
     for a level too rare for any affordable sample to see (a few in 10^7 pairs), counted in the
     register itself: ``id_neighbours`` (people whose IDs are one digit substitution or adjacent
-    transposition apart: the ``osa`` level of a 12-digit ID) or ``parent_links`` (the register's
-    mother / father links: the ``parent_of`` level). See ``rules.matching.estimate.register_u``.
+    transposition apart: the ``osa`` level of a 12-digit ID; needs an ``id_variants`` or
+    ``id_household`` pass) or ``parent_links`` (the register's mother / father links: the
+    ``parent_of`` level). See ``rules.matching.estimate.register_u``.
 
     ``implies``: comparisons whose agreement this level carries for two different people as well,
     each with the labels meant (``{dob: [exact, ...], gender: [agree]}``). Where a pair is at this
@@ -223,6 +224,13 @@ class MatchConfig(_Strict):
                     raise ValueError(
                         f"comparisons.{i}.levels.{j}.when: unknown predicate {lv.when!r} "
                         f"(known: {', '.join(sorted(PREDICATES))})"
+                    )
+                if lv.u_from == "id_neighbours" and not any(
+                    p.kind in ("id_variants", "id_household") for p in self.passes
+                ):
+                    raise ValueError(
+                        f"comparisons.{i}.levels.{j}.u_from: id_neighbours needs an id_variants or "
+                        "id_household pass (the register's ID table it counts in)"
                     )
                 for other, labels in lv.implies.items():
                     spec = self.comparison(other)

@@ -302,23 +302,32 @@ def _year_prior(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, s
     est.prior_years, est.year_log2, est.prior_strata = years, np.vstack([*rows, row]), names
 
 
-def _register_rates(index: pl.DataFrame, prepared: PreparedIndex | None, config: MatchConfig) -> dict[str, float]:
-    """Per ``u_from`` kind the config uses, the mean number of register people in the level's relation
-    to one record (``estimate.register_u``): ID neighbours from a sample of the register's own IDs
-    (seconds are not needed: 20,000 IDs x 119 variants), parent links from the register's links."""
+def _register_u(index: pl.DataFrame, prepared: PreparedIndex | None, config: MatchConfig) -> dict[str, float]:
+    """Per ``u_from`` kind the config uses, its u counted in the register (``estimate.register_u``),
+    over the people with an ID (the ID levels compare only pairs where both have one).
+
+    ID neighbours: the one-edit variants of ``id_neighbour_sample`` of the register's own IDs (all of
+    them in a smaller register) looked up like the ``id_variants`` pass; none found gives half a
+    neighbour over the sample instead of 0. Parent links: mother / father links between people with
+    an ID. A kind whose count is impossible (no ID table, no parent columns) is left out."""
     kinds = {lv.u_from for c in config.comparisons for lv in c.levels} - {"sample"}
-    rates: dict[str, float] = {}
+    out: dict[str, float] = {}
     if "id_neighbours" in kinds and prepared is not None and prepared.id_table is not None:
         keys = prepared.id_table.keys
-        rng = np.random.default_rng([config.estimation.seed, 1])  # own stream: the pair samples stay as they were
-        n_sample = config.estimation.id_neighbour_sample
-        if len(keys):  # a small register is counted whole
-            sample = keys if len(keys) <= n_sample else keys[rng.integers(0, len(keys), n_sample)]
-            rates["id_neighbours"] = id_neighbour_rate(prepared.id_table, sample)
-    if "parent_links" in kinds and index.height:
-        links = sum(int(index[c].is_not_null().sum()) for c in ("par1", "par2") if c in index.columns)
-        rates["parent_links"] = links / index.height
-    return rates
+        n_id, n_sample = len(keys), config.estimation.id_neighbour_sample
+        if n_id:
+            rng = np.random.default_rng([config.estimation.seed, 1])  # own stream: the pair samples stay as they were
+            sample = keys if n_id <= n_sample else keys[rng.integers(0, n_id, n_sample)]
+            rate = id_neighbour_rate(prepared.id_table, sample)
+            out["id_neighbours"] = max(rate, 0.5 / len(sample)) / n_id
+    if "parent_links" in kinds and index.height and config.record_id_column in index.columns:
+        has_id = index[config.record_id_column].is_not_null()
+        n_id = int(has_id.sum())
+        parents = [c for c in ("par1", "par2") if c in index.columns]
+        if n_id and parents:
+            links = sum(int((index[c].is_not_null() & has_id).sum()) for c in parents)
+            out["parent_links"] = max(links, 0.5) / n_id / n_id
+    return out
 
 
 def _estimate(
@@ -367,7 +376,7 @@ def _estimate(
             year_equal = float((yr_l == yr_r).fill_null(False).to_numpy()[both].mean())
     est = estimate_u(sample.levels, config, k, big_n, year_equal)
     del lf, rf, sample
-    register_u(est, config, _register_rates(index, prepared, config))
+    register_u(est, config, _register_u(index, prepared, config))
     _year_prior(feats, index, config, strata, est)
     codes = _stratum_codes(strata, est)
     # EM over the blocked pairs of (a hashed sample of) the records

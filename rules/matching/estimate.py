@@ -287,30 +287,29 @@ def estimate_u(
     return est
 
 
-def register_u(est: Estimates, config: MatchConfig, rates: dict[str, float]) -> Estimates:
+def register_u(est: Estimates, config: MatchConfig, u_values: dict[str, float]) -> Estimates:
     """u of the levels whose ``u_from`` is not ``sample``, counted in the register (in place).
 
-    ``rates``: per ``u_from`` kind, the mean number of register people that stand in the level's
-    relation to one record (``id_neighbours``: people whose ID is one edit from a register ID,
-    ``blocking.id_neighbour_rate``; ``parent_links``: mother / father links per person, one record's
-    ID being a parent of that many people on average). u is that number over the register size,
-    clamped to ``u_bounds``; a kind missing from ``rates`` leaves the sample / start value.
+    ``u_values``: per ``u_from`` kind, P(level | two different people) as counted in the register by
+    the engine (``id_neighbours``: the mean number of people whose ID is one digit substitution or
+    adjacent transposition from a register person's ID, over the people with an ID;
+    ``parent_links``: mother / father links between people with an ID, over their number squared).
+    Clamped to ``u_bounds``; a kind missing from ``u_values`` leaves the sample / start value.
 
-    Why: at 10M people two IDs one digit apart occur in about 3 of 10^7 random pairs, and a person's
-    parent in about 2 of 10^14: no affordable random sample sees either, so u stayed at its start value
-    (10^-5 and 10^-6, 30 and 10 times too common), which understated the evidence of an ID typo or a
-    parent's ID by 5 and 3 log2 units. The register gives both exactly.
+    Why: at 10M people two IDs one digit apart occur in about 1.5 of 10^7 random pairs, and a
+    person's parent in about 1 of 10^7: no affordable random sample sees either, so u stayed at its
+    start value (10^-5 and 10^-6, 70 and 10 times too common), which understated the evidence of an
+    ID typo or a parent's ID by 6 and 3 log2 units. The register gives both exactly.
     """
     lo, hi = config.estimation.u_bounds
-    big_n = max(est.n_index, 1)
     for comp in config.comparisons:
         if comp.fixed:
             continue
         for i, lv in enumerate(comp.levels):
-            rate = rates.get(lv.u_from) if lv.u_from != "sample" else None
-            if rate is None or rate <= 0:
+            value = u_values.get(lv.u_from) if lv.u_from != "sample" else None
+            if value is None:
                 continue
-            est.u[comp.name][i] = float(np.clip(rate / big_n, lo, hi))
+            est.u[comp.name][i] = float(np.clip(value, lo, hi))
             est.u_source[comp.name][i] = "register"
     return est
 
@@ -533,6 +532,10 @@ def with_labelled_pairs(
         cu = np.bincount(idx[ok & ~is_match], minlength=n_lv + 1) * strength
         mm = (est.m[comp.name] * base_m + cm) / (base_m + cm.sum())
         uu = (est.u[comp.name] * base_u + cu) / (base_u + cu.sum())
+        # a u counted in the register stands for every pair of it, not for a sample: labels keep it
+        counted = np.asarray([src == "register" for src in est.u_source.get(comp.name, [])], dtype=bool)
+        if counted.size == uu.size:
+            uu = np.where(counted, est.u[comp.name], uu)
         m[comp.name] = np.clip(mm, *opt.m_bounds) / np.clip(mm, *opt.m_bounds).sum()
         u[comp.name] = np.clip(uu, *opt.u_bounds)
     out = Estimates(**{**est.__dict__, "m": m, "u": u, "from_cache": False})
@@ -563,7 +566,7 @@ def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, 
     else:
         # the index is a function of the register: its IDs and names stand for it (hashing every
         # column of a 10M-row index would cost seconds for nothing)
-        cols = [c for c in (config.id_column, "nk", "dob") if c in index.columns]
+        cols = [c for c in (config.id_column, "nk", "dob", "par1", "par2") if c in index.columns]
         frames.append(index.select(cols) if cols else index)
     for frame in frames:
         h.update(str((frame.height, frame.columns)).encode())

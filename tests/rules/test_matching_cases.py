@@ -82,6 +82,15 @@ def test_sibling_id_prefers_the_person_the_name_and_date_describe(index, row_per
     assert "id_belongs_to_other_person" in r["flags"]
 
 
+@pytest.mark.parametrize(("name", "holder"), [("Hồ Nhật Thắg", THANG), ("Nguyễn Hoàng Hồng Thúyy", THUY)])
+def test_the_id_holder_with_a_typo_in_the_name_is_still_matched(index, name, holder):
+    """The other direction of the twin rule: the row is the ID holder's own, with a typo that does not
+    read like the twin's name; the ID is not set aside and the holder is matched, unflagged."""
+    r = _one(index, record(name, holder["date_of_birth"], holder["gender"], national_id=holder["person_id"]))
+    assert r["status"] == "matched" and r["person_id"] == holder["person_id"]
+    assert "id_belongs_to_other_person" not in r["flags"]
+
+
 def test_near_tie_is_ambiguous_never_matched(index):
     r = _one(index, record(SAME_1["full_name"], SAME_1["date_of_birth"], "Nữ"))
     assert r["status"] == "ambiguous" and r["person_id"] is None

@@ -3,6 +3,8 @@ register: the count matches a brute force, and the run's estimates carry it (u_s
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from rules.matching import MatchConfig, build_population_index, match_records
 from rules.matching.blocking import _sorted, id_neighbour_rate
 from rules.matching.estimate import register_u, start_estimates
+from tests.rules.matching_helpers import person, register
 
 config = MatchConfig.default()
 
@@ -42,19 +45,56 @@ def test_id_neighbour_rate_counts_what_a_brute_force_counts(tails, base):
 def test_register_u_sets_the_configured_levels_only():
     est = start_estimates(config, 10_000_000)
     before = {c.name: est.u[c.name].copy() for c in config.comparisons}
-    register_u(est, config, {"id_neighbours": 3.0, "parent_links": 1.5})
+    register_u(est, config, {"id_neighbours": 3e-7, "parent_links": 1.5e-7})
     idc = config.comparison("id")
     labels = [lv.label for lv in idc.levels]
     one, parent = labels.index("one_edit"), labels.index("parent_id")
-    assert est.u["id"][one] == 3.0 / 10_000_000 and est.u_source["id"][one] == "register"
-    assert est.u["id"][parent] == 1.5 / 10_000_000 and est.u_source["id"][parent] == "register"
+    assert est.u["id"][one] == 3e-7 and est.u_source["id"][one] == "register"
+    assert est.u["id"][parent] == 1.5e-7 and est.u_source["id"][parent] == "register"
     for c in config.comparisons:  # nothing else moved
-        changed = np.flatnonzero(est.u[c.name] != before[c.name])
-        assert c.name == "id" and set(changed) == {one, parent} if len(changed) else True
+        changed = set(np.flatnonzero(est.u[c.name] != before[c.name]))
+        assert changed == ({one, parent} if c.name == "id" else set()), c.name
     # a kind the run could not count keeps the sampled / start value
     fresh = start_estimates(config, 10_000_000)
     register_u(fresh, config, {})
     assert np.array_equal(fresh.u["id"], before["id"])
+
+
+def test_reviewed_pairs_do_not_move_a_u_counted_in_the_register():
+    """A handful of labelled non-matches at ``one_edit`` would outweigh a 300,000-pair sample, but a
+    u counted in the register stands for every pair of it: labels keep it (and its source)."""
+    from rules.matching.estimate import with_labelled_pairs
+
+    est = register_u(start_estimates(config, 10_000_000), config, {"id_neighbours": 1.5e-7})
+    est.u_pairs = 300_000
+    one = [lv.label for lv in config.comparison("id").levels].index("one_edit")
+    levels = {c.name: np.full(20, -2, dtype=np.int16) for c in config.comparisons}
+    levels["id"][:] = one
+    out = with_labelled_pairs(est, config, levels, np.zeros(20, dtype=bool))
+    assert out.u["id"][one] == 1.5e-7 and out.u_source["id"][one] == "register"
+
+
+def test_id_neighbours_needs_a_pass_that_holds_the_id_table():
+    import pytest
+
+    raw = config.raw
+    raw["passes"] = [p for p in raw["passes"] if p["kind"] not in ("id_variants", "id_household")]
+    with pytest.raises(ValueError, match="id_neighbours needs an id_variants or id_household pass"):
+        MatchConfig.from_dict(raw)
+
+
+def test_a_register_without_id_neighbours_gets_a_floor_not_the_start_value(tmp_path):
+    """IDs far apart: no neighbour found is not "unknown" (the start value 1e-5 would be far too
+    common) but half a neighbour over the people counted."""
+    from rules.matching.engine import _register_u
+    from rules.matching.index import prepared_index
+
+    people = [person(f"0792{i * 7_919_111 % 10**8:08d}", "Lê Văn Tám", dt.date(1990, 1, 1 + i % 28), "Nam")
+              for i in range(50)]
+    index = build_population_index(register(people, with_filler=False))
+    got = _register_u(index, prepared_index(index, config), config)
+    assert got["id_neighbours"] == 0.5 / 50 / 50
+    assert got["parent_links"] == 0.5 / 50 / 50  # no parent links in this register either
 
 
 def test_a_run_counts_id_neighbours_and_parent_links_in_its_register(tmp_path):
@@ -119,3 +159,25 @@ def test_an_implied_agreement_is_not_counted_twice():
     assert np.allclose(adj, [np.log2(p_year) + np.log2(p_gender), np.log2(p_gender), np.log2(p_gender), 0.0])
 
 
+
+
+def test_score_folds_the_implied_correction_into_the_id_weight_and_never_below_zero():
+    """Where the level's own evidence is strong (a large register) the ID weight loses exactly the
+    implied correction; where it is weak (dense IDs: one bit) the correction stops at zero, so an ID
+    one digit off is never evidence against a person because of the year and gender it implies."""
+    from rules.matching.compare import Comparisons, implied_adjustment, score
+
+    one = [lv.label for lv in config.comparison("id").levels].index("one_edit")
+
+    def pair():
+        levels = {c.name: np.full(1, -2, dtype=np.int16) for c in config.comparisons}
+        levels["id"][:], levels["dob"][:], levels["gender"][:] = one, 0, 0
+        return Comparisons(levels, {})
+
+    strong = register_u(start_estimates(config, 10_000_000), config, {"id_neighbours": 1.5e-7})
+    own = np.log2(strong.m["id"][one] / strong.u["id"][one])
+    adj = implied_adjustment(pair(), strong, config)["id"][0]
+    assert adj < -5 and np.isclose(score(pair(), strong, config).weights["id"][0], own + adj)
+    weak = start_estimates(config, 10_000)
+    weak.u["id"][one] = weak.m["id"][one] / 2  # one bit of evidence
+    assert np.isclose(score(pair(), weak, config).weights["id"][0], 0.0)

@@ -307,6 +307,15 @@ def _may_exist(table_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
         return seen[(queries * _MIX) >> shift]
 
 
+def _present_variants(table: SortedKeys, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one-edit variants of ``ids`` (``id_variants``) that may be someone's ID in ``table``: (position
+    in ``ids``, variant as uint64). Most variants are nobody's ID; the bit filter drops them cheaply."""
+    pos, var = id_variants(ids)
+    queries = var.astype(np.int64).view(np.uint64)
+    maybe = _may_exist(table.keys, queries)
+    return pos[maybe], queries[maybe]
+
+
 def id_neighbour_rate(table: SortedKeys, sample: np.ndarray) -> float:
     """Mean number of IDs in ``table`` one digit substitution or adjacent transposition away from each
     ID of ``sample`` (uint64 12-digit IDs, usually drawn from ``table`` itself): the register's ID
@@ -318,9 +327,7 @@ def id_neighbour_rate(table: SortedKeys, sample: np.ndarray) -> float:
     """
     if len(sample) == 0 or len(table.keys) == 0:
         return 0.0
-    _, var = id_variants(np.asarray(sample, dtype=np.uint64).view(np.int64))
-    queries = var.astype(np.int64).view(np.uint64)
-    queries = queries[_may_exist(table.keys, queries)]
+    _, queries = _present_variants(table, np.asarray(sample, dtype=np.uint64).view(np.int64))
     found = np.searchsorted(table.keys, queries, side="right") - np.searchsorted(table.keys, queries, side="left")
     return float(found.sum()) / len(sample)
 
@@ -364,10 +371,8 @@ def _id_variant_pass(
     rows = np.flatnonzero(todo)
     if rows.size == 0 or prepared.id_table is None:
         return empty
-    pos, var = id_variants(ids.to_numpy()[rows])
-    queries = var.astype(np.int64).view(np.uint64)
-    maybe = _may_exist(prepared.id_table.keys, queries)  # most variants are nobody's ID: drop them cheaply
-    rid, pidx, _ = lookup(prepared.id_table, rows[pos[maybe]], queries[maybe], spec.cap)
+    pos, queries = _present_variants(prepared.id_table, ids.to_numpy()[rows])
+    rid, pidx, _ = lookup(prepared.id_table, rows[pos], queries, spec.cap)
     # a record close to many IDs is not informative: apply the same cap per record
     per = np.bincount(rid, minlength=feats.height)
     keep = per[rid] <= spec.cap

@@ -182,6 +182,9 @@ class MatchConfig(_Strict):
     name_frequency: NameFrequency | None = None
     match_threshold: float = Field(default=0.99, gt=0, lt=1)  # posterior probability for `matched` ...
     margin: float = Field(default=4.0, ge=0)  # ... and log2 likelihood ratio above the runner-up
+    # log2 units by which a sibling's name must read better than the holder of the row's ID for the ID
+    # to be set aside (``decide.id_conflicts``): twice as likely, so a rounding difference never does it
+    twin_name_margin: float = Field(default=1.0, ge=0)
     review_threshold: float = Field(default=0.5, gt=0, lt=1)  # a candidate this likely is "plausible"
     max_review_candidates: int = Field(default=5, ge=1)
     chunk_size: int = Field(default=200_000, ge=1)

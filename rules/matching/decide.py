@@ -35,11 +35,6 @@ def _in_labels(comps: Comparisons, comp: ComparisonSpec, labels: tuple[str, ...]
     return np.isin(comps.levels[comp.name], idx)
 
 
-# log2 units by which a sibling's name must read better than the ID holder's to set the ID aside:
-# twice as likely, so that a rounding difference never does it; the decision margin still applies after
-TWIN_NAME_MARGIN = 1.0
-
-
 def id_conflicts(
     rid: np.ndarray, rf: pl.DataFrame, comps: Comparisons, config: MatchConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +65,7 @@ def id_conflicts(
         disagree |= ~ok & (comps.levels[c.name] != MISSING)
     dob_exact = comps.levels[dob.name] == 0
     # name evidence of each candidate: a sibling whose name reads better than the ID holder's (a typo
-    # in the given name hides an exact agreement; TWIN_NAME_MARGIN) counts like one that agrees
+    # in the given name hides an exact agreement; ``twin_name_margin``) counts like one that agrees
     # outright. Setting the ID aside only leaves the names to decide, with the usual margin
     name_w = np.zeros(n, dtype=np.float64)
     for c in parts:
@@ -105,7 +100,7 @@ def id_conflicts(
     same_hh = (pl.col("hh") == pl.col("h_hh")).fill_null(False)
     same_parent = ((pl.col("par1") == pl.col("h_par1")) | (pl.col("par2") == pl.col("h_par2"))).fill_null(False)
     same_dob = (pl.col("dob") == pl.col("h_dob")).fill_null(False) & (same_hh | ~hh_known | same_parent)
-    better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + TWIN_NAME_MARGIN)
+    better_name = pl.col("agree") | (pl.col("nw") > pl.col("h_nw") + config.twin_name_margin)
     cand = frame.join(holders, on="rid", how="left").select(
         "rid",
         (pl.col("other") & better_name & (same_dob | (same_hh & pl.col("dob_exact")))).alias("c"),

@@ -161,3 +161,14 @@ def test_sibling_id_with_a_typo_in_the_name_never_matches_the_sibling(index, nam
     r = _one(index, record(name, row_person["date_of_birth"], row_person["gender"], national_id=id_of["person_id"]))
     assert r["person_id"] in (row_person["person_id"], None)
     assert "id_belongs_to_other_person" in r["flags"]
+
+
+def test_the_twin_name_margin_is_read_from_the_config(index):
+    """The Khangg row sets the ID aside only because Khang's reading beats Thắng's by more than
+    ``twin_name_margin``: with a margin no name difference reaches, the ID holder is not set aside."""
+    from rules.matching import MatchConfig
+
+    strict = MatchConfig.from_dict({**MatchConfig.default().raw, "twin_name_margin": 50.0})
+    row = record("Hồ Nhật Khangg", KHANG["date_of_birth"], KHANG["gender"], national_id=THANG["person_id"])
+    r = match_records(records([row]), index, strict).results.row(0, named=True)
+    assert "id_belongs_to_other_person" not in r["flags"]

@@ -533,9 +533,8 @@ def with_labelled_pairs(
         mm = (est.m[comp.name] * base_m + cm) / (base_m + cm.sum())
         uu = (est.u[comp.name] * base_u + cu) / (base_u + cu.sum())
         # a u counted in the register stands for every pair of it, not for a sample: labels keep it
-        counted = np.asarray([src == "register" for src in est.u_source.get(comp.name, [])], dtype=bool)
-        if counted.size == uu.size:
-            uu = np.where(counted, est.u[comp.name], uu)
+        counted = np.asarray([src == "register" for src in est.u_source[comp.name]], dtype=bool)
+        uu = np.where(counted, est.u[comp.name], uu)
         m[comp.name] = np.clip(mm, *opt.m_bounds) / np.clip(mm, *opt.m_bounds).sum()
         u[comp.name] = np.clip(uu, *opt.u_bounds)
     out = Estimates(**{**est.__dict__, "m": m, "u": u, "from_cache": False})
@@ -552,7 +551,9 @@ def cache_root() -> Path:
     return user_cache()
 
 
-def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None) -> str:
+def data_version(
+    feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None
+) -> str:
     """sha256 key of (record features, index content, config, estimator version).
 
     ``index_key``: the cached index's register fingerprint (``index.index_source``), which stands for

@@ -48,7 +48,6 @@ def _lake(data_dir):
 
 
 def test_second_pass_assets_account_for_every_unmatched_row(data_dir):
-
     paths, _, first, truth, _ = _lake(data_dir)
     rows = unmatched_rows(paths)
     assert rows.height == int((first["status"] == "unmatched").sum()) > 0
@@ -111,7 +110,6 @@ def test_the_same_file_in_two_partitions_keeps_a_decision_in_each(data_dir):
     """One file uploaded to three partitions (its own, another province's, another sector's): its rows
     share file_sha256, sheet and row_number, and each partition must keep its own second-pass decision
     for each of them; the counts reconcile partition by partition."""
-
     paths, clean, first, _, _ = _lake(data_dir)
     # the other province's first pass matched every other row the home province left unmatched
     other_first = first.with_columns(

@@ -9,7 +9,7 @@ memory they take, is bounded by records x sum(caps) whatever the data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -62,6 +62,19 @@ class SortedKeys:
 
     keys: np.ndarray  # uint64, sorted
     pidx: np.ndarray  # uint32, index row of each sorted key
+    _filter: tuple[np.ndarray, np.uint64] | None = field(default=None, repr=False, compare=False)
+
+    def bit_filter(self) -> tuple[np.ndarray, np.uint64]:
+        """(slots, shift): the one-hash bit filter of ``keys`` (``_may_exist``), built on first use and
+        kept: every chunk of a run looks its ID variants up in the same table."""
+        if self._filter is None:
+            bits = int(min(27, max(10, np.ceil(np.log2(max(len(self.keys), 1) * 16)))))
+            shift = np.uint64(64 - bits)
+            seen = np.zeros(1 << bits, dtype=bool)
+            with np.errstate(over="ignore"):
+                seen[(np.asarray(self.keys, dtype=np.uint64) * _MIX) >> shift] = True
+            self._filter = (seen, shift)
+        return self._filter
 
 
 @dataclass
@@ -292,18 +305,15 @@ def generate_pairs(feats: pl.DataFrame, prepared: PreparedIndex, config: MatchCo
     return Candidates(pairs, counts, cap_hit, hit)
 
 
-def _may_exist(table_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """False for queries certainly absent from ``table_keys`` (a one-hash bit filter, ~16 slots per key).
+def _may_exist(table: SortedKeys, queries: np.ndarray) -> np.ndarray:
+    """False for queries certainly absent from ``table`` (a one-hash bit filter, ~16 slots per key).
 
     Why: ~120 variants per ID are looked up and almost none exist; sorting and binary-searching them
     all cost more than the rest of blocking. The filter only drops absent keys, so ``lookup`` on the
     survivors finds exactly what it would find on all of them.
     """
-    bits = int(min(27, max(10, np.ceil(np.log2(max(len(table_keys), 1) * 16)))))
-    shift = np.uint64(64 - bits)
-    seen = np.zeros(1 << bits, dtype=bool)
+    seen, shift = table.bit_filter()
     with np.errstate(over="ignore"):
-        seen[(np.asarray(table_keys, dtype=np.uint64) * _MIX) >> shift] = True
         return seen[(queries * _MIX) >> shift]
 
 
@@ -312,7 +322,7 @@ def _present_variants(table: SortedKeys, ids: np.ndarray) -> tuple[np.ndarray, n
     in ``ids``, variant as uint64). Most variants are nobody's ID; the bit filter drops them cheaply."""
     pos, var = id_variants(ids)
     queries = var.astype(np.int64).view(np.uint64)
-    maybe = _may_exist(table.keys, queries)
+    maybe = _may_exist(table, queries)
     return pos[maybe], queries[maybe]
 
 

@@ -18,6 +18,7 @@ from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 
 from rules.matching.config import ComparisonSpec, LevelSpec, MatchConfig
 from rules.matching.features import FAMILY_VARIANTS
+from rules.matching.value_pairs import PairScores, osa_within_one, rapidfuzz_scorer, score_series
 
 # columns the predicates and fix-ups read besides the ones a level names
 PREDICATE_COLUMNS: tuple[str, ...] = (
@@ -42,6 +43,8 @@ PREDICATE_COLUMNS: tuple[str, ...] = (
 )
 
 MISSING = -2
+#: Jaro-Winkler a re-ordered reading of the record's name needs against the register's name.
+REORDER_MIN_SIMILARITY = 0.85
 ELSE = -1
 
 Predicate = Callable[[pl.DataFrame, pl.DataFrame, LevelSpec, np.ndarray], np.ndarray]
@@ -60,19 +63,40 @@ def _exact(lf, rf, lv, idx):
     return _bool(a == b)
 
 
-def _fuzzy(scorer, better: str):
+#: String scorers of the fuzzy predicates: name -> (scorer, "high" = similarity, "low" = distance).
+FUZZY_SCORERS = {
+    "jw": (JaroWinkler.normalized_similarity, "high"),
+    "lev": (Levenshtein.distance, "low"),
+    "osa": (OSA.distance, "low"),
+}
+_RUNNERS = {name: rapidfuzz_scorer(scorer) for name, (scorer, _) in FUZZY_SCORERS.items()}
+
+
+def _fuzzy_hit(vals: np.ndarray, lv: LevelSpec, better: str) -> np.ndarray:
+    """Scores against the level's ``arg``, in float32 as rapidfuzz computes them (a Jaro-Winkler of
+    exactly 0.88 meets ``arg: 0.88``); NaN (a null side) never hits."""
+    ok = ~np.isnan(vals)
+    v, arg = vals[ok].astype(np.float32), np.float32(lv.arg)
+    out = np.zeros(len(vals), dtype=bool)
+    out[ok] = v >= arg if better == "high" else v <= arg
+    return out
+
+
+def _fuzzy(name: str):
+    better = FUZZY_SCORERS[name][1]
+
     def pred(lf, rf, lv, idx):
-        a, b = _pair(lf, rf, lv.column, idx)
-        ok = _bool(a.is_not_null() & b.is_not_null())
-        out = np.zeros(len(idx), dtype=bool)
-        if ok.any():
-            sa = a.filter(pl.Series(ok)).to_list()
-            sb = b.filter(pl.Series(ok)).to_list()
-            vals = process.cpdist(sa, sb, scorer=scorer, workers=1)
-            out[ok] = vals >= lv.arg if better == "high" else vals <= lv.arg
-        return out
+        return _fuzzy_hit(score_series(*_pair(lf, rf, lv.column, idx), _RUNNERS[name]), lv, better)
 
     return pred
+
+
+def _fuzzy_level(scores: PairScores, lv: LevelSpec, idx: np.ndarray) -> np.ndarray:
+    """A fuzzy predicate through the compare call's ``PairScores`` (once per distinct value pair)."""
+    if lv.when == "osa" and lv.arg == 1 and not scores.deduplicates(lv.column):
+        return osa_within_one(*_pair(scores.lf, scores.rf, lv.column, idx))
+    better = FUZZY_SCORERS[lv.when][1]
+    return _fuzzy_hit(scores.scores(lv.column, lv.when, _RUNNERS[lv.when], idx), lv, better)
 
 
 def _hamming(lf, rf, lv, idx):
@@ -205,9 +229,9 @@ def _always(lf, rf, lv, idx):
 PREDICATES: dict[str, Predicate] = {
     "exact": _exact,
     "exact_toned_or_untoned": _exact_toned_or_untoned,
-    "jw": _fuzzy(JaroWinkler.normalized_similarity, "high"),
-    "lev": _fuzzy(Levenshtein.distance, "low"),
-    "osa": _fuzzy(OSA.distance, "low"),
+    "jw": _fuzzy("jw"),
+    "lev": _fuzzy("lev"),
+    "osa": _fuzzy("osa"),
     "hamming": _hamming,
     "either_empty": _either_empty,
     "token_subset": _token_subset,
@@ -252,6 +276,16 @@ class Comparisons:
         return len(next(iter(self.levels.values()))) if self.levels else 0
 
 
+#: The variants of ``_order_variants`` as strings of single-space-separated tokens, and the
+#: positions of their first and last tokens in the original token list.
+_VARIANT_STRINGS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
+    "rot": lambda s: s.str.replace(r"^(\S+) (.*)$", "${2} ${1}"),
+    "rotr": lambda s: s.str.replace(r"^(.*) (\S+)$", "${2} ${1}"),
+    "rev": lambda s: s.str.split(" ").list.reverse().list.join(" "),
+}
+_VARIANT_ENDS: dict[str, tuple[int, int]] = {"rot": (1, 0), "rotr": (-1, -2), "rev": (-1, 0)}
+
+
 def _order_variants(toks: pl.Expr) -> dict[str, pl.Expr]:
     """Other readings of a name's token list: given name first, family name last, fully reversed."""
     return {
@@ -268,9 +302,10 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
     the register's order: if both names hold the same tokens (any order: family last, given first,
     fully reversed, an order nobody foresaw), take the register's order; otherwise try the record's
     tokens with the given name moved back to the end, the family name moved back to the front, and
-    fully reversed, and keep a reading that is close to the register's name (Jaro-Winkler >= 0.85 and
-    clearly better than as written), so typos still show as typos. ``_swapped`` marks those pairs
-    for the ``order`` comparison. Only the pairs where both parts disagree are examined.
+    fully reversed, and keep a reading that is close to the register's name (Jaro-Winkler at least
+    ``REORDER_MIN_SIMILARITY`` and clearly better than as written), so typos still show as typos.
+    ``_swapped`` marks those pairs for the ``order`` comparison. Only the pairs where both parts
+    disagree in place are examined.
     """
     if "name_order_swap" not in fixups or "nk" not in lf.columns or lf.height == 0:
         return lf
@@ -281,52 +316,72 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
         df = pl.DataFrame(
             {"l": lf["nk"].gather(sub), "t": lf["tk"].gather(sub), "r": rf["nk"].gather(sub)}
         ).with_columns(pl.col("l").str.split(" ").alias("lt"), pl.col("t").str.split(" ").alias("tt"))
-        df = df.with_columns(pl.col("r").str.split(" ").alias("rt"))
-        same_set = _bool(
-            df.select(
-                (pl.col("lt").list.sort() == pl.col("rt").list.sort())
-                & (pl.col("lt").list.len() == pl.col("tt").list.len())
-            ).to_series()
-        )
-        variants = _order_variants(pl.col("lt"))
-        tvariants = _order_variants(pl.col("tt"))
+        # the same tokens in another order: equal lengths first (cheap), then the sorted tokens
+        maybe_same = _bool(df.select(pl.col("l").str.len_bytes() == pl.col("r").str.len_bytes()).to_series())
+        same_set = np.zeros(len(sub), dtype=bool)
+        if maybe_same.any():
+            few = df.filter(pl.Series(maybe_same))
+            same_set[maybe_same] = _bool(
+                few.select(
+                    (pl.col("lt").list.sort() == pl.col("r").str.split(" ").list.sort())
+                    & (pl.col("lt").list.len() == pl.col("tt").list.len())
+                ).to_series()
+            )
+        variants = list(_VARIANT_STRINGS)
         df = df.with_columns(
-            *[v.alias(k) for k, v in variants.items()], *[v.alias(k + "_t") for k, v in tvariants.items()]
+            *[fn(pl.col("l")).alias(k) for k, fn in _VARIANT_STRINGS.items()],
+            *[
+                pl.struct(
+                    pl.col("lt").list.get(first, null_on_oob=True).alias("first"),
+                    pl.col("lt").list.get(last, null_on_oob=True).alias("last"),
+                ).alias(k + "_ends")
+                for k, (first, last) in _VARIANT_ENDS.items()
+            ],
         )
         r = df["r"].to_list()
         sims = {
-            k: process.cpdist(df[k].list.join(" ").to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
-            for k in ("lt", *variants)
+            k: process.cpdist(df[k].to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
+            for k in ("l", *variants)
         }
+        sims["lt"] = sims.pop("l")
         best_k = np.full(len(r), "", dtype=object)
         best_s = np.zeros(len(r))
         rfk, rgk = rf["fk"].gather(sub), rf["gk"].gather(sub)
         for k in variants:
             # a reading whose family and given names are exactly the register's is taken whatever
             # the middle names do (family last + a changed middle name); else it must read alike
-            parts_agree = _bool((df[k].list.first() == rfk) & (df[k].list.last() == rgk))
+            ends = df[k + "_ends"].struct
+            parts_agree = _bool((ends.field("first") == rfk) & (ends.field("last") == rgk))
             score_k = np.where(parts_agree, 2.0, sims[k])
-            better = ((sims[k] >= 0.85) | parts_agree) & (sims[k] > sims["lt"] + 0.05) & (score_k > best_s)
+            close = (sims[k] >= REORDER_MIN_SIMILARITY) | parts_agree
+            better = close & (sims[k] > sims["lt"] + 0.05) & (score_k > best_s)
             best_k[better] = k
             best_s[better] = score_k[better]
-        key_expr = pl.col("lt")
-        tone_expr = pl.col("tt")
-        for k in variants:
-            sel = pl.Series(best_k == k)
-            key_expr = pl.when(sel).then(pl.col(k)).otherwise(key_expr)
-            tone_expr = pl.when(sel).then(pl.col(k + "_t")).otherwise(tone_expr)
-        # same tokens in another order: the register's order, with the record's tones re-ordered alike
-        chosen = df.with_columns(key_expr.alias("k"), tone_expr.alias("tk2")).with_columns(
-            pl.when(pl.Series(same_set)).then(pl.col("rt")).otherwise(pl.col("k")).alias("k"),
-            pl.when(pl.Series(same_set))
-            .then(_reorder_like(pl.col("tt"), pl.col("lt"), pl.col("rt")))
-            .otherwise(pl.col("tk2"))
-            .alias("t"),
-        )
         hit = same_set | (best_k != "")
         if hit.any():
             pos = sub[hit]
-            parts = chosen.filter(pl.Series(hit)).select(
+            keep = pl.Series(hit)
+            df, best_k, same_set = df.filter(keep), best_k[hit], same_set[hit]
+            df = df.with_columns(
+                pl.col("r").str.split(" ").alias("rt"),
+                *[v.alias(k + "_l") for k, v in _order_variants(pl.col("lt")).items()],
+                *[v.alias(k + "_t") for k, v in _order_variants(pl.col("tt")).items()],
+            )
+            key_expr = pl.col("lt")
+            tone_expr = pl.col("tt")
+            for k in variants:
+                sel = pl.Series(best_k == k)
+                key_expr = pl.when(sel).then(pl.col(k + "_l")).otherwise(key_expr)
+                tone_expr = pl.when(sel).then(pl.col(k + "_t")).otherwise(tone_expr)
+            # same tokens in another order: the register's order, with the record's tones re-ordered alike
+            chosen = df.with_columns(key_expr.alias("k"), tone_expr.alias("tk2")).with_columns(
+                pl.when(pl.Series(same_set)).then(pl.col("rt")).otherwise(pl.col("k")).alias("k"),
+                pl.when(pl.Series(same_set))
+                .then(_reorder_like(pl.col("tt"), pl.col("lt"), pl.col("rt")))
+                .otherwise(pl.col("tk2"))
+                .alias("t"),
+            )
+            parts = chosen.select(
                 pl.col("k").list.first().alias("fk"),
                 pl.when(pl.col("k").list.len() > 2)
                 .then(pl.col("k").list.slice(1, pl.col("k").list.len() - 2).list.join(" "))
@@ -366,8 +421,9 @@ def compare(
     tf: dict[str, np.ndarray | None] = {}
     if fixups:
         lf = apply_fixups(lf, rf, config.pair_fixups)
+    scores = PairScores(lf, rf)
     for comp in config.comparisons:
-        levels[comp.name], tf[comp.name] = _compare_one(lf, rf, comp, n_index)
+        levels[comp.name], tf[comp.name] = _compare_one(lf, rf, comp, n_index, scores)
     out = Comparisons(levels, tf)
     nf = config.name_frequency
     if nf is not None and lf.height:
@@ -380,7 +436,7 @@ def compare(
     return out
 
 
-def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_index: int):
+def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_index: int, scores: PairScores):
     n = lf.height
     lvl = np.full(n, ELSE, dtype=np.int16)
     if comp.null_columns:
@@ -392,7 +448,10 @@ def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_ind
         todo = np.flatnonzero(lvl == ELSE)
         if todo.size == 0:
             break
-        hit = PREDICATES[lv.when](lf, rf, lv, todo)
+        if lv.when in FUZZY_SCORERS and lv.column in lf.columns and lv.column in rf.columns:
+            hit = _fuzzy_level(scores, lv, todo)
+        else:
+            hit = PREDICATES[lv.when](lf, rf, lv, todo)
         lvl[todo[hit]] = i
     tf = None
     for i, lv in enumerate(comp.levels):

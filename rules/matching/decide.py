@@ -247,10 +247,16 @@ def _flags(chunk, rid, post, holder, conflict_rec, res, cap_hit, config) -> pl.E
         file_id = chunk["idf"] if "idf" in chunk.columns else chunk[col]
         corrected = (status == "matched") & _bool(file_id.is_not_null() & (file_id != res["person_id"]))
         flags.append(("id_corrected", corrected))
-    frame = pl.DataFrame({name: arr for name, arr in flags})
-    exprs = [pl.when(pl.col(name)).then(pl.lit(name)).otherwise(None) for name, _ in flags]
-    lists = frame.select(pl.concat_list(exprs).list.drop_nulls().alias("flags"))["flags"]
-    return pl.lit(lists)
+    # each record's flags as a bit pattern, then the pattern's list (a few patterns, many records)
+    code = np.zeros(len(status), dtype=np.int64)
+    for bit, (_, arr) in enumerate(flags):
+        code |= arr.astype(np.int64) << bit
+    patterns = pl.Series(
+        "flags",
+        [[name for bit, (name, _) in enumerate(flags) if c >> bit & 1] for c in range(1 << len(flags))],
+        dtype=pl.List(pl.Utf8),
+    )
+    return pl.lit(patterns.gather(code))
 
 
 def _bool(s: pl.Series) -> np.ndarray:

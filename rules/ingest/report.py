@@ -716,12 +716,18 @@ def report_headers(sector: str | None, headers: list[str], column_map: dict[str,
     out: list[str] = []
     for label in headers:
         field = column_map.get(label)
-        if field is None or names(label) == field:
-            out.append(label)
-            continue
         parts = label.split(TWO_ROW_JOIN)
         taken = set(headers) | set(out)  # a label another column has would be renamed "x (2)" when read
         ends = [TWO_ROW_JOIN.join(parts[k:]) for k in range(1, len(parts))]  # longest end first
+        if field is None and spec.lookup(label) is None:
+            # not a data column: unknown (its key kept), or a mark column the reader found by its leaf
+            # ("Thông tin học sinh - Nữ": an x under "Nữ"), which must keep that leaf to be found again
+            mark = next((c for c in ends if c not in taken and (spec.lookup(c) or "").startswith("_")), None)
+            out.append(mark or label)
+            continue
+        if field is None or names(label) == field:
+            out.append(label)
+            continue
         aliases = [a for a in spec.display.get(field, []) if spec.lookup(a) == field]  # the field's own names
         out.append(next((c for c in [*ends, *aliases] if c not in taken and names(c) == field), label))
     return out

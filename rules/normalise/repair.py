@@ -105,7 +105,8 @@ def _decode_cp1252_view(text: str, restore_spaces: bool = False) -> str | None:
 
     ``restore_spaces``: 0xA0, the last byte of à Ơ Ạ Ỡ, shows as an NBSP that copy-paste often
     turns into a space; a space where a sequence needs its next byte is taken for that byte
-    (``HoÃ ng``). Not for text in capitals: ``NGÃ BA`` is the capital Ã and a space."""
+    (``HoÃ ng``). Not for text in capitals: ``NGÃ BA`` is the capital Ã and a space; nor where the
+    letter would begin a word not going on in lower case (``Ã An``, not ``àAn``; ``Æ n`` is ``Ơn``)."""
     table = _cp1252_char_to_byte()
     buf = bytearray()
     for ch in text:
@@ -123,6 +124,11 @@ def _decode_cp1252_view(text: str, restore_spaces: bool = False) -> str | None:
         except UnicodeDecodeError as exc:
             if (not restore_spaces or exc.reason != "invalid continuation byte" or exc.end >= len(buf)
                     or buf[exc.end] != 0x20):
+                return None
+            starts_word = exc.start == 0 or buf[exc.start - 1] == 0x20
+            if starts_word and not (exc.end + 1 < len(buf) and 0x61 <= buf[exc.end + 1] <= 0x7A):
+                # a word-initial letter glued to what follows ("Ã An" -> "àAn"): a capital Ã and a
+                # space, as written; "Æ n" (Ơn, its word going on in lower case) is restored
                 return None
             buf[exc.end] = 0xA0
     return fixed if fixed != text else None

@@ -130,6 +130,7 @@ def test_every_cell_of_a_mojibake_column_comes_back(words, case):
 @example(words=["Quả"], case="upper", strays=[(3, 0x81)])
 @example(words=["Ân"], case="title", strays=[(1, 0xAD)])  # "Â\xad" is UTF-8 for a soft hyphen
 @example(words=["Ò"], case="upper", strays=[(1, 0x81)])  # "Ì"/"Ò" + C1: a combining mark on nothing
+@example(words=["Ã", "An"], case="title", strays=[])  # "Ã An": not "àAn" (a restored NBSP begins no word)
 @given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
        case=st.sampled_from(["title", "lower", "upper"]),
        strays=st.lists(st.tuples(st.integers(0, 60), st.sampled_from(STRAYS)), max_size=4))

@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA, Hamming, JaroWinkler, Levenshtein
 
 from rules.matching.config import ComparisonSpec, LevelSpec, MatchConfig
 from rules.matching.features import FAMILY_VARIANTS
-from rules.matching.value_pairs import PairScores, osa_within_one, rapidfuzz_scorer, score_series
+from rules.matching.value_pairs import PairScores, osa_within_one, rapidfuzz_scorer
 
 # columns the predicates and fix-ups read besides the ones a level names
 PREDICATE_COLUMNS: tuple[str, ...] = (
@@ -82,17 +82,14 @@ def _fuzzy_hit(vals: np.ndarray, lv: LevelSpec, better: str) -> np.ndarray:
     return out
 
 
-def _fuzzy(name: str):
-    better = FUZZY_SCORERS[name][1]
-
-    def pred(lf, rf, lv, idx):
-        return _fuzzy_hit(score_series(*_pair(lf, rf, lv.column, idx), _RUNNERS[name]), lv, better)
-
-    return pred
+def _fuzzy(lf, rf, lv, idx):
+    """A fuzzy predicate on its own (``compare`` shares one ``PairScores`` between all the levels)."""
+    return _fuzzy_level(PairScores(lf, rf), lv, idx)
 
 
 def _fuzzy_level(scores: PairScores, lv: LevelSpec, idx: np.ndarray) -> np.ndarray:
-    """A fuzzy predicate through the compare call's ``PairScores`` (once per distinct value pair)."""
+    """A fuzzy predicate (``FUZZY_SCORERS``) through ``scores``, computed once per distinct value pair
+    where the column's values repeat; an ID's one-edit test as byte matrices (``osa_within_one``)."""
     if lv.when == "osa" and lv.arg == 1 and not scores.deduplicates(lv.column):
         return osa_within_one(*_pair(scores.lf, scores.rf, lv.column, idx))
     better = FUZZY_SCORERS[lv.when][1]
@@ -229,9 +226,9 @@ def _always(lf, rf, lv, idx):
 PREDICATES: dict[str, Predicate] = {
     "exact": _exact,
     "exact_toned_or_untoned": _exact_toned_or_untoned,
-    "jw": _fuzzy("jw"),
-    "lev": _fuzzy("lev"),
-    "osa": _fuzzy("osa"),
+    "jw": _fuzzy,
+    "lev": _fuzzy,
+    "osa": _fuzzy,
     "hamming": _hamming,
     "either_empty": _either_empty,
     "token_subset": _token_subset,
@@ -339,11 +336,11 @@ def apply_fixups(lf: pl.DataFrame, rf: pl.DataFrame, fixups: tuple[str, ...]) ->
             ],
         )
         r = df["r"].to_list()
+        # "lt": the name as written
         sims = {
-            k: process.cpdist(df[k].to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
-            for k in ("l", *variants)
+            k: process.cpdist(df[col].to_list(), r, scorer=JaroWinkler.normalized_similarity, workers=1)
+            for k, col in (("lt", "l"), *((v, v) for v in variants))
         }
-        sims["lt"] = sims.pop("l")
         best_k = np.full(len(r), "", dtype=object)
         best_s = np.zeros(len(r))
         rfk, rgk = rf["fk"].gather(sub), rf["gk"].gather(sub)
@@ -448,10 +445,9 @@ def _compare_one(lf: pl.DataFrame, rf: pl.DataFrame, comp: ComparisonSpec, n_ind
         todo = np.flatnonzero(lvl == ELSE)
         if todo.size == 0:
             break
-        if lv.when in FUZZY_SCORERS and lv.column in lf.columns and lv.column in rf.columns:
-            hit = _fuzzy_level(scores, lv, todo)
-        else:
-            hit = PREDICATES[lv.when](lf, rf, lv, todo)
+        # fuzzy levels share the call's PairScores (a comparison's levels score the same value pairs)
+        fuzzy = lv.when in FUZZY_SCORERS
+        hit = _fuzzy_level(scores, lv, todo) if fuzzy else PREDICATES[lv.when](lf, rf, lv, todo)
         lvl[todo[hit]] = i
     tf = None
     for i, lv in enumerate(comp.levels):

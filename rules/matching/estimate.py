@@ -551,9 +551,7 @@ def cache_root() -> Path:
     return user_cache()
 
 
-def data_version(
-    feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None
-) -> str:
+def data_version(feats: pl.DataFrame, index: pl.DataFrame, config: MatchConfig, index_key: str | None = None) -> str:
     """sha256 key of (record features, index content, config, estimator version).
 
     ``index_key``: the cached index's register fingerprint (``index.index_source``), which stands for

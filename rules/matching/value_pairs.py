@@ -38,8 +38,8 @@ def rapidfuzz_scorer(scorer) -> ListScorer:
 
 @dataclass
 class _Distinct:
-    """Distinct value pairs of one column: ``inverse[i]`` is pair i's distinct pair, ``first[k]`` a
-    pair holding distinct pair k; ``a``/``b`` the distinct pairs' values (None where null)."""
+    """Distinct value pairs of one column: ``inverse[i]`` is pair i's distinct pair, ``a``/``b`` the
+    distinct pairs' values (null where null); ``scores``/``done`` per scorer name, per distinct pair."""
 
     inverse: np.ndarray
     a: pl.Series
@@ -128,7 +128,6 @@ def score_series(a: pl.Series, b: pl.Series, scorer: ListScorer) -> np.ndarray:
     return out
 
 
-
 def osa_within_one(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Per aligned pair: optimal string alignment distance <= 1 (equal, one substitution or one
     swap of adjacent characters, or one insertion or deletion); False where either side is null.
@@ -143,15 +142,15 @@ def osa_within_one(a: pl.Series, b: pl.Series) -> np.ndarray:
         return out
     la, lb = a.str.len_bytes(), b.str.len_bytes()
     common = la.drop_nulls().mode()
+    width = int(common.sort()[0]) if len(common) else 0
     fast = np.zeros(n, dtype=bool)
-    if len(common):
-        width = int(common.sort()[0])
+    if width > 0:
         fast = (
             ((la == width) & (lb == width) & (a.str.len_chars() == width) & (b.str.len_chars() == width))
             .fill_null(False)
             .to_numpy()
         )
-    if fast.any() and width > 0:
+    if fast.any():
         m = pl.Series(fast)
         x, y = _byte_matrix(a.filter(m), width), _byte_matrix(b.filter(m), width)
         diff = x != y
@@ -161,8 +160,11 @@ def osa_within_one(a: pl.Series, b: pl.Series) -> np.ndarray:
     rest = ~fast & (a.is_not_null() & b.is_not_null()).to_numpy()
     if rest.any():
         m = pl.Series(rest)
-        out[rest] = process.cpdist(a.filter(m).to_list(), b.filter(m).to_list(), scorer=OSA.distance, workers=1) <= 1
+        out[rest] = score_series(a.filter(m), b.filter(m), _OSA) <= 1
     return out
+
+
+_OSA = rapidfuzz_scorer(OSA.distance)
 
 
 def _byte_matrix(s: pl.Series, width: int) -> np.ndarray:

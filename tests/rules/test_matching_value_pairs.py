@@ -129,4 +129,7 @@ def test_a_score_exactly_at_the_level_hits_on_both_paths():
     scores = PairScores(lf, rf)
     assert scores.deduplicates("mk")
     assert _fuzzy_level(scores, lv, idx).all()
+    direct = PairScores(lf, rf, min_pairs=10**9)  # never deduplicates: pair by pair
+    assert not direct.deduplicates("mk")
+    assert _fuzzy_level(direct, lv, idx).all()
     assert PREDICATES["jw"](lf, rf, lv, idx).all()

@@ -722,7 +722,7 @@ def report_headers(sector: str | None, headers: list[str], column_map: dict[str,
         if field is None and spec.lookup(label) is None:
             # not a data column: unknown (its key kept), or a mark column the reader found by its leaf
             # ("Thông tin học sinh - Nữ": an x under "Nữ"), which must keep that leaf to be found again
-            mark = next((c for c in ends if c not in taken and (spec.lookup(c) or "").startswith("_")), None)
+            mark = next((c for c in ends if c not in taken and spec.lookup(c) in (FEMALE_MARK, MALE_MARK)), None)
             out.append(mark or label)
             continue
         if field is None or names(label) == field:

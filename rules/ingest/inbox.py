@@ -64,6 +64,8 @@ _DATE = re.compile(
     r")(?![0-9])"
 )
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+#: The list name given to an upload whose own name names none (``.xlsx``).
+UNNAMED_LIST = "unnamed"
 
 
 class UnitError(UserError, ValueError):
@@ -225,7 +227,12 @@ def inbox_name(unit: str, original_name: str) -> str:
     if not UNIT_PATTERN.match(unit):
         raise UnitError(f"unit {unit!r} is not a safe slug")
     _, listed = split_inbox_name(Path(original_name).name)
-    return bounded_name(f"{unit}{UNIT_SEPARATOR}{_UNSAFE_CHARS.sub('_', listed).strip()}")
+    listed = _UNSAFE_CHARS.sub("_", listed).strip()
+    if not listed_stem(f"{unit}{UNIT_SEPARATOR}{listed}").strip():
+        # a name that is all suffix ('.xlsx', '.csv.errors.xlsx', 'x__.xlsx') names no list: the
+        # rule needs one, or the inbox would refuse the copy it was just given as misnamed
+        listed = UNNAMED_LIST + listed
+    return bounded_name(f"{unit}{UNIT_SEPARATOR}{listed}")
 
 
 def unit_of(file_name: str) -> str:

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rules.ingest.inbox import inbox_name, is_inbox_name, list_inbox, name_key, unit_slug
@@ -18,9 +18,18 @@ LISTED = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), 
 
 
 @given(UNITS, LISTED)
+@example(unit="a0", listed="/")  # found by hypothesis: the base name '.xlsx' named no list
+@example(unit="a0", listed="x/.csv.errors")
 def test_every_name_we_build_follows_the_rule(unit, listed):
     name = inbox_name(unit_slug(unit), listed + ".xlsx")
     assert is_inbox_name(name)
+
+
+def test_a_name_that_is_all_suffix_gets_a_list_name():
+    assert inbox_name("thcs_nu", ".xlsx") == "thcs_nu__unnamed.xlsx"
+    assert inbox_name("thcs_nu", "x__.csv") == "thcs_nu__unnamed.csv"
+    assert inbox_name("thcs_nu", ".csv.errors.xlsx") == "thcs_nu__unnamed.csv.errors.xlsx"
+    assert inbox_name("thcs_nu", "DS lớp 6A.xlsx") == "thcs_nu__DS lớp 6A.xlsx"  # a named list keeps its name
 
 
 def test_names_without_a_unit_prefix_do_not():

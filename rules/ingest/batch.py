@@ -11,7 +11,6 @@ supersedes the older ones; the same content twice counts once).
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,82 +107,28 @@ def mark_uploads(uploads: pl.DataFrame) -> pl.DataFrame:
     return supersede(uploads.drop("status")).select(*uploads.columns, "superseded_by")
 
 
-#: Reports of one batch are written in worker processes when there are at least this many: a worker
-#: costs about a second of imports, a report of a few hundred rows a few tenths of a second.
-PARALLEL_REPORTS_MIN = 8
-#: Workers at most: each imports polars and the report writer (about 150 MB), and a container's CPU
-#: limit is not what ``os.cpu_count`` sees.
-PARALLEL_REPORTS_MAX_WORKERS = 4
-
-
-def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path,
-                        *, workers: int | None = None) -> list[Path]:
+def write_error_reports(raw: pl.DataFrame, quarantined: pl.DataFrame, inbox: Path, reports_dir: Path) -> list[Path]:
     """An error report for every upload that has rejected rows or lists the same person twice (the
     uploader fixes it in Excel and sends it back), as ``doisoat upload`` writes one: a file of valid
-    rows only, some of them repeats, gets its warnings too. Returns the reports written, in the
-    files' order: one that cannot be written (a full disk) is skipped, its rows stay in the rejected
-    records.
+    rows only, some of them repeats, gets its warnings too. Returns the reports written: one that
+    cannot be written (a full disk) is skipped, its rows stay in the rejected records.
 
     Linear in the rows: the frames are split by file once (``partition_by``), never filtered per file.
-    Writing a report is per-cell Python (xlsxwriter), so a batch of ``PARALLEL_REPORTS_MIN`` reports
-    or more is written by one spawned worker per core, at most ``PARALLEL_REPORTS_MAX_WORKERS`` (``workers``
-    overrides; 1 = in this process).
-    Each report is the same workbook whichever process writes it (all but its creation time); a pool
-    that breaks (a worker killed) leaves its unwritten reports to this process.
     """
-    from rules.ingest.report import duplicate_rows, error_report_path, report_job
+    from rules.ingest.report import duplicate_rows, error_report_path, write_error_report
 
     if not raw.height:
         return []
     rows_by_file = raw.partition_by("file_name", as_dict=True, maintain_order=True)
     bad_by_file = (quarantined.partition_by("file_name", as_dict=True, maintain_order=True)
                    if quarantined.height else {})
-    jobs = []
+    written: list[Path] = []
     for (file_name,), rows in rows_by_file.items():
         bad = bad_by_file.get((file_name,), quarantined.clear())
         dups = duplicate_rows(rows)
         if not bad.height and not dups.height:
             continue
         target = error_report_path(inbox / str(file_name), reports_dir)
-        jobs.append(report_job(rows, bad, target, inbox, duplicates=dups))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_workers = min(workers if workers is not None else min(cores, PARALLEL_REPORTS_MAX_WORKERS), len(jobs))
-    if workers is None and len(jobs) < PARALLEL_REPORTS_MIN:
-        n_workers = 1
-    done = _write_in_workers(jobs, n_workers) if n_workers > 1 else {}
-    written: list[Path] = []
-    for i, job in enumerate(jobs):
-        if i in done:
-            if done[i] is not None:
-                written.append(done[i])
-            continue
-        path = _write_one(job)
-        if path is not None:
-            written.append(path)
+        with contextlib.suppress(OSError):  # a report that cannot be written never blocks the others
+            written.append(write_error_report(rows, bad, target, source_dir=inbox, duplicates=dups))
     return written
-
-
-def _write_one(job) -> Path | None:
-    """One report, or None when it cannot be written (a report never blocks the others)."""
-    from rules.ingest.report import write_report_job
-
-    try:
-        return write_report_job(job)
-    except OSError:
-        return None
-
-
-def _write_in_workers(jobs: list, n_workers: int) -> dict[int, Path | None]:
-    """Report index -> its path (None: could not be written) for the reports the workers wrote."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    done: dict[int, Path | None] = {}
-    # spawn, not fork: this process may run polars' and Dagster's threads
-    with contextlib.suppress(BrokenProcessPool), ProcessPoolExecutor(
-            n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_write_one, job) for job in jobs]
-        for i, future in enumerate(futures):
-            done[i] = future.result()
-    return done

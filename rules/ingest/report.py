@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,41 +137,14 @@ def write_error_report(result, path=None, out: str | Path | None = None, source_
         raw, quarantined, target = result, path, Path(out) if out is not None else None
         if target is None or quarantined is None:
             raise TypeError("write_error_report(raw, quarantined, path) needs all three arguments")
-        return write_report_job(report_job(raw, quarantined, target, source_dir, duplicates=duplicates))
+        folder = Path(source_dir) if source_dir is not None else target.parent
+        source = folder / str(raw["file_name"][0]) if raw.height else None
+        return write_error_report_frames(raw, quarantined, _headers_for(raw, folder), target, source=source,
+                                         duplicates=duplicates)
     up = result.upload
     return write_error_report_frames(result.raw, result.quarantined, _sheets_of(up),
                                      path or error_report_path(up.file_name),
                                      source=Path(up.source_path) if up.source_path else None)
-
-
-@dataclass(frozen=True)
-class ReportJob:
-    """Everything one file's report is written from, resolved in the process that read the file (the
-    uploader's headers come from what its reader found, kept per process): picklable, so that
-    :func:`write_report_job` may run in another process."""
-
-    raw: pl.DataFrame
-    quarantined: pl.DataFrame
-    sheets: list[tuple]
-    path: Path
-    source: Path | None
-    duplicates: pl.DataFrame | None
-
-
-def report_job(raw: pl.DataFrame, quarantined: pl.DataFrame, path: str | Path, source_dir: str | Path | None = None,
-               *, duplicates: pl.DataFrame | None = None) -> ReportJob:
-    """The :class:`ReportJob` of ``write_error_report(raw, quarantined, path, source_dir)``: the rows of
-    one file, its upload found in ``source_dir`` (default: beside ``path``) under ``raw["file_name"]``."""
-    target = Path(path)
-    folder = Path(source_dir) if source_dir is not None else target.parent
-    source = folder / str(raw["file_name"][0]) if raw.height else None
-    return ReportJob(raw, quarantined, _headers_for(raw, folder), target, source, duplicates)
-
-
-def write_report_job(job: ReportJob) -> Path:
-    """Write the report of ``job``; returns its path (:func:`write_error_report_frames`)."""
-    return write_error_report_frames(job.raw, job.quarantined, job.sheets, job.path, source=job.source,
-                                     duplicates=job.duplicates)
 
 
 def _headers_for(raw: pl.DataFrame, folder: Path) -> list[tuple]:

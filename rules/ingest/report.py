@@ -36,7 +36,7 @@ from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
 from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.limits import column_letters
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
-from rules.private import private_file, private_temp
+from rules.private import NAME_MAX_BYTES, private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
@@ -80,7 +80,20 @@ def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = 
         return p if reports_dir is None else Path(reports_dir) / p.name
     stem = p.stem if p.suffix.lower() in WORKBOOK_SUFFIXES else p.name
     folder = Path(reports_dir) if reports_dir is not None else p.parent
-    return folder / (bounded_name(stem, 255 - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
+    return folder / (bounded_name(stem, NAME_MAX_BYTES - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
+
+
+def close_book(wb) -> None:
+    """Close an xlsxwriter workbook, raising the ``OSError`` of a write that failed (a full disk, a
+    folder that vanished) rather than xlsxwriter's ``FileCreateError``, which is not one: callers
+    that skip a report that cannot be written then catch one kind of error."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        wb.close()
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise cause from None
 
 
 def is_error_report(path: str | Path) -> bool:
@@ -682,7 +695,7 @@ def _write_book(target: Path, raw: pl.DataFrame, errors: pl.DataFrame, n_bad: in
         for i, line in enumerate([*lines, *(text.format(sheets=quoted) for text in INSTRUCTIONS)]):
             guide.write_string(i, 0, line)
     finally:
-        wb.close()
+        close_book(wb)
 
 
 _AS_REPORTED = {FAMILY_MIDDLE: "full_name", FEMALE_MARK: "gender", MALE_MARK: "gender"}
@@ -820,7 +833,7 @@ def write_structural_report(error, path: str | Path) -> Path:
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 100)
     finally:
-        wb.close()
+        close_book(wb)
     return path
 
 

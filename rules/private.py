@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,8 +84,9 @@ def private_temp(path: str | Path) -> Iterator[Path]:
     file; on failure it is removed (nothing is left behind).
     """
     path = Path(path)
-    tmp = path.with_name(_temp_name(path.name))
-    tmp.unlink(missing_ok=True)
+    # named apart from the target: it fits whenever the target does (a name at the 255-byte limit) and
+    # one left by a killed process never carries an uploader's file name
+    tmp = path.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(6)}")
     private_file(tmp)
     try:
         yield tmp
@@ -92,22 +94,6 @@ def private_temp(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-#: The longest file name the file systems we write to take, in bytes.
-NAME_MAX_BYTES = 255
-
-
-def _temp_name(name: str) -> str:
-    """``.<name>.tmp-<pid>``, or, when that would pass ``NAME_MAX_BYTES`` (a target whose own name
-    is already at the limit), ``.<digest>.tmp-<pid>``: the temporary name must be creatable
-    whenever the target's is."""
-    tmp = f".{name}.tmp-{os.getpid()}"
-    if len(tmp.encode("utf-8")) <= NAME_MAX_BYTES:
-        return tmp
-    import hashlib
-
-    return f".{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}.tmp-{os.getpid()}"
 
 
 def write_private_bytes(path: str | Path, data: bytes) -> Path:

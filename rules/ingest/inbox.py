@@ -44,7 +44,9 @@ from pathlib import Path
 from rules.errors import UserError
 from rules.provinces import slugify
 
-MAX_NAME_BYTES = 200  # leaves room for ".errors.xlsx" and temp prefixes under the 255-byte limit
+#: The longest file name the file systems we write to take, in UTF-8 bytes.
+NAME_MAX_BYTES = 255
+MAX_NAME_BYTES = 200  # leaves room for ".errors.xlsx" and temp prefixes under NAME_MAX_BYTES
 MAX_UNIT_CHARS = 64
 UNIT_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_]{0,62}[a-z0-9])?$")
 UNIT_SEPARATOR = "__"

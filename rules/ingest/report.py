@@ -36,7 +36,7 @@ from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
 from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.limits import column_letters
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
-from rules.private import NAME_MAX_BYTES, private_file, private_temp
+from rules.private import private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
@@ -73,7 +73,7 @@ def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = 
 
     An error report sent back (``x.errors.xlsx``) is reported on under its own name: one report name
     per list across rounds, never ``x.errors.errors.xlsx``."""
-    from rules.ingest.inbox import bounded_name
+    from rules.ingest.inbox import NAME_MAX_BYTES, bounded_name
 
     p = Path(upload_path)
     if is_error_report(p):

@@ -39,6 +39,51 @@ def _assert_no_personal_text(notices: list[str]) -> None:
         assert part not in text, text
 
 
+def test_a_folder_at_a_reports_name_is_kept_and_reported_the_batch_goes_on(tmp_path: Path) -> None:
+    inbox, reports = _folders(tmp_path)
+    (reports / f"thcs_nu__{PUPIL}.errors.xlsx").mkdir()
+    (reports / "thcs_nu__ds.csv.errors.xlsx").write_bytes(b"old")
+    got = _read(inbox, reports)
+    assert got.uploads["status"].to_list() == ["read"]
+    assert [p.name for p in reports.iterdir()] == [f"thcs_nu__{PUPIL}.errors.xlsx"]  # the other one went
+    assert len(got.notices) == 1
+    assert "thcs_nu__x.xlsx" in got.notices[0] and "folder" in got.notices[0] and str(reports) in got.notices[0]
+    _assert_no_personal_text(got.notices)
+
+
+def test_an_old_report_that_cannot_be_removed_is_reported_without_its_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only reports folder (simulated: the tests may run as root, who may write anywhere)."""
+    inbox, reports = _folders(tmp_path)
+    old = reports / f"thcs_nu__{PUPIL}.errors.xlsx"
+    old.write_bytes(b"old")
+    real_unlink = Path.unlink
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        if self.parent == reports:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    got = _read(inbox, reports)
+    assert got.uploads.height == 1 and old.exists()
+    assert len(got.notices) == 1 and "permission denied" in got.notices[0] and "writable" in got.notices[0]
+    _assert_no_personal_text(got.notices)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may remove files from a read-only folder")
+def test_a_read_only_reports_folder_does_not_stop_the_batch(tmp_path: Path) -> None:
+    inbox, reports = _folders(tmp_path)
+    (reports / f"thcs_nu__{PUPIL}.errors.xlsx").write_bytes(b"old")
+    os.chmod(reports, 0o500)
+    try:
+        got = _read(inbox, reports)
+    finally:
+        os.chmod(reports, 0o700)
+    assert got.uploads.height == 1 and len(got.notices) == 1
+    _assert_no_personal_text(got.notices)
+
+
 def _dead_pid() -> int:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True)
@@ -76,6 +121,19 @@ def test_a_sweep_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(Path, "unlink", refuse)
     sweep = remove_stale_temps(tmp_path)
     assert sweep.removed == [] and len(sweep.failed) == 2
+
+
+def test_a_batch_sweeps_the_reports_folder_and_the_inbox(tmp_path: Path) -> None:
+    inbox, reports = _folders(tmp_path)
+    dead = _dead_pid()
+    for folder in (inbox, reports):
+        (folder / f".tmp-{dead}-0123456789ab").write_bytes(b"half")
+        (folder / f".tmp-{os.getpid()}-0123456789ab").write_bytes(b"being written")
+    got = _read(inbox, reports)
+    assert got.notices == []
+    for folder in (inbox, reports):
+        assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".tmp-")) == [
+            f".tmp-{os.getpid()}-0123456789ab"]
 
 
 def test_a_failed_write_whose_temporary_cannot_be_removed_raises_its_own_error(tmp_path: Path) -> None:

@@ -120,6 +120,8 @@ def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECOND
     raises: a folder that cannot be read is skipped, a file that cannot be removed is returned in
     ``failed``.
     """
+    from rules.processes import process_alive
+
     folder = Path(folder)
     sweep = Sweep([], [])
     try:
@@ -135,7 +137,7 @@ def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECOND
             st = os.lstat(path)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
                 continue  # not one of our temporary files
-            if now - st.st_mtime < max_age and _alive(pid):
+            if now - st.st_mtime < max_age and process_alive(pid):
                 continue  # still being written by a running process (this one included)
             path.unlink()
         except FileNotFoundError:
@@ -145,15 +147,6 @@ def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECOND
         else:
             sweep.removed.append(path)
     return sweep
-
-
-def _alive(pid: int) -> bool:
-    from rules.processes import process_alive
-
-    try:
-        return process_alive(pid)
-    except (OverflowError, ValueError):  # a pid no process can have
-        return False
 
 
 def write_private_bytes(path: str | Path, data: bytes) -> Path:

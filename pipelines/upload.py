@@ -24,7 +24,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     from rules.errors import MissingInputError
     from rules.ingest import process_upload, write_error_report
     from rules.ingest.inbox import check_unit
-    from rules.ingest.report import SMALL_FILE_ROWS, error_report_path
+    from rules.ingest.report import SMALL_FILE_ROWS, error_report_path, rejected_report_path
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -41,8 +41,8 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     if copy_to_inbox and sheet is None:  # copy first: the report may be written over this very file
         _copy_to_inbox(path, slug, sector, unit)
     if report.resolve() == path.resolve() and result.raw.height > SMALL_FILE_ROWS:
-        report = report.with_name(report.name[: -len(".errors.xlsx")] + ".rejected.errors.xlsx")  # never
-        # write a rejected-rows-only report over the whole list the user sent
+        report = rejected_report_path(report)  # never write a rejected-rows-only report over the whole
+        # list the user sent
     if result.quarantined.height or result.duplicate_lines():
         write_error_report(result, report)
         if result.raw.height <= SMALL_FILE_ROWS:

@@ -30,6 +30,9 @@ UMASK = 0o077
 TEMP_NAME = re.compile(r"\.tmp-([0-9]{1,10})-[0-9a-f]{12}")
 #: A temporary older than this is left over whatever its pid says (the pid may have been reused).
 STALE_TEMP_SECONDS = 24 * 3600
+#: A temporary whose pid is not running here is left over only once it is this old: its writer may run
+#: in another container sharing the volume (another pid namespace), and no write takes an hour.
+DEAD_WRITER_GRACE_SECONDS = 3600
 
 
 def restrict_umask() -> int:
@@ -111,12 +114,14 @@ class Sweep(NamedTuple):
     failed: list[tuple[Path, OSError]]
 
 
-def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECONDS) -> Sweep:
+def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECONDS,
+                       grace: float = DEAD_WRITER_GRACE_SECONDS) -> Sweep:
     """Remove the temporaries :func:`private_temp` left in ``folder`` when its process was killed mid-write.
 
     Only regular files of ours named exactly ``.tmp-<pid>-<12 hex>`` are candidates, and one goes
-    only when process ``pid`` no longer runs on this machine or the file is older than ``max_age``
-    seconds (a reused pid). Everything else in the folder is left alone, links included. Never
+    when process ``pid`` no longer runs on this machine and the file is older than ``grace`` seconds
+    (a writer in another container has another pid namespace), or when it is older than ``max_age``
+    seconds whatever its pid (a reused pid). Everything else in the folder is left alone, links included. Never
     raises: a folder that cannot be read is skipped, a file that cannot be removed is returned in
     ``failed``.
     """
@@ -137,8 +142,9 @@ def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECOND
             st = os.lstat(path)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
                 continue  # not one of our temporary files
-            if now - st.st_mtime < max_age and process_alive(pid):
-                continue  # still being written by a running process (this one included)
+            age = now - st.st_mtime
+            if age < grace or (age < max_age and process_alive(pid)):
+                continue  # may still be written (by this process, one here, or one in another container)
             path.unlink()
         except FileNotFoundError:
             continue  # its writer finished (renamed it) or removed it meanwhile

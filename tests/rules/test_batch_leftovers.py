@@ -98,14 +98,17 @@ def test_stale_temporaries_go_when_their_process_is_gone_or_they_are_old(tmp_pat
     others = [tmp_path / n for n in (f".tmp-{dead}-0123456789a", f".tmp-{dead}-0123456789abc",
                                      f"tmp-{dead}-0123456789ab", f".tmp-{dead}-0123456789AB",
                                      f".tmp-{dead}-0123456789ab.xlsx", "thcs_nu__ds.csv.errors.xlsx")]
-    for path in (gone, running, ancient, *others):
+    recent = tmp_path / f".tmp-{dead}-cccccccccccc"  # a dead pid here may be a live writer elsewhere
+    for path in (gone, running, ancient, recent, *others):
         path.write_bytes(b"half")
+    for path in (gone, running, *others):
+        os.utime(path, (time.time() - 2 * 3600,) * 2)  # past the grace, within a day
     os.utime(ancient, (time.time() - 2 * 86400,) * 2)  # a reused pid: old enough to be a leftover anyway
     (tmp_path / f".tmp-{dead}-aaaaaaaaaaaa").mkdir()  # not a file private_temp writes: left alone
     (tmp_path / f".tmp-{dead}-bbbbbbbbbbbb").symlink_to(tmp_path / "thcs_nu__ds.csv.errors.xlsx")
     sweep = remove_stale_temps(tmp_path)
     assert sorted(sweep.removed) == sorted([gone, ancient]) and sweep.failed == []
-    assert not gone.exists() and not ancient.exists() and running.exists()
+    assert not gone.exists() and not ancient.exists() and running.exists() and recent.exists()
     assert all(p.exists() for p in others)
     assert (tmp_path / f".tmp-{dead}-aaaaaaaaaaaa").is_dir() and (tmp_path / f".tmp-{dead}-bbbbbbbbbbbb").is_symlink()
 
@@ -114,6 +117,8 @@ def test_a_sweep_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert remove_stale_temps(tmp_path / "missing") == ([], [])
     (tmp_path / f".tmp-{_dead_pid()}-0123456789ab").write_bytes(b"half")
     (tmp_path / ".tmp-9999999999-0123456789ab").write_bytes(b"half")  # a pid no process can have
+    for path in tmp_path.iterdir():
+        os.utime(path, (time.time() - 2 * 3600,) * 2)
 
     def refuse(self: Path, missing_ok: bool = False) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
@@ -129,6 +134,8 @@ def test_a_batch_sweeps_the_reports_folder_and_the_inbox(tmp_path: Path) -> None
     for folder in (inbox, reports):
         (folder / f".tmp-{dead}-0123456789ab").write_bytes(b"half")
         (folder / f".tmp-{os.getpid()}-0123456789ab").write_bytes(b"being written")
+        for path in folder.iterdir():
+            os.utime(path, (time.time() - 2 * 3600,) * 2)
     got = _read(inbox, reports)
     assert got.notices == []
     for folder in (inbox, reports):

@@ -45,6 +45,8 @@ def raw_records(context: dg.AssetExecutionContext, paths: DataPaths):
     province, sector = province_sector_of(context)
     inbox = read_inbox(paths.inbox(province, sector), province=province, sector=sector,
                        reports_dir=paths.error_reports(province, sector))
+    for notice in inbox.notices:  # files named by their public label only
+        context.log.warning(f"{province}/{sector}: {notice}")
     uploads = mark_uploads(inbox.uploads)
     current = uploads.filter(pl.col("status") == "current")
     raw = rows_as_listed(inbox.raw_for(current), current)  # the copy counted names the rows (rule 1)

@@ -15,6 +15,7 @@ their dtypes and descriptions come from ``rules.lake_schema``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,16 +405,21 @@ def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
 
 def _remove_build(tmp: Path) -> None:
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hides why a build failed, never fails a publish
+            leftover.unlink(missing_ok=True)  # that worked; a leftover goes with remove_leftovers
 
 
 def remove_leftovers(target: Path) -> int:
-    """Remove half-built files of publishes whose process is gone (killed mid-build)."""
+    """Remove half-built files of publishes whose process is gone (killed mid-build). Never raises:
+    what cannot be removed (a folder at such a name) is left where it is."""
     removed = 0
     for path in target.parent.glob(f".{target.name}.*.building*"):
         pid = path.name[len(target.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue
             removed += 1
     return removed
 

@@ -24,7 +24,7 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     from rules.errors import MissingInputError
     from rules.ingest import process_upload, write_error_report
     from rules.ingest.inbox import check_unit
-    from rules.ingest.report import SMALL_FILE_ROWS, error_report_path
+    from rules.ingest.report import SMALL_FILE_ROWS, error_report_path, rejected_report_path
     from rules.ingest.upload import default_unit
     from rules.provinces import resolve_province
     from rules.sectors import check_sector
@@ -41,8 +41,8 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
     if copy_to_inbox and sheet is None:  # copy first: the report may be written over this very file
         _copy_to_inbox(path, slug, sector, unit)
     if report.resolve() == path.resolve() and result.raw.height > SMALL_FILE_ROWS:
-        report = report.with_name(report.name[: -len(".errors.xlsx")] + ".rejected.errors.xlsx")  # never
-        # write a rejected-rows-only report over the whole list the user sent
+        report = rejected_report_path(report)  # never write a rejected-rows-only report over the whole
+        # list the user sent
     if result.quarantined.height or result.duplicate_lines():
         write_error_report(result, report)
         if result.raw.height <= SMALL_FILE_ROWS:
@@ -52,11 +52,22 @@ def upload_file(path: Path, province: str, sector: str, *, unit: str | None = No
             print(f"error report / báo cáo lỗi: {report}  (chỉ có các dòng lỗi: sửa trong tệp gốc rồi gửi lại tệp "
                   "gốc / rejected rows only: fix them in the original file and upload the original again)")
     elif report.resolve() != path.resolve():  # never the upload itself (a report sent back, now clean)
-        report.unlink(missing_ok=True)  # an old report would now be misleading
+        _remove_old_report(report)  # an old report would now be misleading
     if copy_to_inbox and sheet is not None:
         print("not copied to the inbox: the inbox reads every data sheet of a workbook, not only "
               f"{sheet!r}; remove the other sheets (or upload without --sheet) to send it")
     return 0
+
+
+def _remove_old_report(report: Path) -> None:
+    """Remove the report of an earlier version of the file; one that cannot be removed (a folder at its
+    name, a read-only folder) is said in one line, after the file was already checked and copied."""
+    try:
+        report.unlink(missing_ok=True)
+    except OSError as exc:
+        why = "a folder has its name" if isinstance(exc, IsADirectoryError) else exc.strerror or type(exc).__name__
+        print(f"báo cáo lỗi cũ không xoá được / the old error report could not be removed ({why}): {report}  "
+              "(xoá nó đi: nó nói về bản trước của tệp / delete it: it is about an earlier version of the file)")
 
 
 def _copy_to_inbox(path: Path, slug: str, sector: str, unit: str) -> None:

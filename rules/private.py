@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 UMASK = 0o077
+#: The name :func:`private_temp` gives its temporary file: ``.tmp-<pid>-<12 hex>``.
+TEMP_NAME = re.compile(r"\.tmp-([0-9]{1,10})-[0-9a-f]{12}")
+#: A temporary older than this is left over whatever its pid says (the pid may have been reused).
+STALE_TEMP_SECONDS = 24 * 3600
+#: A temporary whose pid is not running here is left over only once it is this old: its writer may run
+#: in another container sharing the volume (another pid namespace), and no write takes an hour.
+DEAD_WRITER_GRACE_SECONDS = 3600
 
 
 def restrict_umask() -> int:
@@ -92,8 +102,57 @@ def private_temp(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hide the real error; a leftover is swept later
+            tmp.unlink(missing_ok=True)  # (remove_stale_temps)
         raise
+
+
+class Sweep(NamedTuple):
+    """What :func:`remove_stale_temps` did: the temporaries removed, and those it could not remove."""
+
+    removed: list[Path]
+    failed: list[tuple[Path, OSError]]
+
+
+def remove_stale_temps(folder: str | Path, *, max_age: float = STALE_TEMP_SECONDS,
+                       grace: float = DEAD_WRITER_GRACE_SECONDS) -> Sweep:
+    """Remove the temporaries :func:`private_temp` left in ``folder`` when its process was killed mid-write.
+
+    Only regular files of ours named exactly ``.tmp-<pid>-<12 hex>`` are candidates, and one goes
+    when process ``pid`` no longer runs on this machine and the file is older than ``grace`` seconds
+    (a writer in another container has another pid namespace), or when it is older than ``max_age``
+    seconds whatever its pid (a reused pid). Everything else in the folder is left alone, links included. Never
+    raises: a folder that cannot be read is skipped, a file that cannot be removed is returned in
+    ``failed``.
+    """
+    from rules.processes import process_alive
+
+    folder = Path(folder)
+    sweep = Sweep([], [])
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if TEMP_NAME.fullmatch(e.name)]
+    except OSError:
+        return sweep
+    now = time.time()
+    for name in sorted(names):
+        path = folder / name
+        pid = int(TEMP_NAME.fullmatch(name).group(1))
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                continue  # not one of our temporary files
+            age = now - st.st_mtime
+            if age < grace or (age < max_age and process_alive(pid)):
+                continue  # may still be written (by this process, one here, or one in another container)
+            path.unlink()
+        except FileNotFoundError:
+            continue  # its writer finished (renamed it) or removed it meanwhile
+        except OSError as exc:
+            sweep.failed.append((path, exc))
+        else:
+            sweep.removed.append(path)
+    return sweep
 
 
 def write_private_bytes(path: str | Path, data: bytes) -> Path:

@@ -11,7 +11,7 @@ supersedes the older ones; the same content twice counts once).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +30,9 @@ class Inbox:
     uploads: pl.DataFrame  # one row per file, UPLOAD_COLUMNS
     raws: dict[str, pl.DataFrame]  # file_sha256 -> raw rows (contracts §3)
     sector: str
+    # one line per problem outside the files themselves (an old report that could not be removed),
+    # naming files by their public label only: the asset logs them as warnings
+    notices: list[str] = field(default_factory=list)
 
     def raw_for(self, current: pl.DataFrame) -> pl.DataFrame:
         frames = [self.raws[h] for h in current["file_sha256"].to_list() if h in self.raws]
@@ -48,9 +51,7 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     rows: list[dict] = []
     raws: dict[str, pl.DataFrame] = {}
     files, refused = list_inbox(folder, units=True)  # a misnamed file is refused, not given a made-up unit
-    # Reports are rebuilt on every run: one of a file that is now fine would only mislead.
-    for stale in reports_dir.glob("*.errors.xlsx") if reports_dir.is_dir() else []:
-        stale.unlink()
+    notices = clear_leftovers(folder, reports_dir)
     for entry in refused:  # links and special files are listed as failed, never read or followed
         err = UploadError("misnamed_file" if entry.reason == "misnamed_file" else "not_a_regular_file", file=entry.name)
         rows.append(_meta(province, sector, entry.name, None) | {
@@ -80,7 +81,48 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
                         hidden_sheets_skipped=len(upload.hidden_sheets))
             raws[upload.file_sha256] = upload.raw
         rows.append(meta)
-    return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector)
+    return Inbox(uploads=pl.DataFrame(rows, schema=UPLOAD_COLUMNS), raws=raws, sector=sector, notices=notices)
+
+
+def clear_leftovers(inbox: Path, reports_dir: Path) -> list[str]:
+    """Before a batch: remove the old error reports (they are rebuilt on every run, and one of a file
+    that is now fine would only mislead) and the temporaries a killed process left in the folders
+    the batch and ``doisoat upload`` write into (``rules.private.remove_stale_temps``).
+
+    Never raises: what cannot be removed (a folder at a report's name, a read-only folder) is left
+    where it is and comes back as one line saying which file (by its public label) and what to do.
+    """
+    from rules.ingest.inbox import public_label
+    from rules.ingest.report import REPORT_SUFFIX
+    from rules.private import remove_stale_temps
+
+    notices: list[str] = []
+    try:
+        stale = sorted(p for p in reports_dir.iterdir() if p.name.endswith(REPORT_SUFFIX))
+    except OSError:  # no reports folder yet (or one we cannot list: writing reports will say so)
+        stale = []
+    for path in stale:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            notices.append(f"old error report of {public_label(path.name)} kept (it may mislead): "
+                           f"{_not_removed(exc, reports_dir)}")
+    for folder in (reports_dir, inbox):
+        for path, exc in remove_stale_temps(folder).failed:  # the temporary's name is ours, not uploader text
+            notices.append(f"left-over temporary file {path.name} kept: {_not_removed(exc, folder)}")
+    return notices
+
+
+def _not_removed(exc: OSError, folder: Path) -> str:
+    """Why a file in ``folder`` could not be removed and what to do, without the file's name
+    (``str(exc)`` carries it, and an uploader's file name may hold a pupil's name)."""
+    if isinstance(exc, IsADirectoryError):
+        return f"a folder has its name; move that folder out of {folder}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied; make {folder} writable by the user running the pipeline"
+    return f"{exc.strerror or type(exc).__name__}; remove it by hand from {folder}"
 
 
 def _meta(province: str, sector: str, name: str, path: Path | None) -> dict:

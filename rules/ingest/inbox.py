@@ -230,11 +230,20 @@ def inbox_name(unit: str, original_name: str) -> str:
         raise UnitError(f"unit {unit!r} is not a safe slug")
     _, listed = split_inbox_name(Path(original_name).name)
     listed = _UNSAFE_CHARS.sub("_", listed).strip()
-    if not listed_stem(f"{unit}{UNIT_SEPARATOR}{listed}").strip():
-        # a name that is all suffix ('.xlsx', '.csv.errors.xlsx', 'x__.xlsx') names no list: the
-        # rule needs one, or the inbox would refuse the copy it was just given as misnamed
-        listed = UNNAMED_LIST + listed
+    part = listed_stem(f"{UNIT_SEPARATOR}{listed}")  # the list part: a prefix of ``listed``
+    if not names_a_list(part):
+        # a name that is all suffix ('.xlsx', '.csv.errors.xlsx', 'x__.xlsx') or whose list part is only
+        # punctuation, symbols or invisible characters ('..csv', '-.csv', '_.xlsx', a zero-width space)
+        # names no list: the rule needs one, or the inbox would refuse the copy it was just given as
+        # misnamed, and such lists would replace each other under odd names
+        listed = UNNAMED_LIST + listed[len(part):]
     return bounded_name(f"{unit}{UNIT_SEPARATOR}{listed}")
+
+
+def names_a_list(text: str) -> bool:
+    """True when ``text`` has a letter or a digit (Vietnamese letters count): what is left of it without
+    format (Cf), space (Zs) and control (Cc) characters, punctuation and symbols can name a list."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def unit_of(file_name: str) -> str:

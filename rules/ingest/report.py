@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import math
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,16 @@ import polars as pl
 
 from rules.ingest.formulas import cell_ref
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
+from rules.ingest.inbox import UPLOAD_SUFFIXES
 from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.limits import column_letters
+from rules.ingest.readers import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
+_READ_SUFFIXES = UPLOAD_SUFFIXES | EXCEL_SUFFIXES | TEXT_SUFFIXES  # lower case: every suffix a file is read by
 WARNING_HEADER = "Cảnh báo / Warning"
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
 GUIDE_SHEET = "Hướng dẫn"
@@ -64,23 +68,56 @@ INSTRUCTIONS = [  # {sheets}: the data sheets of this report, quoted
 
 
 def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = None) -> Path:
-    """Where the report of an upload goes: ``<stem>.errors.xlsx`` for a workbook and
-    ``<stem>.<ext>.errors.xlsx`` for other formats, so that ``x.csv`` and ``x.xlsx`` (two lists) never
-    write one report (``rules.ingest.inbox.listed_stem`` reads both back as the list ``x``); the name is
-    bounded to the file-system limit. Beside the upload (``doisoat upload``), or in ``reports_dir``
-    for inbox files (``rules.layout.DataLayout.error_reports``), so that our own reports never land
-    in the inbox, where they would count as uploads.
+    """Where the report of an upload goes (:func:`report_name`): beside the upload (``doisoat upload``),
+    or in ``reports_dir`` for inbox files (``rules.layout.DataLayout.error_reports``), so that our own
+    reports never land in the inbox, where they would count as uploads.
 
     An error report sent back (``x.errors.xlsx``) is reported on under its own name: one report name
     per list across rounds, never ``x.errors.errors.xlsx``."""
-    from rules.ingest.inbox import NAME_MAX_BYTES, bounded_name
-
     p = Path(upload_path)
     if is_error_report(p):
         return p if reports_dir is None else Path(reports_dir) / p.name
-    stem = p.stem if p.suffix.lower() in WORKBOOK_SUFFIXES else p.name
     folder = Path(reports_dir) if reports_dir is not None else p.parent
-    return folder / (bounded_name(stem, NAME_MAX_BYTES - len(REPORT_SUFFIX)) + REPORT_SUFFIX)
+    return folder / report_name(p.name)
+
+
+def report_name(upload_name: str) -> str:
+    """The one rule for the name of an upload's error report: ``<stem>.errors.xlsx`` for a workbook
+    ``<stem>.xlsx`` and ``<name>.errors.xlsx`` for every other name (``x.csv`` and ``x.xlsx``, two
+    files, never write one report; ``rules.ingest.inbox.listed_stem`` reads both back as the list
+    ``x``); bounded to the file-system limit.
+
+    Two distinct upload names in a folder never get one report (the only shared report is an upload's
+    own report sent back, which is reported on under its own name, :func:`error_report_path`): the bare
+    stem is kept only when it cannot be read as a whole name itself, so ``x.csv.xlsx``, ``x.XLSX`` and
+    ``x .xlsx`` report under their whole name, apart from ``x.csv`` and ``x.xlsx``. A name that names
+    no list (``.xlsx``, ``-.csv``) reports under the unnamed list, as ``rules.ingest.inbox.inbox_name``
+    copies it (``unnamed.errors.xlsx``, never ``xlsx.errors.xlsx``)."""
+    from rules.ingest.inbox import NAME_MAX_BYTES, UNNAMED_LIST, bounded_name, names_a_list
+
+    name = upload_name
+    stem, dot, ext = name.rpartition(".")
+    if dot and f".{ext.lower()}" in _READ_SUFFIXES and not names_a_list(stem):
+        name, stem = f"{UNNAMED_LIST}.{ext}", UNNAMED_LIST
+    base = stem if dot and f".{ext}" in WORKBOOK_SUFFIXES and _bare(stem) else name
+    return bounded_name(base, NAME_MAX_BYTES - len(REPORT_SUFFIX)) + REPORT_SUFFIX
+
+
+def _bare(stem: str) -> bool:
+    """Whether the stem of ``<stem>.xlsx`` can stand for it in a report name: no other upload name
+    reports under ``stem`` (it ends in no suffix a file is read by; it is one path part as it is,
+    NFC aside, not one that trimming or a removed leading dot would make of another name)."""
+    from rules.ingest.inbox import safe_part
+
+    _, dot, last = stem.rpartition(".")
+    read_as_suffix = bool(dot) and f".{last.lower()}" in _READ_SUFFIXES
+    return bool(stem) and not read_as_suffix and safe_part(stem) == unicodedata.normalize("NFC", stem)
+
+
+def rejected_report_path(report: Path) -> Path:
+    """The report of rejected rows only (a large file), when :func:`error_report_path` would write
+    over the upload itself (a report sent back): ``x.errors.xlsx`` -> ``x.rejected.errors.xlsx``."""
+    return report.with_name(report.name[: -len(REPORT_SUFFIX)] + ".rejected" + REPORT_SUFFIX)
 
 
 def close_book(wb) -> None:

@@ -3,6 +3,7 @@ reconciling counts, error reports outside the inbox, asset checks."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -137,3 +138,26 @@ def test_file_and_sheet_names_chosen_by_uploaders_never_reach_dagster(data_dir: 
     assert "misnamed_file" in text and "corrupt_file" in text  # the run did report the failures
     assert [f for f in name_forms("Đặng Quốc Khánh", "Hồ Thị Ngọc Diệp", "Bùi Thanh Tuấn", "Ngô Thảo Uyên")
             if f in text] == []
+
+
+def test_an_old_report_that_cannot_be_removed_is_a_warning_without_its_name(data_dir: Path, tmp_path: Path):
+    """A folder sits at an old report's name (named after a pupil): the run goes on and says which
+    report by its public label, and the pupil's name never reaches Dagster."""
+    from tests.security.file_names import dagster_text, name_forms
+
+    inbox = data_dir / "inbox" / "ha_noi" / "students"
+    inbox.mkdir(parents=True)
+    _write(inbox / "thcs_nu__ds.csv", ["Trần Thị Bình,03/02/2012,Nữ,001312000003"], time.time() - 3600)
+    reports = DataPaths(root=str(data_dir)).error_reports("ha_noi", "students")
+    (reports / "thcs_nu__Đặng Quốc Khánh 001212000123.errors.xlsx").mkdir(parents=True)
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        instance.add_dynamic_partitions("province", ["ha_noi"])
+        result = dg.materialize([raw_records], partition_key=partition_key("ha_noi", "students"),
+                                resources={"paths": DataPaths(root=str(data_dir))}, instance=instance)
+        assert result.success
+        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+        text = dagster_text(instance, result.run_id, home, "")
+    assert any("old error report of thcs_nu__x.xlsx kept" in w for w in warnings), warnings
+    assert [f for f in name_forms("Đặng Quốc Khánh") if f in text] == [] and "001212000123" not in text

@@ -94,6 +94,15 @@ def test_upload_prints_counts_writes_the_report_and_fills_the_inbox(data_dir, tm
     assert "rejected 0" in capsys.readouterr().out
 
 
+def test_upload_of_a_clean_file_whose_old_report_cannot_be_removed_says_so_and_goes_on(data_dir, tmp_path, capsys):
+    upload = _school_list(tmp_path / "DS 8A.xlsx", fixed=True)
+    (tmp_path / "DS 8A.errors.xlsx").mkdir()  # a folder at the old report's name
+    assert main(["upload", str(upload), "--province", "da_nang", "--sector", "students", "--unit", "thcs_x"]) == 0
+    out = capsys.readouterr().out
+    assert "rejected 0" in out and "could not be removed (a folder has its name)" in out
+    assert [p.name for p in (data_dir / "inbox" / "da_nang" / "students").iterdir()] == ["thcs_x__DS 8A.xlsx"]
+
+
 def test_upload_of_a_structurally_bad_file_is_one_clear_line_and_exit_2(data_dir, tmp_path, capsys):
     bad = tmp_path / "danh_sach.xlsx"
     bad.write_bytes(b"this is not a spreadsheet at all")

@@ -128,6 +128,19 @@ def test_a_failed_publish_leaves_no_building_or_wal_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]  # old file kept, nothing else
 
 
+def test_a_publish_is_not_stopped_by_a_leftover_it_cannot_remove(tmp_path):
+    from assets.warehouse import WarehouseSources, build_warehouse
+
+    target = tmp_path / "warehouse" / "doisoat.duckdb"
+    target.parent.mkdir(parents=True)
+    stuck = target.with_name(f".{target.name}.{_dead_pid()}.building")
+    stuck.mkdir()  # a folder at a leftover's name: unlink() fails
+    odd = target.with_name(f".{target.name}.99999999999999999999.building")  # a pid no process can have
+    odd.write_bytes(b"half")
+    build_warehouse(WarehouseSources({}), target)
+    assert target.exists() and stuck.is_dir() and not odd.exists()
+
+
 # -- a real installation through the command line (subprocesses: each reads its own policy) --------------
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory):

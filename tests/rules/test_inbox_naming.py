@@ -7,10 +7,20 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from rules.ingest.inbox import inbox_name, is_inbox_name, list_inbox, name_key, unit_slug
+from rules.ingest.inbox import (
+    UNNAMED_LIST,
+    UPLOAD_SUFFIXES,
+    inbox_name,
+    is_inbox_name,
+    list_inbox,
+    listed_stem,
+    name_key,
+    unit_slug,
+)
 
 UNITS = st.from_regex(r"[a-z][a-z0-9_]{0,20}[a-z0-9]", fullmatch=True).filter(lambda u: "__" not in u)
 LISTED = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
@@ -30,6 +40,38 @@ def test_a_name_that_is_all_suffix_gets_a_list_name():
     assert inbox_name("thcs_nu", "x__.csv") == "thcs_nu__unnamed.csv"
     assert inbox_name("thcs_nu", ".csv.errors.xlsx") == "thcs_nu__unnamed.csv.errors.xlsx"
     assert inbox_name("thcs_nu", "DS lớp 6A.xlsx") == "thcs_nu__DS lớp 6A.xlsx"  # a named list keeps its name
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("..csv", "thcs_nu__unnamed.csv"), ("-.csv", "thcs_nu__unnamed.csv"), ("_.xlsx", "thcs_nu__unnamed.xlsx"),
+    ("\u200b.csv", "thcs_nu__unnamed.csv"), ("\u00a0\u2060.xlsx", "thcs_nu__unnamed.xlsx"),
+    ("\ufeff\u200d.xls", "thcs_nu__unnamed.xls"), ("…!?.txt", "thcs_nu__unnamed.txt"),
+    ("\u0301.csv", "thcs_nu__unnamed.csv"), ("-.csv.errors.xlsx", "thcs_nu__unnamed.csv.errors.xlsx"),
+    ("€ $.csv", "thcs_nu__unnamed.csv"),
+    ("ữ.csv", "thcs_nu__ữ.csv"), ("6.xlsx", "thcs_nu__6.xlsx"), ("- Lớp 6A -.xlsx", "thcs_nu__- Lớp 6A -.xlsx"),
+])
+def test_a_list_part_of_punctuation_or_invisible_characters_names_no_list(name: str, expected: str):
+    """Such lists would otherwise replace each other under odd names (``-.csv`` and ``_.csv`` both list '')."""
+    assert inbox_name("thcs_nu", name) == expected
+
+
+@given(UNITS, st.text())
+@example(unit="a0", text="\u200b.csv")
+@example(unit="a0", text="a.b__")
+def test_any_text_gets_a_name_that_follows_the_rule(unit, text):
+    assert is_inbox_name(inbox_name(unit_slug(unit), text))
+
+
+NO_LETTER_OR_DIGIT = st.text(st.characters(categories=("Cf", "Zs", "Cc", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
+                                                       "Sm", "Sc", "Sk", "So", "Mn")), min_size=1, max_size=12)
+
+
+@given(UNITS, NO_LETTER_OR_DIGIT, st.sampled_from([*sorted(UPLOAD_SUFFIXES), ".csv.errors.xlsx", ".errors.xlsx"]))
+@example(unit="a0", part="..", suffix=".csv")
+@example(unit="a0", part="\u200b", suffix=".xlsx")
+def test_a_list_part_without_a_letter_or_digit_is_unnamed(unit, part, suffix):
+    name = inbox_name(unit_slug(unit), part + suffix)
+    assert UNNAMED_LIST in name and listed_stem(name) == UNNAMED_LIST
 
 
 def test_names_without_a_unit_prefix_do_not():

@@ -25,12 +25,17 @@ def layout() -> DataLayout:
 
 
 def configure(data: Path | None = None) -> Path:
-    """Set the environment for the embedded default instance and return the data root."""
+    """Set the environment for the embedded default instance and return the data root.
+
+    Raises :class:`rules.errors.UserError` when the data folder or ``$DAGSTER_HOME`` names something
+    that is not a folder (Dagster's own message for the latter reads like a defect in doisoat).
+    """
     if data is not None:
         os.environ["DOISOAT_DATA"] = str(Path(data).resolve())
         os.environ.pop("DOISOAT_DAGSTER_STORAGE", None)
         os.environ.pop("DOISOAT_COMPUTE_LOGS", None)
     root = data_root()
+    _check_folders(root)
     where = DataLayout.at(root)
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT))
     os.environ["DOISOAT_DAGSTER_STORAGE"] = os.environ.get("DOISOAT_DAGSTER_STORAGE") or str(where.dagster_storage())
@@ -44,3 +49,20 @@ def configure(data: Path | None = None) -> Path:
         if folder.is_dir():
             private_dir(folder)
     return root
+
+
+def _check_folders(root: Path) -> None:
+    """One clear line for the two folders a user may point elsewhere, before anything is created."""
+    from rules.errors import UserError
+
+    if root.exists() and not root.is_dir():
+        raise UserError(
+            f"the data folder {root} is a file, not a folder: give a folder with --data or DOISOAT_DATA "
+            "(it is created if missing)"
+        )
+    home = os.environ.get("DAGSTER_HOME")
+    if home and not Path(home).is_dir():
+        raise UserError(
+            f"DAGSTER_HOME={home} is not an existing folder: create it and put a dagster.yaml in it "
+            f"(deploy/ has examples), or unset DAGSTER_HOME to use the project's own ({REPO_ROOT})"
+        )

@@ -113,3 +113,23 @@ def test_user_paths_are_the_data_folder_and_the_path_arguments(data_dir, tmp_pat
     assert commands.is_user_error(FileNotFoundError(2, "No such file", str(tmp_path / "x.xlsx")), args)
     assert not commands.is_user_error(FileNotFoundError(2, "No such file", str(Path("/opt/other"))), args)
     assert not commands.is_user_error(ValueError("x"), args)
+
+
+@pytest.mark.parametrize("where", ["is_a_file", "inside_a_file"])
+def test_a_data_folder_that_cannot_be_a_folder_is_one_line_not_a_traceback(data_dir, tmp_path, capsys, where):
+    """The instance folders are made before the command runs: their failure is the user's, one line."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    data = blocker if where == "is_a_file" else blocker / "data"
+    assert main(["--data", str(data), "forecast"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("doisoat forecast: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert str(blocker) in err
+
+
+def test_a_dagster_home_that_is_not_a_folder_is_named_with_what_to_do(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "missing"))
+    assert main(["forecast"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("doisoat forecast: DAGSTER_HOME=") and err.count("\n") == 1
+    assert str(tmp_path / "missing") in err and "unset DAGSTER_HOME" in err and "unexpected" not in err

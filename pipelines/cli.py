@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
 
     p = add("upload", commands.upload, "validate one sector file now and write its error report")
-    p.add_argument("file", type=Path, help="the list as sent: .xlsx, .xls, .csv or .txt")
+    p.add_argument("file", type=Path, help="the list as sent: .xlsx, .xlsm, .xls, .csv or .txt")
     p.add_argument("--province", required=True,
                    help="province the list belongs to: slug or code (see `doisoat provinces`)")
     p.add_argument("--sector", required=True, help=f"sector of the list: {SECTOR_CHOICES}")

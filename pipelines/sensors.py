@@ -103,9 +103,9 @@ def scan_inbox(
     root: Path, previous: dict[str, list]
 ) -> tuple[dict[str, list], list[tuple[str, str, str]], dict[str, int]]:
     """Return the new cursor state, (province, sector, sha256) of new or changed uploads, and
-    ``{"<province>/<sector>": n}`` of files not named ``<unit>__<list>``: they start no run and are
-    never read, so the operator is told where they are (folder and count: names are uploader text and
-    may name a pupil). One listing of each folder serves all three."""
+    ``{"<province>/<sector>": n}`` of files not named ``<unit>__<list>`` or of a type no inbox reads:
+    they start no run and are never read, so the operator is told where they are (folder and count:
+    names are uploader text and may name a pupil). One listing of each folder serves all three."""
     state: dict[str, list] = {}
     changed: list[tuple[str, str, str]] = []
     misnamed: dict[str, int] = {}
@@ -118,7 +118,7 @@ def scan_inbox(
                 digest = _new_content(path, f"{province}/{sector}/{name_key(path.name)}", previous, state)
                 if digest:
                     changed.append((province, sector, digest))
-            n = sum(r.reason == "misnamed_file" for r in refused)
+            n = sum(r.reason in ("misnamed_file", "unsupported_format") for r in refused)
             if n:
                 misnamed[f"{province}/{sector}"] = n
     return state, changed, misnamed
@@ -180,9 +180,9 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.Se
         )
     if misnamed:
         context.log.warning(
-            "inbox files not read (not named <unit>__<list>.xlsx): "
+            "inbox files not read (not named <unit>__<list>.xlsx, or not .xlsx/.xlsm/.xls/.csv/.txt): "
             + ", ".join(f"{folder}: {n}" for folder, n in sorted(misnamed.items())[:10])
-            + "; name them <unit>__<list>.xlsx, e.g. thpt_le_quy_don__ds_lop_10a1.xlsx"
+            + "; save them as .xlsx or .csv named <unit>__<list>.xlsx, e.g. thpt_le_quy_don__ds_lop_10a1.xlsx"
         )
     # One run per partition: it processes every current file of that inbox folder anyway.
     by_partition: dict[tuple[str, str], list[str]] = {}

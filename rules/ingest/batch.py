@@ -52,8 +52,9 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     raws: dict[str, pl.DataFrame] = {}
     files, refused = list_inbox(folder, units=True)  # a misnamed file is refused, not given a made-up unit
     notices = clear_leftovers(folder, reports_dir)
-    for entry in refused:  # links and special files are listed as failed, never read or followed
-        err = UploadError("misnamed_file" if entry.reason == "misnamed_file" else "not_a_regular_file", file=entry.name)
+    for entry in refused:  # links, special files, other types: listed as failed, never read or followed
+        code = entry.reason if entry.reason in ("misnamed_file", "unsupported_format") else "not_a_regular_file"
+        err = UploadError(code, file=entry.name)
         rows.append(_meta(province, sector, entry.name, None) | {
             "status": "failed", "error_code": err.code, "error_message": str(err)})
     for path in files:

@@ -50,7 +50,11 @@ MAX_NAME_BYTES = 200  # leaves room for ".errors.xlsx" and temp prefixes under N
 MAX_UNIT_CHARS = 64
 UNIT_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_]{0,62}[a-z0-9])?$")
 UNIT_SEPARATOR = "__"
-UPLOAD_SUFFIXES = frozenset({".xlsx", ".xls", ".csv", ".txt"})
+#: What an inbox reads (the one list; ``doisoat match`` reads these too). .xlsb and .ods are not among
+#: them: their hidden sheets cannot be told apart (``rules.ingest.readers``), so they are refused, saying so.
+UPLOAD_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".csv", ".txt"})
+#: Files an inbox passes over without a word: what the desktop leaves beside uploads.
+_LITTER_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 MASK = "x"
 FAMILY_SHARE = 0.004
 
@@ -313,20 +317,27 @@ def inside(path: Path, folder: Path) -> bool:
 
 def is_upload_name(name: str) -> bool:
     """An upload by name: a known suffix, not hidden, not an Excel lock file (``~$``)."""
-    return Path(name).suffix.lower() in UPLOAD_SUFFIXES and not name.startswith((".", "~$"))
+    return Path(name).suffix.lower() in UPLOAD_SUFFIXES and not is_passed_over(name)
+
+
+def is_passed_over(name: str) -> bool:
+    """Not an upload, nor a file an uploader meant as one: hidden files (``.DS_Store``, our own
+    temporaries), Excel's lock files (``~$x.xlsx``) and the desktop's ``Thumbs.db``/``desktop.ini``."""
+    return name.startswith((".", "~$")) or name.lower() in _LITTER_NAMES
 
 
 @dataclass(frozen=True)
 class Refused:
     """An inbox entry that is not read, and why (``symlink``, ``not_a_regular_file``, ``linked_folder``,
-    ``misnamed_file``)."""
+    ``unsupported_format``, ``misnamed_file``)."""
 
     name: str
     reason: str
 
 
 def list_inbox(folder: Path, *, parents: int = 1, units: bool = False) -> tuple[list[Path], list[Refused]]:
-    """Regular upload files directly in ``folder`` (sorted) and the entries refused.
+    """Regular upload files directly in ``folder`` (sorted) and the entries refused: every entry but a
+    passed-over one (:func:`is_passed_over`) and a sub-folder is in exactly one of the two.
 
     ``units=True`` (a sector inbox, where the unit comes from the file name): a regular file that
     does not follow :func:`is_inbox_name` is refused as ``misnamed_file``.
@@ -347,13 +358,18 @@ def list_inbox(folder: Path, *, parents: int = 1, units: bool = False) -> tuple[
     refused: list[Refused] = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if not is_upload_name(entry.name):
+            if is_passed_over(entry.name):
                 continue
             mode = entry.stat(follow_symlinks=False).st_mode
+            upload = is_upload_name(entry.name)
+            if stat.S_ISDIR(mode) and not upload:
+                continue  # a sub-folder (an archive of old lists): never read, and not an upload
             if stat.S_ISLNK(mode):
                 refused.append(Refused(entry.name, "symlink"))
             elif not stat.S_ISREG(mode):
                 refused.append(Refused(entry.name, "not_a_regular_file"))
+            elif not upload:  # a PDF, a .docx, an .ods: said, never silently passed over
+                refused.append(Refused(entry.name, "unsupported_format"))
             elif units and not is_inbox_name(entry.name):
                 refused.append(Refused(entry.name, "misnamed_file"))
             else:

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.errors import MissingInputError, OptionError
+from rules.ingest.inbox import UPLOAD_SUFFIXES
 from rules.layout import user_estimates_cache, user_index_cache
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
@@ -27,7 +28,6 @@ from rules.private import private_file
 
 VALIDATION_FAILED = "validation_failed"
 
-UPLOAD_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".txt"}
 ORDER_COLUMNS = ("file_sha256", "sheet", "row_number")
 
 

@@ -92,6 +92,31 @@ def test_a_sector_inbox_refuses_misnamed_files_and_a_plain_listing_does_not(tmp_
     assert len(files) == 2 and refused == []
 
 
+def test_every_file_an_uploader_drops_is_read_or_refused_saying_why(tmp_path: Path):
+    """Nothing an uploader meant as a list is passed over in silence: other types are refused as
+    ``unsupported_format``; only hidden files, Excel lock files, desktop litter and sub-folders are not listed."""
+    meant = {"thcs_nu__ds_lop_6a.xlsx": None, "thcs_nu__ds_lop_6b.xlsm": None,
+             "thcs_nu__ds_lop_6c.pdf": "unsupported_format", "thcs_nu__ds_lop_6d.ods": "unsupported_format",
+             "DS lớp 6E.docx": "unsupported_format",
+             "thcs_nu__ds_lop_6f": "unsupported_format", "DS lớp 6G.xlsx": "misnamed_file"}
+    for name in (*meant, ".DS_Store", "~$thcs_nu__ds_lop_6a.xlsx", "Thumbs.db", "desktop.ini", ".tmp-1-0123456789ab"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "cu").mkdir()  # last year's lists, kept aside
+    files, refused = list_inbox(tmp_path, units=True)
+    assert sorted(p.name for p in files) == sorted(n for n, why in meant.items() if why is None)
+    assert sorted((r.name, r.reason) for r in refused) == sorted((n, why) for n, why in meant.items() if why)
+
+
+def test_an_unsupported_file_is_a_failed_upload_with_what_to_do(tmp_path: Path):
+    from rules.ingest.batch import read_inbox
+
+    (tmp_path / "thcs_nu__ds_lop_6c.pdf").write_bytes(b"%PDF-1.4")
+    got = read_inbox(tmp_path, province="ha_noi", sector="students", reports_dir=tmp_path / "reports")
+    row = got.uploads.row(0, named=True)
+    assert got.uploads.height == 1 and row["status"] == "failed" and row["error_code"] == "unsupported_format"
+    assert ".xlsx" in row["error_message"] and ".csv" in row["error_message"]
+
+
 @given(UNITS, st.from_regex(r"[0-9]{12}", fullmatch=True),
        st.sampled_from(["Phạm Thu Dung", "Nguyễn Văn An", "Trần Thị Bích Ngọc"]),
        st.dates(date(1930, 1, 1), date(2026, 12, 31)).map(lambda d: d.strftime("%d-%m-%Y")))

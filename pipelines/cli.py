@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipelines import commands
 from pipelines.demo import DEFAULT_DEMO_SIZE, DEMO_SIZES
+from rules.ingest.formats import listed_formats
 from rules.sectors import SECTORS
 
 EXIT_USER_ERROR = 2
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
 
     p = add("upload", commands.upload, "validate one sector file now and write its error report")
-    p.add_argument("file", type=Path, help="the list as sent: .xlsx, .xlsm, .xls, .csv or .txt")
+    p.add_argument("file", type=Path, help=f"the list as sent: {listed_formats()}")
     p.add_argument("--province", required=True,
                    help="province the list belongs to: slug or code (see `doisoat provinces`)")
     p.add_argument("--sector", required=True, help=f"sector of the list: {SECTOR_CHOICES}")

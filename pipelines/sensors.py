@@ -27,6 +27,7 @@ import dagster as dg
 from assets.partitions import PROVINCE_PARTITIONS, partition_key, province_partitions
 from assets.resources import DataPaths
 from pipelines.jobs import province_job, review_import_job
+from rules.ingest.formats import listed_formats
 from rules.ingest.inbox import list_inbox, name_key, public_label, sha256_regular
 from rules.layout import REVIEW_FOLDER, inbox_folder, review_inbox_folder
 from rules.provinces import PROVINCE_SLUGS
@@ -180,7 +181,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, paths: DataPaths) -> dg.Se
         )
     if misnamed:
         context.log.warning(
-            "inbox files not read (not named <unit>__<list>.xlsx, or not .xlsx/.xlsm/.xls/.csv/.txt): "
+            f"inbox files not read (not named <unit>__<list>.xlsx, or not {listed_formats()}): "
             + ", ".join(f"{folder}: {n}" for folder, n in sorted(misnamed.items())[:10])
             + "; save them as .xlsx or .csv named <unit>__<list>.xlsx, e.g. thpt_le_quy_don__ds_lop_10a1.xlsx"
         )

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-0123456789abcdef"
+# The repository's own data folder, which `make demo` fills: no test may write there
+_REPO_DATA = REPO / "data"
 pytest_plugins = ["tests.s3_server"]  # s3_endpoint / s3_lake: a local S3-compatible server (moto)
 
 
@@ -34,7 +37,7 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def _test_pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed pseudonym key (rules.pseudonym), so no test writes a key file into the repository's data/;
     tests of the generated key file unset it."""
-    monkeypatch.setenv("DOISOAT_PSEUDONYM_KEY", "test-only-pseudonym-key-0123456789abcdef")
+    monkeypatch.setenv("DOISOAT_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
 
 
 @pytest.fixture(autouse=True)
@@ -62,12 +65,38 @@ def _no_leftover_dagster_state_storage():
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    # Module- and session-scoped fixtures are set up before the function-scoped ones above: they get the
+    # test key and a data folder of their own too (the shared analyst file once wrote a generated key
+    # into the repository's data/secrets/).
+    import tempfile
+
+    os.environ.setdefault("DOISOAT_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
+    os.environ.setdefault("DOISOAT_DATA", tempfile.mkdtemp(prefix="doisoat-test-data-"))
+    config.stash[_REPO_DATA_BEFORE] = _files_under(_REPO_DATA)
     from hypothesis import settings
 
     # No per-example deadline anywhere: speed is measured by the scripts in benchmarks/, and on a shared
     # 2-core machine a first example that imports Dagster (2 s) failed the 200 ms default by test order.
     settings.register_profile("doisoat", deadline=None)
     settings.load_profile("doisoat")
+
+
+_REPO_DATA_BEFORE = pytest.StashKey[set]()
+
+
+def _files_under(folder: Path) -> set[str]:
+    return {str(p) for p in folder.rglob("*")} if folder.is_dir() else set()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test wrote into the repository's data/ (a key, Dagster storage, a lake)."""
+    if _REPO_DATA_BEFORE not in session.config.stash:
+        return
+    new = sorted(_files_under(_REPO_DATA) - session.config.stash[_REPO_DATA_BEFORE])
+    if new:
+        print(f"\ntests wrote into the repository's data folder ({len(new)} paths, e.g. {new[0]}): a test or "
+              "fixture runs without its own DOISOAT_DATA")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="module")

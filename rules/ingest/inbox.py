@@ -42,6 +42,7 @@ from functools import cache
 from pathlib import Path
 
 from rules.errors import UserError
+from rules.ingest.formats import READ_SUFFIXES
 from rules.provinces import slugify
 
 #: The longest file name the file systems we write to take, in UTF-8 bytes.
@@ -50,9 +51,9 @@ MAX_NAME_BYTES = 200  # leaves room for ".errors.xlsx" and temp prefixes under N
 MAX_UNIT_CHARS = 64
 UNIT_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_]{0,62}[a-z0-9])?$")
 UNIT_SEPARATOR = "__"
-#: What an inbox reads (the one list; ``doisoat match`` reads these too). .xlsb and .ods are not among
-#: them: their hidden sheets cannot be told apart (``rules.ingest.readers``), so they are refused, saying so.
-UPLOAD_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".csv", ".txt"})
+#: What an inbox reads: every type the reader reads (``rules.ingest.formats``), so what ``doisoat upload``
+#: accepts and copies in is read there too; any other file is refused, saying so.
+UPLOAD_SUFFIXES = READ_SUFFIXES
 #: Files an inbox passes over without a word: what the desktop leaves beside uploads.
 _LITTER_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 MASK = "x"

@@ -22,12 +22,11 @@ from rules.ingest.biff import SheetMarks, read_book, sheet_marks
 from rules.ingest.cells import CellReport, clean_frame, clean_rows
 from rules.ingest.encoding import Decoded, decode_bytes, refuse_lost_letters_in_names
 from rules.ingest.errors import UploadError
+from rules.ingest.formats import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from rules.ingest.formulas import sheet_states, workbook_date1904, xlsx_sheet_marks
 from rules.ingest.layout import SCAN_ROWS
 from rules.ingest.limits import check_file_size, check_frame, check_sheet_names, check_workbook
 
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
-TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 DELIMITERS = (",", ";", "\t", "|")
 MAX_COLUMNS = 500
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

@@ -32,18 +32,16 @@ from typing import Any
 
 import polars as pl
 
+from rules.ingest.formats import READ_SUFFIXES
 from rules.ingest.formulas import cell_ref
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK
-from rules.ingest.inbox import UPLOAD_SUFFIXES
 from rules.ingest.layout import TWO_ROW_JOIN
 from rules.ingest.limits import column_letters
-from rules.ingest.readers import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from rules.ingest.upload import DATE_FIELDS  # columns not preset to text for new typing
 from rules.private import private_file, private_temp
 
 REPORT_SUFFIX = ".errors.xlsx"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")  # the report is one of these: it keeps the bare stem
-_READ_SUFFIXES = UPLOAD_SUFFIXES | EXCEL_SUFFIXES | TEXT_SUFFIXES  # lower case: every suffix a file is read by
 WARNING_HEADER = "Cảnh báo / Warning"
 ERROR_HEADERS = ("Mã lỗi / Error code", "Lỗi (tiếng Việt)", "Error (English)", "Dòng gốc / Source row")
 GUIDE_SHEET = "Hướng dẫn"
@@ -97,7 +95,7 @@ def report_name(upload_name: str) -> str:
 
     name = upload_name
     stem, dot, ext = name.rpartition(".")
-    if dot and f".{ext.lower()}" in _READ_SUFFIXES and not names_a_list(stem):
+    if dot and f".{ext.lower()}" in READ_SUFFIXES and not names_a_list(stem):
         name, stem = f"{UNNAMED_LIST}.{ext}", UNNAMED_LIST
     base = stem if dot and f".{ext}" in WORKBOOK_SUFFIXES and _bare(stem) else name
     return bounded_name(base, NAME_MAX_BYTES - len(REPORT_SUFFIX)) + REPORT_SUFFIX
@@ -110,7 +108,7 @@ def _bare(stem: str) -> bool:
     from rules.ingest.inbox import safe_part
 
     _, dot, last = stem.rpartition(".")
-    read_as_suffix = bool(dot) and f".{last.lower()}" in _READ_SUFFIXES
+    read_as_suffix = bool(dot) and f".{last.lower()}" in READ_SUFFIXES
     return bool(stem) and not read_as_suffix and safe_part(stem) == unicodedata.normalize("NFC", stem)
 
 

@@ -181,7 +181,7 @@ def read_upload(
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # garbage input we did not foresee: still a message, never a traceback
-        from rules.ingest.readers import TEXT_SUFFIXES
+        from rules.ingest.formats import TEXT_SUFFIXES
 
         if path.suffix.lower() in TEXT_SUFFIXES:  # a text file is never "not a real Excel workbook"
             err = UploadError("layout_not_understood", file=path.name,

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.errors import MissingInputError, OptionError
-from rules.ingest.inbox import UPLOAD_SUFFIXES
+from rules.ingest.formats import READ_SUFFIXES
 from rules.layout import user_estimates_cache, user_index_cache
 from rules.matching.config import MatchConfig
 from rules.matching.engine import RESULT_COLUMNS, MatchOutput, match_records
@@ -155,7 +155,7 @@ def read_input(path: str | Path, sector: str, province: str | None) -> tuple[pl.
         if "row_number" not in df.columns:
             df = df.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
         return _normalise_and_validate(df, sector)
-    if suffix in UPLOAD_SUFFIXES:
+    if suffix in READ_SUFFIXES:
         from rules.ingest import read_upload
 
         upload = read_upload(path, province=province or "ho_chi_minh", sector=sector)

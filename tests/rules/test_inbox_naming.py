@@ -96,7 +96,7 @@ def test_every_file_an_uploader_drops_is_read_or_refused_saying_why(tmp_path: Pa
     """Nothing an uploader meant as a list is passed over in silence: other types are refused as
     ``unsupported_format``; only hidden files, Excel lock files, desktop litter and sub-folders are not listed."""
     meant = {"thcs_nu__ds_lop_6a.xlsx": None, "thcs_nu__ds_lop_6b.xlsm": None,
-             "thcs_nu__ds_lop_6c.pdf": "unsupported_format", "thcs_nu__ds_lop_6d.ods": "unsupported_format",
+             "thcs_nu__ds_lop_6c.pdf": "unsupported_format", "thcs_nu__ds_lop_6d.ods": None,
              "DS lớp 6E.docx": "unsupported_format",
              "thcs_nu__ds_lop_6f": "unsupported_format", "DS lớp 6G.xlsx": "misnamed_file"}
     for name in (*meant, ".DS_Store", "~$thcs_nu__ds_lop_6a.xlsx", "Thumbs.db", "desktop.ini", ".tmp-1-0123456789ab"):

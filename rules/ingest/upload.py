@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
-from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_start
+from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_rows
 from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import check_sector
@@ -57,6 +58,9 @@ class Upload:
     # lookalikes_folded, legacy_font_cells_repaired, legacy_font
     cells: dict[str, object] = field(default_factory=dict)
     source_path: str = ""  # the file read, so the error report can copy its cell types and formats
+    sheet_names: list[str] = field(default_factory=list)  # every sheet of the workbook, in order ([""] for csv)
+    # (sheet, row numbers) of the note/signature rows skipped, per sheet that has some
+    footer_by_sheet: list[tuple[str, list[int]]] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -78,13 +82,26 @@ class Upload:
         if self.blank_rows_skipped:  # a row of only invisible characters is one too: it shows nothing
             lines.append(f"  dòng trống bỏ qua/blank rows skipped: {self.blank_rows_skipped}")
         if self.footer_rows_skipped:
-            lines.append(f"  dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped}")
+            lines.append(f"  {self.footer_note()}")
         if self.formulas_evaluated:
             lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
         if self.sheets_not_read:  # a list on a sheet the uploader meant us to read must not vanish silently
             names = ", ".join(f"'{n}' ({SHEET_NOT_READ[why]})" for n, why in self.sheets_not_read)
             lines.append(f"  trang không đọc/sheets not read: {names}")
         return lines + self.hidden_lines()
+
+    def footer_note(self) -> str | None:
+        """``dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: 3 (dòng/rows 7, 9-10)``: the note,
+        total and signature rows not read as data, by row number (never their text); None when none.
+        Rows of several sheets are named by sheet."""
+        if not self.footer_rows_skipped:
+            return None
+        several = len(self.footer_by_sheet) > 1
+        where = "; ".join((f"{sheet_label(sheet, self.sheet_names)} " if several else "") + _row_ranges(rows)
+                          for sheet, rows in self.footer_by_sheet)
+        return (f"dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped} "
+                f"(dòng/rows {where}; nếu là học sinh, hãy điền ngày sinh hoặc số định danh / if one is a "
+                "person, fill in the date of birth or ID)")
 
     def hidden_lines(self) -> list[str]:
         """One line per sheet naming the rows and columns Excel hides that were read, and one per
@@ -111,6 +128,20 @@ class Upload:
                              f"{', '.join(lay.error_cells)}{more}. Hãy sửa công thức hoặc nhập lại giá trị / fix "
                              "the formula or type the value")
         return lines
+
+
+def sheet_label(name: str, names: Sequence[str] = ()) -> str:
+    """How a message names a sheet: ``'Lớp 10A1'``, or by its position (``sheet 2``) when the name
+    holds an ID, a date or a person's name (:func:`rules.ingest.inbox.mask_personal`): a school may
+    name a sheet after a pupil, and messages are stored (uploads.error_message) and logged."""
+    from rules.ingest.inbox import mask_personal
+    from rules.provinces import slugify
+
+    slug = slugify(name)
+    if mask_personal(slug) == slug and not re.search(r"\d{6,}", name):
+        return f"'{name}'"
+    position = list(names).index(name) + 1 if name in names else None
+    return f"trang/sheet {position}" if position else "trang/sheet (tên ẩn/name withheld)"
 
 
 SHEET_NOT_READ = {  # why a sheet of a workbook was not read, as the upload summary says it
@@ -390,6 +421,7 @@ class SheetLayout:
     hidden_columns: list[str] = field(default_factory=list)
     error_cells: list[str] = field(default_factory=list)
     n_error_cells: int = 0
+    footer_rows: list[int] = field(default_factory=list)  # note/signature rows skipped (row numbers)
 
 
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
@@ -448,6 +480,8 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         formulas_evaluated=source.formulas_evaluated,
         cells=cells.as_dict(),
         source_path=str(path),
+        sheet_names=list(source.sheet_names),
+        footer_by_sheet=[(lay.sheet, lay.footer_rows) for lay in layouts if lay.footer_rows],
     )
 
 
@@ -500,14 +534,16 @@ def _read_sheet(
         # a merged value leaves empty cells below it; a sheet without any has none to fill
         body = _fill_merged(body, cols, source.merged(head.name), source.first_columns.get(head.name, 0),
                             layout.data_start)
-    footer_rows = footer_blank = 0
+    footer_at: list[int] = []  # Excel (or text-editor) row numbers of the note rows skipped
     if body.height:
         tail = body.tail(FOOTER_SCAN)
-        start = footer_start(spec, [list(r) for r in tail.select(cols).rows()])
-        if start is not None:
-            footer_rows = int((~tail["_blank"].slice(start)).sum())
-            footer_blank = tail.height - start - footer_rows  # blank rows between the notes: blank rows
-            body = body.head(body.height - (tail.height - start))
+        filled = pl.sum_horizontal(pl.col(c).str.contains(r"\S").fill_null(False).cast(pl.Int32) for c in cols)
+        sparse = tail.with_row_index("_i").filter(filled <= 2)
+        skip = footer_rows(spec, [(r[0], r[1:]) for r in sparse.select("_i", *cols).rows()], tail.height)
+        if skip:
+            offset = body.height - tail.height
+            footer_at = [int(r) for r in tail["excel_row"].gather(skip)]
+            body = body.with_row_index("_i").filter(~pl.col("_i").is_in([offset + k for k in skip])).drop("_i")
     n_blank = int(body["_blank"].sum())
     body = (body.filter(~pl.col("_blank")) if n_blank else body).drop("_blank")
     # columns with neither a header nor any value (formatting left in the sheet) are not columns
@@ -533,8 +569,8 @@ def _read_sheet(
     info = SheetLayout(
         sheet=head.name, header_row=header_row, header_rows=layout.n_header_rows,
         original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
-        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank + footer_blank,
-        footer_rows_skipped=footer_rows, rows=raw.height,
+        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
+        footer_rows_skipped=len(footer_at), footer_rows=footer_at, rows=raw.height,
         source_columns=[first + int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
         source_row_column=next((first + int(c[1:]) for c, lab in zip(cols, labels, strict=True)
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),

@@ -86,7 +86,8 @@ class Upload:
         if self.formulas_evaluated:
             lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
         if self.sheets_not_read:  # a list on a sheet the uploader meant us to read must not vanish silently
-            names = ", ".join(f"'{n}' ({SHEET_NOT_READ[why]})" for n, why in self.sheets_not_read)
+            names = ", ".join(f"{sheet_label(n, self.sheet_names)} ({SHEET_NOT_READ[why]})"
+                              for n, why in self.sheets_not_read)
             lines.append(f"  trang không đọc/sheets not read: {names}")
         return lines + self.hidden_lines()
 
@@ -97,8 +98,8 @@ class Upload:
         if not self.footer_rows_skipped:
             return None
         several = len(self.footer_by_sheet) > 1
-        where = "; ".join((f"{sheet_label(sheet, self.sheet_names)} " if several else "") + _row_ranges(rows)
-                          for sheet, rows in self.footer_by_sheet)
+        where = "; ".join((f"trang/sheet {sheet_label(sheet, self.sheet_names)} " if several else "")
+                          + _row_ranges(rows) for sheet, rows in self.footer_by_sheet)
         return (f"dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped} "
                 f"(dòng/rows {where}; nếu là học sinh, hãy điền ngày sinh hoặc số định danh / if one is a "
                 "person, fill in the date of birth or ID)")
@@ -109,7 +110,8 @@ class Upload:
         but doisoat read (row numbers, column letters and headers only, never a cell's value)."""
         lines = []
         for lay in self.sheets:
-            where = f"{self.file_name}" + (f", trang/sheet '{lay.sheet}'" if lay.sheet else "")
+            where = f"{self.file_name}" + (f", trang/sheet {sheet_label(lay.sheet, self.sheet_names)}"
+                                           if lay.sheet else "")
             parts = []
             if lay.hidden_rows:
                 parts.append(f"{len(lay.hidden_rows)} dòng ẩn/hidden rows {_row_ranges(lay.hidden_rows)} "
@@ -131,17 +133,21 @@ class Upload:
 
 
 def sheet_label(name: str, names: Sequence[str] = ()) -> str:
-    """How a message names a sheet: ``'Lớp 10A1'``, or by its position (``sheet 2``) when the name
-    holds an ID, a date or a person's name (:func:`rules.ingest.inbox.mask_personal`): a school may
-    name a sheet after a pupil, and messages are stored (uploads.error_message) and logged."""
+    """How a message names a sheet: ``'Lớp 10A1'`` (quoted), or its position (``2``, 1 = the first
+    tab) when the name holds an ID, a date or a person's name (:func:`rules.ingest.inbox.mask_personal`):
+    a school may name a sheet after a pupil, and messages are stored (uploads.error_message)."""
+    if not personal_sheet_name(name):
+        return f"'{name}'"
+    return str(list(names).index(name) + 1) if name in names else "?"
+
+
+def personal_sheet_name(name: str) -> bool:
+    """A sheet name that may name a person: an ID or a date in it, or a person-name shape."""
     from rules.ingest.inbox import mask_personal
     from rules.provinces import slugify
 
     slug = slugify(name)
-    if mask_personal(slug) == slug and not re.search(r"\d{6,}", name):
-        return f"'{name}'"
-    position = list(names).index(name) + 1 if name in names else None
-    return f"trang/sheet {position}" if position else "trang/sheet (tên ẩn/name withheld)"
+    return mask_personal(slug) != slug or bool(re.search(r"\d{6,}", name))
 
 
 SHEET_NOT_READ = {  # why a sheet of a workbook was not read, as the upload summary says it
@@ -328,20 +334,54 @@ def _choose_sheet(
 ) -> tuple[SheetHead, HeaderLayout]:
     if heads is None:
         heads = list(source.heads()) if sheet is None else [_named_head(source, sheet, file)]
-    if all(not any(any(c is not None and str(c).strip() for c in r) for r in h.rows) for h in heads):
-        raise UploadError("empty_file", file=file, sheet=heads[0].name if sheet is not None else None)
     for head in heads:
         layout = find_header(spec, head.rows, head.width, head.hidden_columns)
         if layout is not None:
             return head, layout
-    first = next(h for h in heads if any(any(r) for r in h.rows))
+    if sheet is None:  # nothing visible to read: a list on a sheet nobody sees is not "empty", say where
+        hidden = _hidden_with_data(spec, source, any(_has_text(h.rows) for h in heads))
+        if hidden:
+            raise UploadError("hidden_sheets_only", file=file,
+                              found_headers=[f"trang/sheet {', '.join(str(i) for i in hidden)}"])
+    if all(not _has_text(h.rows) for h in heads):
+        raise UploadError("empty_file", file=file, sheet=_sheet_shown(heads[0].name, source)
+                          if sheet is not None else None)
+    first = next(h for h in heads if _has_text(h.rows))
     found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
     if sheet is None and source.hidden_sheets:  # the list may be on a sheet nobody sees: say so
-        found = [*found[:19], f"(trang ẩn/hidden: {', '.join(source.hidden_sheets)} → --sheet)"]
+        shown = ", ".join(sheet_label(n, source.sheet_names) for n in source.hidden_sheets)
+        found = [*found[:19], f"(trang ẩn/hidden: {shown} → --sheet)"]
     raise UploadError(
-        "no_header", file=file, sheet=first.name or None,
+        "no_header", file=file, sheet=_sheet_shown(first.name, source),
         expected_headers=spec.expected_headers(), found_headers=_without_personal_data(found[:20]),
     )
+
+
+def _has_text(rows) -> bool:
+    return any(any(c is not None and str(c).strip() for c in r) for r in rows)
+
+
+def _hidden_with_data(spec: HeaderSpec, source: ExcelSource | CsvSource, visible_text: bool) -> list[int]:
+    """Positions (1 = first, as Excel's tabs show them) of the hidden sheets that hold a header (or,
+    when the visible sheets are empty, any text): where the list is when no visible sheet has one."""
+    out = []
+    for name in source.hidden_sheets:
+        try:
+            head = source.head(name)
+        except UploadError:
+            continue
+        if find_header(spec, head.rows, head.width, head.hidden_columns) is not None or (
+                not visible_text and _has_text(head.rows)):
+            out.append(source.sheet_names.index(name) + 1)
+    return out
+
+
+def _sheet_shown(name: str, source: ExcelSource | CsvSource) -> str | None:
+    """A sheet as an :class:`UploadError` holds it (None for a CSV): its name, or ``#2`` (its position)
+    when the name may name a person (``UploadError.where`` shows ``sheet 2``)."""
+    if not name:
+        return None
+    return f"#{sheet_label(name, source.sheet_names)}" if personal_sheet_name(name) else name
 
 
 _NAME_LIKE = re.compile(r"^(?:[^\W\d_][^\W\d_]*\s+){1,4}[^\W\d_]+$")
@@ -367,13 +407,15 @@ def _without_personal_data(cells: list[str]) -> list[str]:
 
 def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) -> SheetHead:
     names = source.sheet_names
+    # every sheet by name, or by position (#2) when its name may name a person
+    shown = [f"#{i + 1}" if personal_sheet_name(n) else n for i, n in enumerate(names)]
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
         idx = int(sheet)
         if not 0 <= idx < len(names):
-            raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+            raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=shown)
         sheet = names[idx]
     if sheet not in names:
-        raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+        raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=shown)
     return source.head(sheet)
 
 
@@ -440,7 +482,8 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
             frames.append(raw)
     if not frames:
         first = layouts[0]
-        raise UploadError("no_data_rows", file=path.name, sheet=first.sheet or None, row=first.header_row)
+        raise UploadError("no_data_rows", file=path.name, sheet=_sheet_shown(first.sheet, source),
+                          row=first.header_row)
     lineage = [
         pl.lit(path.name).alias("file_name"),
         pl.lit(sha).alias("file_sha256"),
@@ -518,7 +561,7 @@ def _read_sheet(
     mapped = {f for f in fields if f}
     if "full_name" not in mapped and FAMILY_MIDDLE not in mapped:
         raise UploadError(
-            "missing_name_column", file=file, sheet=head.name or None, row=header_row,
+            "missing_name_column", file=file, sheet=_sheet_shown(head.name, source), row=header_row,
             expected_headers=spec.expected_headers("full_name")[:8],
             found_headers=[lab for lab, f in zip(labels, layout.labels, strict=False) if f],
         )

@@ -123,6 +123,11 @@ class Upload:
                              "dòng/cột không thuộc danh sách rồi gửi lại / unhide them to check; delete the rows "
                              "or columns that are not part of the list and send it again (a hidden column is "
                              "used only when no visible column has the same header)")
+            if lay.duplicate_columns:
+                lines.append(f"  cảnh báo/warning: {where}: cột trùng tiêu đề/columns with the same header: "
+                             f"{'; '.join(lay.duplicate_columns)}. Cột không dùng được giữ nguyên, không đối "
+                             "chiếu; hãy xoá hoặc đổi tên cột sai rồi gửi lại / the unused column is kept as it "
+                             "is, not matched; delete or rename the wrong one and send the list again")
             if lay.n_error_cells:
                 left = lay.n_error_cells - len(lay.error_cells)
                 more = f" (+{left})" if left else ""
@@ -464,6 +469,8 @@ class SheetLayout:
     error_cells: list[str] = field(default_factory=list)
     n_error_cells: int = 0
     footer_rows: list[int] = field(default_factory=list)  # note/signature rows skipped (row numbers)
+    # fields two or more columns name: "'Ngày sinh': C dùng/used, D không dùng/not used"
+    duplicate_columns: list[str] = field(default_factory=list)
 
 
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
@@ -619,6 +626,7 @@ def _read_sheet(
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
     _note_marks(info, marks, raw["excel_row"], cols, labels, first)
+    info.duplicate_columns = _duplicate_columns(spec, cols, [had_label[int(c[1:])] for c in cols], fields, first)
     return raw, info
 
 
@@ -642,6 +650,32 @@ def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | No
 
 
 _SHOWN_CELLS = 5
+
+
+def _duplicate_columns(spec: HeaderSpec, cols: list[str], headers: list[str | None], fields: list[str | None],
+                       first: int) -> list[str]:
+    """``'Ngày sinh': C dùng/used, D`` per field that two or more columns name: the column read as the
+    field (the first visible one, :func:`rules.ingest.layout._dedupe`) and the others, kept unread in
+    ``extra``. Column letters and header text only (headers are the uploader's labels, not data)."""
+    from rules.ingest.limits import column_letters
+
+    def letter(c: str) -> str:
+        return column_letters(first + int(c[1:]) + 1)
+
+    used = {f: c for c, f in zip(cols, fields, strict=True) if f}
+    others: dict[str, list[str]] = {}
+    for c, head, f in zip(cols, headers, fields, strict=True):
+        if f is not None or not head:
+            continue
+        named = spec.lookup(head) or spec.lookup(head.rsplit(TWO_ROW_JOIN, 1)[-1])
+        if named in used:
+            others.setdefault(named, []).append(c)
+    out = []
+    for f, cs in others.items():
+        head = headers[cols.index(used[f])]
+        out.append(f"'{head}': {letter(used[f])} dùng/used, {', '.join(letter(c) for c in cs)} "
+                   "không dùng/not used")
+    return out
 
 
 def _note_marks(info: SheetLayout, marks: SheetMarks, rows: pl.Series, cols: list[str], labels: list[str],

@@ -116,14 +116,22 @@ def province_lines(province: str, sectors: list[str]) -> list[str]:
     return lines
 
 
+NOT_READ = frozenset({"misnamed_file", "not_a_regular_file", "unsupported_format"})  # refused unread
+
+
 def failed_file_line(sector: str, file_name: str, code: str | None, reports: Path) -> str:
     """``failed file students/thpt_x__ds_lop_x.xlsx [corrupt_file]: <what to do> …``: the file's
     masked label (uploaders name lists after pupils), its reason code and the generic advice of that
-    code. The specific message (sheet, row, headers found) is in the file's error report."""
+    code. The specific message (sheet, row, headers found) is in the file's error report, which the
+    line points at only when one was written: a file refused unread (misnamed, a link, another type)
+    has none: its line ends with the code's advice (rename it, copy the file itself, save as .xlsx)."""
     from rules.ingest.inbox import public_label
+    from rules.ingest.report import error_report_path
 
-    return (f"failed file {sector}/{public_label(file_name)} [{code or 'unknown'}]: {what_to_do(code)} "
-            f"Details: its error report in {reports}")
+    line = f"failed file {sector}/{public_label(file_name)} [{code or 'unknown'}]: {what_to_do(code)}"
+    if error_report_path(file_name, reports).is_file():
+        return f"{line} Details: its error report in {reports}"
+    return f"{line} (No error report: the file was not read.)" if code in NOT_READ else line
 
 
 def what_to_do(code: str | None) -> str:

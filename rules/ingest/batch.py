@@ -21,8 +21,8 @@ from rules.lake_schema import lake_table
 
 # The uploads table before the supersede rule adds ``superseded_by`` (rules.lake_schema owns the dtypes).
 UPLOAD_COLUMNS = {c: t for c, t in lake_table("uploads").schema().items() if c != "superseded_by"}
-READER_COUNTS = ("invisible_removed", "spaces_replaced", "lookalikes_folded", "legacy_font_cells",
-                 "formulas_evaluated", "hidden_sheets_skipped")
+READER_COUNTS = ("footer_rows_skipped", "invisible_removed", "spaces_replaced", "lookalikes_folded",
+                 "legacy_font_cells", "formulas_evaluated", "hidden_sheets_skipped")
 
 
 @dataclass
@@ -74,6 +74,8 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
         else:
             meta.update(file_sha256=upload.file_sha256, sheet=upload.sheet, rows_read=upload.raw.height,
                         blank_rows_skipped=upload.blank_rows_skipped,
+                        footer_rows_skipped=upload.footer_rows_skipped,
+                        error_message=upload.footer_note(),  # row numbers only: where the rows not read are
                         invisible_removed=upload.cells.get("invisible_removed", 0),
                         spaces_replaced=upload.cells.get("spaces_replaced", 0),
                         lookalikes_folded=upload.cells.get("lookalikes_folded", 0),

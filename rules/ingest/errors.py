@@ -38,6 +38,16 @@ ERROR_CODES: dict[str, tuple[str, tuple[str, ...]]] = {
         "Tệp rỗng (không có dữ liệu). Hãy kiểm tra lại tệp trước khi tải lên.",
         ("The file is empty.", "Check the file before uploading it."),
     ),
+    "hidden_sheets_only": (
+        "Danh sách chỉ có ở trang tính đang bị ẩn ({found}); các trang không ẩn đều trống hoặc không có "
+        "dòng tiêu đề. Hãy bỏ ẩn trang đó (chuột phải vào tên một trang > Bỏ ẩn) rồi tải lên lại, hoặc "
+        "tải lên với --sheet \"<tên trang>\".",
+        (
+            "The list is only in hidden sheet(s) ({found}); the visible sheets are empty or have no header row.",
+            "Unhide the sheet (right-click a sheet tab > Unhide) and upload again, or upload with "
+            "--sheet \"<sheet name>\".",
+        ),
+    ),
     "corrupt_file": (
         "Không đọc được tệp: tệp bị hỏng hoặc không phải bảng tính Excel thật. "
         "Hãy mở tệp bằng Excel, chọn 'Lưu thành' .xlsx rồi tải lên lại.",
@@ -276,7 +286,7 @@ class UploadError(UserError):
             "found": _fmt_list(self.found_headers),
             "encoding": self.encoding or "?",
         }
-        if self.code in ("no_line_breaks", "layout_not_understood", "formula_without_value"):
+        if self.code in ("no_line_breaks", "layout_not_understood", "formula_without_value", "hidden_sheets_only"):
             values["found"] = "; ".join(self.found_headers) or "?"  # a size or a cause, shown bare
         if self.code == "mixed_delimiters":  # single characters, shown bare
             values = {"expected": "".join(self.expected_headers), "found": "".join(self.found_headers)}
@@ -289,7 +299,11 @@ class UploadError(UserError):
     def where(self) -> str:
         """'file.xlsx, sheet 'DS', row 5, column 'Họ tên'' — the parts that are known."""
         parts = [self.file or "(file)"]
-        if self.sheet:
+        if self.sheet and self.sheet[:1] == "#" and self.sheet[1:].isdigit():  # a name withheld: its position
+            parts.append(f"sheet {self.sheet[1:]}")
+        elif self.sheet and _personal_sheet(self.sheet):  # the message is stored (uploads.error_message)
+            parts.append("sheet (tên ẩn/name withheld)")
+        elif self.sheet:
             parts.append(f"sheet '{self.sheet}'")
         if self.row is not None:
             parts.append(f"dòng/row {self.row}")
@@ -317,6 +331,12 @@ class UploadError(UserError):
 
     def __reduce__(self):  # picklable across Dagster processes despite the dataclass __init__
         return (_rebuild, (self.to_dict() | {"encoding": self.encoding},))
+
+
+def _personal_sheet(name: str) -> bool:
+    from rules.ingest.upload import personal_sheet_name
+
+    return personal_sheet_name(name)
 
 
 def _rebuild(d: dict) -> UploadError:

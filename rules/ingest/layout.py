@@ -139,34 +139,92 @@ def _is_numbering_row(cells: Sequence[str | None]) -> bool:
 
 
 _PLACE_DATE = re.compile(r"\bngay\b.*\bthang\b.*\bnam\b")
+# notes that are not part of a signature block: a name-only row under one is a pupil, not a signer
+NOTE_WORDS = ("ghi chu", "tong cong", "tong so", "danh sach nay co")
+# a cell of digits and date/number separators holding 4+ digits: a date, a year, a date serial, an ID
+_NUMBER_DATA = re.compile(r"^[\d\s/.\-:]*(?:\d[\s/.\-:]*){4,}$")
+_NAME_LIKE = re.compile(r"^(?:[^\W\d_]+\s+){1,4}[^\W\d_]+$")
+
+
+def _filled(cells: Sequence[str | None]) -> list[str]:
+    return [str(c).strip() for c in cells if c is not None and str(c).strip()]
+
+
+def _note_word(spec: HeaderSpec, text: str) -> str | None:
+    """The footer phrase a cell starts with (a whole phrase: "ghi chu" starts "Ghi chú: …", never
+    "Ghi Chương"), "ngay thang nam" for a place-and-date line, or None."""
+    t = fold(text)
+    for w in spec.footer_words:
+        if t == w or t.startswith(w + " "):
+            return w
+    return "ngay thang nam" if _PLACE_DATE.search(t) else None
+
+
+def _person_data(text: str) -> bool:
+    """A cell that holds a person's data: a date, a birth year, a date serial or an ID (digits and
+    separators only, 4+ digits), or a person's name (2-5 words starting with a Vietnamese family
+    name: :func:`rules.ingest.inbox.mask_personal`)."""
+    if _NUMBER_DATA.match(text):
+        return True
+    if not _NAME_LIKE.match(text):
+        return False
+    from rules.ingest.inbox import mask_personal
+    from rules.provinces import slugify
+
+    slug = slugify(text)
+    return mask_personal(slug) != slug
 
 
 def is_footer_row(spec: HeaderSpec, cells: Sequence[str | None]) -> bool:
-    """A note, total or signature line ("Người lập biểu", "Tổng cộng: 35", "…, ngày … tháng … năm").
+    """A note, total or signature line ("Người lập biểu", "Tổng cộng: 35", "…, ngày … tháng … năm"),
+    by the row's own content only.
 
-    At most two filled cells, one of which *starts* with a footer word (or is a place-and-date
-    line): a data row that merely mentions "ghi chú" in a note column is not a footer.
+    At most two filled cells, one of which *starts* with a footer phrase (or is a place-and-date
+    line), and no other cell holding a person's data: a name beside a date ("Lê Văn Cường",
+    "ngày 05 tháng 09 năm 2012"), a pupil whose family name folds to a footer word ("Tống Cộng",
+    "02/03/2010") or an ID are data, and a data row that merely mentions "ghi chú" in a note column
+    has more cells.
     """
-    texts = [fold(c) for c in cells if c is not None and str(c).strip()]
+    texts = _filled(cells)
     if not texts or len(texts) > 2:
         return False
-    return any(
-        _PLACE_DATE.search(t) or any(t == w or t.startswith(w + " ") for w in spec.footer_words) for t in texts
-    )
+    notes = [t for t in texts if _note_word(spec, t)]
+    return bool(notes) and not any(_person_data(t) for t in texts if t not in notes)
 
 
-def footer_start(spec: HeaderSpec, tail: Sequence[Sequence[str | None]]) -> int | None:
-    """Index (into ``tail``) where the trailing note/signature block begins, or None.
+def _signer_like(texts: list[str]) -> bool:
+    """A row of signers' names under a signature line: one or two cells, no digits."""
+    return 0 < len(texts) <= 2 and not any(ch.isdigit() for t in texts for ch in t)
 
-    Scans upwards over the sparse rows at the end (at most two filled cells, or blank); the block
-    starts at the topmost of them that looks like a note. Sparse rows above that stay data, so a
-    real person with only a name filled in is never dropped.
+
+def footer_rows(spec: HeaderSpec, sparse: Sequence[tuple[int, Sequence[str | None]]], n_rows: int) -> list[int]:
+    """Indexes (into a body of ``n_rows`` rows) of its note, total and signature rows.
+
+    ``sparse``: (index, cells) of the body's rows with at most two filled cells (blank ones too), in
+    order; every other row is data. Each row is judged by its own content (:func:`is_footer_row`),
+    never by the rows above it, so pupils typed under a "Ghi chú" line stay data. The one exception
+    is the signers' names under a signature line ("Người lập biểu" … "Trần Văn Lập"): in the
+    trailing block of the body, a row of one or two digit-free cells below a signature line (not a
+    "Ghi chú"/"Tổng cộng" note) with only notes, blanks and such rows between is a footer row too.
     """
-    top_note = None
-    for k in range(len(tail) - 1, -1, -1):
-        filled = [c for c in tail[k] if c is not None and str(c).strip()]
-        if len(filled) > 2:
+    notes = {i: _note_word(spec, next(t for t in _filled(c) if _note_word(spec, t)))
+             for i, c in sparse if is_footer_row(spec, c)}
+    # the trailing block: sparse rows running to the end of the body, blank, notes or digit-free
+    block: list[tuple[int, list[str]]] = []
+    expect = n_rows - 1
+    for i, cells in reversed(sparse):
+        texts = _filled(cells)
+        if i != expect or not (not texts or i in notes or _signer_like(texts)):
             break
-        if is_footer_row(spec, tail[k]):
-            top_note = k
-    return top_note
+        block.append((i, texts))
+        expect -= 1
+    signers: list[int] = []
+    under_signature = False
+    for i, texts in reversed(block):
+        if not texts:
+            continue
+        if i in notes:
+            under_signature = notes[i] not in NOTE_WORDS
+        elif under_signature:
+            signers.append(i)
+    return sorted([*notes, *signers])

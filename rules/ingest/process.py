@@ -49,7 +49,13 @@ class UploadResult:
             return []
         groups = dups.group_by("group", maintain_order=True).agg("sheet", "excel_row").head(limit)
         several = dups["sheet"].n_unique() > 1
-        shown = ["; ".join(" = ".join(f"{sh}!{r}" if several else str(r) for sh, r in zip(s, rows, strict=True))
+        from rules.ingest.upload import personal_sheet_name, sheet_label
+
+        def sheet(sh: str) -> str:  # a sheet named after a pupil by its position: "#2!5"
+            return f"#{sheet_label(sh, self.upload.sheet_names)}" if personal_sheet_name(sh) else sh
+
+        shown = ["; ".join(" = ".join(f"{sheet(sh)}!{r}" if several else str(r)
+                                      for sh, r in zip(s, rows, strict=True))
                            for s, rows in zip(groups["sheet"], groups["excel_row"], strict=True))]
         n_groups = dups["group"].n_unique()
         more = f" (+{n_groups - limit})" if n_groups > limit else ""

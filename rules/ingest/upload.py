@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rules.ingest.biff import SheetMarks
 from rules.ingest.cells import CellReport
 from rules.ingest.errors import UploadError
 from rules.ingest.headers import FAMILY_MIDDLE, FEMALE_MARK, MALE_MARK, PSEUDO_FIELDS, HeaderSpec, fold, header_spec
-from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_start
+from rules.ingest.layout import TWO_ROW_JOIN, HeaderLayout, find_header, footer_rows
 from rules.ingest.readers import DELIMITERS, CsvSource, ExcelSource, SheetHead, col_names, open_source
 from rules.provinces import PROVINCE_SLUGS
 from rules.sectors import check_sector
@@ -57,6 +58,9 @@ class Upload:
     # lookalikes_folded, legacy_font_cells_repaired, legacy_font
     cells: dict[str, object] = field(default_factory=dict)
     source_path: str = ""  # the file read, so the error report can copy its cell types and formats
+    sheet_names: list[str] = field(default_factory=list)  # every sheet of the workbook, in order ([""] for csv)
+    # (sheet, row numbers) of the note/signature rows skipped, per sheet that has some
+    footer_by_sheet: list[tuple[str, list[int]]] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -78,13 +82,27 @@ class Upload:
         if self.blank_rows_skipped:  # a row of only invisible characters is one too: it shows nothing
             lines.append(f"  dòng trống bỏ qua/blank rows skipped: {self.blank_rows_skipped}")
         if self.footer_rows_skipped:
-            lines.append(f"  dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped}")
+            lines.append(f"  {self.footer_note()}")
         if self.formulas_evaluated:
             lines.append(f"  công thức chưa lưu giá trị đã tính/unsaved formulas evaluated: {self.formulas_evaluated}")
         if self.sheets_not_read:  # a list on a sheet the uploader meant us to read must not vanish silently
-            names = ", ".join(f"'{n}' ({SHEET_NOT_READ[why]})" for n, why in self.sheets_not_read)
+            names = ", ".join(f"{sheet_label(n, self.sheet_names)} ({SHEET_NOT_READ[why]})"
+                              for n, why in self.sheets_not_read)
             lines.append(f"  trang không đọc/sheets not read: {names}")
         return lines + self.hidden_lines()
+
+    def footer_note(self) -> str | None:
+        """``dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: 3 (dòng/rows 7, 9-10)``: the note,
+        total and signature rows not read as data, by row number (never their text); None when none.
+        Rows of several sheets are named by sheet."""
+        if not self.footer_rows_skipped:
+            return None
+        several = len(self.footer_by_sheet) > 1
+        where = "; ".join((f"trang/sheet {sheet_label(sheet, self.sheet_names)} " if several else "")
+                          + _row_ranges(rows) for sheet, rows in self.footer_by_sheet)
+        return (f"dòng ghi chú cuối bảng bỏ qua/footer note rows skipped: {self.footer_rows_skipped} "
+                f"(dòng/rows {where}; nếu là học sinh, hãy điền ngày sinh hoặc số định danh / if one is a "
+                "person, fill in the date of birth or ID)")
 
     def hidden_lines(self) -> list[str]:
         """One line per sheet naming the rows and columns Excel hides that were read, and one per
@@ -92,7 +110,8 @@ class Upload:
         but doisoat read (row numbers, column letters and headers only, never a cell's value)."""
         lines = []
         for lay in self.sheets:
-            where = f"{self.file_name}" + (f", trang/sheet '{lay.sheet}'" if lay.sheet else "")
+            where = f"{self.file_name}" + (f", trang/sheet {sheet_label(lay.sheet, self.sheet_names)}"
+                                           if lay.sheet else "")
             parts = []
             if lay.hidden_rows:
                 parts.append(f"{len(lay.hidden_rows)} dòng ẩn/hidden rows {_row_ranges(lay.hidden_rows)} "
@@ -104,6 +123,11 @@ class Upload:
                              "dòng/cột không thuộc danh sách rồi gửi lại / unhide them to check; delete the rows "
                              "or columns that are not part of the list and send it again (a hidden column is "
                              "used only when no visible column has the same header)")
+            if lay.duplicate_columns:
+                lines.append(f"  cảnh báo/warning: {where}: cột trùng tiêu đề/columns with the same header: "
+                             f"{'; '.join(lay.duplicate_columns)}. Cột không dùng được giữ nguyên, không đối "
+                             "chiếu; hãy xoá hoặc đổi tên cột sai rồi gửi lại / the unused column is kept as it "
+                             "is, not matched; delete or rename the wrong one and send the list again")
             if lay.n_error_cells:
                 left = lay.n_error_cells - len(lay.error_cells)
                 more = f" (+{left})" if left else ""
@@ -111,6 +135,24 @@ class Upload:
                              f"{', '.join(lay.error_cells)}{more}. Hãy sửa công thức hoặc nhập lại giá trị / fix "
                              "the formula or type the value")
         return lines
+
+
+def sheet_label(name: str, names: Sequence[str] = ()) -> str:
+    """How a message names a sheet: ``'Lớp 10A1'`` (quoted), or its position (``2``, 1 = the first
+    tab) when the name holds an ID, a date or a person's name (:func:`rules.ingest.inbox.mask_personal`):
+    a school may name a sheet after a pupil, and messages are stored (uploads.error_message)."""
+    if not personal_sheet_name(name):
+        return f"'{name}'"
+    return str(list(names).index(name) + 1) if name in names else "?"
+
+
+def personal_sheet_name(name: str) -> bool:
+    """A sheet name that may name a person: an ID or a date in it, or a person-name shape."""
+    from rules.ingest.inbox import mask_personal
+    from rules.provinces import slugify
+
+    slug = slugify(name)
+    return mask_personal(slug) != slug or bool(re.search(r"\d{6,}", name))
 
 
 SHEET_NOT_READ = {  # why a sheet of a workbook was not read, as the upload summary says it
@@ -297,20 +339,54 @@ def _choose_sheet(
 ) -> tuple[SheetHead, HeaderLayout]:
     if heads is None:
         heads = list(source.heads()) if sheet is None else [_named_head(source, sheet, file)]
-    if all(not any(any(c is not None and str(c).strip() for c in r) for r in h.rows) for h in heads):
-        raise UploadError("empty_file", file=file, sheet=heads[0].name if sheet is not None else None)
     for head in heads:
         layout = find_header(spec, head.rows, head.width, head.hidden_columns)
         if layout is not None:
             return head, layout
-    first = next(h for h in heads if any(any(r) for r in h.rows))
+    if sheet is None:  # nothing visible to read: a list on a sheet nobody sees is not "empty", say where
+        hidden = _hidden_with_data(spec, source, any(_has_text(h.rows) for h in heads))
+        if hidden:
+            raise UploadError("hidden_sheets_only", file=file,
+                              found_headers=[f"trang/sheet {', '.join(str(i) for i in hidden)}"])
+    if all(not _has_text(h.rows) for h in heads):
+        raise UploadError("empty_file", file=file, sheet=_sheet_shown(heads[0].name, source)
+                          if sheet is not None else None)
+    first = next(h for h in heads if _has_text(h.rows))
     found = [str(c) for r in first.rows[:8] for c in r if c is not None and str(c).strip()]
     if sheet is None and source.hidden_sheets:  # the list may be on a sheet nobody sees: say so
-        found = [*found[:19], f"(trang ẩn/hidden: {', '.join(source.hidden_sheets)} → --sheet)"]
+        shown = ", ".join(sheet_label(n, source.sheet_names) for n in source.hidden_sheets)
+        found = [*found[:19], f"(trang ẩn/hidden: {shown} → --sheet)"]
     raise UploadError(
-        "no_header", file=file, sheet=first.name or None,
+        "no_header", file=file, sheet=_sheet_shown(first.name, source),
         expected_headers=spec.expected_headers(), found_headers=_without_personal_data(found[:20]),
     )
+
+
+def _has_text(rows) -> bool:
+    return any(any(c is not None and str(c).strip() for c in r) for r in rows)
+
+
+def _hidden_with_data(spec: HeaderSpec, source: ExcelSource | CsvSource, visible_text: bool) -> list[int]:
+    """Positions (1 = first, as Excel's tabs show them) of the hidden sheets that hold a header (or,
+    when the visible sheets are empty, any text): where the list is when no visible sheet has one."""
+    out = []
+    for name in source.hidden_sheets:
+        try:
+            head = source.head(name)
+        except UploadError:
+            continue
+        if find_header(spec, head.rows, head.width, head.hidden_columns) is not None or (
+                not visible_text and _has_text(head.rows)):
+            out.append(source.sheet_names.index(name) + 1)
+    return out
+
+
+def _sheet_shown(name: str, source: ExcelSource | CsvSource) -> str | None:
+    """A sheet as an :class:`UploadError` holds it (None for a CSV): its name, or ``#2`` (its position)
+    when the name may name a person (``UploadError.where`` shows ``sheet 2``)."""
+    if not name:
+        return None
+    return f"#{sheet_label(name, source.sheet_names)}" if personal_sheet_name(name) else name
 
 
 _NAME_LIKE = re.compile(r"^(?:[^\W\d_][^\W\d_]*\s+){1,4}[^\W\d_]+$")
@@ -336,13 +412,15 @@ def _without_personal_data(cells: list[str]) -> list[str]:
 
 def _named_head(source: ExcelSource | CsvSource, sheet: str | int, file: str) -> SheetHead:
     names = source.sheet_names
+    # every sheet by name, or by position (#2) when its name may name a person
+    shown = [f"#{i + 1}" if personal_sheet_name(n) else n for i, n in enumerate(names)]
     if isinstance(sheet, int) or (isinstance(sheet, str) and sheet.isdigit() and sheet not in names):
         idx = int(sheet)
         if not 0 <= idx < len(names):
-            raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+            raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=shown)
         sheet = names[idx]
     if sheet not in names:
-        raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=names)
+        raise UploadError("sheet_not_found", file=file, sheet=str(sheet), found_headers=shown)
     return source.head(sheet)
 
 
@@ -390,6 +468,9 @@ class SheetLayout:
     hidden_columns: list[str] = field(default_factory=list)
     error_cells: list[str] = field(default_factory=list)
     n_error_cells: int = 0
+    footer_rows: list[int] = field(default_factory=list)  # note/signature rows skipped (row numbers)
+    # fields two or more columns name: "'Ngày sinh': C dùng/used, D không dùng/not used"
+    duplicate_columns: list[str] = field(default_factory=list)
 
 
 def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | None,
@@ -408,7 +489,8 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
             frames.append(raw)
     if not frames:
         first = layouts[0]
-        raise UploadError("no_data_rows", file=path.name, sheet=first.sheet or None, row=first.header_row)
+        raise UploadError("no_data_rows", file=path.name, sheet=_sheet_shown(first.sheet, source),
+                          row=first.header_row)
     lineage = [
         pl.lit(path.name).alias("file_name"),
         pl.lit(sha).alias("file_sha256"),
@@ -448,6 +530,8 @@ def _read(path: Path, province: str, sector: str, unit: str, sheet: str | int | 
         formulas_evaluated=source.formulas_evaluated,
         cells=cells.as_dict(),
         source_path=str(path),
+        sheet_names=list(source.sheet_names),
+        footer_by_sheet=[(lay.sheet, lay.footer_rows) for lay in layouts if lay.footer_rows],
     )
 
 
@@ -484,7 +568,7 @@ def _read_sheet(
     mapped = {f for f in fields if f}
     if "full_name" not in mapped and FAMILY_MIDDLE not in mapped:
         raise UploadError(
-            "missing_name_column", file=file, sheet=head.name or None, row=header_row,
+            "missing_name_column", file=file, sheet=_sheet_shown(head.name, source), row=header_row,
             expected_headers=spec.expected_headers("full_name")[:8],
             found_headers=[lab for lab, f in zip(labels, layout.labels, strict=False) if f],
         )
@@ -500,14 +584,16 @@ def _read_sheet(
         # a merged value leaves empty cells below it; a sheet without any has none to fill
         body = _fill_merged(body, cols, source.merged(head.name), source.first_columns.get(head.name, 0),
                             layout.data_start)
-    footer_rows = footer_blank = 0
+    footer_at: list[int] = []  # Excel (or text-editor) row numbers of the note rows skipped
     if body.height:
         tail = body.tail(FOOTER_SCAN)
-        start = footer_start(spec, [list(r) for r in tail.select(cols).rows()])
-        if start is not None:
-            footer_rows = int((~tail["_blank"].slice(start)).sum())
-            footer_blank = tail.height - start - footer_rows  # blank rows between the notes: blank rows
-            body = body.head(body.height - (tail.height - start))
+        filled = pl.sum_horizontal(pl.col(c).str.contains(r"\S").fill_null(False).cast(pl.Int32) for c in cols)
+        sparse = tail.with_row_index("_i").filter(filled <= 2)
+        skip = footer_rows(spec, [(r[0], r[1:]) for r in sparse.select("_i", *cols).rows()], tail.height)
+        if skip:
+            offset = body.height - tail.height
+            footer_at = [int(r) for r in tail["excel_row"].gather(skip)]
+            body = body.with_row_index("_i").filter(~pl.col("_i").is_in([offset + k for k in skip])).drop("_i")
     n_blank = int(body["_blank"].sum())
     body = (body.filter(~pl.col("_blank")) if n_blank else body).drop("_blank")
     # columns with neither a header nor any value (formatting left in the sheet) are not columns
@@ -533,13 +619,14 @@ def _read_sheet(
     info = SheetLayout(
         sheet=head.name, header_row=header_row, header_rows=layout.n_header_rows,
         original_headers=[lab for lab in labels if lab not in ignored], column_map=column_map,
-        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank + footer_blank,
-        footer_rows_skipped=footer_rows, rows=raw.height,
+        unknown_columns=unknown, ignored_columns=ignored, blank_rows_skipped=n_blank,
+        footer_rows_skipped=len(footer_at), footer_rows=footer_at, rows=raw.height,
         source_columns=[first + int(c[1:]) for c, lab in zip(cols, labels, strict=True) if lab not in ignored],
         source_row_column=next((first + int(c[1:]) for c, lab in zip(cols, labels, strict=True)
                                 if lab in ignored and fold(lab) == fold(SOURCE_ROW_HEADER)), None),
     )
     _note_marks(info, marks, raw["excel_row"], cols, labels, first)
+    info.duplicate_columns = _duplicate_columns(spec, cols, [had_label[int(c[1:])] for c in cols], fields, first)
     return raw, info
 
 
@@ -563,6 +650,32 @@ def _fill_date_errors(body: pl.DataFrame, cols: list[str], fields: list[str | No
 
 
 _SHOWN_CELLS = 5
+
+
+def _duplicate_columns(spec: HeaderSpec, cols: list[str], headers: list[str | None], fields: list[str | None],
+                       first: int) -> list[str]:
+    """``'Ngày sinh': C dùng/used, D`` per field that two or more columns name: the column read as the
+    field (the first visible one, :func:`rules.ingest.layout._dedupe`) and the others, kept unread in
+    ``extra``. Column letters and header text only (headers are the uploader's labels, not data)."""
+    from rules.ingest.limits import column_letters
+
+    def letter(c: str) -> str:
+        return column_letters(first + int(c[1:]) + 1)
+
+    used = {f: c for c, f in zip(cols, fields, strict=True) if f}
+    others: dict[str, list[str]] = {}
+    for c, head, f in zip(cols, headers, fields, strict=True):
+        if f is not None or not head:
+            continue
+        named = spec.lookup(head) or spec.lookup(head.rsplit(TWO_ROW_JOIN, 1)[-1])
+        if named in used:
+            others.setdefault(named, []).append(c)
+    out = []
+    for f, cs in others.items():
+        head = headers[cols.index(used[f])]
+        out.append(f"'{head}': {letter(used[f])} dùng/used, {', '.join(letter(c) for c in cs)} "
+                   "không dùng/not used")
+    return out
 
 
 def _note_marks(info: SheetLayout, marks: SheetMarks, rows: pl.Series, cols: list[str], labels: list[str],

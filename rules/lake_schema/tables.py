@@ -160,9 +160,12 @@ TABLES: tuple[Table, ...] = (
               _c("uploaded_at", UTC, "the file's modification time in the inbox (UTC)"),
               _c("rows_read", I64, "data rows read"),
               _c("blank_rows_skipped", I64, "blank rows between data rows, skipped"),
+              _c("footer_rows_skipped", I64, "note, total and signature rows under the list, skipped (their row "
+                 "numbers are in error_message)"),
               _c("status", U, "current | superseded | duplicate | failed"),
               _c("error_code", U, "why the file could not be read (null when it was)"),
-              _c("error_message", U, "the reader's one-line message for the uploader"),
+              _c("error_message", U, "the reader's one-line message for the uploader: why a failed file could not "
+                 "be read; for a file read, the footer rows skipped (row numbers), else null"),
               _c("invisible_removed", I64, "cells whose invisible characters were removed"),
               _c("spaces_replaced", I64, "cells whose unusual spaces were replaced"),
               _c("lookalikes_folded", I64, "cells whose look-alike letters were folded"),

@@ -180,3 +180,18 @@ def test_an_unknown_code_gets_the_generic_advice() -> None:
     from pipelines.summaries import what_to_do
 
     assert what_to_do(None) == what_to_do("no_such_code") == "The file could not be read."
+
+
+def test_a_failed_file_line_points_at_an_error_report_only_when_one_was_written(tmp_path: Path):
+    """Files refused unread (misnamed, a link or special file, another type) have no error report: their
+    line says what to do with the file, never "Details: its error report in …"."""
+    from pipelines.summaries import failed_file_line
+
+    for name, code, advice in (("ds.xlsx", "misnamed_file", "name it <unit>__<list>.xlsx"),
+                               ("thpt_a__link.xlsx", "not_a_regular_file", "Copy the file itself"),
+                               ("thpt_a__ds.pdf", "unsupported_format", "Save the file as .xlsx")):
+        line = failed_file_line("students", name, code, tmp_path)
+        assert advice in line and "error report in" not in line and "No error report" in line
+    (tmp_path / "thpt_a__ds.errors.xlsx").write_bytes(b"x")
+    line = failed_file_line("students", "thpt_a__ds.xlsx", "corrupt_file", tmp_path)
+    assert line.endswith(f"Details: its error report in {tmp_path}")

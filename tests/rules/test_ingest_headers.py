@@ -15,7 +15,7 @@ from unidecode import unidecode
 from rules.ingest import UploadError
 from rules.ingest.encoding import decode_bytes
 from rules.ingest.headers import FEMALE_MARK, MALE_MARK, SECTOR_FIELDS, fold, header_spec
-from rules.ingest.layout import find_header, footer_start
+from rules.ingest.layout import find_header, footer_rows
 from rules.ingest.readers import sniff_delimiter
 from rules.sectors import SECTORS
 
@@ -110,16 +110,20 @@ def test_no_header_in_data_only_grid():
     assert find_header(header_spec("students"), [["a", "b"], ["1", "2"]], 2) is None
 
 
-def test_footer_block_starts_at_the_topmost_note():
+def _sparse(rows):
+    return [(i, r) for i, r in enumerate(rows) if sum(1 for c in r if c and c.strip()) <= 2]
+
+
+def test_footer_rows_are_notes_and_the_signers_under_a_signature():
     spec = header_spec("students")
     tail = [["1", "Nguyễn Văn An", "05/09/2012", "Nam"],
             [None, "Trần Thị Bình", None, None],  # sparse but a person: stays data
             [None, "Tổng cộng: 2 học sinh", None, None],
             [None, None, None, None],
             [None, "Người lập biểu", None, "Hiệu trưởng"],
-            [None, "Trần Văn Lập", None, None]]
-    assert footer_start(spec, tail) == 2
-    assert footer_start(spec, tail[:2]) is None
+            [None, "Trần Văn Lập", None, None]]  # a signer, under the signature line
+    assert footer_rows(spec, _sparse(tail), len(tail)) == [2, 4, 5]
+    assert footer_rows(spec, _sparse(tail[:2]), 2) == []
 
 
 VIET = st.text(alphabet=st.sampled_from(list("aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệ"

@@ -341,7 +341,7 @@ def test_a_list_only_on_a_hidden_sheet_is_pointed_at_not_read(tmp_path: Path):
     wb.close()
     with pytest.raises(UploadError) as info:
         read_upload(path, province="lam_dong", sector="students")
-    assert info.value.code == "no_header" and "hidden: DS → --sheet" in str(info.value)
+    assert info.value.code == "hidden_sheets_only" and "sheet 2)" in str(info.value)
     assert read_upload(path, province="lam_dong", sector="students", sheet="DS").raw.height == len(PEOPLE)
 
 

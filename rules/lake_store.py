@@ -109,7 +109,7 @@ def _quiet_aws_logs() -> None:
     """delta-rs logs AWS SDK warnings straight to stderr (three multi-line IMDS blobs when no credentials
     are set); the cause is in the error we raise, so keep its logger to errors. Must run before the first
     ``import deltalake`` (its logger reads ``RUST_LOG`` once); an operator's own ``RUST_LOG`` wins."""
-    os.environ.setdefault("RUST_LOG", "warn,aws_config=error")
+    os.environ.setdefault("RUST_LOG", "warn,aws_config=error,aws_runtime=error,aws_smithy_runtime=error")
 
 
 def _access_error(location: str, exc: BaseException, environ: Mapping[str, str] | None = None) -> LakeAccessError:

@@ -24,8 +24,9 @@ import duckdb
 import polars as pl
 
 from assets.lake import national_keys, read_lake_table, read_national
+from rules.errors import UserError
 from rules.lake_schema import lake_table
-from rules.layout import DataLayout
+from rules.layout import DataLayout, redacted_uri
 from rules.privacy import mask_id
 from rules.processes import process_alive
 
@@ -71,27 +72,42 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
+class EmptyLakeError(UserError):
+    """Publishing would replace an analyst file that holds rows with one built from a lake holding no table
+    at all (a wrong ``DOISOAT_LAKE``, an unmounted share): the old file is kept."""
+
+
 @dataclass
 class WarehouseSources:
-    """The frames the warehouse is built from (any may be empty)."""
+    """The frames the warehouse is built from (any may be empty).
+
+    ``lake_tables``: how many of the lake's province x sector tables held anything (None: not read from
+    a lake, e.g. frames a test built); ``lake``: where the lake is, for messages."""
 
     frames: dict[str, pl.DataFrame]
+    lake_tables: int | None = None
+    lake: str = ""
 
     @classmethod
     def from_layout(cls, layout: DataLayout, queue: pl.DataFrame | None = None,
                     budgets: pl.DataFrame | None = None) -> WarehouseSources:
         # Lake tables (national ones too) through assets.lake: local Parquet or Delta on object storage alike.
-        frames = {
+        # (rules.lake_store.open_lake refuses a DOISOAT_LAKE that names no usable lake before anything is read.)
+        partitioned = {
             name: read_lake_table(layout, LAKE_SOURCES[name][0])
             for name in ("uploads", "clean", "rejected", "matches", "review", "review_decisions", "match_estimates")
-        } | {
+        }
+        frames = partitioned | {
             "allocation": _allocations(layout),
             "forecast": _unit_named(read_national(layout, "forecast")),
             "forecast_daily": read_national(layout, "forecast_daily"),
             "requests": queue,
             "budgets": budgets,
         }
-        return cls({k: _conform(v, SOURCE_SCHEMAS[k]) for k, v in frames.items()})
+        # The province x sector tables: the national ones live under national/ on a local lake.
+        lake_tables = sum(df is not None for df in partitioned.values())
+        return cls({k: _conform(v, SOURCE_SCHEMAS[k]) for k, v in frames.items()}, lake_tables,
+                   redacted_uri(layout.lake_location))
 
 
 def _allocations(layout: DataLayout) -> pl.DataFrame | None:
@@ -391,6 +407,7 @@ def column_doc(table: str, column: str) -> str | None:
 
 def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
     """Write every table and view into a new file and swap it over ``target``. Returns row counts."""
+    _refuse_emptying(sources, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.building")
@@ -401,6 +418,37 @@ def build_warehouse(sources: WarehouseSources, target: Path) -> dict[str, int]:
     finally:
         _remove_build(tmp)  # a failed build (disk full, bad source) leaves no .building / .wal behind
     return counts
+
+
+def _refuse_emptying(sources: WarehouseSources, target: Path) -> None:
+    """Never swap an empty lake's file over one that holds rows: a lake with no table at all next to an
+    analyst file with rows means the lake was not found (a wrong ``DOISOAT_LAKE``, a share not mounted),
+    not that the data went away. A fresh installation (no file yet, or a file without rows) still
+    publishes its empty file; to publish an emptied lake on purpose, the old file is deleted first."""
+    if sources.lake_tables != 0 or not target.exists():
+        return
+    held = file_rows(target)
+    if held:
+        raise EmptyLakeError(
+            f"the lake at {sources.lake} holds no tables but the analyst file {target} holds {held:,} rows: "
+            "kept the old file; check DOISOAT_LAKE (and that the lake's disk or share is mounted), or delete "
+            "the old file to publish an empty lake on purpose")
+
+
+def file_rows(path: Path) -> int:
+    """Rows in every table of an analyst file (0 when it cannot be read: a damaged file may be replaced)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return 0
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()]
+        return sum(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names)
+    except duckdb.Error:
+        return 0
+    finally:
+        con.close()
 
 
 def _remove_build(tmp: Path) -> None:

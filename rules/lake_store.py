@@ -40,13 +40,15 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import polars as pl
 
-from rules.layout import DataLayout
+from rules.errors import UserError
+from rules.layout import DataLayout, check_lake_root, redacted_uri
 
 PROVINCE, SECTOR = "lake_province", "lake_sector"
 PARTITION_COLUMNS = (PROVINCE, SECTOR)  # added by DeltaStore on write, dropped on read
@@ -86,10 +88,68 @@ class LakeStore(Protocol):
 
 
 def open_lake(layout: DataLayout, environ: Mapping[str, str] | None = None) -> LakeStore:
-    """The store of ``layout``'s lake: Delta on object storage when the lake root is a URI, else local Parquet."""
+    """The store of ``layout``'s lake: Delta on object storage when the lake root is a URI, else local Parquet.
+
+    A lake root given explicitly that cannot be the lake (``DOISOAT_LAKE`` a typo, a file, an unknown
+    scheme) is refused here, before anything is read or written (``rules.layout.check_lake_root``): read as
+    an empty lake it would publish an empty analyst file."""
+    check_lake_root(layout.lake_root)
     if layout.lake_is_remote:
+        _quiet_aws_logs()
         return DeltaStore(layout, storage_options_from_env(os.environ if environ is None else environ))
     return LocalParquetStore(layout)
+
+
+class LakeAccessError(UserError):
+    """The lake on object storage cannot be read or written (no credentials, no such bucket, the endpoint
+    unreachable, access denied): the message names the lake (without credentials), the cause and what to set."""
+
+
+def _quiet_aws_logs() -> None:
+    """delta-rs logs AWS SDK warnings straight to stderr (three multi-line IMDS blobs when no credentials
+    are set); the cause is in the error we raise, so keep its logger to errors. Must run before the first
+    ``import deltalake`` (its logger reads ``RUST_LOG`` once); an operator's own ``RUST_LOG`` wins."""
+    os.environ.setdefault("RUST_LOG", "warn,aws_config=error,aws_runtime=error,aws_smithy_runtime=error")
+
+
+def _access_error(location: str, exc: BaseException, environ: Mapping[str, str] | None = None) -> LakeAccessError:
+    """One line for an object-storage failure: which lake, the cause, and what to set (never a credential)."""
+    import re
+
+    env = os.environ if environ is None else environ
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    flat = " ".join(part.strip(" ↳") for part in text.splitlines() if part.strip(" ↳"))
+    low = flat.lower()
+    endpoint = env.get("AWS_ENDPOINT_URL") or ""
+    where = f"AWS_ENDPOINT_URL={endpoint}" if endpoint else "AWS_ENDPOINT_URL (unset: AWS itself)"
+    bucket = redacted_uri(location).split("://", 1)[-1].split("/", 1)[0]
+    if "nosuchbucket" in low or "bucket does not exist" in low:
+        cause = f"bucket {bucket!r} not found"
+        todo = f"create the bucket, or fix DOISOAT_LAKE (or {where} if the bucket is on another server)"
+    elif "credential" in low:
+        cause = "no credentials"
+        todo = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION; AWS_ENDPOINT_URL for a "
+                "server other than AWS), or run where an instance role provides them")
+    elif any(k in low for k in ("error sending request", "connect", "dns error", "timed out", "timeout")):
+        cause = "the endpoint is unreachable"
+        todo = f"check {where} and that the server is up"
+    elif any(k in low for k in ("403", "forbidden", "accessdenied", "access denied", "invalidaccesskeyid",
+                                "signaturedoesnotmatch")):
+        cause = "access denied"
+        todo = "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN and the bucket's policy"
+    else:
+        cause = flat[:200] or type(exc).__name__
+        todo = f"check DOISOAT_LAKE, {where} and the AWS_* credentials"
+    return LakeAccessError(f"the lake at {redacted_uri(location)} cannot be reached: {cause}; {todo}")
+
+
+@contextmanager
+def _reaching(location: str) -> Iterator[None]:
+    """Object-storage errors (delta-rs raises a bare ``OSError`` with the cause) as :class:`LakeAccessError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise _access_error(location, exc) from None
 
 
 def storage_options_from_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -160,7 +220,8 @@ class DeltaStore:
         from deltalake.exceptions import TableNotFoundError
 
         try:
-            return DeltaTable(self._uri(table), storage_options=self.storage_options)
+            with _reaching(self.location):
+                return DeltaTable(self._uri(table), storage_options=self.storage_options)
         except TableNotFoundError:
             return None
 
@@ -173,8 +234,9 @@ class DeltaStore:
         predicate = f"{PROVINCE} = {_sql_text(province)} AND {SECTOR} = {_sql_text(sector)}"
         for attempt in range(COMMIT_RETRIES):
             try:
-                write_deltalake(self._uri(table), arrow, mode="overwrite", predicate=predicate,
-                                partition_by=list(PARTITION_COLUMNS), storage_options=self.storage_options)
+                with _reaching(self.location):
+                    write_deltalake(self._uri(table), arrow, mode="overwrite", predicate=predicate,
+                                    partition_by=list(PARTITION_COLUMNS), storage_options=self.storage_options)
                 return
             except DeltaError as exc:
                 if attempt == COMMIT_RETRIES - 1 or not _lost_race(exc):
@@ -189,14 +251,18 @@ class DeltaStore:
         # A partition written with zero rows holds no file in Delta: it reads as zero rows of the table's
         # columns (never None once the table exists).
         # The partition's files are picked from the log (no row filter: 3x faster on 1M rows).
-        dataset = dt.to_pyarrow_dataset(file_pruning_predicate=[(PROVINCE, "=", province), (SECTOR, "=", sector)])
-        return _drop_partitions(pl.DataFrame(dataset.to_table(columns=list(columns) if columns else None)))
+        with _reaching(self.location):
+            dataset = dt.to_pyarrow_dataset(file_pruning_predicate=[(PROVINCE, "=", province), (SECTOR, "=", sector)])
+            table_ = dataset.to_table(columns=list(columns) if columns else None)
+        return _drop_partitions(pl.DataFrame(table_))
 
     def read_all(self, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
         dt = self._open(table)
         if dt is None:
             return None
-        return _drop_partitions(pl.DataFrame(dt.to_pyarrow_table(columns=_with_partitions(columns))))
+        with _reaching(self.location):
+            arrow = dt.to_pyarrow_table(columns=_with_partitions(columns))
+        return _drop_partitions(pl.DataFrame(arrow))
 
     def partitions(self, table: str) -> list[tuple[str, str]]:
         dt = self._open(table)
@@ -221,7 +287,8 @@ class DeltaStore:
         if dt is None:
             return []
         hours = max(0, int(retention_hours))
-        return list(dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False))
+        with _reaching(self.location):
+            return list(dt.vacuum(retention_hours=hours, dry_run=False, enforce_retention_duration=False))
 
     @staticmethod
     def _partitions_of(dt) -> list[tuple[str, str]]:

@@ -45,6 +45,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from rules.errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"  # the data folder when none is given (``DOISOAT_DATA`` moves it)
 
@@ -350,6 +352,43 @@ def user_index_cache() -> Path:
 def user_estimates_cache() -> Path:
     """Fellegi-Sunter estimates of ``doisoat match`` (keyed by the data's content)."""
     return user_cache() / "estimates"
+
+
+LAKE_ENV = "DOISOAT_LAKE"  # the variable that moves the lake (pipelines.environment reads it)
+
+
+class LakeRootError(UserError):
+    """``DOISOAT_LAKE`` names no usable lake (see :func:`check_lake_root`); the message says what to set."""
+
+
+def check_lake_root(lake_root: str) -> None:
+    """Refuse a lake root given explicitly (``DOISOAT_LAKE``) that cannot be the lake, before anything is read
+    or written: a URI of a scheme doisoat does not read, a local folder that does not exist or a file.
+    An empty ``lake_root`` (the default ``<data>/lake``) may be missing: the first ingest creates it.
+    Raises :class:`LakeRootError` (a user error: one line naming the variable and what to do)."""
+    if not lake_root or is_uri(lake_root):
+        return
+    schemes = ", ".join(s for s in URI_SCHEMES if s not in ("file://", "memory://"))
+    if "://" in lake_root:
+        scheme = lake_root.split("://", 1)[0]
+        raise LakeRootError(f"{LAKE_ENV}: the lake cannot be on {scheme}:// ({redacted_uri(lake_root)}); give a "
+                            f"local folder or an object-storage URI ({schemes}), or unset {LAKE_ENV} to use "
+                            "<data folder>/lake")
+    path = Path(lake_root).expanduser()
+    if not path.exists():
+        raise LakeRootError(f"{LAKE_ENV}={lake_root}: no such folder; fix the path (a typo reads as an empty "
+                            f"lake), create the folder if the lake really is to start there, or unset {LAKE_ENV} "
+                            "to use <data folder>/lake")
+    if not path.is_dir():
+        raise LakeRootError(f"{LAKE_ENV}={lake_root} is a file, not a folder: point {LAKE_ENV} at the lake's "
+                            f"folder, or unset it to use <data folder>/lake")
+
+
+def redacted_uri(uri: str) -> str:
+    """A URI without any ``user:password@`` part (credentials never reach a message)."""
+    scheme, sep, rest = uri.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else uri
 
 
 def default_root() -> Path:

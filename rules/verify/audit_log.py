@@ -10,8 +10,9 @@ second record.
 Tamper evidence: each record carries ``seq`` (1, 2, ...), ``prev`` (the previous record's ``hash``,
 64 zeros for the first) and its own ``hash`` = SHA-256 of the canonical JSON of the record without
 ``hash``. Editing a record changes its hash; deleting one breaks the next record's ``prev`` and the
-``seq`` run; cutting the tail is caught by :func:`verify_chain` against the queue's ledger (every
-send the ledger counts must be in the log). Appends from several processes (two days at once) are
+``seq`` run; a cut tail, an emptied or a deleted log is caught by :func:`verify_chain` against the
+queue's ledger (every send the ledger counts must be in the log, and every batch the ledger says ended
+must have its outcome record after its send). Appends from several processes (two days at once) are
 serialised with an exclusive ``flock`` on the file, so the chain stays linear.
 
 Records (personal data: operators only, file ``0600``)::
@@ -142,22 +143,36 @@ class ChainReport:
         return f"audit chain BROKEN: {'; '.join(self.problems[:3])}{more}"
 
 
-def verify_chain(path: str | Path, ledger_sends: dict[str, int] | None = None) -> ChainReport:
-    """Recompute every hash and link; with ``ledger_sends`` (batch id -> sends, from the queue's
-    ledger) also check that every send the queue made is recorded (a cut tail or a deleted batch)."""
+ENDED = ("committed", "failed")  # ledger states of a batch whose outcome the audit must hold
+OUTCOMES = ("answered", "failed")  # audit events closing a batch's send
+
+
+def verify_chain(path: str | Path, ledger_sends: dict[str, int] | None = None, *,
+                 ledger: Any = None) -> ChainReport:
+    """Recompute every hash and link, and check the log's end against the queue's ledger (a hash chain
+    alone cannot see a clean cut of its tail, nor an emptied or deleted log).
+
+    ``ledger``: the queue's ledger (a frame with ``batch_id, state, sends, created_at``); by default that
+    of the installation the log belongs to (:func:`installation_ledger`: the SQLite queue of the same data
+    folder), so the comparison runs whenever there is a queue, also when the log is empty or missing.
+    ``ledger_sends`` (batch id -> sends) adds counts a caller read itself. Checked: every send the ledger
+    counts is in a ``sent`` record, and every batch the ledger says ended (committed / failed) after a
+    send has an outcome record after its last send (else the log's last records were cut)."""
     path = Path(path)
-    if not path.exists():
-        missing = sum((ledger_sends or {}).values())
-        problems = [f"no audit log at {path} but the ledger counts {missing} sends"] if missing else []
-        return ChainReport(ok=not problems, records=0, sends=0, problems=problems)
+    if ledger is None:
+        ledger = installation_ledger(path)
     problems: list[str] = []
     prev, expected_seq, n, sends = GENESIS, 1, 0, 0
     seen: dict[str, int] = {}
-    for rec in records(path):
+    last_event: dict[str, str] = {}
+    first_at = ""
+    for rec in records(path) if path.exists() else ():
         n += 1
         if "_damaged" in rec:
             problems.append(f"line {rec['_damaged']} is not a record")
             continue
+        if n == 1:
+            first_at = str(rec.get("at") or "")
         seq = rec.get("seq")
         if seq != expected_seq:
             problems.append(f"record {n}: seq {seq} where {expected_seq} was expected (records deleted or reordered)")
@@ -167,10 +182,66 @@ def verify_chain(path: str | Path, ledger_sends: dict[str, int] | None = None) -
             problems.append(f"record {n} (seq {seq}): content does not match its hash (edited)")
         prev = rec.get("hash", "")
         expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
+        batch = str(rec.get("batch_id", ""))
+        last_event[batch] = str(rec.get("event", ""))
         if rec.get("event") == "sent":
             sends += 1
-            seen[rec.get("batch_id", "")] = seen.get(rec.get("batch_id", ""), 0) + 1
+            seen[batch] = seen.get(batch, 0) + 1
+    expected, ended = _ledger_expectations(ledger, first_at, set(seen))
     for batch, count in (ledger_sends or {}).items():
-        if seen.get(batch, 0) < count:
-            problems.append(f"batch {batch[:8]}: the ledger counts {count} send(s), the audit {seen.get(batch, 0)}")
+        expected[batch] = max(expected.get(batch, 0), count)
+    if n == 0 and (missing := sum(expected.values())):
+        state = "is empty" if path.exists() else "does not exist"
+        problems.append(f"the audit log {state} but the queue's ledger counts {missing} send(s)")
+    else:
+        for batch, count in expected.items():
+            if seen.get(batch, 0) < count:
+                problems.append(f"batch {batch[:8]}: the ledger counts {count} send(s), the audit {seen.get(batch, 0)}")
+        for batch, state in ended.items():
+            if seen.get(batch, 0) and last_event.get(batch) not in OUTCOMES:
+                problems.append(f"batch {batch[:8]}: the ledger says it ended ({state}), the audit has no outcome "
+                                "record after its send (the log's last records were cut, or the outcome could "
+                                "not be written)")
     return ChainReport(ok=not problems, records=n, sends=sends, problems=problems)
+
+
+def _ledger_expectations(ledger: Any, first_at: str, logged: set[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """From the ledger: sends per batch, and the state of batches that ended after a send. A log with
+    records covers the batches created since its first record (a queue older than the audit has earlier,
+    unrecorded ones) and those it names; an empty or missing log covers every batch."""
+    if ledger is None or ledger.height == 0:
+        return {}, {}
+    import polars as pl
+
+    if first_at:
+        ledger = ledger.filter((pl.col("created_at") >= first_at) | pl.col("batch_id").is_in(list(logged)))
+    rows = ledger.select("batch_id", "state", "sends").iter_rows()
+    expected, ended = {}, {}
+    for batch, state, count in rows:
+        if count:
+            expected[batch] = int(count)
+            if state in ENDED:
+                ended[batch] = state
+    return expected, ended
+
+
+def installation_ledger(log: str | Path) -> Any:
+    """The ledger of the queue beside ``log`` when ``log`` is an installation's transmission audit
+    (``<data>/operator/audit/transmissions.jsonl``, ``rules.layout``) and its queue is the SQLite file of
+    the same data folder; else None (a log elsewhere, no queue yet, or the national PostgreSQL queue,
+    whose ledger holds every installation's batches)."""
+    from rules.layout import DataLayout
+    from rules.verify.queue import is_url, queue_location
+
+    log = Path(log).resolve()
+    if len(log.parents) < 3:
+        return None
+    where = DataLayout.at(log.parents[2])
+    if where.transmissions() != log:
+        return None
+    store = where.queue_store()
+    if is_url(queue_location(store)) or not store.exists():
+        return None
+    from rules.verify.store import QueueStore
+
+    return QueueStore(store).ledger()

@@ -181,3 +181,54 @@ def test_appends_continue_the_chain_across_handles_and_processes(tmp_path):
     assert all(p.wait(timeout=60) == 0 for p in procs)
     report = verify_chain(path)
     assert report.ok and report.records == 80, report.problems
+
+
+@pytest.fixture
+def installation(tmp_path):
+    """A data folder whose queue sent batches and whose audit logged them."""
+    from rules.layout import DataLayout
+
+    where = DataLayout.at(tmp_path / "data")
+    where.queue_store().parent.mkdir(parents=True)
+    store = QueueStore(where.queue_store(), create=True)
+    store.enqueue(requests())
+    log = TransmissionLog(where.transmissions(), run_id="run-1")
+    with serve(register()) as srv:
+        run_day(store, DAY, QuotaPolicy(quota=30, floor_per_unit=5), client(srv.url), batch_size=10, audit=log)
+    ledger = store.ledger()
+    assert ledger["sends"].sum() >= 2 and set(ledger["state"]) == {"committed"}
+    assert verify_chain(log.path).ok  # the ledger beside the log is found and agrees
+    return log, ledger
+
+
+@pytest.mark.parametrize("how", ["emptied", "deleted"])
+def test_an_emptied_or_deleted_log_is_caught_against_the_ledger(installation, how):
+    log, ledger = installation
+    if how == "emptied":
+        log.path.write_bytes(b"")
+    else:
+        log.path.unlink()
+    # No ledger counts given: the check finds the queue of the log's own data folder.
+    report = verify_chain(log.path)
+    assert not report.ok, report.line()
+    assert f"counts {ledger['sends'].sum()} send(s)" in report.line()
+    assert ("empty" if how == "emptied" else "does not exist") in report.line()
+
+
+def test_a_cut_outcome_record_is_caught_against_the_ledger(installation):
+    log, _ = installation
+    _rewrite(log, lambda lines: lines[:-1])  # only the last batch's outcome record removed
+    report = verify_chain(log.path)
+    assert not report.ok and any("no outcome record" in p for p in report.problems), report.problems
+    assert "079" not in report.line()
+
+
+def test_a_log_without_a_queue_beside_it_is_checked_as_a_chain(tmp_path):
+    from rules.layout import DataLayout
+
+    where = DataLayout.at(tmp_path / "data")
+    log = TransmissionLog(where.transmissions())
+    log.sent(DAY, "b1", 1, "host:1:x", [("r1", "079000000001")])
+    log.outcome(DAY, "b1", "answered", 1)
+    assert verify_chain(log.path).ok  # no queue yet: nothing to compare with
+    assert verify_chain(tmp_path / "missing.jsonl").ok

@@ -36,7 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from rules.audit import record
-from rules.errors import MissingInputError
+from rules.errors import MissingInputError, OptionError
 from rules.lake_store import read_table, read_table_partition, stored_schema, write_table
 from rules.layout import REVIEW_FOLDER, DataLayout
 
@@ -206,10 +206,15 @@ def export_workbooks(layout: DataLayout, province: str, sectors: list[str], unit
 
     policy = ReviewPolicy.from_yaml()
     name = by_slug(province).name
+    if unit is not None:
+        _check_unit(layout, province, sectors, unit)
     out: list[ExportedWorkbook] = []
     version: str | None = None
     for sector in sectors:
         target = workbook_dir(layout, province) / (f"{sector}__{unit}.xlsx" if unit else f"{sector}.xlsx")
+        if target.is_dir():
+            raise OptionError(f"{target} is a folder, where the review workbook of {province}/{sector} goes: "
+                              "move that folder away and export again")
         queue = _read(layout, "review_queue", province, sector)
         if queue is not None and unit is not None:
             queue = queue.filter(pl.col("unit") == unit)
@@ -230,6 +235,26 @@ def export_workbooks(layout: DataLayout, province: str, sectors: list[str], unit
         write_private(target, write_workbook(lines, blocks, meta, policy))
         out.append(ExportedWorkbook(sector, unit, target, blocks.height))
     return out
+
+
+def _check_unit(layout: DataLayout, province: str, sectors: list[str], unit: str) -> None:
+    """Refuse a ``--unit`` no list of ``province`` in ``sectors`` comes from, naming the closest units:
+    "0 rows to review" for a typo would read as "nothing to do". Units are slugs, never personal
+    (``rules.ingest.inbox.unit_slug`` masks a pupil's name in them)."""
+    import difflib
+
+    known: set[str] = set()
+    for sector in sectors:
+        for table in ("review_queue", "clean_records"):
+            df = _read(layout, table, province, sector)
+            if df is not None and "unit" in df.columns:
+                known.update(u for u in df["unit"].unique().to_list() if u)
+    if not known or unit in known:
+        return  # nothing ingested yet: nothing to review, whatever the unit
+    close = difflib.get_close_matches(unit, sorted(known), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else f"units there: {', '.join(sorted(known)[:8])}" + (
+        ", …" if len(known) > 8 else "")
+    raise OptionError(f"--unit {unit}: no list of {province} ({', '.join(sectors)}) comes from this unit; {hint}")
 
 
 # ------------------------------------------------------------------------------------------------ import

@@ -224,3 +224,14 @@ def test_a_link_in_the_review_inbox_is_refused_not_followed(lake, capsys, tmp_pa
     assert "linked.xlsx: not read (symlink)" in meta["messages"].value
     status = pl.read_parquet(data / "lake" / "match_results" / PROVINCE / f"{SECTOR}.parquet")["status"]
     assert "matched_by_review" not in status.to_list()
+
+
+def test_an_unknown_unit_is_refused_with_the_closest_and_a_folder_at_the_workbook_name_named(lake, capsys, tmp_path):
+    data, _ = lake
+    code, out, err = _run(capsys, "--data", str(data), "review", "export", "--province", PROVINCE, "--unit", "u9x")
+    assert code == 2 and err.count("\n") == 1 and "--unit u9x" in err and "rows to review" not in out
+    assert "u0" in err  # the unit the test lake holds, as the suggestion
+    folder = data / "reports" / "review" / PROVINCE / f"{SECTOR}.xlsx"
+    folder.mkdir(parents=True)
+    code, _, err = _run(capsys, "--data", str(data), "review", "export", "--province", PROVINCE, "--sector", SECTOR)
+    assert code == 2 and err.count("\n") == 1 and "is a folder" in err and "Traceback" not in err

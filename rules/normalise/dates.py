@@ -32,8 +32,9 @@ unknown day), ``future_date``, ``age_over_120``, plus the form flags above.
 For a sector's records (:func:`check_plausible_age`, called by ``normalise_records``) a date that
 parsed but cannot be the birth date of the list's person is an error too: ``dob_in_future`` (after
 the processing day) and ``dob_implausible_for_sector`` (an age outside the sector's range,
-``plausible_age`` in ``rules/reasons.yaml``). A month or a year alone is wrong only when every day of
-it is. The register is not checked (its dates are the reference).
+``plausible_age`` in ``rules/reasons.yaml``): the row is rejected, its date still used for matching.
+A month or a year alone is wrong only when every day of it is. The register is not checked (its
+dates are the reference).
 """
 
 from __future__ import annotations
@@ -307,8 +308,9 @@ def _years_before(day: date, years: int) -> date:
 def check_plausible_age(dates: pl.DataFrame, today: date, min_age: int, max_age: int) -> pl.DataFrame:
     """``dates`` (the columns of :func:`parse_dates`) with ``dob_error`` set to ``dob_in_future`` for
     a birth date after ``today`` and to ``dob_implausible_for_sector`` for an age (completed years on
-    ``today``) below ``min_age`` or above ``max_age``; such a date is then unusable like any other
-    wrong one (``dob`` … ``dob_precision`` null), its flags kept.
+    ``today``) below ``min_age`` or above ``max_age``. The row is rejected (the uploader fixes the date)
+    but the date itself is kept for matching: it parsed, and a year typed one digit wrong (2031 for
+    2013) is still evidence of the person (the matcher's one-digit-off level), where a null date is none.
 
     A date of month or year precision is judged by its earliest day (future, too young) and its latest
     day (too old), so it is wrong only when every day it may stand for is.
@@ -329,9 +331,4 @@ def check_plausible_age(dates: pl.DataFrame, today: date, min_age: int, max_age:
         .when(too_old | too_young).then(pl.lit("dob_implausible_for_sector"))
         .otherwise(c("dob_error"))
     )
-    out = dates.with_columns(dob_error=error)
-    bad = c("dob_error").is_in(["dob_in_future", "dob_implausible_for_sector"]).fill_null(False)
-    return out.with_columns(
-        pl.when(~bad).then(c(col)).alias(col)
-        for col in ("dob", "dob_year", "dob_month", "dob_day", "dob_precision")
-    ).select(dates.columns)
+    return dates.with_columns(dob_error=error).select(dates.columns)

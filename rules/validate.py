@@ -52,12 +52,29 @@ class ReasonSpec(StrictModel):
     en: str
 
 
+class AgeRange(StrictModel):
+    """A sector's plausible age, in completed years on the day a file is processed."""
+
+    min: int = Field(ge=0, le=150)
+    max: int = Field(ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not be above max ({self.max})")
+        return self
+
+
+_Sector = Literal["students", "vaccinations", "insurance"]
+
+
 class ReasonsFile(StrictModel):
-    """``reasons.yaml``: the codes in listing order, and per-sector ``reject`` overrides."""
+    """``reasons.yaml``: the codes in listing order, per-sector ``reject`` overrides, and each
+    sector's plausible age."""
 
     reasons: dict[str, ReasonSpec]
-    sector_overrides: dict[Literal["students", "vaccinations", "insurance"], dict[str, bool]] = Field(
-        default_factory=dict)
+    sector_overrides: dict[_Sector, dict[str, bool]] = Field(default_factory=dict)
+    plausible_age: dict[_Sector, AgeRange]
 
     @model_validator(mode="after")
     def _known_codes(self) -> ReasonsFile:
@@ -65,20 +82,48 @@ class ReasonsFile(StrictModel):
             unknown = sorted(set(codes) - set(self.reasons))
             if unknown:
                 raise ValueError(f"sector_overrides.{sector}: unknown reason code(s) {', '.join(unknown)}")
+        missing = sorted(set(_Sector.__args__) - set(self.plausible_age))
+        if missing:
+            raise ValueError(f"plausible_age: no range for {', '.join(missing)}")
         return self
 
 
 @cache
-def reasons(sector: str) -> dict[str, Reason]:
-    """Reason table for ``sector`` (sector overrides applied), in listing order."""
+def _reasons_file() -> ReasonsFile:
+    return load_config(REASONS_PATH, ReasonsFile)
+
+
+def plausible_age(sector: str) -> tuple[int, int]:
+    """(min, max) plausible age of ``sector``'s people, in completed years on the processing day."""
     check_sector(sector)
-    doc = load_config(REASONS_PATH, ReasonsFile)
+    r = _reasons_file().plausible_age[sector]
+    return r.min, r.max
+
+
+def _fill(message: str, sector: str) -> str:
+    low, high = plausible_age(sector)
+    return message.replace("{min_age}", str(low)).replace("{max_age}", str(high))
+
+
+def sector_dependent_codes() -> frozenset[str]:
+    """Codes whose message differs between sectors (it states a sector's bound)."""
+    texts = {s: reasons(s) for s in _Sector.__args__}
+    return frozenset(c for c in texts["students"]
+                     if len({(t[c].vi, t[c].en) for t in texts.values() if c in t}) > 1)
+
+
+@cache
+def reasons(sector: str) -> dict[str, Reason]:
+    """Reason table for ``sector`` (sector overrides applied, its bounds in the messages), in listing
+    order."""
+    check_sector(sector)
+    doc = _reasons_file()
     overrides = doc.sector_overrides.get(sector, {})
     out: dict[str, Reason] = {}
     for order, (code, spec) in enumerate(doc.reasons.items()):
         out[code] = Reason(
             code=code, field=spec.field, source=spec.source, reject=overrides.get(code, spec.reject),
-            vi=spec.vi, en=spec.en, order=order,
+            vi=_fill(spec.vi, sector), en=_fill(spec.en, sector), order=order,
         )
     return out
 

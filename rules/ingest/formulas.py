@@ -10,6 +10,14 @@ program (a school-management export, a script with openpyxl) often save the form
 be guessed: the file is refused with one message naming the cell and saying how to fix it (open
 and save the file in Excel, which stores the values).
 
+A saved value of 0 is not always a value: XlsxWriter (pandas' default .xlsx engine) saves 0 for
+every formula it was not told the result of and marks the workbook ``fullCalcOnLoad`` (recalculate
+when opened), so calamine would read ``=DATE(2011,4,3)`` in a date cell as 31/12/1899 and a formula
+in the name column as the name "0". A formula whose saved value is 0 is therefore evaluated like an
+unsaved one (the result replaces the 0); one that cannot be evaluated is refused the same way when
+the workbook says its values are placeholders (``fullCalcOnLoad``), and keeps its 0 otherwise (a
+result Excel computed).
+
 A formula is placed by its own cell reference: calamine's grid starts at the first column holding
 a value (not at A) and leaves out rows and columns made only of unsaved formulas, so the grid is
 widened and lengthened to hold them (never a value in the wrong column, never a row lost). A
@@ -130,17 +138,27 @@ def fill_unsaved_formulas(
         xml = zf.read(part)
     except (KeyError, zipfile.BadZipFile, OSError):
         return frame, 0, first_column
-    found = _unsaved_cells(xml)
+    found = _formula_cells(xml)
     if not found:
         return frame, 0, first_column
     cells: dict[tuple[int, int], str] = {}
     date1904 = workbook_date1904(data)
-    for row, col, text in found:
+    placeholders = None  # whether a cached 0 is a writer's placeholder: read once, when one is seen
+    for row, col, text, cached in found:
         try:
-            cells[(row - 1, col - 1)] = evaluate(text, row, col, date1904=date1904)
+            value = evaluate(text, row, col, date1904=date1904)
         except FormulaError as exc:
+            if cached is not None:
+                if placeholders is None:
+                    placeholders = workbook_recalculates_on_load(data)
+                if not placeholders:  # a 0 a calculating program (Excel) saved: the formula's value
+                    continue
             raise UploadError("formula_without_value", file=file, sheet=sheet or None, row=row,
                               column=column_letters(col), found_headers=[mask_formula(text)]) from exc
+        if value != cached:  # a cached 0 that is the formula's value too is left as it was read
+            cells[(row - 1, col - 1)] = value
+    if not cells:
+        return frame, 0, first_column
     frame, first_column = _cover(frame, first_column, cells)
     columns: dict[int, dict[int, str]] = {}
     for (r, c), value in cells.items():
@@ -224,6 +242,24 @@ def workbook_date1904(data: bytes) -> bool:
     except (KeyError, zipfile.BadZipFile, OSError):
         return False
     return bool(_DATE1904.search(book[:1 << 16]))
+
+
+_CALC_PR = re.compile(rb"<(?:\w+:)?calcPr\b[^>]*\bfullCalcOnLoad\s*=\s*[\"'](?:1|true)[\"']")
+
+
+def workbook_recalculates_on_load(data: bytes) -> bool:
+    """Whether an xlsx/xlsm asks to be recalculated when opened (``<calcPr fullCalcOnLoad="1">``): its
+    writer did not calculate the formulas, so their saved values are placeholders, not results.
+    XlsxWriter (pandas' default engine for .xlsx) writes it with a 0 for every formula it was not
+    told the value of (Excel recalculates such a workbook when it opens it)."""
+    zf = _zip(data)
+    if zf is None:
+        return False
+    try:
+        book = zf.read("xl/workbook.xml")
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return False
+    return bool(_CALC_PR.search(book))
 
 
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
@@ -332,6 +368,15 @@ def _has_formula(fh, limit: int | None, first: bytes = b"") -> bool:
 
 def _unsaved_cells(xml: bytes) -> list[tuple[int, int, str]]:
     """(row, column, formula text), 1-based, of every formula cell without a saved value."""
+    return [(row, col, text) for row, col, text, cached in _formula_cells(xml) if cached is None]
+
+
+def _formula_cells(xml: bytes) -> list[tuple[int, int, str, str | None]]:
+    """(row, column, formula text, cached value), 1-based, of every formula cell whose saved value
+    cannot be taken as it is: none saved (cached None), or a number 0 (cached ``"0"``), which is what
+    XlsxWriter (pandas' default engine) and others save for *every* formula they were not told the
+    value of. Such a 0 is checked against the formula (``fill_unsaved_formulas``), never read as a
+    birth date of 31/12/1899 or a name "0"."""
     shared: dict[str, str] = {}
     out = []
     for m in _CELL.finditer(xml):
@@ -348,14 +393,17 @@ def _unsaved_cells(xml: bytes) -> list[tuple[int, int, str]]:
                 text = shared.get(fattrs["si"], "")
         v = _VALUE.search(inner)
         cattrs = _attrs(m.group(1))
-        if (v is not None and v.group(1)) or _INLINE.search(inner):
-            continue
-        if v is not None and cattrs.get("t") == "str":  # Excel's saved empty text (=IF(…,"",…)): a value
-            continue
+        cached = None
+        if v is not None and v.group(1):
+            if cattrs.get("t", "n") != "n" or v.group(1).strip() != b"0":
+                continue
+            cached = "0"
+        elif _INLINE.search(inner) or (v is not None and cattrs.get("t") == "str"):
+            continue  # inline text, or Excel's saved empty text (=IF(…,"",…)): a value
         ref = cell_ref(cattrs.get("r", ""))
         if ref is None:
             continue
-        out.append((*ref, text))
+        out.append((*ref, text, cached))
     return out
 
 

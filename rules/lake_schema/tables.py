@@ -82,7 +82,8 @@ NORMALISED = (
     _c("dob_month", I8, "month of birth, null if unknown"),
     _c("dob_day", I8, "day of birth, null if unknown", personal=True),
     _c("dob_precision", U, "day | month | year | null"),
-    _c("dob_error", U, "null | missing_date | unparseable_date | impossible_date | date_error_value"),
+    _c("dob_error", U, "null | missing_date | unparseable_date | impossible_date | date_error_value | "
+                       "dob_in_future | dob_implausible_for_sector"),
     _c("dob_flags", LIST, "date warnings (ambiguous_day_month, excel_serial, two_digit_year, ...)"),
     _c("gender_norm", U, "Nam | Nữ | null"),
     _c("gender_error", U, "null | missing_gender | unknown_gender"),

@@ -28,6 +28,13 @@ Errors: ``missing_date`` (null/blank), ``unparseable_date`` (no form matched),
 the formula behind it is broken, so no date is read from it, whatever the cell's neighbours hold.
 Warnings (``dob_flags``): ``possible_year_only`` for 01/01/yyyy (a common placeholder for an
 unknown day), ``future_date``, ``age_over_120``, plus the form flags above.
+
+For a sector's records (:func:`check_plausible_age`, called by ``normalise_records``) a date that
+parsed but cannot be the birth date of the list's person is an error too: ``dob_in_future`` (after
+the processing day) and ``dob_implausible_for_sector`` (an age outside the sector's range,
+``plausible_age`` in ``rules/reasons.yaml``): the row is rejected, its date still used for matching.
+A month or a year alone is wrong only when every day of it is. The register is not checked (its
+dates are the reference).
 """
 
 from __future__ import annotations
@@ -288,3 +295,40 @@ def _from_dates(values: pl.Series, today: date) -> pl.DataFrame:
         pl.when(dob.is_null()).then(pl.lit("missing_date")).alias("dob_error"),
         flag_list([("future_date", dob > pl.lit(today)), ("age_over_120", dob < pl.lit(age_limit))]).alias("dob_flags"),
     )
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same day ``years`` years earlier; 28 February for a 29 February that year has not."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return date(day.year - years, 2, 28)
+
+
+def check_plausible_age(dates: pl.DataFrame, today: date, min_age: int, max_age: int) -> pl.DataFrame:
+    """``dates`` (the columns of :func:`parse_dates`) with ``dob_error`` set to ``dob_in_future`` for
+    a birth date after ``today`` and to ``dob_implausible_for_sector`` for an age (completed years on
+    ``today``) below ``min_age`` or above ``max_age``. The row is rejected (the uploader fixes the date)
+    but the date itself is kept for matching: it parsed, and a year typed one digit wrong (2031 for
+    2013) is still evidence of the person (the matcher's one-digit-off level), where a null date is none.
+
+    A date of month or year precision is judged by its earliest day (future, too young) and its latest
+    day (too old), so it is wrong only when every day it may stand for is.
+    """
+    c = pl.col
+    earliest = c("dob")
+    latest = (
+        pl.when(c("dob_precision") == "year").then(pl.date(c("dob_year"), 12, 31))
+        .when(c("dob_precision") == "month").then(c("dob").dt.month_end())
+        .otherwise(c("dob"))
+    )
+    # completed years on `today`: born on or before _years_before(today, n) means at least n years old
+    too_old = latest <= pl.lit(_years_before(today, max_age + 1))
+    too_young = earliest > pl.lit(_years_before(today, min_age))
+    error = (
+        pl.when(c("dob_error").is_not_null()).then(c("dob_error"))
+        .when(earliest > pl.lit(today)).then(pl.lit("dob_in_future"))
+        .when(too_old | too_young).then(pl.lit("dob_implausible_for_sector"))
+        .otherwise(c("dob_error"))
+    )
+    return dates.with_columns(dob_error=error).select(dates.columns)

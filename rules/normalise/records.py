@@ -13,7 +13,7 @@ from datetime import date
 
 import polars as pl
 
-from rules.normalise.dates import parse_dates
+from rules.normalise.dates import check_plausible_age, parse_dates
 from rules.normalise.gender import normalise_genders
 from rules.normalise.ids import normalise_ids
 from rules.normalise.names import normalise_names
@@ -33,6 +33,10 @@ def _column(df: pl.DataFrame, name: str) -> pl.Series:
 def _other_fields(df: pl.DataFrame, sector: str | None, today: date, id_column: str, phones: bool) -> pl.DataFrame:
     """Dates, gender, IDs (whose structure checks need gender and birth year), old IDs, phones."""
     dates = parse_dates(_column(df, "date_of_birth"), today=today)
+    if sector is not None:  # a birth date the list's person cannot have (the register is the reference)
+        from rules.validate import plausible_age
+
+        dates = check_plausible_age(dates, today, *plausible_age(sector))
     genders = normalise_genders(_column(df, "gender"), sector)
     if sector is None:  # the register: gender is clean, no gender_error column in the contract
         genders = genders.select("gender_norm")
@@ -63,8 +67,9 @@ def _in_two_lanes(names: Callable[[], pl.DataFrame], rest: Callable[[], pl.DataF
 def normalise_records(df: pl.DataFrame, sector: str, today: date | None = None) -> pl.DataFrame:
     """Add the normalised name, date, gender, ID, old-ID and phone columns to raw sector records.
 
-    ``sector`` selects the gender code table (e.g. insurance 1 = Nam, 2 = Nữ); ``today`` fixes
-    the two-digit-year century and the future/age checks (default: the current date).
+    ``sector`` selects the gender code table (e.g. insurance 1 = Nam, 2 = Nữ) and the plausible age
+    of its people; ``today`` (the processing day) fixes the two-digit-year century and the
+    future/age checks (default: the current date).
     """
     check_sector(sector)
     day = today or date.today()

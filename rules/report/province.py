@@ -61,14 +61,22 @@ def rejections(db: Warehouse, p: str) -> str:
     the codes, so the text comes from ``rules/reasons.yaml`` (the validator's source); for a code not in
     it, the warehouse message is shown only when it is not a joined one.
     """
-    from rules.validate import reasons
+    from rules.validate import reasons, sector_dependent_codes
 
-    known = reasons("students")  # messages are shared by all sectors; overrides change only `reject`
+    # most messages are shared by all sectors (overrides change only `reject`); a message stating a
+    # sector's bound (e.g. its plausible age) is shown once per sector, labelled with it
+    per_sector = sorted(sector_dependent_codes())
     found = db.rows("""
-        SELECT reason_code, any_value(message_vi), any_value(message_en), sum(rows) AS n, count(DISTINCT unit)
-        FROM rejections WHERE province = ? GROUP BY reason_code ORDER BY n DESC, reason_code""", [p])
-    rows = [(code, known[code].vi, known[code].en, n, units) if code in known
-            else (code, _single(vi), _single(en), n, units) for code, vi, en, n, units in found]
+        SELECT reason_code, CASE WHEN list_contains(?, reason_code) THEN sector END AS by_sector,
+               any_value(message_vi), any_value(message_en), sum(rows) AS n, count(DISTINCT unit)
+        FROM rejections WHERE province = ? GROUP BY reason_code, by_sector
+        ORDER BY n DESC, reason_code, by_sector""", [per_sector, p])
+    rows = []
+    for code, sector, vi, en, n, units in found:
+        known = reasons(sector or "students")
+        label = f"{code} ({sector})" if sector else code
+        rows.append((label, known[code].vi, known[code].en, n, units) if code in known
+                    else (label, _single(vi), _single(en), n, units))
     body = table([("Mã lý do", "Reason code"), ("Thông báo", "Message (Vietnamese)"),
                   ("Message", "English"), ("Số dòng", "Rows"), ("Số đơn vị", "Units")], rows, numeric_from=3)
     return heading(3, "Lý do từ chối", "Rejections by reason") + body

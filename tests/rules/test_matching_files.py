@@ -13,8 +13,8 @@ from rules.matching import combine_with_rejected, match_file
 from tests.rules.matching_helpers import person, register
 
 D = dt.date
-KIM = person("079201000001", "Phan Thị Kim", D(2001, 2, 3), "Nữ")
-LOC = person("079202000002", "Đặng Hữu Lộc", D(2002, 4, 5), "Nam")
+KIM = person("079311000001", "Phan Thị Kim", D(2011, 2, 3), "Nữ")
+LOC = person("079212000002", "Đặng Hữu Lộc", D(2012, 4, 5), "Nam")
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def files(tmp_path):
     upload.write_text(
         "DANH SÁCH HỌC SINH\n"
         "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
-        "PHAN THI KIM,03/02/2001,Nữ,079201000001\n"
+        "PHAN THI KIM,03/02/2011,Nữ,079311000001\n"
         ",,Nam,\n"  # no name, no date: rejected by validation
-        "Đặng Hữu Lộc,05/04/2002,Nam,\n"
-        "Không Có Ai,01/01/1999,Nam,\n",
+        "Đặng Hữu Lộc,05/04/2012,Nam,\n"
+        "Không Có Ai,01/01/2009,Nam,\n",
         encoding="utf-8",
     )
     return reg, upload, tmp_path
@@ -59,7 +59,7 @@ def test_register_on_a_read_only_folder(tmp_path):
     reg = share / "population.parquet"
     register([KIM, LOC]).write_parquet(reg)
     upload = share / "lop.csv"
-    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2002,Nam\n", encoding="utf-8")
+    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2012,Nam\n", encoding="utf-8")
     share.chmod(0o555)
     try:
         if os.access(share, os.W_OK):
@@ -78,7 +78,7 @@ def test_register_folder_is_never_written(tmp_path, monkeypatch):
     reg = share / "population.parquet"
     register([KIM, LOC]).write_parquet(reg)
     upload = share / "lop.csv"
-    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2002,Nam\n", encoding="utf-8")
+    upload.write_text("Họ và tên,Ngày sinh,Giới tính\nĐặng Hữu Lộc,05/04/2012,Nam\n", encoding="utf-8")
     before = sorted(p.name for p in share.rglob("*"))
     match_file(reg, upload, "students", tmp_path / "o.csv", progress=False)
     assert sorted(p.name for p in share.rglob("*")) == before
@@ -92,8 +92,8 @@ def test_rows_rejected_by_validation_are_still_matched_and_flagged(tmp_path):
     upload = tmp_path / "lop.csv"
     upload.write_text(
         "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
-        "Phan Thị Kim,,Nữ,079201000001\n"  # missing date of birth, ID right
-        "Đặng Hữu Lộc,05/04/2002,Nam,7.92020E+10\n"  # ID destroyed by Excel, name + DOB right
+        "Phan Thị Kim,,Nữ,079311000001\n"  # missing date of birth, ID right
+        "Đặng Hữu Lộc,05/04/2012,Nam,7.92120E+10\n"  # ID destroyed by Excel, name + DOB right
         ",,Nam,\n",  # nothing to match on
         encoding="utf-8",
     )
@@ -117,8 +117,8 @@ def test_validation_failed_rows_are_not_verified(tmp_path):
     upload = tmp_path / "lop.csv"
     upload.write_text(
         "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
-        "Phan Thị Kim,,Nữ,079201000001\n"
-        "Đặng Hữu Lộc,05/04/2002,Nam,\n",
+        "Phan Thị Kim,,Nữ,079311000001\n"
+        "Đặng Hữu Lộc,05/04/2012,Nam,\n",
         encoding="utf-8",
     )
     out = match_file(reg, upload, "students", tmp_path / "o.parquet", progress=False)
@@ -185,9 +185,9 @@ def test_rows_refused_by_validation_but_matched_come_back_in_input_order(tmp_pat
     upload = tmp_path / "lop.csv"
     upload.write_text(
         "Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân\n"
-        "Phan Thị Kim,,Nữ,079201000001\n"  # no date: refused, matched on name + ID
-        "Đặng Hữu Lộc,05/04/2002,Nam,\n"
-        "Phan Thị Kim,31/02/2001,Nữ,\n",  # impossible date: refused, matched on the name
+        "Phan Thị Kim,,Nữ,079311000001\n"  # no date: refused, matched on name + ID
+        "Đặng Hữu Lộc,05/04/2012,Nam,\n"
+        "Phan Thị Kim,31/02/2011,Nữ,\n",  # impossible date: refused, matched on the name
         encoding="utf-8",
     )
     out = tmp_path / "out.parquet"

@@ -168,6 +168,8 @@ def test_records_never_raise_on_arbitrary_cells(rows: list[dict], sector: str) -
         "missing_date",
         "unparseable_date",
         "impossible_date",
+        "dob_in_future",
+        "dob_implausible_for_sector",
         "id_wrong_length",
         "id_not_digits",
         "id_scientific_notation",

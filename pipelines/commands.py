@@ -7,13 +7,15 @@ and the quick commands stay fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.environment import data_root, layout
-from rules.errors import UserError
+from rules.errors import OptionError, UserError
 
 # OS errors that are about a path (missing, a folder where a file was expected, no permission), as
 # opposed to a full disk or an I/O error: the user's to fix when the path is one they gave.
@@ -56,6 +58,63 @@ def _within(path: Path, folder: Path) -> bool:
     return True
 
 
+def refuse_non_file(path: Path | None, expected: str, option: str = "") -> None:
+    """One line when a path the user gave as an input exists but is not a regular file (a folder,
+    ``/dev/null``, a pipe): say what it is and what is expected, instead of "file not found" or a
+    reader's confusing error. A missing path is left to the command, which says what to put there."""
+    if path is None:
+        return
+    named = f"{option}{path}" if option.endswith("=") else f"{option} {path}" if option else str(path)
+    if path.is_dir():
+        raise OptionError(f"{named} is a folder, not a file: give the path of {expected} inside it")
+    if path.exists() and not path.is_file():
+        raise OptionError(f"{named} is not a regular file (a device, pipe or socket): give the path of {expected}")
+
+
+def refuse_folder_output(path: Path | None, option: str, example: str) -> None:
+    """One line when an output the user named is a folder (or a device): give a file name in it
+    (``example``, e.g. ``doisoat.html``), rather than an OS error about a temporary file."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise OptionError(f"{option} {path} is a folder, not a file: give the file to write, e.g. {path / example}")
+    if path.exists() and not path.is_file():
+        raise OptionError(f"{option} {path} is not a regular file (a device, pipe or socket): "
+                          f"give the file to write, e.g. {example}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _within_folder(path: Path, folder: Path) -> bool:
+    return folder.is_dir() and _within(path, folder)
+
+
+def check_policy() -> None:
+    """Load the quota policy and its ``verification`` section as the national run will, before it
+    runs: a bad ``DOISOAT_POLICY`` is one line and exit 2, not a failed step (exit 1)."""
+    import os
+
+    from rules.quota import QuotaPolicy
+    from rules.verify import VerificationConfig
+
+    path = layout().policy_path()
+    from_env = bool(os.environ.get("DOISOAT_POLICY"))
+    refuse_non_file(path, "a quota policy YAML file (like rules/quota/quota.yaml)",
+                    "DOISOAT_POLICY=" if from_env else "")
+    try:
+        QuotaPolicy.from_yaml(path)
+        VerificationConfig.from_yaml(path)
+    except UserError as exc:
+        if from_env:
+            raise OptionError(f"DOISOAT_POLICY: {exc}") from None
+        raise
+
+
 def provinces(args: argparse.Namespace) -> int:
     from rules.provinces import provinces as all_provinces
 
@@ -67,21 +126,40 @@ def provinces(args: argparse.Namespace) -> int:
 def generate(args: argparse.Namespace) -> int:
     from rules.provinces import resolve_province
     from rules.synth import write_province
+    from rules.synth.writer import DEFAULT_ROWS_SHARE
 
     province = resolve_province(args.province).slug
-    rows = {
-        s: n
-        for s, n in (("students", args.students), ("vaccinations", args.vaccinations),
-                     ("insurance", args.insurance))
-        if n  # 0 rows: the sector is not written (an empty sector has no files to lay out)
-    }
+    given = {"students": args.students, "vaccinations": args.vaccinations, "insurance": args.insurance}
+    # A sector left out gets the writer's default (rules.synth.writer.write_province: a share of the
+    # register, at least 50 rows); 0 rows: the sector is not written (an empty sector has no files).
+    rows = {s: n if n is not None else max(50, round(args.size * DEFAULT_ROWS_SHARE[s])) for s, n in given.items()}
+    rows = {s: n for s, n in rows.items() if n}
+    if not rows:
+        raise OptionError("--students, --vaccinations and --insurance are all 0: nothing to write; "
+                          "leave one out for its default or give its number of rows")
+    if args.out.exists() and not args.out.is_dir():
+        raise OptionError(f"--out {args.out} is a file, not a folder: give the folder to lay the data out in "
+                          "(it is created if missing)")
     started = time.perf_counter()
-    manifest = write_province(
-        args.out, province, args.size, args.seed, rows_per_sector=rows or None, profile=args.profile
-    )
+    with _register_large_enough("--size", args.size, args.seed, "or fewer rows (--students, --vaccinations, "
+                                "--insurance)"):
+        manifest = write_province(args.out, province, args.size, args.seed, rows_per_sector=rows,
+                                  profile=args.profile)
     print(f"generated {province}: {args.size:,} people, {_count_files(manifest)} upload files "
           f"in {time.perf_counter() - started:.1f}s -> {args.out}")
     return 0
+
+
+@contextlib.contextmanager
+def _register_large_enough(option: str, size: int, seed: int, alternative: str) -> Iterator[None]:
+    """Turn the generator's "too few eligible people" into one line naming the options to change."""
+    from rules.synth.sector import TooFewPeopleError
+
+    try:
+        yield
+    except TooFewPeopleError as exc:
+        raise OptionError(f"{option} {size:,} with --seed {seed} drew too few people of the right age: {exc}; "
+                          f"give a larger {option}, another --seed, {alternative}") from None
 
 
 def _count_files(manifest: dict) -> int:
@@ -91,10 +169,13 @@ def _count_files(manifest: dict) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """Generate a small province (if absent) and run every stage through Dagster, then summarise."""
+    from pipelines.runner import check_day
     from rules.provinces import resolve_province
 
     where = layout()
     province = resolve_province(args.province).slug
+    day = check_day(args.date)  # every option and the policy first: no refusal after minutes of work
+    check_policy()
     if args.fresh:
         for folder in where.generated_folders():
             shutil.rmtree(folder, ignore_errors=True)
@@ -103,14 +184,17 @@ def demo(args: argparse.Namespace) -> int:
         from pipelines.demo import demo_rows_per_sector, demo_size
         from rules.synth import write_province
 
-        size = args.size or demo_size(province)
+        size = args.size if args.size is not None else demo_size(province)
         print(f"[1/4] generating a synthetic register of {size:,} people and sector uploads for {province}…")
-        write_province(where.root, province, size, args.seed, rows_per_sector=demo_rows_per_sector(province, size))
+        with _register_large_enough("--size", size, args.seed, "or keep the default size"):
+            write_province(where.root, province, size, args.seed,
+                           rows_per_sector=demo_rows_per_sector(province, size))
     else:
-        print(f"[1/4] using the existing register and inbox under {where.root}")
+        ignored = " (--size and --seed apply only to a new register: add --fresh)" if args.size is not None else ""
+        print(f"[1/4] using the existing register and inbox under {where.root}{ignored}")
     from pipelines.demo import run_demo
 
-    summary = run_demo(province, day=args.date)
+    summary = run_demo(province, day=day)
     print(summary.render())
     print(f"demo finished in {time.perf_counter() - started:.1f}s. "
           f"Open the UI with `make ui` (or `doisoat ui`) to see the runs.")
@@ -133,7 +217,9 @@ def run(args: argparse.Namespace) -> int:
 
 def upload(args: argparse.Namespace) -> int:
     from pipelines.upload import upload_file
+    from rules.ingest.formats import listed_formats
 
+    refuse_non_file(args.file, f"the list itself ({listed_formats()})")
     return upload_file(args.file, args.province, args.sector, unit=args.unit, sheet=args.sheet,
                        copy_to_inbox=not args.no_inbox)
 
@@ -142,6 +228,15 @@ def match(args: argparse.Namespace) -> int:
     from rules.matching import match_file
     from rules.sectors import check_sector
 
+    refuse_non_file(args.input, "the sector file (.xlsx, .csv or .parquet)", "--input")
+    refuse_folder_output(args.out, "--out", "matches.csv")
+    if _same_file(args.out, args.input):
+        raise OptionError(f"--out {args.out} is the --input file: the results would overwrite the list being "
+                          "matched; give another output file")
+    if _same_file(args.out, args.population) or _within_folder(args.out, args.population):
+        where = "inside the --population folder" if args.population.is_dir() else "the --population register"
+        raise OptionError(f"--out {args.out} is {where}: the results would overwrite the register or be read as "
+                          "part of it; give an output file elsewhere")
     out = match_file(args.population, args.input, check_sector(args.sector), args.out, progress=True)
     counts = out.results["status"].value_counts(sort=True)
     summary = ", ".join(f"{row['status']} {row['count']:,}" for row in counts.iter_rows(named=True))
@@ -162,6 +257,7 @@ def verify_day(args: argparse.Namespace) -> int:
     from pipelines.runner import national_day, today_vn
     from pipelines.summaries import verification_lines
 
+    check_policy()  # a bad DOISOAT_POLICY: one line, exit 2, before the run (not a failed step, exit 1)
     step_ok, day_ok = national_day(args.date)
     if not step_ok:
         return 1
@@ -194,6 +290,8 @@ def verify_audit(args: argparse.Namespace) -> int:
 def forecast(args: argparse.Namespace) -> int:
     from pipelines.national import print_forecast
 
+    refuse_non_file(args.policy, "a quota policy YAML file (like rules/quota/quota.yaml)", "--policy")
+    refuse_folder_output(args.html, "--html", "forecast.html")
     return print_forecast(quota=args.quota, html=args.html, top=args.top, policy=args.policy)
 
 
@@ -211,6 +309,7 @@ def report(args: argparse.Namespace) -> int:
     from pipelines.reporting import write_report
     from rules.provinces import resolve_province
 
+    refuse_folder_output(args.out, "--out", "doisoat.html")
     provinces = [resolve_province(p).slug for p in args.province] if args.province else None
     path = write_report(args.out, provinces=provinces, all_provinces=args.all_provinces)
     print(f"report written: {path}")
@@ -220,18 +319,48 @@ def report(args: argparse.Namespace) -> int:
 def review(args: argparse.Namespace) -> int:
     from pipelines import review as review_commands
 
+    if args.review_command == "import":
+        refuse_non_file(args.file, "the filled review workbook (.xlsx)")
     action = {"export": review_commands.export, "import": review_commands.import_, "stats": review_commands.stats}
     return action[args.review_command](args)
 
 
 def verify_server(args: argparse.Namespace) -> int:
     from pipelines.summaries import serving_line
+    from rules.matching.index import register_paths_of, register_schema
+    from rules.verify.register import RegisterIndex
     from rules.verify.server import VerifyServer, serve_until_interrupted
 
-    server = VerifyServer(args.population, host=args.host, port=args.port)
+    for path in register_paths_of(args.population):  # doisoat match's checks: one line naming the file
+        register_schema(path)
+    index = RegisterIndex(args.population)
+    try:
+        server = VerifyServer(index, host=args.host, port=args.port)
+    except (OSError, UnicodeError) as exc:  # the address cannot be resolved or bound: the options' fault
+        raise OptionError(_listen_error(args.host, args.port, exc)) from None
     print(serving_line(server.url, len(server.index), args.population, token=bool(server.token)), flush=True)
     serve_until_interrupted(server)
     return 0
+
+
+def _listen_error(host: str, port: int, exc: BaseException) -> str:
+    import errno
+    import socket
+
+    if isinstance(exc, socket.gaierror | UnicodeError):
+        return (f"--host {host!r} is not an address or name this machine can resolve: give an address of this "
+                "machine (127.0.0.1 for this machine only, 0.0.0.0 for every interface)")
+    code = getattr(exc, "errno", None)
+    if code == errno.EADDRINUSE:
+        return (f"--port {port} on {host} is already in use: stop what listens there or give another port "
+                "(0 picks a free one)")
+    if code == errno.EACCES:
+        return (f"--port {port} on {host} is not allowed to this user (ports below 1024 need privileges): "
+                "use 1024-65535")
+    if code == errno.EADDRNOTAVAIL:
+        return (f"--host {host} is not an address of this machine: give one of its addresses "
+                "(127.0.0.1 for this machine only, 0.0.0.0 for every interface)")
+    return f"cannot listen on --host {host} --port {port} ({exc.strerror if isinstance(exc, OSError) else exc})"
 
 
 def rehearse(args: argparse.Namespace) -> int:
@@ -239,8 +368,11 @@ def rehearse(args: argparse.Namespace) -> int:
     import tempfile
 
     from pipelines.rehearsal import DEFAULT_PROVINCES, DEFAULT_SIZE, RehearsalOptions, run_rehearsal
+    from pipelines.runner import check_day
     from rules.sectors import SECTORS, check_sector
 
+    if args.date:
+        check_day(args.date)  # before the databases are dropped and the provinces generated
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="doisoat-rehearsal-"))
     return run_rehearsal(RehearsalOptions(
         workdir=workdir.resolve(), provinces=tuple(args.province or DEFAULT_PROVINCES),

@@ -204,6 +204,21 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
     """Run one day's national verification and print its summary line; only days from the
     partitions' start up to today exist. Returns (the run succeeded, the day spent its allocation
     or ran out of work rather than failing)."""
+    day = check_day(day)
+    step_ok = _execute("national_verification_job", day, f"national verification {day}")
+    if not step_ok:
+        # The step's failure line says what went wrong; the queue may hold an earlier run's figures for
+        # this day, and printing them would read as if this run had allocated them.
+        return False, False
+    if interrupts.stop_requested():
+        return step_ok, False  # the command line says it was stopped; a summary would be half a day
+    return step_ok, print_day_summary(day)
+
+
+def check_day(day: str | None) -> str:
+    """The verification day of ``--date`` (default today in Asia/Ho_Chi_Minh), checked: a real date
+    from the partitions' start up to today. Commands call it before any work (``doisoat demo``
+    refuses a bad day before generating and matching, not after)."""
     from datetime import date
 
     from assets.partitions import FIRST_POSSIBLE_DAY
@@ -220,10 +235,7 @@ def national_day(day: str | None = None) -> tuple[bool, bool]:
                          f"(today is {today} in Asia/Ho_Chi_Minh)")
     if wanted < first:
         raise OptionError(f"--date {day} is before the first verification day {first}")
-    step_ok = _execute("national_verification_job", day, f"national verification {day}")
-    if interrupts.stop_requested():
-        return step_ok, False  # the command line says it was stopped; a summary would be half a day
-    return step_ok, print_day_summary(day)
+    return day
 
 
 # Stop causes that are not failures: the day ran out of work, or stopped after ``max_batches`` as asked.

@@ -392,5 +392,7 @@ def redacted_uri(uri: str) -> str:
 
 
 def default_root() -> Path:
-    """The data folder: ``$DOISOAT_DATA`` or ``data/`` of the repository (absolute)."""
-    return Path(os.environ.get("DOISOAT_DATA", DEFAULT_ROOT)).resolve()
+    """The data folder: ``$DOISOAT_DATA`` or ``data/`` of the repository (absolute). Set but empty
+    counts as unset: ``Path("")`` is the current folder, which would quietly become the data folder."""
+    env = os.environ.get("DOISOAT_DATA", "")
+    return Path(env if env.strip() else DEFAULT_ROOT).resolve()

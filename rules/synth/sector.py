@@ -14,6 +14,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from rules.errors import OptionError
 from rules.provinces import Province, resolve_province
 from rules.sectors import SECTORS, check_sector
 from rules.synth.harsh import harsh_labels, harsh_noise
@@ -135,12 +136,16 @@ def _frame_for(register: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.nda
     return df, df["age"].to_numpy(), df["school_age"].to_numpy()
 
 
+class TooFewPeopleError(OptionError):
+    """The register is too small for the rows asked (a size or row count the user chose); a ValueError."""
+
+
 def _weighted_sample(rng: np.random.Generator, weights: np.ndarray, k: int) -> np.ndarray:
     """k indices without replacement, P proportional to weight (Efraimidis-Spirakis keys)."""
     ok = np.flatnonzero(weights > 0)
     if k > ok.size:
         need = int(np.ceil(weights.size * k / max(ok.size, 1) * 1.05))
-        raise ValueError(
+        raise TooFewPeopleError(
             f"asked for {k} rows but only {ok.size} eligible people in the register; "
             f"use a register of at least ~{need} people"
         )

@@ -90,7 +90,7 @@ def test_a_programming_value_error_is_not_the_users(data_dir, monkeypatch, capsy
 def test_an_os_error_about_a_path_the_user_gave_is_theirs(data_dir, tmp_path, capsys) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder", encoding="utf-8")
-    code = main(["generate", "--province", "da_nang", "--size", "200", "--students", "50",
+    code = main(["generate", "--province", "da_nang", "--size", "300", "--students", "50",
                  "--out", str(blocker / "out")])  # the OS refuses a folder inside a regular file
     err = capsys.readouterr().err
     assert code == EXIT_USER_ERROR and err.count("\n") == 1 and "Traceback" not in err

@@ -27,8 +27,8 @@ def layout() -> DataLayout:
 def configure(data: Path | None = None) -> Path:
     """Set the environment for the embedded default instance and return the data root.
 
-    Raises :class:`rules.errors.UserError` when the data folder or ``$DAGSTER_HOME`` names something
-    that is not a folder (Dagster's own message for the latter reads like a defect in doisoat).
+    Raises :class:`rules.errors.UserError` when the data folder, ``$DOISOAT_LAKE`` or ``$DAGSTER_HOME``
+    names something that cannot be one (Dagster's own message for the latter reads like a defect in doisoat).
     """
     if data is not None:
         os.environ["DOISOAT_DATA"] = str(Path(data).resolve())
@@ -60,6 +60,9 @@ def _check_folders(root: Path) -> None:
             f"the data folder {root} is a file, not a folder: give a folder with --data or DOISOAT_DATA "
             "(it is created if missing)"
         )
+    from rules.layout import check_lake_root
+
+    check_lake_root(os.environ.get("DOISOAT_LAKE", ""))  # a typo must not publish an empty analyst file
     home = os.environ.get("DAGSTER_HOME")
     if home and not Path(home).is_dir():
         raise UserError(

@@ -48,11 +48,12 @@ def test_a_wrong_lake_never_replaces_the_analyst_file(tmp_path):
     (tmp_path / "empty").mkdir()
     # the command line end to end for the two checks (a file and ftp:// are the same check as a missing
     # folder: tests/assets/test_lake_root.py covers each kind of root without a Dagster run)
-    for lake, says in ((str(data / "lak"), "DOISOAT_LAKE"), (str(tmp_path / "empty"), "holds no tables")):
+    # a lake setting naming no lake stops the command before any run (exit 2); an empty lake fails the run
+    for lake, says, code in ((str(data / "lak"), "DOISOAT_LAKE", 2), (str(tmp_path / "empty"), "holds no tables", 1)):
         proc = _publish(data, lake)
-        assert proc.returncode != 0, (lake, proc.stdout[-1000:])
-        failed = [line for line in proc.stderr.splitlines() if "publish failed" in line]
-        assert len(failed) == 1 and says in failed[0], (lake, proc.stderr[-2000:])
+        assert proc.returncode == code, (lake, proc.stdout[-1000:], proc.stderr[-1000:])
+        failed = [line for line in proc.stderr.splitlines() if says in line]
+        assert len(failed) == 1, (lake, proc.stderr[-2000:])
         assert "Traceback" not in proc.stderr
         assert where.warehouse().read_bytes() == before and _decisions(where.warehouse()) == 7
     assert not (data / "lak").exists()

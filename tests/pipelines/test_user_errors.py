@@ -133,3 +133,11 @@ def test_a_dagster_home_that_is_not_a_folder_is_named_with_what_to_do(data_dir, 
     err = capsys.readouterr().err
     assert err.startswith("doisoat forecast: DAGSTER_HOME=") and err.count("\n") == 1
     assert str(tmp_path / "missing") in err and "unset DAGSTER_HOME" in err and "unexpected" not in err
+
+
+def test_a_lake_setting_that_names_no_lake_stops_every_command_before_it_runs(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DOISOAT_LAKE", str(tmp_path / "lak"))
+    assert main(["publish"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("doisoat publish: ") and err.count("\n") == 1 and "DOISOAT_LAKE" in err
+    assert not (tmp_path / "lak").exists()

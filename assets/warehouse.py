@@ -34,7 +34,7 @@ from rules.processes import process_alive
 # enter the file, so no name, birth date or unmasked ID can (person IDs are masked below).
 LAKE_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "uploads": ("uploads", ("province", "sector", "unit", "file_name", "file_sha256", "status", "uploaded_at",
-                            "rows_read", "blank_rows_skipped", "error_code")),
+                            "rows_read", "blank_rows_skipped", "footer_rows_skipped", "error_code")),
     "clean": ("clean_records", ("province", "sector", "unit", "file_sha256", "id_kind", "id_flags", "dob_flags",
                                 "dob_precision", "name_flags")),
     "rejected": ("rejected_records", ("province", "sector", "unit", "file_name", "file_sha256", "reason_code",
@@ -138,6 +138,7 @@ TABLES: list[tuple[str, str, str]] = [
     ("uploads", "One row per uploaded file: unit, status and rows read / accepted / rejected.", """
         SELECT u.province, u.sector, u.unit, u.file_label, u.file_id, u.status,
                u.uploaded_at, u.error_code, u.rows_read, u.blank_rows_skipped,
+               coalesce(u.footer_rows_skipped, 0) AS footer_rows_skipped,
                coalesce(a.accepted, 0) AS accepted, coalesce(r.rejected, 0) AS rejected
         FROM src_uploads u
         -- by partition too: the same file uploaded to two partitions is two sets of rows
@@ -311,6 +312,8 @@ TABLE_COLUMN_DOCS: dict[str, dict[str, str]] = {
     "uploads": {"status": "current | superseded (a newer file of the same list replaced it) | duplicate (same "
                           "content as another file) | failed (could not be read: see error_code)",
                 "error_code": "why the file could not be read (null when it was read)",
+                "footer_rows_skipped": "note, total and signature rows under the list, skipped as not people "
+                                       "(rows_read counts the others)",
                 "accepted": "rows of the file that passed validation",
                 "rejected": "rows of the file rejected by validation (see rejections)"},
     "rejections": {"rows": "rows rejected for this reason (a row with several reasons counts once under each)",

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.environment import layout
+from rules.clock import vietnam_today
 
 
 def write_simulated_external_backlog(provinces_here: set[str]) -> Path:
@@ -52,7 +53,7 @@ def print_forecast(quota: int | None, html: Path | None, top: int, policy: Path 
     if backlogs.height == 0:
         print("no verification backlog left: every request has been answered")
         return 0
-    start = date.fromisoformat(last) + timedelta(days=1) if last else date.today()
+    start = date.fromisoformat(last) + timedelta(days=1) if last else vietnam_today()
     fc = forecast(backlogs, rules_policy, start_day=start, quota=quota)
     print(render_table(fc, max_units=top))
     if html:

@@ -44,6 +44,7 @@ from datetime import date
 
 import polars as pl
 
+from rules.clock import vietnam_today
 from rules.normalise.flaglist import flag_list
 from rules.normalise.unique import unique_apply
 
@@ -71,7 +72,7 @@ def parse_dates(values: pl.Series, today: date | None = None) -> pl.DataFrame:
 
     Text cells are parsed once per distinct value (birth dates repeat a lot).
     """
-    today = today or date.today()
+    today = today or vietnam_today()
     if values.dtype == pl.Date or isinstance(values.dtype, pl.Datetime):
         return _from_dates(values.cast(pl.Date), today)
     return unique_apply(values.cast(pl.Utf8), lambda u: _parse_text(u, today))

@@ -13,6 +13,7 @@ from datetime import date
 
 import polars as pl
 
+from rules.clock import vietnam_today
 from rules.normalise.dates import check_plausible_age, parse_dates
 from rules.normalise.gender import normalise_genders
 from rules.normalise.ids import normalise_ids
@@ -72,7 +73,7 @@ def normalise_records(df: pl.DataFrame, sector: str, today: date | None = None) 
     future/age checks (default: the current date).
     """
     check_sector(sector)
-    day = today or date.today()
+    day = today or vietnam_today()
     added = _in_two_lanes(
         lambda: normalise_names(_column(df, "full_name")),
         lambda: _other_fields(df, sector, day, "national_id", phones=True),
@@ -87,7 +88,7 @@ def normalise_register(df: pl.DataFrame, today: date | None = None) -> pl.DataFr
     style, case and spacing are still canonicalised so that keys agree with sector records.
     ``person_id`` is classified like ``national_id`` and ``old_id`` like an old ID.
     """
-    day = today or date.today()
+    day = today or vietnam_today()
     added = _in_two_lanes(
         lambda: normalise_names(_column(df, "full_name"), repair=False),
         lambda: _other_fields(df, None, day, "person_id", phones=False),

@@ -43,6 +43,7 @@ import polars as pl
 import psycopg2
 import psycopg2.extras
 
+from rules.clock import vietnam_today
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
 from rules.verify.model import Answer, Request
@@ -581,7 +582,7 @@ class PgQueueStore:
     def backlog_by_unit(self, day: date | str | None = None) -> pl.DataFrame:
         """Every province's waiting requests per unit as of ``day`` (``unit_key, backlog,
         oldest_wait_days, days_since_served``)."""
-        return self._run(lambda cur: self._backlog(cur, str(day or date.today())))
+        return self._run(lambda cur: self._backlog(cur, str(day or vietnam_today())))
 
     def reused_answers(self) -> int:
         return self._frame("SELECT COUNT(*) AS n FROM requests WHERE batch_id = 'reused'")["n"].item()

@@ -51,6 +51,7 @@ from typing import Any
 import polars as pl
 
 from rules import interrupts
+from rules.clock import vietnam_today
 from rules.private import private_dir, private_file
 from rules.quota.allocate import allocate
 from rules.quota.policy import QuotaPolicy
@@ -428,7 +429,7 @@ class QueueStore:
         ``unit_key`` is ``province/sector/unit``; the frame goes straight into ``allocate``/``forecast``.
         """
         with self.connect() as con:
-            return backlog_frame(con, str(day or date.today()))
+            return backlog_frame(con, str(day or vietnam_today()))
 
     def reused_answers(self) -> int:
         """Requests answered from an earlier identical request (no quota spent)."""

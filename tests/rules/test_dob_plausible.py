@@ -113,3 +113,25 @@ def test_the_register_is_not_judged_by_a_sectors_range():
                              "date_of_birth": [date(1901, 1, 1)], "gender": ["Nam"]})
     out = normalise_register(register, today=date(2026, 11, 30))
     assert out["dob"].to_list() == [date(1901, 1, 1)] and out["dob_error"].to_list() == [None]
+
+
+def test_the_default_processing_day_is_vietnams_not_the_hosts(monkeypatch):
+    """At 20:00 UTC on 30 November it is 03:00 on 1 December in Vietnam: a newborn of 1 December (a
+    hepatitis B birth dose) is not born in the future, whatever the host's clock zone."""
+    from datetime import UTC, datetime
+
+    import rules.clock
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, 20, 0, tzinfo=UTC).astimezone(tz)
+
+    monkeypatch.setattr(rules.clock, "datetime", Clock)
+    monkeypatch.setenv("TZ", "UTC")
+    assert rules.clock.vietnam_today() == date(2026, 12, 1)
+    raw = pl.DataFrame({"full_name": ["Nguyễn Văn An"], "date_of_birth": ["01/12/2026"], "gender": ["Nam"],
+                        "national_id": [None], "file_sha256": ["f"], "row_number": [1]},
+                       schema_overrides={"national_id": pl.String})
+    normalised = normalise_records(raw, "vaccinations")  # no today given: the default day
+    assert normalised["dob_error"].to_list() == [None]

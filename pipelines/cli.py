@@ -61,6 +61,14 @@ def host(text: str) -> str:
     return text.strip()
 
 
+def day(text: str) -> str:
+    """An argparse ``type`` for ``--date``: an empty value (an unset shell variable) would silently be today,
+    spending today's quota; refuse it. The date itself is checked by ``pipelines.runner.check_day``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty date: give YYYY-MM-DD, or leave --date out for today")
+    return text.strip()
+
+
 COUNT = whole_number(0)  # rows of a sector, a quota: 0 is a real answer
 POSITIVE = whole_number(1)
 SEED = whole_number(0, hint="numpy seeds are non-negative")
@@ -120,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="random seed of the synthetic data: the same seed gives the same files (default: %(default)s)")
     p.add_argument("--fresh", action="store_true",
                    help="delete the generated data (register, inbox, lake, queue, warehouse, reports) first")
-    p.add_argument("--date", help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
+    p.add_argument("--date", type=day, help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
 
     p = add("generate", commands.generate, "write a synthetic register, sector uploads and truth files")
     p.add_argument("--province", required=True, help="province slug or code (see `doisoat provinces`)")
@@ -163,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"limit to this sector, repeatable (default: every sector: {SECTOR_CHOICES})")
 
     p = add("verify-day", commands.verify_day, "run the national daily verification for one day")
-    p.add_argument("--date", help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
+    p.add_argument("--date", type=day, help="YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
 
     p = add("forecast", commands.forecast, "forecast when each unit's verification backlog clears")
     p.add_argument("--quota", type=COUNT, help="what-if national daily quota (default: the policy's)")
@@ -216,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=DEMO_SIZE, default=None,
                    help=f"people in each province's synthetic register, at least {MIN_DEMO_SIZE:,} (default: 12,000)")
     p.add_argument("--seed", type=SEED, default=6, help="random seed of the synthetic data (default: %(default)s)")
-    p.add_argument("--date", help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
+    p.add_argument("--date", type=day, help="verification day YYYY-MM-DD (default: today in Asia/Ho_Chi_Minh)")
     p.add_argument("--quota", type=POSITIVE,
                    help="national daily quota of the day (default: two thirds of the matched rows, so some wait)")
     p.add_argument("--workdir", type=path,

@@ -229,6 +229,8 @@ def match(args: argparse.Namespace) -> int:
     from rules.sectors import check_sector
 
     refuse_non_file(args.input, "the sector file (.xlsx, .csv or .parquet)", "--input")
+    if not args.population.is_dir():  # a folder of register files is fine; a device or pipe would hang
+        refuse_non_file(args.population, "the register (.parquet)", "--population")
     refuse_folder_output(args.out, "--out", "matches.csv")
     if _same_file(args.out, args.input):
         raise OptionError(f"--out {args.out} is the --input file: the results would overwrite the list being "
@@ -331,6 +333,8 @@ def verify_server(args: argparse.Namespace) -> int:
     from rules.verify.register import RegisterIndex
     from rules.verify.server import VerifyServer, serve_until_interrupted
 
+    if not args.population.is_dir():  # a device or pipe would hang the register read
+        refuse_non_file(args.population, "the register (.parquet)", "--population")
     for path in register_paths_of(args.population):  # doisoat match's checks: one line naming the file
         register_schema(path)
     index = RegisterIndex(args.population)

@@ -37,7 +37,8 @@ def configure(data: Path | None = None) -> Path:
     root = data_root()
     _check_folders(root)
     where = DataLayout.at(root)
-    os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT))
+    if not os.environ.get("DAGSTER_HOME", "").strip():  # set but empty reads as unset, as DOISOAT_DATA does
+        os.environ["DAGSTER_HOME"] = str(REPO_ROOT)
     os.environ["DOISOAT_DAGSTER_STORAGE"] = os.environ.get("DOISOAT_DAGSTER_STORAGE") or str(where.dagster_storage())
     os.environ["DOISOAT_COMPUTE_LOGS"] = os.environ.get("DOISOAT_COMPUTE_LOGS") or str(where.compute_logs())
     from rules.private import private_dir

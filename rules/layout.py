@@ -366,9 +366,16 @@ def check_lake_root(lake_root: str) -> None:
     or written: a URI of a scheme doisoat does not read, a local folder that does not exist or a file.
     An empty ``lake_root`` (the default ``<data>/lake``) may be missing: the first ingest creates it.
     Raises :class:`LakeRootError` (a user error: one line naming the variable and what to do)."""
-    if not lake_root or is_uri(lake_root):
+    if not lake_root:
         return
     schemes = ", ".join(s for s in URI_SCHEMES if s not in ("file://", "memory://"))
+    if is_uri(lake_root):
+        scheme, _, rest = lake_root.partition("://")
+        bucket = rest.partition("/")[0].rpartition("@")[2]
+        if scheme not in ("file", "memory") and not bucket:
+            raise LakeRootError(f"{LAKE_ENV}={redacted_uri(lake_root)} names no bucket: give "
+                                f"{scheme}://<bucket>/<folder>, or unset {LAKE_ENV} to use <data folder>/lake")
+        return
     if "://" in lake_root:
         scheme = lake_root.split("://", 1)[0]
         raise LakeRootError(f"{LAKE_ENV}: the lake cannot be on {scheme}:// ({redacted_uri(lake_root)}); give a "

@@ -238,7 +238,8 @@ def export_workbooks(layout: DataLayout, province: str, sectors: list[str], unit
 
 
 def _check_unit(layout: DataLayout, province: str, sectors: list[str], unit: str) -> None:
-    """Refuse a ``--unit`` no list of ``province`` in ``sectors`` comes from, naming the closest units:
+    """Refuse a ``--unit`` no list of ``province`` in ``sectors`` comes from (none at all: nothing processed
+    yet), naming the closest units:
     "0 rows to review" for a typo would read as "nothing to do". Units are slugs, never personal
     (``rules.ingest.inbox.unit_slug`` masks a pupil's name in them)."""
     import difflib
@@ -249,8 +250,11 @@ def _check_unit(layout: DataLayout, province: str, sectors: list[str], unit: str
             df = _read(layout, table, province, sector)
             if df is not None and "unit" in df.columns:
                 known.update(u for u in df["unit"].unique().to_list() if u)
-    if not known or unit in known:
-        return  # nothing ingested yet: nothing to review, whatever the unit
+    if unit in known:
+        return
+    if not known:
+        raise OptionError(f"--unit {unit}: no list of {province} ({', '.join(sectors)}) has been processed yet; "
+                          f"run `doisoat run --province {province}` first")
     close = difflib.get_close_matches(unit, sorted(known), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else f"units there: {', '.join(sorted(known)[:8])}" + (
         ", …" if len(known) > 8 else "")

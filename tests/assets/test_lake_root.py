@@ -64,6 +64,10 @@ def test_a_lake_root_that_names_no_lake_is_refused_before_anything_is_read(tmp_p
 def test_every_uri_of_a_scheme_the_lake_cannot_use_is_refused(scheme, rest):
     uri = f"{scheme}://{rest}"
     if uri.startswith(URI_SCHEMES):
+        if rest.startswith("/") and scheme not in ("file", "memory"):  # object storage without a bucket
+            with pytest.raises(LakeRootError, match="names no bucket"):
+                check_lake_root(uri)
+            return
         check_lake_root(uri)  # a scheme the lake reads: accepted here (reaching it is the store's business)
         return
     with pytest.raises(LakeRootError, match=re.escape(f"{scheme}://")):
@@ -155,3 +159,10 @@ def test_no_credentials_is_named_without_the_aws_sdk_warnings(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert "s3://nobucket/x" in proc.stdout and "no credentials" in proc.stdout, proc.stdout + proc.stderr
     assert "AWS_ACCESS_KEY_ID" in proc.stdout and "WARN" not in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3:///lake", "gs://", "az://user:pw@/lake"])
+def test_an_object_storage_lake_without_a_bucket_is_refused_before_any_run(uri):
+    with pytest.raises(LakeRootError, match="names no bucket") as caught:
+        check_lake_root(uri)
+    assert "pw" not in str(caught.value)

@@ -199,3 +199,26 @@ def test_a_failed_verification_run_prints_no_allocation(data_dir, monkeypatch, c
     monkeypatch.setattr(runner, "_execute", lambda *a, **k: False)
     monkeypatch.setattr(runner, "print_day_summary", lambda day: pytest.fail("summary printed after a failed run"))
     assert runner.national_day(None) == (False, False)
+
+
+def test_review_export_of_a_unit_in_a_province_with_no_lists_says_so(data_dir, capsys):
+    from pipelines.cli import EXIT_USER_ERROR, main
+
+    assert main(["review", "export", "--province", "ho_chi_minh", "--unit", "thcs_f"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no list of ho_chi_minh" in err and "doisoat run" in err
+
+
+def test_an_empty_date_or_dagster_home_or_a_device_register_is_one_line(data_dir, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import EXIT_USER_ERROR, main
+
+    with pytest.raises(SystemExit) as usage:  # an unset shell variable: not "today"
+        main(["verify-day", "--date", ""])
+    assert usage.value.code == EXIT_USER_ERROR
+    assert "empty date" in capsys.readouterr().err
+    (tmp_path / "in.csv").write_text("Họ và tên,Ngày sinh\n", encoding="utf-8")
+    code = main(["match", "--population", "/dev/zero", "--input", str(tmp_path / "in.csv"), "--sector", "students",
+                 "--out", str(tmp_path / "out.csv")])  # reading a device would never end
+    assert code == EXIT_USER_ERROR and "not a regular file" in capsys.readouterr().err
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    assert main(["provinces"]) == 0  # set but empty reads as unset

@@ -81,9 +81,9 @@ def error_report_path(upload_path: str | Path, reports_dir: str | Path | None = 
 
 def report_name(upload_name: str) -> str:
     """The one rule for the name of an upload's error report: ``<stem>.errors.xlsx`` for a workbook
-    ``<stem>.xlsx`` and ``<name>.errors.xlsx`` for every other name (``x.csv`` and ``x.xlsx``, two
-    files, never write one report; ``rules.ingest.inbox.listed_stem`` reads both back as the list
-    ``x``); bounded to the file-system limit.
+    ``<stem>.xlsx`` and ``<name>.errors.xlsx`` for every other name, ``.xlsm`` included (``x.csv``,
+    ``x.xlsm`` and ``x.xlsx``, three files, never write one report; ``rules.ingest.inbox.listed_stem``
+    reads each back as the list ``x``); bounded to the file-system limit.
 
     Two distinct upload names in a folder never get one report (the only shared report is an upload's
     own report sent back, which is reported on under its own name, :func:`error_report_path`): the bare
@@ -97,7 +97,8 @@ def report_name(upload_name: str) -> str:
     stem, dot, ext = name.rpartition(".")
     if dot and f".{ext.lower()}" in READ_SUFFIXES and not names_a_list(stem):
         name, stem = f"{UNNAMED_LIST}.{ext}", UNNAMED_LIST
-    base = stem if dot and f".{ext}" in WORKBOOK_SUFFIXES and _bare(stem) else name
+    # only an .xlsx keeps its bare stem: x.xlsx and x.xlsm are two files, and the report itself is an .xlsx
+    base = stem if dot and f".{ext}" == ".xlsx" and _bare(stem) else name
     return bounded_name(base, NAME_MAX_BYTES - len(REPORT_SUFFIX)) + REPORT_SUFFIX
 
 

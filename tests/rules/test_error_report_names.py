@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from rules.ingest.formats import READ_SUFFIXES
 from rules.ingest.inbox import inbox_name, is_upload_name, unit_of
 from rules.ingest.lineage import list_name
 from rules.ingest.report import error_report_path, is_error_report
@@ -34,6 +35,7 @@ def test_a_report_sent_back_names_the_list_and_unit_of_its_file(ext: str) -> Non
     ("thpt_q__x.csv", "thpt_q__x.csv.xlsx"), ("thpt_q__x.txt", "thpt_q__x.txt.xlsx"),
     ("thpt_q__x.xlsx", "thpt_q__x.XLSX"), ("thpt_q__x.xlsx", "thpt_q__x .xlsx"), ("xlsx.xlsx", ".xlsx"),
     ("thpt_q__x.csv.errors.xlsx", "thpt_q__x.csv.xlsx"),  # a report sent back is not the list x.csv
+    ("thpt_q__x.xlsx", "thpt_q__x.xlsm"), ("thpt_q__x.xlsx", "thpt_q__x.ods"),  # two files, two reports
 ])
 def test_two_upload_names_never_share_a_report(one: str, other: str) -> None:
     assert error_report_path(one) != error_report_path(other)
@@ -58,8 +60,8 @@ def test_a_name_that_names_no_list_reports_under_the_unnamed_list(upload: str, r
 
 FRAGMENTS = st.sampled_from(["x", "Lớp", " ", ".", "..", "-", "_", "csv", "CSV", "xlsx", "XLSX", "xls", "txt",
                              "errors", "\u200b", "e\u0301"])
-SUFFIXES = st.sampled_from([".xlsx", ".XLSX", ".Xlsx", ".csv", ".CSV", ".xls", ".txt", ".errors.xlsx",
-                            ".csv.errors.xlsx", ".xlsx.xlsx"])
+SUFFIXES = st.sampled_from([*sorted(READ_SUFFIXES), ".XLSX", ".Xlsx", ".CSV", ".XLSM", ".errors.xlsx",
+                            ".csv.errors.xlsx", ".xlsx.xlsx", ".xlsm.xlsx"])
 UPLOADS = st.lists(st.tuples(st.sampled_from(["thpt_q", "thpt_r"]), st.lists(FRAGMENTS, max_size=5).map("".join),
                              SUFFIXES), min_size=2, max_size=12)
 

@@ -128,6 +128,43 @@ def mask_personal(slug: str) -> str:
     return "_".join(t for t in collapsed if t)
 
 
+#: Type abbreviations and place words after which a name is an institution's or a street's namesake
+#: (THPT Lê Quý Đôn, phường Lê Lợi), not a pupil: a label keeps such names readable. Deliberately short:
+#: "trường" alone is also the family name Trương, and a school's name over-masked costs nothing.
+_INSTITUTION_WORDS = frozenset({
+    "thpt", "thcs", "th", "mn", "mg", "tyt", "bv", "ttyt", "gdtx", "phuong", "xa", "quan", "huyen", "duong", "pho",
+})
+
+
+def mask_name_runs(slug: str) -> str:
+    """``ds_nguyen_thi_mai_lop_6a`` -> ``ds_x_6a``: every person-name shape masked wherever it stands.
+
+    A shape is a family name from the reference list followed by one to three alphabetic words, unless
+    a type abbreviation or place word comes right before it (``thpt_le_quy_don``, ``phuong_le_loi``
+    stay) or right after its first word (``truong_thpt_...``: a school, not Trương). Stricter than
+    :func:`mask_personal`, which only masks a name that makes the whole slug or stands beside an ID or
+    a date, because unit slugs must stay stable; a label is for reading only (uploads are told apart by
+    their file id), so a school's name over-masked costs nothing and a pupil's name shown costs much.
+    """
+    tokens = slug.split("_")
+    families = _family_names()
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i + 1
+        while tokens[i] in families and j < len(tokens) and j - i <= 3 and tokens[j].isalpha() and tokens[j] != MASK:
+            j += 1
+        school = j - i >= 2 and tokens[i + 1] in _INSTITUTION_WORDS  # "truong_thpt": a school, not Trương
+        if j - i >= 2 and not school and (i == 0 or tokens[i - 1] not in _INSTITUTION_WORDS):
+            if not (out and out[-1] == MASK):
+                out.append(MASK)
+            i = j
+            continue
+        out.append(tokens[i])
+        i += 1
+    return "_".join(out)
+
+
 def unit_slug(text: str) -> str:
     """A safe unit slug from free text (a file-name prefix or stem): ASCII, masked, bounded.
 
@@ -393,7 +430,8 @@ def sha256_regular(path: Path) -> str:
 
 def public_label(file_name: str) -> str:
     """The name of an upload as analysts and e-mailed reports may see it: ``<unit>__<list>.<suffix>``
-    as slugs, with IDs, dates and person names masked (:func:`mask_personal`), at most 100 characters.
+    as slugs, with IDs, dates and person names masked (:func:`mask_personal`, and in the list part every
+    name shape, :func:`mask_name_runs`), at most 100 characters.
 
     ``thpt_x__DS lớp 10A1 (sửa).xlsx`` -> ``thpt_x__ds_lop_10a1_sua.xlsx``;
     ``Nguyễn Văn An 079212000123 05-09-2012.xlsx`` -> ``x.xlsx``. Uploads are told apart by their file id
@@ -402,7 +440,8 @@ def public_label(file_name: str) -> str:
     name = Path(file_name).name
     suffix = Path(name).suffix.lower() if is_upload_name(name) or name.endswith(".parquet") else ""
     prefix, rest = split_inbox_name(name)
-    listed = mask_personal(slugify(listed_stem(name) if prefix is not None else name[: len(name) - len(suffix)]))
+    listed = mask_name_runs(mask_personal(slugify(listed_stem(name) if prefix is not None
+                                                 else name[: len(name) - len(suffix)])))
     # an old upload's prefix holds a plain-hash tag of the pupil's name: show its keyed unit instead
     unit = (_rekeyed_legacy(prefix, rest) or mask_personal(slugify(prefix))) if prefix is not None else ""
     label = f"{unit[:40]}{UNIT_SEPARATOR}{listed[:50]}" if unit else listed[:90]

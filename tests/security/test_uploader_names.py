@@ -62,6 +62,35 @@ def test_units_from_pupil_file_names_are_masked(name: str) -> None:
     assert not any(bad in label.lower() for bad in FORBIDDEN)
 
 
+FAMILIES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Trương"]
+MIDDLES = ["", "Văn", "Thị", "Hoàng", "Minh", "Ngọc", "Thị Thu"]
+GIVENS = ["An", "Mai", "Bình", "Cường", "Khang", "Thảo", "Tuấn"]
+AROUND = ["", "DS", "HS", "lớp 6A", "sinh 2012", "đợt 1", "bổ sung", "2", "(sửa)", "- chuyển trường"]
+
+
+@given(st.sampled_from(FAMILIES), st.sampled_from(MIDDLES), st.sampled_from(GIVENS), st.sampled_from(AROUND),
+       st.sampled_from(AROUND), st.sampled_from([".xlsx", ".csv", ".pdf", ""]))
+def test_a_pupils_name_anywhere_in_a_list_name_is_masked_in_its_label(family, middle, given_name, before, after,
+                                                                      suffix):
+    """Not only a name that makes the whole list name or stands beside an ID: ``HS Nguyễn Thị Mai``,
+    ``Nguyễn Văn An lớp 6A``, ``Phạm Văn Cường 2012`` (the label reaches the analyst file and the run
+    summary, and a file of any type is now listed)."""
+    from rules.provinces import slugify
+
+    person = " ".join(w for w in (family, middle, given_name) if w)
+    label = public_label(f"thcs_p__{before} {person} {after}".strip() + suffix)
+    assert slugify(person) not in label, label
+
+
+@pytest.mark.parametrize(("name", "label"), [
+    ("thpt_le_quy_don__DS lớp 10A1.xlsx", "thpt_le_quy_don__ds_lop_10a1.xlsx"),
+    ("thcs_p__DS trường THPT Lê Quý Đôn.xlsx", "thcs_p__ds_truong_thpt_le_quy_don.xlsx"),
+    ("tyt_x__Tiêm chủng phường Lê Lợi đợt 1.xlsx", "tyt_x__tiem_chung_phuong_le_loi_dot_1.xlsx"),
+])
+def test_schools_and_wards_named_after_people_stay_readable(name, label):
+    assert public_label(name) == label
+
+
 def test_a_corrected_pupil_file_keeps_its_unit_and_two_pupils_stay_apart() -> None:
     a = unit_of("Nguyễn Văn An 079212000123.xlsx")
     assert a == unit_of("Nguyễn Văn An 079212000123 (sửa).xlsx")  # the correction supersedes the file

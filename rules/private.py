@@ -14,6 +14,7 @@ window in which another local user could open them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -81,7 +82,8 @@ def private_file(path: str | Path) -> Path:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.close(fd)
     except FileExistsError:
-        pass
+        if path.is_dir() and not path.is_symlink():  # never make someone's folder 0600 (unopenable)
+            raise IsADirectoryError(errno.EISDIR, "a folder has this file's name", str(path)) from None
     _chmod(path, FILE_MODE)
     return path
 

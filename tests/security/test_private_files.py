@@ -151,3 +151,14 @@ def test_a_whole_demo_leaves_no_personal_data_readable_by_others(tmp_path):
             loose.append(f"{name} {oct(mode(top))}")
     assert mode(data / "dagster_home") == 0o700
     assert not loose, loose[:20]
+
+
+def test_a_folder_at_a_private_files_name_is_refused_never_made_0600(tmp_path):
+    """A folder where a report goes (a hostile try): it stays the owner's folder, mode unchanged, and the
+    writer gets an IsADirectoryError (the batch skips that report and says so)."""
+    folder = tmp_path / "thcs_nu__ds.csv.errors.xlsx"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    with pytest.raises(IsADirectoryError):
+        private_file(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755

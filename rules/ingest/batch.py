@@ -55,7 +55,7 @@ def read_inbox(folder: Path, *, province: str, sector: str, reports_dir: Path) -
     for entry in refused:  # links, special files, other types: listed as failed, never read or followed
         code = entry.reason if entry.reason in ("misnamed_file", "unsupported_format") else "not_a_regular_file"
         err = UploadError(code, file=entry.name)
-        rows.append(_meta(province, sector, entry.name, None) | {
+        rows.append(_meta(province, sector, entry.name, folder / entry.name) | {  # lstat: links not followed
             "status": "failed", "error_code": err.code, "error_message": str(err)})
     for path in files:
         meta = _meta(province, sector, path.name, path)

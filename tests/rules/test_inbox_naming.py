@@ -115,6 +115,7 @@ def test_an_unsupported_file_is_a_failed_upload_with_what_to_do(tmp_path: Path):
     row = got.uploads.row(0, named=True)
     assert got.uploads.height == 1 and row["status"] == "failed" and row["error_code"] == "unsupported_format"
     assert ".xlsx" in row["error_message"] and ".csv" in row["error_message"]
+    assert row["uploaded_at"].year > 2000  # its arrival time, from lstat, not 1970
 
 
 @given(UNITS, st.from_regex(r"[0-9]{12}", fullmatch=True),

@@ -207,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
     from rules.sectors import SECTORS, check_sector
 
     province = resolve_province(args.province).slug
-    sectors = [check_sector(s) for s in args.sector] if args.sector else list(SECTORS)
+    # a sector given twice runs once (dict keeps the order given)
+    sectors = list(dict.fromkeys(check_sector(s) for s in args.sector)) if args.sector else list(SECTORS)
     ok = run_province(province, sectors)
     from pipelines.summaries import province_lines
 

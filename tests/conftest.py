@@ -88,14 +88,27 @@ def _files_under(folder: Path) -> set[str]:
     return {str(p) for p in folder.rglob("*")} if folder.is_dir() else set()
 
 
+_WROTE_DATA: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _nothing_written_into_the_repository_data(request: pytest.FixtureRequest):
+    """Name the test that created the repository's data/ (a fresh clone, as in CI: one stat per test)."""
+    existed = _REPO_DATA.exists()
+    yield
+    if not existed and _REPO_DATA.exists():
+        _WROTE_DATA.append(request.node.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a test wrote into the repository's data/ (a key, Dagster storage, a lake)."""
     if _REPO_DATA_BEFORE not in session.config.stash:
         return
     new = sorted(_files_under(_REPO_DATA) - session.config.stash[_REPO_DATA_BEFORE])
     if new:
-        print(f"\ntests wrote into the repository's data folder ({len(new)} paths, e.g. {new[0]}): a test or "
-              "fixture runs without its own DOISOAT_DATA")
+        print(f"\ntests wrote into the repository's data folder ({len(new)} paths, e.g. {new[0]}; after "
+              f"{', '.join(_WROTE_DATA[:3]) or 'a module or session fixture'}): a test or fixture runs without its "
+              "own DOISOAT_DATA")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     restrict_umask()  # belt and braces: personal-data writers set 0600/0700 themselves
     interrupts.install()  # SIGTERM like Ctrl-C; long queue statements stop within milliseconds
     try:
-        configure(args.data)
+        configure(args.data, make_folders=args.command != "rehearse")  # the rehearsal's folder is --workdir
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
         if interrupts.stop_requested():

@@ -24,8 +24,11 @@ def layout() -> DataLayout:
                          policy_file=os.environ.get("DOISOAT_POLICY", ""))
 
 
-def configure(data: Path | None = None) -> Path:
+def configure(data: Path | None = None, *, make_folders: bool = True) -> Path:
     """Set the environment for the embedded default instance and return the data root.
+
+    ``make_folders=False``: check and set the environment only, create nothing (the rehearsal works in
+    its own folder and configures it itself; the default data folder must not appear on the way).
 
     Raises :class:`rules.errors.UserError` when the data folder, ``$DOISOAT_LAKE`` or ``$DAGSTER_HOME``
     names something that cannot be one (Dagster's own message for the latter reads like a defect in doisoat).
@@ -41,6 +44,8 @@ def configure(data: Path | None = None) -> Path:
         os.environ["DAGSTER_HOME"] = str(REPO_ROOT)
     os.environ["DOISOAT_DAGSTER_STORAGE"] = os.environ.get("DOISOAT_DAGSTER_STORAGE") or str(where.dagster_storage())
     os.environ["DOISOAT_COMPUTE_LOGS"] = os.environ.get("DOISOAT_COMPUTE_LOGS") or str(where.compute_logs())
+    if not make_folders:  # a command with its own data folder (`doisoat rehearse --workdir`) makes its own
+        return root
     from rules.private import private_dir
 
     # Dagster's run storage and compute logs (step output may quote rows): owner-only.

@@ -234,14 +234,18 @@ _DATE1904 = re.compile(rb"<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*\"(?:1|tru
 def workbook_date1904(data: bytes) -> bool:
     """Whether an xlsx/xlsm counts its dates from 1904 (Excel for Mac's old default): its serial day
     numbers are then 1,462 days smaller than the same date's in the 1900 system."""
+    return bool(_DATE1904.search(_workbook_xml(data)[:1 << 16]))
+
+
+def _workbook_xml(data: bytes) -> bytes:
+    """``xl/workbook.xml`` of an xlsx/xlsm, or empty bytes when the file is not one."""
     zf = _zip(data)
     if zf is None:
-        return False
+        return b""
     try:
-        book = zf.read("xl/workbook.xml")
+        return zf.read("xl/workbook.xml")
     except (KeyError, zipfile.BadZipFile, OSError):
-        return False
-    return bool(_DATE1904.search(book[:1 << 16]))
+        return b""
 
 
 _CALC_PR = re.compile(rb"<(?:\w+:)?calcPr\b[^>]*\bfullCalcOnLoad\s*=\s*[\"'](?:1|true)[\"']")
@@ -252,14 +256,7 @@ def workbook_recalculates_on_load(data: bytes) -> bool:
     writer did not calculate the formulas, so their saved values are placeholders, not results.
     XlsxWriter (pandas' default engine for .xlsx) writes it with a 0 for every formula it was not
     told the value of (Excel recalculates such a workbook when it opens it)."""
-    zf = _zip(data)
-    if zf is None:
-        return False
-    try:
-        book = zf.read("xl/workbook.xml")
-    except (KeyError, zipfile.BadZipFile, OSError):
-        return False
-    return bool(_CALC_PR.search(book))
+    return bool(_CALC_PR.search(_workbook_xml(data)))
 
 
 _FORMULA_TAGS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/")
